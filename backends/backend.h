@@ -1,0 +1,125 @@
+// The backend interface: the one header every backend implements.
+//
+// A backend knows nothing of the CLI, reports or other backends. It says
+// whether it is available (and why not), which variants it has, whether it
+// supports a problem (and why not), prepares a problem (allocates, uploads),
+// runs it, times it the way its device must be timed, and hands outputs back.
+// The core does everything else: inputs, reference, verification, statistics.
+#ifndef LNBENCH_BACKENDS_BACKEND_H_
+#define LNBENCH_BACKENDS_BACKEND_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/problem.h"
+
+namespace lnbench {
+
+// Yes/no with the reason for a no ("no CUDA device", "dtype f16 not supported").
+struct Verdict {
+  bool ok = true;
+  std::string reason;
+  static Verdict Yes() { return {true, ""}; }
+  static Verdict No(std::string why) { return {false, std::move(why)}; }
+};
+
+// Host copies of a problem's inputs, owned by the core and valid until the
+// prepared case is destroyed. x is rows*cols elements of problem.dtype,
+// row-major and contiguous (row r starts at element r*cols), aligned to 4096
+// bytes at element 0 only: rows are unaligned whenever cols*size is not a
+// multiple of the vector width. gamma and beta are f32 (their values are
+// representable in the problem's dtype); nullptr when !problem.affine.
+struct HostInputs {
+  const void* x = nullptr;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+};
+
+// Host buffers the outputs are copied into. y is rows*cols of problem.dtype;
+// mean and rstd are rows floats, nullptr when !problem.stats.
+struct HostOutputs {
+  void* y = nullptr;
+  float* mean = nullptr;
+  float* rstd = nullptr;
+};
+
+// Per-case settings that are not part of the problem.
+struct CaseOptions {
+  std::string variant;  // one of Backend::Variants() names; "" = the backend's default
+  int threads = 0;      // CPU backends: threads over rows (0 = all hardware threads)
+};
+
+struct VariantInfo {
+  std::string name;
+  std::string description;
+};
+
+// Bandwidth of a plain copy on the backend's device, the ceiling results are
+// compared with. seconds holds one sample per timed copy of `bytes_per_copy`
+// (bytes read + bytes written).
+struct CeilingMeasurement {
+  std::string method;  // "memcpy", "copy_kernel", "cudaMemcpy", ...
+  uint64_t bytes_per_copy = 0;
+  std::vector<double> seconds;
+};
+
+// One problem prepared on one backend and variant.
+class PreparedCase {
+ public:
+  virtual ~PreparedCase() = default;
+  // Returns the variant that actually runs (a dispatcher resolves the default here).
+  virtual std::string ResolvedVariant() const = 0;
+  // Fills every output (y, and mean/rstd when produced) with the poison bit
+  // patterns of core/dtype.h, on the device that holds them.
+  virtual void Poison() = 0;
+  // Runs the kernel once and returns when it has finished.
+  virtual void Run() = 0;
+  // Copies the outputs of the last Run() into `out`.
+  virtual void Download(const HostOutputs& out) = 0;
+  // Runs the kernel `batch` times back to back and returns the elapsed seconds
+  // of the whole batch, measured the way the device needs (host clock for CPU
+  // backends, device events for GPUs). With cold == true, caches are flushed
+  // first and batch is 1.
+  virtual double TimeBatch(int batch, bool cold) = 0;
+  // Returns extra facts for the report: launch configuration, transfer times.
+  virtual std::map<std::string, std::string> Details() const { return {}; }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Returns the short name used on the command line ("scalar", "highway", "cuda").
+  virtual std::string Name() const = 0;
+  // Returns one line saying what it is.
+  virtual std::string Description() const = 0;
+  // Returns true for other people's implementations (oneDNN, cuDNN), labelled as peers.
+  virtual bool IsPeer() const { return false; }
+  // Returns the memory system it runs on ("cpu", "cuda:0"): backends on one
+  // device share that device's copy ceiling.
+  virtual std::string DeviceId() const = 0;
+  // Returns facts about the device for the report (name, driver, SM count ...).
+  virtual std::map<std::string, std::string> DeviceInfo() const { return {}; }
+  // Returns whether it can run on this machine, and why not.
+  virtual Verdict Available() const = 0;
+  // Returns the variants; the first is the default.
+  virtual std::vector<VariantInfo> Variants() const = 0;
+  // Returns whether it supports `problem` with `options`, and why not.
+  virtual Verdict Supports(const Problem& problem, const CaseOptions& options) const = 0;
+  // Allocates and uploads. Throws UsageError for an unknown variant,
+  // RuntimeError for device failures (out of memory, ...).
+  virtual std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+                                                const CaseOptions& options) = 0;
+  // Measures the copy ceiling of its device: samples of copying about
+  // `bytes` (read + written) with `threads` threads (CPU) or the whole GPU.
+  // `min_samples` samples at least, within about `time_budget_s` seconds.
+  virtual std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int threads,
+                                                         int min_samples,
+                                                         double time_budget_s) = 0;
+};
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_BACKENDS_BACKEND_H_

@@ -1,0 +1,78 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "core/cpu_memory.h"
+
+namespace lnbench {
+
+CpuCase::CpuCase(const Problem& problem, const HostInputs& inputs, int threads,
+                 std::string variant)
+    : problem_(problem),
+      inputs_(inputs),
+      pool_(&SharedThreadPool(threads)),
+      variant_(std::move(variant)),
+      y_(static_cast<size_t>(problem.elements()) * DTypeSize(problem.dtype)),
+      mean_(problem.stats ? static_cast<size_t>(problem.rows) * 4 : 0),
+      rstd_(problem.stats ? static_cast<size_t>(problem.rows) * 4 : 0) {}
+
+void CpuCase::Poison() {
+  const int64_t n = problem_.elements();
+  const DType dt = problem_.dtype;
+  pool_->ParallelFor(n, [&](int64_t b, int64_t e) {
+    if (dt == DType::kF32) {
+      std::fill(y_.as<uint32_t>() + b, y_.as<uint32_t>() + e, kPoisonF32Bits);
+    } else {
+      const uint16_t bits = static_cast<uint16_t>(PoisonBits(dt));
+      std::fill(y_.as<uint16_t>() + b, y_.as<uint16_t>() + e, bits);
+    }
+  });
+  if (problem_.stats) {
+    std::fill(mean_.as<uint32_t>(), mean_.as<uint32_t>() + problem_.rows, kPoisonF32Bits);
+    std::fill(rstd_.as<uint32_t>(), rstd_.as<uint32_t>() + problem_.rows, kPoisonF32Bits);
+  }
+}
+
+void CpuCase::Run() {
+  pool_->ParallelFor(problem_.rows, [this](int64_t b, int64_t e) { ComputeRows(b, e); });
+}
+
+void CpuCase::Download(const HostOutputs& out) {
+  const size_t esize = DTypeSize(problem_.dtype);
+  const int64_t n = problem_.elements();
+  pool_->ParallelFor(n, [&](int64_t b, int64_t e) {
+    std::memcpy(static_cast<uint8_t*>(out.y) + b * esize, y_.as<uint8_t>() + b * esize,
+                (e - b) * esize);
+  });
+  if (problem_.stats && out.mean != nullptr) {
+    std::memcpy(out.mean, mean_.data(), problem_.rows * 4);
+    std::memcpy(out.rstd, rstd_.data(), problem_.rows * 4);
+  }
+}
+
+double CpuCase::TimeBatch(int batch, bool cold) {
+  if (cold) {
+    FlushCpuCaches();
+    batch = 1;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < batch; ++i) Run();
+  const auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double>(t1 - t0).count();
+}
+
+std::map<std::string, std::string> CpuCase::Details() const {
+  return {{"threads", std::to_string(pool_->threads())}};
+}
+
+std::map<std::string, std::string> CpuBackend::DeviceInfo() const {
+  return {{"cpu", CpuModelName()}, {"hardware_threads", std::to_string(HardwareThreads())}};
+}
+
+std::vector<CeilingMeasurement> CpuBackend::MeasureCeiling(uint64_t bytes, int threads,
+                                                           int min_samples, double time_budget_s) {
+  return {MeasureCpuCopy(bytes, threads, min_samples, time_budget_s)};
+}
+
+}  // namespace lnbench

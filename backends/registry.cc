@@ -1,0 +1,52 @@
+#include "backends/registry.h"
+
+namespace lnbench {
+
+// Each backend defines its factory in its own folder.
+std::unique_ptr<Backend> MakeScalarBackend();
+#ifdef LNBENCH_HAVE_HIGHWAY
+std::unique_ptr<Backend> MakeHighwayBackend();
+#endif
+#ifdef LNBENCH_HAVE_CUDA
+std::unique_ptr<Backend> MakeCudaBackend();
+#endif
+#ifdef LNBENCH_HAVE_ONEDNN
+std::unique_ptr<Backend> MakeOneDnnBackend();
+#endif
+#ifdef LNBENCH_HAVE_CUDNN
+std::unique_ptr<Backend> MakeCudnnBackend();
+#endif
+
+const std::vector<Backend*>& AllBackends() {
+  static const std::vector<std::unique_ptr<Backend>> owned = [] {
+    std::vector<std::unique_ptr<Backend>> v;
+    v.push_back(MakeScalarBackend());
+#ifdef LNBENCH_HAVE_HIGHWAY
+    v.push_back(MakeHighwayBackend());
+#endif
+#ifdef LNBENCH_HAVE_CUDA
+    v.push_back(MakeCudaBackend());
+#endif
+#ifdef LNBENCH_HAVE_ONEDNN
+    v.push_back(MakeOneDnnBackend());
+#endif
+#ifdef LNBENCH_HAVE_CUDNN
+    v.push_back(MakeCudnnBackend());
+#endif
+    return v;
+  }();
+  static const std::vector<Backend*> all = [] {
+    std::vector<Backend*> v;
+    for (const auto& b : owned) v.push_back(b.get());
+    return v;
+  }();
+  return all;
+}
+
+Backend* FindBackend(const std::string& name) {
+  for (Backend* b : AllBackends())
+    if (b->Name() == name) return b;
+  return nullptr;
+}
+
+}  // namespace lnbench

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# lnbench set-up for a fresh Debian 12 machine.
+#
+#   scripts/setup.sh run [lnbench run options]  install, build, run the default job
+#   scripts/setup.sh test                       install, build, run every test (also under ASan+UBSan)
+#   scripts/setup.sh deps | build               the first steps alone
+#
+# Packages come from Debian only; apt runs only when one is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(cmake g++ make git libcli11-dev libfmt-dev libhwy-dev nlohmann-json3-dev libgtest-dev
+          libmpfr-dev libgmp-dev libdnnl-dev python3 python3-matplotlib python3-numpy)
+JOBS="${JOBS:-$(nproc)}"
+BUILD_DIR="${BUILD_DIR:-build}"
+ASAN_DIR="${ASAN_DIR:-build-asan}"
+
+log() { printf '== %s\n' "$*" >&2; }
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "dependencies: all installed"
+    return
+  fi
+  log "installing: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  log "building ${BUILD_DIR} (Release)"
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j"$JOBS"
+}
+
+build_asan() {
+  # CUDA and oneDNN stay out of the sanitizer build: neither runs under ASan
+  # here (no GPU; oneDNN's JIT code is not instrumented).
+  log "building ${ASAN_DIR} (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  cmake -S . -B "$ASAN_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLNBENCH_SANITIZE=ON \
+        -DLNBENCH_CUDA=OFF -DLNBENCH_ONEDNN=OFF >/dev/null
+  cmake --build "$ASAN_DIR" -j"$JOBS"
+}
+
+case "${1:-}" in
+  deps) install_deps ;;
+  build) install_deps; build ;;
+  run)
+    shift
+    install_deps
+    build
+    mkdir -p results/local
+    out="results/local/run-$(date -u +%Y%m%d-%H%M%S).json"
+    log "lnbench run $* (report: $out)"
+    "./$BUILD_DIR/lnbench" run --json "$out" "$@"
+    ;;
+  test)
+    install_deps
+    build
+    log "tests (Release)"
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 600
+    build_asan
+    log "tests (ASan + UBSan)"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$ASAN_DIR" --output-on-failure -j"$JOBS" --timeout 900 -LE slow_under_asan
+    ;;
+  *)
+    echo "usage: scripts/setup.sh run [lnbench run options] | test | deps | build" >&2
+    exit 2
+    ;;
+esac

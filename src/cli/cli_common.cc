@@ -1,0 +1,294 @@
+#include "cli/cli_common.h"
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "backends/registry.h"
+#include "cli/commands.h"
+#include "core/build_info.h"
+#include "core/context.h"
+#include "core/errors.h"
+#include "report/file_io.h"
+#include "report/report.h"
+#include "report/table.h"
+
+namespace lnbench {
+
+namespace {
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t pos = s.find(',', start);
+    std::string item = s.substr(start, pos == std::string::npos ? std::string::npos : pos - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    if (pos == std::string::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Runs argv (no shell) and returns its exit status, or -1 if it did not run.
+int RunProgram(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Returns the path of scripts/plot: $LNBENCH_PLOT, next to the build, or in the source tree.
+std::string FindPlotScript() {
+  if (const char* env = std::getenv("LNBENCH_PLOT")) return env;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+      const auto candidate = dir / "scripts" / "plot";
+      if (std::filesystem::exists(candidate, ec)) return candidate.string();
+    }
+  }
+  return "";
+}
+
+void MakePlots(const std::string& report_path, const std::string& plot_dir) {
+  const std::string script = FindPlotScript();
+  if (script.empty()) {
+    fmt::print(stderr, "lnbench: --plot: scripts/plot not found (set LNBENCH_PLOT to its path)\n");
+    return;
+  }
+  if (RunProgram({"/usr/bin/python3", "-c", "import matplotlib, numpy"}) != 0) {
+    fmt::print(stderr,
+               "lnbench: --plot needs matplotlib and numpy for /usr/bin/python3: "
+               "sudo apt-get install python3-matplotlib python3-numpy\n");
+    return;
+  }
+  const int rc = RunProgram({"/usr/bin/python3", script, report_path, "-o", plot_dir});
+  if (rc != 0) fmt::print(stderr, "lnbench: --plot: scripts/plot exited with {}\n", rc);
+}
+
+}  // namespace
+
+void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
+  cmd->add_option("-b,--backend", o.backends,
+                  "backends, comma-separated, or 'all' (every available one; see `lnbench list`)")
+      ->capture_default_str();
+  cmd->add_option("--variant", o.variants,
+                  "kernel variants, comma-separated, or 'all' (default: each backend's default)")
+      ->capture_default_str();
+  cmd->add_option("--hwy-target", o.hwy_target,
+                  "force one Highway target (e.g. AVX2, AVX3, SSE4): the highway variant of that name");
+  cmd->add_option("--shape", o.shapes, "shapes ROWSxCOLS, comma-separated (e.g. 4096x768,1x4096)");
+  cmd->add_option("--cols", o.cols,
+                  "hidden sizes: list (768,4096), sweep (128:65536:*2, 256:2048:+256) or preset "
+                  "(models, bert, gpt2, llama, awkward, standard, cpu); rows from --rows or --input-bytes");
+  cmd->add_option("--rows", o.rows, "rows for --cols")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--input-bytes", o.input_bytes,
+                  "with --cols: rows chosen so each input is about this size (e.g. 256MiB)");
+  cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")->capture_default_str();
+  cmd->add_option("--dist", o.dists,
+                  "input distributions, comma-separated, or 'all': normal, uniform, offset1e4, "
+                  "offset1e6, tinyvar, constant, outliers, exact, special")
+      ->capture_default_str();
+  cmd->add_option("--eps", o.eps, "epsilon added to the variance")->capture_default_str();
+  cmd->add_flag("--no-affine", o.no_affine, "no gamma/beta (y = normalized x)");
+  cmd->add_flag("--stats", o.stats, "also produce and check mean and rstd per row");
+  if (for_verify)
+    cmd->add_flag("--both-modes", o.both_modes,
+                  "check both affine+stats and neither (default for verify when neither flag is given)");
+  cmd->add_option("--seed", o.seed, "seed of the input generators")->capture_default_str();
+  cmd->add_option("--threads", o.threads,
+                  "CPU threads over rows, comma-separated list (0 = all cores)")
+      ->capture_default_str();
+  cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64 .npy (rows x cols)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--gamma", o.gamma, "gamma for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
+  cmd->add_option("--beta", o.beta, "beta for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
+  cmd->add_option("--dump", o.dump,
+                  "write inputs, the float64 reference and every backend's outputs as .npy into this folder");
+  cmd->add_flag("-q,--quiet", o.quiet, "no table and no progress line");
+}
+
+RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
+  RunConfig c;
+  c.command = command;
+  std::vector<std::string> problems;
+  auto attempt = [&](auto&& fn) {
+    try {
+      fn();
+    } catch (const UsageError& e) {
+      problems.push_back(e.what());
+    }
+  };
+
+  // Backends: 'all' keeps only compiled-in ones and skips unavailable ones with a reason.
+  const auto names = SplitList(o.backends);
+  if (names.empty()) problems.push_back("--backend: empty list");
+  if (std::find(names.begin(), names.end(), "all") != names.end()) {
+    for (Backend* b : AllBackends()) c.backends.push_back(b->Name());
+    c.skip_unavailable = true;
+  } else {
+    c.backends = names;
+    c.skip_unavailable = false;
+    for (const std::string& n : names)
+      if (FindBackend(n) == nullptr) {
+        std::string known;
+        for (Backend* k : AllBackends()) known += (known.empty() ? "" : ", ") + k->Name();
+        problems.push_back("unknown backend '" + n + "' (have: " + known + ", all)");
+      }
+  }
+
+  c.variants = SplitList(o.variants);
+  if (!o.hwy_target.empty()) c.variants.push_back(Lower(o.hwy_target));
+
+  attempt([&] {
+    if (!o.shapes.empty()) {
+      auto s = ParseShapeList(o.shapes);
+      c.shapes.insert(c.shapes.end(), s.begin(), s.end());
+    }
+  });
+  std::vector<DType> dtypes;
+  for (const std::string& d : SplitList(o.dtypes)) {
+    if (d == "all") {
+      dtypes = {DType::kF32, DType::kBF16, DType::kF16};
+      continue;
+    }
+    auto dt = ParseDType(d);
+    if (!dt) problems.push_back("unknown dtype '" + d + "' (have: f32, bf16, f16)");
+    else if (std::find(dtypes.begin(), dtypes.end(), *dt) == dtypes.end()) dtypes.push_back(*dt);
+  }
+  c.dtypes = dtypes;
+  attempt([&] {
+    if (o.cols.empty()) {
+      if (!o.input_bytes.empty() || o.rows >= 0)
+        throw UsageError("--rows and --input-bytes go with --cols");
+      return;
+    }
+    if (o.rows >= 0 && !o.input_bytes.empty())
+      throw UsageError("give either --rows or --input-bytes with --cols, not both");
+    const auto cols = ParseColsSpec(o.cols);
+    const uint64_t bytes = o.input_bytes.empty() ? 64ull << 20 : ParseByteSize(o.input_bytes);
+    // Rows follow the widest dtype of the run, so every dtype runs the same shape.
+    size_t esize = 2;
+    for (DType d : c.dtypes) esize = std::max(esize, DTypeSize(d));
+    for (int64_t h : cols)
+      c.shapes.push_back({o.rows >= 0 ? o.rows : RowsForBytes(bytes, h, esize), h});
+  });
+  std::vector<Distribution> dists;
+  for (const std::string& d : SplitList(o.dists)) {
+    if (d == "all") {
+      dists = AllDistributions();
+      continue;
+    }
+    auto dist = ParseDistribution(d);
+    if (!dist) {
+      std::string known;
+      for (Distribution k : AllDistributions()) known += (known.empty() ? "" : ", ") + std::string(DistributionName(k));
+      problems.push_back("unknown distribution '" + d + "' (have: " + known + ", all)");
+    } else if (std::find(dists.begin(), dists.end(), *dist) == dists.end()) {
+      dists.push_back(*dist);
+    }
+  }
+  c.dists = dists;
+  if (!(o.eps >= 0) || !std::isfinite(o.eps)) problems.push_back("--eps must be a finite number >= 0");
+  c.eps = o.eps;
+  c.seed = o.seed;
+  if (o.both_modes) {
+    c.modes = {{true, true}, {false, false}};
+  } else {
+    c.modes = {{!o.no_affine, o.stats}};
+  }
+  c.threads.clear();
+  for (const std::string& t : SplitList(o.threads)) {
+    char* end = nullptr;
+    const long v = std::strtol(t.c_str(), &end, 10);
+    if (end == t.c_str() || *end != '\0' || v < 0 || v > 4096)
+      problems.push_back("bad --threads value '" + t + "': expected an integer from 0 (all cores) to 4096");
+    else if (std::find(c.threads.begin(), c.threads.end(), static_cast<int>(v)) == c.threads.end())
+      c.threads.push_back(static_cast<int>(v));
+  }
+  if (c.threads.empty()) c.threads = {0};
+  if (!o.input.empty()) {
+    if (!o.shapes.empty() || !o.cols.empty()) problems.push_back("--input sets the shape: drop --shape/--cols");
+    c.input_path = o.input;
+    c.gamma_path = o.gamma;
+    c.beta_path = o.beta;
+    c.shapes.clear();
+  } else if (!o.gamma.empty() || !o.beta.empty()) {
+    problems.push_back("--gamma and --beta go with --input");
+  }
+  if (!o.dump.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(o.dump, ec))
+      problems.push_back("--dump: folder '" + o.dump + "' does not exist");
+    else if (access(o.dump.c_str(), W_OK) != 0)
+      problems.push_back("--dump: folder '" + o.dump + "' is not writable");
+    c.dump_dir = o.dump;
+  }
+  if (!problems.empty()) {
+    std::string msg = problems.front();
+    for (size_t i = 1; i < problems.size(); ++i) msg += "; " + problems[i];
+    throw UsageError(msg);
+  }
+  return c;
+}
+
+int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
+                     const std::string& json_path, const std::string& plot_dir) {
+  if (!json_path.empty()) CheckWritable(json_path);
+  if (!plot_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(plot_dir, ec) && !std::filesystem::create_directories(plot_dir, ec))
+      throw UsageError("--plot: cannot create folder '" + plot_dir + "'");
+  }
+  ValidateRunConfig(config);
+  const bool progress = !opts.quiet && isatty(STDERR_FILENO);
+  auto on_start = [&](size_t done, size_t total, const std::string& what) {
+    if (progress) fmt::print(stderr, "\r\033[K[{}/{}] {}", done + 1, total, what);
+  };
+  RunResult result = ExecuteRun(config, on_start, nullptr);
+  if (progress) fmt::print(stderr, "\r\033[K");
+  if (!opts.quiet) fmt::print("{}", FormatResultsTable(result, config.measure));
+  int passed = 0, failed = 0, other = 0;
+  for (const auto& c : result.cases) {
+    if (c.status == CaseStatus::kPassed) ++passed;
+    else if (c.status == CaseStatus::kFailed || c.status == CaseStatus::kError) ++failed;
+    else ++other;
+  }
+  std::string report_path = json_path;
+  if (report_path.empty() && !plot_dir.empty()) report_path = plot_dir + "/report.json";
+  if (!report_path.empty()) {
+    const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
+    WriteReport(report_path, BuildReport(config, result, ctx));
+    if (!opts.quiet) fmt::print("report: {}\n", report_path);
+  }
+  if (!plot_dir.empty()) MakePlots(report_path, plot_dir);
+  if (!opts.quiet)
+    fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, other);
+  return result.ExitCode();
+}
+
+}  // namespace lnbench

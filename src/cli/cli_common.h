@@ -1,0 +1,50 @@
+// Options shared by `run` and `verify`: backends, variants, shapes, dtypes,
+// distributions, numerics, input files. Bound as text, then turned into a
+// RunConfig by one function that collects every problem and reports them together.
+#ifndef LNBENCH_CLI_CLI_COMMON_H_
+#define LNBENCH_CLI_CLI_COMMON_H_
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/runner.h"
+
+namespace lnbench {
+
+struct ProblemOptions {
+  std::string backends = "all";
+  std::string variants;  // "" = each backend's default
+  std::string hwy_target;
+  std::string shapes;        // "RxC,..."
+  std::string cols;          // widths, sweeps, presets
+  int64_t rows = -1;         // with --cols; -1 = from --input-bytes
+  std::string input_bytes;   // with --cols
+  std::string dtypes = "f32";
+  std::string dists = "normal";
+  double eps = 1e-5;
+  bool no_affine = false;
+  bool stats = false;
+  bool both_modes = false;   // verify: affine+stats and neither
+  uint64_t seed = 1;
+  std::string threads = "0";
+  std::string input, gamma, beta, dump;
+  bool quiet = false;
+};
+
+// Adds the shared options to `cmd`, bound to `opts` (whose values are the defaults shown).
+void AddProblemOptions(CLI::App* cmd, ProblemOptions& opts, bool for_verify);
+
+// Builds the run configuration; throws UsageError listing every problem found.
+RunConfig MakeRunConfig(const ProblemOptions& opts, const std::string& command);
+
+// Runs the configuration with a progress line on stderr (when it is a
+// terminal and not quiet), prints the table, writes the report if asked, and
+// returns the exit code.
+int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
+                     const std::string& json_path, const std::string& plot_dir);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_CLI_CLI_COMMON_H_

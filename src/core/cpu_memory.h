@@ -1,0 +1,28 @@
+// CPU memory-system helpers shared by CPU backends: cache sizes, cache
+// flushing for cold samples, and the copy-bandwidth ceiling probe.
+#ifndef LNBENCH_CORE_CPU_MEMORY_H_
+#define LNBENCH_CORE_CPU_MEMORY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace lnbench {
+
+// Returns the last-level cache size in bytes (32 MiB if the OS does not say).
+uint64_t LastLevelCacheBytes();
+// Evicts lnbench's data from the CPU caches by streaming through a buffer of
+// four times the last-level cache.
+void FlushCpuCaches();
+// Times memcpy of `bytes`/2 from one buffer to another (bytes counts read +
+// written), split over `threads` threads; returns the samples.
+CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
+                                  double time_budget_s);
+// Returns the CPU model name from /proc/cpuinfo ("unknown" otherwise).
+std::string CpuModelName();
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_CORE_CPU_MEMORY_H_

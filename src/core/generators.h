@@ -1,0 +1,32 @@
+// Input generators. Every value is a pure function of (seed, row, column)
+// through a counter-based generator, so any row can be regenerated alone and
+// filling runs on all cores with the same result for any thread count.
+#ifndef LNBENCH_CORE_GENERATORS_H_
+#define LNBENCH_CORE_GENERATORS_H_
+
+#include <cstdint>
+
+#include "core/problem.h"
+#include "core/thread_pool.h"
+
+namespace lnbench {
+
+// Writes row `row` of the input for `problem` as doubles (already rounded to
+// problem.dtype, so storing them is exact). `out` holds problem.cols values.
+void GenerateRow(const Problem& problem, int64_t row, double* out);
+
+// Fills x (problem.rows * problem.cols elements of problem.dtype) in parallel.
+void FillInput(const Problem& problem, void* x, ThreadPool& pool);
+
+// Fills gamma and beta (problem.cols floats each) with values drawn from the
+// seed and rounded to problem.dtype: gamma near 1, beta near 0, both varied so
+// that a kernel that swaps or ignores them fails. When !problem.affine, gamma
+// is all 1 and beta all 0.
+void FillAffine(const Problem& problem, float* gamma, float* beta);
+
+// Returns true when row `row` of a kSpecial problem holds a NaN or an Inf.
+bool IsSpecialRow(const Problem& problem, int64_t row);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_CORE_GENERATORS_H_

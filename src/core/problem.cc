@@ -1,0 +1,59 @@
+#include "core/problem.h"
+
+#include <fmt/format.h>
+
+namespace lnbench {
+
+namespace {
+struct DistName {
+  Distribution dist;
+  std::string_view name;
+};
+constexpr DistName kDistNames[] = {
+    {Distribution::kNormal, "normal"},       {Distribution::kUniform, "uniform"},
+    {Distribution::kOffset1e4, "offset1e4"}, {Distribution::kOffset1e6, "offset1e6"},
+    {Distribution::kTinyVariance, "tinyvar"}, {Distribution::kConstant, "constant"},
+    {Distribution::kOutliers, "outliers"},   {Distribution::kExact, "exact"},
+    {Distribution::kSpecial, "special"},     {Distribution::kFile, "file"},
+};
+}  // namespace
+
+std::string_view DistributionName(Distribution dist) {
+  for (const auto& d : kDistNames)
+    if (d.dist == dist) return d.name;
+  return "?";
+}
+
+std::optional<Distribution> ParseDistribution(std::string_view name) {
+  for (const auto& d : kDistNames)
+    if (d.name == name && d.dist != Distribution::kFile) return d.dist;
+  return std::nullopt;
+}
+
+const std::vector<Distribution>& AllDistributions() {
+  static const std::vector<Distribution> all = {
+      Distribution::kNormal,   Distribution::kUniform,  Distribution::kOffset1e4,
+      Distribution::kOffset1e6, Distribution::kTinyVariance, Distribution::kConstant,
+      Distribution::kOutliers, Distribution::kExact,    Distribution::kSpecial};
+  return all;
+}
+
+std::string Problem::ShortName() const {
+  return fmt::format("{}x{} {} {}", rows, cols, DTypeName(dtype), DistributionName(dist));
+}
+
+BytesModel CountBytes(const Problem& p) {
+  BytesModel b;
+  const uint64_t n = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
+  b.read = n * DTypeSize(p.dtype) + (p.affine ? 2ull * p.cols * 4 : 0);
+  b.written = n * DTypeSize(p.dtype) + (p.stats ? 2ull * p.rows * 4 : 0);
+  return b;
+}
+
+uint64_t HostBytesNeeded(const Problem& p) {
+  const uint64_t n = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
+  // x and y in dtype, the double reference y, gamma/beta, mean/rstd (f32 out + double ref).
+  return n * (2 * DTypeSize(p.dtype) + 8) + 2ull * p.cols * 4 + p.rows * (2ull * 4 + 2ull * 8);
+}
+
+}  // namespace lnbench

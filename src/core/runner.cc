@@ -1,0 +1,413 @@
+#include "core/runner.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <memory>
+
+#include "backends/registry.h"
+#include "core/errors.h"
+#include "core/generators.h"
+#include "core/host_buffer.h"
+#include "core/input_files.h"
+#include "core/thread_pool.h"
+#include "reference/reference.h"
+
+namespace lnbench {
+
+std::string_view CaseStatusName(CaseStatus status) {
+  switch (status) {
+    case CaseStatus::kPassed: return "passed";
+    case CaseStatus::kFailed: return "failed";
+    case CaseStatus::kSkipped: return "skipped";
+    case CaseStatus::kUnsupported: return "unsupported";
+    case CaseStatus::kError: return "error";
+  }
+  return "?";
+}
+
+int RunResult::ExitCode() const {
+  bool failed = false, error = false;
+  for (const auto& c : cases) {
+    failed |= c.status == CaseStatus::kFailed;
+    error |= c.status == CaseStatus::kError;
+  }
+  if (failed) return kExitFailure;
+  if (error) return kExitRuntime;
+  return kExitOk;
+}
+
+namespace {
+
+// Returns the host memory available to this process, in bytes.
+uint64_t AvailableHostMemory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit) {
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  const long pages = sysconf(_SC_AVPHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page : ~0ull;
+}
+
+struct PlannedCase {
+  Backend* backend = nullptr;
+  std::string requested_variant;
+  int threads = 0;
+};
+
+struct PlannedProblem {
+  Problem problem;
+  std::vector<PlannedCase> cases;
+};
+
+std::vector<std::string> VariantsToRun(const RunConfig& config, Backend* backend) {
+  if (config.variants.empty()) return {""};
+  std::vector<std::string> out;
+  const auto available = backend->Variants();
+  for (const std::string& v : config.variants) {
+    if (v == "all") {
+      for (const auto& info : available) out.push_back(info.name);
+    } else {
+      out.push_back(v);
+    }
+  }
+  // Variants named for one backend are not errors for another: keep only known ones.
+  std::vector<std::string> known;
+  for (const std::string& v : out) {
+    const bool ok = std::any_of(available.begin(), available.end(),
+                                [&](const VariantInfo& i) { return i.name == v; });
+    if (ok && std::find(known.begin(), known.end(), v) == known.end()) known.push_back(v);
+  }
+  return known;
+}
+
+std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shape>& shapes) {
+  std::vector<PlannedProblem> plan;
+  for (const Shape& shape : shapes)
+    for (DType dtype : config.dtypes)
+      for (Distribution dist : config.dists)
+        for (const OutputMode& mode : config.modes) {
+          PlannedProblem pp;
+          pp.problem.rows = shape.rows;
+          pp.problem.cols = shape.cols;
+          pp.problem.dtype = dtype;
+          pp.problem.dist = dist;
+          pp.problem.eps = config.eps;
+          pp.problem.affine = mode.affine;
+          pp.problem.stats = mode.stats;
+          pp.problem.seed = config.seed;
+          for (const std::string& name : config.backends) {
+            Backend* b = FindBackend(name);
+            if (b == nullptr) continue;
+            const bool cpu = b->DeviceId() == "cpu";
+            std::vector<int> threads = cpu ? config.threads : std::vector<int>{0};
+            for (const std::string& v : VariantsToRun(config, b))
+              for (int t : threads) pp.cases.push_back({b, v, t});
+          }
+          plan.push_back(std::move(pp));
+        }
+  return plan;
+}
+
+// Rounds up to a power of two, so problems of similar size share one ceiling.
+uint64_t CeilingBucket(uint64_t bytes) {
+  uint64_t b = 4096;
+  while (b < bytes && b < (1ull << 40)) b <<= 1;
+  return b;
+}
+
+class CeilingCache {
+ public:
+  CeilingCache(const RunConfig& config, std::vector<CeilingResult>* out)
+      : config_(config), out_(out) {}
+
+  // Returns the ceiling for the backend's device, threads and size bucket,
+  // measuring it the first time.
+  const CeilingResult& Get(Backend* backend, int threads, uint64_t bytes) {
+    const uint64_t bucket = CeilingBucket(bytes);
+    const std::string key = fmt::format("{}/{}/{}", backend->DeviceId(), threads, bucket);
+    auto it = index_.find(key);
+    if (it != index_.end()) return (*out_)[it->second];
+    auto ms = backend->MeasureCeiling(bucket, threads, config_.ceiling_min_samples,
+                                      config_.ceiling_budget_s);
+    size_t first = out_->size();
+    for (auto& m : ms) {
+      CeilingResult c;
+      c.device = backend->DeviceId();
+      c.threads = threads;
+      c.stats = SummarizeCeiling(m);
+      c.measurement = std::move(m);
+      out_->push_back(std::move(c));
+    }
+    if (out_->size() == first) throw RuntimeError(backend->Name() + ": no ceiling measured");
+    index_[key] = first;
+    return (*out_)[first];
+  }
+
+ private:
+  const RunConfig& config_;
+  std::vector<CeilingResult>* out_;
+  std::map<std::string, size_t> index_;
+};
+
+// Host buffers of one problem.
+struct ProblemData {
+  HostBuffer x, gamma, beta;
+  HostBuffer y, mean, rstd;  // outputs copied back from a backend
+  Reference ref;
+  HostInputs inputs() const {
+    return {x.data(), gamma.bytes() ? gamma.as<float>() : nullptr,
+            beta.bytes() ? beta.as<float>() : nullptr};
+  }
+  HostOutputs outputs() {
+    return {y.data(), mean.bytes() ? mean.as<float>() : nullptr,
+            rstd.bytes() ? rstd.as<float>() : nullptr};
+  }
+};
+
+// Fills a host output buffer with the poison pattern, so that a Download
+// which copies nothing is caught like a kernel that writes nothing.
+void PoisonHost(const Problem& p, ProblemData& d, ThreadPool& pool) {
+  const int64_t n = p.elements();
+  pool.ParallelFor(n, [&](int64_t b, int64_t e) {
+    if (p.dtype == DType::kF32)
+      std::fill(d.y.as<uint32_t>() + b, d.y.as<uint32_t>() + e, kPoisonF32Bits);
+    else
+      std::fill(d.y.as<uint16_t>() + b, d.y.as<uint16_t>() + e,
+                static_cast<uint16_t>(PoisonBits(p.dtype)));
+  });
+  if (p.stats) {
+    std::fill(d.mean.as<uint32_t>(), d.mean.as<uint32_t>() + p.rows, kPoisonF32Bits);
+    std::fill(d.rstd.as<uint32_t>(), d.rstd.as<uint32_t>() + p.rows, kPoisonF32Bits);
+  }
+}
+
+}  // namespace
+
+void ValidateRunConfig(const RunConfig& config) {
+  std::vector<std::string> problems;
+  if (config.backends.empty()) problems.push_back("no backend selected");
+  for (const std::string& name : config.backends) {
+    Backend* b = FindBackend(name);
+    if (b == nullptr) {
+      std::string known;
+      for (Backend* k : AllBackends()) known += (known.empty() ? "" : ", ") + k->Name();
+      problems.push_back(fmt::format("unknown backend '{}' (have: {})", name, known));
+      continue;
+    }
+    if (!config.skip_unavailable) {
+      const Verdict v = b->Available();
+      if (!v.ok) problems.push_back(fmt::format("{}: unavailable ({})", name, v.reason));
+    }
+  }
+  for (const std::string& v : config.variants) {
+    if (v == "all") continue;
+    bool found = false;
+    std::string known;
+    for (const std::string& name : config.backends) {
+      Backend* b = FindBackend(name);
+      if (b == nullptr) continue;
+      for (const auto& info : b->Variants()) {
+        known += (known.empty() ? "" : ", ") + info.name;
+        found |= info.name == v;
+      }
+    }
+    if (!found) problems.push_back(fmt::format("unknown variant '{}' (have: {})", v, known));
+  }
+  if (config.shapes.empty() && config.input_path.empty()) problems.push_back("no shape selected");
+  if (config.dtypes.empty()) problems.push_back("no dtype selected");
+  if (config.dists.empty()) problems.push_back("no distribution selected");
+  if (!(config.eps >= 0) || !std::isfinite(config.eps)) problems.push_back("eps must be a finite number >= 0");
+  const uint64_t available = AvailableHostMemory();
+  for (const Shape& s : config.shapes) {
+    for (DType dt : config.dtypes) {
+      Problem p;
+      p.rows = s.rows;
+      p.cols = s.cols;
+      p.dtype = dt;
+      p.stats = true;
+      const long double elems = static_cast<long double>(s.rows) * static_cast<long double>(s.cols);
+      if (elems > 1e13L) {
+        problems.push_back(fmt::format("shape {}x{} is too large", s.rows, s.cols));
+        continue;
+      }
+      const uint64_t need = HostBytesNeeded(p);
+      if (need > available * 0.9) {
+        problems.push_back(fmt::format("shape {}x{} {} needs {} of host memory (inputs, reference, outputs); only {} is available",
+                                       s.rows, s.cols, DTypeName(dt), FormatBytes(need), FormatBytes(available)));
+        break;
+      }
+    }
+  }
+  if (!problems.empty()) {
+    std::string msg = problems.front();
+    for (size_t i = 1; i < problems.size(); ++i) msg += "; " + problems[i];
+    throw UsageError(msg);
+  }
+}
+
+std::string ReproLine(const RunConfig& config, const CaseResult& r) {
+  const RunConfig defaults;
+  const Problem& p = r.problem;
+  std::string s = fmt::format("lnbench {} -b {}", config.command, r.backend);
+  if (!r.requested_variant.empty()) s += " --variant " + r.requested_variant;
+  if (!r.input_file.empty()) {
+    s += " --input " + r.input_file;
+    if (!config.gamma_path.empty()) s += " --gamma " + config.gamma_path;
+    if (!config.beta_path.empty()) s += " --beta " + config.beta_path;
+  } else {
+    s += fmt::format(" --shape {}x{}", p.rows, p.cols);
+  }
+  if (p.dtype != DType::kF32) s += fmt::format(" --dtype {}", DTypeName(p.dtype));
+  if (p.dist != Distribution::kNormal && p.dist != Distribution::kFile)
+    s += fmt::format(" --dist {}", DistributionName(p.dist));
+  if (p.eps != defaults.eps) s += fmt::format(" --eps {}", p.eps);
+  if (!p.affine) s += " --no-affine";
+  if (p.stats) s += " --stats";
+  if (p.seed != defaults.seed && p.dist != Distribution::kFile) s += fmt::format(" --seed {}", p.seed);
+  if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{0})
+    s += fmt::format(" --threads {}", r.threads);
+  if (config.command == "run" && config.timing.cold) s += " --cold";
+  return s;
+}
+
+RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const ProgressFn& on_done) {
+  ValidateRunConfig(config);
+  RunResult result;
+  ThreadPool& pool = SharedThreadPool(0);
+
+  // User data: one problem shaped by the file.
+  std::optional<InputFiles> files;
+  std::vector<Shape> shapes = config.shapes;
+  if (!config.input_path.empty()) {
+    files = LoadInputFiles(config.input_path, config.gamma_path, config.beta_path);
+    shapes = {{files->rows, files->cols}};
+  }
+  std::vector<PlannedProblem> plan = Plan(config, shapes);
+  if (files) {
+    for (auto& pp : plan) {
+      pp.problem.dist = Distribution::kFile;
+    }
+    // One problem per dtype and output mode; distributions do not apply.
+    std::vector<PlannedProblem> unique;
+    for (auto& pp : plan) {
+      const bool dup = std::any_of(unique.begin(), unique.end(), [&](const PlannedProblem& u) {
+        return u.problem.dtype == pp.problem.dtype && u.problem.affine == pp.problem.affine &&
+               u.problem.stats == pp.problem.stats;
+      });
+      if (!dup) unique.push_back(std::move(pp));
+    }
+    plan = std::move(unique);
+  }
+  size_t total = 0;
+  for (const auto& pp : plan) total += pp.cases.size();
+  CeilingCache ceilings(config, &result.ceilings);
+
+  size_t done = 0;
+  for (const PlannedProblem& pp : plan) {
+    const Problem& p = pp.problem;
+    const uint64_t n = static_cast<uint64_t>(p.elements());
+    const size_t esize = DTypeSize(p.dtype);
+    ProblemData data;
+    data.x = HostBuffer(std::max<uint64_t>(n, 1) * esize);
+    data.gamma = HostBuffer(p.affine ? p.cols * 4 : 0);
+    data.beta = HostBuffer(p.affine ? p.cols * 4 : 0);
+    if (files) {
+      FillFromFiles(*files, p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
+                    p.affine ? data.beta.as<float>() : nullptr, pool);
+    } else {
+      FillInput(p, data.x.data(), pool);
+      if (p.affine) FillAffine(p, data.gamma.as<float>(), data.beta.as<float>());
+    }
+    data.ref = ComputeReference(p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
+                                p.affine ? data.beta.as<float>() : nullptr, pool);
+    data.y = HostBuffer(std::max<uint64_t>(n, 1) * esize);
+    // At least one element, so an empty problem still has non-null outputs.
+    data.mean = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
+    data.rstd = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
+    if (!config.dump_dir.empty()) DumpProblem(config.dump_dir, p, data.inputs(), data.ref);
+
+    for (const PlannedCase& pc : pp.cases) {
+      Backend* b = pc.backend;
+      CaseResult r;
+      r.backend = b->Name();
+      r.requested_variant = pc.requested_variant;
+      r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
+      r.peer = b->IsPeer();
+      r.device = b->DeviceId();
+      r.threads = r.device == "cpu" ? (pc.threads > 0 ? pc.threads : HardwareThreads()) : 0;
+      r.problem = p;
+      if (files) r.input_file = config.input_path;
+      r.bytes = CountBytes(p);
+      r.repro = ReproLine(config, r);
+      if (on_start)
+        on_start(done, total, fmt::format("{} {} {}", r.backend, r.variant, p.ShortName()));
+
+      const Verdict available = b->Available();
+      CaseOptions options{pc.requested_variant, pc.threads};
+      const Verdict supported = available.ok ? b->Supports(p, options) : available;
+      if (!available.ok) {
+        r.status = CaseStatus::kSkipped;
+        r.reason = fmt::format("{}: unavailable ({})", r.backend, available.reason);
+      } else if (!supported.ok) {
+        r.status = CaseStatus::kUnsupported;
+        r.reason = supported.reason;
+      } else {
+        try {
+          auto prepared = b->Prepare(p, data.inputs(), options);
+          r.variant = prepared->ResolvedVariant();
+          prepared->Poison();
+          prepared->Run();
+          PoisonHost(p, data, pool);
+          prepared->Download(data.outputs());
+          r.accuracy = CheckOutputs(p, data.inputs(), data.outputs(), data.ref, pool);
+          if (!config.dump_dir.empty()) DumpOutputs(config.dump_dir, r, data.outputs());
+          if (!r.accuracy->passed) {
+            r.status = CaseStatus::kFailed;
+            r.reason = r.accuracy->reason;
+          } else {
+            r.status = CaseStatus::kPassed;
+            if (config.measure && p.rows > 0) {
+              r.timing = Measure(*prepared, config.timing);
+              const CeilingResult& c = ceilings.Get(b, r.threads, r.bytes.total());
+              Throughput t;
+              t.bandwidth_gbps = r.bytes.total() / r.timing->stats.median / 1e9;
+              t.elements_per_s = static_cast<double>(n) / r.timing->stats.median;
+              t.ceiling_gbps = c.stats.bandwidth_gbps;
+              t.fraction_of_ceiling = t.ceiling_gbps > 0 ? t.bandwidth_gbps / t.ceiling_gbps
+                                                         : std::numeric_limits<double>::quiet_NaN();
+              t.ceiling_method = c.measurement.method;
+              r.throughput = t;
+            } else if (config.measure) {
+              r.reason = "empty problem: nothing to time";
+            }
+          }
+          r.details = prepared->Details();
+        } catch (const UsageError&) {
+          throw;
+        } catch (const std::exception& e) {
+          r.status = CaseStatus::kError;
+          r.reason = e.what();
+          r.accuracy.reset();
+          r.timing.reset();
+          r.throughput.reset();
+        }
+      }
+      ++done;
+      if (on_done) on_done(done, total, r);
+      result.cases.push_back(std::move(r));
+    }
+  }
+  return result;
+}
+
+}  // namespace lnbench

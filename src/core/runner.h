@@ -1,0 +1,116 @@
+// The case runner: expands a configuration into cases (problem x backend x
+// variant x threads), then for each problem: fill inputs from the seed,
+// compute the reference once, and for each case prepare, poison, run once,
+// check every output, and only if that passed, time it against the copy
+// ceiling measured in the same run on the same device.
+#ifndef LNBENCH_CORE_RUNNER_H_
+#define LNBENCH_CORE_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/metrics.h"
+#include "core/problem.h"
+#include "core/shapes.h"
+#include "core/timing.h"
+
+namespace lnbench {
+
+// One combination of the affine and stats flags.
+struct OutputMode {
+  bool affine = true;
+  bool stats = false;
+};
+
+struct RunConfig {
+  std::string command = "run";            // "run" or "verify": shapes the repro line
+  std::vector<std::string> backends;      // names, in order
+  bool skip_unavailable = true;           // "all": unavailable backends become skipped cases
+  std::vector<std::string> variants;      // requested variants; empty = each backend's default; "all" = every one
+  std::vector<Shape> shapes;              // rows resolved
+  std::vector<DType> dtypes = {DType::kF32};
+  std::vector<Distribution> dists = {Distribution::kNormal};
+  std::vector<OutputMode> modes = {OutputMode{}};
+  double eps = 1e-5;
+  uint64_t seed = 1;
+  std::vector<int> threads = {0};          // CPU thread counts (0 = all hardware threads)
+  bool measure = true;                     // false: verify only
+  TimingConfig timing;
+  int ceiling_min_samples = 10;
+  double ceiling_budget_s = 0.3;
+  // User data instead of generated inputs (--input/--gamma/--beta).
+  std::string input_path, gamma_path, beta_path;
+  std::string dump_dir;                    // write inputs, reference and outputs as .npy
+};
+
+enum class CaseStatus { kPassed, kFailed, kSkipped, kUnsupported, kError };
+std::string_view CaseStatusName(CaseStatus status);
+
+struct Throughput {
+  double bandwidth_gbps = 0;
+  double elements_per_s = 0;
+  double ceiling_gbps = 0;
+  double fraction_of_ceiling = 0;
+  std::string ceiling_method;
+};
+
+struct CaseResult {
+  std::string backend;
+  std::string variant;            // what ran
+  std::string requested_variant;  // "" = default
+  bool peer = false;
+  std::string device;
+  int threads = 0;                // CPU threads used; 0 for GPUs
+  Problem problem;
+  std::string input_file;
+  CaseStatus status = CaseStatus::kSkipped;
+  std::string reason;
+  std::optional<Accuracy> accuracy;
+  std::optional<TimingResult> timing;
+  BytesModel bytes;
+  std::optional<Throughput> throughput;
+  std::map<std::string, std::string> details;
+  std::string repro;
+};
+
+struct CeilingResult {
+  std::string device;
+  int threads = 0;
+  CeilingMeasurement measurement;
+  CeilingStats stats;
+};
+
+struct RunResult {
+  std::vector<CaseResult> cases;
+  std::vector<CeilingResult> ceilings;
+  // Returns the process exit code the results call for: 1 if any case failed
+  // verification, 3 if any case hit a runtime error (and none failed), else 0.
+  int ExitCode() const;
+};
+
+// Called after each case: (cases done, cases in all, the case just done).
+using ProgressFn = std::function<void(size_t, size_t, const CaseResult&)>;
+// Called before each case starts: (cases done, cases in all, what starts).
+using StartFn = std::function<void(size_t, size_t, const std::string&)>;
+
+// Checks the configuration against the registry and the machine before
+// anything runs: unknown or (explicitly named) unavailable backends, unknown
+// variants, problems too large for host memory. Throws UsageError.
+void ValidateRunConfig(const RunConfig& config);
+
+// Runs every case. Throws UsageError / RuntimeError only for problems that
+// stop the whole run (bad input file, out of host memory); a backend's
+// runtime failure becomes a case with status kError.
+RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const ProgressFn& on_done);
+
+// Returns the shortest lnbench command that reruns exactly this case.
+std::string ReproLine(const RunConfig& config, const CaseResult& result);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_CORE_RUNNER_H_

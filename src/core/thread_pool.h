@@ -1,0 +1,58 @@
+// A fixed pool of worker threads, created once and reused for every call,
+// so that timing a threaded kernel does not time thread creation.
+#ifndef LNBENCH_CORE_THREAD_POOL_H_
+#define LNBENCH_CORE_THREAD_POOL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lnbench {
+
+class ThreadPool {
+ public:
+  // `threads` >= 1 counts the calling thread: ThreadPool(2) starts one worker.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return threads_; }
+
+  // Splits [0, count) into at most threads() contiguous chunks and calls
+  // fn(begin, end) for each, on the caller and the workers; returns when all
+  // are done. The first exception thrown by fn is rethrown here.
+  void ParallelFor(int64_t count, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void WorkerLoop(int index);
+  void RunChunk(int index);
+
+  const int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_count_ = 0;
+  int job_chunks_ = 0;
+  std::exception_ptr error_;
+  std::mutex error_mutex_;
+};
+
+// Returns the number of hardware threads (at least 1).
+int HardwareThreads();
+
+// Returns a pool with `threads` threads (0 = all hardware threads), created on
+// first use and kept for the life of the process.
+ThreadPool& SharedThreadPool(int threads);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_CORE_THREAD_POOL_H_

@@ -1,0 +1,64 @@
+// lnbench: verify and benchmark LayerNorm kernels. main() is the one place
+// that catches errors and maps them to exit codes: 0 ok, 1 verification
+// failure or regression, 2 usage error, 3 runtime error.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <new>
+
+#include "cli/commands.h"
+#include "core/build_info.h"
+#include "core/errors.h"
+
+namespace lnbench {
+namespace {
+std::vector<std::string>& MutableArgv() {
+  static std::vector<std::string> argv;
+  return argv;
+}
+}  // namespace
+
+const std::vector<std::string>& ProcessArgv() { return MutableArgv(); }
+
+}  // namespace lnbench
+
+int main(int argc, char** argv) {
+  using namespace lnbench;
+  for (int i = 0; i < argc; ++i) MutableArgv().push_back(argv[i]);
+  CLI::App app{"lnbench: verify and benchmark LayerNorm kernels against a float64 reference"};
+  app.set_version_flag("--version", fmt::format("lnbench {} ({})", LNBENCH_VERSION, LNBENCH_GIT_SHA));
+  app.require_subcommand(1, 1);
+  std::map<std::string, CommandFn> commands = {
+      {"run", AddRunCommand(app)},         {"verify", AddVerifyCommand(app)},
+      {"list", AddListCommand(app)},       {"compare", AddCompareCommand(app)},
+      {"merge", AddMergeCommand(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "lnbench: error: {}\n", e.what());
+    return kExitUsage;
+  }
+  try {
+    return commands.at(app.get_subcommands().front()->get_name())();
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "lnbench: error: {}\n", e.what());
+    return kExitUsage;
+  } catch (const RuntimeError& e) {
+    fmt::print(stderr, "lnbench: runtime error: {}\n", e.what());
+    return kExitRuntime;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "lnbench: runtime error: out of host memory\n");
+    return kExitRuntime;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "lnbench: runtime error: {}\n", e.what());
+    return kExitRuntime;
+  }
+}

@@ -1,0 +1,28 @@
+// The JSON report (schema: results/schema/report.schema.json, version 1).
+#ifndef LNBENCH_REPORT_REPORT_H_
+#define LNBENCH_REPORT_REPORT_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/context.h"
+#include "core/runner.h"
+
+namespace lnbench {
+
+inline constexpr int kReportSchemaVersion = 1;
+
+// Returns a number, or "NaN" / "Infinity" / "-Infinity" for non-finite values
+// (nlohmann would write them as null, which reads back as "no data").
+nlohmann::ordered_json JsonNumber(double value);
+
+// Returns the whole report of a run.
+nlohmann::ordered_json BuildReport(const RunConfig& config, const RunResult& result,
+                                   const RunContext& context);
+
+// Writes the report atomically, pretty-printed.
+void WriteReport(const std::string& path, const nlohmann::ordered_json& report);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_REPORT_REPORT_H_

@@ -1,0 +1,110 @@
+#include "report/table.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace lnbench {
+
+std::string FormatSeconds(double s) {
+  if (!std::isfinite(s)) return "-";
+  if (s < 1e-6) return fmt::format("{:.0f} ns", s * 1e9);
+  if (s < 1e-3) return fmt::format("{:.3g} us", s * 1e6);
+  if (s < 1) return fmt::format("{:.3g} ms", s * 1e3);
+  return fmt::format("{:.3g} s", s);
+}
+
+std::string FormatAligned(const std::vector<std::vector<std::string>>& rows,
+                          const std::vector<bool>& right_align) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  std::string out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::string line;
+    for (size_t i = 0; i < rows[r].size(); ++i) {
+      const bool right = i < right_align.size() && right_align[i];
+      const std::string& cell = rows[r][i];
+      const std::string pad(width[i] - cell.size(), ' ');
+      line += (i ? "  " : "") + (right ? pad + cell : cell + pad);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+    if (r == 0) {
+      size_t total = 0;
+      for (size_t w : width) total += w + 2;
+      out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
+    }
+  }
+  return out;
+}
+
+std::string FormatResultsTable(const RunResult& result, bool with_timing) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header = {"backend", "variant", "shape", "dtype", "dist", "thr",
+                                     "status", "max ulp", "err/bound"};
+  if (with_timing)
+    for (const char* h : {"median", "p10-p90", "GB/s", "ceiling", "of ceil"}) header.push_back(h);
+  rows.push_back(header);
+  for (const CaseResult& r : result.cases) {
+    const Problem& p = r.problem;
+    std::vector<std::string> row = {
+        r.backend + (r.peer ? " (peer)" : ""),
+        r.variant,
+        fmt::format("{}x{}", p.rows, p.cols),
+        std::string(DTypeName(p.dtype)) + (p.affine ? "" : " noaff") + (p.stats ? " +st" : ""),
+        std::string(DistributionName(p.dist)),
+        r.device == "cpu" ? std::to_string(r.threads) : "gpu",
+        std::string(CaseStatusName(r.status)),
+        r.accuracy ? std::to_string(r.accuracy->y.max_ulp) : "-",
+        r.accuracy ? fmt::format("{:.3f}", r.accuracy->y.max_bound_ratio) : "-"};
+    if (with_timing) {
+      if (r.timing && r.throughput) {
+        const auto& st = r.timing->stats;
+        row.push_back(FormatSeconds(st.median));
+        row.push_back(fmt::format("{:+.1f}/{:+.1f}%", (st.p10 / st.median - 1) * 100,
+                                  (st.p90 / st.median - 1) * 100));
+        row.push_back(fmt::format("{:.2f}", r.throughput->bandwidth_gbps));
+        row.push_back(fmt::format("{:.2f}", r.throughput->ceiling_gbps));
+        row.push_back(std::isfinite(r.throughput->fraction_of_ceiling)
+                          ? fmt::format("{:.1f}%", r.throughput->fraction_of_ceiling * 100)
+                          : "-");
+      } else {
+        for (int i = 0; i < 5; ++i) row.push_back("-");
+      }
+    }
+    rows.push_back(row);
+  }
+  std::vector<bool> right = {false, false, true, false, false, true, false, true, true,
+                             true,  true,  true, true, true};
+  std::string out = FormatAligned(rows, right);
+  if (!result.ceilings.empty()) {
+    out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";
+    for (const CeilingResult& c : result.ceilings)
+      out += fmt::format("  {} {} {}: {:.2f} GB/s over {} (median of {}, noise {:.1f}%)\n",
+                         c.device, c.device == "cpu" ? fmt::format("{} thr", c.threads) : "",
+                         c.measurement.method, c.stats.bandwidth_gbps,
+                         c.measurement.bytes_per_copy >= (1u << 20)
+                             ? fmt::format("{} MiB", c.measurement.bytes_per_copy >> 20)
+                             : fmt::format("{} KiB", c.measurement.bytes_per_copy >> 10),
+                         c.measurement.seconds.size(), c.stats.seconds.noise * 100);
+  }
+  int shown = 0;
+  for (const CaseResult& r : result.cases) {
+    if (r.status != CaseStatus::kFailed && r.status != CaseStatus::kError) continue;
+    if (shown++ == 0) out += "\nproblems:\n";
+    if (shown > 20) {
+      out += "  ... (see the JSON report for the rest)\n";
+      break;
+    }
+    out += fmt::format("  {} {}: {}\n    repro: {}\n", CaseStatusName(r.status), r.backend,
+                       r.reason, r.repro);
+  }
+  return out;
+}
+
+}  // namespace lnbench

@@ -1,0 +1,228 @@
+// End-to-end tests of the lnbench binary: exit codes, one-line errors, the
+// JSON report against its schema, repro lines, edge shapes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "support/json_schema.h"
+
+namespace lnbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lnbench_cli_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs lnbench with `args` (a shell-quoted string) and returns code, stdout, stderr.
+  Result Run(const std::string& args) {
+    const std::string cmd = std::string(LNBENCH_BINARY) + " " + args + " >" + (dir_ / "out").string() +
+                            " 2>" + (dir_ / "err").string() + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(dir_ / "out");
+    r.err = Slurp(dir_ / "err");
+    return r;
+  }
+
+  // Expects exit code 2, a single-line error naming `needle`, and nothing written.
+  void ExpectUsageError(const std::string& args, const std::string& needle) {
+    const fs::path json = dir_ / "report.json";
+    Result r = Run(args + " --json " + json.string());
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line expected: " << r.err;
+    EXPECT_FALSE(fs::exists(json)) << args;
+  }
+
+  nlohmann::json LoadReport(const fs::path& p) { return nlohmann::json::parse(Slurp(p)); }
+
+  void ExpectSchemaValid(const nlohmann::json& report) {
+    auto validator = testing::SchemaValidator::FromFile(std::string(LNBENCH_SOURCE_DIR) +
+                                                        "/results/schema/report.schema.json");
+    const auto errors = validator.Validate(report);
+    for (const auto& e : errors) ADD_FAILURE() << e;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, VersionAndHelp) {
+  Result r = Run("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("lnbench"), std::string::npos);
+  EXPECT_EQ(Run("--help").code, 0);
+  EXPECT_EQ(Run("run --help").code, 0);
+  EXPECT_EQ(Run("").code, 2);  // a subcommand is required
+}
+
+TEST_F(CliTest, ListShowsBackendsAndReasons) {
+  Result r = Run("list");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("scalar: available"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("twopass"), std::string::npos);
+  EXPECT_NE(r.out.find("models"), std::string::npos);
+  // Any unavailable backend says why.
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find(": unavailable") != std::string::npos) {
+      EXPECT_NE(line.find("("), std::string::npos) << line;
+    }
+}
+
+TEST_F(CliTest, RunWritesSchemaValidReport) {
+  const fs::path json = dir_ / "r.json";
+  Result r = Run("run -b scalar --shape 64x768,3x257 --dtype f32,bf16 --threads 1 --time-budget 0.05 --json " +
+                 json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ceiling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("4 passed, 0 failed"), std::string::npos) << r.out;
+  const auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  EXPECT_EQ(report["schema_version"], 1);
+  EXPECT_EQ(report["summary"]["passed"], 4);
+  ASSERT_EQ(report["cases"].size(), 4u);
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed");
+    ASSERT_TRUE(c["timing"].is_object());
+    EXPECT_GE(c["timing"]["samples_s"].size(), 10u);
+    EXPECT_GT(c["timing"]["median_s"].get<double>(), 0);
+    ASSERT_TRUE(c["throughput"].is_object());
+    EXPECT_GT(c["throughput"]["fraction_of_ceiling"].get<double>(), 0);
+    EXPECT_EQ(c["threads"], 1);
+    const std::string repro = c["repro"];
+    EXPECT_EQ(repro.rfind("lnbench run -b scalar --shape ", 0), 0u) << repro;
+    EXPECT_NE(repro.find("--threads 1"), std::string::npos) << repro;
+    // Defaults are not repeated.
+    EXPECT_EQ(repro.find("--seed"), std::string::npos) << repro;
+    EXPECT_EQ(repro.find("--dist"), std::string::npos) << repro;
+  }
+  EXPECT_FALSE(report["ceilings"].empty());
+  EXPECT_EQ(report["context"]["argv"][1], "run");
+  // No temporary file is left next to the report.
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) files += e.path().filename().string()[0] == '.';
+  EXPECT_EQ(files, 0);
+}
+
+TEST_F(CliTest, ReproLineRerunsTheSameCase) {
+  const fs::path json = dir_ / "r.json";
+  ASSERT_EQ(Run("run -b scalar --shape 5x1023 --dtype f16 --dist offset1e4 --seed 7 --stats --time-budget 0.02 --json " +
+                json.string()).code, 0);
+  const auto first = LoadReport(json)["cases"][0];
+  std::string repro = first["repro"];
+  ASSERT_EQ(repro.rfind("lnbench ", 0), 0u);
+  const fs::path json2 = dir_ / "r2.json";
+  Result r = Run(repro.substr(8) + " --time-budget 0.02 --json " + json2.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto second = LoadReport(json2)["cases"][0];
+  EXPECT_EQ(first["id"], second["id"]);
+  EXPECT_EQ(first["problem"], second["problem"]);
+  EXPECT_EQ(first["accuracy"]["y"]["max_abs"], second["accuracy"]["y"]["max_abs"]);
+}
+
+TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
+  const fs::path json = dir_ / "v.json";
+  Result r = Run("verify -b scalar --shape 0x768,1x1,1x3,2x257,1x131072,3x2041 --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  // 6 shapes x 3 dtypes x 9 distributions x 2 output modes.
+  EXPECT_EQ(report["cases"].size(), 6u * 3 * 9 * 2);
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
+    EXPECT_TRUE(c["timing"].is_null());
+  }
+}
+
+TEST_F(CliTest, BadInputsAreOneLineUsageErrors) {
+  ExpectUsageError("run -b nosuch --shape 4x4", "unknown backend 'nosuch'");
+  ExpectUsageError("run -b scalar --shape 4x4 --dtype f64", "unknown dtype 'f64'");
+  ExpectUsageError("run -b scalar --shape 4x4 --dist gauss", "unknown distribution 'gauss'");
+  ExpectUsageError("run -b scalar --shape 12x", "bad shape '12x'");
+  ExpectUsageError("run -b scalar --shape -5x3", "bad shape '-5x3'");
+  ExpectUsageError("run -b scalar --shape 4x0", "hidden size");
+  ExpectUsageError("run -b scalar --shape 4xabc", "bad shape");
+  ExpectUsageError("run -b scalar --cols 0", "bad hidden size '0'");
+  ExpectUsageError("run -b scalar --cols 64:8:*2", "bad sweep");
+  ExpectUsageError("run -b scalar --shape 100000000x100000", "host memory");
+  ExpectUsageError("run -b scalar --shape 4x4 --variant fastest", "unknown variant 'fastest'");
+  ExpectUsageError("run -b scalar --shape 4x4 --threads -1", "--threads");
+  ExpectUsageError("run -b scalar --shape 4x4 --eps nan", "eps");
+  ExpectUsageError("run -b scalar --shape 4x4 --input-bytes 1MiB", "--input-bytes");
+  ExpectUsageError("run -b scalar --shape 4x4 --bogus", "bogus");
+  // Several problems are reported together.
+  Result r = Run("run -b nosuch --shape 4x4 --dtype f64");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("nosuch"), std::string::npos);
+  EXPECT_NE(r.err.find("f64"), std::string::npos);
+}
+
+TEST_F(CliTest, UnwritableReportPathIsUsageError) {
+  Result r = Run("run -b scalar --shape 4x4 --json /nonexistent-folder/x.json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/nonexistent-folder"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("passed"), std::string::npos) << "nothing should run";
+}
+
+TEST_F(CliTest, BadNpyInputIsUsageError) {
+  const fs::path bad = dir_ / "bad.npy";
+  std::ofstream(bad) << "this is not an npy file";
+  ExpectUsageError("run -b scalar --input " + bad.string(), "bad.npy");
+  ExpectUsageError("run -b scalar --input " + (dir_ / "missing.npy").string(), "missing.npy");
+}
+
+TEST_F(CliTest, UnavailableBackendNamedExplicitlyIsUsageError) {
+  Result list = Run("list");
+  std::istringstream lines(list.out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto pos = line.find(": unavailable (");
+    if (pos == std::string::npos || line[0] == ' ') continue;
+    std::string name = line.substr(0, pos);
+    if (const auto peer = name.find(" (peer)"); peer != std::string::npos) name = name.substr(0, peer);
+    ExpectUsageError("run -b " + name + " --shape 4x4", name + ": unavailable");
+    // With -b all it is skipped, with its reason in the report.
+    const fs::path json = dir_ / "all.json";
+    Result r = Run("run -b all --shape 2x64 --time-budget 0.01 --json " + json.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    bool found = false;
+    for (const auto& c : LoadReport(json)["cases"])
+      if (c["backend"] == name) {
+        EXPECT_EQ(c["status"], "skipped");
+        EXPECT_NE(c["reason"].get<std::string>().find("unavailable"), std::string::npos);
+        found = true;
+      }
+    EXPECT_TRUE(found) << name;
+  }
+}
+
+}  // namespace
+}  // namespace lnbench

@@ -1,0 +1,116 @@
+// Statistics, the measurement loop's stopping rules, shapes and sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/errors.h"
+#include "core/shapes.h"
+#include "core/stats.h"
+#include "core/timing.h"
+
+namespace lnbench {
+namespace {
+
+TEST(Stats, KnownValues) {
+  const SampleStats s = Summarize({5, 1, 4, 2, 3});
+  EXPECT_DOUBLE_EQ(s.min, 1);
+  EXPECT_DOUBLE_EQ(s.max, 5);
+  EXPECT_DOUBLE_EQ(s.median, 3);
+  EXPECT_DOUBLE_EQ(s.mean, 3);
+  EXPECT_DOUBLE_EQ(s.p10, 1.4);
+  EXPECT_DOUBLE_EQ(s.p90, 4.6);
+  EXPECT_NEAR(s.noise, std::sqrt(2.5) / 3, 1e-12);
+  EXPECT_EQ(Summarize({}).median, 0);
+  EXPECT_DOUBLE_EQ(Summarize({7}).median, 7);
+}
+
+// A fake case whose TimeBatch returns a programmed duration per run.
+class FakeCase : public PreparedCase {
+ public:
+  explicit FakeCase(double seconds, double jitter) : seconds_(seconds), jitter_(jitter) {}
+  std::string ResolvedVariant() const override { return "fake"; }
+  void Poison() override {}
+  void Run() override {}
+  void Download(const HostOutputs&) override {}
+  double TimeBatch(int batch, bool cold) override {
+    ++calls_;
+    last_batch_ = batch;
+    cold_seen_ |= cold;
+    std::uniform_real_distribution<double> u(1 - jitter_, 1 + jitter_);
+    return seconds_ * batch * u(rng_);
+  }
+  int calls_ = 0;
+  int last_batch_ = 0;
+  bool cold_seen_ = false;
+
+ private:
+  double seconds_, jitter_;
+  std::mt19937 rng_{1};
+};
+
+TEST(Measure, QuietCaseStopsOnNoiseAfterMinSamples) {
+  FakeCase c(1e-3, 0.001);
+  TimingConfig cfg;
+  cfg.warmup_s = 0;
+  const TimingResult r = Measure(c, cfg);
+  EXPECT_EQ(r.stop_reason, "noise");
+  EXPECT_EQ(static_cast<int>(r.samples_s.size()), cfg.min_samples);
+  EXPECT_NEAR(r.stats.median, 1e-3, 2e-6);
+  EXPECT_EQ(r.mode, "hot");
+}
+
+TEST(Measure, NoisyCaseStopsOnSampleCap) {
+  FakeCase c(1e-3, 0.5);
+  TimingConfig cfg;
+  cfg.warmup_s = 0;
+  cfg.max_noise = 1e-9;
+  cfg.max_samples = 37;
+  cfg.time_budget_s = 1e9;
+  const TimingResult r = Measure(c, cfg);
+  EXPECT_EQ(r.stop_reason, "max_samples");
+  EXPECT_EQ(r.samples_s.size(), 37u);
+}
+
+TEST(Measure, ShortRunsAreBatchedAndColdRunsAreNot) {
+  FakeCase hot(1e-7, 0.0);
+  TimingConfig cfg;
+  cfg.warmup_s = 0;
+  const TimingResult r = Measure(hot, cfg);
+  EXPECT_GE(r.batch, 500);  // 50 us / 100 ns
+  EXPECT_NEAR(r.stats.median, 1e-7, 1e-12);  // samples are per run
+  FakeCase cold(1e-7, 0.0);
+  cfg.cold = true;
+  const TimingResult rc = Measure(cold, cfg);
+  EXPECT_EQ(rc.batch, 1);
+  EXPECT_EQ(rc.mode, "cold");
+  EXPECT_TRUE(cold.cold_seen_);
+}
+
+TEST(Shapes, ParsesListsSweepsPresets) {
+  EXPECT_EQ(ParseShapeList("4096x768,1x1"), (std::vector<Shape>{{4096, 768}, {1, 1}}));
+  EXPECT_EQ(ParseShapeList("0x5"), (std::vector<Shape>{{0, 5}}));
+  EXPECT_EQ(ParseColsSpec("128:1024:*2"), (std::vector<int64_t>{128, 256, 512, 1024}));
+  EXPECT_EQ(ParseColsSpec("256:1024:+256,7"), (std::vector<int64_t>{256, 512, 768, 1024, 7}));
+  EXPECT_EQ(ParseColsSpec("bert"), (std::vector<int64_t>{768, 1024}));
+  EXPECT_EQ(ParseColsSpec("awkward").back(), 131072);
+  for (const char* bad : {"", "x", "4x", "x4", "4x0", "-1x4", "1.5x4", "4x4x4", "99999999999999999999x1"})
+    EXPECT_THROW(ParseShapeList(bad), UsageError) << bad;
+  for (const char* bad : {"0", "-3", "abc", "64:8", "8:64:*1", "8:64:+0", "8:64:/2", "1:1000000000:+1"})
+    EXPECT_THROW(ParseColsSpec(bad), UsageError) << bad;
+}
+
+TEST(Shapes, ByteSizesAndRows) {
+  EXPECT_EQ(ParseByteSize("256MiB"), 256ull << 20);
+  EXPECT_EQ(ParseByteSize("1GiB"), 1ull << 30);
+  EXPECT_EQ(ParseByteSize("64KiB"), 64ull << 10);
+  EXPECT_EQ(ParseByteSize("1e6"), 1000000u);
+  EXPECT_EQ(ParseByteSize("2MB"), 2000000u);
+  for (const char* bad : {"", "MiB", "12PB", "-1MiB", "1e30"}) EXPECT_THROW(ParseByteSize(bad), UsageError) << bad;
+  EXPECT_EQ(RowsForBytes(256ull << 20, 4096, 4), 16384);
+  EXPECT_EQ(RowsForBytes(10, 4096, 4), 1);
+  EXPECT_EQ(FormatBytes(256ull << 20), "256 MiB");
+}
+
+}  // namespace
+}  // namespace lnbench
