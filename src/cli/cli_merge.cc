@@ -1,0 +1,37 @@
+// `lnbench merge A.json B.json ... -o ALL.json`: options into a MergeConfig,
+// then compare/merge.h does the work.
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "compare/merge.h"
+
+namespace lnbench {
+
+CommandFn AddMergeCommand(CLI::App& app) {
+  auto config = std::make_shared<MergeConfig>();
+  CLI::App* sc = app.add_subcommand(
+      "merge", "combine reports from several machines or runs into one merged report");
+  sc->footer(
+      "The merged report follows the same schema (kind lnbench-merged-report): context.machines "
+      "lists each input's context, every case and ceiling keeps its machine. Refuses reports of "
+      "different schema versions or bytes models, and the same case twice on one machine.");
+
+  // clang-format off
+  sc->add_option("reports", config->input_paths, "the reports to merge (lnbench run --json, or merged reports)")
+      ->required()
+      ->expected(1, std::numeric_limits<int>::max())
+      ->check(CLI::ExistingFile);
+  sc->add_option("-o,--output", config->output_path, "the merged report to write (atomically)")
+      ->required();
+  // clang-format on
+
+  return [config]() { return RunMerge(*config, ProcessArgv(), std::cout); };
+}
+
+}  // namespace lnbench

@@ -1,0 +1,218 @@
+#include "compare/merge.h"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "compare/compare.h"
+#include "core/build_info.h"
+#include "core/errors.h"
+#include "report/file_io.h"
+
+namespace lnbench {
+
+namespace {
+
+// Returns the distinct strings of `values`, in first-seen order, joined by "; ".
+std::string JoinDistinct(const std::vector<std::string>& values) {
+  std::vector<std::string> seen;
+  for (const auto& v : values)
+    if (!v.empty() && std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  std::string out;
+  for (const auto& v : seen) AppendJoined(out, "; ", v);
+  return out;
+}
+
+// Returns obj[key] when it is a string, else "".
+std::string StringField(const Json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return (it != obj.end() && it->is_string()) ? it->get<std::string>() : std::string();
+}
+
+// Returns the tool block of the lnbench doing the merge.
+Json ThisTool() {
+  Json tool;
+  tool["name"] = "lnbench";
+  tool["version"] = LNBENCH_VERSION;
+  tool["git_sha"] = LNBENCH_GIT_SHA;
+  tool["build_type"] = LNBENCH_BUILD_TYPE;
+  tool["compiler"] = LNBENCH_CXX_COMPILER;
+  tool["cxx_flags"] = LNBENCH_CXX_FLAGS;
+  return tool;
+}
+
+// Returns the context.machines entries an input contributes: its own context
+// (with where it came from), or the entries of an already merged report.
+std::vector<Json> MachineEntries(const LoadedReport& input) {
+  const Json& ctx = input.json.at("context");
+  if (input.merged()) return std::vector<Json>(ctx.at("machines").begin(), ctx.at("machines").end());
+  Json entry;
+  entry["report"] = input.path;
+  for (const auto& [key, value] : ctx.items()) entry[key] = value;
+  entry["tool"] = input.json.at("tool");
+  entry["config"] = input.json.at("config");
+  return {entry};
+}
+
+}  // namespace
+
+std::string UtcNowIso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info) {
+  if (inputs.empty()) throw UsageError("merge: no reports given");
+
+  // Bytes decide what GB/s means; reports that count them differently cannot share one model.
+  const std::string bytes_model = inputs[0].json.at("bytes_model").get<std::string>();
+  for (const auto& in : inputs)
+    if (in.json.at("bytes_model").get<std::string>() != bytes_model)
+      throw UsageError(fmt::format("'{}' and '{}' count bytes differently (bytes_model \"{}\" vs \"{}\"): "
+                                   "their GB/s cannot be merged",
+                                   inputs[0].path, in.path, bytes_model,
+                                   in.json.at("bytes_model").get<std::string>()));
+
+  Json machines = Json::array();
+  for (const auto& in : inputs)
+    for (auto& entry : MachineEntries(in)) machines.push_back(std::move(entry));
+
+  // Cases keep their machine; the same case twice on one machine would make
+  // every later comparison ambiguous.
+  Json cases = Json::array();
+  std::map<std::string, std::string> owner;  // key -> input path
+  for (const auto& in : inputs) {
+    const std::string mode = in.timing_mode();
+    for (const Json& c : in.cases()) {
+      const auto [it, inserted] = owner.emplace(CaseKey(c, /*with_machine=*/true, mode), in.path);
+      if (!inserted)
+        throw UsageError(fmt::format(
+            "'{}' and '{}' both hold the case {} on machine '{}': merge reports of different cases or machines",
+            it->second, in.path, CaseLabel(c, mode), c.at("machine").get<std::string>()));
+      cases.push_back(c);
+    }
+  }
+
+  Json ceilings = Json::array();
+  for (const auto& in : inputs) {
+    for (const Json& c : in.json.at("ceilings")) {
+      Json ceiling = c;
+      if (!ceiling.contains("machine")) ceiling["machine"] = in.machine();
+      ceilings.push_back(std::move(ceiling));
+    }
+  }
+
+  std::vector<std::string> hostnames, labels, oses, models;
+  int64_t threads = 1;
+  int64_t llc = 0;
+  Json gpus = Json::array();
+  for (const Json& m : machines) {
+    hostnames.push_back(StringField(m, "hostname"));
+    labels.push_back(StringField(m, "machine"));
+    oses.push_back(StringField(m, "os"));
+    if (const auto cpu = m.find("cpu"); cpu != m.end() && cpu->is_object()) {
+      models.push_back(StringField(*cpu, "model"));
+      if (const auto t = cpu->find("hardware_threads"); t != cpu->end() && t->is_number_integer())
+        threads = std::max(threads, t->get<int64_t>());
+      if (const auto l = cpu->find("llc_bytes"); l != cpu->end() && l->is_number_integer())
+        llc = std::max(llc, l->get<int64_t>());
+    }
+    if (const auto g = m.find("gpus"); g != m.end() && g->is_array())
+      for (const Json& gpu : *g)
+        if (std::find(gpus.begin(), gpus.end(), gpu) == gpus.end()) gpus.push_back(gpu);
+  }
+
+  Json context;
+  context["date"] = info.date;
+  context["argv"] = info.argv;
+  context["hostname"] = JoinDistinct(hostnames);
+  context["machine"] = JoinDistinct(labels);
+  context["os"] = JoinDistinct(oses);
+  // Several machines have no one CPU: the models joined, and the largest
+  // thread count and last-level cache (each machine's own is in `machines`).
+  context["cpu"] = {{"model", JoinDistinct(models)}, {"hardware_threads", threads}, {"llc_bytes", llc}};
+  context["gpus"] = std::move(gpus);
+  context["machines"] = machines;
+
+  Json config;
+  Json paths = Json::array();
+  for (const auto& in : inputs) paths.push_back(in.path);
+  config["merged_reports"] = std::move(paths);
+
+  std::map<std::string, int64_t> counts;
+  for (const Json& c : cases) ++counts[c.at("status").get<std::string>()];
+  Json summary;
+  summary["cases"] = cases.size();
+  summary["passed"] = counts["passed"];
+  summary["failed"] = counts["failed"];
+  summary["skipped"] = counts["skipped"];
+  summary["unsupported"] = counts["unsupported"];
+  summary["errors"] = counts["error"];
+
+  Json merged;
+  merged["schema_version"] = kReadableReportSchemaVersion;
+  merged["kind"] = kMergedReportKind;
+  merged["tool"] = ThisTool();
+  merged["context"] = std::move(context);
+  merged["config"] = std::move(config);
+  merged["bytes_model"] = bytes_model;
+  merged["ceilings"] = std::move(ceilings);
+  merged["cases"] = std::move(cases);
+  merged["summary"] = std::move(summary);
+  return merged;
+}
+
+int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, std::ostream& out) {
+  if (config.input_paths.empty()) throw UsageError("merge: no reports given");
+  CheckWritable(config.output_path);
+
+  std::string errors;
+  const auto add_error = [&](const std::string& e) { AppendJoined(errors, "\n", e); };
+  // Every input is read and checked before failing, so one run names every bad file.
+  std::vector<std::pair<std::string, Json>> docs;
+  for (const auto& path : config.input_paths) {
+    try {
+      docs.emplace_back(path, ParseJsonFile(path));
+    } catch (const UsageError& e) {
+      add_error(e.what());
+    }
+  }
+  // Different schema versions first: that explains every other difference.
+  for (const auto& [path, doc] : docs) {
+    const auto v0 = SchemaVersionOf(docs[0].second);
+    const auto v = SchemaVersionOf(doc);
+    if (v0 && v && *v0 != *v) {
+      add_error(fmt::format("schema versions differ: '{}' has {}, '{}' has {}: merge only reports of one "
+                            "schema version",
+                            docs[0].first, *v0, path, *v));
+      throw UsageError(errors);
+    }
+  }
+  std::vector<LoadedReport> inputs;
+  for (auto& [path, doc] : docs) {
+    try {
+      inputs.push_back(CheckReport(path, std::move(doc)));
+    } catch (const UsageError& e) {
+      add_error(e.what());
+    }
+  }
+  if (!errors.empty()) throw UsageError(errors);
+
+  const Json merged = MergeReports(inputs, MergeInfo{UtcNowIso8601(), argv});
+  WriteFileAtomically(config.output_path, merged.dump(2) + "\n");
+  out << fmt::format("merged {} report{} ({} cases from {} machine entr{}) into {}\n", inputs.size(),
+                     inputs.size() == 1 ? "" : "s", merged.at("cases").size(),
+                     merged.at("context").at("machines").size(),
+                     merged.at("context").at("machines").size() == 1 ? "y" : "ies", config.output_path);
+  out.flush();
+  return kExitOk;
+}
+
+}  // namespace lnbench

@@ -1,0 +1,72 @@
+// Reading lnbench JSON reports (results/schema/report.schema.json) for
+// `compare` and `merge`: parse, check the version and kind, check the fields
+// these commands rely on, and read schema numbers (non-finite values are the
+// strings "NaN", "Infinity", "-Infinity"). Every problem is a UsageError whose
+// one-line message names the file and the field.
+#ifndef LNBENCH_COMPARE_REPORT_JSON_H_
+#define LNBENCH_COMPARE_REPORT_JSON_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lnbench {
+
+using Json = nlohmann::ordered_json;
+
+// The schema version this code reads and writes (report/report.h writes it too).
+inline constexpr int kReadableReportSchemaVersion = 1;
+inline constexpr const char* kReportKind = "lnbench-report";
+inline constexpr const char* kMergedReportKind = "lnbench-merged-report";
+
+// A report that passed CheckReport, with the file it came from.
+struct LoadedReport {
+  std::string path;
+  Json json;
+
+  bool merged() const { return json.at("kind") == kMergedReportKind; }
+  const Json& cases() const { return json.at("cases"); }
+  // Returns context.machine, the label of the machine that wrote the report.
+  std::string machine() const;
+  // Returns config.timing.mode ("hot" / "cold"), the mode of every timed case
+  // of a single run; "" when the report does not say (merged reports).
+  std::string timing_mode() const;
+};
+
+// Returns the JSON document in `path`. Throws UsageError naming the path when
+// the file is missing, empty, truncated, not JSON or not a JSON object.
+Json ParseJsonFile(const std::string& path);
+// Returns the JSON document in `text`; `path` is only used in messages.
+Json ParseJsonText(const std::string& path, const std::string& text);
+
+// Returns the schema_version of a parsed document, or nullopt when it has none
+// (or a non-integer one).
+std::optional<int64_t> SchemaVersionOf(const Json& doc);
+
+// Returns `doc` as a report after checking its schema_version and kind, and
+// the structure compare and merge read (types of the required fields of the
+// context, ceilings and every case). Throws UsageError naming `path` and the
+// first offending field.
+LoadedReport CheckReport(const std::string& path, Json doc);
+
+// Returns the report in `path`: ParseJsonFile, then CheckReport.
+LoadedReport LoadReport(const std::string& path);
+
+// Returns a schema number: a JSON number, or NaN / +-infinity for the strings
+// "NaN", "Infinity", "-Infinity"; nullopt for anything else (null included).
+std::optional<double> ReadNumber(const Json& value);
+// Returns `value` as a schema number: finite values as numbers, non-finite
+// ones as their strings (nlohmann would write null).
+Json NumberToJson(double value);
+
+// Appends `item` to `text`, after `separator` unless `text` is empty.
+void AppendJoined(std::string& text, const std::string& separator, const std::string& item);
+
+// Returns the samples of a case's timing (empty when timing is null).
+std::vector<double> TimingSamples(const Json& report_case);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_COMPARE_REPORT_JSON_H_
