@@ -21,7 +21,10 @@ std::vector<std::string> SplitComma(const std::string& s) {
   while (start <= s.size()) {
     size_t pos = s.find(',', start);
     if (pos == std::string::npos) pos = s.size();
-    if (pos > start) out.push_back(s.substr(start, pos - start));
+    std::string item = s.substr(start, pos - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
     start = pos + 1;
   }
   return out;

@@ -183,8 +183,8 @@ Json BuildReport(const RunConfig& config, const RunResult& result, const RunCont
                {"build_type", LNBENCH_BUILD_TYPE},
                {"compiler", LNBENCH_CXX_COMPILER},
                {"cxx_flags", LNBENCH_CXX_FLAGS},
-               {"cuda_compiler", LNBENCH_CUDA_COMPILER},
-               {"cuda_architectures", LNBENCH_CUDA_ARCHITECTURES}};
+               {"cuda_compiler", std::string(LNBENCH_CUDA_COMPILER) == " " ? "none" : LNBENCH_CUDA_COMPILER},
+               {"cuda_architectures", std::string(LNBENCH_CUDA_ARCHITECTURES).empty() ? "none" : LNBENCH_CUDA_ARCHITECTURES}};
   Json gpus = Json::array();
   for (const auto& g : ctx.gpus) {
     Json gj = Json::object();

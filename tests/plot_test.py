@@ -1,0 +1,646 @@
+#!/usr/bin/python3
+"""Tests scripts/plot: every chart from the fixture reports, their files, what
+they show (through the plots.json manifest), and the refusals of bad input.
+
+Runs under /usr/bin/python3 (ctest); exits 77 (skipped) when matplotlib or
+numpy is missing there.
+"""
+
+import collections
+import json
+import math
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+SOURCE = os.environ.get("LNBENCH_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))
+PLOT = os.path.join(SOURCE, "scripts", "plot")
+FIXTURES = os.path.join(SOURCE, "tests", "fixtures", "plot")
+SCHEMA = os.path.join(SOURCE, "results", "schema", "report.schema.json")
+CHARTS = ("bandwidth", "bandwidth_fraction", "speedup", "accuracy_ulp", "accuracy_bound",
+          "accuracy_vs_speed")
+TIMING_CHARTS = ("bandwidth", "bandwidth_fraction", "speedup", "accuracy_vs_speed")
+
+try:
+  import matplotlib  # noqa: F401
+  import matplotlib.image
+  import numpy as np
+except ImportError as e:
+  print("SKIPPED: %s for %s (apt-get install python3-matplotlib python3-numpy)" % (
+      e, sys.executable))
+  sys.exit(77)
+
+
+def Fixture(name):
+  return os.path.join(FIXTURES, name)
+
+
+def LoadJson(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def RunPlot(args, python=None, env=None):
+  """Returns the CompletedProcess of scripts/plot with `args`."""
+  cmd = ([python, PLOT] if python else [sys.executable, PLOT]) + list(args)
+  return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+
+
+def StartPlot(args):
+  return subprocess.Popen([sys.executable, PLOT] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+# ----------------------------------------------------------------------------
+# A small JSON-schema checker: the keywords results/schema/report.schema.json uses.
+
+
+def SchemaErrors(schema, value, root, where="$"):
+  """Returns the list of places where `value` breaks `schema`."""
+  if "$ref" in schema:
+    node = root
+    for part in schema["$ref"].lstrip("#/").split("/"):
+      node = node[part]
+    return SchemaErrors(node, value, root, where)
+  errors = []
+  if "anyOf" in schema:
+    if all(SchemaErrors(s, value, root, where) for s in schema["anyOf"]):
+      errors.append("%s: matches none of anyOf" % where)
+  if "const" in schema and value != schema["const"]:
+    errors.append("%s: %r != const %r" % (where, value, schema["const"]))
+  if "enum" in schema and value not in schema["enum"]:
+    errors.append("%s: %r not in enum" % (where, value))
+  t = schema.get("type")
+  if t:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    ok = {"object": isinstance(value, dict), "array": isinstance(value, list),
+          "string": isinstance(value, str), "boolean": isinstance(value, bool),
+          "integer": is_int, "null": value is None,
+          "number": (is_int or isinstance(value, float)) and
+                    not (isinstance(value, float) and not math.isfinite(value))}[t]
+    if not ok:
+      return errors + ["%s: expected %s, got %r" % (where, t, value)]
+  if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
+    errors.append("%s: %r < minimum" % (where, value))
+  if isinstance(value, dict):
+    for key in schema.get("required", []):
+      if key not in value:
+        errors.append("%s: missing %s" % (where, key))
+    props = schema.get("properties", {})
+    for key, v in value.items():
+      if key in props:
+        errors += SchemaErrors(props[key], v, root, "%s.%s" % (where, key))
+      elif isinstance(schema.get("additionalProperties"), dict):
+        errors += SchemaErrors(schema["additionalProperties"], v, root, "%s.%s" % (where, key))
+  if isinstance(value, list) and "items" in schema:
+    for i, v in enumerate(value):
+      errors += SchemaErrors(schema["items"], v, root, "%s[%d]" % (where, i))
+  return errors
+
+
+# ----------------------------------------------------------------------------
+# File checks
+
+
+def CheckPng(test, path):
+  """Checks signature, header, size and that the picture is not blank."""
+  with open(path, "rb") as f:
+    data = f.read()
+  test.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n", path)
+  test.assertEqual(data[12:16], b"IHDR", path)
+  width, height = struct.unpack(">II", data[16:24])
+  test.assertTrue(500 <= width <= 6000 and 300 <= height <= 8000, "%s: %dx%d" % (
+      path, width, height))
+  test.assertGreater(len(data), 20000, path)
+  image = matplotlib.image.imread(path)
+  test.assertEqual(image.shape[:2], (height, width))
+  rgb = (image[:, :, :3] * 255).astype(np.uint32)
+  packed = (rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]
+  colours = np.unique(packed)
+  test.assertGreater(len(colours), 24, "%s: only %d colours" % (path, len(colours)))
+  not_white = np.mean(np.any(rgb < 245, axis=2))
+  test.assertGreater(not_white, 0.03, "%s: %.3f of the pixels drawn" % (path, not_white))
+  test.assertLess(not_white, 0.9, path)
+
+
+def SvgText(test, path):
+  """Checks the SVG parses and draws; returns all its text."""
+  tree = ET.parse(path)
+  root = tree.getroot()
+  test.assertTrue(root.tag.endswith("svg"), path)
+  shapes = [e for e in root.iter() if e.tag.split("}")[-1] in ("path", "use", "rect", "line")]
+  test.assertGreater(len(shapes), 30, path)
+  return " ".join("".join(e.itertext()) for e in root.iter() if e.tag.endswith("text"))
+
+
+def AllPoints(manifest, chart_prefix, machine=None):
+  """Returns the case ids a timing chart drew, over every chart with that prefix
+  (and, given `machine`, over the series of that machine only)."""
+  ids = set()
+  for chart in manifest["charts"]:
+    if not chart["name"].startswith(chart_prefix):
+      continue
+    for s in chart.get("series", []):
+      if machine is not None and s["machine"] != machine:
+        continue
+      for p in s.get("points", []):
+        ids.update(p["cases"])
+      for b in s.get("bars", []):
+        ids.update(b["cases"])
+        ids.update(b["baseline_cases"])
+  return ids
+
+
+def Timed(case):
+  return (case["status"] == "passed" and case["timing"] is not None and
+          case["throughput"] is not None and
+          (case["accuracy"] is None or case["accuracy"]["passed"]))
+
+
+class PlotTest(unittest.TestCase):
+  @classmethod
+  def setUpClass(cls):
+    cls.tmp = tempfile.mkdtemp(prefix="lnbench-plot-test-")
+    runs = {
+        "run": [Fixture("run_gpu_node.json"), "--format", "png,svg"],
+        "merged": [Fixture("merged.json"), "--format", "png"],
+        "verify": [Fixture("verify_only.json"), "--format", "png,svg"],
+        # Two reports of one machine, one of them with the trap case.
+        "two": [Fixture("trap_failed_with_timing.json"), Fixture("compare_new.json"),
+                "--format", "svg", "--baseline", "highway/welford"],
+        "compare": ["compare", Fixture("compare_old.json"), Fixture("compare_new.json"),
+                    "--format", "png,svg"],
+        "real_run": [Fixture("real_run_cpu.json"), "--format", "png"],
+        "real_verify": [Fixture("real_verify_cpu.json"), "--format", "svg"],
+    }
+    # Odd but valid reports: a single case (no baseline), and no ceiling measured.
+    report = LoadJson(Fixture("trap_failed_with_timing.json"))
+    single = dict(report, cases=[c for c in report["cases"] if c["backend"] == "highway"][:1])
+    no_ceiling = dict(LoadJson(Fixture("trap_failed_with_timing.json")), ceilings=[])
+    for c in no_ceiling["cases"]:
+      if c["throughput"]:
+        c["throughput"]["ceiling_gbps"] = "NaN"
+        c["throughput"]["fraction_of_ceiling"] = "NaN"
+    # Rows swept on a grid (f32: N = 1000 and 64 at every H) against reports of
+    # different sweeps put together (bf16: N = 64 beside the usual N at each H).
+    base = [c for c in LoadJson(Fixture("trap_failed_with_timing.json"))["cases"]
+            if c["status"] == "passed" and c["problem"]["dist"] == "normal"]
+    rows_cases = []
+    for c in base:
+      for dtype, rows in (("f32", 1000), ("f32", 64), ("bf16", c["problem"]["rows"]),
+                          ("bf16", 64)):
+        d = json.loads(json.dumps(c))
+        d["problem"].update(rows=rows, dtype=dtype)
+        d["id"] += "/%s/%d" % (dtype, rows)
+        rows_cases.append(d)
+    rows_report = dict(report, cases=rows_cases)
+    for name, data in (("single", single), ("no_ceiling", no_ceiling), ("rows", rows_report)):
+      with open(os.path.join(cls.tmp, name + ".json"), "w") as f:
+        json.dump(data, f)
+      runs[name] = [os.path.join(cls.tmp, name + ".json"), "--format",
+                    "svg" if name == "rows" else "png"]
+    cls.out = {name: os.path.join(cls.tmp, name) for name in runs}
+    # Independent runs, started together: the test stays well under 30 s.
+    procs = {name: StartPlot(args + ["-o", cls.out[name]]) for name, args in runs.items()}
+    cls.results = {}
+    for name, p in procs.items():
+      stdout, stderr = p.communicate(timeout=180)
+      cls.results[name] = (p.returncode, stdout, stderr)
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.tmp, ignore_errors=True)
+
+  def Result(self, name):
+    rc, stdout, stderr = self.results[name]
+    self.assertEqual(rc, 0, "%s: exit %d\n%s" % (name, rc, stderr))
+    return stdout, stderr, LoadJson(os.path.join(
+        self.out[name], "compare.json" if name == "compare" else "plots.json"))
+
+  # -- the fixtures themselves -------------------------------------------------
+
+  def test_fixtures_follow_the_schema(self):
+    schema = LoadJson(SCHEMA)
+    names = [n for n in sorted(os.listdir(FIXTURES))
+             if n.endswith(".json") and not n.startswith("bad_not") and
+             not n.startswith("bad_truncated")]
+    self.assertGreaterEqual(len(names), 6)
+    for name in names:
+      report = LoadJson(Fixture(name))
+      errors = SchemaErrors(schema, report, schema)
+      self.assertEqual(errors[:5], [], name)
+      s = report["summary"]
+      self.assertEqual(s["cases"], len(report["cases"]), name)
+    # The checker can fail: a broken report is caught.
+    broken = LoadJson(Fixture("run_gpu_node.json"))
+    broken["cases"][0]["problem"]["dtype"] = "f64"
+    broken["cases"][1]["throughput"]["ceiling_gbps"] = float("nan")
+    del broken["cases"][2]["repro"]
+    self.assertEqual(len(SchemaErrors(schema, broken, schema)), 3)
+
+  def test_fixture_variety(self):
+    report = LoadJson(Fixture("run_gpu_node.json"))
+    cases = report["cases"]
+    self.assertEqual({c["backend"] for c in cases}, {"scalar", "highway", "onednn", "cuda"})
+    self.assertTrue(all(c["peer"] == (c["backend"] == "onednn") for c in cases))
+    self.assertEqual({c["problem"]["dtype"] for c in cases}, {"f32", "bf16"})
+    hs = {c["problem"]["cols"] for c in cases}
+    self.assertTrue(min(hs) == 128 and max(hs) == 131072 and len(hs) >= 5)
+    self.assertGreaterEqual(len({c["problem"]["dist"] for c in cases}), 5)
+    self.assertTrue(any(c["status"] == "failed" for c in cases))
+    self.assertTrue(any(c["status"] == "unsupported" for c in cases))
+
+  # -- one report: every chart ---------------------------------------------------
+
+  def test_every_chart_is_written_and_valid(self):
+    stdout, _, manifest = self.Result("run")
+    expected = {"%s_%s.%s" % (c, d, f) for c in CHARTS for d in ("f32", "bf16")
+                for f in ("png", "svg")}
+    self.assertEqual(set(os.listdir(self.out["run"])) - {"plots.json"}, expected)
+    self.assertEqual(manifest["skipped"], [])
+    for name in sorted(expected):
+      path = os.path.join(self.out["run"], name)
+      self.assertIn("wrote %s" % path, stdout)
+      if name.endswith(".png"):
+        CheckPng(self, path)
+        continue
+      text = SvgText(self, path)
+      dtype = name.rsplit(".", 1)[0].rsplit("_", 1)[1]
+      self.assertIn("(%s)" % dtype if not name.startswith("accuracy_") or "vs_speed" in name
+                    else dtype, text, name)
+      self.assertIn("Intel Xeon Platinum 8480+ + NVIDIA H100 80GB HBM3", text, name)
+      self.assertIn("lnbench 0.1.0 (3f9c2e1a7b", text, name)
+      self.assertIn("onednn/dnnl (peer)", text, name)
+    # Axis labels carry their units.
+    text = SvgText(self, os.path.join(self.out["run"], "bandwidth_f32.svg"))
+    self.assertIn("bandwidth (GB/s", text)
+    self.assertIn("hidden size H", text)
+    self.assertIn("copy ceiling", text)
+
+  def test_bandwidth_draws_only_valid_timings(self):
+    _, _, manifest = self.Result("run")
+    report = LoadJson(Fixture("run_gpu_node.json"))
+    by_id = {c["id"]: c for c in report["cases"]}
+    chart = next(c for c in manifest["charts"] if c["name"] == "bandwidth_f32")
+    drawn = set()
+    for series in chart["series"]:
+      self.assertEqual(series["peer"], series["backend"] == "onednn")
+      self.assertEqual(series["label"].endswith("(peer)"), series["peer"])
+      for p in series["points"]:
+        cases = [by_id[i] for i in p["cases"]]
+        for c in cases:
+          self.assertTrue(Timed(c), c["id"])
+          self.assertEqual((c["backend"], c["variant"], c["problem"]["cols"],
+                            c["problem"]["dtype"], c["problem"]["dist"]),
+                           (series["backend"], series["variant"], p["x"], "f32", "normal"))
+        self.assertAlmostEqual(
+            p["y"], statistics.median(c["throughput"]["bandwidth_gbps"] for c in cases))
+        drawn.update(p["cases"])
+    want = {c["id"] for c in report["cases"] if Timed(c) and c["problem"]["dtype"] == "f32"
+            and c["problem"]["dist"] == "normal"}
+    self.assertEqual(drawn, want)
+    # One ceiling line per device, from the report.
+    self.assertEqual(sorted(c["gbps"] for c in chart["ceilings"]),
+                     sorted(c["bandwidth_gbps"] for c in report["ceilings"]))
+    # Nothing failed or unsupported anywhere among the timing charts.
+    not_timed = {c["id"] for c in report["cases"] if not Timed(c)}
+    self.assertTrue(not_timed)
+    for prefix in TIMING_CHARTS:
+      self.assertFalse(AllPoints(manifest, prefix) & not_timed, prefix)
+
+  def test_speedup_is_baseline_time_over_case_time(self):
+    _, _, manifest = self.Result("run")
+    report = LoadJson(Fixture("run_gpu_node.json"))
+    by_id = {c["id"]: c for c in report["cases"]}
+    for dtype in ("f32", "bf16"):
+      chart = next(c for c in manifest["charts"] if c["name"] == "speedup_" + dtype)
+      self.assertEqual(chart["baseline"], "scalar/twopass")
+      n = 0
+      for series in chart["series"]:
+        self.assertNotEqual(series["backend"], "scalar")
+        for bar in series["bars"]:
+          case, base = by_id[bar["cases"][0]], by_id[bar["baseline_cases"][0]]
+          self.assertEqual(base["backend"], "scalar")
+          self.assertEqual(case["problem"], base["problem"])
+          self.assertAlmostEqual(bar["speedup"],
+                                 base["timing"]["median_s"] / case["timing"]["median_s"])
+          n += 1
+      # 6 variants other than scalar x 6 shapes, minus unsupported warp_per_row at 128K.
+      self.assertEqual(n, 6 * 6 - 1)
+
+  def test_accuracy_map_marks_failures(self):
+    _, _, manifest = self.Result("run")
+    report = LoadJson(Fixture("run_gpu_node.json"))
+    for dtype in ("f32", "bf16"):
+      for metric in ("ulp", "bound"):
+        chart = next(c for c in manifest["charts"]
+                     if c["name"] == "accuracy_%s_%s" % (metric, dtype))
+        cells = {(c["row"], c["dist"]): c for c in chart["cells"]}
+        groups = collections.defaultdict(list)
+        for c in report["cases"]:
+          if c["problem"]["dtype"] == dtype:
+            label = "%s/%s%s" % (c["backend"], c["variant"], " (peer)" if c["peer"] else "")
+            groups[(label, c["problem"]["dist"])].append(c)
+        self.assertEqual(set(cells), set(groups))
+        for key, cases in groups.items():
+          cell = cells[key]
+          failed = [c for c in cases if c["status"] == "failed"]
+          self.assertEqual(cell["failed"], len(failed), key)
+          self.assertEqual(sorted(cell["failed_cases"]), sorted(c["id"] for c in failed))
+          checked = [c for c in cases if c["accuracy"] is not None]
+          if metric == "ulp":
+            self.assertEqual(cell["value"], max(c["accuracy"]["y"]["max_ulp"] for c in checked))
+          else:
+            ratios = [c["accuracy"]["y"]["max_bound_ratio"] for c in checked]
+            want = "Infinity" if "Infinity" in ratios else max(ratios)
+            self.assertEqual(cell["value"], want, key)
+        self.assertTrue(any(c["failed"] for c in chart["cells"]))
+
+  def test_accuracy_vs_speed_points(self):
+    _, _, manifest = self.Result("run")
+    report = LoadJson(Fixture("run_gpu_node.json"))
+    by_id = {c["id"]: c for c in report["cases"]}
+    chart = next(c for c in manifest["charts"] if c["name"] == "accuracy_vs_speed_f32")
+    points = [(s, p) for s in chart["series"] for p in s["points"]]
+    # One point per variant and shape: 7 variants x 6 H, minus the unsupported one.
+    self.assertEqual(len(points), 7 * 6 - 1)
+    flagged = 0
+    for s, p in points:
+      for i in p["cases"]:
+        self.assertTrue(Timed(by_id[i]))
+      acc = [by_id[i] for i in p["accuracy_cases"]]
+      ratios = [c["accuracy"]["y"]["max_bound_ratio"] for c in acc]
+      self.assertEqual(p["y"], "Infinity" if "Infinity" in ratios else max(ratios))
+      self.assertEqual(p["max_ulp"], max(c["accuracy"]["y"]["max_ulp"] for c in acc))
+      # Every checked case of that variant and shape counts, whatever its input.
+      self.assertEqual(sorted(p["accuracy_cases"]), sorted(
+          c["id"] for c in report["cases"] if c["accuracy"] is not None and
+          (c["backend"], c["variant"], c["problem"]["rows"], c["problem"]["cols"],
+           c["problem"]["dtype"]) == (s["backend"], s["variant"], p["rows"], p["cols"], "f32")))
+      self.assertTrue(all(by_id[i]["status"] == "failed" for i in p["failed_cases"]))
+      flagged += bool(p["failed_cases"])
+    self.assertEqual(flagged, 1)  # cuda/onepass at H=4096 fails the offset inputs
+
+  # -- other reports ---------------------------------------------------------------
+
+  def test_verify_only_report_skips_timing_charts(self):
+    _, stderr, manifest = self.Result("verify")
+    files = set(os.listdir(self.out["verify"]))
+    self.assertEqual(files, {"plots.json"} | {"accuracy_%s_%s.%s" % (m, d, f)
+                                                for m in ("ulp", "bound") for d in ("f32", "bf16")
+                                                for f in ("png", "svg")})
+    skipped = {s["chart"] for s in manifest["skipped"]}
+    self.assertEqual(skipped, {"%s_%s" % (c, d) for c in TIMING_CHARTS for d in ("f32", "bf16")})
+    self.assertIn("plot: note: bandwidth_f32: skipped:", stderr)
+    for name in files - {"plots.json"}:
+      path = os.path.join(self.out["verify"], name)
+      CheckPng(self, path) if name.endswith(".png") else SvgText(self, path)
+
+  def test_failed_case_with_a_timing_is_never_drawn(self):
+    _, stderr, manifest = self.Result("two")
+    report = LoadJson(Fixture("trap_failed_with_timing.json"))
+    trap = [c["id"] for c in report["cases"] if c["status"] == "failed"]
+    self.assertEqual(len(trap), 1)
+    self.assertIsNotNone(next(c for c in report["cases"] if c["id"] == trap[0])["timing"])
+    # The same id is a valid case in the other report: look at this report's series.
+    machine = "AMD Ryzen 9 7950X 16-Core Processor [trap_failed_with_timing.json]"
+    for prefix in TIMING_CHARTS:
+      drawn = AllPoints(manifest, prefix, machine)
+      self.assertTrue(drawn, prefix)
+      self.assertNotIn(trap[0], drawn, prefix)
+    chart = next(c for c in manifest["charts"] if c["name"] == "bandwidth_f32")
+    self.assertLess(max(p["y"] for s in chart["series"] for p in s["points"]), 1000)
+    self.assertIn("did not pass verification", stderr)
+    speedup = next(c for c in manifest["charts"] if c["name"] == "speedup_f32")
+    self.assertEqual(speedup["baseline"], "highway/welford")
+
+  def test_merged_report_draws_each_machine(self):
+    _, _, manifest = self.Result("merged")
+    report = LoadJson(Fixture("merged.json"))
+    self.assertEqual(report["kind"], "lnbench-merged-report")
+    machines = {c["machine"] for c in report["cases"]}
+    self.assertEqual(len(machines), 2)
+    chart = next(c for c in manifest["charts"] if c["name"] == "bandwidth_f32")
+    self.assertEqual({s["machine"] for s in chart["series"]}, machines)
+    self.assertEqual(len(chart["ceilings"]), 3)
+    self.assertTrue(all(any(m[:20] in s["label"] for m in machines) for s in chart["series"]))
+    speedup = next(c for c in manifest["charts"] if c["name"] == "speedup_f32")
+    by_id = collections.defaultdict(list)
+    for c in report["cases"]:
+      by_id[c["id"]].append(c)
+    for s in speedup["series"]:
+      for bar in s["bars"]:
+        # Each speedup uses the baseline of its own machine.
+        base = [c for c in by_id[bar["baseline_cases"][0]] if c["machine"] == s["machine"]]
+        self.assertEqual(len(base), 1)
+    for name in os.listdir(self.out["merged"]):
+      if name.endswith(".png"):
+        CheckPng(self, os.path.join(self.out["merged"], name))
+
+  def test_two_reports_on_one_command_line(self):
+    _, _, manifest = self.Result("two")
+    chart = next(c for c in manifest["charts"] if c["name"] == "bandwidth_f32")
+    # Both reports come from one machine: the file tells their lines apart.
+    self.assertEqual({s["machine"] for s in chart["series"]},
+                     {"AMD Ryzen 9 7950X 16-Core Processor [%s]" % n
+                      for n in ("trap_failed_with_timing.json", "compare_new.json")})
+    self.assertEqual(len(manifest["inputs"]), 2)
+
+  def test_reports_of_real_runs(self):
+    # Reports written by lnbench itself (tests/fixtures/plot/README.md says how).
+    _, _, manifest = self.Result("real_run")
+    report = LoadJson(Fixture("real_run_cpu.json"))
+    dtypes = sorted({c["problem"]["dtype"] for c in report["cases"]})
+    self.assertEqual(sorted(c["name"] for c in manifest["charts"]),
+                     sorted("%s_%s" % (c, d) for c in CHARTS for d in dtypes))
+    for name in os.listdir(self.out["real_run"]):
+      if name.endswith(".png"):
+        CheckPng(self, os.path.join(self.out["real_run"], name))
+    timed = {c["id"] for c in report["cases"] if Timed(c)}
+    drawn = AllPoints(manifest, "bandwidth_")
+    self.assertTrue(drawn and drawn <= timed)
+    speedup = next(c for c in manifest["charts"] if c["name"] == "speedup_f32")
+    self.assertEqual(speedup["baseline"], "scalar/twopass")
+    _, _, manifest = self.Result("real_verify")
+    report = LoadJson(Fixture("real_verify_cpu.json"))
+    dtypes = sorted({c["problem"]["dtype"] for c in report["cases"]})
+    self.assertEqual(sorted(c["name"] for c in manifest["charts"]),
+                     sorted("accuracy_%s_%s" % (m, d) for m in ("ulp", "bound") for d in dtypes))
+    for chart in manifest["charts"]:
+      self.assertEqual(sum(c["cases"] for c in chart["cells"]), len(
+          [c for c in report["cases"] if c["problem"]["dtype"] == chart["dtype"]]))
+
+  def test_odd_but_valid_reports(self):
+    _, stderr, manifest = self.Result("single")
+    self.assertEqual(sorted(c["name"] for c in manifest["charts"]),
+                     ["accuracy_bound_f32", "accuracy_ulp_f32", "accuracy_vs_speed_f32",
+                      "bandwidth_f32", "bandwidth_fraction_f32"])
+    self.assertEqual([s["chart"] for s in manifest["skipped"]], ["speedup_f32"])
+    self.assertIn("baseline 'scalar'", stderr)
+    _, stderr, manifest = self.Result("no_ceiling")
+    self.assertEqual([s["chart"] for s in manifest["skipped"]], ["bandwidth_fraction_f32"])
+    chart = next(c for c in manifest["charts"] if c["name"] == "bandwidth_f32")
+    self.assertEqual(chart["ceilings"], [])
+    for name in os.listdir(self.out["no_ceiling"]):
+      if name.endswith(".png"):
+        CheckPng(self, os.path.join(self.out["no_ceiling"], name))
+
+  def test_lines_split_by_rows_only_on_a_grid(self):
+    _, _, manifest = self.Result("rows")
+    grid = next(c for c in manifest["charts"] if c["name"] == "bandwidth_f32")
+    labels = [s["label"] for s in grid["series"]]
+    kernels = {(s["backend"], s["variant"]) for s in grid["series"]}
+    self.assertEqual(len(labels), 2 * len(kernels))  # one line per kernel and N
+    self.assertEqual(sorted({lbl.replace(" (peer)", "").split()[-1] for lbl in labels}),
+                     ["N=1000", "N=64"])
+    report = LoadJson(os.path.join(self.tmp, "rows.json"))
+    self.assertEqual(sum(len(s["points"]) for s in grid["series"]),
+                     len([c for c in report["cases"] if c["problem"]["dtype"] == "f32"]))
+    merged = next(c for c in manifest["charts"] if c["name"] == "bandwidth_bf16")
+    self.assertFalse(any("N=" in s["label"] for s in merged["series"]))
+    for s in merged["series"]:
+      for p in s["points"]:
+        # Only the larger problem at each H is drawn.
+        self.assertEqual(len(p["cases"]), 1)
+        self.assertFalse(p["cases"][0].endswith("/64"), p["cases"])
+
+  # -- before/after ------------------------------------------------------------------
+
+  def test_compare_highlights_regressions(self):
+    _, _, manifest = self.Result("compare")
+    self.assertEqual(sorted(os.listdir(self.out["compare"])),
+                     ["compare.json", "compare.png", "compare.svg"])
+    CheckPng(self, os.path.join(self.out["compare"], "compare.png"))
+    text = SvgText(self, os.path.join(self.out["compare"], "compare.svg"))
+    self.assertIn("NOW FAILS", text)
+    old = {c["id"]: c for c in LoadJson(Fixture("compare_old.json"))["cases"]}
+    new = {c["id"]: c for c in LoadJson(Fixture("compare_new.json"))["cases"]}
+    chart = manifest["charts"][0]
+    rows = {r["id"]: r for r in chart["rows"]}
+    want_regressions = set()
+    for i, n in new.items():
+      o = old.get(i)
+      if o and Timed(o) and Timed(n):
+        change = n["timing"]["median_s"] / o["timing"]["median_s"] - 1
+        self.assertAlmostEqual(rows[i]["change"], change)
+        if change > 0.05:
+          want_regressions.add(i)
+    got = {i for i, r in rows.items() if r["kind"] == "regression"}
+    self.assertEqual(got, want_regressions)
+    self.assertTrue(got and all(new[i]["backend"] == "onednn" for i in got))
+    fails = [r for r in chart["rows"] if r["kind"] == "now fails"]
+    self.assertEqual(len(fails), 1)
+    self.assertEqual(new[fails[0]["id"]]["status"], "failed")
+    self.assertIsNone(fails[0]["new_median_s"])
+    self.assertEqual(len(chart["only_new"]), 1)
+    self.assertIn("twopass_nt", chart["only_new"][0])
+    self.assertLess(chart["geomean_ratio"], 1.0)
+
+  def test_same_input_gives_the_same_svg(self):
+    out = os.path.join(self.tmp, "again")
+    r = RunPlot(["compare", Fixture("compare_old.json"), Fixture("compare_new.json"), "-o", out,
+                 "--format", "svg"])
+    self.assertEqual(r.returncode, 0, r.stderr)
+    with open(os.path.join(out, "compare.svg"), "rb") as a, \
+         open(os.path.join(self.out["compare"], "compare.svg"), "rb") as b:
+      self.assertEqual(a.read(), b.read())
+
+  # -- refusals -------------------------------------------------------------------------
+
+  def test_bad_input_exits_2(self):
+    broken = LoadJson(Fixture("trap_failed_with_timing.json"))
+    broken["cases"][3]["problem"]["cols"] = "768"
+    broken_path = os.path.join(self.tmp, "broken.json")
+    with open(broken_path, "w") as f:
+      json.dump(broken, f)
+    refusals = [
+        ([Fixture("bad_not_a_report.json")], "not an lnbench report"),
+        ([Fixture("bad_truncated.json")], "invalid JSON"),
+        ([Fixture("bad_no_cases.json")], "no cases to plot"),
+        ([Fixture("bad_all_unsupported.json")], "no cases to plot"),
+        ([Fixture("run_gpu_node.json"), Fixture("bad_no_cases.json")], "bad_no_cases.json"),
+        ([os.path.join(self.tmp, "missing.json")], "cannot read"),
+        ([PLOT], "not an lnbench report"),
+        ([Fixture("run_gpu_node.json"), "--format", "png,bmp"], "--format"),
+        ([Fixture("run_gpu_node.json"), "--baseline", "nosuch"], "nosuch"),
+        (["compare", Fixture("compare_old.json")], "arguments"),
+        (["compare", Fixture("compare_old.json"), Fixture("bad_no_cases.json")],
+         "no cases to plot"),
+        (["compare", Fixture("verify_only.json"), Fixture("compare_new.json")],
+         "no cases to plot"),
+        ([Fixture("trap_failed_with_timing.json"), "-o", Fixture("run_gpu_node.json")],
+         "not a folder"),
+        ([broken_path], "cases[3].problem.cols"),  # the broken field is named
+        ([], "required"),
+    ]
+    # Started together: each is a short process, and the test stays fast.
+    procs = []
+    for i, (args, needle) in enumerate(refusals):
+      out = os.path.join(self.tmp, "refused%d" % i)
+      procs.append((args, needle, out, StartPlot(
+          list(args) + (["-o", out] if "-o" not in args and args else []))))
+    for args, needle, out, p in procs:
+      _, stderr = p.communicate(timeout=120)
+      self.assertEqual(p.returncode, 2, "%s: %s" % (args, stderr))
+      lines = stderr.strip().splitlines()
+      self.assertEqual(len(lines), 1, stderr)
+      self.assertTrue(lines[0].startswith("plot: error: "), lines[0])
+      self.assertIn(needle, lines[0])
+      self.assertFalse(os.path.exists(out), "%s: wrote files on bad input" % args)
+
+  def test_unwritable_output_exits_3(self):
+    r = RunPlot([Fixture("trap_failed_with_timing.json"), "-o",
+                 os.path.join(Fixture("run_gpu_node.json"), "sub")])
+    self.assertEqual(r.returncode, 3, r.stderr)
+    self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+  def test_missing_matplotlib_exits_3_with_the_fix(self):
+    fake = os.path.join(self.tmp, "fake")
+    os.makedirs(fake, exist_ok=True)
+    with open(os.path.join(fake, "matplotlib.py"), "w") as f:
+      f.write("raise ImportError('No module named matplotlib (test)')\n")
+    env = dict(os.environ, PYTHONPATH=fake)
+    out = os.path.join(self.tmp, "nompl")
+    r = RunPlot([Fixture("run_gpu_node.json"), "-o", out], env=env)
+    self.assertEqual(r.returncode, 3, r.stderr)
+    self.assertIn("apt-get install python3-matplotlib", r.stderr)
+    self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+    self.assertFalse(os.path.exists(out))
+
+  def test_another_python_restarts_under_the_system_one(self):
+    others = []
+    for d in os.environ.get("PATH", "").split(os.pathsep) + ["/root/.pyenv/shims"]:
+      p = os.path.join(d, "python3")
+      if os.path.exists(p) and not os.path.samefile(p, sys.executable):
+        others.append(p)
+    for python in others:
+      has = subprocess.run([python, "-c", "import matplotlib"], capture_output=True)
+      if has.returncode != 0:
+        break
+    else:
+      self.skipTest("no other python3 without matplotlib on this machine")
+    out = os.path.join(self.tmp, "reexec")
+    env = dict(os.environ)
+    env.pop("LNBENCH_PLOT_REEXEC", None)
+    compare = ["compare", Fixture("compare_old.json"), Fixture("compare_new.json"),
+               "--format", "png"]
+    r = RunPlot(compare + ["-o", out], python=python, env=env)
+    self.assertEqual(r.returncode, 0, r.stderr)
+    CheckPng(self, os.path.join(out, "compare.png"))
+    # Run as a program, its shebang picks the system Python too.
+    out2 = os.path.join(self.tmp, "shebang")
+    r = subprocess.run([PLOT] + compare + ["-o", out2], capture_output=True, text=True,
+                       timeout=120, env=env)
+    self.assertEqual(r.returncode, 0, r.stderr)
+    CheckPng(self, os.path.join(out2, "compare.png"))
+
+
+if __name__ == "__main__":
+  unittest.main(verbosity=2)
