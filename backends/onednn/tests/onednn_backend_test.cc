@@ -1,0 +1,328 @@
+// Tests of the oneDNN peer backend: registration, support verdicts with
+// reasons, verification of every distribution and dtype oneDNN supports here
+// against the float64 reference (with the known accuracy findings asserted,
+// not hidden), poison detection, threads, timing, empty problems.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/registry.h"
+#include "core/dtype.h"
+#include "core/errors.h"
+#include "core/generators.h"
+#include "core/host_buffer.h"
+#include "core/metrics.h"
+#include "core/problem.h"
+#include "core/thread_pool.h"
+#include "reference/reference.h"
+
+namespace lnbench {
+namespace {
+
+Backend& OneDnn() {
+  Backend* b = FindBackend("onednn");
+  if (b == nullptr) throw std::runtime_error("onednn backend is not registered");
+  return *b;
+}
+
+// Inputs of one problem, owned, generated from its seed.
+struct OwnedInputs {
+  HostBuffer x, gamma, beta;
+  HostInputs view;
+};
+
+OwnedInputs MakeInputs(const Problem& p) {
+  OwnedInputs in;
+  in.x = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
+  in.gamma = HostBuffer(static_cast<size_t>(p.cols) * 4);
+  in.beta = HostBuffer(static_cast<size_t>(p.cols) * 4);
+  ThreadPool& pool = SharedThreadPool(0);
+  if (p.elements() > 0) FillInput(p, in.x.data(), pool);
+  FillAffine(p, in.gamma.as<float>(), in.beta.as<float>());
+  in.view.x = in.x.data();
+  in.view.gamma = p.affine ? in.gamma.as<float>() : nullptr;
+  in.view.beta = p.affine ? in.beta.as<float>() : nullptr;
+  return in;
+}
+
+// Host outputs of one problem, owned.
+struct OwnedOutputs {
+  HostBuffer y, mean, rstd;
+  HostOutputs view;
+};
+
+OwnedOutputs MakeOutputs(const Problem& p) {
+  OwnedOutputs out;
+  out.y = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
+  out.mean = HostBuffer(static_cast<size_t>(p.rows) * 4);
+  out.rstd = HostBuffer(static_cast<size_t>(p.rows) * 4);
+  out.view.y = out.y.data();
+  out.view.mean = p.stats ? out.mean.as<float>() : nullptr;
+  out.view.rstd = p.stats ? out.rstd.as<float>() : nullptr;
+  return out;
+}
+
+// Prepares, poisons, runs once, downloads and checks one case.
+Accuracy RunAndCheck(const Problem& p, const CaseOptions& options, OwnedOutputs* outputs = nullptr,
+                     std::map<std::string, std::string>* details = nullptr) {
+  OwnedInputs in = MakeInputs(p);
+  ThreadPool& pool = SharedThreadPool(0);
+  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  auto prepared = OneDnn().Prepare(p, in.view, options);
+  OwnedOutputs local = MakeOutputs(p);
+  OwnedOutputs& out = outputs != nullptr ? *outputs : local;
+  if (outputs != nullptr) out = MakeOutputs(p);
+  prepared->Poison();
+  prepared->Run();
+  prepared->Download(out.view);
+  if (details != nullptr) *details = prepared->Details();
+  return CheckOutputs(p, in.view, out.view, ref, pool);
+}
+
+std::string Numbers(const Accuracy& a) {
+  std::string s = "y: failed " + std::to_string(a.y.failed) + "/" + std::to_string(a.y.checked) +
+                  " max_abs " + std::to_string(a.y.max_abs) + " max_bound_ratio " +
+                  std::to_string(a.y.max_bound_ratio) + " max_ulp " + std::to_string(a.y.max_ulp);
+  if (a.mean.checked > 0)
+    s += "; mean: failed " + std::to_string(a.mean.failed) + " max_abs " +
+         std::to_string(a.mean.max_abs) + " max_bound_ratio " +
+         std::to_string(a.mean.max_bound_ratio);
+  if (a.rstd.checked > 0)
+    s += "; rstd: failed " + std::to_string(a.rstd.failed) + " max_rel " +
+         std::to_string(a.rstd.max_rel) + " max_bound_ratio " +
+         std::to_string(a.rstd.max_bound_ratio);
+  return s;
+}
+
+// Returns true when oneDNN can run bf16 here: oneDNN 2.6 needs AVX-512 core
+// (F, BW, VL, DQ) for any bf16 on x86.
+bool CpuHasAvx512Core() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+TEST(OneDnnBackend, IsRegisteredAsAvailableCpuPeer) {
+  Backend& b = OneDnn();
+  EXPECT_TRUE(b.IsPeer());
+  EXPECT_EQ(b.DeviceId(), "cpu");
+  const Verdict v = b.Available();
+  EXPECT_TRUE(v.ok) << v.reason;
+  const auto variants = b.Variants();
+  ASSERT_EQ(variants.size(), 2u);
+  EXPECT_EQ(variants[0].name, "inference");
+  EXPECT_EQ(variants[1].name, "training");
+  EXPECT_NE(b.DeviceInfo().count("onednn_version"), 0u);
+}
+
+TEST(OneDnnBackend, SupportVerdictsCarryReasons) {
+  Backend& b = OneDnn();
+  Problem p;
+  p.rows = 8;
+  p.cols = 64;
+  EXPECT_TRUE(b.Supports(p, {}).ok);
+  EXPECT_TRUE(b.Supports(p, {"training", 0}).ok);
+
+  p.stats = true;
+  const Verdict inference_stats = b.Supports(p, {"inference", 0});
+  EXPECT_FALSE(inference_stats.ok);
+  EXPECT_NE(inference_stats.reason.find("training"), std::string::npos) << inference_stats.reason;
+  EXPECT_TRUE(b.Supports(p, {}).ok) << "the default resolves to training when stats are asked";
+  p.stats = false;
+
+  const Verdict unknown = b.Supports(p, {"fastest", 0});
+  EXPECT_FALSE(unknown.ok);
+  EXPECT_FALSE(unknown.reason.empty());
+  EXPECT_THROW(b.Prepare(p, {}, {"fastest", 0}), UsageError);
+
+  p.dtype = DType::kBF16;
+  const Verdict bf16 = b.Supports(p, {});
+  EXPECT_EQ(bf16.ok, CpuHasAvx512Core()) << bf16.reason;
+  if (!bf16.ok) {
+    EXPECT_NE(bf16.reason.find("bf16"), std::string::npos) << bf16.reason;
+  }
+
+  // oneDNN 2.6's CPU layer normalization has no f16 implementation at all.
+  p.dtype = DType::kF16;
+  const Verdict f16 = b.Supports(p, {});
+  EXPECT_FALSE(f16.ok);
+  EXPECT_NE(f16.reason.find("f16"), std::string::npos) << f16.reason;
+}
+
+TEST(OneDnnBackend, ResolvesDefaultVariantFromStats) {
+  Problem p;
+  p.rows = 3;
+  p.cols = 16;
+  OwnedInputs in = MakeInputs(p);
+  EXPECT_EQ(OneDnn().Prepare(p, in.view, {})->ResolvedVariant(), "inference");
+  p.stats = true;
+  EXPECT_EQ(OneDnn().Prepare(p, in.view, {})->ResolvedVariant(), "training");
+  p.stats = false;
+  EXPECT_EQ(OneDnn().Prepare(p, in.view, {"training", 0})->ResolvedVariant(), "training");
+}
+
+// The accuracy findings about oneDNN 2.6 on this CPU, measured with this
+// test and recorded in docs/peers.md: oneDNN fails lnbench's bounds on these
+// (distribution, dtype) pairs. Its f32 kernel sums the row in f32 without a
+// shift, so the mean of rows far from zero (offset1e4, offset1e6) or with a
+// tiny spread around 1 (tinyvar) carries an error that the normalization
+// multiplies by rstd. bf16 outputs round that error away; constant rows
+// (whose sums are exact by construction) pass. The test asserts the verdict
+// both ways, so a oneDNN that gets fixed (or worse) shows up here.
+bool KnownToFail(Distribution dist, DType dtype) {
+  static const std::set<std::pair<Distribution, DType>> failing = {
+      {Distribution::kOffset1e4, DType::kF32},
+      {Distribution::kOffset1e6, DType::kF32},
+      {Distribution::kTinyVariance, DType::kF32},
+  };
+  return failing.count({dist, dtype}) != 0;
+}
+
+struct Mode {
+  const char* variant;
+  bool affine;
+  bool stats;
+};
+
+TEST(OneDnnBackend, VerifiesEveryDistributionAndSupportedDType) {
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{15, 3}, {30, 300}, {257, 768}};
+  const std::vector<Mode> modes = {
+      {"inference", true, false}, {"inference", false, false}, {"training", true, true}};
+  int supported_dtypes = 0;
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    Problem probe;
+    probe.rows = 4;
+    probe.cols = 16;
+    probe.dtype = dtype;
+    if (!OneDnn().Supports(probe, {}).ok) continue;
+    ++supported_dtypes;
+    for (Distribution dist : AllDistributions()) {
+      bool any_failed = false;
+      std::string worst;
+      for (const auto& [rows, cols] : shapes) {
+        for (const Mode& mode : modes) {
+          Problem p;
+          p.rows = rows;
+          p.cols = cols;
+          p.dtype = dtype;
+          p.dist = dist;
+          p.affine = mode.affine;
+          p.stats = mode.stats;
+          p.seed = 7;
+          const Accuracy a = RunAndCheck(p, {mode.variant, 0});
+          const std::string where = p.ShortName() + " " + mode.variant +
+                                    (mode.affine ? " affine" : " no-affine") +
+                                    (mode.stats ? " stats" : "");
+          // Nothing may be left unwritten, whatever the verdict.
+          EXPECT_EQ(a.y.unwritten, 0u) << where;
+          EXPECT_EQ(a.mean.unwritten + a.rstd.unwritten, 0u) << where;
+          if (!KnownToFail(dist, dtype)) {
+            EXPECT_TRUE(a.passed) << where << ": " << a.reason << " | " << Numbers(a);
+          } else if (!a.passed) {
+            any_failed = true;
+            worst += "\n  " + where + ": " + Numbers(a);
+          }
+        }
+      }
+      if (KnownToFail(dist, dtype)) {
+        // A known finding: at least one case of this pair fails (the numbers
+        // are printed for docs/peers.md).
+        EXPECT_TRUE(any_failed) << DistributionName(dist) << " " << DTypeName(dtype)
+                                << ": oneDNN now passes; update KnownToFail and docs/peers.md";
+        std::cout << "[finding] onednn " << DistributionName(dist) << " " << DTypeName(dtype)
+                  << worst << "\n";
+      }
+    }
+  }
+  EXPECT_GE(supported_dtypes, 1);
+}
+
+TEST(OneDnnBackend, PoisonShowsUnwrittenOutputs) {
+  Problem p;
+  p.rows = 5;
+  p.cols = 33;
+  p.stats = true;
+  OwnedInputs in = MakeInputs(p);
+  ThreadPool& pool = SharedThreadPool(0);
+  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  auto prepared = OneDnn().Prepare(p, in.view, {"training", 0});
+  OwnedOutputs out = MakeOutputs(p);
+  prepared->Poison();
+  prepared->Download(out.view);  // no Run(): every output still holds poison
+  const Accuracy a = CheckOutputs(p, in.view, out.view, ref, pool);
+  EXPECT_FALSE(a.passed);
+  EXPECT_EQ(a.y.unwritten, static_cast<uint64_t>(p.elements()));
+  EXPECT_EQ(a.mean.unwritten, static_cast<uint64_t>(p.rows));
+  EXPECT_EQ(a.rstd.unwritten, static_cast<uint64_t>(p.rows));
+  // A run then writes everything, and the case passes.
+  prepared->Run();
+  prepared->Download(out.view);
+  const Accuracy b = CheckOutputs(p, in.view, out.view, ref, pool);
+  EXPECT_TRUE(b.passed) << b.reason;
+}
+
+TEST(OneDnnBackend, HonoursThreadCountAndGivesSameBitsForAnyCount) {
+  Problem p;
+  p.rows = 64;
+  p.cols = 200;
+  p.stats = true;
+  OwnedOutputs one, two;
+  std::map<std::string, std::string> details_one, details_two;
+  const Accuracy a1 = RunAndCheck(p, {"training", 1}, &one, &details_one);
+  const Accuracy a2 = RunAndCheck(p, {"training", 2}, &two, &details_two);
+  EXPECT_TRUE(a1.passed) << a1.reason;
+  EXPECT_TRUE(a2.passed) << a2.reason;
+  EXPECT_EQ(details_one["threads"], "1");
+  EXPECT_EQ(details_one["omp_team"], "1");
+  EXPECT_EQ(details_two["threads"], "2");
+  if (std::getenv("OMP_DYNAMIC") == nullptr && std::getenv("OMP_THREAD_LIMIT") == nullptr) {
+    EXPECT_EQ(details_two["omp_team"], "2");
+  }
+  // Each row is computed by one thread, so the split must not change any bit.
+  EXPECT_EQ(std::memcmp(one.y.data(), two.y.data(), p.elements() * 4), 0);
+  EXPECT_EQ(std::memcmp(one.mean.data(), two.mean.data(), p.rows * 4), 0);
+  EXPECT_EQ(std::memcmp(one.rstd.data(), two.rstd.data(), p.rows * 4), 0);
+  EXPECT_NE(details_one["stats"].find("variance"), std::string::npos);
+}
+
+TEST(OneDnnBackend, TimesHotAndColdAndStaysCorrect) {
+  Problem p;
+  p.rows = 128;
+  p.cols = 512;
+  OwnedInputs in = MakeInputs(p);
+  ThreadPool& pool = SharedThreadPool(0);
+  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  auto prepared = OneDnn().Prepare(p, in.view, {});
+  EXPECT_GT(prepared->TimeBatch(4, false), 0.0);
+  EXPECT_GT(prepared->TimeBatch(1, true), 0.0);
+  OwnedOutputs out = MakeOutputs(p);
+  prepared->Poison();
+  prepared->Run();
+  prepared->Download(out.view);
+  const Accuracy a = CheckOutputs(p, in.view, out.view, ref, pool);
+  EXPECT_TRUE(a.passed) << a.reason;
+}
+
+TEST(OneDnnBackend, EmptyProblemRuns) {
+  Problem p;
+  p.rows = 0;
+  p.cols = 768;
+  p.stats = true;
+  OwnedInputs in = MakeInputs(p);
+  auto prepared = OneDnn().Prepare(p, in.view, {});
+  OwnedOutputs out = MakeOutputs(p);
+  prepared->Poison();
+  prepared->Run();
+  prepared->Download(out.view);
+  EXPECT_GE(prepared->TimeBatch(2, false), 0.0);
+}
+
+}  // namespace
+}  // namespace lnbench
