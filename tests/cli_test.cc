@@ -214,7 +214,8 @@ TEST_F(CliTest, UnavailableBackendNamedExplicitlyIsUsageError) {
     Result r = Run("run -b all --shape 2x64 --time-budget 0.01 --json " + json.string());
     ASSERT_EQ(r.code, 0) << r.err;
     bool found = false;
-    for (const auto& c : LoadReport(json)["cases"])
+    const auto report = LoadReport(json);
+    for (const auto& c : report["cases"])
       if (c["backend"] == name) {
         EXPECT_EQ(c["status"], "skipped");
         EXPECT_NE(c["reason"].get<std::string>().find("unavailable"), std::string::npos);

@@ -1,0 +1,276 @@
+// The CUDA backend's host logic, which runs without a GPU: the dispatcher's
+// choices, every variant's limits and launch shapes, the alignment rule for
+// 16-byte loads, and what the backend says on a machine without a device.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_device.h"
+#include "backends/cuda/layernorm_kernels.h"
+#include "backends/cuda/layernorm_plan.h"
+#include "backends/registry.h"
+#include "core/errors.h"
+
+namespace lnbench {
+namespace {
+
+PlanQuery Query(int64_t rows, int64_t cols, DType dtype, int cc_major = 9) {
+  PlanQuery q;
+  q.rows = rows;
+  q.cols = cols;
+  q.dtype = dtype;
+  q.vector_ok = (cols * static_cast<int64_t>(DTypeSize(dtype))) % 16 == 0;
+  q.cc_major = cc_major;
+  return q;
+}
+
+// Returns the plan "auto" picks; fails the test when it refuses.
+LaunchPlan Auto(int64_t rows, int64_t cols, DType dtype, int cc_major = 9) {
+  const PlanResult r = PlanLayerNorm("", Query(rows, cols, dtype, cc_major));
+  EXPECT_TRUE(r.verdict.ok) << r.verdict.reason;
+  return r.plan;
+}
+
+TEST(CudaPlanTest, VariantsListAutoFirstAndUniqueNames) {
+  const auto& variants = CudaVariants();
+  ASSERT_GE(variants.size(), 5u);
+  EXPECT_STREQ(variants[0].name, "auto");
+  std::set<std::string> names;
+  for (const CudaVariant& v : variants) {
+    EXPECT_TRUE(names.insert(v.name).second) << v.name;
+    EXPECT_GT(std::string(v.description).size(), 10u) << v.name;
+  }
+  for (const char* name : {"warp", "block", "cluster", "splitrow"})
+    EXPECT_EQ(names.count(name), 1u);
+}
+
+TEST(CudaPlanTest, AutoPicksWarpForSmallRows) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16})
+    for (int64_t h : {1, 3, 128, 257, 768, 1023, 1024}) {
+      const LaunchPlan p = Auto(4096, h, dt);
+      EXPECT_EQ(p.variant, "warp") << h;
+      EXPECT_EQ(p.kind, KernelKind::kWarp);
+    }
+  // Lanes per row follow the row: about two loads per lane.
+  EXPECT_EQ(Auto(10, 1, DType::kF32).lanes_per_row, 1);
+  EXPECT_EQ(Auto(10, 128, DType::kF32).lanes_per_row, 16);  // 32 loads of 4 floats
+  EXPECT_EQ(Auto(10, 128, DType::kBF16).lanes_per_row, 8);  // 16 loads of 8 bf16
+  EXPECT_EQ(Auto(10, 256, DType::kF32).lanes_per_row, 32);
+  const LaunchPlan big = Auto(10, 1024, DType::kF32);
+  EXPECT_EQ(big.lanes_per_row, 32);
+  EXPECT_EQ(big.vecs_per_thread, 8);  // 32 floats per lane: the register budget
+  // Grid: 256 threads hold 256 / lanes rows.
+  EXPECT_EQ(Auto(1000, 128, DType::kF32).grid, (1000 + 15) / 16);
+}
+
+TEST(CudaPlanTest, AutoPicksBlockForMediumRows) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16})
+    for (int64_t h : {1025, 1536, 2041, 4096, 5120, 8192, 12288, 16384}) {
+      const LaunchPlan p = Auto(64, h, dt);
+      EXPECT_EQ(p.variant, "block") << h << " " << DTypeName(dt);
+      EXPECT_EQ(p.grid, 64);
+      EXPECT_LE(p.threads, 512) << h;
+    }
+  const LaunchPlan p = Auto(64, 4096, DType::kF32);
+  EXPECT_TRUE(p.vectorized);
+  EXPECT_EQ(p.threads, 256);  // 1024 loads, 4 per thread
+  EXPECT_EQ(p.vecs_per_thread, 4);
+}
+
+TEST(CudaPlanTest, AutoUsesClustersOnHopperOnly) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16})
+    for (int64_t h : {16385, 32768, 65536, 131072, 262144}) {
+      EXPECT_EQ(Auto(8, h, dt, 9).variant, "cluster") << h << " " << DTypeName(dt);
+      const std::string ampere = Auto(8, h, dt, 8).variant;
+      EXPECT_EQ(ampere, h <= 32768 ? "block" : "splitrow") << h;
+    }
+  const LaunchPlan p = Auto(8, 131072, DType::kF32, 9);
+  EXPECT_EQ(p.blocks_per_row, 8);
+  EXPECT_EQ(p.grid, 64);
+  EXPECT_EQ(p.threads, 512);
+  EXPECT_EQ(Auto(8, 65536, DType::kBF16, 9).blocks_per_row, 8);
+  EXPECT_EQ(Auto(8, 32768, DType::kF32, 9).blocks_per_row, 4);
+}
+
+TEST(CudaPlanTest, AutoSplitsHugeRows) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    const LaunchPlan p = Auto(3, 1 << 20, dt);
+    EXPECT_EQ(p.variant, "splitrow");
+    EXPECT_EQ(p.blocks_per_row, 64);  // chunks of 512 threads x 32 floats
+    EXPECT_EQ(p.grid, 3 * 64);
+    EXPECT_EQ(p.WorkspaceBytes(3), 3u * 64 * 16);
+  }
+  EXPECT_EQ(Auto(1, 262145, DType::kF32).variant, "splitrow");
+}
+
+TEST(CudaPlanTest, VectorizationFollowsRowAlignment) {
+  EXPECT_TRUE(Auto(4, 1028, DType::kF32).vectorized);    // 4112 bytes: a multiple of 16
+  EXPECT_FALSE(Auto(4, 1028, DType::kBF16).vectorized);  // 2056 bytes: rows misaligned
+  EXPECT_FALSE(Auto(4, 257, DType::kF32).vectorized);
+  EXPECT_TRUE(Auto(4, 4096, DType::kF16).vectorized);
+  const LaunchPlan v = Auto(4, 4096, DType::kF16);
+  EXPECT_EQ(v.vec_elems, 8);
+  EXPECT_EQ(v.slots, 4);
+  const LaunchPlan s = Auto(4, 4095, DType::kF16);
+  EXPECT_EQ(s.vec_elems, 1);
+  EXPECT_EQ(s.slots, 32);
+}
+
+TEST(CudaPlanTest, ForcedVariantsStateTheirLimits) {
+  PlanResult r = PlanLayerNorm("warp", Query(1, 1025, DType::kF32));
+  EXPECT_FALSE(r.verdict.ok);
+  EXPECT_NE(r.verdict.reason.find("warp"), std::string::npos) << r.verdict.reason;
+  EXPECT_TRUE(PlanLayerNorm("block", Query(1, 32768, DType::kF32)).verdict.ok);
+  EXPECT_TRUE(PlanLayerNorm("block", Query(1, 32767, DType::kBF16)).verdict.ok);
+  EXPECT_FALSE(PlanLayerNorm("block", Query(1, 32769, DType::kF32)).verdict.ok);
+  r = PlanLayerNorm("cluster", Query(1, 4096, DType::kF32, 8));
+  EXPECT_FALSE(r.verdict.ok);
+  EXPECT_NE(r.verdict.reason.find("sm_90"), std::string::npos) << r.verdict.reason;
+  EXPECT_TRUE(PlanLayerNorm("cluster", Query(1, 262144, DType::kF32)).verdict.ok);
+  EXPECT_FALSE(PlanLayerNorm("cluster", Query(1, 262145, DType::kF32)).verdict.ok);
+  EXPECT_TRUE(PlanLayerNorm("splitrow", Query(1, int64_t{1} << 26, DType::kF32)).verdict.ok);
+  r = PlanLayerNorm("nonsense", Query(1, 16, DType::kF32));
+  EXPECT_FALSE(r.verdict.ok);
+  EXPECT_NE(r.verdict.reason.find("unknown variant 'nonsense'"), std::string::npos);
+  EXPECT_NE(r.verdict.reason.find("splitrow"), std::string::npos);
+  EXPECT_FALSE(PlanLayerNorm("", Query(1, 0, DType::kF32)).verdict.ok);
+}
+
+TEST(CudaPlanTest, EmptyProblemsHaveNoGrid) {
+  for (const CudaVariant& v : CudaVariants()) {
+    const PlanResult r = v.plan(Query(0, 768, DType::kF32));
+    ASSERT_TRUE(r.verdict.ok) << v.name;
+    EXPECT_EQ(r.plan.grid, 0) << v.name;
+  }
+}
+
+// Every plan every variant accepts fits the kernels' assumptions: a block's
+// threads are whole warps, each thread holds at most its register slots, the
+// blocks of a row cover it and each holds part of it.
+TEST(CudaPlanTest, EveryAcceptedPlanIsConsistent) {
+  std::vector<int64_t> cols;
+  for (int64_t h = 1; h <= 70; ++h) cols.push_back(h);
+  for (int64_t base : {127, 255, 511, 1023, 2047, 4095, 8191, 16383, 32767, 65535, 131071, 262143,
+                       524287, 1048575})
+    for (int64_t d = 0; d <= 3; ++d) cols.push_back(base + d);
+  for (int64_t h : {768, 1536, 5120, 12288, 100003, 1 << 22}) cols.push_back(h);
+  int accepted = 0;
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16})
+    for (int cc : {8, 9})
+      for (int64_t h : cols)
+        for (const CudaVariant& v : CudaVariants()) {
+          const PlanQuery q = Query(5, h, dt, cc);
+          const PlanResult r = v.plan(q);
+          if (!r.verdict.ok) {
+            EXPECT_FALSE(r.verdict.reason.empty());
+            continue;
+          }
+          ++accepted;
+          const LaunchPlan& p = r.plan;
+          const std::string where = std::string(v.name) + " H=" + std::to_string(h) + " " +
+                                    std::string(DTypeName(dt)) + " sm_" + std::to_string(cc);
+          const int64_t loads = p.vectorized ? h / p.vec_elems : h;
+          ASSERT_EQ(p.vec_elems * p.slots, kRowRegisterFloats) << where;
+          if (p.vectorized) ASSERT_EQ(h % p.vec_elems, 0) << where;
+          ASSERT_GT(p.threads, 0) << where;
+          ASSERT_EQ(p.threads % 32, 0) << where;
+          ASSERT_LE(p.threads, 1024) << where;
+          ASSERT_GE(p.vecs_per_thread, 1) << where;
+          ASSERT_LE(p.vecs_per_thread, p.slots) << where;
+          if (p.kind == KernelKind::kWarp) {
+            ASSERT_GE(p.lanes_per_row, 1) << where;
+            ASSERT_LE(p.lanes_per_row, 32) << where;
+            ASSERT_EQ(p.lanes_per_row & (p.lanes_per_row - 1), 0) << where;
+            ASSERT_LE(loads, int64_t{p.lanes_per_row} * p.slots) << where;
+            ASSERT_EQ(p.grid, (5 + 256 / p.lanes_per_row - 1) / (256 / p.lanes_per_row)) << where;
+          } else {
+            ASSERT_GE(int64_t{p.blocks_per_row} * p.vecs_per_block, loads) << where;
+            ASSERT_LT(int64_t{p.blocks_per_row - 1} * p.vecs_per_block, loads) << where;
+            ASSERT_GE(int64_t{p.threads} * p.slots, p.vecs_per_block) << where;
+            ASSERT_EQ(p.grid, 5 * p.blocks_per_row) << where;
+          }
+          if (p.kind == KernelKind::kBlock) ASSERT_EQ(p.blocks_per_row, 1) << where;
+          if (p.kind == KernelKind::kCluster) {
+            ASSERT_EQ(cc, 9) << where;
+            ASSERT_LE(p.blocks_per_row, kMaxClusterBlocks) << where;
+          }
+          // auto resolves to a concrete variant that accepts the same problem.
+          if (std::string(v.name) == "auto") {
+            ASSERT_NE(p.variant, "auto");
+            ASSERT_TRUE(PlanLayerNorm(p.variant, q).verdict.ok) << where;
+          }
+        }
+  EXPECT_GT(accepted, 1000);
+}
+
+TEST(CudaPlanTest, VectorLoadsNeedAlignedRowsAndPointers) {
+  alignas(16) static float buffer[64];
+  const float* a = buffer;
+  const float* off = buffer + 1;
+  EXPECT_TRUE(VectorLoadsAllowed(DType::kF32, 8, a, a, a, a));
+  EXPECT_TRUE(VectorLoadsAllowed(DType::kF32, 8, a, a, nullptr, nullptr));
+  EXPECT_FALSE(VectorLoadsAllowed(DType::kF32, 6, a, a, a, a));    // 24-byte rows
+  EXPECT_FALSE(VectorLoadsAllowed(DType::kBF16, 12, a, a, a, a));  // 24-byte rows
+  EXPECT_TRUE(VectorLoadsAllowed(DType::kBF16, 16, a, a, a, a));
+  EXPECT_FALSE(VectorLoadsAllowed(DType::kF32, 8, off, a, a, a));
+  EXPECT_FALSE(VectorLoadsAllowed(DType::kF32, 8, a, off, a, a));
+  EXPECT_FALSE(VectorLoadsAllowed(DType::kF32, 8, a, a, off, a));
+  EXPECT_FALSE(VectorLoadsAllowed(DType::kF32, 8, a, a, a, off));
+}
+
+// The launcher refuses a vectorized plan on misaligned pointers before any
+// CUDA call, so this runs without a GPU.
+TEST(CudaPlanTest, LauncherRejectsMisalignedVectorPlan) {
+  const LaunchPlan plan = Auto(2, 1024, DType::kF32);
+  ASSERT_TRUE(plan.vectorized);
+  alignas(16) static float buffer[64];
+  LayerNormArgs args;
+  args.x = buffer + 1;
+  args.y = buffer;
+  args.rows = 2;
+  args.cols = 1024;
+  EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
+}
+
+TEST(CudaPlanTest, DescribeNamesTheLaunch) {
+  const std::string d = Auto(8, 131072, DType::kF32, 9).Describe();
+  EXPECT_NE(d.find("kernel=cluster"), std::string::npos) << d;
+  EXPECT_NE(d.find("cluster=8"), std::string::npos) << d;
+  EXPECT_NE(d.find("load=16B"), std::string::npos) << d;
+  EXPECT_NE(Auto(8, 257, DType::kF32).Describe().find("load=element"), std::string::npos);
+}
+
+// Without a device the backend is registered but says why it cannot run.
+TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
+  Backend* cuda = FindBackend("cuda");
+  ASSERT_NE(cuda, nullptr);
+  EXPECT_EQ(cuda->DeviceId(), "cuda:0");
+  ASSERT_FALSE(cuda->Variants().empty());
+  EXPECT_EQ(cuda->Variants()[0].name, "auto");
+  int count = 0;
+  const bool have_device = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  cudaGetLastError();
+  const Verdict v = cuda->Available();
+  if (have_device) {
+    GTEST_SKIP() << "a CUDA device is present (" << (v.ok ? "available" : v.reason) << ")";
+  }
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.reason.rfind("no CUDA device", 0), 0u) << v.reason;
+  Problem p;
+  p.rows = 2;
+  p.cols = 64;
+  const Verdict s = cuda->Supports(p, CaseOptions{});
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.reason, v.reason);
+  EXPECT_TRUE(cuda->DeviceInfo().empty());
+  float x[128] = {};
+  EXPECT_THROW(cuda->Prepare(p, HostInputs{x, nullptr, nullptr}, CaseOptions{}), RuntimeError);
+  EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
+  EXPECT_FALSE(CudaAvailable().ok);
+  EXPECT_THROW(CudaDevice(), RuntimeError);
+}
+
+}  // namespace
+}  // namespace lnbench
