@@ -1,0 +1,402 @@
+#include "core/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace lnbench {
+namespace {
+
+constexpr double kEpsF32 = 0x1p-23;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Elements per block of the parallel check. Blocks are fixed by the problem,
+// not by the thread count, and partials are merged in block order, so every
+// statistic is identical for any number of threads.
+constexpr int64_t kCheckBlock = int64_t{1} << 15;
+
+// Returns the histogram bin of an ulp distance: 0, 1, 2, 3-4, 5-8, 9-16,
+// 17-64, 65-256, 257-4096, > 4096.
+int UlpBin(uint64_t ulp) {
+  if (ulp <= 2) return static_cast<int>(ulp);
+  if (ulp <= 4) return 3;
+  if (ulp <= 8) return 4;
+  if (ulp <= 16) return 5;
+  if (ulp <= 64) return 6;
+  if (ulp <= 256) return 7;
+  if (ulp <= 4096) return 8;
+  return 9;
+}
+
+// Returns 2^k as a double (k within the normal double range).
+inline double Pow2(int k) {
+  uint64_t bits = static_cast<uint64_t>(k + 1023) << 52;
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+// Fast per-dtype access to raw bits for the hot loop: rounding a double to
+// the dtype's bits, widening bits to float, and the ulp of a value.
+struct F32Traits {
+  static constexpr DType kDType = DType::kF32;
+  static constexpr uint32_t kSign = 0x80000000u;
+  static constexpr int kMantBits = 23, kMinExp = -126;
+  static uint32_t Load(const void* p, int64_t i) { return static_cast<const uint32_t*>(p)[i]; }
+  static uint32_t Round(double v) { return FloatBits(static_cast<float>(v)); }
+  static float ToFloat(uint32_t b) { return BitsToFloat(b); }
+};
+struct BF16Traits {
+  static constexpr DType kDType = DType::kBF16;
+  static constexpr uint32_t kSign = 0x8000u;
+  static constexpr int kMantBits = 7, kMinExp = -126;
+  static uint32_t Load(const void* p, int64_t i) { return static_cast<const uint16_t*>(p)[i]; }
+  static uint32_t Round(double v) { return FloatToBF16(static_cast<float>(v)); }
+  static float ToFloat(uint32_t b) { return BF16ToFloat(static_cast<uint16_t>(b)); }
+};
+struct F16Traits {
+  static constexpr DType kDType = DType::kF16;
+  static constexpr uint32_t kSign = 0x8000u;
+  static constexpr int kMantBits = 10, kMinExp = -14;
+  static uint32_t Load(const void* p, int64_t i) { return static_cast<const uint16_t*>(p)[i]; }
+  static uint32_t Round(double v) { return FloatToF16(static_cast<float>(v)); }
+  static float ToFloat(uint32_t b) { return F16ToFloat(static_cast<uint16_t>(b)); }
+};
+
+// Returns the spacing of the dtype's values at the finite float v (as UlpOf).
+template <class T>
+inline double FastUlp(float v) {
+  const int biased = static_cast<int>((FloatBits(v) >> 23) & 0xFF);
+  int e = biased == 0 ? -126 : biased - 127;
+  if (e < T::kMinExp) e = T::kMinExp;
+  return Pow2(e - T::kMantBits);
+}
+
+// Returns a key that is monotonic in the value of raw bits (+0 and -0 equal).
+template <class T>
+inline int64_t OrderedKey(uint32_t bits) {
+  const int64_t mag = bits & ~T::kSign;
+  return (bits & T::kSign) ? -mag : mag;
+}
+
+// Statistics of one block (or, after merging, of a whole tensor).
+struct Partial {
+  ErrorStats s;
+  double sum_sq_diff = 0, sum_sq_ref = 0;
+  double worst_rank = -1;  // bound ratio of worst_index; +inf for NaN mismatch / unwritten
+  int64_t first_unwritten = -1, first_nan_mismatch = -1;
+  // The finite comparison with the largest bound ratio (for the failure reason
+  // when an unwritten or NaN element holds the worst slot).
+  double finite_ratio = -1, finite_got = 0, finite_ref = 0;
+  int64_t finite_index = -1;
+};
+
+void NoteWorst(Partial& p, int64_t index, double rank, double got, double ref) {
+  // Strictly greater: among equals the lowest index wins (blocks run in order).
+  if (rank > p.worst_rank) {
+    p.worst_rank = rank;
+    p.s.worst_index = index;
+    p.s.worst_got = got;
+    p.s.worst_ref = ref;
+  }
+}
+
+// Records an element still holding the poison pattern (`ref`: what it should hold).
+void RecordUnwritten(Partial& p, int64_t index, double ref) {
+  ++p.s.checked;
+  ++p.s.unwritten;
+  ++p.s.failed;
+  if (p.first_unwritten < 0) p.first_unwritten = index;
+  NoteWorst(p, index, kInf, std::numeric_limits<double>::quiet_NaN(), ref);
+}
+
+void RecordNanMismatch(Partial& p, int64_t index, double got, double ref) {
+  ++p.s.nan_mismatch;
+  ++p.s.failed;
+  if (p.first_nan_mismatch < 0) p.first_nan_mismatch = index;
+  NoteWorst(p, index, kInf, got, ref);
+}
+
+// Records one finite comparison.
+void RecordFinite(Partial& p, int64_t index, double got, double ref, double bound, uint64_t ulp,
+                  double rel_floor) {
+  const double diff = std::fabs(got - ref);
+  const double ratio =
+      diff <= bound ? (bound > 0 ? diff / bound : 0.0) : (bound > 0 ? diff / bound : kInf);
+  ErrorStats& s = p.s;
+  s.max_abs = std::max(s.max_abs, diff);
+  s.max_rel = std::max(s.max_rel, diff / std::max(std::fabs(ref), rel_floor));
+  s.max_ulp = std::max(s.max_ulp, ulp);
+  s.max_bound_ratio = std::max(s.max_bound_ratio, ratio);
+  ++s.ulp_hist[UlpBin(ulp)];
+  p.sum_sq_diff += diff * diff;
+  p.sum_sq_ref += ref * ref;
+  if (ratio > 1) ++s.failed;
+  if (ratio > p.finite_ratio) {
+    p.finite_ratio = ratio;
+    p.finite_index = index;
+    p.finite_got = got;
+    p.finite_ref = ref;
+  }
+  NoteWorst(p, index, ratio, got, ref);
+}
+
+// Folds `b` (the next block) into `a`.
+void Merge(Partial& a, const Partial& b) {
+  ErrorStats& s = a.s;
+  const ErrorStats& t = b.s;
+  s.checked += t.checked;
+  s.failed += t.failed;
+  s.nan_mismatch += t.nan_mismatch;
+  s.unwritten += t.unwritten;
+  s.max_abs = std::max(s.max_abs, t.max_abs);
+  s.max_rel = std::max(s.max_rel, t.max_rel);
+  s.max_ulp = std::max(s.max_ulp, t.max_ulp);
+  s.max_bound_ratio = std::max(s.max_bound_ratio, t.max_bound_ratio);
+  for (int i = 0; i < kUlpBins; ++i) s.ulp_hist[i] += t.ulp_hist[i];
+  a.sum_sq_diff += b.sum_sq_diff;
+  a.sum_sq_ref += b.sum_sq_ref;
+  if (b.worst_rank > a.worst_rank) {
+    a.worst_rank = b.worst_rank;
+    s.worst_index = t.worst_index;
+    s.worst_got = t.worst_got;
+    s.worst_ref = t.worst_ref;
+  }
+  if (a.first_unwritten < 0) a.first_unwritten = b.first_unwritten;
+  if (a.first_nan_mismatch < 0) a.first_nan_mismatch = b.first_nan_mismatch;
+  if (b.finite_ratio > a.finite_ratio) {
+    a.finite_ratio = b.finite_ratio;
+    a.finite_index = b.finite_index;
+    a.finite_got = b.finite_got;
+    a.finite_ref = b.finite_ref;
+  }
+}
+
+void Finish(Partial& p) {
+  if (p.sum_sq_diff == 0) {
+    p.s.rel_l2 = 0;
+  } else {
+    p.s.rel_l2 = p.sum_sq_ref > 0 ? std::sqrt(p.sum_sq_diff / p.sum_sq_ref) : kInf;
+  }
+}
+
+// Runs check(index, partial) over [0, count) in fixed blocks on the pool and
+// returns the merged result.
+template <class Check>
+Partial CheckBlocks(int64_t count, ThreadPool& pool, const Check& check) {
+  const int64_t blocks = (count + kCheckBlock - 1) / kCheckBlock;
+  std::vector<Partial> partials(static_cast<size_t>(blocks));
+  pool.ParallelFor(blocks, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      Partial& p = partials[static_cast<size_t>(b)];
+      const int64_t end = std::min(count, (b + 1) * kCheckBlock);
+      for (int64_t i = b * kCheckBlock; i < end; ++i) check(i, p);
+    }
+  });
+  Partial total;
+  for (const Partial& p : partials) Merge(total, p);
+  Finish(total);
+  return total;
+}
+
+// Checks y element by element.
+template <class T>
+Partial CheckY(const Problem& problem, const HostInputs& inputs, const void* y,
+               const Reference& ref, const Thresholds& th, ThreadPool& pool) {
+  const int64_t cols = problem.cols;
+  const uint32_t poison = PoisonBits(T::kDType);
+  const double* ref_y = ref.y_data();
+  const double* ref_mean = ref.mean_data();
+  const double* ref_rstd = ref.rstd_data();
+  const float* gamma = problem.affine ? inputs.gamma : nullptr;
+  const float* beta = problem.affine ? inputs.beta : nullptr;
+  const double compute_tol = th.compute_eps_units * kEpsF32;
+  return CheckBlocks(problem.elements(), pool, [&](int64_t i, Partial& p) {
+    const uint32_t got_bits = T::Load(y, i);
+    // Raw bits first: the poison pattern is a NaN, and converting it would lose
+    // the difference between "never written" and "computed NaN".
+    if (got_bits == poison) {
+      RecordUnwritten(p, i, T::ToFloat(T::Round(ref_y[i])));
+      return;
+    }
+    ++p.s.checked;
+    const double got = T::ToFloat(got_bits);
+    const uint32_t ref_bits = T::Round(ref_y[i]);
+    const double ref_r = T::ToFloat(ref_bits);
+    if (!std::isfinite(ref_r) || !std::isfinite(got)) {
+      // NaN must meet NaN; an infinity must meet the same infinity.
+      const bool match = (std::isnan(ref_r) && std::isnan(got)) || ref_r == got;
+      if (!match) RecordNanMismatch(p, i, got, ref_r);
+      return;
+    }
+    const int64_t row = i / cols, col = i - row * cols;
+    const double xi = T::ToFloat(T::Load(inputs.x, i));
+    const double n = (xi - ref_mean[row]) * ref_rstd[row];
+    const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+    const double b = beta ? std::fabs(static_cast<double>(beta[col])) : 0.0;
+    const double scale = g * (std::fabs(n) + 1.0) + b;
+    const double bound =
+        th.output_ulps * FastUlp<T>(static_cast<float>(ref_r)) + compute_tol * scale;
+    const uint64_t ulp =
+        static_cast<uint64_t>(std::llabs(OrderedKey<T>(got_bits) - OrderedKey<T>(ref_bits)));
+    RecordFinite(p, i, got, ref_r, bound, ulp, th.rel_floor);
+  });
+}
+
+// Checks one per-row f32 statistic (mean or rstd); tol(row) gives the
+// allowed absolute error besides the output rounding.
+template <class Tol>
+Partial CheckStat(const Problem& problem, const float* got, const double* ref_values,
+                  const Reference& ref, const Thresholds& th, ThreadPool& pool, const Tol& tol) {
+  const double* ref_mean = ref.mean_data();
+  const double* ref_rstd = ref.rstd_data();
+  return CheckBlocks(problem.rows, pool, [&](int64_t r, Partial& p) {
+    const uint32_t got_bits = FloatBits(got[r]);
+    if (got_bits == kPoisonF32Bits) {
+      RecordUnwritten(p, r, static_cast<float>(ref_values[r]));
+      return;
+    }
+    ++p.s.checked;
+    const double g = got[r];
+    const uint32_t ref_bits = F32Traits::Round(ref_values[r]);
+    const double ref_r = BitsToFloat(ref_bits);
+    // A row with NaN or Inf has no finite statistics: any non-finite value is
+    // right there (NaN or Inf depends on the order of operations), a number is not.
+    const bool row_finite = std::isfinite(ref_mean[r]) && std::isfinite(ref_rstd[r]);
+    if (!row_finite || !std::isfinite(ref_r) || !std::isfinite(g)) {
+      const bool match =
+          !row_finite ? !std::isfinite(g) : ((std::isnan(ref_r) && std::isnan(g)) || ref_r == g);
+      if (!match) RecordNanMismatch(p, r, g, ref_r);
+      return;
+    }
+    const double bound = th.output_ulps * FastUlp<F32Traits>(static_cast<float>(ref_r)) + tol(r);
+    const uint64_t ulp = static_cast<uint64_t>(
+        std::llabs(OrderedKey<F32Traits>(got_bits) - OrderedKey<F32Traits>(ref_bits)));
+    RecordFinite(p, r, g, ref_r, bound, ulp, th.rel_floor);
+  });
+}
+
+// Returns "row R col C" for element `index` of a rows x cols tensor.
+std::string Where(int64_t index, int64_t cols) {
+  return fmt::format("row {} col {}", index / cols, index % cols);
+}
+
+// Returns the failure description of one tensor, or "" when it passed.
+// `value_at(i)` returns (got, expected) for element i.
+template <class ValueAt>
+std::string Describe(const char* name, const Partial& p, int64_t cols, bool per_row,
+                     const ValueAt& value_at) {
+  const ErrorStats& s = p.s;
+  if (s.failed == 0) return "";
+  auto where = [&](int64_t i) { return per_row ? fmt::format("row {}", i) : Where(i, cols); };
+  std::vector<std::string> parts;
+  if (s.unwritten > 0)
+    parts.push_back(fmt::format("{} of {} unwritten (first at {})", s.unwritten, s.checked,
+                                where(p.first_unwritten)));
+  if (s.nan_mismatch > 0) {
+    const auto [got, want] = value_at(p.first_nan_mismatch);
+    parts.push_back(fmt::format("{} NaN/Inf mismatches (first at {}: got {} expected {})",
+                                s.nan_mismatch, where(p.first_nan_mismatch), got, want));
+  }
+  const uint64_t over = s.failed - s.unwritten - s.nan_mismatch;
+  if (over > 0) {
+    parts.push_back(fmt::format(
+        "{} of {} over bound (worst {:.3g}x bound at {}: got {:.9g} expected {:.9g})", over,
+        s.checked, p.finite_ratio, where(p.finite_index), p.finite_got, p.finite_ref));
+  }
+  std::string out = std::string(name) + ": ";
+  for (size_t k = 0; k < parts.size(); ++k) out += (k ? ", " : "") + parts[k];
+  return out;
+}
+
+}  // namespace
+
+const char* UlpBinLabel(int bin) {
+  static const char* const kLabels[kUlpBins] = {"0",    "1",     "2",      "3-4",      "5-8",
+                                                "9-16", "17-64", "65-256", "257-4096", ">4096"};
+  return bin >= 0 && bin < kUlpBins ? kLabels[bin] : "?";
+}
+
+Thresholds ThresholdsFor(const Problem& problem) {
+  Thresholds t;
+  // See docs/verification.md for the derivation.
+  const double log2h =
+      std::ceil(std::log2(static_cast<double>(std::max<int64_t>(problem.cols, 2))));
+  t.compute_eps_units = 8 + 2 * log2h + std::ceil(std::sqrt(static_cast<double>(problem.cols)) / 4);
+  t.output_ulps = 1;
+  t.rel_floor = 1e-3;
+  t.stats_eps_units = t.compute_eps_units;
+  return t;
+}
+
+Accuracy CheckOutputs(const Problem& problem, const HostInputs& inputs, const HostOutputs& got,
+                      const Reference& ref, ThreadPool& pool) {
+  Accuracy acc;
+  acc.thresholds = ThresholdsFor(problem);
+  const Thresholds& th = acc.thresholds;
+  const int64_t cols = problem.cols;
+
+  Partial y;
+  switch (problem.dtype) {
+    case DType::kF32:
+      y = CheckY<F32Traits>(problem, inputs, got.y, ref, th, pool);
+      break;
+    case DType::kBF16:
+      y = CheckY<BF16Traits>(problem, inputs, got.y, ref, th, pool);
+      break;
+    case DType::kF16:
+      y = CheckY<F16Traits>(problem, inputs, got.y, ref, th, pool);
+      break;
+  }
+  acc.y = y.s;
+  std::vector<std::string> reasons;
+  const std::string y_reason = Describe("y", y, cols, false, [&](int64_t i) {
+    return std::pair<double, double>(LoadAsDouble(problem.dtype, got.y, i),
+                                     RoundToDType(ref.y_data()[i], problem.dtype));
+  });
+  if (!y_reason.empty()) reasons.push_back(y_reason);
+
+  if (problem.stats) {
+    if (got.mean == nullptr || got.rstd == nullptr) {
+      reasons.push_back("mean/rstd: not returned");
+    } else {
+      const double* ref_mean = ref.mean_data();
+      const double* ref_rstd = ref.rstd_data();
+      const double tol = th.stats_eps_units * kEpsF32;
+      // mean: absolute, relative to |mean| + stddev (a mean computed from
+      // values of size |mean| + stddev carries that much rounding).
+      Partial mean = CheckStat(problem, got.mean, ref_mean, ref, th, pool, [&](int64_t r) {
+        const double var = std::max(0.0, 1.0 / (ref_rstd[r] * ref_rstd[r]) - problem.eps);
+        return tol * (std::fabs(ref_mean[r]) + std::sqrt(var));
+      });
+      // rstd: relative.
+      Partial rstd = CheckStat(problem, got.rstd, ref_rstd, ref, th, pool,
+                               [&](int64_t r) { return tol * std::fabs(ref_rstd[r]); });
+      acc.mean = mean.s;
+      acc.rstd = rstd.s;
+      const std::string m = Describe("mean", mean, cols, true, [&](int64_t r) {
+        return std::pair<double, double>(got.mean[r], static_cast<float>(ref_mean[r]));
+      });
+      const std::string s = Describe("rstd", rstd, cols, true, [&](int64_t r) {
+        return std::pair<double, double>(got.rstd[r], static_cast<float>(ref_rstd[r]));
+      });
+      if (!m.empty()) reasons.push_back(m);
+      if (!s.empty()) reasons.push_back(s);
+    }
+  }
+  acc.passed = reasons.empty();
+  for (size_t k = 0; k < reasons.size(); ++k) acc.reason += (k ? "; " : "") + reasons[k];
+  return acc;
+}
+
+}  // namespace lnbench

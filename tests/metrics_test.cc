@@ -1,0 +1,453 @@
+// Tests of the error metrics and the pass/fail rule: every ErrorStats field,
+// the bounds, poison (unwritten) detection on raw bits, NaN/Inf mismatches,
+// the mean/rstd checks and the failure reason.
+#include "core/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/generators.h"
+
+namespace lnbench {
+namespace {
+
+constexpr double kEpsF32 = 0x1p-23;
+const DType kDTypes[] = {DType::kF32, DType::kBF16, DType::kF16};
+
+// A problem with inputs, its reference, and outputs that start as the
+// reference rounded to the output dtype (a perfect kernel).
+struct Fixture {
+  Problem p;
+  std::vector<uint8_t> x, y;
+  std::vector<float> gamma, beta, mean, rstd;
+  Reference ref;
+
+  Fixture(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine = true,
+          bool stats = true) {
+    p.rows = rows;
+    p.cols = cols;
+    p.dtype = dtype;
+    p.dist = dist;
+    p.affine = affine;
+    p.stats = stats;
+    p.seed = 77;
+    ThreadPool& pool = SharedThreadPool(2);
+    x.resize(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
+    y.resize(x.size());
+    gamma.resize(cols);
+    beta.resize(cols);
+    FillInput(p, x.data(), pool);
+    FillAffine(p, gamma.data(), beta.data());
+    ref = ComputeReference(p, x.data(), g(), b(), pool);
+    for (int64_t i = 0; i < p.elements(); ++i) StoreFromDouble(dtype, y.data(), i, ref.y_data()[i]);
+    mean.resize(rows);
+    rstd.resize(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      mean[r] = static_cast<float>(ref.mean_data()[r]);
+      rstd[r] = static_cast<float>(ref.rstd_data()[r]);
+    }
+  }
+  const float* g() const { return p.affine ? gamma.data() : nullptr; }
+  const float* b() const { return p.affine ? beta.data() : nullptr; }
+  Accuracy Check(ThreadPool& pool = SharedThreadPool(2)) {
+    return CheckOutputs(
+        p, HostInputs{x.data(), g(), b()},
+        HostOutputs{y.data(), p.stats ? mean.data() : nullptr, p.stats ? rstd.data() : nullptr},
+        ref, pool);
+  }
+  double Got(int64_t i) const { return LoadAsDouble(p.dtype, y.data(), i); }
+  double RefRounded(int64_t i) const { return RoundToDType(ref.y_data()[i], p.dtype); }
+  void SetBits(int64_t i, uint32_t bits) {
+    if (p.dtype == DType::kF32) {
+      std::memcpy(y.data() + 4 * i, &bits, 4);
+    } else {
+      const uint16_t b16 = static_cast<uint16_t>(bits);
+      std::memcpy(y.data() + 2 * i, &b16, 2);
+    }
+  }
+  void Set(int64_t i, double v) { StoreFromDouble(p.dtype, y.data(), i, v); }
+  // Moves element i by k representable values of the dtype (away from zero for k > 0).
+  void MoveUlps(int64_t i, int64_t k) {
+    uint32_t bits = LoadBits(p.dtype, y.data(), i);
+    SetBits(i, static_cast<uint32_t>(static_cast<int64_t>(bits) + k));
+  }
+  // The bound of element i as documented: output_ulps * ulp(ref) +
+  // compute_eps_units * eps_f32 * (|gamma| (|n| + 1) + |beta|).
+  double Bound(int64_t i) const {
+    const Thresholds t = ThresholdsFor(p);
+    const int64_t r = i / p.cols, c = i % p.cols;
+    const double n = (LoadAsDouble(p.dtype, x.data(), i) - ref.mean_data()[r]) * ref.rstd_data()[r];
+    const double ga = p.affine ? std::fabs(gamma[c]) : 1.0,
+                 be = p.affine ? std::fabs(beta[c]) : 0.0;
+    return t.output_ulps * UlpOf(p.dtype, RefRounded(i)) +
+           t.compute_eps_units * kEpsF32 * (ga * (std::fabs(n) + 1) + be);
+  }
+};
+
+TEST(MetricsTest, PerfectOutputsPassWithZeroErrorOnEveryDistributionAndDType) {
+  for (DType dtype : kDTypes) {
+    for (Distribution dist : AllDistributions()) {
+      Fixture f(20, 33, dtype, dist);
+      const Accuracy a = f.Check();
+      EXPECT_TRUE(a.passed) << f.p.ShortName() << ": " << a.reason;
+      EXPECT_EQ(a.reason, "");
+      EXPECT_EQ(a.y.checked, 20u * 33u);
+      EXPECT_EQ(a.y.failed, 0u);
+      EXPECT_EQ(a.y.max_abs, 0);
+      EXPECT_EQ(a.y.max_ulp, 0u);
+      EXPECT_EQ(a.y.max_bound_ratio, 0);
+      EXPECT_EQ(a.y.rel_l2, 0);
+      uint64_t finite = 0;
+      for (int64_t i = 0; i < f.p.elements(); ++i) finite += std::isfinite(f.ref.y_data()[i]);
+      EXPECT_EQ(a.y.ulp_hist[0], finite);
+      EXPECT_EQ(a.mean.checked, 20u);
+      EXPECT_EQ(a.rstd.failed, 0u);
+      EXPECT_EQ(a.thresholds.compute_eps_units, ThresholdsFor(f.p).compute_eps_units);
+    }
+  }
+}
+
+TEST(MetricsTest, OneUlpIsAllowedAndMeasured) {
+  for (DType dtype : kDTypes) {
+    Fixture f(4, 100, dtype, Distribution::kNormal);
+    const int64_t k = 137;
+    f.MoveUlps(k, 1);
+    const Accuracy a = f.Check();
+    EXPECT_TRUE(a.passed) << a.reason;
+    EXPECT_EQ(a.y.max_ulp, 1u);
+    EXPECT_EQ(a.y.ulp_hist[1], 1u);
+    EXPECT_EQ(a.y.ulp_hist[0], 399u);
+    EXPECT_EQ(a.y.max_abs, std::fabs(f.Got(k) - f.RefRounded(k)));
+    EXPECT_EQ(a.y.worst_index, k);
+    EXPECT_EQ(a.y.worst_got, f.Got(k));
+    EXPECT_EQ(a.y.worst_ref, f.RefRounded(k));
+    EXPECT_NEAR(a.y.max_bound_ratio, a.y.max_abs / f.Bound(k), 1e-12);
+    EXPECT_LE(a.y.max_bound_ratio, 1);
+    EXPECT_NEAR(a.y.max_rel,
+                a.y.max_abs / std::max(std::fabs(f.RefRounded(k)), a.thresholds.rel_floor), 1e-15);
+  }
+}
+
+TEST(MetricsTest, BoundIsTheLineBetweenPassAndFail) {
+  // f32: the compute term dominates, so errors of 0.9 and 1.1 bounds are representable.
+  for (bool affine : {true, false}) {
+    Fixture f(3, 768, DType::kF32, Distribution::kNormal, affine);
+    const int64_t k = 1000;
+    const double ref = f.RefRounded(k);
+    const double bound = f.Bound(k);
+    ASSERT_GT(bound, 16 * UlpOf(DType::kF32, ref));
+    f.Set(k, ref + 0.9 * bound);
+    Accuracy a = f.Check();
+    EXPECT_TRUE(a.passed) << a.reason;
+    EXPECT_NEAR(a.y.max_bound_ratio, 0.9, 0.01);
+    f.Set(k, ref - 1.1 * bound);
+    a = f.Check();
+    EXPECT_FALSE(a.passed);
+    EXPECT_EQ(a.y.failed, 1u);
+    EXPECT_NEAR(a.y.max_bound_ratio, 1.1, 0.01);
+    EXPECT_EQ(a.y.worst_index, k);
+    EXPECT_NE(a.reason.find("y: 1 of 2304 over bound"), std::string::npos) << a.reason;
+    EXPECT_NE(a.reason.find("row 1 col 232"), std::string::npos) << a.reason;
+    EXPECT_EQ(a.reason.find('\n'), std::string::npos);
+  }
+  // bf16/f16: the bound is one output ulp plus a compute term far below an
+  // ulp; one ulp passes, two fail.
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    Fixture f(3, 768, dtype, Distribution::kNormal);
+    const int64_t k = 1500;
+    ASSERT_LT(f.Bound(k), 1.2 * UlpOf(dtype, f.RefRounded(k)));
+    f.MoveUlps(k, 2);
+    const Accuracy a = f.Check();
+    EXPECT_FALSE(a.passed);
+    EXPECT_EQ(a.y.max_ulp, 2u);
+    EXPECT_EQ(a.y.ulp_hist[2], 1u);
+    EXPECT_GT(a.y.max_bound_ratio, 1.6);
+  }
+}
+
+TEST(MetricsTest, UlpHistogramBins) {
+  Fixture f(1, 64, DType::kF32, Distribution::kNormal);
+  const int64_t ulps[] = {0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 64, 65, 256, 257, 4096, 4097, 100000};
+  const int expected_bin[] = {0, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9};
+  std::array<uint64_t, kUlpBins> want{};
+  for (size_t j = 0; j < std::size(ulps); ++j) {
+    // Away from zero, so the distance in ulps is exactly ulps[j].
+    const int64_t i = static_cast<int64_t>(j);
+    f.MoveUlps(i, ulps[j]);
+    ++want[expected_bin[j]];
+  }
+  want[0] += 64 - std::size(ulps);
+  const Accuracy a = f.Check();
+  EXPECT_EQ(a.y.ulp_hist, want);
+  EXPECT_EQ(a.y.max_ulp, 100000u);
+  EXPECT_STREQ(UlpBinLabel(0), "0");
+  EXPECT_STREQ(UlpBinLabel(3), "3-4");
+  EXPECT_STREQ(UlpBinLabel(8), "257-4096");
+  EXPECT_STREQ(UlpBinLabel(9), ">4096");
+  EXPECT_STREQ(UlpBinLabel(10), "?");
+}
+
+TEST(MetricsTest, UlpDistanceAcrossZeroCountsBothSides) {
+  Fixture f(1, 8, DType::kF32, Distribution::kNormal, false, false);
+  // Reference y_0 made tiny: 0 is between got and ref.
+  f.ref.y.as<double>()[0] = 0x1p-149;  // smallest f32 subnormal
+  f.SetBits(0, 0x80000001u);           // -smallest subnormal
+  const Accuracy a = f.Check();
+  EXPECT_EQ(a.y.max_ulp, 2u);
+}
+
+TEST(MetricsTest, RelL2AndMaxRelUseTheRoundedReference) {
+  Fixture f(2, 50, DType::kF32, Distribution::kUniform, true, false);
+  f.Set(3, f.RefRounded(3) + 0.25);
+  f.Set(70, f.RefRounded(70) - 0.5);
+  // An element whose reference is below the relative floor.
+  f.ref.y.as<double>()[9] = 1e-6;
+  f.Set(9, 1e-6 + 1e-4);
+  double num = 0, den = 0, max_rel = 0;
+  for (int64_t i = 0; i < 100; ++i) {
+    const double d = f.Got(i) - f.RefRounded(i);
+    num += d * d;
+    den += f.RefRounded(i) * f.RefRounded(i);
+    max_rel = std::max(max_rel, std::fabs(d) / std::max(std::fabs(f.RefRounded(i)), 1e-3));
+  }
+  const Accuracy a = f.Check();
+  EXPECT_FALSE(a.passed);
+  EXPECT_EQ(a.y.failed, 3u);
+  EXPECT_NEAR(a.y.rel_l2, std::sqrt(num / den), 1e-12 * std::sqrt(num / den));
+  EXPECT_DOUBLE_EQ(a.y.max_rel, max_rel);
+  EXPECT_DOUBLE_EQ(a.y.max_abs, std::fabs(f.Got(70) - f.RefRounded(70)));
+  EXPECT_EQ(a.thresholds.rel_floor, 1e-3);
+}
+
+TEST(MetricsTest, PoisonIsUnwrittenEvenWhereNaNIsExpected) {
+  for (DType dtype : kDTypes) {
+    Fixture f(16, 40, dtype, Distribution::kSpecial);
+    ASSERT_TRUE(IsSpecialRow(f.p, 1));
+    // Row 1 expects NaN everywhere; a poisoned element there is still unwritten.
+    f.SetBits(1 * 40 + 7, PoisonBits(dtype));
+    f.SetBits(5 * 40 + 39, PoisonBits(dtype));
+    const Accuracy a = f.Check();
+    EXPECT_FALSE(a.passed);
+    EXPECT_EQ(a.y.unwritten, 2u);
+    EXPECT_EQ(a.y.failed, 2u);
+    EXPECT_EQ(a.y.nan_mismatch, 0u);
+    EXPECT_EQ(a.y.checked, 640u);
+    EXPECT_EQ(a.y.worst_index, 47);  // first of the equally bad
+    EXPECT_NE(a.reason.find("y: 2 of 640 unwritten (first at row 1 col 7)"), std::string::npos)
+        << a.reason;
+  }
+}
+
+TEST(MetricsTest, ComputedNaNIsNotPoison) {
+  for (DType dtype : kDTypes) {
+    Fixture f(4, 40, dtype, Distribution::kNormal);
+    // The canonical NaN of arithmetic (and any NaN other than the pattern) is a
+    // NaN mismatch in a finite row, not an unwritten element.
+    f.Set(50, std::numeric_limits<double>::quiet_NaN());
+    const Accuracy a = f.Check();
+    EXPECT_FALSE(a.passed);
+    EXPECT_EQ(a.y.unwritten, 0u);
+    EXPECT_EQ(a.y.nan_mismatch, 1u);
+    EXPECT_NE(a.reason.find("y: 1 NaN/Inf mismatches (first at row 1 col 10: got nan expected"),
+              std::string::npos)
+        << a.reason;
+  }
+}
+
+TEST(MetricsTest, NonFiniteRowsMustBeNaN) {
+  Fixture f(16, 40, DType::kF32, Distribution::kSpecial);
+  ASSERT_TRUE(IsSpecialRow(f.p, 2));
+  EXPECT_TRUE(f.Check().passed);
+  f.Set(2 * 40 + 3, 0.5);                                      // a number where NaN is expected
+  f.Set(2 * 40 + 4, std::numeric_limits<double>::infinity());  // Inf where NaN is expected
+  f.Set(3 * 40 + 0, std::numeric_limits<double>::infinity());  // Inf in a finite row
+  const Accuracy a = f.Check();
+  EXPECT_FALSE(a.passed);
+  EXPECT_EQ(a.y.nan_mismatch, 3u);
+  EXPECT_EQ(a.y.failed, 3u);
+  // Non-finite comparisons do not enter the numeric statistics.
+  EXPECT_EQ(a.y.max_abs, 0);
+  EXPECT_EQ(a.y.max_bound_ratio, 0);
+}
+
+TEST(MetricsTest, MeanAndRstdChecks) {
+  Fixture f(16, 300, DType::kF32, Distribution::kSpecial);
+  const Thresholds t = ThresholdsFor(f.p);
+  const int64_t r = 4;
+  ASSERT_FALSE(IsSpecialRow(f.p, r));
+  const double m = f.ref.mean_data()[r], rs = f.ref.rstd_data()[r];
+  const double sd = std::sqrt(1 / (rs * rs) - f.p.eps);
+  const double mean_tol = t.stats_eps_units * kEpsF32 * (std::fabs(m) + sd);
+  // Within tolerance: pass.
+  f.mean[r] = static_cast<float>(m + 0.8 * mean_tol);
+  f.rstd[r] = static_cast<float>(rs * (1 - 0.8 * t.stats_eps_units * kEpsF32));
+  Accuracy a = f.Check();
+  EXPECT_TRUE(a.passed) << a.reason;
+  EXPECT_GT(a.mean.max_bound_ratio, 0.5);
+  EXPECT_LE(a.mean.max_bound_ratio, 1);
+  // Beyond: fail, named.
+  f.mean[r] = static_cast<float>(m + 1.5 * mean_tol);
+  f.rstd[r] = static_cast<float>(rs * (1 + 1.5 * t.stats_eps_units * kEpsF32));
+  a = f.Check();
+  EXPECT_FALSE(a.passed);
+  EXPECT_EQ(a.mean.failed, 1u);
+  EXPECT_EQ(a.rstd.failed, 1u);
+  EXPECT_EQ(a.mean.worst_index, r);
+  EXPECT_NE(a.reason.find("mean: 1 of 16 over bound"), std::string::npos) << a.reason;
+  EXPECT_NE(a.reason.find("at row 4"), std::string::npos) << a.reason;
+  EXPECT_NE(a.reason.find("; rstd: 1 of 16 over bound"), std::string::npos) << a.reason;
+  f.mean[r] = static_cast<float>(m);
+  f.rstd[r] = static_cast<float>(rs);
+  // Special rows: NaN or Inf both fine, a number is not; poison is unwritten.
+  ASSERT_TRUE(IsSpecialRow(f.p, 1) && IsSpecialRow(f.p, 2));
+  f.mean[1] = std::numeric_limits<float>::infinity();
+  f.rstd[1] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(f.Check().passed);
+  f.mean[2] = 0.0f;
+  f.rstd[0] = BitsToFloat(kPoisonF32Bits);
+  f.mean[5] = std::numeric_limits<float>::quiet_NaN();
+  a = f.Check();
+  EXPECT_FALSE(a.passed);
+  EXPECT_EQ(a.mean.nan_mismatch, 2u);
+  EXPECT_EQ(a.rstd.unwritten, 1u);
+  EXPECT_EQ(a.y.failed, 0u);
+}
+
+TEST(MetricsTest, MissingStatsOutputsFail) {
+  Fixture f(2, 8, DType::kF32, Distribution::kNormal);
+  const Accuracy a =
+      CheckOutputs(f.p, HostInputs{f.x.data(), f.g(), f.b()},
+                   HostOutputs{f.y.data(), nullptr, nullptr}, f.ref, SharedThreadPool(1));
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("mean/rstd"), std::string::npos);
+}
+
+TEST(MetricsTest, WorstElementHasTheLargestRatio) {
+  Fixture f(8, 500, DType::kF32, Distribution::kNormal, true, false);
+  f.Set(100, f.RefRounded(100) + 0.5 * f.Bound(100));
+  f.Set(3000, f.RefRounded(3000) + 0.7 * f.Bound(3000));
+  f.Set(3999, f.RefRounded(3999) + 0.6 * f.Bound(3999));
+  const Accuracy a = f.Check();
+  EXPECT_TRUE(a.passed);
+  EXPECT_EQ(a.y.worst_index, 3000);
+  EXPECT_NEAR(a.y.max_bound_ratio, 0.7, 0.01);
+}
+
+TEST(MetricsTest, SameStatisticsForAnyThreadCount) {
+  Fixture f(70, 1000, DType::kBF16, Distribution::kOutliers);
+  uint64_t s = 12345;
+  for (int64_t i = 0; i < f.p.elements(); i += 7) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    f.MoveUlps(i, static_cast<int64_t>(s >> 62));  // 0..3 ulps
+  }
+  f.SetBits(777, PoisonBits(DType::kBF16));
+  ThreadPool one(1), three(3);
+  const Accuracy a = f.Check(one), b = f.Check(three);
+  EXPECT_EQ(a.reason, b.reason);
+  for (const auto& [x, y] :
+       {std::pair(a.y, b.y), std::pair(a.mean, b.mean), std::pair(a.rstd, b.rstd)}) {
+    EXPECT_EQ(x.checked, y.checked);
+    EXPECT_EQ(x.failed, y.failed);
+    EXPECT_EQ(x.unwritten, y.unwritten);
+    EXPECT_EQ(x.max_abs, y.max_abs);
+    EXPECT_EQ(x.max_rel, y.max_rel);
+    EXPECT_EQ(x.max_ulp, y.max_ulp);
+    EXPECT_EQ(x.rel_l2, y.rel_l2);  // bit-identical: partials merged in a fixed order
+    EXPECT_EQ(x.max_bound_ratio, y.max_bound_ratio);
+    EXPECT_EQ(x.ulp_hist, y.ulp_hist);
+    EXPECT_EQ(x.worst_index, y.worst_index);
+  }
+}
+
+TEST(MetricsTest, ThresholdsGrowWithTheRowWidth) {
+  Problem p;
+  p.cols = 768;
+  // 8 + 2 * ceil(log2 768) + ceil(sqrt(768) / 4) = 8 + 20 + 7.
+  EXPECT_EQ(ThresholdsFor(p).compute_eps_units, 35);
+  p.cols = 1;
+  EXPECT_EQ(ThresholdsFor(p).compute_eps_units, 11);
+  p.cols = int64_t{1} << 20;
+  EXPECT_EQ(ThresholdsFor(p).compute_eps_units, 8 + 40 + 256);
+  double last = 0;
+  for (int64_t h = 1; h < (int64_t{1} << 24); h = h * 3 + 1) {
+    p.cols = h;
+    const Thresholds t = ThresholdsFor(p);
+    EXPECT_GE(t.compute_eps_units, last);
+    last = t.compute_eps_units;
+    EXPECT_EQ(t.output_ulps, 1);
+    EXPECT_EQ(t.stats_eps_units, t.compute_eps_units);
+  }
+  // The same for every dtype: the arithmetic is f32 in all of them.
+  p.dtype = DType::kBF16;
+  EXPECT_EQ(ThresholdsFor(p).compute_eps_units, last);
+}
+
+TEST(MetricsTest, EmptyProblemPasses) {
+  Problem p;
+  p.rows = 0;
+  p.cols = 16;
+  p.stats = true;
+  const Reference ref = ComputeReference(p, nullptr, nullptr, nullptr, SharedThreadPool(2));
+  float dummy = 0;
+  const Accuracy a =
+      CheckOutputs(p, HostInputs{}, HostOutputs{&dummy, &dummy, &dummy}, ref, SharedThreadPool(2));
+  EXPECT_TRUE(a.passed);
+  EXPECT_EQ(a.y.checked, 0u);
+}
+
+// The cost of verifying a 256 MiB f32 problem (docs/verification.md, "Cost").
+// Disabled by default (it allocates 1.3 GB); run with
+//   metrics_test --gtest_also_run_disabled_tests --gtest_filter='*VerificationCost*'
+TEST(MetricsTest, DISABLED_VerificationCostOf256MiB) {
+  auto cpu = [] {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+  };
+  auto wall = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    Problem p;
+    p.rows = 16384;
+    p.cols = 4096;
+    p.stats = true;
+    HostBuffer x(static_cast<size_t>(p.elements()) * 4), y(static_cast<size_t>(p.elements()) * 4);
+    std::vector<float> g(p.cols), b(p.cols), m(p.rows), r(p.rows);
+    const double c0 = cpu(), w0 = wall();
+    FillInput(p, x.data(), pool);
+    FillAffine(p, g.data(), b.data());
+    const double c1 = cpu(), w1 = wall();
+    const Reference ref = ComputeReference(p, x.data(), g.data(), b.data(), pool);
+    const double c2 = cpu(), w2 = wall();
+    pool.ParallelFor(p.elements(), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) y.as<float>()[i] = static_cast<float>(ref.y_data()[i]);
+    });
+    for (int64_t i = 0; i < p.rows; ++i) {
+      m[i] = static_cast<float>(ref.mean_data()[i]);
+      r[i] = static_cast<float>(ref.rstd_data()[i]);
+    }
+    const double c3 = cpu(), w3 = wall();
+    const Accuracy a = CheckOutputs(p, HostInputs{x.data(), g.data(), b.data()},
+                                    HostOutputs{y.data(), m.data(), r.data()}, ref, pool);
+    const double c4 = cpu(), w4 = wall();
+    EXPECT_TRUE(a.passed);
+    std::printf(
+        "%s, %d threads: fill %.3f s wall / %.3f s cpu, reference %.3f / %.3f, check %.3f / "
+        "%.3f\n",
+        p.ShortName().c_str(), threads, w1 - w0, c1 - c0, w2 - w1, c2 - c1, w4 - w3, c4 - c3);
+  }
+}
+
+}  // namespace
+}  // namespace lnbench
