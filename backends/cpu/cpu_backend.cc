@@ -45,7 +45,8 @@ void CpuCase::Download(const HostOutputs& out) {
     std::memcpy(static_cast<uint8_t*>(out.y) + b * esize, y_.as<uint8_t>() + b * esize,
                 (e - b) * esize);
   });
-  if (problem_.stats && out.mean != nullptr) {
+  // rows == 0: the buffers are empty (nullptr), and memcpy from nullptr is UB.
+  if (problem_.stats && out.mean != nullptr && problem_.rows > 0) {
     std::memcpy(out.mean, mean_.data(), problem_.rows * 4);
     std::memcpy(out.rstd, rstd_.data(), problem_.rows * 4);
   }

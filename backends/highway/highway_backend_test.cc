@@ -1,0 +1,454 @@
+// Tests of the Highway backend. Like Highway's own tests, the main suite runs
+// once per SIMD target this CPU supports (HWY_BEFORE_TEST sets
+// hwy::SetSupportedTargetsForTest, so "auto" dispatches to that target), with
+// seeded inputs checked against the float64 reference.
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hwy/highway.h"
+#include "hwy/tests/hwy_gtest.h"
+
+#include "backends/highway/highway_targets.h"
+#include "backends/highway/layernorm_highway.h"
+#include "backends/registry.h"
+#include "core/cpu_memory.h"
+#include "core/errors.h"
+#include "core/generators.h"
+#include "core/host_buffer.h"
+#include "core/metrics.h"
+#include "core/problem.h"
+#include "core/thread_pool.h"
+#include "reference/reference.h"
+
+namespace lnbench {
+namespace {
+
+Backend& Highway() {
+  Backend* b = FindBackend("highway");
+  EXPECT_NE(b, nullptr) << "highway backend not registered";
+  return *b;
+}
+
+// Returns the lower-case Highway name of a target bit.
+std::string LowerName(int64_t target) { return HighwayTargetName(target); }
+
+// Inputs, reference and outputs of one problem.
+struct CaseRun {
+  Problem problem;
+  HostBuffer x, gamma, beta, y, mean, rstd;
+  HostInputs inputs;
+  HostOutputs outputs;
+  Reference ref;
+  std::string resolved;
+
+  explicit CaseRun(const Problem& p)
+      : problem(p),
+        x(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
+        gamma(static_cast<size_t>(p.cols) * 4),
+        beta(static_cast<size_t>(p.cols) * 4),
+        y(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
+        // Never empty: a zero-byte HostBuffer is nullptr, which reads as
+        // "statistics not returned" even when there are no rows.
+        mean(static_cast<size_t>(p.rows) * 4 + 64),
+        rstd(static_cast<size_t>(p.rows) * 4 + 64) {
+    ThreadPool& pool = SharedThreadPool(0);
+    FillInput(p, x.data(), pool);
+    FillAffine(p, gamma.as<float>(), beta.as<float>());
+    inputs = {x.data(), p.affine ? gamma.as<float>() : nullptr,
+              p.affine ? beta.as<float>() : nullptr};
+    outputs = {y.data(), p.stats ? mean.as<float>() : nullptr,
+               p.stats ? rstd.as<float>() : nullptr};
+    ref = ComputeReference(p, x.data(), inputs.gamma, inputs.beta, pool);
+  }
+
+  // Runs `variant` once (outputs poisoned first) and downloads the outputs.
+  void Execute(const std::string& variant, int threads) {
+    CaseOptions options;
+    options.variant = variant;
+    options.threads = threads;
+    const Verdict v = Highway().Supports(problem, options);
+    ASSERT_TRUE(v.ok) << v.reason;
+    std::unique_ptr<PreparedCase> c = Highway().Prepare(problem, inputs, options);
+    resolved = c->ResolvedVariant();
+    c->Poison();
+    c->Run();
+    c->Download(outputs);
+  }
+
+  Accuracy Check() {
+    return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
+  }
+};
+
+Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
+                    bool stats, uint64_t seed = 7) {
+  Problem p;
+  p.rows = rows;
+  p.cols = cols;
+  p.dtype = dtype;
+  p.dist = dist;
+  p.affine = affine;
+  p.stats = stats;
+  p.seed = seed;
+  return p;
+}
+
+constexpr DType kDTypes[] = {DType::kF32, DType::kBF16, DType::kF16};
+
+// Edge shapes: tails of every length, rows shorter than a vector, rows
+// spanning many statistics blocks, empty and single-row problems.
+struct Shape {
+  int64_t rows, cols;
+};
+// Rows of whole cache lines (96, 2048, 6144) take the row-group path, in
+// groups of four plus leftover rows.
+constexpr Shape kShapes[] = {{0, 64},   {1, 1},    {5, 1},     {7, 3},    {1, 4096},
+                             {6, 257},  {3, 1023}, {4, 2041},  {9, 4099}, {9, 96},
+                             {10, 2048}, {5, 6144}, {6, 8192}, {2, 131072}};
+
+// ------------------------------------------------------------------ per target
+
+HWY_BEFORE_TEST(HighwayTargetTest);
+
+// Every distribution, dtype and edge shape, with and without affine and
+// statistics, against the reference; "auto" must dispatch to the target
+// the fixture selected.
+TEST_P(HighwayTargetTest, AllDistributionsDtypesShapes) {
+  const std::string want = LowerName(GetParam());
+  for (Distribution dist : AllDistributions()) {
+    for (DType dtype : kDTypes) {
+      for (const Shape& s : kShapes) {
+        // The full affine x stats cross on small shapes; two corners on the largest.
+        const int combos = s.cols >= 100000 ? 2 : 4;
+        for (int combo = 0; combo < combos; ++combo) {
+          const bool affine = combo == 0 || combo == 2;
+          const bool stats = combo == 0 || combo == 3;
+          CaseRun run(MakeProblem(s.rows, s.cols, dtype, dist, affine, stats));
+          run.Execute("auto", 0);
+          ASSERT_EQ(run.resolved, want);
+          const Accuracy acc = run.Check();
+          EXPECT_TRUE(acc.passed) << run.problem.ShortName() << " affine=" << affine
+                                  << " stats=" << stats << " target=" << want << ": "
+                                  << acc.reason;
+          if (s.rows > 0) {
+            EXPECT_EQ(acc.y.unwritten, 0u);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Constant rows (variance 0, magnitudes up to 1e4) give exactly beta, the
+// row's value as mean, and 1/sqrt(eps) as rstd: no rounding error at all.
+TEST_P(HighwayTargetTest, ConstantRowsAreExact) {
+  for (DType dtype : kDTypes) {
+    for (int64_t cols : {int64_t{1}, int64_t{3}, int64_t{257}, int64_t{2041}, int64_t{4099}}) {
+      CaseRun run(MakeProblem(16, cols, dtype, Distribution::kConstant, true, true));
+      run.Execute("auto", 0);
+      const float want_rstd = static_cast<float>(1.0 / std::sqrt(run.problem.eps));
+      for (int64_t r = 0; r < run.problem.rows; ++r) {
+        const double value = LoadAsDouble(dtype, run.x.data(), r * cols);
+        EXPECT_EQ(run.mean.as<float>()[r], static_cast<float>(value)) << "row " << r;
+        EXPECT_EQ(run.rstd.as<float>()[r], want_rstd) << "row " << r;
+        for (int64_t c = 0; c < cols; ++c) {
+          const double got = LoadAsDouble(dtype, run.y.data(), r * cols + c);
+          const double beta = RoundToDType(run.beta.as<float>()[c], dtype);
+          ASSERT_EQ(got, beta) << DTypeName(dtype) << " row " << r << " col " << c
+                               << " value " << value;
+        }
+      }
+    }
+  }
+}
+
+// Large offsets must cost no accuracy: 1e4 + N(0,1) and 1e6 + N(0,1) stay
+// within the same bound as N(0,1), and the worst error is of the same size.
+TEST_P(HighwayTargetTest, OffsetDataKeepsNormalAccuracy) {
+  for (int64_t cols : {int64_t{768}, int64_t{4099}, int64_t{65536}}) {
+    CaseRun normal(MakeProblem(8, cols, DType::kF32, Distribution::kNormal, true, true));
+    normal.Execute("auto", 0);
+    const Accuracy base = normal.Check();
+    ASSERT_TRUE(base.passed) << base.reason;
+    for (Distribution dist : {Distribution::kOffset1e4, Distribution::kOffset1e6}) {
+      CaseRun run(MakeProblem(8, cols, DType::kF32, dist, true, true));
+      run.Execute("auto", 0);
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << run.problem.ShortName() << ": " << acc.reason;
+      // Same threshold, and not just barely: within a few times the N(0,1) error.
+      EXPECT_LE(acc.y.max_bound_ratio, std::max(0.25, 4 * base.y.max_bound_ratio))
+          << run.problem.ShortName() << " vs normal " << base.y.max_bound_ratio;
+      EXPECT_LE(acc.rstd.max_bound_ratio, std::max(0.25, 4 * base.rstd.max_bound_ratio))
+          << run.problem.ShortName();
+    }
+  }
+}
+
+// Streaming stores (used when y exceeds the last-level cache) give the same
+// bits as ordinary stores, for every dtype and for rows at every alignment.
+TEST_P(HighwayTargetTest, StreamingStoresMatchOrdinaryStores) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());  // dispatch follows the fixture
+  for (DType dtype : kDTypes) {
+    for (int64_t cols : {int64_t{67}, int64_t{100}, int64_t{257}, int64_t{1023}, int64_t{4099},
+                         int64_t{96}, int64_t{2048}, int64_t{6144}}) {
+      const Problem p = MakeProblem(13, cols, dtype, Distribution::kNormal, true, false);
+      CaseRun run(p);
+      const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
+      ASSERT_NE(fn, nullptr);
+      const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
+      HostBuffer y_plain(bytes), y_stream(bytes);
+      HwyRowsArgs args;
+      args.x = run.x.data();
+      args.gamma = run.gamma.as<float>();
+      args.beta = run.beta.as<float>();
+      args.cols = cols;
+      args.eps = p.eps;
+      args.y = y_plain.data();
+      fn(args, 0, p.rows);
+      args.y = y_stream.data();
+      args.stream = true;
+      fn(args, 0, p.rows / 2);  // two calls: a split over threads
+      fn(args, p.rows / 2, p.rows);
+      ASSERT_EQ(std::memcmp(y_plain.data(), y_stream.data(), bytes), 0)
+          << DTypeName(dtype) << " cols " << cols;
+      // And the outputs are right, not just equal.
+      std::memcpy(run.y.data(), y_stream.data(), bytes);
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << acc.reason;
+    }
+  }
+}
+
+// Every bf16 and f16 bit pattern widens exactly (Inf and NaN included),
+// as the core's reference conversions do.
+TEST_P(HighwayTargetTest, WideningIsExact) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  std::vector<uint16_t> all(65536);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  std::vector<float> got(all.size());
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    const HwyLoadFn load = HighwayLoadFunction(dtype, GetParam());
+    ASSERT_NE(load, nullptr);
+    load(all.data(), got.data(), all.size() - 3);  // odd count: the one-lane tail too
+    for (size_t i = 0; i + 3 < all.size(); ++i) {
+      const float want = dtype == DType::kBF16 ? BF16ToFloat(all[i]) : F16ToFloat(all[i]);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got[i])) << DTypeName(dtype) << " bits " << i;
+      } else {
+        ASSERT_EQ(FloatBits(got[i]), FloatBits(want)) << DTypeName(dtype) << " bits " << i;
+      }
+    }
+  }
+}
+
+// Narrowing rounds to nearest, ties to even, on every target (Highway
+// 1.0.3's own DemoteTo truncates bf16, and f16 without F16C), with
+// subnormals, overflow to Inf, and NaN kept NaN.
+TEST_P(HighwayTargetTest, NarrowingRoundsToNearestEven) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  std::vector<float> in;
+  // Ties and near-ties of both formats around many exponents.
+  for (int e = -30; e <= 20; ++e) {
+    for (uint32_t m : {0u, 1u, 0x7FFFu, 0x8000u, 0x8001u, 0x18000u, 0xFFFu, 0x1000u, 0x1001u,
+                       0x3000u, 0x7FF000u, 0x7FFFFFu}) {
+      const float base = std::ldexp(1.0f, e);
+      const float v = BitsToFloat(FloatBits(base) | m);
+      in.push_back(v);
+      in.push_back(-v);
+    }
+  }
+  for (float v : {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 70000.0f, 1e-8f, 2.98e-8f,
+                  5.96e-8f, 6.1e-5f, 3e38f, INFINITY, -INFINITY, NAN, -NAN,
+                  BitsToFloat(0x7F800001u), BitsToFloat(0x7FC00000u), BitsToFloat(0x7F7FFFFFu)}) {
+    in.push_back(v);
+  }
+  // And a sweep of random patterns.
+  uint64_t state = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    in.push_back(BitsToFloat(static_cast<uint32_t>(state >> 32)));
+  }
+  std::vector<uint16_t> got(in.size());
+  for (DType dtype : {DType::kBF16, DType::kF16}) {
+    const HwyStoreFn store = HighwayStoreFunction(dtype, GetParam());
+    ASSERT_NE(store, nullptr);
+    store(in.data(), got.data(), in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      const uint16_t want = dtype == DType::kBF16 ? FloatToBF16(in[i]) : FloatToF16(in[i]);
+      if (std::isnan(in[i])) {
+        const float g = dtype == DType::kBF16 ? BF16ToFloat(got[i]) : F16ToFloat(got[i]);
+        ASSERT_TRUE(std::isnan(g)) << DTypeName(dtype) << " input bits " << FloatBits(in[i]);
+      } else {
+        ASSERT_EQ(got[i], want) << DTypeName(dtype) << " input " << in[i] << " bits "
+                                << FloatBits(in[i]);
+      }
+    }
+  }
+}
+
+// Rows of whole cache lines may run in groups of four (short and long rows);
+// the group path must give the same bits as one row at a time, streaming or not.
+TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  for (DType dtype : kDTypes) {
+    for (int64_t cols : {int64_t{32}, int64_t{96}, int64_t{8192}, int64_t{12288}}) {
+      for (bool stream : {false, true}) {
+        const Problem p = MakeProblem(11, cols, dtype, Distribution::kNormal, true, true);
+        CaseRun run(p);
+        const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
+        ASSERT_NE(fn, nullptr);
+        const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
+        HostBuffer y_single(bytes), y_group(bytes);
+        std::vector<float> stats_single(2 * p.rows), stats_group(2 * p.rows);
+        HwyRowsArgs args;
+        args.x = run.x.data();
+        args.gamma = run.gamma.as<float>();
+        args.beta = run.beta.as<float>();
+        args.cols = cols;
+        args.eps = p.eps;
+        args.stream = stream;
+        args.row_groups = false;
+        args.y = y_single.data();
+        args.mean = stats_single.data();
+        args.rstd = stats_single.data() + p.rows;
+        fn(args, 0, p.rows);
+        args.row_groups = true;
+        args.y = y_group.data();
+        args.mean = stats_group.data();
+        args.rstd = stats_group.data() + p.rows;
+        fn(args, 0, p.rows);
+        ASSERT_EQ(std::memcmp(y_single.data(), y_group.data(), bytes), 0)
+            << DTypeName(dtype) << " cols " << cols << " stream " << stream;
+        ASSERT_EQ(stats_single, stats_group) << DTypeName(dtype) << " cols " << cols;
+        std::memcpy(run.y.data(), y_group.data(), bytes);
+        std::memcpy(run.mean.data(), args.mean, p.rows * 4);
+        std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
+        const Accuracy acc = run.Check();
+        EXPECT_TRUE(acc.passed) << acc.reason;
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ backend
+
+TEST(HighwayBackendTest, VariantsAreAutoThenEverySupportedTarget) {
+  const std::vector<VariantInfo> variants = Highway().Variants();
+  ASSERT_FALSE(variants.empty());
+  EXPECT_EQ(variants[0].name, "auto");
+  const std::vector<std::string> names = HighwaySupportedTargetNames();
+  ASSERT_EQ(variants.size(), names.size() + 1);
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(variants[i + 1].name, names[i]);
+    EXPECT_EQ(names[i], LowerName(hwy::SupportedAndGeneratedTargets()[i]));
+  }
+  // The best target is the first supported one, and what "auto" resolves to.
+  EXPECT_EQ(HighwayBestTarget().name, names.front());
+  const Problem p = MakeProblem(2, 16, DType::kF32, Distribution::kNormal, true, false);
+  CaseRun run(p);
+  run.Execute("auto", 1);
+  EXPECT_EQ(run.resolved, names.front());
+}
+
+TEST(HighwayBackendTest, EveryVariantRunsAndPasses) {
+  for (const VariantInfo& v : Highway().Variants()) {
+    for (DType dtype : kDTypes) {
+      CaseRun run(MakeProblem(5, 1000, dtype, Distribution::kNormal, true, true));
+      run.Execute(v.name, 0);
+      if (v.name != "auto") {
+        EXPECT_EQ(run.resolved, v.name);
+      }
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << v.name << " " << DTypeName(dtype) << ": " << acc.reason;
+    }
+  }
+}
+
+TEST(HighwayBackendTest, UnsupportedAndUnknownVariantsSayWhy) {
+  const Problem p = MakeProblem(2, 16, DType::kF32, Distribution::kNormal, true, false);
+  CaseOptions options;
+  // A target this "CPU" lacks: pretend only the baseline targets exist.
+  const std::vector<HighwayTarget> compiled = HighwayCompiledTargets();
+  ASSERT_GE(compiled.size(), 2u);
+  const HighwayTarget& best = compiled.front();
+  const HighwayTarget& worst = compiled.back();
+  hwy::SetSupportedTargetsForTest(worst.bits);
+  options.variant = best.name;
+  Verdict v = Highway().Supports(p, options);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.reason.find("lacks"), std::string::npos) << v.reason;
+  EXPECT_EQ(Highway().Variants().size(), 2u);  // auto + the one target left
+  HostBuffer x(p.elements() * 4);
+  EXPECT_THROW(Highway().Prepare(p, {x.data(), nullptr, nullptr}, options), UsageError);
+  hwy::SetSupportedTargetsForTest(0);
+
+  options.variant = "no_such_target";
+  v = Highway().Supports(p, options);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.reason.find("unknown variant"), std::string::npos) << v.reason;
+  EXPECT_THROW(Highway().Prepare(p, {x.data(), nullptr, nullptr}, options), UsageError);
+
+  // A Highway target name this build did not compile: GCC before 12.3 gets
+  // HWY_SCALAR as fallback instead of HWY_EMU128, later compilers the reverse.
+  bool have_emu128 = false;
+  for (const HighwayTarget& t : compiled) have_emu128 |= t.name == "emu128";
+  options.variant = have_emu128 ? "scalar" : "emu128";
+  v = Highway().Supports(p, options);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.reason.find("not compiled"), std::string::npos) << v.reason;
+}
+
+// Rows are independent: any thread count gives the same bits.
+TEST(HighwayBackendTest, ThreadCountDoesNotChangeResults) {
+  for (DType dtype : kDTypes) {
+    for (int64_t cols : {int64_t{1023}, int64_t{1024}}) {
+    CaseRun one(MakeProblem(37, cols, dtype, Distribution::kUniform, true, true));
+    one.Execute("auto", 1);
+    CaseRun two(one.problem);
+    two.Execute("auto", 2);
+    CaseRun many(one.problem);
+    many.Execute("auto", 5);
+    const size_t bytes = one.y.bytes();
+    EXPECT_EQ(std::memcmp(one.y.data(), two.y.data(), bytes), 0);
+    EXPECT_EQ(std::memcmp(one.y.data(), many.y.data(), bytes), 0);
+    EXPECT_EQ(std::memcmp(one.mean.data(), many.mean.data(), one.problem.rows * 4), 0);
+    EXPECT_TRUE(many.Check().passed);
+    }
+  }
+}
+
+// An output larger than the last-level cache switches to streaming stores
+// (through the backend, as the CLI runs it) and still verifies.
+TEST(HighwayBackendTest, OutputBeyondLastLevelCacheStreams) {
+  const uint64_t llc = LastLevelCacheBytes();
+  const int64_t cols = 3001;  // odd: rows start at every alignment
+  const int64_t rows = static_cast<int64_t>(llc / (cols * 2)) + 7;
+  const Problem p = MakeProblem(rows, cols, DType::kBF16, Distribution::kNormal, true, true);
+  CaseRun run(p);
+  CaseOptions options;
+  std::unique_ptr<PreparedCase> c = Highway().Prepare(p, run.inputs, options);
+  EXPECT_EQ(c->Details().at("streaming_stores"), "yes");
+  c->Poison();
+  c->Run();
+  c->Download(run.outputs);
+  const Accuracy acc = run.Check();
+  EXPECT_TRUE(acc.passed) << acc.reason;
+  EXPECT_GT(c->TimeBatch(1, false), 0.0);
+}
+
+// Cache-sized outputs keep ordinary stores (the result stays in cache).
+TEST(HighwayBackendTest, CacheSizedOutputUsesOrdinaryStores) {
+  const Problem p = MakeProblem(64, 1024, DType::kF32, Distribution::kNormal, true, false);
+  HostBuffer x(p.elements() * 4);
+  std::unique_ptr<PreparedCase> c =
+      Highway().Prepare(p, {x.data(), nullptr, nullptr}, CaseOptions{});
+  EXPECT_EQ(c->Details().at("streaming_stores"), "no");
+  EXPECT_FALSE(c->Details().at("hwy_target").empty());
+}
+
+}  // namespace
+}  // namespace lnbench

@@ -1,0 +1,32 @@
+// The Highway SIMD targets of this build, for variant lists and report
+// contexts. A plain header: no Highway or SIMD types.
+#ifndef LNBENCH_BACKENDS_HIGHWAY_HIGHWAY_TARGETS_H_
+#define LNBENCH_BACKENDS_HIGHWAY_HIGHWAY_TARGETS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lnbench {
+
+// One Highway target compiled into this build.
+struct HighwayTarget {
+  int64_t bits = 0;       // the HWY_* target bit
+  std::string name;       // hwy::TargetName lower-cased: "avx3_dl", "avx2", "emu128"
+  bool supported = false; // this CPU (and any test mock) can run it
+};
+
+// Returns every target compiled into this build, best first.
+std::vector<HighwayTarget> HighwayCompiledTargets();
+// Returns the lower-case names of the compiled targets this CPU supports,
+// best first ("avx3_dl", "avx3", "avx2", "sse4", "ssse3", "emu128" on Zen 4).
+std::vector<std::string> HighwaySupportedTargetNames();
+// Returns the target Highway's dynamic dispatch picks on this CPU now.
+HighwayTarget HighwayBestTarget();
+// Returns the lower-case name of any target bit Highway knows ("neon" for
+// HWY_NEON), or "" for a bit that names no target.
+std::string HighwayTargetName(int64_t bits);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_BACKENDS_HIGHWAY_HIGHWAY_TARGETS_H_

@@ -1,0 +1,817 @@
+// Per-target LayerNorm row kernels, in the shape of Highway's skeleton-inl.h:
+// layernorm_highway.cc includes this once per target through foreach_target.h,
+// so every function below exists once per SIMD target in its own namespace.
+//
+// One row, any length H:
+//   statistics  one read of x, in blocks of 128 vectors. Each block is
+//               summed twice while it sits in L1: first around its first
+//               element (for an estimate of its mean), then around that
+//               estimate (sum and sum of squares of the small differences).
+//               Blocks are merged in double with Chan's formula. The f32 sums
+//               never see the offset of the data (1e6 + N(0,1) loses nothing)
+//               and never cancel, and a constant row gives exactly mean = x,
+//               variance 0.
+//   normalize   a second read of x (from L1/L2 for rows that fit), y written
+//               with ordinary stores, or streaming stores when the output does
+//               not fit in the last-level cache.
+// Rows are pipelined block by block (normalize block k of row r, then sum
+// block k of row r+1, prefetched meanwhile), so DRAM reads overlap the
+// writes. Rows that start on cache lines may go four at a time (see "Row
+// groups"). Every path sums in the same order: a row's bits do not depend on
+// the path or on how rows are split over threads.
+
+// Per-target include guard, toggled by foreach_target.h.
+#if defined(LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_INL_H_) == \
+    defined(HWY_TARGET_TOGGLE)
+#ifdef LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_INL_H_
+#undef LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_INL_H_
+#else
+#define LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_INL_H_
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backends/highway/layernorm_highway.h"
+#include "core/dtype.h"
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lnbench {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// x86 targets from AVX2 up have F16C: f16 conversions in hardware, rounding to
+// nearest even and keeping Inf/NaN. Highway 1.0.3 emulates them elsewhere by
+// truncating and turns Inf/NaN into finite values, so those targets use the
+// exact integer conversions below instead.
+#undef LNBENCH_HWY_HAVE_F16C
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && !defined(HWY_DISABLE_F16C)
+#define LNBENCH_HWY_HAVE_F16C 1
+#else
+#define LNBENCH_HWY_HAVE_F16C 0
+#endif
+
+// HWY_SCALAR (the fallback of GCC < 12.3) has one lane and no Combine:
+// it writes y with ordinary stores only.
+#undef LNBENCH_HWY_CAN_STREAM
+#if HWY_TARGET == HWY_SCALAR
+#define LNBENCH_HWY_CAN_STREAM 0
+#else
+#define LNBENCH_HWY_CAN_STREAM 1
+#endif
+
+// Returns the elements per statistics block: 128 vectors, so each of the two
+// f32 accumulators of a lane sums at most 64 terms on every target (rounding
+// grows with that count), and a block (at most 8 KiB of f32) is still in L1
+// for its second sum. A multiple of a cache line of any element type.
+template <class D>
+HWY_INLINE size_t BlockElements(D d) {
+  return 128 * hn::Lanes(d);
+}
+constexpr size_t kCacheLineBytes = 64;
+
+// ------------------------------ Conversions
+
+// Returns element p[0] as float (the shift of a block; exact).
+HWY_INLINE float ScalarToFloat(const float* p) { return *p; }
+HWY_INLINE float ScalarToFloat(const hwy::bfloat16_t* p) { return BF16ToFloat(p->bits); }
+HWY_INLINE float ScalarToFloat(const hwy::float16_t* p) {
+  uint16_t bits;
+  hwy::CopyBytes<2>(p, &bits);
+  return F16ToFloat(bits);
+}
+
+// Returns Lanes(d) elements from p (any alignment) as f32; exact.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadF32(D d, const float* HWY_RESTRICT p) {
+  return hn::LoadU(d, p);
+}
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::bfloat16_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToUnsigned<D> du32;
+  const auto bits = hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
+  return hn::BitCast(d, hn::ShiftLeft<16>(bits));
+}
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::float16_t* HWY_RESTRICT p) {
+#if LNBENCH_HWY_HAVE_F16C
+  const hn::Rebind<hwy::float16_t, D> df16;
+  return hn::PromoteTo(d, hn::LoadU(df16, p));
+#else
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToUnsigned<D> du32;
+  const hn::RebindToSigned<D> di32;
+  const auto bits = hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
+  const auto sign = hn::ShiftLeft<16>(hn::And(bits, hn::Set(du32, 0x8000u)));
+  const auto magnitude = hn::And(bits, hn::Set(du32, 0x7FFFu));
+  const auto exponent = hn::And(bits, hn::Set(du32, 0x7C00u));
+  // Normal: rebias the exponent from 15 to 127.
+  const auto normal = hn::Add(hn::ShiftLeft<13>(magnitude), hn::Set(du32, (127u - 15u) << 23));
+  const auto inf_nan = hn::Or(hn::ShiftLeft<13>(magnitude), hn::Set(du32, 0x7F800000u));
+  // Subnormal and zero: mantissa * 2^-24, exact in f32.
+  const auto subnormal = hn::BitCast(
+      du32, hn::Mul(hn::ConvertTo(d, hn::BitCast(di32, magnitude)), hn::Set(d, 0x1p-24f)));
+  auto out = hn::IfThenElse(hn::Eq(exponent, hn::Zero(du32)), subnormal, normal);
+  out = hn::IfThenElse(hn::Eq(exponent, hn::Set(du32, 0x7C00u)), inf_nan, out);
+  return hn::BitCast(d, hn::Or(out, sign));
+#endif
+}
+
+// Loads elements [0, 2 * Lanes(d)) of p as two f32 vectors in an order of
+// its choosing: for sums, where the order of terms does not matter.
+template <class D, typename T>
+HWY_INLINE void LoadTwoUnordered(D d, const T* HWY_RESTRICT p, hn::Vec<D>& v0, hn::Vec<D>& v1) {
+  v0 = LoadF32(d, p);
+  v1 = LoadF32(d, p + hn::Lanes(d));
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// bf16 is the upper half of an f32: a full vector of bf16 splits into its
+// even elements (shifted up) and odd elements (masked) with two plain
+// integer operations, where an ordered widening needs a shuffle per vector.
+template <class D>
+HWY_INLINE void LoadTwoUnordered(D d, const hwy::bfloat16_t* HWY_RESTRICT p, hn::Vec<D>& v0,
+                                 hn::Vec<D>& v1) {
+  const hn::Repartition<uint16_t, D> d16;
+  const hn::RebindToUnsigned<D> du32;
+  const auto a = hn::BitCast(du32, hn::LoadU(d16, reinterpret_cast<const uint16_t*>(p)));
+  v0 = hn::BitCast(d, hn::ShiftLeft<16>(a));
+  v1 = hn::BitCast(d, hn::And(a, hn::Set(du32, 0xFFFF0000u)));
+}
+#endif
+
+// Returns the f32 bits of v with bits 31..16 holding v rounded to bf16 to
+// nearest, ties to even (a NaN becomes a quiet NaN: no carry can turn it into
+// Inf). Highway 1.0.3's DemoteTo(bf16) truncates on x86.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> RoundedBF16InU32(D d, hn::Vec<D> v) {
+  const hn::RebindToUnsigned<D> du32;
+  const auto bits = hn::BitCast(du32, v);
+  const auto odd = hn::And(hn::ShiftRight<16>(bits), hn::Set(du32, 1u));
+  const auto rounded = hn::Add(hn::Add(bits, hn::Set(du32, 0x7FFFu)), odd);
+  const auto quiet_nan = hn::Or(bits, hn::Set(du32, 0x00400000u));
+  (void)d;
+  return hn::IfThenElse(hn::RebindMask(du32, hn::IsNaN(v)), quiet_nan, rounded);
+}
+
+// Returns the bf16 bit patterns of v (see RoundedBF16InU32).
+template <class D>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsBF16(D d, hn::Vec<D> v) {
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToSigned<D> di32;
+  return hn::DemoteTo(du16, hn::BitCast(di32, hn::ShiftRight<16>(RoundedBF16InU32(d, v))));
+}
+
+#if LNBENCH_HWY_CAN_STREAM
+// Returns the bf16 bit patterns of lo then hi as one full vector: one
+// ConcatOdd of the upper halves instead of two demotions and a Combine.
+template <class D>
+HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> BitsBF16Pair(D d, hn::Vec<D> lo,
+                                                               hn::Vec<D> hi) {
+  const hn::Repartition<uint16_t, D> d16;
+  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
+                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
+}
+#endif
+
+// Returns the IEEE binary16 bit patterns of v rounded to nearest, ties to
+// even, with subnormals and overflow to infinity.
+template <class D>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsF16(D d, hn::Vec<D> v) {
+  const hn::Rebind<uint16_t, D> du16;
+#if LNBENCH_HWY_HAVE_F16C
+  const hn::Rebind<hwy::float16_t, D> df16;
+  return hn::BitCast(du16, hn::DemoteTo(df16, v));
+#else
+  const hn::RebindToUnsigned<D> du32;
+  const hn::RebindToSigned<D> di32;
+  const auto bits = hn::BitCast(du32, v);
+  const auto sign = hn::And(bits, hn::Set(du32, 0x80000000u));
+  const auto abs_bits = hn::Xor(bits, sign);
+  const auto abs_signed = hn::BitCast(di32, abs_bits);
+  // >= 65536 (or Inf/NaN): Inf, or a quiet NaN.
+  const auto too_big = hn::Gt(abs_signed, hn::Set(di32, 0x477FFFFF));
+  const auto huge = hn::IfThenElse(hn::Gt(abs_signed, hn::Set(di32, 0x7F800000)),
+                                   hn::Set(di32, 0x7E00), hn::Set(di32, 0x7C00));
+  // Below 2^-14: adding 0.5 lets the FPU round the value at the subnormal
+  // spacing 2^-24, leaving the f16 bits in the low mantissa bits.
+  const auto tiny = hn::Lt(abs_signed, hn::Set(di32, 113 << 23));
+  const auto subnormal =
+      hn::Sub(hn::BitCast(di32, hn::Add(hn::BitCast(d, abs_bits), hn::Set(d, 0.5f))),
+              hn::Set(di32, 0x3F000000));
+  // Normal: rebias, then round the 13 dropped bits to nearest even.
+  const auto odd = hn::And(hn::ShiftRight<13>(abs_bits), hn::Set(du32, 1u));
+  const auto rebiased =
+      hn::Add(hn::Add(abs_bits, hn::Set(du32, 0xC8000FFFu)), odd);  // (15-127)<<23 + 0xFFF
+  const auto normal = hn::BitCast(di32, hn::ShiftRight<13>(rebiased));
+  auto out = hn::IfThenElse(tiny, subnormal, normal);
+  out = hn::IfThenElse(too_big, huge, out);
+  out = hn::Or(out, hn::BitCast(di32, hn::ShiftRight<16>(sign)));
+  return hn::DemoteTo(du16, out);
+#endif
+}
+
+// Stores Lanes(d) values to p (any alignment), rounded to the element type.
+template <class D>
+HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
+  hn::StoreU(v, d, p);
+}
+template <class D>
+HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::bfloat16_t* HWY_RESTRICT p) {
+  hn::StoreU(BitsBF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
+}
+template <class D>
+HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::float16_t* HWY_RESTRICT p) {
+  hn::StoreU(BitsF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
+}
+
+// Returns how many elements one streaming store writes: one full vector.
+template <class D, typename T>
+HWY_INLINE size_t StreamStep(D d, const T*) {
+  return sizeof(T) == 4 ? hn::Lanes(d) : 2 * hn::Lanes(d);
+}
+
+// Streams StreamStep() values to p, which is aligned to the vector size.
+// `next` is called once or twice and returns the next Lanes(d) values.
+template <class D, class Next>
+HWY_INLINE void StreamF32(D d, float* HWY_RESTRICT p, Next&& next) {
+  hn::Stream(next(), d, p);
+}
+#if LNBENCH_HWY_CAN_STREAM
+template <class D, class Next>
+HWY_INLINE void StreamF32(D d, hwy::bfloat16_t* HWY_RESTRICT p, Next&& next) {
+  const hn::Repartition<uint16_t, D> d16;
+  const auto lo = next();
+  const auto hi = next();
+  hn::Stream(BitsBF16Pair(d, lo, hi), d16, reinterpret_cast<uint16_t*>(p));
+}
+template <class D, class Next>
+HWY_INLINE void StreamF32(D d, hwy::float16_t* HWY_RESTRICT p, Next&& next) {
+  const hn::Repartition<uint16_t, D> d16;
+  const auto lo = BitsF16(d, next());
+  const auto hi = BitsF16(d, next());
+  hn::Stream(hn::Combine(d16, hi, lo), d16, reinterpret_cast<uint16_t*>(p));
+}
+#endif  // LNBENCH_HWY_CAN_STREAM
+
+#if LNBENCH_HWY_CAN_STREAM
+// Stores StreamStep() values (one full vector of T) with ordinary stores;
+// `next` returns the next Lanes(d) values.
+template <class D, class Next>
+HWY_INLINE void StoreStep(D d, float* HWY_RESTRICT p, Next&& next) {
+  hn::StoreU(next(), d, p);
+}
+template <class D, class Next>
+HWY_INLINE void StoreStep(D d, hwy::bfloat16_t* HWY_RESTRICT p, Next&& next) {
+  const hn::Repartition<uint16_t, D> d16;
+  const auto lo = next();
+  const auto hi = next();
+  hn::StoreU(BitsBF16Pair(d, lo, hi), d16, reinterpret_cast<uint16_t*>(p));
+}
+template <class D, class Next>
+HWY_INLINE void StoreStep(D d, hwy::float16_t* HWY_RESTRICT p, Next&& next) {
+  StoreF32(d, next(), p);
+  StoreF32(d, next(), p + hn::Lanes(d));
+}
+#endif  // LNBENCH_HWY_CAN_STREAM
+
+// ------------------------------ Statistics
+
+// Running statistics of a row: count, mean and M2 = sum (x - mean)^2.
+struct Moments {
+  double count = 0;
+  double mean = 0;
+  double m2 = 0;
+
+  // Merges a block's statistics (Chan et al.); exact when the means agree.
+  void Merge(double n, double block_mean, double block_m2) {
+    if (count == 0) {
+      count = n;
+      mean = block_mean;
+      m2 = block_m2;
+      return;
+    }
+    const double total = count + n;
+    const double delta = block_mean - mean;
+    mean += delta * (n / total);
+    m2 += block_m2 + delta * delta * (count * n / total);
+    count = total;
+  }
+};
+
+// Adds the statistics of x[begin, end) to `moments`. x is the row base and
+// holds at least Lanes(d) elements before `end`, so a last partial vector is
+// read as the full vector ending at `end`, its earlier lanes masked off.
+// The terms are summed in the same order as AccumulateBlockGroup does for
+// rows of whole vectors, so a row gets the same bits on either path (and
+// for any split of rows over threads).
+template <class D, typename T>
+HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                                Moments& moments) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const size_t count = end - begin;
+  const size_t body_end = begin + (count / N) * N;
+  const size_t rest = end - body_end;
+  const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
+
+  // Sum 1: around the block's first element, for an estimate of its mean.
+  const float first = ScalarToFloat(x + begin);
+  const V shift0 = hn::Set(d, first);
+  V a0 = hn::Zero(d), a1 = hn::Zero(d);
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    V v0, v1;
+    LoadTwoUnordered(d, x + i, v0, v1);
+    a0 = hn::Add(a0, hn::Sub(v0, shift0));
+    a1 = hn::Add(a1, hn::Sub(v1, shift0));
+  }
+  if (i < body_end) a0 = hn::Add(a0, hn::Sub(LoadF32(d, x + i), shift0));
+  if (rest != 0) {
+    a1 = hn::Add(a1, hn::IfThenElseZero(rest_mask, hn::Sub(LoadF32(d, x + end - N), shift0)));
+  }
+  const float sum0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+  const float shift = first + sum0 / static_cast<float>(count);
+
+  // Sum 2: differences from that estimate (now in L1) and their squares.
+  const V vshift = hn::Set(d, shift);
+  V s0 = hn::Zero(d), s1 = hn::Zero(d), q0 = hn::Zero(d), q1 = hn::Zero(d);
+  for (i = begin; i + 2 * N <= end; i += 2 * N) {
+    V v0, v1;
+    LoadTwoUnordered(d, x + i, v0, v1);
+    const V t0 = hn::Sub(v0, vshift);
+    const V t1 = hn::Sub(v1, vshift);
+    s0 = hn::Add(s0, t0);
+    s1 = hn::Add(s1, t1);
+    q0 = hn::MulAdd(t0, t0, q0);
+    q1 = hn::MulAdd(t1, t1, q1);
+  }
+  if (i < body_end) {
+    const V t = hn::Sub(LoadF32(d, x + i), vshift);
+    s0 = hn::Add(s0, t);
+    q0 = hn::MulAdd(t, t, q0);
+  }
+  if (rest != 0) {
+    const V t = hn::IfThenElseZero(rest_mask, hn::Sub(LoadF32(d, x + end - N), vshift));
+    s1 = hn::Add(s1, t);
+    q1 = hn::MulAdd(t, t, q1);
+  }
+  const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  const float sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
+
+  // Corrected two-pass: the block's mean and M2 around it, in double.
+  const double n = static_cast<double>(count);
+  const double block_mean = static_cast<double>(shift) + static_cast<double>(sum) / n;
+  double block_m2 = static_cast<double>(sum_sq) - static_cast<double>(sum) * sum / n;
+  if (block_m2 < 0) block_m2 = 0;  // not std::max: a NaN must stay NaN
+  moments.Merge(n, block_mean, block_m2);
+}
+
+// Returns the mean and M2 of a row of `cols` >= Lanes(d) elements.
+template <class D, typename T>
+HWY_INLINE Moments RowMoments(D d, const T* HWY_RESTRICT x, size_t cols) {
+  Moments moments;
+  const size_t block = BlockElements(d);
+  for (size_t begin = 0; begin < cols; begin += block) {
+    AccumulateBlock(d, x, begin, std::min(cols, begin + block), moments);
+  }
+  return moments;
+}
+
+// ------------------------------ Normalize
+
+// Returns how many elements of a row starting at y precede its first cache
+// line boundary (0 when y is aligned).
+template <typename T>
+HWY_INLINE size_t HeadElements(const T* y) {
+  const size_t misalign = (reinterpret_cast<uintptr_t>(y) % kCacheLineBytes) / sizeof(T);
+  return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
+}
+
+// y = ((x - mean_hi) - mean_lo) * rstd [* gamma + beta] for elements
+// [begin, end) of a row of `cols` >= Lanes(d) elements. mean_hi + mean_lo is
+// the double mean split in two floats: x - mean_hi is exact for offset data
+// (Sterbenz), so y keeps the accuracy of N(0,1) data even at 1e6 + N(0,1). A
+// constant row gives (x - x) - 0 = 0 and y = beta exactly.
+//
+// kStream: y + end is cache-line aligned unless end == cols, and the row
+// holds at least two lines plus a vector. With `prefetch` (the next row, or
+// nullptr) each vector also prefetches the same offset of the next row, which
+// is summed right after this range: DRAM reads go on while y is written.
+template <bool kAffine, bool kStream, class D, typename T>
+HWY_INLINE void NormalizeRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
+                               const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
+                               size_t begin, size_t end, size_t cols, float mean_hi,
+                               float mean_lo, float rstd, const T* prefetch) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const V vhi = hn::Set(d, mean_hi);
+  const V vlo = hn::Set(d, mean_lo);
+  const V vrstd = hn::Set(d, rstd);
+  const auto compute = [&](size_t i) HWY_ATTR {
+    V t = hn::Mul(hn::Sub(hn::Sub(LoadF32(d, x + i), vhi), vlo), vrstd);
+    if (kAffine) t = hn::MulAdd(t, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i));
+    return t;
+  };
+  // Ordinary stores of the vectors covering [from, to). A last partial vector
+  // is the one ending at the row's end, or the one starting at `i`: it may
+  // rewrite neighbouring elements of this row with the same values, never
+  // touching another row (which may belong to another thread).
+  const auto store_range = [&](size_t from, size_t to) HWY_ATTR {
+    size_t i = from;
+#if LNBENCH_HWY_CAN_STREAM
+    // Whole vectors of T first (two f32 vectors per bf16 vector: one
+    // ConcatOdd instead of two demotions).
+    const size_t step = StreamStep(d, y);
+    for (; i + step <= to; i += step) {
+      size_t next = i;
+      StoreStep(d, y + i, [&]() HWY_ATTR {
+        const V t = compute(next);
+        next += N;
+        return t;
+      });
+    }
+#endif
+    for (; i + N <= to; i += N) StoreF32(d, compute(i), y + i);
+    if (i < to) {
+      const size_t last = std::min(i, cols - N);
+      StoreF32(d, compute(last), y + last);
+    }
+  };
+
+  if (!kStream || !LNBENCH_HWY_CAN_STREAM) {
+    (void)prefetch;
+    store_range(begin, end);
+    return;
+  }
+#if LNBENCH_HWY_CAN_STREAM
+  // Streaming stores write whole cache lines without reading them first; they
+  // need aligned addresses, so a partial line at either end of the range
+  // uses ordinary stores.
+  constexpr size_t kLine = kCacheLineBytes / sizeof(T);
+  const size_t body_begin = std::min(end, begin + HeadElements(y + begin));
+  const size_t body_end = body_begin + (end - body_begin) / kLine * kLine;
+  store_range(begin, body_begin);
+  const size_t step = StreamStep(d, y);
+  for (size_t i = body_begin; i < body_end; i += step) {
+    if (prefetch != nullptr) hwy::Prefetch(prefetch + i);  // one per vector stored
+    size_t next = i;
+    StreamF32(d, y + i, [&]() HWY_ATTR {
+      const V t = compute(next);
+      next += N;
+      return t;
+    });
+  }
+  store_range(body_end, end);
+#endif  // LNBENCH_HWY_CAN_STREAM
+}
+
+// ------------------------------ Rows
+
+// Computes rows [begin, end) as a pipeline over blocks: block k of row r is
+// normalized, then block k of row r+1 is summed. The reads of row r+1 (from
+// DRAM for large problems) then overlap the writes of row r instead of
+// alternating with them a whole row at a time, and only about one block of
+// the next row is in flight, so the row being normalized stays in cache.
+template <typename T, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  if (begin >= end) return;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
+  T* HWY_RESTRICT y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  Moments moments = RowMoments(d, x + static_cast<size_t>(begin) * cols, cols);
+  for (int64_t r = begin; r < end; ++r) {
+    const T* xr = x + static_cast<size_t>(r) * cols;
+    T* yr = y + static_cast<size_t>(r) * cols;
+    const T* next_row = r + 1 < end ? xr + cols : nullptr;
+    const double var = moments.m2 * inv_cols;
+    const double rstd = 1.0 / std::sqrt(var + args.eps);
+    if (args.mean != nullptr) {
+      args.mean[r] = static_cast<float>(moments.mean);
+      args.rstd[r] = static_cast<float>(rstd);
+    }
+    const float mean_hi = static_cast<float>(moments.mean);
+    const float mean_lo = static_cast<float>(moments.mean - static_cast<double>(mean_hi));
+    const float rstd_f = static_cast<float>(rstd);
+    const T* prefetch = next_row;
+
+    // Normalize ranges end on cache lines of y (past the row's unaligned
+    // head), statistics blocks on multiples of the block size.
+    const size_t head = kStream ? HeadElements(yr) : 0;
+    Moments next;
+    for (size_t k = 0;; ++k) {
+      const size_t norm_begin = k == 0 ? 0 : std::min(cols, head + k * block);
+      const size_t norm_end = std::min(cols, head + (k + 1) * block);
+      const size_t block_begin = k * block;
+      const bool normalize = norm_begin < cols;
+      const bool sum = next_row != nullptr && block_begin < cols;
+      if (!normalize && !sum) break;
+      if (normalize) {
+        NormalizeRange<kAffine, kStream>(d, xr, yr, args.gamma, args.beta, norm_begin, norm_end,
+                                         cols, mean_hi, mean_lo, rstd_f, prefetch);
+      }
+      if (sum) {
+        AccumulateBlock(d, next_row, block_begin, std::min(cols, block_begin + block), next);
+      }
+    }
+    moments = next;
+  }
+}
+
+// ------------------------------ Row groups
+
+// Groups of kGroupRows rows whose starts are cache-line aligned (every row,
+// when a row is a whole number of lines: all common hidden sizes) go
+// through the pipeline together. Their statistics run as independent
+// chains side by side (short rows are otherwise bound by the latency of one
+// row's reductions), and each gamma/beta vector is loaded once for all rows
+// of the group (long rows are otherwise bound by those loads from L2). The
+// group keeps arrays of vectors, so it exists only for fixed-size vectors.
+#undef LNBENCH_HWY_HAVE_GROUPS
+#if !HWY_HAVE_SCALABLE && HWY_TARGET != HWY_SCALAR
+#define LNBENCH_HWY_HAVE_GROUPS 1
+#else
+#define LNBENCH_HWY_HAVE_GROUPS 0
+#endif
+
+#if LNBENCH_HWY_HAVE_GROUPS
+constexpr size_t kGroupRows = 4;
+
+// Adds the statistics of elements [begin, end) of the rows x[0, kGroupRows)
+// to moments[]. end - begin is a multiple of Lanes(d).
+template <class D, typename T>
+HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_t end,
+                                     Moments* moments) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t R = kGroupRows;
+  const size_t count = end - begin;
+  float first[R];
+  V shift0[R], a0[R], a1[R];
+  for (size_t j = 0; j < R; ++j) {
+    first[j] = ScalarToFloat(x[j] + begin);
+    shift0[j] = hn::Set(d, first[j]);
+    a0[j] = hn::Zero(d);
+    a1[j] = hn::Zero(d);
+  }
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    for (size_t j = 0; j < R; ++j) {
+      V v0, v1;
+      LoadTwoUnordered(d, x[j] + i, v0, v1);
+      a0[j] = hn::Add(a0[j], hn::Sub(v0, shift0[j]));
+      a1[j] = hn::Add(a1[j], hn::Sub(v1, shift0[j]));
+    }
+  }
+  if (i < end) {
+    for (size_t j = 0; j < R; ++j) {
+      a0[j] = hn::Add(a0[j], hn::Sub(LoadF32(d, x[j] + i), shift0[j]));
+    }
+  }
+  V shift[R], s0[R], s1[R], q0[R], q1[R];
+  float shift_f[R];
+  for (size_t j = 0; j < R; ++j) {
+    const float sum0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0[j], a1[j])));
+    shift_f[j] = first[j] + sum0 / static_cast<float>(count);
+    shift[j] = hn::Set(d, shift_f[j]);
+    s0[j] = hn::Zero(d);
+    s1[j] = hn::Zero(d);
+    q0[j] = hn::Zero(d);
+    q1[j] = hn::Zero(d);
+  }
+  for (i = begin; i + 2 * N <= end; i += 2 * N) {
+    for (size_t j = 0; j < R; ++j) {
+      V v0, v1;
+      LoadTwoUnordered(d, x[j] + i, v0, v1);
+      const V t0 = hn::Sub(v0, shift[j]);
+      const V t1 = hn::Sub(v1, shift[j]);
+      s0[j] = hn::Add(s0[j], t0);
+      s1[j] = hn::Add(s1[j], t1);
+      q0[j] = hn::MulAdd(t0, t0, q0[j]);
+      q1[j] = hn::MulAdd(t1, t1, q1[j]);
+    }
+  }
+  if (i < end) {
+    for (size_t j = 0; j < R; ++j) {
+      const V t = hn::Sub(LoadF32(d, x[j] + i), shift[j]);
+      s0[j] = hn::Add(s0[j], t);
+      q0[j] = hn::MulAdd(t, t, q0[j]);
+    }
+  }
+  const double n = static_cast<double>(count);
+  for (size_t j = 0; j < R; ++j) {
+    const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0[j], s1[j])));
+    const float sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
+    const double block_mean = static_cast<double>(shift_f[j]) + static_cast<double>(sum) / n;
+    double block_m2 = static_cast<double>(sum_sq) - static_cast<double>(sum) * sum / n;
+    if (block_m2 < 0) block_m2 = 0;  // not std::max: a NaN must stay NaN
+    moments[j].Merge(n, block_mean, block_m2);
+  }
+}
+
+// Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[].
+// Rows start on cache lines and end - begin is a multiple of StreamStep().
+template <bool kAffine, bool kStream, class D, typename T>
+HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
+                               const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
+                               size_t begin, size_t end, const float* mean_hi,
+                               const float* mean_lo, const float* rstd,
+                               const T* const* prefetch) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t R = kGroupRows;
+  V vhi[R], vlo[R], vrstd[R];
+  for (size_t j = 0; j < R; ++j) {
+    vhi[j] = hn::Set(d, mean_hi[j]);
+    vlo[j] = hn::Set(d, mean_lo[j]);
+    vrstd[j] = hn::Set(d, rstd[j]);
+  }
+  const size_t step = StreamStep(d, y[0]);
+  const size_t vectors = step / N;  // 1 or 2
+  for (size_t i = begin; i < end; i += step) {
+    V g[2], b[2];
+    for (size_t v = 0; v < vectors; ++v) {
+      if (kAffine) {
+        g[v] = hn::LoadU(d, gamma + i + v * N);
+        b[v] = hn::LoadU(d, beta + i + v * N);
+      }
+    }
+    for (size_t j = 0; j < R; ++j) {
+      if (kStream && prefetch != nullptr) hwy::Prefetch(prefetch[j] + i);
+      size_t v = 0;
+      const auto next = [&]() HWY_ATTR {
+        V t = hn::Mul(hn::Sub(hn::Sub(LoadF32(d, x[j] + i + v * N), vhi[j]), vlo[j]), vrstd[j]);
+        if (kAffine) t = hn::MulAdd(t, g[v], b[v]);
+        ++v;
+        return t;
+      };
+      if (kStream) {
+        StreamF32(d, y[j] + i, next);
+      } else {
+        StoreStep(d, y[j] + i, next);
+      }
+    }
+  }
+}
+
+// Computes rows [begin, begin + groups * kGroupRows) in groups, pipelined as
+// RowsWithTag does for single rows.
+template <typename T, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64_t groups) {
+  constexpr size_t R = kGroupRows;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  T* y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto rows_of = [&](int64_t g, const T** xs, T** ys) {
+    for (size_t j = 0; j < R; ++j) {
+      const size_t r = static_cast<size_t>(begin + g * static_cast<int64_t>(R)) + j;
+      xs[j] = x + r * cols;
+      if (ys != nullptr) ys[j] = y + r * cols;
+    }
+  };
+  Moments moments[R];
+  {
+    const T* xs[R];
+    rows_of(0, xs, nullptr);
+    for (size_t b = 0; b < cols; b += block) {
+      AccumulateBlockGroup(d, xs, b, std::min(cols, b + block), moments);
+    }
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    const T* xs[R];
+    T* ys[R];
+    rows_of(g, xs, ys);
+    const bool has_next = g + 1 < groups;
+    const T* next_xs[R];
+    if (has_next) rows_of(g + 1, next_xs, nullptr);
+    float mean_hi[R], mean_lo[R], rstd_f[R];
+    for (size_t j = 0; j < R; ++j) {
+      const double var = moments[j].m2 * inv_cols;
+      const double rstd = 1.0 / std::sqrt(var + args.eps);
+      const size_t r = static_cast<size_t>(begin + g * static_cast<int64_t>(R)) + j;
+      if (args.mean != nullptr) {
+        args.mean[r] = static_cast<float>(moments[j].mean);
+        args.rstd[r] = static_cast<float>(rstd);
+      }
+      mean_hi[j] = static_cast<float>(moments[j].mean);
+      mean_lo[j] = static_cast<float>(moments[j].mean - static_cast<double>(mean_hi[j]));
+      rstd_f[j] = static_cast<float>(rstd);
+    }
+    Moments next[R];
+    for (size_t b = 0; b < cols; b += block) {
+      const size_t e = std::min(cols, b + block);
+      NormalizeGroup<kAffine, kStream>(d, xs, ys, args.gamma, args.beta, b, e, mean_hi, mean_lo,
+                                       rstd_f, has_next ? next_xs : nullptr);
+      if (has_next) AccumulateBlockGroup(d, next_xs, b, e, next);
+    }
+    for (size_t j = 0; j < R; ++j) moments[j] = next[j];
+  }
+}
+#endif  // LNBENCH_HWY_HAVE_GROUPS
+
+// Computes rows [begin, end) of a problem whose x and y hold T.
+template <typename T>
+HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  const hn::ScalableTag<float> d;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const bool affine = args.gamma != nullptr;
+  if (cols < hn::Lanes(d)) {
+    // Rows shorter than a vector: the one-lane loop of Highway's examples.
+    const hn::CappedTag<float, 1> d1;
+    if (affine) {
+      RowsWithTag<T, true, false>(d1, args, begin, end);
+    } else {
+      RowsWithTag<T, false, false>(d1, args, begin, end);
+    }
+    return;
+  }
+#if LNBENCH_HWY_HAVE_GROUPS
+  // Row groups need every row to start on a cache line (so whole vectors and
+  // streaming stores line up in all rows). They pay off for short rows
+  // (latency-bound: four independent chains instead of one) and for rows of
+  // 16 KiB and more (bound by gamma/beta loads from L2, now shared by four
+  // rows); in between, a group and the next one no longer fit in L1 while
+  // single rows still do, and single rows were measured faster.
+  const size_t row_bytes = cols * sizeof(T);
+  const bool aligned = row_bytes % kCacheLineBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0;
+  const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
+  const int64_t groups = aligned && worth_it && args.row_groups
+                             ? (end - begin) / static_cast<int64_t>(kGroupRows)
+                             : 0;
+  if (groups > 0) {
+    const bool group_stream = args.stream;
+    if (group_stream) {
+      if (affine) {
+        GroupsWithTag<T, true, true>(d, args, begin, groups);
+      } else {
+        GroupsWithTag<T, false, true>(d, args, begin, groups);
+      }
+      hwy::FlushStream();
+    } else if (affine) {
+      GroupsWithTag<T, true, false>(d, args, begin, groups);
+    } else {
+      GroupsWithTag<T, false, false>(d, args, begin, groups);
+    }
+    begin += groups * static_cast<int64_t>(kGroupRows);
+    if (begin == end) return;
+  }
+#endif
+  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream && cols * sizeof(T) >= 2 * kCacheLineBytes +
+                                                           hn::Lanes(d) * sizeof(T);
+  if (stream) {
+    if (affine) {
+      RowsWithTag<T, true, true>(d, args, begin, end);
+    } else {
+      RowsWithTag<T, false, true>(d, args, begin, end);
+    }
+    // Streaming stores are weakly ordered: make them visible before the
+    // thread pool reports this chunk as done.
+    hwy::FlushStream();
+  } else if (affine) {
+    RowsWithTag<T, true, false>(d, args, begin, end);
+  } else {
+    RowsWithTag<T, false, false>(d, args, begin, end);
+  }
+}
+
+// Stores in[0, n) as T with the kernels' conversions (full vectors, then
+// one lane at a time).
+template <typename T>
+HWY_INLINE void StoreValues(const float* HWY_RESTRICT in, T* HWY_RESTRICT out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  size_t i = 0;
+  for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) StoreF32(d, hn::LoadU(d, in + i), out + i);
+  for (; i < n; ++i) StoreF32(d1, hn::LoadU(d1, in + i), out + i);
+}
+
+// Loads in[0, n) of T as float with the kernels' conversions.
+template <typename T>
+HWY_INLINE void LoadValues(const T* HWY_RESTRICT in, float* HWY_RESTRICT out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  size_t i = 0;
+  for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) hn::StoreU(LoadF32(d, in + i), d, out + i);
+  for (; i < n; ++i) hn::StoreU(LoadF32(d1, in + i), d1, out + i);
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lnbench
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

@@ -1,0 +1,158 @@
+// The Highway LayerNorm kernels, compiled once per SIMD target (the shape of
+// Highway's skeleton.cc): foreach_target.h re-includes this file for every
+// target in HWY_TARGETS, then HWY_ONCE code exports one non-template entry
+// point per dtype and picks a target at run time.
+#include <cctype>
+#include <string>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backends/highway/layernorm_highway.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+
+#include "backends/highway/layernorm_highway-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lnbench {
+namespace HWY_NAMESPACE {
+
+void LayerNormRowsF32(const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  LayerNormRows<float>(args, begin, end);
+}
+void LayerNormRowsBF16(const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  LayerNormRows<hwy::bfloat16_t>(args, begin, end);
+}
+void LayerNormRowsF16(const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  LayerNormRows<hwy::float16_t>(args, begin, end);
+}
+
+// Returns the target this copy was compiled for (what dispatch chose).
+int64_t CompiledTarget() { return HWY_TARGET; }
+
+void StoreValuesF32(const float* in, void* out, size_t n) {
+  StoreValues(in, static_cast<float*>(out), n);
+}
+void StoreValuesBF16(const float* in, void* out, size_t n) {
+  StoreValues(in, static_cast<hwy::bfloat16_t*>(out), n);
+}
+void StoreValuesF16(const float* in, void* out, size_t n) {
+  StoreValues(in, static_cast<hwy::float16_t*>(out), n);
+}
+void LoadValuesF32(const void* in, float* out, size_t n) {
+  LoadValues(static_cast<const float*>(in), out, n);
+}
+void LoadValuesBF16(const void* in, float* out, size_t n) {
+  LoadValues(static_cast<const hwy::bfloat16_t*>(in), out, n);
+}
+void LoadValuesF16(const void* in, float* out, size_t n) {
+  LoadValues(static_cast<const hwy::float16_t*>(in), out, n);
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lnbench
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "backends/highway/highway_targets.h"
+#include "backends/highway/layernorm_highway.h"
+
+namespace lnbench {
+
+HWY_EXPORT(LayerNormRowsF32);
+HWY_EXPORT(LayerNormRowsBF16);
+HWY_EXPORT(LayerNormRowsF16);
+HWY_EXPORT(CompiledTarget);
+HWY_EXPORT(StoreValuesF32);
+HWY_EXPORT(StoreValuesBF16);
+HWY_EXPORT(StoreValuesF16);
+HWY_EXPORT(LoadValuesF32);
+HWY_EXPORT(LoadValuesBF16);
+HWY_EXPORT(LoadValuesF16);
+
+namespace {
+
+// Returns the index of `target_bits` in the tables HWY_EXPORT built, the
+// index HWY_DYNAMIC_DISPATCH would use if that target were the best one.
+size_t DispatchIndex(int64_t target_bits) {
+  hwy::ChosenTarget chosen;
+  chosen.Update(target_bits);
+  return chosen.GetIndex();
+}
+
+bool IsCompiled(int64_t target_bits) {
+  return target_bits != 0 && (target_bits & (target_bits - 1)) == 0 &&
+         (target_bits & HWY_TARGETS) != 0;
+}
+
+}  // namespace
+
+HwyRowsFn HighwayRowsFunction(DType dtype, int64_t target_bits) {
+  if (!IsCompiled(target_bits)) return nullptr;
+  const size_t index = DispatchIndex(target_bits);
+  switch (dtype) {
+    case DType::kF32: return HWY_DISPATCH_TABLE(LayerNormRowsF32)[index];
+    case DType::kBF16: return HWY_DISPATCH_TABLE(LayerNormRowsBF16)[index];
+    case DType::kF16: return HWY_DISPATCH_TABLE(LayerNormRowsF16)[index];
+  }
+  return nullptr;
+}
+
+HwyStoreFn HighwayStoreFunction(DType dtype, int64_t target_bits) {
+  if (!IsCompiled(target_bits)) return nullptr;
+  const size_t index = DispatchIndex(target_bits);
+  switch (dtype) {
+    case DType::kF32: return HWY_DISPATCH_TABLE(StoreValuesF32)[index];
+    case DType::kBF16: return HWY_DISPATCH_TABLE(StoreValuesBF16)[index];
+    case DType::kF16: return HWY_DISPATCH_TABLE(StoreValuesF16)[index];
+  }
+  return nullptr;
+}
+
+HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits) {
+  if (!IsCompiled(target_bits)) return nullptr;
+  const size_t index = DispatchIndex(target_bits);
+  switch (dtype) {
+    case DType::kF32: return HWY_DISPATCH_TABLE(LoadValuesF32)[index];
+    case DType::kBF16: return HWY_DISPATCH_TABLE(LoadValuesBF16)[index];
+    case DType::kF16: return HWY_DISPATCH_TABLE(LoadValuesF16)[index];
+  }
+  return nullptr;
+}
+
+std::string HighwayTargetName(int64_t bits) {
+  std::string name = hwy::TargetName(bits);
+  if (name == "Unknown") return "";
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::vector<HighwayTarget> HighwayCompiledTargets() {
+  std::vector<HighwayTarget> targets;
+  const int64_t supported = hwy::SupportedTargets();
+  // Lower bits are better targets.
+  for (int64_t rest = HWY_TARGETS; rest != 0; rest &= rest - 1) {
+    const int64_t bits = rest & -rest;
+    targets.push_back({bits, HighwayTargetName(bits), (supported & bits) != 0});
+  }
+  return targets;
+}
+
+std::vector<std::string> HighwaySupportedTargetNames() {
+  std::vector<std::string> names;
+  for (const HighwayTarget& t : HighwayCompiledTargets())
+    if (t.supported) names.push_back(t.name);
+  return names;
+}
+
+HighwayTarget HighwayBestTarget() {
+  // Asking a dispatched function which copy ran is exactly dispatch's choice
+  // (and honours hwy::SetSupportedTargetsForTest in tests).
+  const int64_t bits = HWY_DYNAMIC_DISPATCH(CompiledTarget)();
+  return {bits, HighwayTargetName(bits), true};
+}
+
+}  // namespace lnbench
+#endif  // HWY_ONCE

@@ -1,0 +1,53 @@
+// Entry points of the Highway LayerNorm kernels (layernorm_highway.cc).
+// A plain header, like Highway's skeleton.h: no SIMD types, so any file can
+// include it; the per-target code lives in layernorm_highway-inl.h.
+#ifndef LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_H_
+#define LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace lnbench {
+
+// One problem as the row kernels see it. x and y hold rows*cols elements of
+// the problem's dtype, row r at element r*cols (rows need not be aligned).
+struct HwyRowsArgs {
+  const void* x = nullptr;
+  void* y = nullptr;
+  const float* gamma = nullptr;  // nullptr: no affine transform
+  const float* beta = nullptr;   // nullptr exactly when gamma is
+  float* mean = nullptr;         // nullptr: statistics not written
+  float* rstd = nullptr;         // nullptr exactly when mean is
+  int64_t cols = 1;
+  double eps = 1e-5;
+  // Write y with streaming (non-temporal) stores: for outputs larger than the
+  // last-level cache, where ordinary stores would first read every line.
+  bool stream = false;
+  // Allow rows to be processed in groups where that is faster (see
+  // layernorm_highway-inl.h). Results are the same bits either way; tests
+  // turn it off to compare the two paths.
+  bool row_groups = true;
+};
+
+// Computes rows [begin, end) of `args`.
+using HwyRowsFn = void (*)(const HwyRowsArgs& args, int64_t begin, int64_t end);
+
+// Returns the kernel for `dtype` compiled for Highway target `target_bits`
+// (one HWY_* bit from HighwayCompiledTargets()), or nullptr if that target
+// was not compiled.
+HwyRowsFn HighwayRowsFunction(DType dtype, int64_t target_bits);
+
+// The kernels' element conversions on their own, for tests: every target
+// must round to nearest even and keep Inf and NaN.
+// Stores n floats as `dtype` (f32 copied, bf16/f16 rounded) the way y is stored.
+using HwyStoreFn = void (*)(const float* in, void* out, size_t n);
+// Widens n elements of `dtype` to float the way x is loaded.
+using HwyLoadFn = void (*)(const void* in, float* out, size_t n);
+HwyStoreFn HighwayStoreFunction(DType dtype, int64_t target_bits);
+HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_H_
