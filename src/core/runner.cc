@@ -110,7 +110,13 @@ std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shap
             if (b == nullptr) continue;
             const bool cpu = b->DeviceId() == "cpu";
             std::vector<int> threads = cpu ? config.threads : std::vector<int>{0};
-            for (const std::string& v : VariantsToRun(config, b))
+            // An unavailable backend is one skipped case per problem: the
+            // reason is the same for every variant and thread count.
+            const bool available = b->Available().ok;
+            if (!available) threads = {threads.front()};
+            const std::vector<std::string> variants =
+                available ? VariantsToRun(config, b) : std::vector<std::string>{""};
+            for (const std::string& v : variants)
               for (int t : threads) pp.cases.push_back({b, v, t});
           }
           plan.push_back(std::move(pp));
