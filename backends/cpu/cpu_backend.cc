@@ -73,7 +73,12 @@ std::map<std::string, std::string> CpuBackend::DeviceInfo() const {
 
 std::vector<CeilingMeasurement> CpuBackend::MeasureCeiling(uint64_t bytes, int threads,
                                                            int min_samples, double time_budget_s) {
-  return {MeasureCpuCopy(bytes, threads, min_samples, time_budget_s)};
+  std::vector<CeilingMeasurement> out = {MeasureCpuCopy(bytes, threads, min_samples, time_budget_s)};
+  // Beyond the cache a streaming copy can beat memcpy (which may still read
+  // every destination line first); the runner takes the faster of the two.
+  if (bytes / 2 > LastLevelCacheBytes())
+    out.push_back(MeasureCpuCopy(bytes, threads, min_samples, time_budget_s, /*streaming=*/true));
+  return out;
 }
 
 }  // namespace lnbench

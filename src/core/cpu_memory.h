@@ -16,10 +16,11 @@ uint64_t LastLevelCacheBytes();
 // Evicts lnbench's data from the CPU caches by streaming through a buffer of
 // four times the last-level cache.
 void FlushCpuCaches();
-// Times memcpy of `bytes`/2 from one buffer to another (bytes counts read +
-// written), split over `threads` threads; returns the samples.
+// Times a copy of `bytes`/2 from one buffer to another (bytes counts read +
+// written), split over `threads` threads; returns the samples. memcpy, or with
+// `streaming` a copy with non-temporal stores ("stream_copy").
 CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
-                                  double time_budget_s);
+                                  double time_budget_s, bool streaming = false);
 // Returns the CPU model name from /proc/cpuinfo ("unknown" otherwise).
 std::string CpuModelName();
 
