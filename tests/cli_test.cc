@@ -227,3 +227,46 @@ TEST_F(CliTest, UnavailableBackendNamedExplicitlyIsUsageError) {
 
 }  // namespace
 }  // namespace lnbench
+
+namespace lnbench {
+namespace {
+
+// --dump writes the inputs, reference and outputs as .npy; --input runs on
+// such a file and must reproduce the same problem's verdict and outputs.
+TEST_F(CliTest, DumpThenInputRoundTrip) {
+  const fs::path dump = dir_ / "dump";
+  fs::create_directories(dump);
+  Result r = Run("verify -b scalar --shape 6x257 --dtype f32 --dist offset1e4 --stats --dump " +
+                 dump.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string tag = "6x257_f32_offset1e4_aff1_st1_seed1_";
+  for (const char* name : {"x", "gamma", "beta", "ref_y", "ref_mean", "ref_rstd"})
+    EXPECT_TRUE(fs::exists(dump / (tag + name + ".npy"))) << name;
+  bool output_found = false;
+  for (const auto& e : fs::directory_iterator(dump))
+    output_found |= e.path().filename().string().find("_scalar_twopass_t") != std::string::npos;
+  EXPECT_TRUE(output_found);
+
+  const fs::path json = dir_ / "in.json";
+  r = Run("run -b scalar,highway --input " + (dump / (tag + "x.npy")).string() + " --gamma " +
+          (dump / (tag + "gamma.npy")).string() + " --beta " + (dump / (tag + "beta.npy")).string() +
+          " --stats --time-budget 0.02 --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  ASSERT_EQ(report["cases"].size(), 2u);
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed") << c["reason"];
+    EXPECT_EQ(c["problem"]["dist"], "file");
+    EXPECT_EQ(c["problem"]["rows"], 6);
+    EXPECT_EQ(c["problem"]["cols"], 257);
+    EXPECT_NE(c["repro"].get<std::string>().find("--input "), std::string::npos);
+  }
+  // A gamma of the wrong length is a usage error naming the file.
+  ExpectUsageError("run -b scalar --input " + (dump / (tag + "x.npy")).string() + " --gamma " +
+                       (dump / (tag + "ref_mean.npy")).string(),
+                   "ref_mean.npy");
+}
+
+}  // namespace
+}  // namespace lnbench
