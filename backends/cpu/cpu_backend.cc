@@ -18,19 +18,10 @@ CpuCase::CpuCase(const Problem& problem, const HostInputs& inputs, int threads,
       rstd_(problem.stats ? static_cast<size_t>(problem.rows) * 4 : 0) {}
 
 void CpuCase::Poison() {
-  const int64_t n = problem_.elements();
-  const DType dt = problem_.dtype;
-  pool_->ParallelFor(n, [&](int64_t b, int64_t e) {
-    if (dt == DType::kF32) {
-      std::fill(y_.as<uint32_t>() + b, y_.as<uint32_t>() + e, kPoisonF32Bits);
-    } else {
-      const uint16_t bits = static_cast<uint16_t>(PoisonBits(dt));
-      std::fill(y_.as<uint16_t>() + b, y_.as<uint16_t>() + e, bits);
-    }
-  });
+  FillPoisonHost(problem_.dtype, y_.data(), problem_.elements(), *pool_);
   if (problem_.stats) {
-    std::fill(mean_.as<uint32_t>(), mean_.as<uint32_t>() + problem_.rows, kPoisonF32Bits);
-    std::fill(rstd_.as<uint32_t>(), rstd_.as<uint32_t>() + problem_.rows, kPoisonF32Bits);
+    FillPoisonHost(DType::kF32, mean_.data(), problem_.rows, *pool_);
+    FillPoisonHost(DType::kF32, rstd_.data(), problem_.rows, *pool_);
   }
 }
 

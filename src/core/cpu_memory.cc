@@ -139,6 +139,16 @@ CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
   return m;
 }
 
+void FillPoisonHost(DType dtype, void* data, int64_t count, ThreadPool& pool) {
+  pool.ParallelFor(count, [&](int64_t b, int64_t e) {
+    if (dtype == DType::kF32)
+      std::fill(static_cast<uint32_t*>(data) + b, static_cast<uint32_t*>(data) + e, kPoisonF32Bits);
+    else
+      std::fill(static_cast<uint16_t*>(data) + b, static_cast<uint16_t*>(data) + e,
+                static_cast<uint16_t>(PoisonBits(dtype)));
+  });
+}
+
 std::string CpuModelName() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;

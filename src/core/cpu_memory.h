@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "core/dtype.h"
+#include "core/thread_pool.h"
 
 namespace lnbench {
 
@@ -21,6 +23,10 @@ void FlushCpuCaches();
 // `streaming` a copy with non-temporal stores ("stream_copy").
 CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
                                   double time_budget_s, bool streaming = false);
+// Fills `count` elements of `dtype` at `data` with the dtype's poison pattern
+// (core/dtype.h), split over `pool`.
+void FillPoisonHost(DType dtype, void* data, int64_t count, ThreadPool& pool);
+
 // Returns the CPU model name from /proc/cpuinfo ("unknown" otherwise).
 std::string CpuModelName();
 

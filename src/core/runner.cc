@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "backends/registry.h"
+#include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
@@ -187,17 +188,10 @@ struct ProblemData {
 // Fills a host output buffer with the poison pattern, so that a Download
 // which copies nothing is caught like a kernel that writes nothing.
 void PoisonHost(const Problem& p, ProblemData& d, ThreadPool& pool) {
-  const int64_t n = p.elements();
-  pool.ParallelFor(n, [&](int64_t b, int64_t e) {
-    if (p.dtype == DType::kF32)
-      std::fill(d.y.as<uint32_t>() + b, d.y.as<uint32_t>() + e, kPoisonF32Bits);
-    else
-      std::fill(d.y.as<uint16_t>() + b, d.y.as<uint16_t>() + e,
-                static_cast<uint16_t>(PoisonBits(p.dtype)));
-  });
+  FillPoisonHost(p.dtype, d.y.data(), p.elements(), pool);
   if (p.stats) {
-    std::fill(d.mean.as<uint32_t>(), d.mean.as<uint32_t>() + p.rows, kPoisonF32Bits);
-    std::fill(d.rstd.as<uint32_t>(), d.rstd.as<uint32_t>() + p.rows, kPoisonF32Bits);
+    FillPoisonHost(DType::kF32, d.mean.data(), p.rows, pool);
+    FillPoisonHost(DType::kF32, d.rstd.data(), p.rows, pool);
   }
 }
 
