@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake g++ make git libcli11-dev libfmt-dev libhwy-dev nlohmann-json3-dev libgtest-dev
-          libmpfr-dev libgmp-dev libdnnl-dev python3 python3-matplotlib python3-numpy)
+          libmpfr-dev libgmp-dev libdnnl-dev ocl-icd-opencl-dev python3 python3-matplotlib
+          python3-numpy python3-jsonschema)
 JOBS="${JOBS:-$(nproc)}"
 BUILD_DIR="${BUILD_DIR:-build}"
 ASAN_DIR="${ASAN_DIR:-build-asan}"
