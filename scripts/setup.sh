@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake g++ make git libcli11-dev libfmt-dev libhwy-dev nlohmann-json3-dev libgtest-dev
           libmpfr-dev libgmp-dev libdnnl-dev ocl-icd-opencl-dev python3 python3-matplotlib
-          python3-numpy python3-jsonschema)
+          python3-numpy python3-jsonschema python3-torch)
 JOBS="${JOBS:-$(nproc)}"
 BUILD_DIR="${BUILD_DIR:-build}"
 ASAN_DIR="${ASAN_DIR:-build-asan}"
@@ -51,6 +51,19 @@ build_asan() {
   cmake --build "$ASAN_DIR" -j"$JOBS"
 }
 
+# Fails when a test other than a GPU one (CUDA, cuDNN: no GPU here) was
+# skipped: every other test's dependency is installed above, so a skip would
+# hide a missing package.
+no_silent_skips() {
+  local skipped
+  skipped="$(grep -E '\(Skipped\)$' "$1" | grep -viE 'cuda|cudnn' || true)"
+  if [ -n "$skipped" ]; then
+    log "tests skipped that must run on this machine:"
+    printf '%s\n' "$skipped" >&2
+    exit 1
+  fi
+}
+
 case "${1:-}" in
   deps) install_deps ;;
   build) install_deps; build ;;
@@ -67,11 +80,16 @@ case "${1:-}" in
     install_deps
     build
     log "tests (Release)"
-    ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 600
+    ctest_log="$(mktemp)"
+    trap 'rm -f "$ctest_log"' EXIT
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 600 | tee "$ctest_log"
+    no_silent_skips "$ctest_log"
     build_asan
     log "tests (ASan + UBSan)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$ASAN_DIR" --output-on-failure -j"$JOBS" --timeout 900 -LE slow_under_asan
+      ctest --test-dir "$ASAN_DIR" --output-on-failure -j"$JOBS" --timeout 900 -LE slow_under_asan \
+      | tee "$ctest_log"
+    no_silent_skips "$ctest_log"
     ;;
   *)
     echo "usage: scripts/setup.sh run [lnbench run options] | test | deps | build" >&2

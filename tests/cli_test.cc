@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "support/json_schema.h"
+#include "support/report_schema.h"
 
 namespace lnbench {
 namespace {
@@ -65,15 +65,30 @@ class CliTest : public ::testing::Test {
 
   nlohmann::json LoadReport(const fs::path& p) { return nlohmann::json::parse(Slurp(p)); }
 
-  void ExpectSchemaValid(const nlohmann::json& report) {
-    auto validator = testing::SchemaValidator::FromFile(std::string(LNBENCH_SOURCE_DIR) +
-                                                        "/results/schema/report.schema.json");
-    const auto errors = validator.Validate(report);
-    for (const auto& e : errors) ADD_FAILURE() << e;
-  }
+  void ExpectSchemaValid(const nlohmann::json& report) { testing::ExpectReportMatchesSchema(report); }
 
   fs::path dir_;
 };
+
+// The schema check itself can fail: a report with a wrong dtype, a NaN
+// ceiling written as a number and no repro line breaks it in three places.
+TEST_F(CliTest, SchemaCheckRejectsABrokenReport) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run("run -b scalar --shape 3x5,2x7 --dtype f32 --time-budget 0.01 --quiet --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json report = LoadReport(json);
+  ExpectSchemaValid(report);
+  report["cases"][0]["problem"]["dtype"] = "f64";
+  report["cases"][1].erase("repro");
+  report["schema_version"] = "one";
+  const fs::path broken = dir_ / "broken.json";
+  std::ofstream(broken) << report.dump(1);
+  std::string output;
+  EXPECT_EQ(testing::CheckReportSchemaFile(broken.string(), &output), 1) << output;
+  EXPECT_NE(output.find("$.cases[0].problem.dtype"), std::string::npos) << output;
+  EXPECT_NE(output.find("repro"), std::string::npos) << output;
+  EXPECT_NE(output.find("$.schema_version"), std::string::npos) << output;
+}
 
 TEST_F(CliTest, VersionAndHelp) {
   Result r = Run("--version");

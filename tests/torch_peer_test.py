@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Tests of scripts/peers/torch_layernorm.py, the PyTorch peer.
 
-Without PyTorch the parts that need no torch still run (the ported checker
-agrees with lnbench's, the no-torch exit), then the test exits 77 (skipped)
-saying why. With PyTorch: a small CPU run on lnbench's exact inputs, the
+PyTorch (Debian's python3-torch, installed by scripts/setup.sh) and numpy are
+required: without them the test fails saying why, it never skips. The parts
+that need no torch run first (the ported checker agrees with lnbench's, the
+no-torch exit). With PyTorch: a small CPU run on lnbench's exact inputs, the
 report validated against results/schema/report.schema.json, and taken by
 `lnbench merge` and `lnbench compare`.
 Environment: LNBENCH_BINARY (the lnbench tool), LNBENCH_SOURCE_DIR (the repository).
@@ -16,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
 SOURCE_DIR = os.environ.get("LNBENCH_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(SOURCE_DIR, "scripts", "peers", "torch_layernorm.py")
@@ -283,8 +283,8 @@ def main():
         try:
             import numpy as np
         except ImportError:
-            print("skipped: NumPy is not installed for this Python")
-            return 1 if failures else SKIP
+            print("FAIL: NumPy is not installed for this Python (apt-get install python3-numpy)")
+            return 1
         mod = load_script()
         if LNBENCH and os.access(LNBENCH, os.X_OK):
             test_checker_agrees_with_lnbench(np, mod, tmp)
@@ -293,14 +293,12 @@ def main():
         try:
             import torch  # noqa: F401
         except ImportError:
-            if failures:
-                return 1
-            print("skipped: PyTorch is not installed for this Python (Debian: apt-get install "
-                  "python3-torch); the checker and no-torch tests passed")
-            return SKIP
+            print("FAIL: PyTorch is not installed for this Python (Debian: apt-get install "
+                  "python3-torch, or scripts/setup.sh deps)")
+            return 1
         if not (LNBENCH and os.access(LNBENCH, os.X_OK)):
-            print("skipped: LNBENCH_BINARY is not set")
-            return 1 if failures else SKIP
+            print("FAIL: LNBENCH_BINARY is not set")
+            return 1
         test_torch_run(mod, tmp)
     if failures:
         print(f"{len(failures)} check(s) failed")
