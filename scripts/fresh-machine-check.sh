@@ -52,6 +52,7 @@ mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/d
 mirror="${mirror:-http://deb.debian.org/debian}"
 
 root="$(mktemp -d "${TMPDIR:-/tmp}/lnbench-fresh.XXXXXX")"
+chmod 755 "$root"  # apt inside downloads as the _apt user
 mounted=()
 cleanup() {
   local m
