@@ -2,6 +2,7 @@
 // to end through the lnbench binary, in temporary folders only. Symlinks and
 // FIFOs are made here; nothing under /dev is touched.
 #include <fcntl.h>
+#include <limits.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -179,6 +180,14 @@ TEST_F(IoTest, SymlinkIsFollowedAndStaysALink) {
   WriteFileAtomically((dir_ / "dangling.json").string(), "made");
   EXPECT_TRUE(fs::is_symlink(dir_ / "dangling.json"));
   EXPECT_EQ(Slurp(dir_ / "real" / "new.json"), "made");
+}
+
+TEST_F(IoTest, LongestNameGetsAShortenedTemporaryName) {
+  const fs::path target = dir_ / std::string(NAME_MAX, 'x');
+  EXPECT_NO_THROW(CheckOutputFile("--json", target.string()));
+  WriteFileAtomically(target.string(), "ok");
+  EXPECT_EQ(Slurp(target), "ok");
+  EXPECT_EQ(Leftovers(dir_), 0);
 }
 
 TEST_F(IoTest, UncommittedTemporaryFileIsRemoved) {
@@ -434,6 +443,7 @@ TEST_F(IoTest, OddValuesAreOneLineUsageErrors) {
       {{"--cols", ""}, "--cols"},
       {{"--dtype", ""}, "--dtype"},
       {{"--threads", ""}, "--threads"},
+      {{"--hwy-target", ""}, "--hwy-target"},
   };
   for (const auto& [opt, needle] : cases) {
     std::vector<std::string> args = {"run", "-b", "scalar", "--json", json.string()};

@@ -132,7 +132,8 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "kernel variants, comma-separated, or 'all' (default: each backend's default)")
       ->capture_default_str();
   cmd->add_option("--hwy-target", o.hwy_target,
-                  "force one Highway target (e.g. AVX2, AVX3, SSE4): the highway variant of that name");
+                  "force one Highway target (e.g. AVX2, AVX3, SSE4): the highway variant of that name")
+      ->check(NonEmpty());
   cmd->add_option("--shape", o.shapes, "shapes ROWSxCOLS, comma-separated (e.g. 4096x768,1x4096)")
       ->check(NonEmpty());
   cmd->add_option("--cols", o.cols,
