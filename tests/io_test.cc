@@ -282,6 +282,21 @@ TEST_F(IoTest, DashIsStandardOutputAndTheTableGoesToStderr) {
   EXPECT_EQ(nlohmann::json::parse(v.out)["summary"]["passed"], 2);
 }
 
+// /dev/stdout is a link to /proc/self/fd/1; /proc is used here so the test stays out of /dev.
+TEST_F(IoTest, PathOfStandardOutputJoinsTheStream) {
+  const fs::path out = dir_ / "io" / "out";
+  Result r = RunSmall({"--json", "/proc/self/fd/1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The table, then the report, then the summary: one stream, nothing replaced or rewound.
+  EXPECT_EQ(r.out.find("backend"), 0u) << r.out;
+  const size_t begin = r.out.find("{\n"), end = r.out.rfind("}\n");
+  ASSERT_TRUE(begin != std::string::npos && end != std::string::npos) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out.substr(begin, end + 1 - begin))["summary"]["passed"], 1);
+  EXPECT_NE(r.out.find("1 passed", end), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(out)));
+  EXPECT_EQ(Leftovers(dir_ / "io"), 0);
+}
+
 TEST_F(IoTest, BadOutputPathsFailAtOnceAndCreateNothing) {
   std::ofstream(dir_ / "file") << "x";
   const std::string long_name(300, 'n');

@@ -192,6 +192,23 @@ int WriteAll(int fd, std::string_view data) {
   throw RuntimeError("cannot write " + Quoted(path) + ": " + std::strerror(err));
 }
 
+// Returns 1 or 2 when `st` is the file this process's stdout or stderr is
+// open on (/dev/stdout, /proc/self/fd/1, or the file stdout was redirected
+// to), else -1: written through that descriptor, the output joins the stream
+// instead of replacing or rewinding its file.
+int StdStreamOf(const struct stat& st) {
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+    struct stat s;
+    if (fstat(fd, &s) == 0 && s.st_dev == st.st_dev && s.st_ino == st.st_ino) return fd;
+  }
+  return -1;
+}
+
+// Returns whether a target is written in place: a device or FIFO.
+bool IsWrittenInPlace(const struct stat& st) {
+  return S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode);
+}
+
 mode_t Umask() {
   static const mode_t mask = [] {
     const mode_t m = umask(0);
@@ -210,8 +227,16 @@ void CheckOutputFile(const std::string& option, const std::string& path, bool al
   if (allow_stdout && IsStdoutPath(path)) return;
   CheckLengths(option, path);
   if (path.back() == '/') Refuse(option, path, "names a folder; give a file name");
-  const std::string target = FinalTarget(path);
   struct stat st;
+  // The kernel follows every link here, /proc's "pipe:[N]" ones included.
+  if (stat(path.c_str(), &st) == 0) {
+    if (StdStreamOf(st) >= 0) return;
+    if (IsWrittenInPlace(st)) {
+      if (access(path.c_str(), W_OK) != 0) Refuse(option, path, "not writable");
+      return;
+    }
+  }
+  const std::string target = FinalTarget(path);
   if (stat(target.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) Refuse(option, path, "is a folder; give a file name");
     if (S_ISSOCK(st.st_mode)) Refuse(option, path, "is a socket; lnbench writes files, FIFOs and devices");
@@ -277,12 +302,21 @@ void CreateOutputFolder(const std::string& option, const std::string& path, Crea
 }
 
 OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
+  struct stat st;
   if (IsStdoutPath(path_)) {
-    in_place_ = true;
+    std_fd_ = STDOUT_FILENO;
     return;
   }
+  if (stat(path_.c_str(), &st) == 0) {
+    if ((std_fd_ = StdStreamOf(st)) >= 0) return;
+    if (IsWrittenInPlace(st)) {
+      // Opened by the name given: /proc's links to pipes name no real path.
+      in_place_ = true;
+      target_ = path_;
+      return;
+    }
+  }
   target_ = FinalTarget(path_);
-  struct stat st;
   const bool exists = stat(target_.c_str(), &st) == 0;
   if (exists && S_ISDIR(st.st_mode)) throw UsageError(Quoted(path_) + ": is a folder");
   if (exists && S_ISSOCK(st.st_mode)) throw UsageError(Quoted(path_) + ": is a socket");
@@ -327,10 +361,11 @@ void OutputFile::Discard() {
 }
 
 void OutputFile::Commit(std::string_view content) {
-  if (IsStdoutPath(path_)) {
-    std::fflush(stdout);
-    if (const int err = WriteAll(STDOUT_FILENO, content)) {
-      throw RuntimeError(std::string("cannot write to standard output: ") + std::strerror(err));
+  if (std_fd_ >= 0) {
+    std::fflush(std_fd_ == STDOUT_FILENO ? stdout : stderr);
+    if (const int err = WriteAll(std_fd_, content)) {
+      throw RuntimeError(std::string("cannot write to standard ") + (std_fd_ == STDOUT_FILENO ? "output" : "error") +
+                         ": " + std::strerror(err));
     }
     return;
   }

@@ -11,6 +11,9 @@
 //   target and the link stays a link.
 // - An existing target that is not a regular file (character or block device,
 //   FIFO) is written in place, never created, truncated or renamed over.
+// - A path naming the file standard output or error is open on (/dev/stdout,
+//   /proc/self/fd/1, or the file stdout is redirected to) is written through
+//   that descriptor.
 // - Temporary files are removed on SIGINT, SIGTERM, SIGHUP and SIGPIPE (then the
 //   signal takes its default action) and when an error unwinds past them.
 // - A failed write (ENOSPC, EFBIG, EPIPE...) is a RuntimeError (exit 3) naming the
@@ -82,6 +85,7 @@ class OutputFile {
   std::string temp_;    // the temporary file, "" when written in place
   int fd_ = -1;
   int slot_ = -1;       // in the signal-cleanup registry
+  int std_fd_ = -1;     // 1 or 2: "-", or the file stdout/stderr is open on
   bool in_place_ = false;
 };
 
