@@ -22,7 +22,7 @@
 #include "compare/merge.h"
 #include "compare/report_json.h"
 #include "core/errors.h"
-#include "report/file_io.h"
+#include "io/file_io.h"
 #include "support/report_schema.h"
 
 namespace lnbench {

@@ -5,16 +5,21 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "backends/registry.h"
 #include "cli/commands.h"
 #include "core/build_info.h"
 #include "core/context.h"
 #include "core/errors.h"
-#include "report/file_io.h"
+#include "io/file_io.h"
 #include "report/report.h"
 #include "report/table.h"
 
@@ -92,6 +97,33 @@ void MakePlots(const std::string& report_path, const std::string& plot_dir) {
 
 }  // namespace
 
+CLI::Validator NonEmpty() {
+  return CLI::Validator([](std::string& s) { return s.empty() ? std::string("empty value") : std::string(); },
+                        "", "NonEmpty");
+}
+
+CLI::Validator Finite() {
+  return CLI::Validator(
+      [](std::string& s) {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (end != s.c_str() && *end == '\0' && !std::isfinite(v)) return "'" + s + "' is not a finite number";
+        return std::string();  // anything else is left to the conversion and the range check
+      },
+      "", "Finite");
+}
+
+uint64_t ParseUint64(const std::string& option, const std::string& text) {
+  const bool digits = !text.empty() && text.size() <= 20 &&
+                      std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = digits ? std::strtoull(text.c_str(), &end, 10) : 0;
+  if (!digits || errno == ERANGE || end != text.c_str() + text.size())
+    throw UsageError(option + " '" + text + "': expected an integer from 0 to 18446744073709551615");
+  return static_cast<uint64_t>(v);
+}
+
 void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("-b,--backend", o.backends,
                   "backends, comma-separated, or 'all' (every available one; see `lnbench list`)")
@@ -100,35 +132,45 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "kernel variants, comma-separated, or 'all' (default: each backend's default)")
       ->capture_default_str();
   cmd->add_option("--hwy-target", o.hwy_target,
-                  "force one Highway target (e.g. AVX2, AVX3, SSE4): the highway variant of that name");
-  cmd->add_option("--shape", o.shapes, "shapes ROWSxCOLS, comma-separated (e.g. 4096x768,1x4096)");
+                  "force one Highway target (e.g. AVX2, AVX3, SSE4): the highway variant of that name")
+      ->check(NonEmpty());
+  cmd->add_option("--shape", o.shapes, "shapes ROWSxCOLS, comma-separated (e.g. 4096x768,1x4096)")
+      ->check(NonEmpty());
   cmd->add_option("--cols", o.cols,
                   "hidden sizes: list (768,4096), sweep (128:65536:*2, 256:2048:+256) or preset "
-                  "(models, bert, gpt2, llama, awkward, standard, cpu); rows from --rows or --input-bytes");
+                  "(models, bert, gpt2, llama, awkward, standard, cpu); rows from --rows or --input-bytes")
+      ->check(NonEmpty());
   cmd->add_option("--rows", o.rows, "rows for --cols")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   cmd->add_option("--input-bytes", o.input_bytes,
-                  "with --cols: rows chosen so each input is about this size (e.g. 256MiB)");
-  cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")->capture_default_str();
+                  "with --cols: rows chosen so each input is about this size (e.g. 256MiB)")
+      ->check(NonEmpty());
+  cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")
+      ->check(NonEmpty())
+      ->capture_default_str();
   cmd->add_option("--dist", o.dists,
                   "input distributions, comma-separated, or 'all': normal, uniform, offset1e4, "
                   "offset1e6, tinyvar, constant, outliers, exact, special")
+      ->check(NonEmpty())
       ->capture_default_str();
-  cmd->add_option("--eps", o.eps, "epsilon added to the variance")->capture_default_str();
+  cmd->add_option("--eps", o.eps, "epsilon added to the variance")->check(Finite())->capture_default_str();
   cmd->add_flag("--no-affine", o.no_affine, "no gamma/beta (y = normalized x)");
   cmd->add_flag("--stats", o.stats, "also produce and check mean and rstd per row");
   if (for_verify)
     cmd->add_flag("--both-modes", o.both_modes,
                   "check both affine+stats and neither (default for verify when neither flag is given)");
-  cmd->add_option("--seed", o.seed, "seed of the input generators")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of the input generators (0 to 2^64-1)")->capture_default_str();
   cmd->add_option("--threads", o.threads,
                   "CPU threads over rows, comma-separated list (0 = all cores)")
+      ->check(NonEmpty())
       ->capture_default_str();
   cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64 .npy (rows x cols)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--gamma", o.gamma, "gamma for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
   cmd->add_option("--beta", o.beta, "beta for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
   cmd->add_option("--dump", o.dump,
-                  "write inputs, the float64 reference and every backend's outputs as .npy into this folder");
+                  "write inputs, the float64 reference and every backend's outputs as .npy into this "
+                  "existing folder")
+      ->check(NonEmpty());
   cmd->add_flag("-q,--quiet", o.quiet, "no table and no progress line");
 }
 
@@ -215,7 +257,7 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   c.dists = dists;
   if (!(o.eps >= 0) || !std::isfinite(o.eps)) problems.push_back("--eps must be a finite number >= 0");
   c.eps = o.eps;
-  c.seed = o.seed;
+  attempt([&] { c.seed = ParseUint64("--seed", o.seed); });
   if (o.both_modes) {
     c.modes = {{true, true}, {false, false}};
   } else {
@@ -241,11 +283,7 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     problems.push_back("--gamma and --beta go with --input");
   }
   if (!o.dump.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(o.dump, ec))
-      problems.push_back("--dump: folder '" + o.dump + "' does not exist");
-    else if (access(o.dump.c_str(), W_OK) != 0)
-      problems.push_back("--dump: folder '" + o.dump + "' is not writable");
+    attempt([&] { CheckOutputFolder("--dump", o.dump, /*may_create=*/false); });
     c.dump_dir = o.dump;
   }
   if (!problems.empty()) {
@@ -258,36 +296,52 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
 
 int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
                      const std::string& json_path, const std::string& plot_dir) {
-  if (!json_path.empty()) CheckWritable(json_path);
-  if (!plot_dir.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(plot_dir, ec) && !std::filesystem::create_directories(plot_dir, ec))
-      throw UsageError("--plot: cannot create folder '" + plot_dir + "'");
-  }
+  // Every output path is checked and the whole configuration validated before
+  // anything is created, so a usage error leaves nothing behind.
+  if (!json_path.empty()) CheckOutputFile("--json", json_path);
+  if (!plot_dir.empty()) CheckOutputFolder("--plot", plot_dir, /*may_create=*/true);
   ValidateRunConfig(config);
+  // Declared before the files, so on an error the files go first, then the folders.
+  CreatedFolders made;
+  if (!plot_dir.empty()) CreateOutputFolder("--plot", plot_dir, &made);
+  // The report's temporary file is made now: a folder that refuses files fails
+  // before the run, and a leftover from a killed run is named .NAME.lnbench-tmp.*
+  std::optional<OutputFile> report_file, plot_report_file;
+  if (!json_path.empty()) report_file.emplace(json_path);
+  // The charts read a report from a file: with --json - (or no --json) it goes into the folder.
+  std::string plot_report = json_path;
+  if (!plot_dir.empty() && (json_path.empty() || IsStdoutPath(json_path))) {
+    plot_report = plot_dir + "/report.json";
+    plot_report_file.emplace(plot_report);
+  }
+  // With --json - the standard output is the report alone; the table goes to stderr.
+  std::FILE* const table_out = IsStdoutPath(json_path) ? stderr : stdout;
+
   const bool progress = !opts.quiet && isatty(STDERR_FILENO);
   auto on_start = [&](size_t done, size_t total, const std::string& what) {
     if (progress) fmt::print(stderr, "\r\033[K[{}/{}] {}", done + 1, total, what);
   };
   RunResult result = ExecuteRun(config, on_start, nullptr);
   if (progress) fmt::print(stderr, "\r\033[K");
-  if (!opts.quiet) fmt::print("{}", FormatResultsTable(result, config.measure));
+  if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, config.measure));
   int passed = 0, failed = 0, other = 0;
   for (const auto& c : result.cases) {
     if (c.status == CaseStatus::kPassed) ++passed;
     else if (c.status == CaseStatus::kFailed || c.status == CaseStatus::kError) ++failed;
     else ++other;
   }
-  std::string report_path = json_path;
-  if (report_path.empty() && !plot_dir.empty()) report_path = plot_dir + "/report.json";
-  if (!report_path.empty()) {
+  if (report_file || plot_report_file) {
     const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
-    WriteReport(report_path, BuildReport(config, result, ctx));
-    if (!opts.quiet) fmt::print("report: {}\n", report_path);
+    const std::string text = ReportText(BuildReport(config, result, ctx));
+    std::fflush(table_out);
+    if (report_file) report_file->Commit(text);
+    if (plot_report_file) plot_report_file->Commit(text);
+    if (!opts.quiet && !IsStdoutPath(plot_report)) fmt::print(table_out, "report: {}\n", plot_report);
   }
-  if (!plot_dir.empty()) MakePlots(report_path, plot_dir);
+  made.Keep();
+  if (!plot_dir.empty()) MakePlots(plot_report, plot_dir);
   if (!opts.quiet)
-    fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, other);
+    fmt::print(table_out, "{} passed, {} failed, {} skipped\n", passed, failed, other);
   return result.ExitCode();
 }
 

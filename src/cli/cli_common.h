@@ -27,11 +27,23 @@ struct ProblemOptions {
   bool no_affine = false;
   bool stats = false;
   bool both_modes = false;   // verify: affine+stats and neither
-  uint64_t seed = 1;
+  std::string seed = "1";   // text: parsed by ParseUint64, so -1 and 2^64 are refused
   std::string threads = "0";
   std::string input, gamma, beta, dump;
   bool quiet = false;
 };
+
+// A CLI11 check refusing "": an empty --shape, --json... would silently mean
+// "the default" or "nothing".
+CLI::Validator NonEmpty();
+
+// A CLI11 check refusing NaN and infinities (CLI::Range lets NaN through).
+CLI::Validator Finite();
+
+// Returns `text` as a decimal integer in 0..2^64-1. Throws UsageError naming
+// `option` for a sign, another base, garbage or an out-of-range value (strtoull
+// would wrap -1 and saturate 2^64 silently).
+uint64_t ParseUint64(const std::string& option, const std::string& text);
 
 // Adds the shared options to `cmd`, bound to `opts` (whose values are the defaults shown).
 void AddProblemOptions(CLI::App* cmd, ProblemOptions& opts, bool for_verify);

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "compare/compare.h"
 #include "core/errors.h"
@@ -22,7 +23,7 @@ struct CompareCliOptions {
   std::string new_path;
   double alpha = CompareOptions{}.alpha;
   std::string max_slowdown = "5%";
-  uint64_t max_ulp_growth = CompareOptions{}.max_ulp_growth;
+  std::string max_ulp_growth = std::to_string(CompareOptions{}.max_ulp_growth);
   bool fail_on_missing = false;
   bool absolute = false;
   std::string format = "table";
@@ -45,7 +46,11 @@ CompareConfig ToConfig(const CompareCliOptions& o) {
   } catch (const UsageError& e) {
     errors.push_back(e.what());
   }
-  config.options.max_ulp_growth = o.max_ulp_growth;
+  try {
+    config.options.max_ulp_growth = ParseUint64("--max-ulp-growth", o.max_ulp_growth);
+  } catch (const UsageError& e) {
+    errors.push_back(e.what());
+  }
   config.options.fail_on_missing = o.fail_on_missing;
   config.options.absolute = o.absolute;
   config.format = o.format == "md" ? CompareFormat::kMarkdown
@@ -88,7 +93,6 @@ CommandFn AddCompareCommand(CLI::App& app) {
       ->capture_default_str();
   sc->add_option("--max-ulp-growth", o.max_ulp_growth,
                  "how many ulps the max ulp error of a case may grow before it is a regression")
-      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sc->add_flag("--fail-on-missing", o.fail_on_missing,
                "a case present in only one report is a regression")
@@ -101,7 +105,8 @@ CommandFn AddCompareCommand(CLI::App& app) {
       ->check(CLI::IsMember({"table", "md", "json"}))
       ->capture_default_str();
   sc->add_option("-o,--output", o.output_path,
-                 "write the comparison to FILE (atomically) instead of standard output");
+                 "write the comparison to FILE (atomically) instead of standard output ('-')")
+      ->check(NonEmpty());
   // clang-format on
 
   return [options]() { return RunCompare(ToConfig(*options), std::cout); };

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "compare/merge.h"
 
@@ -27,8 +28,10 @@ CommandFn AddMergeCommand(CLI::App& app) {
       ->required()
       ->expected(1, std::numeric_limits<int>::max())
       ->check(CLI::ExistingFile);
-  sc->add_option("-o,--output", config->output_path, "the merged report to write (atomically)")
-      ->required();
+  sc->add_option("-o,--output", config->output_path,
+                 "the merged report to write (atomically; '-' = standard output)")
+      ->required()
+      ->check(NonEmpty());
   // clang-format on
 
   return [config]() { return RunMerge(*config, ProcessArgv(), std::cout); };

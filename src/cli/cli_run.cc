@@ -29,8 +29,12 @@ CommandFn AddRunCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "run", "verify every case against the float64 reference, then time the ones that pass");
   AddProblemOptions(cmd, opts->problem, /*for_verify=*/false);
-  cmd->add_option("--json", opts->json, "write the JSON report here (atomically)");
-  cmd->add_option("--plot", opts->plot, "after the run, draw charts into this folder (needs matplotlib)");
+  cmd->add_option("--json", opts->json,
+                  "write the JSON report here (atomically; '-' = standard output, the table then goes to stderr)")
+      ->check(NonEmpty());
+  cmd->add_option("--plot", opts->plot,
+                  "after the run, draw charts into this folder, created if missing (needs matplotlib)")
+      ->check(NonEmpty());
   cmd->add_option("--warmup", opts->warmup, "untimed runs before sampling")
       ->check(CLI::Range(0, 100000))->capture_default_str();
   cmd->add_option("--min-samples", opts->min_samples, "samples at least")
@@ -39,9 +43,9 @@ CommandFn AddRunCommand(CLI::App& app) {
       ->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--max-noise", opts->max_noise_pct,
                   "stop sampling when the median's relative standard error is below this (percent)")
-      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+      ->check(Finite())->check(CLI::Range(0.0, 100.0))->capture_default_str();
   cmd->add_option("--time-budget", opts->time_budget, "seconds of sampling per case at most")
-      ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+      ->check(Finite())->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   cmd->add_flag("--cold", opts->cold,
                 "flush caches before every sample (CPU: stream 4x the last-level cache; GPU: L2)");
   return [opts] {

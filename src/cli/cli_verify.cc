@@ -27,7 +27,9 @@ CommandFn AddVerifyCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "verify", "correctness only: every variant, dtype, distribution and edge shape; no timing");
   AddProblemOptions(cmd, opts->problem, /*for_verify=*/true);
-  cmd->add_option("--json", opts->json, "write the JSON report here (atomically)");
+  cmd->add_option("--json", opts->json,
+                  "write the JSON report here (atomically; '-' = standard output, the table then goes to stderr)")
+      ->check(NonEmpty());
   return [opts] {
     ProblemOptions po = opts->problem;
     if (po.shapes.empty() && po.cols.empty() && po.input.empty()) po.shapes = kVerifyShapes;

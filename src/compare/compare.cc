@@ -11,7 +11,8 @@
 #include <fmt/format.h>
 
 #include "core/errors.h"
-#include "report/file_io.h"
+#include "io/file_io.h"
+#include "io/json_text.h"
 
 namespace lnbench {
 
@@ -725,7 +726,7 @@ std::string FormatJson(const Comparison& c) {
                   {"only_in_new", c.only_in_new.size()},
                   {"regression", c.regression()},
                   {"headline", c.Headline()}};
-  return j.dump(2) + "\n";
+  return DumpJsonText(j);
 }
 
 }  // namespace
@@ -757,7 +758,7 @@ double ParseSlowdown(const std::string& text) {
 }
 
 int RunCompare(const CompareConfig& config, std::ostream& out) {
-  if (!config.output_path.empty()) CheckWritable(config.output_path);
+  if (!config.output_path.empty()) CheckOutputFile("-o", config.output_path);
   // Load both before failing, so one run names every bad input.
   std::optional<LoadedReport> base, next;
   std::string errors;
@@ -775,7 +776,7 @@ int RunCompare(const CompareConfig& config, std::ostream& out) {
 
   const Comparison comparison = CompareReports(*base, *next, config.options);
   const std::string text = FormatComparison(comparison, config.format);
-  if (config.output_path.empty()) {
+  if (config.output_path.empty() || IsStdoutPath(config.output_path)) {
     out << text;
   } else {
     WriteFileAtomically(config.output_path, text);

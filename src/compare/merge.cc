@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <iostream>
 #include <set>
 
 #include <fmt/format.h>
@@ -10,7 +11,8 @@
 #include "compare/compare.h"
 #include "core/build_info.h"
 #include "core/errors.h"
-#include "report/file_io.h"
+#include "io/file_io.h"
+#include "io/json_text.h"
 
 namespace lnbench {
 
@@ -171,7 +173,7 @@ Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info
 
 int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, std::ostream& out) {
   if (config.input_paths.empty()) throw UsageError("merge: no reports given");
-  CheckWritable(config.output_path);
+  CheckOutputFile("-o", config.output_path);
 
   std::string errors;
   const auto add_error = [&](const std::string& e) { AppendJoined(errors, "\n", e); };
@@ -206,11 +208,18 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
   if (!errors.empty()) throw UsageError(errors);
 
   const Json merged = MergeReports(inputs, MergeInfo{UtcNowIso8601(), argv});
-  WriteFileAtomically(config.output_path, merged.dump(2) + "\n");
-  out << fmt::format("merged {} report{} ({} cases from {} machine entr{}) into {}\n", inputs.size(),
+  const std::string text = DumpJsonText(merged);
+  // With "-o -" the report is the standard output; the summary goes to stderr.
+  const bool to_stdout = IsStdoutPath(config.output_path);
+  if (to_stdout) {
+    out << text;
+  } else {
+    WriteFileAtomically(config.output_path, text);
+  }
+  (to_stdout ? std::cerr : out) << fmt::format("merged {} report{} ({} cases from {} machine entr{}) into {}\n", inputs.size(),
                      inputs.size() == 1 ? "" : "s", merged.at("cases").size(),
                      merged.at("context").at("machines").size(),
-                     merged.at("context").at("machines").size() == 1 ? "y" : "ies", config.output_path);
+                     merged.at("context").at("machines").size() == 1 ? "y" : "ies", to_stdout ? "standard output" : config.output_path);
   out.flush();
   return kExitOk;
 }

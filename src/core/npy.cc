@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "core/errors.h"
-#include "report/file_io.h"
+#include "io/file_io.h"
 
 namespace lnbench {
 namespace {

@@ -5,7 +5,8 @@
 #include <cmath>
 
 #include "core/build_info.h"
-#include "report/file_io.h"
+#include "io/file_io.h"
+#include "io/json_text.h"
 
 namespace lnbench {
 
@@ -235,8 +236,10 @@ Json BuildReport(const RunConfig& config, const RunResult& result, const RunCont
   return j;
 }
 
+std::string ReportText(const Json& report) { return DumpJsonText(report); }
+
 void WriteReport(const std::string& path, const Json& report) {
-  WriteFileAtomically(path, report.dump(2) + "\n");
+  WriteFileAtomically(path, ReportText(report));
 }
 
 }  // namespace lnbench

@@ -20,7 +20,11 @@ nlohmann::ordered_json JsonNumber(double value);
 nlohmann::ordered_json BuildReport(const RunConfig& config, const RunResult& result,
                                    const RunContext& context);
 
-// Writes the report atomically, pretty-printed.
+// Returns the report as pretty-printed JSON text; strings that are not valid
+// UTF-8 (file names in argv) are escaped, not refused.
+std::string ReportText(const nlohmann::ordered_json& report);
+
+// Writes the report by the output rules of io/file_io.h (atomically, "-" = stdout).
 void WriteReport(const std::string& path, const nlohmann::ordered_json& report);
 
 }  // namespace lnbench

@@ -1,0 +1,413 @@
+#include "io/file_io.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "core/errors.h"
+
+namespace lnbench {
+
+namespace {
+
+// ---- Temporary files removed on a fatal signal -------------------------------
+//
+// A fixed table, so the handler needs no allocation and no lock: a slot is
+// claimed (1), filled, then published (2); the handler unlinks published
+// slots only. unlink() and raise() are async-signal-safe.
+
+constexpr int kTempSlots = 64;
+constexpr size_t kSlotBytes = PATH_MAX + 1;
+constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ};
+
+struct TempSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 live
+  char path[kSlotBytes];
+};
+TempSlot g_temp_slots[kTempSlots];
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void RemoveTempFilesAndReraise(int sig) {
+  const int saved_errno = errno;
+  for (TempSlot& slot : g_temp_slots)
+    if (slot.state.load(std::memory_order_acquire) == 2) unlink(slot.path);
+  errno = saved_errno;
+  // SA_RESETHAND restored the default action; the signal is blocked while we
+  // run, so it is delivered (and ends the process) as the handler returns.
+  raise(sig);
+}
+
+// Installs the handler once, leaving alone signals the caller ignores (nohup).
+void InstallCleanupHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_handler = RemoveTempFilesAndReraise;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    for (int sig : kCleanupSignals) sigaddset(&action.sa_mask, sig);
+    for (int sig : kCleanupSignals) {
+      struct sigaction old {};
+      if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+      sigaction(sig, &action, nullptr);
+    }
+  });
+}
+
+// Blocks the cleanup signals for its lifetime, so a temporary file cannot be
+// created and then missed by the handler.
+class CleanupSignalsBlocked {
+ public:
+  CleanupSignalsBlocked() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kCleanupSignals) sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~CleanupSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
+
+// Returns a claimed slot (state 1) or -1 when the table is full.
+int ClaimSlot() {
+  for (int i = 0; i < kTempSlots; ++i) {
+    int expected = 0;
+    if (g_temp_slots[i].state.compare_exchange_strong(expected, 1)) return i;
+  }
+  return -1;
+}
+
+void PublishSlot(int slot, const std::string& path) {
+  std::memcpy(g_temp_slots[slot].path, path.c_str(), path.size() + 1);
+  g_temp_slots[slot].state.store(2, std::memory_order_release);
+}
+
+void ReleaseSlot(int slot) {
+  if (slot >= 0) g_temp_slots[slot].state.store(0, std::memory_order_release);
+}
+
+// ---- Paths -------------------------------------------------------------------
+
+// Returns `path` quoted for a one-line message: control bytes as \xNN.
+std::string Quoted(const std::string& path) {
+  std::string out = "'";
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
+}
+
+std::string FolderOf(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+std::string NameOf(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+[[noreturn]] void Refuse(const std::string& option, const std::string& path, const std::string& why) {
+  throw UsageError(option + " " + Quoted(path) + ": " + why);
+}
+
+// Refuses a path the kernel would reject as too long, before any work.
+void CheckLengths(const std::string& option, const std::string& path) {
+  if (path.size() >= PATH_MAX)
+    Refuse(option, path, "path too long (" + std::to_string(path.size()) + " bytes; at most " +
+                             std::to_string(PATH_MAX - 1) + ")");
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end - start > NAME_MAX)
+      Refuse(option, path, "name too long (a component of " + std::to_string(end - start) +
+                               " bytes; at most " + std::to_string(NAME_MAX) + ")");
+    start = end + 1;
+  }
+}
+
+// Returns the final target of `path`: symlinks in its last component are
+// followed (relative links resolve from the link's folder), so the file can be
+// replaced atomically there while the link stays a link.
+std::string FinalTarget(const std::string& path) {
+  std::string p = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return p;
+    std::vector<char> buf(PATH_MAX + 1);
+    const ssize_t n = readlink(p.c_str(), buf.data(), buf.size() - 1);
+    if (n <= 0) return p;
+    const std::string link(buf.data(), static_cast<size_t>(n));
+    p = link[0] == '/' ? link : FolderOf(p) + "/" + link;
+  }
+  throw UsageError(Quoted(path) + ": too many levels of symbolic links");
+}
+
+// Refuses `folder` unless it is a folder we may create files in.
+void CheckFolderWritable(const std::string& option, const std::string& path, const std::string& folder) {
+  struct stat st;
+  if (stat(folder.c_str(), &st) != 0) {
+    if (errno == ENOENT) Refuse(option, path, "folder " + Quoted(folder) + " does not exist");
+    if (errno == ENOTDIR) Refuse(option, path, "a component of " + Quoted(folder) + " is not a folder");
+    Refuse(option, path, "folder " + Quoted(folder) + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) Refuse(option, path, Quoted(folder) + " is not a folder");
+  if (access(folder.c_str(), W_OK | X_OK) != 0)
+    Refuse(option, path, "folder " + Quoted(folder) + " is not writable");
+}
+
+// Writes all of `data` to `fd`; returns 0 or the errno of the failure.
+int WriteAll(int fd, std::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+[[noreturn]] void WriteFailed(const std::string& path, int err) {
+  throw RuntimeError("cannot write " + Quoted(path) + ": " + std::strerror(err));
+}
+
+// Returns 1 or 2 when `st` is the file this process's stdout or stderr is
+// open on (/dev/stdout, /proc/self/fd/1, or the file stdout was redirected
+// to), else -1: written through that descriptor, the output joins the stream
+// instead of replacing or rewinding its file.
+int StdStreamOf(const struct stat& st) {
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+    struct stat s;
+    if (fstat(fd, &s) == 0 && s.st_dev == st.st_dev && s.st_ino == st.st_ino) return fd;
+  }
+  return -1;
+}
+
+// Returns whether a target is written in place: a device or FIFO.
+bool IsWrittenInPlace(const struct stat& st) {
+  return S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode);
+}
+
+mode_t Umask() {
+  static const mode_t mask = [] {
+    const mode_t m = umask(0);
+    umask(m);
+    return m;
+  }();
+  return mask;
+}
+
+}  // namespace
+
+bool IsStdoutPath(const std::string& path) { return path == "-"; }
+
+void CheckOutputFile(const std::string& option, const std::string& path, bool allow_stdout) {
+  if (path.empty()) throw UsageError(option + ": empty path");
+  if (allow_stdout && IsStdoutPath(path)) return;
+  CheckLengths(option, path);
+  if (path.back() == '/') Refuse(option, path, "names a folder; give a file name");
+  struct stat st;
+  // The kernel follows every link here, /proc's "pipe:[N]" ones included.
+  if (stat(path.c_str(), &st) == 0) {
+    if (StdStreamOf(st) >= 0) return;
+    if (IsWrittenInPlace(st)) {
+      if (access(path.c_str(), W_OK) != 0) Refuse(option, path, "not writable");
+      return;
+    }
+  }
+  const std::string target = FinalTarget(path);
+  if (stat(target.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) Refuse(option, path, "is a folder; give a file name");
+    if (S_ISSOCK(st.st_mode)) Refuse(option, path, "is a socket; lnbench writes files, FIFOs and devices");
+    if (!S_ISREG(st.st_mode)) {
+      // Written in place: it must be writable itself; its folder does not matter.
+      if (access(target.c_str(), W_OK) != 0) Refuse(option, path, "not writable");
+      return;
+    }
+  } else if (errno == ENOTDIR) {
+    Refuse(option, path, "a component of " + Quoted(FolderOf(target)) + " is not a folder");
+  } else if (errno != ENOENT) {
+    Refuse(option, path, std::strerror(errno));
+  }
+  CheckFolderWritable(option, path, FolderOf(target));
+}
+
+void CheckOutputFolder(const std::string& option, const std::string& path, bool may_create) {
+  if (path.empty()) throw UsageError(option + ": empty path");
+  CheckLengths(option, path);
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) Refuse(option, path, "exists and is not a folder");
+    if (access(path.c_str(), W_OK | X_OK) != 0) Refuse(option, path, "folder is not writable");
+    return;
+  }
+  if (errno == ENOTDIR) Refuse(option, path, "a component of it is not a folder");
+  if (errno != ENOENT) Refuse(option, path, std::strerror(errno));
+  if (!may_create) Refuse(option, path, "folder does not exist");
+  // The nearest existing ancestor decides whether the folders can be made.
+  std::filesystem::path p(path);
+  for (;;) {
+    p = p.parent_path();
+    const std::string ancestor = p.empty() ? std::string(".") : p.string();
+    if (stat(ancestor.c_str(), &st) == 0) {
+      CheckFolderWritable(option, path, ancestor);
+      return;
+    }
+    if (errno == ENOTDIR) Refuse(option, path, "a component of it is not a folder");
+    if (errno != ENOENT) Refuse(option, path, std::strerror(errno));
+    if (p.empty()) return;
+  }
+}
+
+CreatedFolders::~CreatedFolders() {
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+    if (rmdir(it->c_str()) != 0) break;
+}
+
+void CreateOutputFolder(const std::string& option, const std::string& path, CreatedFolders* made) {
+  std::vector<std::string> missing;  // deepest first
+  for (std::filesystem::path p(path); !p.empty(); p = p.parent_path()) {
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0) break;
+    missing.push_back(p.string());
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0777) != 0 && errno != EEXIST)
+      throw RuntimeError(option + " " + Quoted(path) + ": cannot create folder " + Quoted(*it) + ": " +
+                         std::strerror(errno));
+    if (made != nullptr) made->created_.push_back(*it);
+  }
+}
+
+OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
+  struct stat st;
+  if (IsStdoutPath(path_)) {
+    std_fd_ = STDOUT_FILENO;
+    return;
+  }
+  if (stat(path_.c_str(), &st) == 0) {
+    if ((std_fd_ = StdStreamOf(st)) >= 0) return;
+    if (IsWrittenInPlace(st)) {
+      // Opened by the name given: /proc's links to pipes name no real path.
+      in_place_ = true;
+      target_ = path_;
+      return;
+    }
+  }
+  target_ = FinalTarget(path_);
+  const bool exists = stat(target_.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) throw UsageError(Quoted(path_) + ": is a folder");
+  if (exists && S_ISSOCK(st.st_mode)) throw UsageError(Quoted(path_) + ": is a socket");
+  if (exists && !S_ISREG(st.st_mode)) {
+    in_place_ = true;  // a device or FIFO: opened at Commit, never replaced
+    return;
+  }
+  // Keep the temporary name within NAME_MAX whatever the target's name.
+  std::string name = NameOf(target_);
+  constexpr size_t kDecoration = sizeof(".") - 1 + sizeof(".lnbench-tmp.XXXXXX") - 1;
+  if (name.size() + kDecoration > NAME_MAX) name.resize(NAME_MAX - kDecoration);
+  std::string tmpl = FolderOf(target_) + "/." + name + ".lnbench-tmp.XXXXXX";
+  if (tmpl.size() >= kSlotBytes) WriteFailed(path_, ENAMETOOLONG);
+  InstallCleanupHandlers();
+  {
+    CleanupSignalsBlocked blocked;
+    slot_ = ClaimSlot();
+    if (slot_ < 0) throw RuntimeError("cannot write " + Quoted(path_) + ": too many temporary files open");
+    fd_ = mkstemp(tmpl.data());
+    if (fd_ < 0) {
+      const int err = errno;
+      ReleaseSlot(slot_);
+      slot_ = -1;
+      WriteFailed(path_, err);
+    }
+    temp_ = tmpl;
+    PublishSlot(slot_, temp_);
+  }
+  // mkstemp makes 0600: keep an existing file's mode, else the usual 0666 & ~umask.
+  fchmod(fd_, exists ? (st.st_mode & 07777) : (0666 & ~Umask()));
+}
+
+OutputFile::~OutputFile() { Discard(); }
+
+void OutputFile::Discard() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  if (!temp_.empty()) unlink(temp_.c_str());
+  temp_.clear();
+  ReleaseSlot(slot_);
+  slot_ = -1;
+}
+
+void OutputFile::Commit(std::string_view content) {
+  if (std_fd_ >= 0) {
+    std::fflush(std_fd_ == STDOUT_FILENO ? stdout : stderr);
+    if (const int err = WriteAll(std_fd_, content)) {
+      throw RuntimeError(std::string("cannot write to standard ") + (std_fd_ == STDOUT_FILENO ? "output" : "error") +
+                         ": " + std::strerror(err));
+    }
+    return;
+  }
+  if (in_place_) {
+    // No O_CREAT, no O_TRUNC: a device or FIFO is written as it is.
+    const int fd = open(target_.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) WriteFailed(path_, errno);
+    int err = WriteAll(fd, content);
+    if (close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+    if (err) WriteFailed(path_, err);
+    return;
+  }
+  if (fd_ < 0) throw RuntimeError("cannot write " + Quoted(path_) + ": already written");
+  int err = WriteAll(fd_, content);
+  if (err == 0 && fsync(fd_) != 0) err = errno;
+  if (close(fd_) != 0 && err == 0) err = errno;
+  fd_ = -1;
+  if (err == 0 && std::rename(temp_.c_str(), target_.c_str()) != 0) err = errno;
+  if (err) {
+    Discard();
+    WriteFailed(path_, err);
+  }
+  temp_.clear();
+  ReleaseSlot(slot_);
+  slot_ = -1;
+}
+
+void WriteFileAtomically(const std::string& path, std::string_view content) {
+  OutputFile file(path);
+  file.Commit(content);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw UsageError("'" + path + "': no such file");
+  if (std::filesystem::is_directory(path, ec)) throw UsageError("'" + path + "': is a folder");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("'" + path + "': cannot be read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw UsageError("'" + path + "': read error");
+  return ss.str();
+}
+
+}  // namespace lnbench
