@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bounded_read.h"
 #include "core/npy.h"
 
 namespace lnbench {
@@ -121,6 +122,37 @@ TEST_F(UntrustedInputTest, CompareAndMergeRefuseReportsNestedTooDeeply) {
     ExpectRefused(Run("merge " + deep + " -o " + Path("merged.json")), {deep, "nested too deeply"});
     EXPECT_FALSE(fs::exists(Path("merged.json")));
   }
+}
+
+TEST_F(UntrustedInputTest, ReportsThatAreNotRegularFilesOrTooLargeAreRefusedUnread) {
+  const std::string fifo = Path("fifo.json");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Result r = Run("compare " + Fixture("base.json") + " " + fifo, "timeout 20 ");
+  ExpectRefused(r, {fifo, "FIFO", "expected a regular file"});
+  EXPECT_LT(r.seconds, 10);
+  ExpectRefused(Run("merge " + fifo + " -o " + Path("m.json"), "timeout 20 "), {fifo, "FIFO"});
+  // A sparse file just over 1 GiB: refused from its size, never read.
+  const std::string big = Write("big.json", "{");
+  fs::resize_file(big, (1ull << 30) + 1);
+  r = Run("compare " + Fixture("base.json") + " " + big);
+  ExpectRefused(r, {big, "larger than 1", "the most lnbench reads as a report"});
+  EXPECT_LT(r.seconds, 10);
+}
+
+TEST(EscapeForTerminal, EscapesControlsAndInvalidUtf8AndKeepsText) {
+  EXPECT_EQ(EscapeForTerminal("plain text, caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80"),
+            "plain text, caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80");
+  EXPECT_EQ(EscapeForTerminal("a\x1b[31mb\x07\x7f\n\t\r"), "a\\x1b[31mb\\x07\\x7f\\n\\t\\r");
+  EXPECT_EQ(EscapeForTerminal(std::string("nul\0end", 7)), "nul\\x00end");
+  // C1 controls (CSI U+009B), stray continuation bytes, overlong forms,
+  // surrogates, code points past U+10FFFF, truncated sequences.
+  EXPECT_EQ(EscapeForTerminal("\xc2\x9b"), "\\xc2\\x9b");
+  EXPECT_EQ(EscapeForTerminal("\x9b\xff"), "\\x9b\\xff");
+  EXPECT_EQ(EscapeForTerminal("\xc0\xaf"), "\\xc0\\xaf");
+  EXPECT_EQ(EscapeForTerminal("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(EscapeForTerminal("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
+  EXPECT_EQ(EscapeForTerminal("\xe2\x9c"), "\\xe2\\x9c");
+  EXPECT_EQ(EscapeLinesForTerminal("one\x1b\ntwo"), "one\\x1b\ntwo");
 }
 
 TEST_F(UntrustedInputTest, NumberOutOfRangeNamesTheField) {
