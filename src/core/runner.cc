@@ -124,7 +124,8 @@ uint64_t CeilingBucket(uint64_t bytes) {
 std::string MemoryProblem(const Problem& p, const RunConfig& config, bool from_file,
                           const MemoryLimit& limit) {
   const uint64_t need = PeakHostBytes(p, config, from_file);
-  // A tenth is kept back for what is not counted: the program, thread stacks, malloc.
+  // A tenth is kept back for what is not counted: thread stacks, malloc's
+  // fragmentation, other processes growing meanwhile.
   if (need <= limit.bytes / 10 * 9) return "";
   return fmt::format("shape {}x{} {} needs about {} of host memory at its peak (inputs, outputs, "
                      "float64 reference, case and copy-ceiling buffers); only {} is left under the {}",
