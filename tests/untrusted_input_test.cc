@@ -260,6 +260,19 @@ TEST_F(UntrustedInputTest, NpyDataMustMatchTheHeaderExactly) {
   EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
 }
 
+TEST_F(UntrustedInputTest, ControlCharactersFromNpyHeadersArePrintedEscaped) {
+  const std::string descr = Write(
+      "descr.npy", NpyWithHeader("{'descr': '\x1b[31m\x1b]0;t\x07', 'fortran_order': False, 'shape': (1, 1), }", 8));
+  Result r = Run("verify -b scalar --input " + descr);
+  ExpectRefused(r, {"unsupported dtype '\\x1b[31m\\x1b]0;t\\x07'"});
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  const std::string key = Write(
+      "key.npy", NpyWithHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), '\x1b[2J\n': 1}", 8));
+  r = Run("verify -b scalar --input " + key);
+  ExpectRefused(r, {"unexpected header key '\\x1b[2J\\n'"});
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+}
+
 TEST_F(UntrustedInputTest, NonFiniteInputRowsAndOverflowsAreCountedInReportAndTable) {
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
