@@ -8,6 +8,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/errors.h"
 
@@ -43,22 +44,24 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "lnbench: error: {}\n", e.what());
+    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
     return kExitUsage;
   }
   try {
     return commands.at(app.get_subcommands().front()->get_name())();
   } catch (const UsageError& e) {
-    fmt::print(stderr, "lnbench: error: {}\n", e.what());
+    // Messages quote file names and text read from files: escaped, so they
+    // cannot drive the terminal (one problem per line is kept).
+    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
     return kExitUsage;
   } catch (const RuntimeError& e) {
-    fmt::print(stderr, "lnbench: runtime error: {}\n", e.what());
+    fmt::print(stderr, "lnbench: runtime error: {}\n", EscapeLinesForTerminal(e.what()));
     return kExitRuntime;
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "lnbench: runtime error: out of host memory\n");
+    fmt::print(stderr, "lnbench: runtime error: out of memory\n");
     return kExitRuntime;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "lnbench: runtime error: {}\n", e.what());
+    fmt::print(stderr, "lnbench: runtime error: {}\n", EscapeLinesForTerminal(e.what()));
     return kExitRuntime;
   }
 }

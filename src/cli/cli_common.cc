@@ -16,6 +16,7 @@
 
 #include "backends/registry.h"
 #include "cli/commands.h"
+#include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/context.h"
 #include "core/errors.h"
@@ -321,7 +322,15 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   auto on_start = [&](size_t done, size_t total, const std::string& what) {
     if (progress) fmt::print(stderr, "\r\033[K[{}/{}] {}", done + 1, total, what);
   };
-  RunResult result = ExecuteRun(config, on_start, nullptr);
+  // A case that errs (out of memory, a device failure) is said on stderr at
+  // once, even with --quiet: the table and report come only at the end.
+  auto on_done = [&](size_t, size_t, const CaseResult& r) {
+    if (r.status != CaseStatus::kError) return;
+    if (progress) fmt::print(stderr, "\r\033[K");
+    fmt::print(stderr, "lnbench: error in case {} {} {}: {}\n", EscapeForTerminal(r.backend),
+               EscapeForTerminal(r.variant), r.problem.ShortName(), EscapeForTerminal(r.reason));
+  };
+  RunResult result = ExecuteRun(config, on_start, on_done);
   if (progress) fmt::print(stderr, "\r\033[K");
   if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, config.measure));
   int passed = 0, failed = 0, other = 0;

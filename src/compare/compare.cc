@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/bounded_read.h"
 #include "core/errors.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
@@ -226,7 +227,7 @@ std::map<std::string, size_t> IndexCases(const LoadedReport& report, bool with_m
     if (!inserted)
       throw UsageError(fmt::format(
           "'{}': cases[{}] and cases[{}] are the same case ({}): compare needs one result per case",
-          report.path, it->second, i, CaseLabel(cases[i], mode)));
+          report.path, it->second, i, EscapeForTerminal(CaseLabel(cases[i], mode))));
   }
   return index;
 }
@@ -479,8 +480,10 @@ std::vector<std::string> Cells(const CaseComparison& cc) {
   const auto ulp = [](uint64_t v) { return fmt::format("{}", v); };
   std::string change = Opt(cc.change, Percent);
   if (!change.empty() && cc.by_ceiling) change += "*";
-  return {cc.label,
-          Pair(cc.base.status, cc.next.status),
+  // Text from the reports is escaped: a name with control characters must not
+  // drive the terminal the table is printed on.
+  return {EscapeForTerminal(cc.label),
+          EscapeForTerminal(Pair(cc.base.status, cc.next.status)),
           cc.base.median_s ? Seconds(*cc.base.median_s) : "-",
           cc.next.median_s ? Seconds(*cc.next.median_s) : "-",
           change.empty() ? "-" : change,
@@ -488,7 +491,7 @@ std::vector<std::string> Cells(const CaseComparison& cc) {
           Pair(Opt(cc.base.bandwidth_gbps, gbps), Opt(cc.next.bandwidth_gbps, gbps)),
           Pair(Opt(cc.base.fraction_of_ceiling, frac), Opt(cc.next.fraction_of_ceiling, frac)),
           Pair(Opt(cc.base.max_ulp, ulp), Opt(cc.next.max_ulp, ulp)),
-          Verdict(cc)};
+          EscapeForTerminal(Verdict(cc))};
 }
 
 // Returns the regression rule in force, in words.
@@ -537,9 +540,11 @@ std::string FormatTable(const Comparison& c) {
     for (size_t k = 0; k < r.size(); ++k) width[k] = std::max(width[k], r[k].size());
 
   std::string out;
-  out += fmt::format("base: {}  ({})\n", c.base_path, SideText(c.base_machine, c.base_date, c.base_git_sha));
-  out += fmt::format("new:  {}  ({})\n", c.new_path, SideText(c.new_machine, c.new_date, c.new_git_sha));
-  if (const auto m = MachinesText(c); !m.empty()) out += "note: " + m + "\n";
+  out += fmt::format("base: {}  ({})\n", EscapeForTerminal(c.base_path),
+                     EscapeForTerminal(SideText(c.base_machine, c.base_date, c.base_git_sha)));
+  out += fmt::format("new:  {}  ({})\n", EscapeForTerminal(c.new_path),
+                     EscapeForTerminal(SideText(c.new_machine, c.new_date, c.new_git_sha)));
+  if (const auto m = MachinesText(c); !m.empty()) out += "note: " + EscapeForTerminal(m) + "\n";
   out += "\n";
   for (size_t r = 0; r < rows.size(); ++r) {
     std::string line;
@@ -564,11 +569,13 @@ std::string FormatTable(const Comparison& c) {
   for (const auto& [title, list] : {std::pair{"only in base", &c.only_in_base}, std::pair{"only in new", &c.only_in_new}}) {
     if (list->empty()) continue;
     out += fmt::format("{} ({}):\n", title, list->size());
-    for (const auto& u : *list) out += fmt::format("  {}  [{}] {}\n", u.label, u.status, u.id);
+    for (const auto& u : *list)
+      out += fmt::format("  {}  [{}] {}\n", EscapeForTerminal(u.label), EscapeForTerminal(u.status),
+                         EscapeForTerminal(u.id));
   }
   for (const auto& cc : c.cases)
     if (!cc.accuracy_detail.empty() && cc.accuracy != AccuracyVerdict::kSame)
-      out += fmt::format("accuracy: {}: {}\n", cc.label, cc.accuracy_detail);
+      out += fmt::format("accuracy: {}: {}\n", EscapeForTerminal(cc.label), EscapeForTerminal(cc.accuracy_detail));
   if (c.too_few_samples > 0)
     out += fmt::format("{} case{} had too few samples for the U test (fewer than {} per side, or too few to reach p < alpha): not judged\n",
                        c.too_few_samples, c.too_few_samples == 1 ? "" : "s", kMinUTestSamples);
@@ -578,7 +585,8 @@ std::string FormatTable(const Comparison& c) {
 }
 
 // Returns `s` safe inside a markdown table cell: no column breaks, emphasis or HTML.
-std::string MarkdownEscape(const std::string& s) {
+std::string MarkdownEscape(const std::string& text) {
+  const std::string s = EscapeForTerminal(text);
   std::string out;
   for (char ch : s) {
     if (ch == '<') {
@@ -617,10 +625,10 @@ std::string FormatMarkdown(const Comparison& c) {
   std::string out;
   out += fmt::format("### lnbench compare: {}\n\n", c.regression() ? "**" + c.Headline() + "**" : c.Headline());
   out += "| | base | new |\n| :--- | :--- | :--- |\n";
-  out += fmt::format("| report | `{}` | `{}` |\n", c.base_path, c.new_path);
+  out += fmt::format("| report | `{}` | `{}` |\n", EscapeForTerminal(c.base_path), EscapeForTerminal(c.new_path));
   out += fmt::format("| machine | {} | {} |\n", MarkdownEscape(c.base_machine), MarkdownEscape(c.new_machine));
   out += fmt::format("| date | {} | {} |\n", MarkdownEscape(c.base_date), MarkdownEscape(c.new_date));
-  out += fmt::format("| git | `{}` | `{}` |\n\n", c.base_git_sha, c.new_git_sha);
+  out += fmt::format("| git | `{}` | `{}` |\n\n", EscapeForTerminal(c.base_git_sha), EscapeForTerminal(c.new_git_sha));
   if (const auto m = MachinesText(c); !m.empty()) out += "> " + MarkdownEscape(m) + "\n\n";
 
   std::vector<const CaseComparison*> all, regressed;
@@ -636,7 +644,8 @@ std::string FormatMarkdown(const Comparison& c) {
   for (const auto& [title, list] : {std::pair{"Only in base", &c.only_in_base}, std::pair{"Only in new", &c.only_in_new}}) {
     if (list->empty()) continue;
     out += fmt::format("\n<details><summary>{} ({})</summary>\n\n", title, list->size());
-    for (const auto& u : *list) out += fmt::format("- {} ({}) `{}`\n", MarkdownEscape(u.label), u.status, u.id);
+    for (const auto& u : *list)
+      out += fmt::format("- {} ({}) `{}`\n", MarkdownEscape(u.label), MarkdownEscape(u.status), EscapeForTerminal(u.id));
     out += "\n</details>\n";
   }
   std::string accuracy;

@@ -10,6 +10,7 @@
 
 #include "compare/compare.h"
 #include "core/build_info.h"
+#include "core/bounded_read.h"
 #include "core/errors.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
@@ -79,8 +80,8 @@ Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info
     if (in.json.at("bytes_model").get<std::string>() != bytes_model)
       throw UsageError(fmt::format("'{}' and '{}' count bytes differently (bytes_model \"{}\" vs \"{}\"): "
                                    "their GB/s cannot be merged",
-                                   inputs[0].path, in.path, bytes_model,
-                                   in.json.at("bytes_model").get<std::string>()));
+                                   inputs[0].path, in.path, EscapeForTerminal(bytes_model),
+                                   EscapeForTerminal(in.json.at("bytes_model").get<std::string>())));
 
   Json machines = Json::array();
   for (const auto& in : inputs)
@@ -97,7 +98,8 @@ Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info
       if (!inserted)
         throw UsageError(fmt::format(
             "'{}' and '{}' both hold the case {} on machine '{}': merge reports of different cases or machines",
-            it->second, in.path, CaseLabel(c, mode), c.at("machine").get<std::string>()));
+            it->second, in.path, EscapeForTerminal(CaseLabel(c, mode)),
+            EscapeForTerminal(c.at("machine").get<std::string>())));
       cases.push_back(c);
     }
   }

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/errors.h"
-#include "report/file_io.h"
+#include "core/bounded_read.h"
 
 namespace lnbench {
 
@@ -86,11 +86,21 @@ class ReportChecker {
       Fail(Join(where, key), "is " + Describe(v) +
                                  ", expected a number (or \"NaN\", \"Infinity\", \"-Infinity\")");
   }
-  void NumberArray(const Json& obj, const char* key, const std::string& where) const {
+  // Timing samples: at least one, each a finite number of seconds >= 0 (a
+  // negative or non-finite time is a corrupt report, not a measurement).
+  void SecondsArray(const Json& obj, const char* key, const std::string& where) const {
     const Json& v = Array(obj, key, where);
-    for (size_t i = 0; i < v.size(); ++i)
-      if (!v[i].is_number())
-        Fail(fmt::format("{}[{}]", Join(where, key), i), "is " + Describe(v[i]) + ", expected a number");
+    if (v.empty()) Fail(Join(where, key), "is empty, expected at least one sample");
+    for (size_t i = 0; i < v.size(); ++i) CheckSeconds(v[i], fmt::format("{}[{}]", Join(where, key), i));
+  }
+  void Seconds(const Json& obj, const char* key, const std::string& where) const {
+    CheckSeconds(Get(obj, key, where), Join(where, key));
+  }
+  void CheckSeconds(const Json& v, const std::string& where) const {
+    const std::optional<double> d = v.is_number() || v.is_string() ? ReadNumber(v) : std::nullopt;
+    if (!d) Fail(where, "is " + Describe(v) + ", expected a number of seconds");
+    if (!std::isfinite(*d)) Fail(where, fmt::format("is {}, expected a finite number of seconds", v.dump()));
+    if (*d < 0) Fail(where, fmt::format("is {}, expected a number of seconds >= 0", v.dump()));
   }
   void OneOf(const Json& obj, const char* key, const std::string& where,
              std::initializer_list<const char*> allowed) const {
@@ -101,7 +111,7 @@ class ReportChecker {
       if (s == a) return;
       AppendJoined(list, ", ", a);
     }
-    Fail(Join(where, key), fmt::format("is \"{}\", expected one of {}", s, list));
+    Fail(Join(where, key), fmt::format("is \"{}\", expected one of {}", EscapeForTerminal(s), list));
   }
 
   static std::string Join(const std::string& where, const char* key) {
@@ -138,8 +148,8 @@ class ReportChecker {
     Integer(c, "threads", where, 0);
     String(c, "method", where);
     Integer(c, "bytes_per_copy", where, 0);
-    NumberArray(c, "samples_s", where);
-    Number(c, "median_s", where);
+    SecondsArray(c, "samples_s", where);
+    Seconds(c, "median_s", where);
     Number(c, "bandwidth_gbps", where);
     SchemaNumber(c, "noise", where);
   }
@@ -156,7 +166,7 @@ class ReportChecker {
     std::string where = fmt::format("cases[{}]", index);
     if (!c.is_object()) Fail(where, "is " + Describe(c) + ", expected an object");
     String(c, "id", where);
-    where += " (" + c.at("id").get<std::string>() + ")";
+    where += " (" + EscapeForTerminal(c.at("id").get<std::string>()) + ")";
     for (const char* key : {"backend", "variant", "requested_variant", "device", "machine", "reason", "repro"})
       String(c, key, where);
     Bool(c, "peer", where);
@@ -191,9 +201,9 @@ class ReportChecker {
       if (!timing.is_object()) Fail(tw, "is " + Describe(timing) + ", expected an object or null");
       OneOf(timing, "mode", tw, {"hot", "cold"});
       Integer(timing, "batch", tw, 1);
-      NumberArray(timing, "samples_s", tw);
+      SecondsArray(timing, "samples_s", tw);
       for (const char* key : {"min_s", "median_s", "mean_s", "max_s", "p10_s", "p90_s"})
-        Number(timing, key, tw);
+        Seconds(timing, key, tw);
       SchemaNumber(timing, "noise", tw);
     }
 
@@ -240,12 +250,93 @@ std::string LoadedReport::timing_mode() const {
   return (m == "hot" || m == "cold") ? m : "";
 }
 
+namespace {
+
+// Builds the document like nlohmann's own DOM parser, and also keeps the path
+// of the value being read (for messages) and the nesting depth: a document
+// nested deeper than kMaxJsonDepth is refused before it can exhaust the stack
+// of anything that walks it (the parser itself does not recurse).
+class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<Json>;
+  BoundedDomParser(Json& root, const std::string& path) : Base(root, true), path_(path) {}
+
+  bool null() { return Value() && Base::null(); }
+  bool boolean(bool v) { return Value() && Base::boolean(v); }
+  bool number_integer(Json::number_integer_t v) { return Value() && Base::number_integer(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Value() && Base::number_unsigned(v); }
+  bool number_float(Json::number_float_t v, const std::string& s) { return Value() && Base::number_float(v, s); }
+  bool string(std::string& v) { return Value() && Base::string(v); }
+  bool binary(Json::binary_t& v) { return Value() && Base::binary(v); }
+  bool start_object(std::size_t n) { return Open(false) && Base::start_object(n); }
+  bool start_array(std::size_t n) { return Open(true) && Base::start_array(n); }
+  bool end_object() { return Close() && Base::end_object(); }
+  bool end_array() { return Close() && Base::end_array(); }
+  bool key(std::string& k) {
+    frames_.back().key = k;
+    return Base::key(k);
+  }
+
+  template <class Exception>
+  bool parse_error(std::size_t byte, const std::string& last_token, const Exception& ex) {
+    // nlohmann reports a number too large for a double (1e309) as
+    // out_of_range 406; name the field it was meant for.
+    if (ex.id == 406) {
+      if (!frames_.empty() && frames_.back().array) frames_.back().index = frames_.back().count;
+      throw UsageError(fmt::format("'{}': {}: number {} is out of range (larger than a double holds)",
+                                   path_, Where(), EscapeForTerminal(last_token)));
+    }
+    return Base::parse_error(byte, last_token, ex);
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    size_t count = 0;  // arrays: values seen so far
+    size_t index = 0;  // arrays: index of the value being read
+    std::string key;   // objects: key of the value being read
+  };
+
+  // Called at the start of every value: advances the index of the enclosing array.
+  bool Value() {
+    if (!frames_.empty() && frames_.back().array) frames_.back().index = frames_.back().count++;
+    return true;
+  }
+  bool Open(bool array) {
+    Value();
+    if (frames_.size() >= kMaxJsonDepth)
+      throw UsageError(fmt::format("'{}': nested too deeply (more than {} levels of arrays and objects)",
+                                   path_, kMaxJsonDepth));
+    frames_.push_back(Frame{array, 0, 0, {}});
+    return true;
+  }
+  bool Close() {
+    frames_.pop_back();
+    return true;
+  }
+  // Returns the path of the value being read ("cases[3].timing.samples_s[0]").
+  std::string Where() const {
+    std::string out;
+    for (const Frame& f : frames_) {
+      if (f.array) out += fmt::format("[{}]", f.index);
+      else if (!f.key.empty()) out += (out.empty() ? "" : ".") + EscapeForTerminal(f.key);
+    }
+    return out.empty() ? "document" : out;
+  }
+
+  std::string path_;
+  std::vector<Frame> frames_;
+};
+
+}  // namespace
+
 Json ParseJsonText(const std::string& path, const std::string& text) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw UsageError("'" + path + "': empty file, expected an lnbench JSON report");
   Json doc;
   try {
-    doc = Json::parse(text);
+    BoundedDomParser sax(doc, path);
+    Json::sax_parse(text, &sax);
   } catch (const Json::parse_error& e) {
     // nlohmann's text starts "[json.exception.parse_error.101] parse error at ...".
     std::string what = e.what();
@@ -255,7 +346,11 @@ Json ParseJsonText(const std::string& path, const std::string& text) {
     const bool truncated =
         e.byte >= text.size() || what.find("unexpected end of input") != std::string::npos;
     throw UsageError(fmt::format("'{}': {}: {}", path,
-                                 truncated ? "truncated or incomplete JSON" : "not valid JSON", what));
+                                 truncated ? "truncated or incomplete JSON" : "not valid JSON",
+                                 EscapeForTerminal(what)));
+  } catch (const Json::exception& e) {
+    // Any other library error (none is expected): still a bad file, exit 2.
+    throw UsageError(fmt::format("'{}': not valid JSON: {}", path, EscapeForTerminal(e.what())));
   }
   if (!doc.is_object())
     throw UsageError(fmt::format("'{}': not an lnbench report (the document is {}, expected an object)",
@@ -263,7 +358,9 @@ Json ParseJsonText(const std::string& path, const std::string& text) {
   return doc;
 }
 
-Json ParseJsonFile(const std::string& path) { return ParseJsonText(path, ReadFile(path)); }
+Json ParseJsonFile(const std::string& path) {
+  return ParseJsonText(path, ReadWholeRegularFile(path, kMaxReportBytes, "a report"));
+}
 
 std::optional<int64_t> SchemaVersionOf(const Json& doc) {
   const auto it = doc.find("schema_version");
@@ -284,7 +381,7 @@ LoadedReport CheckReport(const std::string& path, Json doc) {
   const std::string kind = doc.at("kind").get<std::string>();
   if (kind != kReportKind && kind != kMergedReportKind)
     throw UsageError(fmt::format("'{}': kind \"{}\" is not an lnbench report (expected \"{}\" or \"{}\")",
-                                 path, kind, kReportKind, kMergedReportKind));
+                                 path, EscapeForTerminal(kind), kReportKind, kMergedReportKind));
   check.CheckTool(doc);
   check.CheckContext(doc, kind == kMergedReportKind);
   check.Object(doc, "config", "");

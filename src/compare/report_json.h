@@ -6,6 +6,7 @@
 #ifndef LNBENCH_COMPARE_REPORT_JSON_H_
 #define LNBENCH_COMPARE_REPORT_JSON_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,11 @@ using Json = nlohmann::ordered_json;
 inline constexpr int kReadableReportSchemaVersion = 1;
 inline constexpr const char* kReportKind = "lnbench-report";
 inline constexpr const char* kMergedReportKind = "lnbench-merged-report";
+
+// Limits on what a report may be: arrays and objects nested at most this
+// deep (reports use about 6 levels), and at most this many bytes.
+inline constexpr size_t kMaxJsonDepth = 64;
+inline constexpr uint64_t kMaxReportBytes = 1ull << 30;
 
 // A report that passed CheckReport, with the file it came from.
 struct LoadedReport {
@@ -36,7 +42,9 @@ struct LoadedReport {
 };
 
 // Returns the JSON document in `path`. Throws UsageError naming the path when
-// the file is missing, empty, truncated, not JSON or not a JSON object.
+// the file is missing, not a regular file, larger than kMaxReportBytes or than
+// the memory left, empty, truncated, not JSON, nested deeper than
+// kMaxJsonDepth, holds a number out of a double's range, or is not an object.
 Json ParseJsonFile(const std::string& path);
 // Returns the JSON document in `text`; `path` is only used in messages.
 Json ParseJsonText(const std::string& path, const std::string& text);

@@ -1,5 +1,6 @@
 #include "core/cpu_memory.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -11,6 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
 #include <string>
 
 #include "core/host_buffer.h"
@@ -147,6 +151,85 @@ void FillPoisonHost(DType dtype, void* data, int64_t count, ThreadPool& pool) {
       std::fill(static_cast<uint16_t*>(data) + b, static_cast<uint16_t*>(data) + e,
                 static_cast<uint16_t>(PoisonBits(dtype)));
   });
+}
+
+namespace {
+
+// Returns the first number of a one-line file (cgroup files), or nullopt when
+// the file is missing or says "max".
+std::optional<uint64_t> ReadNumberFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word.empty() || word == "max") return std::nullopt;
+  char* end = nullptr;
+  const uint64_t v = std::strtoull(word.c_str(), &end, 10);
+  if (end == word.c_str()) return std::nullopt;
+  return v;
+}
+
+// Returns the kB value of `key` in a /proc file of "Key:  value kB" lines.
+std::optional<uint64_t> ReadProcKb(const char* path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) != 0) continue;
+    return std::strtoull(line.c_str() + key.size(), nullptr, 10) * 1024;
+  }
+  return std::nullopt;
+}
+
+// Returns the memory the cgroup of this process may still use, if limited.
+std::optional<uint64_t> CgroupMemoryLeft() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  std::optional<uint64_t> best;
+  const auto consider = [&best](std::optional<uint64_t> limit, std::optional<uint64_t> used) {
+    // v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages).
+    if (!limit || *limit >= (1ull << 60)) return;
+    const uint64_t left = used && *used < *limit ? *limit - *used : (used ? 0 : *limit);
+    if (!best || left < *best) best = left;
+  };
+  while (std::getline(in, line)) {
+    // "0::/path" (v2) or "N:memory:/path" (v1, possibly with other controllers).
+    const auto first = line.find(':');
+    const auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    std::string path = line.substr(second + 1);
+    if (path == "/") path.clear();
+    if (controllers.empty()) {
+      const std::string dir = "/sys/fs/cgroup" + path;
+      consider(ReadNumberFile(dir + "/memory.max"), ReadNumberFile(dir + "/memory.current"));
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      const std::string dir = "/sys/fs/cgroup/memory" + path;
+      consider(ReadNumberFile(dir + "/memory.limit_in_bytes"), ReadNumberFile(dir + "/memory.usage_in_bytes"));
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+MemoryLimit HostMemoryLimit() {
+  MemoryLimit limit{~0ull, "available memory (MemAvailable)"};
+  if (const auto avail = ReadProcKb("/proc/meminfo", "MemAvailable:")) {
+    limit.bytes = *avail;
+  } else {
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) limit = {static_cast<uint64_t>(pages) * page, "free memory"};
+  }
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    // The limit counts every mapping (code, thread stacks, malloc arenas), so
+    // what is left is the limit less what is already mapped.
+    const uint64_t mapped = ReadProcKb("/proc/self/status", "VmSize:").value_or(0);
+    const uint64_t cap = static_cast<uint64_t>(as.rlim_cur);
+    const uint64_t left = cap > mapped ? cap - mapped : 0;
+    if (left < limit.bytes)
+      limit = {left, fmt::format("address-space limit (ulimit -v {} KiB)", cap / 1024)};
+  }
+  if (const auto cg = CgroupMemoryLeft(); cg && *cg < limit.bytes) limit = {*cg, "cgroup memory limit"};
+  return limit;
 }
 
 std::string CpuModelName() {

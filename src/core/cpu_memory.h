@@ -27,6 +27,16 @@ CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
 // (core/dtype.h), split over `pool`.
 void FillPoisonHost(DType dtype, void* data, int64_t count, ThreadPool& pool);
 
+// How much more host memory this process may use, and what limits it.
+struct MemoryLimit {
+  uint64_t bytes = 0;
+  std::string source;  // "available memory (MemAvailable)", "address-space limit (ulimit -v)", ...
+};
+// Returns the smallest of: MemAvailable, the address-space limit (RLIMIT_AS,
+// `ulimit -v`) less the address space already mapped, and the cgroup memory
+// limit (v2 memory.max - memory.current, v1 memory.limit_in_bytes - usage).
+MemoryLimit HostMemoryLimit();
+
 // Returns the CPU model name from /proc/cpuinfo ("unknown" otherwise).
 std::string CpuModelName();
 

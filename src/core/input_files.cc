@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
 #include "core/errors.h"
 #include "core/npy.h"
 #include "core/runner.h"
@@ -15,23 +19,47 @@ InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_pa
   f.rows = x.shape[0];
   f.cols = x.shape[1];
   f.x = std::move(x.data);
+  for (int64_t r = 0; r < f.rows; ++r) {
+    const double* row = f.x.data() + r * f.cols;
+    f.nonfinite_rows += std::any_of(row, row + f.cols, [](double v) { return !std::isfinite(v); });
+  }
   if (!gamma_path.empty()) f.gamma = ReadNpyVector(gamma_path, f.cols).data;
   if (!beta_path.empty()) f.beta = ReadNpyVector(beta_path, f.cols).data;
   return f;
 }
 
-void FillFromFiles(const InputFiles& files, const Problem& p, void* x, float* gamma, float* beta,
-                   ThreadPool& pool) {
+InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, void* x, float* gamma,
+                              float* beta, ThreadPool& pool) {
+  // A finite value that rounds to an infinity in the dtype (1e39 in f32,
+  // 70000 in f16) would otherwise pass unnoticed into the run.
+  std::atomic<int64_t> overflowed{0};
   pool.ParallelFor(p.elements(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) StoreFromDouble(p.dtype, x, i, files.x[i]);
+    int64_t local = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const double v = files.x[i];
+      StoreFromDouble(p.dtype, x, i, v);
+      local += std::isfinite(v) && !std::isfinite(LoadAsDouble(p.dtype, x, i));
+    }
+    overflowed += local;
   });
-  if (!p.affine) return;
+  InputFileCounts counts;
+  counts.nonfinite_rows = files.nonfinite_rows;
+  counts.overflowed_values = overflowed.load();
+  if (!p.affine) return counts;
   // Missing gamma/beta mean the identity: gamma 1, beta 0. Values are rounded
   // to the dtype's precision, as every backend may hold them in that dtype.
+  const auto store = [&](const std::vector<double>& values, float fallback, int64_t i) {
+    if (values.empty()) return fallback;
+    const double v = values[i];
+    const float f = static_cast<float>(RoundToDType(v, p.dtype));
+    counts.overflowed_values += std::isfinite(v) && !std::isfinite(f);
+    return f;
+  };
   for (int64_t i = 0; i < p.cols; ++i) {
-    gamma[i] = static_cast<float>(files.gamma.empty() ? 1.0 : RoundToDType(files.gamma[i], p.dtype));
-    beta[i] = static_cast<float>(files.beta.empty() ? 0.0 : RoundToDType(files.beta[i], p.dtype));
+    gamma[i] = store(files.gamma, 1.0f, i);
+    beta[i] = store(files.beta, 0.0f, i);
   }
+  return counts;
 }
 
 std::string ProblemTag(const Problem& p) {

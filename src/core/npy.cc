@@ -2,11 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <stdexcept>
 
+#include "core/bounded_read.h"
+#include "core/cpu_memory.h"
 #include "core/errors.h"
+#include "core/shapes.h"
 #include "io/file_io.h"
 
 namespace lnbench {
@@ -43,7 +49,7 @@ class HeaderParser {
         *shape = ParseShape();
         have_shape = true;
       } else {
-        Fail(fmt::format("unexpected header key '{}'", key));
+        Fail(fmt::format("unexpected header key '{}'", EscapeForTerminal(key)));
       }
       SkipSpace();
       if (Peek() == ',') {
@@ -139,82 +145,134 @@ int64_t NpyArray::size() const {
   return n;
 }
 
-NpyArray ParseNpy(const std::string& bytes, const std::string& name) {
+namespace {
+
+// A header longer than this is not a NumPy header (NumPy itself refuses
+// headers over 10000 bytes unless told otherwise).
+constexpr uint32_t kMaxHeaderBytes = 1u << 20;
+
+// Returns the header of `file` after checking the magic, the version, the
+// header dict, the dtype and that the data size is exactly what the shape
+// needs. Reads only the header's bytes.
+NpyHeader ReadHeader(const RegularFile& file) {
+  const std::string& name = file.path();
   auto fail = [&](const std::string& why) -> UsageError {
     return UsageError(fmt::format("'{}': {}", name, why));
   };
-  if (bytes.size() < kMagicLen + 4 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0)
+  unsigned char prefix[12] = {};
+  const uint64_t size = file.size();
+  file.ReadAt(0, prefix, static_cast<size_t>(std::min<uint64_t>(size, sizeof(prefix))));
+  if (size < kMagicLen || std::memcmp(prefix, kMagic, kMagicLen) != 0)
     throw fail("not an .npy file (no \\x93NUMPY magic)");
-  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
-  const int major = u[6];
-  size_t header_len, header_start;
+  if (size < kMagicLen + 4) throw fail("truncated .npy header");
+  const int major = prefix[6];
+  uint64_t header_len, header_start;
   if (major == 1) {
-    header_len = u[8] | (size_t{u[9]} << 8);
+    header_len = prefix[8] | (uint64_t{prefix[9]} << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw fail("truncated .npy header");
-    header_len = ReadLE32(u + 8);
+    if (size < 12) throw fail("truncated .npy header");
+    header_len = ReadLE32(prefix + 8);
     header_start = 12;
   } else {
-    throw fail(fmt::format("unsupported .npy format version {}.{}", major, int{u[7]}));
+    throw fail(fmt::format("unsupported .npy format version {}.{}", major, int{prefix[7]}));
   }
-  if (bytes.size() < header_start + header_len) throw fail("truncated .npy header");
-  const std::string header = bytes.substr(header_start, header_len);
+  if (header_len > kMaxHeaderBytes)
+    throw fail(fmt::format("the .npy header declares {} bytes, more than the {} an .npy header may have",
+                           header_len, kMaxHeaderBytes));
+  if (size < header_start + header_len)
+    throw fail(fmt::format("truncated .npy header (it declares {} bytes, the file has {} after the prefix)",
+                           header_len, size - header_start));
+  std::string header(static_cast<size_t>(header_len), '\0');
+  file.ReadAt(header_start, header.data(), header.size());
 
-  NpyArray a;
+  NpyHeader h;
   bool fortran = false;
-  HeaderParser(header, name).Parse(&a.descr, &fortran, &a.shape);
+  HeaderParser(header, name).Parse(&h.descr, &fortran, &h.shape);
   if (fortran)
     throw fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
-  size_t item;
-  if (a.descr == "<f4")
-    item = 4;
-  else if (a.descr == "<f8")
-    item = 8;
-  else if (a.descr == "<f2")
-    item = 2;
-  else if (a.descr == ">f4" || a.descr == ">f8" || a.descr == ">f2")
+  if (h.descr == "<f4")
+    h.item = 4;
+  else if (h.descr == "<f8")
+    h.item = 8;
+  else if (h.descr == "<f2")
+    h.item = 2;
+  else if (h.descr == ">f4" || h.descr == ">f8" || h.descr == ">f2")
     throw fail(fmt::format(
-        "big-endian dtype '{}' is not supported (use little-endian '<f4' or '<f8')", a.descr));
+        "big-endian dtype '{}' is not supported (use little-endian '<f4' or '<f8')", EscapeForTerminal(h.descr)));
   else
     throw fail(
-        fmt::format("unsupported dtype '{}' (need float32 '<f4' or float64 '<f8')", a.descr));
+        fmt::format("unsupported dtype '{}' (need float32 '<f4' or float64 '<f8')", EscapeForTerminal(h.descr)));
 
-  // The element count, guarded against overflow by the file size.
-  const size_t data_start = header_start + header_len;
-  const size_t data_bytes = bytes.size() - data_start;
+  h.data_offset = header_start + header_len;
+  const uint64_t data_bytes = size - h.data_offset;
+  // The element count, guarded against overflow.
   uint64_t count = 1;
-  for (int64_t d : a.shape) {
-    if (d != 0 && count > std::numeric_limits<uint64_t>::max() / item / static_cast<uint64_t>(d))
-      throw fail(fmt::format("shape {} is too large", ShapeText(a.shape)));
+  for (int64_t d : h.shape) {
+    if (d != 0 && count > std::numeric_limits<uint64_t>::max() / h.item / static_cast<uint64_t>(d))
+      throw fail(fmt::format("shape {} is too large", ShapeText(h.shape)));
     count *= static_cast<uint64_t>(d);
   }
-  if (count * item > data_bytes)
+  h.count = count;
+  const uint64_t need = count * h.item;
+  if (need > data_bytes)
     throw fail(fmt::format("truncated: shape {} of '{}' needs {} data bytes, the file has {}",
-                           ShapeText(a.shape), a.descr, count * item, data_bytes));
-  if (count * item < data_bytes)
-    throw fail(fmt::format("size mismatch: shape {} of '{}' needs {} data bytes, the file has {}",
-                           ShapeText(a.shape), a.descr, count * item, data_bytes));
+                           ShapeText(h.shape), h.descr, need, data_bytes));
+  if (need < data_bytes)
+    throw fail(fmt::format("size mismatch: shape {} of '{}' needs {} data bytes, the file has {} ({} too many)",
+                           ShapeText(h.shape), h.descr, need, data_bytes, data_bytes - need));
+  return h;
+}
 
-  a.data.resize(count);
-  const unsigned char* src = u + data_start;
-  for (uint64_t i = 0; i < count; ++i) {
-    const unsigned char* p = src + i * item;
-    if (item == 4) {
-      a.data[i] = BitsToFloat(ReadLE32(p));
-    } else if (item == 8) {
-      const uint64_t bits = uint64_t{ReadLE32(p)} | uint64_t{ReadLE32(p + 4)} << 32;
-      double d;
-      std::memcpy(&d, &bits, 8);
-      a.data[i] = d;
-    } else {
-      a.data[i] = F16ToFloat(static_cast<uint16_t>(p[0] | p[1] << 8));
+}  // namespace
+
+NpyHeader ReadNpyHeader(const std::string& path) { return ReadHeader(RegularFile(path)); }
+
+NpyArray ReadNpy(const std::string& path) {
+  const RegularFile file(path);
+  const NpyHeader h = ReadHeader(file);
+  NpyArray a;
+  a.shape = h.shape;
+  a.descr = h.descr;
+  // The values are held as doubles: refuse what cannot fit before allocating.
+  const MemoryLimit limit = HostMemoryLimit();
+  const uint64_t need = h.count * sizeof(double);
+  if (h.count > std::numeric_limits<uint64_t>::max() / sizeof(double) || need > limit.bytes)
+    throw RuntimeError(fmt::format("'{}': out of memory: shape {} needs {} as float64, {} left under the {}",
+                                   path, ShapeText(h.shape), FormatBytes(need), FormatBytes(limit.bytes),
+                                   limit.source));
+  try {
+    a.data.resize(static_cast<size_t>(h.count));
+  } catch (const std::bad_alloc&) {
+    throw RuntimeError(fmt::format("'{}': out of memory allocating {} for shape {}", path,
+                                   FormatBytes(need), ShapeText(h.shape)));
+  } catch (const std::length_error&) {
+    throw RuntimeError(fmt::format("'{}': out of memory allocating {} for shape {}", path,
+                                   FormatBytes(need), ShapeText(h.shape)));
+  }
+  // The data in chunks: the file is never held whole besides its values.
+  constexpr uint64_t kChunkElements = 1 << 17;
+  std::vector<unsigned char> chunk(static_cast<size_t>(std::min<uint64_t>(h.count, kChunkElements) * h.item));
+  for (uint64_t first = 0; first < h.count; first += kChunkElements) {
+    const uint64_t n = std::min<uint64_t>(kChunkElements, h.count - first);
+    file.ReadAt(h.data_offset + first * h.item, chunk.data(), static_cast<size_t>(n * h.item));
+    double* out = a.data.data() + first;
+    for (uint64_t i = 0; i < n; ++i) {
+      const unsigned char* p = chunk.data() + i * h.item;
+      if (h.item == 4) {
+        out[i] = BitsToFloat(ReadLE32(p));
+      } else if (h.item == 8) {
+        const uint64_t bits = uint64_t{ReadLE32(p)} | uint64_t{ReadLE32(p + 4)} << 32;
+        double d;
+        std::memcpy(&d, &bits, 8);
+        out[i] = d;
+      } else {
+        out[i] = F16ToFloat(static_cast<uint16_t>(p[0] | p[1] << 8));
+      }
     }
   }
   return a;
 }
-
-NpyArray ReadNpy(const std::string& path) { return ParseNpy(ReadFile(path), path); }
 
 NpyArray ReadNpyMatrix(const std::string& path) {
   NpyArray a = ReadNpy(path);

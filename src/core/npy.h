@@ -3,9 +3,9 @@
 //
 // Read: little-endian float32 ('<f4'), float64 ('<f8') or float16 ('<f2'), C
 // order, any shape; ReadNpyMatrix / ReadNpyVector add the dimension checks.
-// Anything else (not an .npy file, truncated, Fortran order, big-endian,
-// another dtype, data size not matching the shape) is a UsageError naming the
-// file and the problem.
+// Anything else (not a regular file, not an .npy file, truncated, Fortran
+// order, big-endian, another dtype, data size not matching the shape) is a
+// UsageError naming the file and the problem.
 #ifndef LNBENCH_CORE_NPY_H_
 #define LNBENCH_CORE_NPY_H_
 
@@ -25,9 +25,23 @@ struct NpyArray {
   int64_t size() const;      // product of shape (1 for a 0-d array)
 };
 
-// Parses the bytes of an .npy file; `name` labels error messages.
-NpyArray ParseNpy(const std::string& bytes, const std::string& name);
-// Reads an .npy file. Throws UsageError naming `path` and what is wrong.
+// What the header of an .npy file says, checked against the file's size.
+struct NpyHeader {
+  std::vector<int64_t> shape;
+  std::string descr;         // "<f4", "<f8" or "<f2"
+  size_t item = 0;           // bytes per element
+  uint64_t count = 0;        // product(shape)
+  uint64_t data_offset = 0;  // where the data starts in the file
+};
+
+// Reads and checks only the header of an .npy file, so a run can be sized
+// before any data is read. The file must be a regular file (a FIFO or a
+// device is refused without blocking) whose data size is exactly what the
+// header's shape needs. Throws UsageError naming `path` and what is wrong.
+NpyHeader ReadNpyHeader(const std::string& path);
+// Reads an .npy file: the header first, then the data in chunks. Throws
+// UsageError as ReadNpyHeader does, RuntimeError ("out of memory") when its
+// values do not fit in memory.
 NpyArray ReadNpy(const std::string& path);
 // Reads a 2-D array (rows x cols, both >= 1). Throws UsageError otherwise.
 NpyArray ReadNpyMatrix(const std::string& path);

@@ -50,10 +50,4 @@ BytesModel CountBytes(const Problem& p) {
   return b;
 }
 
-uint64_t HostBytesNeeded(const Problem& p) {
-  const uint64_t n = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
-  // x and y in dtype, the double reference y, gamma/beta, mean/rstd (f32 out + double ref).
-  return n * (2 * DTypeSize(p.dtype) + 8) + 2ull * p.cols * 4 + p.rows * (2ull * 4 + 2ull * 8);
-}
-
 }  // namespace lnbench

@@ -65,10 +65,6 @@ inline constexpr const char* kBytesModelText =
     "read = N*H*sizeof(dtype) + (affine ? 2*H*4 : 0); "
     "written = N*H*sizeof(dtype) + (stats ? 2*N*4 : 0)";
 
-// Host memory (bytes) lnbench needs to hold a problem: inputs, the float64
-// reference, one set of outputs.
-uint64_t HostBytesNeeded(const Problem& problem);
-
 }  // namespace lnbench
 
 #endif  // LNBENCH_CORE_PROBLEM_H_

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <new>
 
 #include "backends/registry.h"
 #include "core/cpu_memory.h"
@@ -16,6 +17,7 @@
 #include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/input_files.h"
+#include "core/npy.h"
 #include "core/thread_pool.h"
 #include "reference/reference.h"
 
@@ -44,20 +46,6 @@ int RunResult::ExitCode() const {
 }
 
 namespace {
-
-// Returns the host memory available to this process, in bytes.
-uint64_t AvailableHostMemory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit) {
-    if (key == "MemAvailable:") return kb * 1024;
-  }
-  const long pages = sysconf(_SC_AVPHYS_PAGES);
-  const long page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page : ~0ull;
-}
 
 struct PlannedCase {
   Backend* backend = nullptr;
@@ -132,6 +120,19 @@ uint64_t CeilingBucket(uint64_t bytes) {
   return b;
 }
 
+// Returns the text of one refusal for lack of memory, or "" when it fits.
+std::string MemoryProblem(const Problem& p, const RunConfig& config, bool from_file,
+                          const MemoryLimit& limit) {
+  const uint64_t need = PeakHostBytes(p, config, from_file);
+  // A tenth is kept back for what is not counted: thread stacks, malloc's
+  // fragmentation, other processes growing meanwhile.
+  if (need <= limit.bytes / 10 * 9) return "";
+  return fmt::format("shape {}x{} {} needs about {} of host memory at its peak (inputs, outputs, "
+                     "float64 reference, case and copy-ceiling buffers); only {} is left under the {}",
+                     p.rows, p.cols, DTypeName(p.dtype), FormatBytes(need), FormatBytes(limit.bytes),
+                     limit.source);
+}
+
 class CeilingCache {
  public:
   CeilingCache(const RunConfig& config, std::vector<CeilingResult>* out)
@@ -197,6 +198,34 @@ void PoisonHost(const Problem& p, ProblemData& d, ThreadPool& pool) {
 
 }  // namespace
 
+uint64_t PeakHostBytes(const Problem& p, const RunConfig& config, bool from_file) {
+  const uint64_t rows = static_cast<uint64_t>(p.rows), cols = static_cast<uint64_t>(p.cols);
+  const uint64_t n = rows * cols, es = DTypeSize(p.dtype);
+  const uint64_t params = p.affine ? 2 * cols * 4 : 0, stats = p.stats ? 2 * rows * 4 : 0;
+  // The problem's buffers (ExecuteRun): x, gamma, beta, and the outputs each
+  // case is downloaded into.
+  uint64_t bytes = n * es + params + n * es + stats;
+  // The float64 reference: y, mean, rstd.
+  bytes += n * 8 + 2 * rows * 8;
+  // One case's own outputs (a CPU case's y, mean, rstd; a device case's host
+  // staging is no larger).
+  bytes += n * es + stats;
+  if (config.measure) {
+    // The copy ceiling: source and destination, half the size bucket each.
+    bytes += CeilingBucket(CountBytes(p).total());
+    // The cold-cache flush buffer, allocated at the first cold sample and kept.
+    if (config.timing.cold) bytes += std::max<uint64_t>(LastLevelCacheBytes() * 4, 64ull << 20);
+  }
+  // --input: the file's values as float64, held for the whole run, and a read chunk.
+  if (from_file) bytes += n * 8 + 2 * cols * 8 + (1u << 20);
+  // --dump: the largest .npy (the float64 reference y) is encoded in memory.
+  if (!config.dump_dir.empty()) bytes += n * 8 + 4096;
+  // The program itself: code, libraries, thread stacks, malloc's own data
+  // (8 to 9 MiB resident on a 2-thread machine, measured with time -v).
+  bytes += 16ull << 20;
+  return bytes;
+}
+
 void ValidateRunConfig(const RunConfig& config) {
   std::vector<std::string> problems;
   if (config.backends.empty()) problems.push_back("no backend selected");
@@ -231,25 +260,43 @@ void ValidateRunConfig(const RunConfig& config) {
   if (config.dtypes.empty()) problems.push_back("no dtype selected");
   if (config.dists.empty()) problems.push_back("no distribution selected");
   if (!(config.eps >= 0) || !std::isfinite(config.eps)) problems.push_back("eps must be a finite number >= 0");
-  const uint64_t available = AvailableHostMemory();
+  const MemoryLimit limit = HostMemoryLimit();
+  Problem p;
+  p.affine = true;  // the largest output mode: gamma, beta, mean and rstd
+  p.stats = true;
   for (const Shape& s : config.shapes) {
     for (DType dt : config.dtypes) {
-      Problem p;
       p.rows = s.rows;
       p.cols = s.cols;
       p.dtype = dt;
-      p.stats = true;
       const long double elems = static_cast<long double>(s.rows) * static_cast<long double>(s.cols);
       if (elems > 1e13L) {
         problems.push_back(fmt::format("shape {}x{} is too large", s.rows, s.cols));
-        continue;
-      }
-      const uint64_t need = HostBytesNeeded(p);
-      if (need > available * 0.9) {
-        problems.push_back(fmt::format("shape {}x{} {} needs {} of host memory (inputs, reference, outputs); only {} is available",
-                                       s.rows, s.cols, DTypeName(dt), FormatBytes(need), FormatBytes(available)));
         break;
       }
+      if (std::string m = MemoryProblem(p, config, false, limit); !m.empty()) {
+        problems.push_back(std::move(m));
+        break;
+      }
+    }
+  }
+  if (!config.input_path.empty()) {
+    // The header says the shape: the run is sized before any data is read.
+    try {
+      const NpyHeader h = ReadNpyHeader(config.input_path);
+      if (h.shape.size() == 2) {
+        p.rows = h.shape[0];
+        p.cols = h.shape[1];
+        for (DType dt : config.dtypes) {
+          p.dtype = dt;
+          if (std::string m = MemoryProblem(p, config, true, limit); !m.empty()) {
+            problems.push_back("--input " + config.input_path + ": " + m);
+            break;
+          }
+        }
+      }
+    } catch (const UsageError& e) {
+      problems.push_back(e.what());
     }
   }
   if (!problems.empty()) {
@@ -322,22 +369,29 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
     const uint64_t n = static_cast<uint64_t>(p.elements());
     const size_t esize = DTypeSize(p.dtype);
     ProblemData data;
-    data.x = HostBuffer(std::max<uint64_t>(n, 1) * esize);
-    data.gamma = HostBuffer(p.affine ? p.cols * 4 : 0);
-    data.beta = HostBuffer(p.affine ? p.cols * 4 : 0);
-    if (files) {
-      FillFromFiles(*files, p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
-                    p.affine ? data.beta.as<float>() : nullptr, pool);
-    } else {
-      FillInput(p, data.x.data(), pool);
-      if (p.affine) FillAffine(p, data.gamma.as<float>(), data.beta.as<float>());
+    std::optional<InputFileCounts> input_counts;
+    try {
+      data.x = HostBuffer(std::max<uint64_t>(n, 1) * esize);
+      data.gamma = HostBuffer(p.affine ? p.cols * 4 : 0);
+      data.beta = HostBuffer(p.affine ? p.cols * 4 : 0);
+      if (files) {
+        input_counts = FillFromFiles(*files, p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
+                                     p.affine ? data.beta.as<float>() : nullptr, pool);
+      } else {
+        FillInput(p, data.x.data(), pool);
+        if (p.affine) FillAffine(p, data.gamma.as<float>(), data.beta.as<float>());
+      }
+      data.ref = ComputeReference(p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
+                                  p.affine ? data.beta.as<float>() : nullptr, pool);
+      data.y = HostBuffer(std::max<uint64_t>(n, 1) * esize);
+      // At least one element, so an empty problem still has non-null outputs.
+      data.mean = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
+      data.rstd = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
+    } catch (const std::bad_alloc&) {
+      throw RuntimeError(fmt::format("out of memory allocating the inputs, outputs and reference of {} "
+                                     "(the run was estimated to need {} at its peak)",
+                                     p.ShortName(), FormatBytes(PeakHostBytes(p, config, files.has_value()))));
     }
-    data.ref = ComputeReference(p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
-                                p.affine ? data.beta.as<float>() : nullptr, pool);
-    data.y = HostBuffer(std::max<uint64_t>(n, 1) * esize);
-    // At least one element, so an empty problem still has non-null outputs.
-    data.mean = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
-    data.rstd = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
     if (!config.dump_dir.empty()) DumpProblem(config.dump_dir, p, data.inputs(), data.ref);
 
     for (const PlannedCase& pc : pp.cases) {
@@ -350,7 +404,10 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
       r.device = b->DeviceId();
       r.threads = r.device == "cpu" ? (pc.threads > 0 ? pc.threads : HardwareThreads()) : 0;
       r.problem = p;
-      if (files) r.input_file = config.input_path;
+      if (files) {
+        r.input_file = config.input_path;
+        r.input_counts = input_counts;
+      }
       r.bytes = CountBytes(p);
       r.repro = ReproLine(config, r);
       if (on_start)
@@ -398,6 +455,16 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
           r.details = prepared->Details();
         } catch (const UsageError&) {
           throw;
+        } catch (const std::bad_alloc&) {
+          // Memory the estimate did not foresee (a backend's own buffers, a
+          // shared machine filling up): this case fails, the run goes on.
+          r.status = CaseStatus::kError;
+          r.reason = fmt::format("out of memory while running the case (the run was estimated to need {} "
+                                 "of host memory at its peak)",
+                                 FormatBytes(PeakHostBytes(p, config, files.has_value())));
+          r.accuracy.reset();
+          r.timing.reset();
+          r.throughput.reset();
         } catch (const std::exception& e) {
           r.status = CaseStatus::kError;
           r.reason = e.what();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "core/input_files.h"
 #include "core/metrics.h"
 #include "core/problem.h"
 #include "core/shapes.h"
@@ -68,6 +69,7 @@ struct CaseResult {
   int threads = 0;                // CPU threads used; 0 for GPUs
   Problem problem;
   std::string input_file;
+  std::optional<InputFileCounts> input_counts;  // with input_file: non-finite rows, overflows
   CaseStatus status = CaseStatus::kSkipped;
   std::string reason;
   std::optional<Accuracy> accuracy;
@@ -100,8 +102,15 @@ using StartFn = std::function<void(size_t, size_t, const std::string&)>;
 
 // Checks the configuration against the registry and the machine before
 // anything runs: unknown or (explicitly named) unavailable backends, unknown
-// variants, problems too large for host memory. Throws UsageError.
+// variants, problems (generated, or shaped by the --input header) whose peak
+// host memory exceeds what this process may use (HostMemoryLimit: available
+// memory, ulimit -v, cgroup limit). Throws UsageError.
 void ValidateRunConfig(const RunConfig& config);
+
+// Returns the most host memory the run of one problem holds at once: inputs,
+// outputs, the float64 reference, one case's buffers, the copy-ceiling
+// buffers, the cold-cache flush buffer, --input values and --dump encoding.
+uint64_t PeakHostBytes(const Problem& problem, const RunConfig& config, bool from_file);
 
 // Runs every case. Throws UsageError / RuntimeError only for problems that
 // stop the whole run (bad input file, out of host memory); a backend's

@@ -1,16 +1,32 @@
 #include "core/thread_pool.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
 
+#include "core/errors.h"
+
 namespace lnbench {
 
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  try {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  } catch (const std::exception& e) {
+    // No stack for one more thread (ulimit -v, a thread limit): stop the
+    // workers already started (a joinable std::thread must not be destroyed)
+    // and say so, so the case becomes an error rather than the process dying.
+    const size_t started = workers_.size() + 1;
+    StopWorkers();
+    throw RuntimeError(fmt::format("out of memory or threads: started {} of {} threads ({})", started,
+                                   threads_, e.what()));
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { StopWorkers(); }
+
+void ThreadPool::StopWorkers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);

@@ -29,6 +29,8 @@ class ThreadPool {
   void ParallelFor(int64_t count, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
+  // Stops and joins every worker started so far.
+  void StopWorkers();
   void WorkerLoop(int index);
   void RunChunk(int index);
 

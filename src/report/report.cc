@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 #include "core/build_info.h"
 #include "io/file_io.h"
@@ -45,7 +46,8 @@ Json ErrorStatsJson(const ErrorStats& s, int64_t cols) {
   return j;
 }
 
-Json ProblemJson(const Problem& p, const std::string& input_file) {
+Json ProblemJson(const Problem& p, const std::string& input_file,
+                 const std::optional<InputFileCounts>& counts) {
   Json j;
   j["rows"] = p.rows;
   j["cols"] = p.cols;
@@ -56,6 +58,10 @@ Json ProblemJson(const Problem& p, const std::string& input_file) {
   j["dist"] = std::string(DistributionName(p.dist));
   j["seed"] = p.seed;
   if (!input_file.empty()) j["input_file"] = input_file;
+  if (counts) {
+    j["input_nonfinite_rows"] = counts->nonfinite_rows;
+    j["input_overflowed_values"] = counts->overflowed_values;
+  }
   return j;
 }
 
@@ -78,7 +84,7 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
   j["device"] = r.device;
   j["threads"] = r.threads;
   j["machine"] = machine;
-  j["problem"] = ProblemJson(r.problem, r.input_file);
+  j["problem"] = ProblemJson(r.problem, r.input_file, r.input_counts);
   j["status"] = std::string(CaseStatusName(r.status));
   j["reason"] = r.reason;
   if (r.accuracy) {
@@ -147,7 +153,12 @@ Json ConfigJson(const RunConfig& c) {
   for (DType d : c.dtypes) dtypes.push_back(std::string(DTypeName(d)));
   j["dtypes"] = dtypes;
   Json dists = Json::array();
-  for (Distribution d : c.dists) dists.push_back(std::string(DistributionName(d)));
+  // A file input has no distribution: the data is the user's.
+  if (!c.input_path.empty()) {
+    dists.push_back(std::string(DistributionName(Distribution::kFile)));
+  } else {
+    for (Distribution d : c.dists) dists.push_back(std::string(DistributionName(d)));
+  }
   j["dists"] = dists;
   Json modes = Json::array();
   for (const OutputMode& m : c.modes) modes.push_back({{"affine", m.affine}, {"stats", m.stats}});

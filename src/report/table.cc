@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/bounded_read.h"
+
 namespace lnbench {
 
 std::string FormatSeconds(double s) {
@@ -53,8 +55,8 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
   for (const CaseResult& r : result.cases) {
     const Problem& p = r.problem;
     std::vector<std::string> row = {
-        r.backend + (r.peer ? " (peer)" : ""),
-        r.variant,
+        EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : ""),
+        EscapeForTerminal(r.variant),
         fmt::format("{}x{}", p.rows, p.cols),
         std::string(DTypeName(p.dtype)) + (p.affine ? "" : " noaff") + (p.stats ? " +st" : ""),
         std::string(DistributionName(p.dist)),
@@ -93,6 +95,16 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
                              : fmt::format("{} KiB", c.measurement.bytes_per_copy >> 10),
                          c.measurement.seconds.size(), c.stats.seconds.noise * 100);
   }
+  // User data (--input): what the table cannot show, once per dtype.
+  std::vector<DType> told;
+  for (const CaseResult& r : result.cases) {
+    if (!r.input_counts || std::find(told.begin(), told.end(), r.problem.dtype) != told.end()) continue;
+    if (told.empty()) out += fmt::format("\ninput {}:\n", EscapeForTerminal(r.input_file));
+    told.push_back(r.problem.dtype);
+    out += fmt::format("  {}: {} of {} rows hold NaN or Inf; {} finite values overflowed to +-Inf\n",
+                       DTypeName(r.problem.dtype), r.input_counts->nonfinite_rows, r.problem.rows,
+                       r.input_counts->overflowed_values);
+  }
   int shown = 0;
   for (const CaseResult& r : result.cases) {
     if (r.status != CaseStatus::kFailed && r.status != CaseStatus::kError) continue;
@@ -101,8 +113,8 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
       out += "  ... (see the JSON report for the rest)\n";
       break;
     }
-    out += fmt::format("  {} {}: {}\n    repro: {}\n", CaseStatusName(r.status), r.backend,
-                       r.reason, r.repro);
+    out += fmt::format("  {} {}: {}\n    repro: {}\n", CaseStatusName(r.status), EscapeForTerminal(r.backend),
+                       EscapeForTerminal(r.reason), EscapeForTerminal(r.repro));
   }
   return out;
 }
