@@ -30,6 +30,8 @@ struct ProblemOptions {
   uint64_t seed = 1;
   std::string threads = "0";
   std::string input, gamma, beta, dump;
+  std::vector<std::string> tune;  // KEY=VALUE backend tuning (CaseOptions::tuning)
+  bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;
 };
 

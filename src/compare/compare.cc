@@ -82,12 +82,12 @@ CaseSide ReadSide(const Json& c) {
   if (accuracy.is_object()) {
     side.accuracy_passed = accuracy.at("passed").get<bool>();
     const Json& y = accuracy.at("y");
-    side.max_ulp = y.at("max_ulp").get<uint64_t>();
+    side.max_ulp = ReadNumber(y.at("max_ulp"));
     side.max_abs = ReadNumber(y.at("max_abs"));
     if (accuracy.contains("mean") && accuracy.at("mean").is_object())
-      side.mean_max_ulp = accuracy.at("mean").at("max_ulp").get<uint64_t>();
+      side.mean_max_ulp = ReadNumber(accuracy.at("mean").at("max_ulp"));
     if (accuracy.contains("rstd") && accuracy.at("rstd").is_object())
-      side.rstd_max_ulp = accuracy.at("rstd").at("max_ulp").get<uint64_t>();
+      side.rstd_max_ulp = ReadNumber(accuracy.at("rstd").at("max_ulp"));
   }
   return side;
 }
@@ -171,9 +171,9 @@ void JudgeAccuracy(CaseComparison& cc, const CompareOptions& options) {
     bool grew_within = false;
     bool fell = false;
     std::vector<std::string> grown, changes;
-    const auto check = [&](const char* tensor, std::optional<uint64_t> ub, std::optional<uint64_t> un) {
+    const auto check = [&](const char* tensor, std::optional<double> ub, std::optional<double> un) {
       if (!ub || !un || *ub == *un) return;
-      const std::string text = fmt::format("{} max ulp {} -> {}", tensor, *ub, *un);
+      const std::string text = fmt::format("{} max ulp {:.4g} -> {:.4g}", tensor, *ub, *un);
       changes.push_back(text);
       if (*un < *ub) {
         fell = true;
@@ -475,7 +475,7 @@ const std::vector<bool> kRightAligned = {false, false, true, true, true, true, t
 std::vector<std::string> Cells(const CaseComparison& cc) {
   const auto gbps = [](double v) { return fmt::format("{:.3g}", v); };
   const auto frac = [](double v) { return fmt::format("{:.1f}%", 100 * v); };
-  const auto ulp = [](uint64_t v) { return fmt::format("{}", v); };
+  const auto ulp = [](double v) { return fmt::format("{:.3g}", v); };
   std::string change = Opt(cc.change, Percent);
   if (!change.empty() && cc.by_ceiling) change += "*";
   return {cc.label,
@@ -494,7 +494,7 @@ std::vector<std::string> Cells(const CaseComparison& cc) {
 std::string RulesText(const CompareOptions& o) {
   return fmt::format(
       "a regression is a slowdown over {:g}% that a Mann-Whitney U test finds significant (p < {:g}), "
-      "a case that passed and now fails, or (same machine only) a max ulp growth over {}",
+      "a case that passed and now fails, or (same machine only) a max ulp growth (ulps of the element's scale) over {:g}",
       100 * o.max_slowdown, o.alpha, o.max_ulp_growth);
 }
 
@@ -651,7 +651,7 @@ std::string FormatMarkdown(const Comparison& c) {
 }
 
 Json OptNumber(const std::optional<double>& v) { return v ? NumberToJson(*v) : Json(nullptr); }
-Json OptUlp(const std::optional<uint64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+Json OptUlp(const std::optional<double>& v) { return OptNumber(v); }
 
 // Returns one side of a case for --format json.
 Json SideJson(const CaseSide& s) {
@@ -678,7 +678,7 @@ Json SideJson(const CaseSide& s) {
 std::string FormatJson(const Comparison& c) {
   Json j;
   j["kind"] = "lnbench-comparison";
-  j["schema_version"] = 1;
+  j["schema_version"] = 2;
   j["base"] = {{"path", c.base_path}, {"machine", c.base_machine}, {"date", c.base_date}, {"git_sha", c.base_git_sha}};
   j["new"] = {{"path", c.new_path}, {"machine", c.new_machine}, {"date", c.new_date}, {"git_sha", c.new_git_sha}};
   j["options"] = {{"alpha", c.options.alpha},
