@@ -383,6 +383,19 @@ TEST(Compare, AccuracyRegressions) {
   EXPECT_EQ(c.accuracy_regressions, 1u);
   EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kUlpWithin);
 
+  // A case with backend tuning (a coverage case) is another case than the
+  // same shape without it: no duplicate, matched by its tuning.
+  Json tuned = Load("base.json").json;
+  Json extra = tuned["cases"][0];
+  extra["tuning"] = {{"stream_min_bytes", "0"}};
+  tuned["cases"].push_back(extra);
+  const LoadedReport tuned_report = CheckReport("tuned.json", tuned);
+  c = CompareReports(tuned_report, tuned_report, {});
+  EXPECT_EQ(c.cases.size(), Load("base.json").cases().size() + 1);
+  EXPECT_TRUE(std::any_of(c.cases.begin(), c.cases.end(), [](const CaseComparison& cc) {
+    return cc.label.find("stream_min_bytes=0") != std::string::npos;
+  }));
+
   // Scale ulps are fractional: growth is judged on the numbers, not on bits.
   Json frac = Load("accuracy.json").json;
   frac["cases"][4]["accuracy"]["y"]["max_ulp"] = 1.375;

@@ -249,6 +249,22 @@ std::string CaseMode(const Json& c, const std::string& report_mode) {
   return report_mode;
 }
 
+namespace {
+
+// Returns `prefix` + "k=v,k=v" of the case's backend tuning (--tune, coverage
+// cases), or "" when it has none: tuning selects other code paths, so a tuned
+// case is another case than the same shape without it.
+std::string TuningText(const Json& c, const char* prefix) {
+  const auto it = c.find("tuning");
+  if (it == c.end() || !it->is_object() || it->empty()) return "";
+  std::string text;
+  for (const auto& [k, v] : it->items())
+    text += (text.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  return prefix + text;
+}
+
+}  // namespace
+
 std::string CaseKeyWithoutMode(const Json& c, bool with_machine) {
   const Json& p = c.at("problem");
   const std::string requested = c.at("requested_variant").get<std::string>();
@@ -260,6 +276,7 @@ std::string CaseKeyWithoutMode(const Json& c, bool with_machine) {
       p.at("dist").get<std::string>(), p.at("seed").get<uint64_t>(), c.at("threads").get<int64_t>());
   if (p.contains("input_file") && p.at("input_file").is_string())
     key += "|file=" + p.at("input_file").get<std::string>();
+  key += TuningText(c, "|tune ");
   if (with_machine) key += "|@" + c.at("machine").get<std::string>();
   return key;
 }
@@ -281,6 +298,7 @@ std::string CaseLabel(const Json& c, const std::string& report_mode) {
   if (p.at("stats").get<bool>()) label += " stats";
   if (p.at("seed").get<uint64_t>() != 1) label += fmt::format(" seed={}", p.at("seed").get<uint64_t>());
   if (c.at("threads").get<int64_t>() > 0) label += fmt::format(" t{}", c.at("threads").get<int64_t>());
+  label += TuningText(c, " ");
   const std::string mode = CaseMode(c, report_mode);
   if (!mode.empty()) label += " " + mode;
   return label;
