@@ -50,6 +50,24 @@ struct HostOutputs {
 struct CaseOptions {
   std::string variant;  // one of Backend::Variants() names; "" = the backend's default
   int threads = 0;      // CPU backends: threads over rows (0 = all hardware threads)
+  // Backend settings that move the switch points between its code paths (e.g.
+  // highway's "stream_min_bytes"), so small problems reach paths that are
+  // otherwise taken only by large ones. Keys are from Backend::TuningKeys();
+  // the runner turns any other key into an unsupported case. Empty for the
+  // backend's own choices.
+  std::map<std::string, std::string> tuning;
+};
+
+// A problem that reaches one of a backend's code paths, for verification:
+// `lnbench verify` runs every backend's coverage cases on top of its default
+// shapes (every dtype, distribution and output mode), so a bug in a path the
+// default shapes miss (row groups, streaming stores, split rows) is caught by
+// the product, not only by unit tests. Keep them small: they run every time.
+struct CoverageCase {
+  std::string path;  // the code path reached, in words ("row groups with leftover rows")
+  int64_t rows = 0;
+  int64_t cols = 0;
+  std::map<std::string, std::string> tuning;  // CaseOptions::tuning of the case
 };
 
 struct VariantInfo {
@@ -106,6 +124,11 @@ class Backend {
   virtual Verdict Available() const = 0;
   // Returns the variants; the first is the default.
   virtual std::vector<VariantInfo> Variants() const = 0;
+  // Returns the keys CaseOptions::tuning may hold for it (none by default).
+  virtual std::vector<std::string> TuningKeys() const { return {}; }
+  // Returns the problems (and tuning) that reach each of its code paths, for
+  // the default `lnbench verify` (see CoverageCase). None by default.
+  virtual std::vector<CoverageCase> CoverageCases() const { return {}; }
   // Returns whether it supports `problem` with `options`, and why not.
   virtual Verdict Supports(const Problem& problem, const CaseOptions& options) const = 0;
   // Allocates and uploads. Throws UsageError for an unknown variant,

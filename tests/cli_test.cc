@@ -122,7 +122,7 @@ TEST_F(CliTest, RunWritesSchemaValidReport) {
   EXPECT_NE(r.out.find("4 passed, 0 failed"), std::string::npos) << r.out;
   const auto report = LoadReport(json);
   ExpectSchemaValid(report);
-  EXPECT_EQ(report["schema_version"], 1);
+  EXPECT_EQ(report["schema_version"], 2);
   EXPECT_EQ(report["summary"]["passed"], 4);
   ASSERT_EQ(report["cases"].size(), 4u);
   for (const auto& c : report["cases"]) {
@@ -176,6 +176,45 @@ TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
     EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
     EXPECT_TRUE(c["timing"].is_null());
   }
+}
+
+// The default verify adds each backend's coverage cases (code paths the
+// default shapes miss); their repro lines carry the tuning and rerun them.
+TEST_F(CliTest, DefaultVerifyRunsCoverageCases) {
+  const fs::path json = dir_ / "v.json";
+  Result r = Run("verify -b highway --variant auto --dtype f32 --dist normal --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  int coverage = 0, streamed = 0;
+  std::string stream_repro, stream_id;
+  for (const auto& c : report["cases"]) {
+    if (!c.contains("coverage")) continue;
+    ++coverage;
+    EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
+    if (c.contains("tuning")) {
+      ++streamed;
+      EXPECT_EQ(c["tuning"]["stream_min_bytes"], "0");
+      EXPECT_EQ(c["details"]["streaming_stores"], "yes") << c["id"];
+      stream_repro = c["repro"];
+      stream_id = c["id"];
+    }
+  }
+  EXPECT_GT(coverage, 0);
+  EXPECT_GT(streamed, 0);
+  ASSERT_NE(stream_repro.find("--tune stream_min_bytes=0"), std::string::npos) << stream_repro;
+  const fs::path json2 = dir_ / "v2.json";
+  ASSERT_EQ(Run(stream_repro.substr(8) + " --json " + json2.string()).code, 0);
+  EXPECT_EQ(LoadReport(json2)["cases"][0]["id"], stream_id);
+  // --no-coverage: the default shapes only.
+  const fs::path json3 = dir_ / "v3.json";
+  ASSERT_EQ(Run("verify -b highway --variant auto --dtype f32 --dist normal --no-coverage --json " +
+                json3.string()).code, 0);
+  EXPECT_EQ(LoadReport(json3)["cases"].size(), report["cases"].size() - coverage * 1u);
+  ExpectUsageError("run -b scalar --shape 4x4 --tune nosuch=1", "unknown --tune key 'nosuch' (have: none)");
+  ExpectUsageError("run -b highway --shape 4x4 --tune stream_min_bytes", "bad --tune 'stream_min_bytes'");
+  ExpectUsageError("verify -b highway --shape 4x300 --tune stream_min_bytes=-3",
+                   "stream_min_bytes must be a number of bytes >= 0");
 }
 
 TEST_F(CliTest, BadInputsAreOneLineUsageErrors) {

@@ -218,7 +218,8 @@ TEST(CompareReportJson, BadFilesNameTheFileAndTheProblem) {
       {"truncated.json", "truncated or incomplete JSON"},
       {"not_json.json", "not valid JSON"},
       {"array.json", "not an lnbench report (the document is an array"},
-      {"schema_v2.json", "schema_version 2 is not supported"},
+      {"schema_v3.json", "schema_version 3 is not supported"},
+      {"schema_v1.json", "schema_version 1 is not supported (this lnbench reads version 2): its max_ulp is a bit distance"},
       {"wrong_kind.json", "kind \"nvbench-report\" is not an lnbench report"},
       {"bad_field.json", "timing.samples_s[4]: is a string, expected a number"},
       {"no_such_file.json", "no such file"},
@@ -383,6 +384,30 @@ TEST(Compare, AccuracyRegressions) {
   EXPECT_EQ(c.accuracy_regressions, 1u);
   EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kUlpWithin);
 
+  // A case with backend tuning (a coverage case) is another case than the
+  // same shape without it: no duplicate, matched by its tuning.
+  Json tuned = Load("base.json").json;
+  Json extra = tuned["cases"][0];
+  extra["tuning"] = {{"stream_min_bytes", "0"}};
+  tuned["cases"].push_back(extra);
+  const LoadedReport tuned_report = CheckReport("tuned.json", tuned);
+  c = CompareReports(tuned_report, tuned_report, {});
+  EXPECT_EQ(c.cases.size(), Load("base.json").cases().size() + 1);
+  EXPECT_TRUE(std::any_of(c.cases.begin(), c.cases.end(), [](const CaseComparison& cc) {
+    return cc.label.find("stream_min_bytes=0") != std::string::npos;
+  }));
+
+  // Scale ulps are fractional: growth is judged on the numbers, not on bits.
+  Json frac = Load("accuracy.json").json;
+  frac["cases"][4]["accuracy"]["y"]["max_ulp"] = 1.375;
+  CompareOptions allow_half;
+  allow_half.max_ulp_growth = 0.5;
+  c = CompareReports(Load("base.json"), CheckReport("frac.json", frac), allow_half);
+  EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kUlpWithin);
+  EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy_detail, "y max ulp 1 -> 1.375");
+  c = CompareReports(Load("base.json"), CheckReport("frac.json", frac), {});
+  EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kUlpGrowth);
+
   // The other way round: failed -> passed and ulp 3 -> 1 are improvements.
   c = CompareFixtures("accuracy.json", "base.json");
   EXPECT_FALSE(c.regression());
@@ -537,7 +562,7 @@ TEST(CompareMerge, TwoMachines) {
   const LoadedReport a = Load("base.json");
   const LoadedReport b = Load("other_machine.json");
   const Json merged = MergeReports({a, b}, MergeInfo{"2025-11-22T00:00:00Z", {"lnbench", "merge"}});
-  EXPECT_EQ(merged["schema_version"], 1);
+  EXPECT_EQ(merged["schema_version"], 2);
   EXPECT_EQ(merged["kind"], "lnbench-merged-report");
   EXPECT_EQ(merged["tool"]["name"], "lnbench");
   ASSERT_EQ(merged["cases"].size(), a.cases().size() + b.cases().size());
@@ -588,7 +613,7 @@ TEST(CompareMerge, RefusesAmbiguousOrMismatchedInputs) {
   std::ostringstream out;
   MergeConfig config;
   config.output_path = dir.File("all.json");
-  config.input_paths = {Fixture("base.json"), Fixture("schema_v2.json")};
+  config.input_paths = {Fixture("base.json"), Fixture("schema_v3.json")};
   m = UsageMessage([&] { RunMerge(config, {}, out); });
   EXPECT_NE(m.find("schema versions differ"), std::string::npos) << m;
   EXPECT_FALSE(std::filesystem::exists(config.output_path));
@@ -665,7 +690,7 @@ TEST_F(CompareEndToEnd, CompareExitCodes) {
 }
 
 TEST_F(CompareEndToEnd, CompareBadInputExitsTwoWithOneLine) {
-  for (const char* name : {"empty.json", "truncated.json", "not_json.json", "array.json", "schema_v2.json",
+  for (const char* name : {"empty.json", "truncated.json", "not_json.json", "array.json", "schema_v3.json",
                            "wrong_kind.json", "bad_field.json", "disjoint.json", "duplicate.json"}) {
     SCOPED_TRACE(name);
     const Outcome o = RunLnbench("compare " + F("base.json") + " " + F(name));
@@ -708,7 +733,7 @@ TEST_F(CompareEndToEnd, Merge) {
   EXPECT_EQ(RunLnbench("compare '" + all + "' '" + all + "'").exit_code, 0);
 
   const std::string bad = dir.File("bad.json");
-  o = RunLnbench("merge " + F("base.json") + " " + F("schema_v2.json") + " -o '" + bad + "'");
+  o = RunLnbench("merge " + F("base.json") + " " + F("schema_v3.json") + " -o '" + bad + "'");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("schema versions differ"), std::string::npos) << o.err;
   EXPECT_FALSE(std::filesystem::exists(bad));

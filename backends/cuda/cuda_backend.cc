@@ -238,6 +238,8 @@ class CudaBackend : public Backend {
     return out;
   }
 
+  std::vector<CoverageCase> CoverageCases() const override { return CudaCoverageCases(); }
+
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (Verdict v = CudaAvailable(); !v.ok) return v;
     return PlanLayerNorm(options.variant, QueryFor(problem)).verdict;

@@ -199,6 +199,23 @@ const std::vector<CudaVariant>& CudaVariants() {
   return variants;
 }
 
+std::vector<CoverageCase> CudaCoverageCases() {
+  // Paths by elements per row (16-byte loads: 4 f32 or 8 16-bit elements per
+  // load): warp up to 1024 (sub-warp rows below 64), block up to 32768,
+  // cluster (sm_90) up to 262144, split row beyond (and on older GPUs). A
+  // width that is no multiple of 8 takes the element path.
+  return {
+      {"warp, several rows per warp, 16-byte loads", 64, 64, {}},
+      {"warp, a full warp per row, 16-byte loads", 64, 1024, {}},
+      {"warp, element path", 64, 1023, {}},
+      {"block per row, 16-byte loads", 8, 8192, {}},
+      {"block per row, element path", 8, 8191, {}},
+      {"cluster per row (sm_90; split row elsewhere), 16-byte loads", 2, 65536, {}},
+      {"cluster per row (sm_90; split row elsewhere), element path", 2, 65537, {}},
+      {"split row only: beyond a cluster, several chunks and a short last one", 1, 300007, {}},
+  };
+}
+
 PlanResult PlanLayerNorm(const std::string& variant, const PlanQuery& query) {
   const std::string name = variant.empty() ? "auto" : variant;
   std::string names;

@@ -79,6 +79,12 @@ const std::vector<CudaVariant>& CudaVariants();
 // Returns the plan of `variant` ("" = "auto") for `query`; an unknown name is
 // a verdict No("unknown variant ...").
 PlanResult PlanLayerNorm(const std::string& variant, const PlanQuery& query);
+// Returns the problems that reach every kernel kind, each with 16-byte loads
+// and on the element path (rows not 16-byte aligned), for the default
+// `lnbench verify` (Backend::CoverageCases). verify runs every variant on
+// each, so every variant meets the shapes of the others' paths too.
+std::vector<CoverageCase> CudaCoverageCases();
+
 // Returns whether 16-byte loads are allowed: every row start of x and y is
 // 16-byte aligned (so cols * sizeof(dtype) is a multiple of 16) and gamma and
 // beta (when present) are 16-byte aligned.

@@ -2,6 +2,7 @@
 // this build, the best one picked at run time ("auto") or one named by the
 // user ("avx2"). Rows are split over the shared thread pool by CpuCase.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,16 @@ namespace lnbench {
 namespace {
 
 constexpr const char* kAutoVariant = "auto";
+// Tuning key: y bytes above which streaming stores are used (default: the
+// last-level cache size). 0 streams every problem whose rows are long enough.
+constexpr const char* kStreamMinBytes = "stream_min_bytes";
+
+// Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.
+std::optional<uint64_t> ParseStreamMinBytes(const std::string& text) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(text);
+}
 
 // Returns "a, b, c".
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -50,7 +61,7 @@ ResolvedTarget ResolveVariant(const std::string& variant) {
 class HighwayCase : public CpuCase {
  public:
   HighwayCase(const Problem& problem, const HostInputs& inputs, int threads,
-              const HighwayTarget& target, HwyRowsFn rows_fn)
+              const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes)
       : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
     args_.x = inputs.x;
     args_.y = y();
@@ -67,7 +78,7 @@ class HighwayCase : public CpuCase {
     // read but also skip the cache, so they are used only when y cannot stay
     // in the last-level cache.
     const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = y_bytes > LastLevelCacheBytes();
+    args_.stream = y_bytes > stream_min_bytes;
   }
 
   std::map<std::string, std::string> Details() const override {
@@ -110,6 +121,27 @@ class HighwayBackend : public CpuBackend {
     return variants;
   }
 
+  std::vector<std::string> TuningKeys() const override { return {kStreamMinBytes}; }
+
+  // Row groups need rows starting on cache lines, at most 1 KiB or at least
+  // 16 KiB long, and 4 rows in a thread's share (layernorm_highway-inl.h);
+  // 37 rows leave leftover rows in some thread's share for any thread count
+  // (37 is odd). Streaming stores start beyond the last-level cache, so the
+  // streaming cases lower the threshold instead of writing gigabytes. Tails:
+  // widths that are no multiple of any vector length, and rows shorter than one.
+  std::vector<CoverageCase> CoverageCases() const override {
+    const std::map<std::string, std::string> stream = {{kStreamMinBytes, "0"}};
+    return {
+        {"rows shorter than a vector (one-lane loop)", 9, 3, {}},
+        {"single rows with a masked tail", 5, 1001, {}},
+        {"row groups of short rows, leftover rows", 37, 256, {}},
+        {"row groups of long rows (>= 16 KiB), leftover rows", 9, 8192, {}},
+        {"streaming stores, single rows with a masked tail", 6, 1001, stream},
+        {"streaming stores in row groups of short rows, leftover rows", 37, 256, stream},
+        {"streaming stores in row groups of long rows", 9, 8192, stream},
+    };
+  }
+
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (problem.cols < 1) return Verdict::No("cols must be at least 1");
     return ResolveVariant(options.variant).verdict;
@@ -121,8 +153,18 @@ class HighwayBackend : public CpuBackend {
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);
     const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
     LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
+    uint64_t stream_min_bytes = LastLevelCacheBytes();
+    const auto it = options.tuning.find(kStreamMinBytes);
+    if (it != options.tuning.end()) {
+      const auto v = ParseStreamMinBytes(it->second);
+      // A usage error (exit 2), not an unsupported case: the value is a typo.
+      if (!v)
+        throw UsageError("highway: --tune stream_min_bytes must be a number of bytes >= 0, not '" +
+                         it->second + "'");
+      stream_min_bytes = *v;
+    }
     return std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
-                                         rows_fn);
+                                         rows_fn, stream_min_bytes);
   }
 };
 

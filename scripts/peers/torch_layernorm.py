@@ -44,7 +44,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 DTYPES = ("f32", "bf16", "f16")
 DISTS = ("normal", "uniform", "offset1e4", "offset1e6", "tinyvar", "constant", "outliers",
          "exact", "special")
-ULP_BIN_LABELS = ["0", "1", "2", "3-4", "5-8", "9-16", "17-64", "65-256", "257-4096", ">4096"]
+ULP_BIN_LABELS = ["<=0.5", "0.5-1", "1-2", "2-4", "4-8", "8-16", "16-64", "64-256", "256-4096",
+                  ">4096"]
 EPS_F32 = 2.0 ** -23
 BYTES_MODEL_TEXT = ("read = N*H*sizeof(dtype) + (affine ? 2*H*4 : 0); "
                     "written = N*H*sizeof(dtype) + (stats ? 2*N*4 : 0)")
@@ -99,8 +100,8 @@ def ceiling_bucket(total):
 
 def thresholds_for(p):
     log2h = math.ceil(math.log2(max(p.cols, 2)))
-    units = 8 + 2 * log2h + math.ceil(math.sqrt(p.cols) / 4)
-    return {"compute_eps_units": float(units), "output_ulps": 1.0, "rel_floor": 1e-3,
+    units = 6 + log2h + math.ceil(math.sqrt(p.cols) / 8)
+    return {"compute_eps_units": float(units), "output_ulps": 0.5, "rel_floor": 1e-3,
             "stats_eps_units": float(units)}
 
 
@@ -162,21 +163,24 @@ def ordered_key(np, bits, dtype):
     return np.where((b & sign) != 0, -mag, mag)
 
 
-def ulp_bins(np, ulp):
-    edges = np.array([0, 1, 2, 4, 8, 16, 64, 256, 4096], dtype=np.uint64)
-    return np.searchsorted(edges, ulp.astype(np.uint64), side="left")
+def ulp_bins(np, ulps):
+    """Histogram bins of errors in scale ulps (metrics.cc UlpBin)."""
+    edges = np.array([0.5, 1, 2, 4, 8, 16, 64, 256, 4096], dtype=np.float64)
+    return np.searchsorted(edges, ulps, side="left")
 
 
-def error_stats(np, got_bits, ref_values, bound_extra, dtype, rel_floor, output_ulps,
+def error_stats(np, got_bits, ref_values, scale, units, dtype, rel_floor, output_ulps,
                 row_finite=None, offset=0):
     """Checks one block of a tensor (CheckY / CheckStat of metrics.cc) and
     returns its partial statistics. got_bits: raw bits of the output in
-    `dtype`; ref_values: float64 reference; bound_extra: the compute part of
-    each element's bound; row_finite (statistics only): False where the row
-    has non-finite statistics; offset: index of the block's first element."""
+    `dtype`; ref_values: float64 reference (unrounded); scale: each element's
+    scale; units: the compute allowance in eps_f32 * scale; row_finite
+    (statistics only): False where the row has non-finite statistics; offset:
+    index of the block's first element."""
     got = bits_to_float64(np, got_bits, dtype)
     ref_bits = round_bits(np, ref_values, dtype)
     ref_r = bits_to_float64(np, ref_bits, dtype)
+    ref_v = np.asarray(ref_values, dtype=np.float64)
     n = got.size
     finite_pair = np.isfinite(ref_r) & np.isfinite(got)
     if row_finite is not None:
@@ -191,25 +195,36 @@ def error_stats(np, got_bits, ref_values, bound_extra, dtype, rel_floor, output_
     nan_mismatch = special & ~match
     fin = ~special
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = np.abs(got - ref_r)
-        bound = output_ulps * fast_ulp(np, np.where(fin, ref_r, 0.0), dtype) + bound_extra
-        ratio = np.where(bound > 0, diff / np.where(bound > 0, bound, 1.0),
-                         np.where(diff <= bound, 0.0, np.inf))
-        rel = diff / np.maximum(np.abs(ref_r), rel_floor)
-    ulp = np.abs(ordered_key(np, got_bits, dtype) - ordered_key(np, ref_bits, dtype))
+        ref_f = np.where(fin, ref_v, 0.0)
+        got_f = np.where(fin, got, 0.0)
+        scale_f = np.where(fin, scale, 0.0)
+        diff = np.abs(got_f - ref_f)
+        # The share of the compute allowance used beyond the rounding allowance
+        # (metrics.cc RecordFinite).
+        rounding = output_ulps * fast_ulp(np, np.maximum(np.abs(got_f), np.abs(ref_f)), dtype)
+        compute = (units * EPS_F32) * scale_f
+        excess = np.maximum(0.0, diff - rounding)
+        ratio = np.where(compute > 0, excess / np.where(compute > 0, compute, 1.0),
+                         np.where(excess > 0, np.inf, 0.0))
+        rel = diff / np.maximum(np.abs(ref_f), rel_floor)
+        ulps = diff / fast_ulp(np, scale_f, dtype)
+    bits = np.abs(ordered_key(np, got_bits, dtype) - ordered_key(np, ref_bits, dtype))
     over = fin & (ratio > 1)
     s = {"checked": int(n), "failed": int(over.sum() + nan_mismatch.sum()),
          "nan_mismatch": int(nan_mismatch.sum()), "unwritten": 0,
-         "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "rel_l2": 0.0, "max_bound_ratio": 0.0,
+         "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0.0, "max_bit_distance": 0, "off_by_one": 0,
+         "rel_l2": 0.0, "max_bound_ratio": 0.0,
          "ulp_hist": [0] * len(ULP_BIN_LABELS), "_sq_diff": 0.0, "_sq_ref": 0.0,
          "_over": int(over.sum()), "_rank": -1.0, "_worst": None, "_first_nan": -1}
     if fin.any():
-        d, r = diff[fin], ref_r[fin]
+        d, r = diff[fin], ref_f[fin]
         s["max_abs"] = float(d.max())
         s["max_rel"] = float(rel[fin].max())
-        s["max_ulp"] = int(ulp[fin].max())
+        s["max_ulp"] = float(ulps[fin].max())
+        s["max_bit_distance"] = int(bits[fin].max())
+        s["off_by_one"] = int((bits[fin] == 1).sum())
         s["max_bound_ratio"] = float(ratio[fin].max())
-        s["ulp_hist"] = [int(c) for c in np.bincount(ulp_bins(np, ulp[fin]),
+        s["ulp_hist"] = [int(c) for c in np.bincount(ulp_bins(np, ulps[fin]),
                                                      minlength=len(ULP_BIN_LABELS))]
         s["_sq_diff"], s["_sq_ref"] = float((d * d).sum()), float((r * r).sum())
     if nan_mismatch.any():
@@ -221,7 +236,8 @@ def error_stats(np, got_bits, ref_values, bound_extra, dtype, rel_floor, output_
         w = int(np.argmax(rank))
         if rank[w] >= 0:
             s["_rank"] = float(rank[w])
-            s["_worst"] = (offset + w, float(got[w]), float(ref_r[w]))
+            worst_ref = ref_r[w] if nan_mismatch[w] else ref_v[w]
+            s["_worst"] = (offset + w, float(got[w]), float(worst_ref))
     return s
 
 
@@ -231,8 +247,9 @@ def merge_stats(a, b):
         return b
     for k in ("checked", "failed", "nan_mismatch", "unwritten", "_over"):
         a[k] += b[k]
-    for k in ("max_abs", "max_rel", "max_ulp", "max_bound_ratio"):
+    for k in ("max_abs", "max_rel", "max_ulp", "max_bit_distance", "max_bound_ratio"):
         a[k] = max(a[k], b[k])
+    a["off_by_one"] += b["off_by_one"]
     a["ulp_hist"] = [x + y for x, y in zip(a["ulp_hist"], b["ulp_hist"])]
     a["_sq_diff"] += b["_sq_diff"]
     a["_sq_ref"] += b["_sq_ref"]
@@ -265,14 +282,17 @@ def check_outputs(np, p, x_bits, gamma, beta, y_bits, mean, rstd, ref):
         x = bits_to_float64(np, x_bits[r0:r1], p.dtype)
         with np.errstate(invalid="ignore", over="ignore"):
             norm = (x - ref_mean[r0:r1, None]) * ref_rstd[r0:r1, None]
-            scale = g * (np.abs(norm) + 1.0) + b
-        extra = (th["compute_eps_units"] * EPS_F32 * scale).reshape(-1)
+            rs = ref_rstd[r0:r1, None]
+            spread = np.sqrt(np.maximum(0.0, 1.0 - p.eps * rs * rs))
+            scale = g * (np.abs(norm) + spread) + b
         ys = merge_stats(ys, error_stats(np, y_bits[r0:r1].reshape(-1),
-                                         ref["y"][r0:r1].reshape(-1), extra, p.dtype,
+                                         ref["y"][r0:r1].reshape(-1), scale.reshape(-1),
+                                         th["compute_eps_units"], p.dtype,
                                          th["rel_floor"], th["output_ulps"],
                                          offset=r0 * p.cols))
     if ys is None:  # an empty problem
-        ys = error_stats(np, np.zeros(0, np.uint32), np.zeros(0), np.zeros(0), p.dtype,
+        ys = error_stats(np, np.zeros(0, np.uint32), np.zeros(0), np.zeros(0),
+                         th["compute_eps_units"], p.dtype,
                          th["rel_floor"], th["output_ulps"])
     finish_stats(ys)
     reasons = []
@@ -282,15 +302,15 @@ def check_outputs(np, p, x_bits, gamma, beta, y_bits, mean, rstd, ref):
     acc = {"passed": False, "thresholds": th, "ulp_bins": list(ULP_BIN_LABELS)}
     acc["y"] = public_stats(ys, p.cols)
     if p.stats:
-        tol = th["stats_eps_units"] * EPS_F32
+        units = th["stats_eps_units"]
         row_finite = np.isfinite(ref_mean) & np.isfinite(ref_rstd)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             var = np.maximum(0.0, 1.0 / (ref_rstd * ref_rstd) - p.eps)
-            mean_extra = tol * (np.abs(ref_mean) + np.sqrt(var))
-            rstd_extra = tol * np.abs(ref_rstd)
-        ms = finish_stats(error_stats(np, round_bits(np, mean, "f32"), ref_mean, mean_extra,
+            mean_scale = np.abs(ref_mean) + np.sqrt(var)
+            rstd_scale = np.abs(ref_rstd)
+        ms = finish_stats(error_stats(np, round_bits(np, mean, "f32"), ref_mean, mean_scale, units,
                                       "f32", th["rel_floor"], th["output_ulps"], row_finite))
-        rs = finish_stats(error_stats(np, round_bits(np, rstd, "f32"), ref_rstd, rstd_extra,
+        rs = finish_stats(error_stats(np, round_bits(np, rstd, "f32"), ref_rstd, rstd_scale, units,
                                       "f32", th["rel_floor"], th["output_ulps"], row_finite))
         for name, st in (("mean", ms), ("rstd", rs)):
             r = describe(name, st, 1, True)
@@ -327,7 +347,7 @@ def describe(name, s, cols, per_row):
     if s["_over"]:
         i, got, ref = s["_worst"] if s["_worst"] is not None else (0, 0.0, 0.0)
         parts.append(f"{s['_over']} of {s['checked']} over bound (worst "
-                     f"{s['max_bound_ratio']:.3g}x bound at {where(i)}: got {got:.9g} "
+                     f"{s['max_bound_ratio']:.3g}x the compute allowance at {where(i)}: got {got:.9g} "
                      f"expected {ref:.9g})")
     return f"{name}: " + ", ".join(parts)
 
@@ -935,7 +955,7 @@ def main(argv):
         summary[s] = sum(1 for c in cases if c["status"] == s)
     summary["errors"] = sum(1 for c in cases if c["status"] == "error")
     report = {
-        "schema_version": 1,
+        "schema_version": 2,
         "kind": "lnbench-report",
         "tool": {"name": "lnbench", "version": "torch_layernorm.py", "git_sha": git_sha(),
                  "build_type": "python", "compiler": f"Python {platform.python_version()}, "

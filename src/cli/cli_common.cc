@@ -172,6 +172,9 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "write inputs, the float64 reference and every backend's outputs as .npy into this "
                   "existing folder")
       ->check(NonEmpty());
+  cmd->add_option("--tune", o.tune,
+                  "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
+                  "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
   cmd->add_flag("-q,--quiet", o.quiet, "no table and no progress line");
 }
 
@@ -274,6 +277,14 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       c.threads.push_back(static_cast<int>(v));
   }
   if (c.threads.empty()) c.threads = {0};
+  for (const std::string& kv : o.tune) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+      problems.push_back("bad --tune '" + kv + "': expected KEY=VALUE");
+    else if (!c.tuning.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second)
+      problems.push_back("--tune " + kv.substr(0, eq) + " given twice");
+  }
+  c.coverage = o.coverage;
   if (!o.input.empty()) {
     if (!o.shapes.empty() || !o.cols.empty()) problems.push_back("--input sets the shape: drop --shape/--cols");
     c.input_path = o.input;

@@ -23,7 +23,7 @@ struct CompareCliOptions {
   std::string new_path;
   double alpha = CompareOptions{}.alpha;
   std::string max_slowdown = "5%";
-  std::string max_ulp_growth = std::to_string(CompareOptions{}.max_ulp_growth);
+  double max_ulp_growth = CompareOptions{}.max_ulp_growth;
   bool fail_on_missing = false;
   bool absolute = false;
   std::string format = "table";
@@ -47,7 +47,7 @@ CompareConfig ToConfig(const CompareCliOptions& o) {
     errors.push_back(e.what());
   }
   try {
-    config.options.max_ulp_growth = ParseUint64("--max-ulp-growth", o.max_ulp_growth);
+    config.options.max_ulp_growth = o.max_ulp_growth;
   } catch (const UsageError& e) {
     errors.push_back(e.what());
   }
@@ -92,7 +92,9 @@ CommandFn AddCompareCommand(CLI::App& app) {
                  "slowdown of the median tolerated even when significant: a percentage (5%) or a fraction (0.05)")
       ->capture_default_str();
   sc->add_option("--max-ulp-growth", o.max_ulp_growth,
-                 "how many ulps the max ulp error of a case may grow before it is a regression")
+                 "how much the max ulp error of a case (ulps of the element's scale) may grow before it is a regression")
+      ->check(Finite())
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sc->add_flag("--fail-on-missing", o.fail_on_missing,
                "a case present in only one report is a regression")

@@ -3,19 +3,15 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "core/shapes.h"
 
 namespace lnbench {
 
 namespace {
-// Edge shapes: empty, batch 1, benchdnn's CI shapes (15x3, 30x300, 257x768),
-// loop tails (1, 3, 257, 1023, 2041), rows larger than any cache line
-// multiple (65537) and H > 65536.
-constexpr const char* kVerifyShapes =
-    "0x768,1x1,1x4096,15x3,30x300,257x768,7x1,5x257,3x1023,2x2041,4x65537,2x131072";
-
 struct VerifyOptions {
   ProblemOptions problem;
   std::string json;
+  bool no_coverage = false;
 };
 }  // namespace
 
@@ -30,9 +26,15 @@ CommandFn AddVerifyCommand(CLI::App& app) {
   cmd->add_option("--json", opts->json,
                   "write the JSON report here (atomically; '-' = standard output, the table then goes to stderr)")
       ->check(NonEmpty());
+  cmd->add_flag("--no-coverage", opts->no_coverage,
+                "without --shape/--cols: skip the backends' coverage cases (shapes and tuning "
+                "that reach each of their code paths)");
   return [opts] {
     ProblemOptions po = opts->problem;
-    if (po.shapes.empty() && po.cols.empty() && po.input.empty()) po.shapes = kVerifyShapes;
+    if (po.shapes.empty() && po.cols.empty() && po.input.empty()) {
+      po.shapes = kDefaultVerifyShapes;
+      po.coverage = !opts->no_coverage;
+    }
     if (!po.no_affine && !po.stats) po.both_modes = true;
     RunConfig config = MakeRunConfig(po, "verify");
     config.measure = false;

@@ -84,12 +84,12 @@ CaseSide ReadSide(const Json& c) {
   if (accuracy.is_object()) {
     side.accuracy_passed = accuracy.at("passed").get<bool>();
     const Json& y = accuracy.at("y");
-    side.max_ulp = y.at("max_ulp").get<uint64_t>();
+    side.max_ulp = ReadNumber(y.at("max_ulp"));
     side.max_abs = ReadNumber(y.at("max_abs"));
     if (accuracy.contains("mean") && accuracy.at("mean").is_object())
-      side.mean_max_ulp = accuracy.at("mean").at("max_ulp").get<uint64_t>();
+      side.mean_max_ulp = ReadNumber(accuracy.at("mean").at("max_ulp"));
     if (accuracy.contains("rstd") && accuracy.at("rstd").is_object())
-      side.rstd_max_ulp = accuracy.at("rstd").at("max_ulp").get<uint64_t>();
+      side.rstd_max_ulp = ReadNumber(accuracy.at("rstd").at("max_ulp"));
   }
   return side;
 }
@@ -173,9 +173,9 @@ void JudgeAccuracy(CaseComparison& cc, const CompareOptions& options) {
     bool grew_within = false;
     bool fell = false;
     std::vector<std::string> grown, changes;
-    const auto check = [&](const char* tensor, std::optional<uint64_t> ub, std::optional<uint64_t> un) {
+    const auto check = [&](const char* tensor, std::optional<double> ub, std::optional<double> un) {
       if (!ub || !un || *ub == *un) return;
-      const std::string text = fmt::format("{} max ulp {} -> {}", tensor, *ub, *un);
+      const std::string text = fmt::format("{} max ulp {:.4g} -> {:.4g}", tensor, *ub, *un);
       changes.push_back(text);
       if (*un < *ub) {
         fell = true;
@@ -251,6 +251,22 @@ std::string CaseMode(const Json& c, const std::string& report_mode) {
   return report_mode;
 }
 
+namespace {
+
+// Returns `prefix` + "k=v,k=v" of the case's backend tuning (--tune, coverage
+// cases), or "" when it has none: tuning selects other code paths, so a tuned
+// case is another case than the same shape without it.
+std::string TuningText(const Json& c, const char* prefix) {
+  const auto it = c.find("tuning");
+  if (it == c.end() || !it->is_object() || it->empty()) return "";
+  std::string text;
+  for (const auto& [k, v] : it->items())
+    text += (text.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  return prefix + text;
+}
+
+}  // namespace
+
 std::string CaseKeyWithoutMode(const Json& c, bool with_machine) {
   const Json& p = c.at("problem");
   const std::string requested = c.at("requested_variant").get<std::string>();
@@ -262,6 +278,7 @@ std::string CaseKeyWithoutMode(const Json& c, bool with_machine) {
       p.at("dist").get<std::string>(), p.at("seed").get<uint64_t>(), c.at("threads").get<int64_t>());
   if (p.contains("input_file") && p.at("input_file").is_string())
     key += "|file=" + p.at("input_file").get<std::string>();
+  key += TuningText(c, "|tune ");
   if (with_machine) key += "|@" + c.at("machine").get<std::string>();
   return key;
 }
@@ -283,6 +300,7 @@ std::string CaseLabel(const Json& c, const std::string& report_mode) {
   if (p.at("stats").get<bool>()) label += " stats";
   if (p.at("seed").get<uint64_t>() != 1) label += fmt::format(" seed={}", p.at("seed").get<uint64_t>());
   if (c.at("threads").get<int64_t>() > 0) label += fmt::format(" t{}", c.at("threads").get<int64_t>());
+  label += TuningText(c, " ");
   const std::string mode = CaseMode(c, report_mode);
   if (!mode.empty()) label += " " + mode;
   return label;
@@ -477,7 +495,7 @@ const std::vector<bool> kRightAligned = {false, false, true, true, true, true, t
 std::vector<std::string> Cells(const CaseComparison& cc) {
   const auto gbps = [](double v) { return fmt::format("{:.3g}", v); };
   const auto frac = [](double v) { return fmt::format("{:.1f}%", 100 * v); };
-  const auto ulp = [](uint64_t v) { return fmt::format("{}", v); };
+  const auto ulp = [](double v) { return fmt::format("{:.3g}", v); };
   std::string change = Opt(cc.change, Percent);
   if (!change.empty() && cc.by_ceiling) change += "*";
   // Text from the reports is escaped: a name with control characters must not
@@ -498,7 +516,7 @@ std::vector<std::string> Cells(const CaseComparison& cc) {
 std::string RulesText(const CompareOptions& o) {
   return fmt::format(
       "a regression is a slowdown over {:g}% that a Mann-Whitney U test finds significant (p < {:g}), "
-      "a case that passed and now fails, or (same machine only) a max ulp growth over {}",
+      "a case that passed and now fails, or (same machine only) a max ulp growth (ulps of the element's scale) over {:g}",
       100 * o.max_slowdown, o.alpha, o.max_ulp_growth);
 }
 
@@ -661,7 +679,7 @@ std::string FormatMarkdown(const Comparison& c) {
 }
 
 Json OptNumber(const std::optional<double>& v) { return v ? NumberToJson(*v) : Json(nullptr); }
-Json OptUlp(const std::optional<uint64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+Json OptUlp(const std::optional<double>& v) { return OptNumber(v); }
 
 // Returns one side of a case for --format json.
 Json SideJson(const CaseSide& s) {
@@ -688,7 +706,7 @@ Json SideJson(const CaseSide& s) {
 std::string FormatJson(const Comparison& c) {
   Json j;
   j["kind"] = "lnbench-comparison";
-  j["schema_version"] = 1;
+  j["schema_version"] = 2;
   j["base"] = {{"path", c.base_path}, {"machine", c.base_machine}, {"date", c.base_date}, {"git_sha", c.base_git_sha}};
   j["new"] = {{"path", c.new_path}, {"machine", c.new_machine}, {"date", c.new_date}, {"git_sha", c.new_git_sha}};
   j["options"] = {{"alpha", c.options.alpha},

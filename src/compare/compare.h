@@ -19,7 +19,7 @@ namespace lnbench {
 struct CompareOptions {
   double alpha = 0.05;          // significance level of the U test
   double max_slowdown = 0.05;   // relative slowdown tolerated even when significant
-  uint64_t max_ulp_growth = 0;  // max ulp may grow by this much before it is a regression
+  double max_ulp_growth = 0;    // max ulp (scale ulps, see metrics.h) may grow by this much before it is a regression
   bool fail_on_missing = false; // a case present in only one report is a regression
   bool absolute = false;        // compare times even when the machines differ
 };
@@ -65,9 +65,9 @@ struct CaseSide {
   std::optional<double> fraction_of_ceiling;  // finite only
   // Accuracy: nullopt when the case has no accuracy block.
   std::optional<bool> accuracy_passed;
-  std::optional<uint64_t> max_ulp;  // y
-  std::optional<double> max_abs;    // y
-  std::optional<uint64_t> mean_max_ulp, rstd_max_ulp;
+  std::optional<double> max_ulp;  // y, in ulps of the element's scale (metrics.h)
+  std::optional<double> max_abs;  // y
+  std::optional<double> mean_max_ulp, rstd_max_ulp;
 };
 
 struct CaseComparison {

@@ -18,7 +18,7 @@ namespace lnbench {
 using Json = nlohmann::ordered_json;
 
 // The schema version this code reads and writes (report/report.h writes it too).
-inline constexpr int kReadableReportSchemaVersion = 1;
+inline constexpr int kReadableReportSchemaVersion = 2;
 inline constexpr const char* kReportKind = "lnbench-report";
 inline constexpr const char* kMergedReportKind = "lnbench-merged-report";
 

@@ -51,7 +51,22 @@ struct PlannedCase {
   Backend* backend = nullptr;
   std::string requested_variant;
   int threads = 0;
+  std::map<std::string, std::string> tuning;
+  std::string coverage;
 };
+
+// Returns the backend called `name`: from config.backend_objects when given,
+// else from the registry; nullptr when there is none.
+Backend* Lookup(const RunConfig& config, const std::string& name) {
+  if (config.backend_objects.empty()) return FindBackend(name);
+  for (Backend* b : config.backend_objects)
+    if (b->Name() == name) return b;
+  return nullptr;
+}
+
+const std::vector<Backend*>& Known(const RunConfig& config) {
+  return config.backend_objects.empty() ? AllBackends() : config.backend_objects;
+}
 
 struct PlannedProblem {
   Problem problem;
@@ -79,9 +94,26 @@ std::vector<std::string> VariantsToRun(const RunConfig& config, Backend* backend
   return known;
 }
 
+// Adds the cases of `backend` (every variant and thread count asked for) to pp.
+void AddCases(const RunConfig& config, Backend* b, const std::map<std::string, std::string>& tuning,
+              const std::string& coverage, PlannedProblem& pp) {
+  const bool cpu = b->DeviceId() == "cpu";
+  std::vector<int> threads = cpu ? config.threads : std::vector<int>{0};
+  // An unavailable backend is one skipped case per problem: the reason is the
+  // same for every variant and thread count.
+  const bool available = b->Available().ok;
+  if (!available) threads = {threads.front()};
+  const std::vector<std::string> variants =
+      available ? VariantsToRun(config, b) : std::vector<std::string>{""};
+  for (const std::string& v : variants)
+    for (int t : threads) pp.cases.push_back({b, v, t, tuning, coverage});
+}
+
 std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shape>& shapes) {
   std::vector<PlannedProblem> plan;
-  for (const Shape& shape : shapes)
+  // One problem per shape, dtype, distribution and mode; `only` (when set)
+  // restricts it to one backend with the tuning and path of a coverage case.
+  auto add = [&](const Shape& shape, Backend* only, const CoverageCase* cov) {
     for (DType dtype : config.dtypes)
       for (Distribution dist : config.dists)
         for (const OutputMode& mode : config.modes) {
@@ -94,22 +126,27 @@ std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shap
           pp.problem.affine = mode.affine;
           pp.problem.stats = mode.stats;
           pp.problem.seed = config.seed;
-          for (const std::string& name : config.backends) {
-            Backend* b = FindBackend(name);
-            if (b == nullptr) continue;
-            const bool cpu = b->DeviceId() == "cpu";
-            std::vector<int> threads = cpu ? config.threads : std::vector<int>{0};
-            // An unavailable backend is one skipped case per problem: the
-            // reason is the same for every variant and thread count.
-            const bool available = b->Available().ok;
-            if (!available) threads = {threads.front()};
-            const std::vector<std::string> variants =
-                available ? VariantsToRun(config, b) : std::vector<std::string>{""};
-            for (const std::string& v : variants)
-              for (int t : threads) pp.cases.push_back({b, v, t});
+          if (only != nullptr) {
+            std::map<std::string, std::string> tuning = config.tuning;
+            for (const auto& [k, v] : cov->tuning) tuning[k] = v;
+            AddCases(config, only, tuning, cov->path, pp);
+          } else {
+            for (const std::string& name : config.backends) {
+              Backend* b = Lookup(config, name);
+              if (b != nullptr) AddCases(config, b, config.tuning, "", pp);
+            }
           }
           plan.push_back(std::move(pp));
         }
+  };
+  for (const Shape& shape : shapes) add(shape, nullptr, nullptr);
+  if (config.coverage) {
+    for (const std::string& name : config.backends) {
+      Backend* b = Lookup(config, name);
+      if (b == nullptr || !b->Available().ok) continue;
+      for (const CoverageCase& cov : b->CoverageCases()) add({cov.rows, cov.cols}, b, &cov);
+    }
+  }
   return plan;
 }
 
@@ -230,10 +267,10 @@ void ValidateRunConfig(const RunConfig& config) {
   std::vector<std::string> problems;
   if (config.backends.empty()) problems.push_back("no backend selected");
   for (const std::string& name : config.backends) {
-    Backend* b = FindBackend(name);
+    Backend* b = Lookup(config, name);
     if (b == nullptr) {
       std::string known;
-      for (Backend* k : AllBackends()) known += (known.empty() ? "" : ", ") + k->Name();
+      for (Backend* k : Known(config)) known += (known.empty() ? "" : ", ") + k->Name();
       problems.push_back(fmt::format("unknown backend '{}' (have: {})", name, known));
       continue;
     }
@@ -247,7 +284,7 @@ void ValidateRunConfig(const RunConfig& config) {
     bool found = false;
     std::string known;
     for (const std::string& name : config.backends) {
-      Backend* b = FindBackend(name);
+      Backend* b = Lookup(config, name);
       if (b == nullptr) continue;
       for (const auto& info : b->Variants()) {
         known += (known.empty() ? "" : ", ") + info.name;
@@ -256,7 +293,26 @@ void ValidateRunConfig(const RunConfig& config) {
     }
     if (!found) problems.push_back(fmt::format("unknown variant '{}' (have: {})", v, known));
   }
-  if (config.shapes.empty() && config.input_path.empty()) problems.push_back("no shape selected");
+  if (config.shapes.empty() && config.input_path.empty() && !config.coverage)
+    problems.push_back("no shape selected");
+  if (!config.tuning.empty()) {
+    // A key no selected backend knows is a typo, not a setting for another one.
+    for (const auto& [key, value] : config.tuning) {
+      bool known = false;
+      std::string have;
+      for (const std::string& name : config.backends) {
+        Backend* b = Lookup(config, name);
+        if (b == nullptr) continue;
+        for (const std::string& k : b->TuningKeys()) {
+          have += (have.empty() ? "" : ", ") + k;
+          known |= k == key;
+        }
+      }
+      if (!known)
+        problems.push_back(fmt::format("unknown --tune key '{}' (have: {})", key,
+                                       have.empty() ? "none" : have));
+    }
+  }
   if (config.dtypes.empty()) problems.push_back("no dtype selected");
   if (config.dists.empty()) problems.push_back("no distribution selected");
   if (!(config.eps >= 0) || !std::isfinite(config.eps)) problems.push_back("eps must be a finite number >= 0");
@@ -327,6 +383,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   if (p.seed != defaults.seed && p.dist != Distribution::kFile) s += fmt::format(" --seed {}", p.seed);
   if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{0})
     s += fmt::format(" --threads {}", r.threads);
+  for (const auto& [key, value] : r.tuning) s += fmt::format(" --tune {}={}", key, value);
   if (config.command == "run" && config.timing.cold) s += " --cold";
   return s;
 }
@@ -409,13 +466,21 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
         r.input_counts = input_counts;
       }
       r.bytes = CountBytes(p);
+      r.tuning = pc.tuning;
+      r.coverage = pc.coverage;
       r.repro = ReproLine(config, r);
       if (on_start)
         on_start(done, total, fmt::format("{} {} {}", r.backend, r.variant, p.ShortName()));
 
       const Verdict available = b->Available();
-      CaseOptions options{pc.requested_variant, pc.threads};
-      const Verdict supported = available.ok ? b->Supports(p, options) : available;
+      CaseOptions options{pc.requested_variant, pc.threads, pc.tuning};
+      Verdict supported = available.ok ? b->Supports(p, options) : available;
+      if (supported.ok) {
+        const std::vector<std::string> keys = b->TuningKeys();
+        for (const auto& [key, value] : pc.tuning)
+          if (std::find(keys.begin(), keys.end(), key) == keys.end())
+            supported = Verdict::No(fmt::format("{}: no tuning key '{}'", r.backend, key));
+      }
       if (!available.ok) {
         r.status = CaseStatus::kSkipped;
         r.reason = fmt::format("{}: unavailable ({})", r.backend, available.reason);

@@ -47,6 +47,15 @@ struct RunConfig {
   // User data instead of generated inputs (--input/--gamma/--beta).
   std::string input_path, gamma_path, beta_path;
   std::string dump_dir;                    // write inputs, reference and outputs as .npy
+  // Also run every selected backend's CoverageCases() (each dtype,
+  // distribution and mode of this configuration): verify's default sweep.
+  bool coverage = false;
+  // --tune KEY=VALUE: CaseOptions::tuning of every case (merged under a
+  // coverage case's own tuning).
+  std::map<std::string, std::string> tuning;
+  // When not empty, the backends named in `backends` are looked up here
+  // instead of the registry (tests run planted-bug backends through the runner).
+  std::vector<Backend*> backend_objects;
 };
 
 enum class CaseStatus { kPassed, kFailed, kSkipped, kUnsupported, kError };
@@ -77,6 +86,8 @@ struct CaseResult {
   BytesModel bytes;
   std::optional<Throughput> throughput;
   std::map<std::string, std::string> details;
+  std::map<std::string, std::string> tuning;  // CaseOptions::tuning it ran with
+  std::string coverage;  // the code path a backend's coverage case is for; "" otherwise
   std::string repro;
 };
 

@@ -23,6 +23,13 @@ struct ShapePreset {
 // Returns the named width presets ("models", "bert", "gpt2", "llama", "awkward", "standard", "cpu").
 const std::vector<ShapePreset>& ShapePresets();
 
+// The shapes of the default `lnbench verify`: empty, batch 1, benchdnn's CI
+// shapes (15x3, 30x300, 257x768), loop tails (1, 3, 257, 1023, 2041), rows
+// larger than any cache line multiple (65537) and H > 65536. The backends'
+// coverage cases (Backend::CoverageCases) are added to them.
+inline constexpr const char* kDefaultVerifyShapes =
+    "0x768,1x1,1x4096,15x3,30x300,257x768,7x1,5x257,3x1023,2x2041,4x65537,2x131072";
+
 // Parses "4096x768[,1x1024...]". Throws UsageError naming the bad item.
 std::vector<Shape> ParseShapeList(const std::string& spec);
 // Parses a list of widths: "768,4096", a geometric sweep "128:65536:*2", an

@@ -29,7 +29,9 @@ Json ErrorStatsJson(const ErrorStats& s, int64_t cols) {
   j["unwritten"] = s.unwritten;
   j["max_abs"] = JsonNumber(s.max_abs);
   j["max_rel"] = JsonNumber(s.max_rel);
-  j["max_ulp"] = s.max_ulp;
+  j["max_ulp"] = JsonNumber(s.max_ulp);
+  j["max_bit_distance"] = s.max_bit_distance;
+  j["off_by_one"] = s.off_by_one;
   j["rel_l2"] = JsonNumber(s.rel_l2);
   j["max_bound_ratio"] = JsonNumber(s.max_bound_ratio);
   j["ulp_hist"] = Json::array();
@@ -67,11 +69,16 @@ Json ProblemJson(const Problem& p, const std::string& input_file,
 
 std::string CaseId(const CaseResult& r) {
   const Problem& p = r.problem;
-  return fmt::format("{}/{}/{}x{}/{}/{}/eps={}/affine={}/stats={}/seed={}/threads={}/{}", r.backend,
-                     r.requested_variant.empty() ? "default" : r.requested_variant, p.rows, p.cols,
-                     DTypeName(p.dtype), DistributionName(p.dist), p.eps, p.affine ? 1 : 0,
-                     p.stats ? 1 : 0, p.seed, r.threads,
-                     r.timing ? r.timing->mode : std::string("verify"));
+  std::string id = fmt::format("{}/{}/{}x{}/{}/{}/eps={}/affine={}/stats={}/seed={}/threads={}/{}",
+                               r.backend,
+                               r.requested_variant.empty() ? "default" : r.requested_variant,
+                               p.rows, p.cols, DTypeName(p.dtype), DistributionName(p.dist), p.eps,
+                               p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed, r.threads,
+                               r.timing ? r.timing->mode : std::string("verify"));
+  // Tuning selects other code paths: another case (a coverage case with
+  // stream_min_bytes=0 is not the same case as the plain shape).
+  for (const auto& [key, value] : r.tuning) id += fmt::format("/{}={}", key, value);
+  return id;
 }
 
 Json CaseJson(const CaseResult& r, const std::string& machine) {
@@ -87,6 +94,8 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
   j["problem"] = ProblemJson(r.problem, r.input_file, r.input_counts);
   j["status"] = std::string(CaseStatusName(r.status));
   j["reason"] = r.reason;
+  if (!r.tuning.empty()) j["tuning"] = r.tuning;
+  if (!r.coverage.empty()) j["coverage"] = r.coverage;
   if (r.accuracy) {
     const Accuracy& a = *r.accuracy;
     Json acc;

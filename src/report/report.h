@@ -10,7 +10,7 @@
 
 namespace lnbench {
 
-inline constexpr int kReportSchemaVersion = 1;
+inline constexpr int kReportSchemaVersion = 2;
 
 // Returns a number, or "NaN" / "Infinity" / "-Infinity" for non-finite values
 // (nlohmann would write them as null, which reads back as "no data").

@@ -48,7 +48,7 @@ std::string FormatAligned(const std::vector<std::vector<std::string>>& rows,
 std::string FormatResultsTable(const RunResult& result, bool with_timing) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header = {"backend", "variant", "shape", "dtype", "dist", "thr",
-                                     "status", "max ulp", "err/bound"};
+                                     "status", "max ulp", "1-ulp off", "err/bound"};
   if (with_timing)
     for (const char* h : {"median", "p10-p90", "GB/s", "ceiling", "of ceil"}) header.push_back(h);
   rows.push_back(header);
@@ -62,7 +62,13 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
         std::string(DistributionName(p.dist)),
         r.device == "cpu" ? std::to_string(r.threads) : "gpu",
         std::string(CaseStatusName(r.status)),
-        r.accuracy ? std::to_string(r.accuracy->y.max_ulp) : "-",
+        // y's error in ulps of the element's scale (metrics.h), and the share
+        // of y one representable value from the correctly rounded result.
+        r.accuracy ? fmt::format("{:.3g}", r.accuracy->y.max_ulp) : "-",
+        r.accuracy && r.accuracy->y.checked > 0
+            ? fmt::format("{:.2g}%", 100.0 * static_cast<double>(r.accuracy->y.off_by_one) /
+                                         static_cast<double>(r.accuracy->y.checked))
+            : "-",
         r.accuracy ? fmt::format("{:.3f}", r.accuracy->y.max_bound_ratio) : "-"};
     if (with_timing) {
       if (r.timing && r.throughput) {
@@ -82,7 +88,7 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
     rows.push_back(row);
   }
   std::vector<bool> right = {false, false, true, false, false, true, false, true, true,
-                             true,  true,  true, true, true};
+                             true,  true,  true, true, true, true};
   std::string out = FormatAligned(rows, right);
   if (!result.ceilings.empty()) {
     out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";

@@ -7,10 +7,14 @@
 // the CUDA names it defines.
 #include "backends/cuda/tests/cuda_emulation.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -176,6 +180,32 @@ struct Shape {
   int64_t rows, cols;
 };
 
+// The largest bound ratio (y, mean, rstd) of passing runs per variant, dtype and
+// distribution; printed at exit as headroom = 1 / ratio, the figure of
+// docs/verification.md ("Headroom").
+std::map<std::string, double>& WorstRatios() {
+  static std::map<std::string, double> worst;
+  return worst;
+}
+
+void NoteRatio(const std::string& variant, const Problem& p, const Accuracy& acc) {
+  if (!acc.passed) return;
+  const std::string key = fmt::format("{:<9} {:<5} {}", variant, DTypeName(p.dtype),
+                                      DistributionName(p.dist));
+  double& w = WorstRatios()[key];
+  w = std::max({w, acc.y.max_bound_ratio, acc.mean.max_bound_ratio, acc.rstd.max_bound_ratio});
+}
+
+class HeadroomPrinter : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const auto& [key, ratio] : WorstRatios())
+      std::printf("headroom %s %.3g\n", key.c_str(), ratio > 0 ? 1 / ratio : INFINITY);
+  }
+};
+const auto* const kHeadroomPrinter =
+    ::testing::AddGlobalTestEnvironment(new HeadroomPrinter);
+
 // Runs every emulated variant that accepts the case; returns how many ran.
 int RunAllVariants(EmulatedCase& c, const std::string& label) {
   int ran = 0;
@@ -185,6 +215,7 @@ int RunAllVariants(EmulatedCase& c, const std::string& label) {
     if (!r.verdict.ok) continue;
     const int64_t misaligned_before = dev::emulated_misaligned_loads.load();
     const Accuracy acc = c.Run(r.plan);
+    NoteRatio(r.plan.variant, c.problem, acc);
     ++ran;
     EXPECT_TRUE(acc.passed) << variant << " (" << r.plan.Describe() << ") on "
                             << c.problem.ShortName() << " " << label << ": " << acc.reason;
@@ -235,6 +266,7 @@ TEST(EmulatedKernelTest, SplitRowHandlesLongRows) {
       ASSERT_TRUE(r.verdict.ok);
       EXPECT_GE(r.plan.blocks_per_row, 6);
       const Accuracy acc = c.Run(r.plan);
+      NoteRatio(r.plan.variant, c.problem, acc);
       EXPECT_TRUE(acc.passed) << c.problem.ShortName() << ": " << acc.reason;
     }
 }

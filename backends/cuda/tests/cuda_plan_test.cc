@@ -207,6 +207,50 @@ TEST(CudaPlanTest, EveryAcceptedPlanIsConsistent) {
   EXPECT_GT(accepted, 1000);
 }
 
+// The coverage cases (run by the default `lnbench verify`) reach every kernel
+// kind, each with 16-byte loads and on the element path, on sm_90 and sm_80.
+TEST(CudaPlanTest, CoverageCasesReachEveryKernelPath) {
+  std::set<std::pair<int, bool>> reached;
+  for (const CoverageCase& c : CudaCoverageCases()) {
+    EXPECT_FALSE(c.path.empty());
+    EXPECT_LE(c.rows * c.cols, 1 << 20) << c.path << ": keep coverage cases small";
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+      for (int cc : {8, 9}) {
+        PlanQuery q;
+        q.rows = c.rows;
+        q.cols = c.cols;
+        q.dtype = dtype;
+        q.vector_ok = c.cols * static_cast<int64_t>(DTypeSize(dtype)) % 16 == 0;
+        q.cc_major = cc;
+        for (const CudaVariant& v : CudaVariants()) {
+          const PlanResult r = PlanLayerNorm(v.name, q);
+          if (r.verdict.ok) reached.insert({static_cast<int>(r.plan.kind), r.plan.vectorized});
+        }
+        const PlanResult a = PlanLayerNorm("auto", q);
+        ASSERT_TRUE(a.verdict.ok) << c.path;
+      }
+  }
+  for (KernelKind kind : {KernelKind::kWarp, KernelKind::kBlock, KernelKind::kCluster,
+                          KernelKind::kSplitRow})
+    for (bool vec : {true, false})
+      EXPECT_TRUE(reached.count({static_cast<int>(kind), vec}))
+          << "kind " << static_cast<int>(kind) << (vec ? " vectorized" : " element path");
+  // Several rows per warp and a split row of several chunks are among them.
+  bool sub_warp = false, chunks = false;
+  for (const CoverageCase& c : CudaCoverageCases()) {
+    PlanQuery q;
+    q.rows = c.rows;
+    q.cols = c.cols;
+    q.vector_ok = c.cols % 4 == 0;
+    const PlanResult w = PlanLayerNorm("warp", q);
+    sub_warp |= w.verdict.ok && w.plan.lanes_per_row < 32;
+    const PlanResult s = PlanLayerNorm("splitrow", q);
+    chunks |= s.verdict.ok && s.plan.blocks_per_row >= 3;
+  }
+  EXPECT_TRUE(sub_warp);
+  EXPECT_TRUE(chunks);
+}
+
 TEST(CudaPlanTest, VectorLoadsNeedAlignedRowsAndPointers) {
   alignas(16) static float buffer[64];
   const float* a = buffer;

@@ -173,11 +173,14 @@ TEST(OneDnnBackend, ResolvesDefaultVariantFromStats) {
 // (distribution, dtype) pairs. Its f32 kernel sums the row in f32 without a
 // shift, so the mean of rows far from zero (offset1e4, offset1e6) or with a
 // tiny spread around 1 (tinyvar) carries an error that the normalization
-// multiplies by rstd. bf16 outputs round that error away; constant rows
+// multiplies by rstd. bf16 outputs mostly round that error away, but against
+// the unrounded reference (half an ulp plus the compute term) one element of
+// 15x3 bf16 offset1e4 (|mean|/stddev = 40) shows it (1.02x); constant rows
 // (whose sums are exact by construction) pass. The test asserts the verdict
 // both ways, so a oneDNN that gets fixed (or worse) shows up here.
 bool KnownToFail(Distribution dist, DType dtype) {
   static const std::set<std::pair<Distribution, DType>> failing = {
+      {Distribution::kOffset1e4, DType::kBF16},
       {Distribution::kOffset1e4, DType::kF32},
       {Distribution::kOffset1e6, DType::kF32},
       {Distribution::kTinyVariance, DType::kF32},
