@@ -5,8 +5,8 @@
 // One row, any length H:
 //   statistics  one read of x, in blocks of 128 vectors: the sum and sum of
 //               squares of x - shift, where the shift is the row's running
-//               mean; the first block of a row is summed once more while in
-//               L1, around its first element, for that shift. A block whose
+//               mean (for the first block, the mean of the row's first 16
+//               vectors). A block whose
 //               mean turns out far from its shift (where sum_sq - sum^2/n
 //               would cancel) is summed again around its own mean. Blocks
 //               are merged in double with Chan's formula. The f32 sums never
@@ -342,21 +342,26 @@ struct Moments {
   }
 };
 
+// Vectors at the start of a row whose mean is the shift of its first block.
+constexpr size_t kShiftVectors = 16;
+
 // Returns the shift the sums of block x[begin, end) are taken around. After
 // the row's first block: the row's running mean, one read per block. For the
-// first block: an estimate of its mean from an extra sum of the block around
-// its first element (then in L1), which keeps the f32 sums of the mean's
-// terms at the size of their noise (a shift a quarter of a standard
-// deviation off, as from a few elements, made mean errors 7x larger).
-// x - shift is exact for offset data (Sterbenz), and a constant row gets
-// shift = x exactly, so its sums are exactly zero. x is the row base (see
-// SumsAround).
+// first block: the mean of its first kShiftVectors vectors (an extra sum
+// around the first element, of data then in L1). The sums of a block carry
+// its distance from the shift in every term, and the f32 rounding of the
+// mean grows with it: 16 vectors put the shift within a quarter (SSE4) to a
+// sixteenth (AVX-512) of a standard deviation, where one vector made the
+// mean's errors several times larger. x - shift is exact for offset data
+// (Sterbenz), and a constant row gets shift = x exactly, so its sums are
+// exactly zero. x is the row base (see SumsAround).
 template <class D, typename T>
 HWY_INLINE float BlockShift(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
                             const Moments& moments) {
   if (moments.count != 0) return static_cast<float>(moments.mean);
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
+  end = std::min(end, begin + kShiftVectors * N);
   const size_t count = end - begin;
   const size_t body_end = begin + (count / N) * N;
   const size_t rest = end - body_end;
@@ -646,8 +651,9 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
       a0[j] = hn::Zero(d);
       a1[j] = hn::Zero(d);
     }
+    const size_t shift_end = std::min(end, begin + kShiftVectors * N);
     size_t i = begin;
-    for (; i + 2 * N <= end; i += 2 * N) {
+    for (; i + 2 * N <= shift_end; i += 2 * N) {
       for (size_t j = 0; j < R; ++j) {
         V v0, v1;
         LoadTwoUnordered(d, x[j] + i, v0, v1);
@@ -655,14 +661,14 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
         a1[j] = hn::Add(a1[j], hn::Sub(v1, shift0[j]));
       }
     }
-    if (i < end) {
+    if (i < shift_end) {
       for (size_t j = 0; j < R; ++j) {
         a0[j] = hn::Add(a0[j], hn::Sub(LoadF32(d, x[j] + i), shift0[j]));
       }
     }
     for (size_t j = 0; j < R; ++j) {
       const float sum0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0[j], a1[j])));
-      shift_f[j] = first[j] + sum0 / static_cast<float>(end - begin);
+      shift_f[j] = first[j] + sum0 / static_cast<float>(shift_end - begin);
     }
   }
   V shift[R], s0[R], s1[R], q0[R], q1[R];
