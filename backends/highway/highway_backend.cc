@@ -58,8 +58,8 @@ double SlowdownFromEnvironment() {
   char* end = nullptr;
   const double factor = std::strtod(env, &end);
   if (end == env || *end != '\0' || !(factor >= 1 && factor <= 10))
-    throw UsageError(std::string("highway: LNBENCH_HWY_SLOWDOWN must be a number from 1 to 10, got '") +
-                     env + "'");
+    throw UsageError(std::string("highway: LNBENCH_HWY_SLOWDOWN must be a number from 1 to 10, ") +
+                     "got '" + env + "'");
   return factor;
 }
 
