@@ -1,6 +1,8 @@
 // The Highway backend: SIMD LayerNorm for every target Highway compiles into
 // this build, the best one picked at run time ("auto") or one named by the
 // user ("avx2"). Rows are split over the shared thread pool by CpuCase.
+#include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +60,20 @@ ResolvedTarget ResolveVariant(const std::string& variant) {
   return {Verdict::No("unknown variant '" + variant + "' (have: " + JoinNames(names) + ")"), {}};
 }
 
+// Test hook of scripts/ci-perf-gate's test: LNBENCH_HWY_SLOWDOWN=F (1 to 10)
+// makes every case about F times slower by computing that share of its rows
+// again (same results, so verification still passes). Returns 1 when unset.
+double SlowdownFromEnvironment() {
+  const char* env = std::getenv("LNBENCH_HWY_SLOWDOWN");
+  if (env == nullptr) return 1;
+  char* end = nullptr;
+  const double factor = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !(factor >= 1 && factor <= 10))
+    throw UsageError(std::string("highway: LNBENCH_HWY_SLOWDOWN must be a number from 1 to 10, ") +
+                     "got '" + env + "'");
+  return factor;
+}
+
 class HighwayCase : public CpuCase {
  public:
   HighwayCase(const Problem& problem, const HostInputs& inputs, int threads,
@@ -79,20 +95,29 @@ class HighwayCase : public CpuCase {
     // in the last-level cache.
     const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
     args_.stream = y_bytes > stream_min_bytes;
+    extra_share_ = SlowdownFromEnvironment() - 1;
   }
 
   std::map<std::string, std::string> Details() const override {
     auto details = CpuCase::Details();
     details["hwy_target"] = ResolvedVariant();
     details["streaming_stores"] = args_.stream ? "yes" : "no";
+    if (extra_share_ > 0) details["slowdown"] = std::to_string(1 + extra_share_);
     return details;
   }
 
  protected:
-  void ComputeRows(int64_t begin, int64_t end) override { rows_fn_(args_, begin, end); }
+  void ComputeRows(int64_t begin, int64_t end) override {
+    rows_fn_(args_, begin, end);
+    if (extra_share_ > 0) {
+      const auto again = static_cast<int64_t>(std::llround(extra_share_ * (end - begin)));
+      rows_fn_(args_, begin, begin + again);
+    }
+  }
 
  private:
   HwyRowsFn rows_fn_;
+  double extra_share_ = 0;  // share of the rows computed twice (test hook)
   HwyRowsArgs args_;
 };
 

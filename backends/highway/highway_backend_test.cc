@@ -188,6 +188,32 @@ TEST_P(HighwayTargetTest, OffsetDataKeepsNormalAccuracy) {
   }
 }
 
+// Rows that change level (N(0,1), then 1e4 + N(0,1) from column `step` on):
+// a statistics block whose mean is far from its shift (the first vectors'
+// mean, or the running mean of earlier blocks) must be summed again around
+// its own mean. Steps inside the first block, at its end and in a later
+// block; 6144 columns go through the row groups, 4099 through single rows.
+TEST_P(HighwayTargetTest, RowsThatChangeLevelPass) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  for (int64_t cols : {int64_t{4099}, int64_t{6144}}) {
+    for (int64_t step : {int64_t{100}, int64_t{1000}, int64_t{2048}, int64_t{3000}}) {
+      CaseRun run(MakeProblem(8, cols, DType::kF32, Distribution::kNormal, true, true));
+      float* x = run.x.as<float>();
+      for (int64_t r = 0; r < run.problem.rows; ++r) {
+        for (int64_t c = step; c < cols; ++c) x[r * cols + c] += 1e4f;
+      }
+      run.ref = ComputeReference(run.problem, run.x.data(), run.inputs.gamma, run.inputs.beta,
+                                 SharedThreadPool(0));
+      run.Execute("auto", 0);
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << "cols " << cols << " step " << step << ": " << acc.reason;
+      // Summed around the first vectors' mean alone, these rows lose up to
+      // 5 ulp of rstd (measured); summed again around the block's mean, 0-1.
+      EXPECT_LE(acc.rstd.max_ulp, 2u) << "cols " << cols << " step " << step;
+    }
+  }
+}
+
 // Streaming stores (used when y exceeds the last-level cache) give the same
 // bits as ordinary stores, for every dtype and for rows at every alignment.
 TEST_P(HighwayTargetTest, StreamingStoresMatchOrdinaryStores) {

@@ -3,13 +3,15 @@
 // so every function below exists once per SIMD target in its own namespace.
 //
 // One row, any length H:
-//   statistics  one read of x, in blocks of 128 vectors. Each block is
-//               summed twice while it sits in L1: first around its first
-//               element (for an estimate of its mean), then around that
-//               estimate (sum and sum of squares of the small differences).
-//               Blocks are merged in double with Chan's formula. The f32 sums
-//               never see the offset of the data (1e6 + N(0,1) loses nothing)
-//               and never cancel, and a constant row gives exactly mean = x,
+//   statistics  one read of x, in blocks of 128 vectors: the sum and sum of
+//               squares of x - shift, where the shift is the row's running
+//               mean (for the first block, the mean of the row's first 16
+//               vectors). A block whose
+//               mean turns out far from its shift (where sum_sq - sum^2/n
+//               would cancel) is summed again around its own mean. Blocks
+//               are merged in double with Chan's formula. The f32 sums never
+//               see the offset of the data (1e6 + N(0,1) loses nothing) and
+//               never cancel, and a constant row gives exactly mean = x,
 //               variance 0.
 //   normalize   a second read of x (from L1/L2 for rows that fit), y written
 //               with ordinary stores, or streaming stores when the output does
@@ -182,6 +184,39 @@ HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> BitsBF16Pair(D d, hn::Vec<D> lo
 }
 #endif
 
+#undef LNBENCH_HWY_NATIVE_BF16
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define LNBENCH_HWY_NATIVE_BF16 1
+// AVX512_BF16 (Cooper Lake, Zen 4) rounds two f32 vectors to bf16 in one
+// instruction, VCVTNE2PS2BF16: nearest even, NaN kept (quiet), the same bits
+// as BitsBF16Pair except that f32 subnormals become zero. Highway 1.0.3 has
+// no target or op for it, so the CPU is asked once at start-up and the
+// instruction is written as inline assembly (this target's attributes lack
+// avx512bf16, so its intrinsic cannot be called here). With the integer
+// rounding, bf16 output was compute-bound: 13 operations per vector pair
+// against one.
+static const bool kHaveAvx512BF16 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") != 0;
+}();
+
+HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<float> lo,
+                                             hn::Vec512<float> hi) {
+  // fpclass 0x20: subnormal; those (rare) pairs take the integer rounding.
+  if (HWY_LIKELY(kHaveAvx512BF16) &&
+      (_mm512_fpclass_ps_mask(lo.raw, 0x20) | _mm512_fpclass_ps_mask(hi.raw, 0x20)) == 0) {
+    __m512i bits;
+    asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
+    return hn::Vec512<uint16_t>{bits};
+  }
+  const hn::Full512<uint16_t> d16;
+  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
+                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
+}
+#else
+#define LNBENCH_HWY_NATIVE_BF16 0
+#endif
+
 // Returns the IEEE binary16 bit patterns of v rounded to nearest, ties to
 // even, with subnormals and overflow to infinity.
 template <class D>
@@ -307,23 +342,29 @@ struct Moments {
   }
 };
 
-// Adds the statistics of x[begin, end) to `moments`. x is the row base and
-// holds at least Lanes(d) elements before `end`, so a last partial vector is
-// read as the full vector ending at `end`, its earlier lanes masked off.
-// The terms are summed in the same order as AccumulateBlockGroup does for
-// rows of whole vectors, so a row gets the same bits on either path (and
-// for any split of rows over threads).
+// Vectors at the start of a row whose mean is the shift of its first block.
+constexpr size_t kShiftVectors = 16;
+
+// Returns the shift the sums of block x[begin, end) are taken around. After
+// the row's first block: the row's running mean, one read per block. For the
+// first block: the mean of its first kShiftVectors vectors (an extra sum
+// around the first element, of data then in L1). The sums of a block carry
+// its distance from the shift in every term, and the f32 rounding of the
+// mean grows with it: 16 vectors put the shift within a quarter (SSE4) to a
+// sixteenth (AVX-512) of a standard deviation, where one vector made the
+// mean's errors several times larger. x - shift is exact for offset data
+// (Sterbenz), and a constant row gets shift = x exactly, so its sums are
+// exactly zero. x is the row base (see SumsAround).
 template <class D, typename T>
-HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
-                                Moments& moments) {
+HWY_INLINE float BlockShift(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                            const Moments& moments) {
+  if (moments.count != 0) return static_cast<float>(moments.mean);
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
+  end = std::min(end, begin + kShiftVectors * N);
   const size_t count = end - begin;
   const size_t body_end = begin + (count / N) * N;
   const size_t rest = end - body_end;
-  const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
-
-  // Sum 1: around the block's first element, for an estimate of its mean.
   const float first = ScalarToFloat(x + begin);
   const V shift0 = hn::Set(d, first);
   V a0 = hn::Zero(d), a1 = hn::Zero(d);
@@ -336,15 +377,31 @@ HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size
   }
   if (i < body_end) a0 = hn::Add(a0, hn::Sub(LoadF32(d, x + i), shift0));
   if (rest != 0) {
+    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
     a1 = hn::Add(a1, hn::IfThenElseZero(rest_mask, hn::Sub(LoadF32(d, x + end - N), shift0)));
   }
   const float sum0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
-  const float shift = first + sum0 / static_cast<float>(count);
+  return first + sum0 / static_cast<float>(count);
+}
 
-  // Sum 2: differences from that estimate (now in L1) and their squares.
+// Sets sum and sum_sq to the sums of t = x - shift and t^2 over x[begin, end),
+// one read. x is the row base and holds at least Lanes(d) elements before
+// `end`, so a last partial vector is read as the full vector ending at `end`,
+// its earlier lanes masked off. The terms are summed in the same order as
+// AccumulateBlockGroup does for rows of whole vectors, so a row gets the same
+// bits on either path (and for any split of rows over threads).
+template <class D, typename T>
+HWY_INLINE void SumsAround(D d, const T* HWY_RESTRICT x, size_t begin, size_t end, float shift,
+                           float& sum, float& sum_sq) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const size_t count = end - begin;
+  const size_t body_end = begin + (count / N) * N;
+  const size_t rest = end - body_end;
   const V vshift = hn::Set(d, shift);
   V s0 = hn::Zero(d), s1 = hn::Zero(d), q0 = hn::Zero(d), q1 = hn::Zero(d);
-  for (i = begin; i + 2 * N <= end; i += 2 * N) {
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
     V v0, v1;
     LoadTwoUnordered(d, x + i, v0, v1);
     const V t0 = hn::Sub(v0, vshift);
@@ -360,19 +417,44 @@ HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size
     q0 = hn::MulAdd(t, t, q0);
   }
   if (rest != 0) {
+    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
     const V t = hn::IfThenElseZero(rest_mask, hn::Sub(LoadF32(d, x + end - N), vshift));
     s1 = hn::Add(s1, t);
     q1 = hn::MulAdd(t, t, q1);
   }
-  const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-  const float sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
+  sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
+}
 
-  // Corrected two-pass: the block's mean and M2 around it, in double.
-  const double n = static_cast<double>(count);
+// Merges block x[begin, end) into `moments`, given its sums around `shift`.
+// M2 = sum_sq - sum^2 / n cancels only when the shift is far from the
+// block's mean; if sum^2 / n exceeds a quarter of sum_sq (under half a bit
+// lost), the block, still in L1, is summed again around its own mean (the
+// corrected two-pass formula). Shifts from the running mean almost never
+// need that: a row that changes level, or an unlucky first vector, does.
+// NaN and Inf sums fail the test and go straight to the merge.
+template <class D, typename T>
+HWY_INLINE void FinishBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end, float shift,
+                            float sum, float sum_sq, Moments& moments) {
+  const double n = static_cast<double>(end - begin);
+  if (static_cast<double>(sum) * sum > 0.25 * n * static_cast<double>(sum_sq)) {
+    shift += sum / static_cast<float>(end - begin);
+    SumsAround(d, x, begin, end, shift, sum, sum_sq);
+  }
   const double block_mean = static_cast<double>(shift) + static_cast<double>(sum) / n;
   double block_m2 = static_cast<double>(sum_sq) - static_cast<double>(sum) * sum / n;
   if (block_m2 < 0) block_m2 = 0;  // not std::max: a NaN must stay NaN
   moments.Merge(n, block_mean, block_m2);
+}
+
+// Adds the statistics of x[begin, end) to `moments` (see SumsAround for x).
+template <class D, typename T>
+HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                                Moments& moments) {
+  const float shift = BlockShift(d, x, begin, end, moments);
+  float sum, sum_sq;
+  SumsAround(d, x, begin, end, shift, sum, sum_sq);
+  FinishBlock(d, x, begin, end, shift, sum, sum_sq, moments);
 }
 
 // Returns the mean and M2 of a row of `cols` >= Lanes(d) elements.
@@ -548,48 +630,57 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
 constexpr size_t kGroupRows = 4;
 
 // Adds the statistics of elements [begin, end) of the rows x[0, kGroupRows)
-// to moments[]. end - begin is a multiple of Lanes(d).
+// to moments[], exactly as AccumulateBlock does for each row alone.
+// end - begin is a multiple of Lanes(d).
 template <class D, typename T>
 HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_t end,
                                      Moments* moments) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
-  const size_t count = end - begin;
-  float first[R];
-  V shift0[R], a0[R], a1[R];
-  for (size_t j = 0; j < R; ++j) {
-    first[j] = ScalarToFloat(x[j] + begin);
-    shift0[j] = hn::Set(d, first[j]);
-    a0[j] = hn::Zero(d);
-    a1[j] = hn::Zero(d);
-  }
-  size_t i = begin;
-  for (; i + 2 * N <= end; i += 2 * N) {
+  float shift_f[R];
+  if (moments[0].count != 0) {  // all rows of a group are at the same block
+    for (size_t j = 0; j < R; ++j) shift_f[j] = static_cast<float>(moments[j].mean);
+  } else {
+    // BlockShift's estimate for each row, the rows' chains side by side.
+    float first[R];
+    V shift0[R], a0[R], a1[R];
     for (size_t j = 0; j < R; ++j) {
-      V v0, v1;
-      LoadTwoUnordered(d, x[j] + i, v0, v1);
-      a0[j] = hn::Add(a0[j], hn::Sub(v0, shift0[j]));
-      a1[j] = hn::Add(a1[j], hn::Sub(v1, shift0[j]));
+      first[j] = ScalarToFloat(x[j] + begin);
+      shift0[j] = hn::Set(d, first[j]);
+      a0[j] = hn::Zero(d);
+      a1[j] = hn::Zero(d);
     }
-  }
-  if (i < end) {
+    const size_t shift_end = std::min(end, begin + kShiftVectors * N);
+    size_t i = begin;
+    for (; i + 2 * N <= shift_end; i += 2 * N) {
+      for (size_t j = 0; j < R; ++j) {
+        V v0, v1;
+        LoadTwoUnordered(d, x[j] + i, v0, v1);
+        a0[j] = hn::Add(a0[j], hn::Sub(v0, shift0[j]));
+        a1[j] = hn::Add(a1[j], hn::Sub(v1, shift0[j]));
+      }
+    }
+    if (i < shift_end) {
+      for (size_t j = 0; j < R; ++j) {
+        a0[j] = hn::Add(a0[j], hn::Sub(LoadF32(d, x[j] + i), shift0[j]));
+      }
+    }
     for (size_t j = 0; j < R; ++j) {
-      a0[j] = hn::Add(a0[j], hn::Sub(LoadF32(d, x[j] + i), shift0[j]));
+      const float sum0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0[j], a1[j])));
+      shift_f[j] = first[j] + sum0 / static_cast<float>(shift_end - begin);
     }
   }
   V shift[R], s0[R], s1[R], q0[R], q1[R];
-  float shift_f[R];
   for (size_t j = 0; j < R; ++j) {
-    const float sum0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0[j], a1[j])));
-    shift_f[j] = first[j] + sum0 / static_cast<float>(count);
     shift[j] = hn::Set(d, shift_f[j]);
     s0[j] = hn::Zero(d);
     s1[j] = hn::Zero(d);
     q0[j] = hn::Zero(d);
     q1[j] = hn::Zero(d);
   }
-  for (i = begin; i + 2 * N <= end; i += 2 * N) {
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
     for (size_t j = 0; j < R; ++j) {
       V v0, v1;
       LoadTwoUnordered(d, x[j] + i, v0, v1);
@@ -608,14 +699,10 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
       q0[j] = hn::MulAdd(t, t, q0[j]);
     }
   }
-  const double n = static_cast<double>(count);
   for (size_t j = 0; j < R; ++j) {
     const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0[j], s1[j])));
     const float sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
-    const double block_mean = static_cast<double>(shift_f[j]) + static_cast<double>(sum) / n;
-    double block_m2 = static_cast<double>(sum_sq) - static_cast<double>(sum) * sum / n;
-    if (block_m2 < 0) block_m2 = 0;  // not std::max: a NaN must stay NaN
-    moments[j].Merge(n, block_mean, block_m2);
+    FinishBlock(d, x[j], begin, end, shift_f[j], sum, sum_sq, moments[j]);
   }
 }
 
@@ -795,6 +882,18 @@ HWY_INLINE void StoreValues(const float* HWY_RESTRICT in, T* HWY_RESTRICT out, s
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 1> d1;
   size_t i = 0;
+#if LNBENCH_HWY_CAN_STREAM
+  // Whole vectors of T as the normalize loops store them (bf16: in pairs).
+  const size_t step = StreamStep(d, out);
+  for (; i + step <= n; i += step) {
+    size_t next = i;
+    StoreStep(d, out + i, [&]() HWY_ATTR {
+      const auto v = hn::LoadU(d, in + next);
+      next += hn::Lanes(d);
+      return v;
+    });
+  }
+#endif
   for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) StoreF32(d, hn::LoadU(d, in + i), out + i);
   for (; i < n; ++i) StoreF32(d1, hn::LoadU(d1, in + i), out + i);
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Tests scripts/ci-perf-gate: its judgement on hand-made reports (pass, each
+threshold failing, bad input), and on real measurements: the highway kernel
+as built passes, and the same kernel slowed down 1.5x on purpose
+(LNBENCH_HWY_SLOWDOWN=1.5) fails, both with the one retry CI allows.
+
+The measured part needs the oneDNN peer; it is skipped (exit 77) when the
+lnbench under test lacks it (the sanitizer build).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SOURCE = os.environ.get("LNBENCH_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))
+GATE = os.path.join(SOURCE, "scripts", "ci-perf-gate")
+LNBENCH = os.environ.get("LNBENCH_BINARY", os.path.join(SOURCE, "build", "lnbench"))
+
+
+def case(backend, cols, median_s, fraction):
+  return {
+      "id": f"{backend}/{cols}", "backend": backend, "threads": 1, "status": "passed",
+      "problem": {"rows": 64, "cols": cols, "dtype": "f32", "dist": "normal",
+                  "affine": True, "stats": False},
+      "timing": {"median_s": median_s},
+      "throughput": {"fraction_of_ceiling": fraction},
+  }
+
+
+def report(cases):
+  return {"schema_version": 1, "cases": cases}
+
+
+class JudgementTest(unittest.TestCase):
+  """The gate's arithmetic on reports written here."""
+
+  def gate(self, content, *extra):
+    with tempfile.TemporaryDirectory() as folder:
+      path = os.path.join(folder, "r.json")
+      with open(path, "w") as f:
+        f.write(content if isinstance(content, str) else json.dumps(content))
+      p = subprocess.run([sys.executable, GATE, path, *extra], capture_output=True, text=True)
+      return p.returncode, p.stdout + p.stderr
+
+  def test_passes_when_both_ratios_clear(self):
+    rc, out = self.gate(report([case("highway", 768, 1.0, 0.9), case("onednn", 768, 1.3, 0.7),
+                                case("highway", 4096, 1.0, 0.8), case("onednn", 4096, 1.2, 0.6)]))
+    self.assertEqual(rc, 0, out)
+    self.assertIn("geomean speedup highway vs onednn: 1.25x over 2 cases", out)
+
+  def test_low_fraction_fails(self):
+    # Geometric mean of 0.4 and 0.1 is 0.2, under the default 0.27.
+    rc, out = self.gate(report([case("highway", 768, 1.0, 0.4), case("onednn", 768, 2.0, 0.5),
+                                case("highway", 4096, 1.0, 0.1), case("onednn", 4096, 2.0, 0.2)]))
+    self.assertEqual(rc, 1, out)
+    self.assertIn("REGRESSION: geomean fraction 20.0% < 27%", out)
+
+  def test_slower_than_peer_fails(self):
+    rc, out = self.gate(report([case("highway", 768, 1.5, 0.9), case("onednn", 768, 1.0, 0.9)]))
+    self.assertEqual(rc, 1, out)
+    self.assertIn("speedup over onednn 0.67x", out)
+
+  def test_thresholds_are_options(self):
+    r = report([case("highway", 768, 1.5, 0.5), case("onednn", 768, 1.0, 0.9)])
+    rc, out = self.gate(r, "--min-fraction", "0.4", "--min-peer-speedup", "0.6")
+    self.assertEqual(rc, 0, out)
+    rc, out = self.gate(r, "--min-fraction", "0.4", "--peer", "")
+    self.assertEqual(rc, 0, out)
+
+  def test_bad_input_exits_2(self):
+    for content, message in [("{", "Expecting"), ('{"schema_version": 2, "cases": []}',
+                                                   "not an lnbench report"),
+                             (report([]), "no timed highway case"),
+                             (report([case("highway", 768, 1.0, 0.9)]), "no case timed for both")]:
+      rc, out = self.gate(content)
+      self.assertEqual(rc, 2, out)
+      self.assertIn(message, out)
+    p = subprocess.run([sys.executable, GATE, "/nonexistent/r.json"], capture_output=True,
+                       text=True)
+    self.assertEqual(p.returncode, 2)
+
+
+def has_onednn():
+  try:
+    p = subprocess.run([LNBENCH, "list"], capture_output=True, text=True, timeout=60)
+  except OSError:
+    return False
+  return "onednn (peer): available" in p.stdout
+
+
+class MeasuredGateTest(unittest.TestCase):
+  """The CI command itself, on this machine, with and without a slowdown."""
+
+  def run_gate(self, slowdown):
+    env = dict(os.environ)
+    env.pop("LNBENCH_HWY_SLOWDOWN", None)
+    if slowdown is not None:
+      env["LNBENCH_HWY_SLOWDOWN"] = slowdown
+    p = subprocess.run([sys.executable, GATE, "--run", LNBENCH, "--retries", "1"], env=env,
+                       capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stdout + p.stderr
+
+  def test_kernel_as_built_passes(self):
+    rc, out = self.run_gate(None)
+    self.assertEqual(rc, 0, out)
+
+  def test_kernel_slowed_down_1_5x_fails(self):
+    rc, out = self.run_gate("1.5")
+    self.assertEqual(rc, 1, out)
+    self.assertIn("attempt 2 of 2", out)
+    self.assertIn("REGRESSION", out)
+
+  def test_bad_slowdown_is_a_usage_error(self):
+    p = subprocess.run([LNBENCH, "run", "-b", "highway", "--shape", "4x64", "-q"],
+                       env=dict(os.environ, LNBENCH_HWY_SLOWDOWN="fast"), capture_output=True,
+                       text=True, timeout=60)
+    self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+    self.assertIn("LNBENCH_HWY_SLOWDOWN must be a number from 1 to 10, got 'fast'", p.stderr)
+
+
+if __name__ == "__main__":
+  if not has_onednn():
+    # The judgement tests still run; the measured ones need the peer.
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(JudgementTest)
+    ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
+    print("SKIPPED: the measured gate tests need lnbench with the oneDNN peer")
+    sys.exit(77 if ok else 1)
+  unittest.main(verbosity=2)
