@@ -119,6 +119,8 @@ TEST_F(UntrustedInputTest, CompareAndMergeRefuseReportsNestedTooDeeply) {
   for (const std::string& deep : {arrays, objs}) {
     ExpectRefused(Run("compare " + Fixture("base.json") + " " + deep), {deep, "nested too deeply"});
     ExpectRefused(Run("compare " + deep + " " + Fixture("base.json")), {deep, "nested too deeply"});
+    // Both inputs bad: both named, still one line.
+    ExpectRefused(Run("compare " + deep + " " + deep), {deep, "objects); '"});
     ExpectRefused(Run("merge " + deep + " -o " + Path("merged.json")), {deep, "nested too deeply"});
     EXPECT_FALSE(fs::exists(Path("merged.json")));
   }

@@ -46,11 +46,7 @@ CompareConfig ToConfig(const CompareCliOptions& o) {
   } catch (const UsageError& e) {
     errors.push_back(e.what());
   }
-  try {
-    config.options.max_ulp_growth = o.max_ulp_growth;
-  } catch (const UsageError& e) {
-    errors.push_back(e.what());
-  }
+  config.options.max_ulp_growth = o.max_ulp_growth;
   config.options.fail_on_missing = o.fail_on_missing;
   config.options.absolute = o.absolute;
   config.format = o.format == "md" ? CompareFormat::kMarkdown

@@ -786,7 +786,7 @@ double ParseSlowdown(const std::string& text) {
 
 int RunCompare(const CompareConfig& config, std::ostream& out) {
   if (!config.output_path.empty()) CheckOutputFile("-o", config.output_path);
-  // Load both before failing, so one run names every bad input.
+  // Load both before failing, so one run names every bad input (on one line).
   std::optional<LoadedReport> base, next;
   std::string errors;
   try {
@@ -797,7 +797,7 @@ int RunCompare(const CompareConfig& config, std::ostream& out) {
   try {
     next = LoadReport(config.new_path);
   } catch (const UsageError& e) {
-    AppendJoined(errors, "\n", e.what());
+    AppendJoined(errors, "; ", e.what());
   }
   if (!errors.empty()) throw UsageError(errors);
 
