@@ -552,7 +552,9 @@ TEST(Compare, RunCompareExitCodesAndOutputFile) {
   config.new_path = Fixture("truncated.json");
   const std::string m = UsageMessage([&] { RunCompare(config, out); });
   EXPECT_NE(m.find("empty.json': empty file"), std::string::npos) << m;
-  EXPECT_NE(m.find("\n'" + Fixture("truncated.json") + "': truncated"), std::string::npos) << m;
+  // Both named, on one line.
+  EXPECT_NE(m.find("; '" + Fixture("truncated.json") + "': truncated"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
 }
 
 // ---------------------------------------------------------------------------
