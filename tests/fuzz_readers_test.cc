@@ -19,6 +19,7 @@
 #include "compare/report_json.h"
 #include "core/errors.h"
 #include "core/npy.h"
+#include "support/temp_dir_test.h"
 
 namespace lnbench {
 namespace {
@@ -30,22 +31,16 @@ constexpr uint64_t kFuzzSeed = 20261203;
 constexpr int kReportMutations = 2000;
 constexpr int kNpyMutations = 3000;
 
-class FuzzReadersTest : public ::testing::Test {
+class FuzzReadersTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "lnbench-fuzz-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  FuzzReadersTest() : TempDirTest("lnbench-fuzz") {}
 
   std::string Write(const std::string& name, const std::string& bytes) const {
-    const std::string path = (fs::path(dir_) / name).string();
+    const std::string path = Path(name);
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
     return path;
   }
 
-  std::string dir_;
 };
 
 std::string ReadAll(const std::string& path) {

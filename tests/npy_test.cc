@@ -13,22 +13,17 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "support/temp_dir_test.h"
 
 namespace lnbench {
 namespace {
 
 namespace fs = std::filesystem;
 
-class NpyTest : public ::testing::Test {
+class NpyTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "lnbench-npy-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  NpyTest() : TempDirTest("lnbench-npy") {}
 
-  std::string Path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
   void WriteRaw(const std::string& name, const std::string& bytes) const {
     std::ofstream(Path(name), std::ios::binary) << bytes;
   }
@@ -52,7 +47,6 @@ class NpyTest : public ::testing::Test {
     ExpectBad(bytes, phrase, [](const std::string& p) { return ReadNpy(p); });
   }
 
-  std::string dir_;
 };
 
 // Returns an .npy file with a hand-written header (version 1.0 unless `major`).

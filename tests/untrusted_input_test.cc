@@ -23,6 +23,7 @@
 
 #include "core/bounded_read.h"
 #include "core/npy.h"
+#include "support/temp_dir_test.h"
 
 namespace lnbench {
 namespace {
@@ -47,16 +48,10 @@ std::string Fixture(const std::string& name) {
   return std::string(LNBENCH_SOURCE_DIR) + "/tests/fixtures/compare/" + name;
 }
 
-class UntrustedInputTest : public ::testing::Test {
+class UntrustedInputTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "lnbench-untrusted-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  UntrustedInputTest() : TempDirTest("lnbench-untrusted") {}
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
   std::string Write(const std::string& name, const std::string& bytes) const {
     std::ofstream(Path(name), std::ios::binary | std::ios::trunc) << bytes;
     return Path(name);
@@ -106,7 +101,6 @@ class UntrustedInputTest : public ::testing::Test {
     return 0;
   }
 
-  fs::path dir_;
 };
 
 TEST_F(UntrustedInputTest, CompareAndMergeRefuseReportsNestedTooDeeply) {
