@@ -204,7 +204,8 @@ HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<fl
                                              hn::Vec512<float> hi) {
   // fpclass 0x20: subnormal; those (rare) pairs take the integer rounding.
   if (HWY_LIKELY(kHaveAvx512BF16) &&
-      (_mm512_fpclass_ps_mask(lo.raw, 0x20) | _mm512_fpclass_ps_mask(hi.raw, 0x20)) == 0) {
+      _kortestz_mask16_u8(_mm512_fpclass_ps_mask(lo.raw, 0x20),
+                          _mm512_fpclass_ps_mask(hi.raw, 0x20))) {
     __m512i bits;
     asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
     return hn::Vec512<uint16_t>{bits};
@@ -268,55 +269,118 @@ HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::float16_t* HWY_RESTRICT p) {
   hn::StoreU(BitsF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
 }
 
-// Returns how many elements one streaming store writes: one full vector.
-template <class D, typename T>
-HWY_INLINE size_t StreamStep(D d, const T*) {
-  return sizeof(T) == 4 ? hn::Lanes(d) : 2 * hn::Lanes(d);
-}
+// ------------------------------ Row stores
+// Shared by the norm kernels (LayerNorm here; an RMSNorm kernel writes its
+// rows the same way): values are produced as f32 vectors and written as T two
+// vectors at a time, which is one full vector of a 16-bit T (bf16: one
+// VCVTNE2PS2BF16 or one ConcatOdd per pair, f16: one Combine).
 
-// Streams StreamStep() values to p, which is aligned to the vector size.
-// `next` is called once or twice and returns the next Lanes(d) values.
-template <class D, class Next>
-HWY_INLINE void StreamF32(D d, float* HWY_RESTRICT p, Next&& next) {
-  hn::Stream(next(), d, p);
+// Writes v0 then v1 (2 * Lanes(d) values) to p as T. kStream: streaming
+// (non-temporal) stores, p aligned to the vector size; else any alignment.
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, float* HWY_RESTRICT p) {
+  if (kStream) {
+    hn::Stream(v0, d, p);
+    hn::Stream(v1, d, p + hn::Lanes(d));
+  } else {
+    hn::StoreU(v0, d, p);
+    hn::StoreU(v1, d, p + hn::Lanes(d));
+  }
 }
 #if LNBENCH_HWY_CAN_STREAM
-template <class D, class Next>
-HWY_INLINE void StreamF32(D d, hwy::bfloat16_t* HWY_RESTRICT p, Next&& next) {
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::bfloat16_t* HWY_RESTRICT p) {
   const hn::Repartition<uint16_t, D> d16;
-  const auto lo = next();
-  const auto hi = next();
-  hn::Stream(BitsBF16Pair(d, lo, hi), d16, reinterpret_cast<uint16_t*>(p));
+  const auto bits = BitsBF16Pair(d, v0, v1);
+  uint16_t* p16 = reinterpret_cast<uint16_t*>(p);
+  if (kStream) {
+    hn::Stream(bits, d16, p16);
+  } else {
+    hn::StoreU(bits, d16, p16);
+  }
 }
-template <class D, class Next>
-HWY_INLINE void StreamF32(D d, hwy::float16_t* HWY_RESTRICT p, Next&& next) {
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::float16_t* HWY_RESTRICT p) {
   const hn::Repartition<uint16_t, D> d16;
-  const auto lo = BitsF16(d, next());
-  const auto hi = BitsF16(d, next());
-  hn::Stream(hn::Combine(d16, hi, lo), d16, reinterpret_cast<uint16_t*>(p));
+  const auto bits = hn::Combine(d16, BitsF16(d, v1), BitsF16(d, v0));
+  uint16_t* p16 = reinterpret_cast<uint16_t*>(p);
+  if (kStream) {
+    hn::Stream(bits, d16, p16);
+  } else {
+    hn::StoreU(bits, d16, p16);
+  }
 }
-#endif  // LNBENCH_HWY_CAN_STREAM
+#else
+// HWY_SCALAR: one lane, no Combine; ordinary stores only.
+template <bool kStream, class D, typename T>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p) {
+  static_assert(!kStream, "HWY_SCALAR has no streaming stores");
+  StoreF32(d, v0, p);
+  StoreF32(d, v1, p + hn::Lanes(d));
+}
+#endif
 
+// Returns how many elements of a row starting at y precede its first cache
+// line boundary (0 when y is aligned).
+template <typename T>
+HWY_INLINE size_t HeadElements(const T* y) {
+  const size_t misalign = (reinterpret_cast<uintptr_t>(y) % kCacheLineBytes) / sizeof(T);
+  return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
+}
+
+// Writes elements [begin, end) of a row y of `cols` >= Lanes(d) elements,
+// y[i, i + Lanes(d)) = value(i), an f32 vector (value: a small functor,
+// captured by value so that it stays in registers). A last partial vector is
+// the one ending at the row's end or the one starting at the last whole
+// vector: it rewrites neighbouring elements of this row with the same
+// values, never touching another row (which may belong to another thread).
+//
+// kStream: streaming stores for the cache lines wholly inside [begin, end),
+// ordinary stores for a partial line at either end; y + end is then a line
+// boundary unless end == cols. With `prefetch` (the next row, or nullptr)
+// each line written also prefetches the same offset of that row, so DRAM
+// reads continue while y is written.
+template <bool kStream, class D, typename T, class Value>
+HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
+                              const T* prefetch, const Value& value) {
+  const size_t N = hn::Lanes(d);
+  size_t i = begin;
+  size_t plain_end = end;  // ordinary stores for [i, plain_end)
 #if LNBENCH_HWY_CAN_STREAM
-// Stores StreamStep() values (one full vector of T) with ordinary stores;
-// `next` returns the next Lanes(d) values.
-template <class D, class Next>
-HWY_INLINE void StoreStep(D d, float* HWY_RESTRICT p, Next&& next) {
-  hn::StoreU(next(), d, p);
+  if (kStream) {
+    constexpr size_t kLine = kCacheLineBytes / sizeof(T);
+    const size_t body_begin = std::min(end, begin + HeadElements(y + begin));
+    const size_t body_end = body_begin + (end - body_begin) / kLine * kLine;
+    for (; i + N <= body_begin; i += N) StoreF32(d, value(i), y + i);
+    if (i < body_begin) {
+      const size_t last = std::min(i, cols - N);
+      StoreF32(d, value(last), y + last);
+    }
+    i = body_begin;
+    for (; i + 2 * N <= body_end; i += 2 * N) {
+      if (prefetch != nullptr) {
+        hwy::Prefetch(prefetch + i);
+        // f32: the pair spans two lines.
+        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch + i + N);
+      }
+      StorePair<true>(d, value(i), value(i + N), y + i);
+    }
+    if constexpr (sizeof(T) == sizeof(float)) {
+      if (i < body_end) {  // one line (one vector) left
+        if (prefetch != nullptr) hwy::Prefetch(prefetch + i);
+        hn::Stream(value(i), d, y + i);
+      }
+    }
+    i = body_end;
+  }
+#endif
+  for (; i + 2 * N <= plain_end; i += 2 * N) StorePair<false>(d, value(i), value(i + N), y + i);
+  for (; i + N <= plain_end; i += N) StoreF32(d, value(i), y + i);
+  if (i < plain_end) {
+    const size_t last = std::min(i, cols - N);
+    StoreF32(d, value(last), y + last);
+  }
 }
-template <class D, class Next>
-HWY_INLINE void StoreStep(D d, hwy::bfloat16_t* HWY_RESTRICT p, Next&& next) {
-  const hn::Repartition<uint16_t, D> d16;
-  const auto lo = next();
-  const auto hi = next();
-  hn::StoreU(BitsBF16Pair(d, lo, hi), d16, reinterpret_cast<uint16_t*>(p));
-}
-template <class D, class Next>
-HWY_INLINE void StoreStep(D d, hwy::float16_t* HWY_RESTRICT p, Next&& next) {
-  StoreF32(d, next(), p);
-  StoreF32(d, next(), p + hn::Lanes(d));
-}
-#endif  // LNBENCH_HWY_CAN_STREAM
 
 // ------------------------------ Statistics
 
@@ -470,90 +534,48 @@ HWY_INLINE Moments RowMoments(D d, const T* HWY_RESTRICT x, size_t cols) {
 
 // ------------------------------ Normalize
 
-// Returns how many elements of a row starting at y precede its first cache
-// line boundary (0 when y is aligned).
-template <typename T>
-HWY_INLINE size_t HeadElements(const T* y) {
-  const size_t misalign = (reinterpret_cast<uintptr_t>(y) % kCacheLineBytes) / sizeof(T);
-  return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
+// The per-row constants of y = ((x - mean_hi) - mean_lo) * rstd, where
+// mean_hi + mean_lo is the double mean split in two floats: x - mean_hi is
+// exact for offset data (Sterbenz), so y keeps the accuracy of N(0,1) data
+// even at 1e6 + N(0,1). The mean_lo term is folded into one FMA,
+// (x - mean_hi) * rstd + (-mean_lo * rstd): three operations per vector
+// instead of four. A constant row gives 0 * rstd + (-0) = 0, so y = beta
+// exactly.
+template <class D>
+struct RowScale {
+  hn::Vec<D> mean_hi, rstd, offset;  // offset = -mean_lo * rstd
+
+  RowScale(D d, double mean, float rstd_f) {
+    const float hi = static_cast<float>(mean);
+    const float lo = static_cast<float>(mean - static_cast<double>(hi));
+    mean_hi = hn::Set(d, hi);
+    rstd = hn::Set(d, rstd_f);
+    offset = hn::Set(d, -(lo * rstd_f));
+  }
+};
+
+// Returns the normalized vector of x values xv [* g + b].
+template <bool kAffine, class D>
+HWY_INLINE hn::Vec<D> NormalizeVector(const RowScale<D>& s, hn::Vec<D> xv, hn::Vec<D> g,
+                                      hn::Vec<D> b) {
+  const hn::Vec<D> t = hn::MulAdd(hn::Sub(xv, s.mean_hi), s.rstd, s.offset);
+  return kAffine ? hn::MulAdd(t, g, b) : t;
 }
 
-// y = ((x - mean_hi) - mean_lo) * rstd [* gamma + beta] for elements
-// [begin, end) of a row of `cols` >= Lanes(d) elements. mean_hi + mean_lo is
-// the double mean split in two floats: x - mean_hi is exact for offset data
-// (Sterbenz), so y keeps the accuracy of N(0,1) data even at 1e6 + N(0,1). A
-// constant row gives (x - x) - 0 = 0 and y = beta exactly.
-//
-// kStream: y + end is cache-line aligned unless end == cols, and the row
-// holds at least two lines plus a vector. With `prefetch` (the next row, or
-// nullptr) each vector also prefetches the same offset of the next row, which
-// is summed right after this range: DRAM reads go on while y is written.
+// Normalizes elements [begin, end) of a row of `cols` >= Lanes(d) elements
+// into y (see WriteRowRange for kStream and prefetch).
 template <bool kAffine, bool kStream, class D, typename T>
 HWY_INLINE void NormalizeRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
-                               size_t begin, size_t end, size_t cols, float mean_hi,
-                               float mean_lo, float rstd, const T* prefetch) {
-  using V = hn::Vec<D>;
-  const size_t N = hn::Lanes(d);
-  const V vhi = hn::Set(d, mean_hi);
-  const V vlo = hn::Set(d, mean_lo);
-  const V vrstd = hn::Set(d, rstd);
-  const auto compute = [&](size_t i) HWY_ATTR {
-    V t = hn::Mul(hn::Sub(hn::Sub(LoadF32(d, x + i), vhi), vlo), vrstd);
-    if (kAffine) t = hn::MulAdd(t, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i));
-    return t;
+                               size_t begin, size_t end, size_t cols, const RowScale<D>& scale,
+                               const T* prefetch) {
+  const RowScale<D> s = scale;
+  const auto value = [d, x, gamma, beta, s](size_t i) HWY_ATTR {
+    const hn::Vec<D> g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const hn::Vec<D> b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    return NormalizeVector<kAffine>(s, LoadF32(d, x + i), g, b);
   };
-  // Ordinary stores of the vectors covering [from, to). A last partial vector
-  // is the one ending at the row's end, or the one starting at `i`: it may
-  // rewrite neighbouring elements of this row with the same values, never
-  // touching another row (which may belong to another thread).
-  const auto store_range = [&](size_t from, size_t to) HWY_ATTR {
-    size_t i = from;
-#if LNBENCH_HWY_CAN_STREAM
-    // Whole vectors of T first (two f32 vectors per bf16 vector: one
-    // ConcatOdd instead of two demotions).
-    const size_t step = StreamStep(d, y);
-    for (; i + step <= to; i += step) {
-      size_t next = i;
-      StoreStep(d, y + i, [&]() HWY_ATTR {
-        const V t = compute(next);
-        next += N;
-        return t;
-      });
-    }
-#endif
-    for (; i + N <= to; i += N) StoreF32(d, compute(i), y + i);
-    if (i < to) {
-      const size_t last = std::min(i, cols - N);
-      StoreF32(d, compute(last), y + last);
-    }
-  };
-
-  if (!kStream || !LNBENCH_HWY_CAN_STREAM) {
-    (void)prefetch;
-    store_range(begin, end);
-    return;
-  }
-#if LNBENCH_HWY_CAN_STREAM
-  // Streaming stores write whole cache lines without reading them first; they
-  // need aligned addresses, so a partial line at either end of the range
-  // uses ordinary stores.
-  constexpr size_t kLine = kCacheLineBytes / sizeof(T);
-  const size_t body_begin = std::min(end, begin + HeadElements(y + begin));
-  const size_t body_end = body_begin + (end - body_begin) / kLine * kLine;
-  store_range(begin, body_begin);
-  const size_t step = StreamStep(d, y);
-  for (size_t i = body_begin; i < body_end; i += step) {
-    if (prefetch != nullptr) hwy::Prefetch(prefetch + i);  // one per vector stored
-    size_t next = i;
-    StreamF32(d, y + i, [&]() HWY_ATTR {
-      const V t = compute(next);
-      next += N;
-      return t;
-    });
-  }
-  store_range(body_end, end);
-#endif  // LNBENCH_HWY_CAN_STREAM
+  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
 }
 
 // ------------------------------ Rows
@@ -582,9 +604,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
       args.mean[r] = static_cast<float>(moments.mean);
       args.rstd[r] = static_cast<float>(rstd);
     }
-    const float mean_hi = static_cast<float>(moments.mean);
-    const float mean_lo = static_cast<float>(moments.mean - static_cast<double>(mean_hi));
-    const float rstd_f = static_cast<float>(rstd);
+    const RowScale<D> scale(d, moments.mean, static_cast<float>(rstd));
     const T* prefetch = next_row;
 
     // Normalize ranges end on cache lines of y (past the row's unaligned
@@ -600,7 +620,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
       if (!normalize && !sum) break;
       if (normalize) {
         NormalizeRange<kAffine, kStream>(d, xr, yr, args.gamma, args.beta, norm_begin, norm_end,
-                                         cols, mean_hi, mean_lo, rstd_f, prefetch);
+                                         cols, scale, prefetch);
       }
       if (sum) {
         AccumulateBlock(d, next_row, block_begin, std::min(cols, block_begin + block), next);
@@ -706,46 +726,48 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
   }
 }
 
-// Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[].
-// Rows start on cache lines and end - begin is a multiple of StreamStep().
+// Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[],
+// each gamma/beta vector loaded once for all rows. Rows start on cache lines
+// and end - begin is a whole number of cache lines of T.
 template <bool kAffine, bool kStream, class D, typename T>
 HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
-                               size_t begin, size_t end, const float* mean_hi,
-                               const float* mean_lo, const float* rstd,
+                               size_t begin, size_t end, const RowScale<D>* scale,
                                const T* const* prefetch) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
-  V vhi[R], vlo[R], vrstd[R];
+  const T* xs[R];
+  T* ys[R];
   for (size_t j = 0; j < R; ++j) {
-    vhi[j] = hn::Set(d, mean_hi[j]);
-    vlo[j] = hn::Set(d, mean_lo[j]);
-    vrstd[j] = hn::Set(d, rstd[j]);
+    xs[j] = x[j];
+    ys[j] = y[j];
   }
-  const size_t step = StreamStep(d, y[0]);
-  const size_t vectors = step / N;  // 1 or 2
-  for (size_t i = begin; i < end; i += step) {
-    V g[2], b[2];
-    for (size_t v = 0; v < vectors; ++v) {
-      if (kAffine) {
-        g[v] = hn::LoadU(d, gamma + i + v * N);
-        b[v] = hn::LoadU(d, beta + i + v * N);
-      }
-    }
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
+    const V b0 = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    const V b1 = kAffine ? hn::LoadU(d, beta + i + N) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
-      if (kStream && prefetch != nullptr) hwy::Prefetch(prefetch[j] + i);
-      size_t v = 0;
-      const auto next = [&]() HWY_ATTR {
-        V t = hn::Mul(hn::Sub(hn::Sub(LoadF32(d, x[j] + i + v * N), vhi[j]), vlo[j]), vrstd[j]);
-        if (kAffine) t = hn::MulAdd(t, g[v], b[v]);
-        ++v;
-        return t;
-      };
-      if (kStream) {
-        StreamF32(d, y[j] + i, next);
+      if (kStream && prefetch != nullptr) {
+        hwy::Prefetch(prefetch[j] + i);
+        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch[j] + i + N);
+      }
+      const V y0 = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
+      const V y1 = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
+      StorePair<kStream>(d, y0, y1, ys[j] + i);
+    }
+  }
+  if (i < end) {  // f32: one vector (one cache line) left
+    const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const V b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    for (size_t j = 0; j < R; ++j) {
+      const V yv = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i), g, b);
+      if constexpr (kStream && sizeof(T) == sizeof(float)) {
+        hn::Stream(yv, d, reinterpret_cast<float*>(ys[j] + i));
       } else {
-        StoreStep(d, y[j] + i, next);
+        StoreF32(d, yv, ys[j] + i);
       }
     }
   }
@@ -783,7 +805,9 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
     const bool has_next = g + 1 < groups;
     const T* next_xs[R];
     if (has_next) rows_of(g + 1, next_xs, nullptr);
-    float mean_hi[R], mean_lo[R], rstd_f[R];
+    RowScale<D> scale[R] = {RowScale<D>(d, 0, 0), RowScale<D>(d, 0, 0), RowScale<D>(d, 0, 0),
+                            RowScale<D>(d, 0, 0)};
+    static_assert(R == 4, "one initializer per row");
     for (size_t j = 0; j < R; ++j) {
       const double var = moments[j].m2 * inv_cols;
       const double rstd = 1.0 / std::sqrt(var + args.eps);
@@ -792,15 +816,13 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
         args.mean[r] = static_cast<float>(moments[j].mean);
         args.rstd[r] = static_cast<float>(rstd);
       }
-      mean_hi[j] = static_cast<float>(moments[j].mean);
-      mean_lo[j] = static_cast<float>(moments[j].mean - static_cast<double>(mean_hi[j]));
-      rstd_f[j] = static_cast<float>(rstd);
+      scale[j] = RowScale<D>(d, moments[j].mean, static_cast<float>(rstd));
     }
     Moments next[R];
     for (size_t b = 0; b < cols; b += block) {
       const size_t e = std::min(cols, b + block);
-      NormalizeGroup<kAffine, kStream>(d, xs, ys, args.gamma, args.beta, b, e, mean_hi, mean_lo,
-                                       rstd_f, has_next ? next_xs : nullptr);
+      NormalizeGroup<kAffine, kStream>(d, xs, ys, args.gamma, args.beta, b, e, scale,
+                                       has_next ? next_xs : nullptr);
       if (has_next) AccumulateBlockGroup(d, next_xs, b, e, next);
     }
     for (size_t j = 0; j < R; ++j) moments[j] = next[j];
@@ -884,14 +906,9 @@ HWY_INLINE void StoreValues(const float* HWY_RESTRICT in, T* HWY_RESTRICT out, s
   size_t i = 0;
 #if LNBENCH_HWY_CAN_STREAM
   // Whole vectors of T as the normalize loops store them (bf16: in pairs).
-  const size_t step = StreamStep(d, out);
-  for (; i + step <= n; i += step) {
-    size_t next = i;
-    StoreStep(d, out + i, [&]() HWY_ATTR {
-      const auto v = hn::LoadU(d, in + next);
-      next += hn::Lanes(d);
-      return v;
-    });
+  const size_t N = hn::Lanes(d);
+  for (; i + 2 * N <= n; i += 2 * N) {
+    StorePair<false>(d, hn::LoadU(d, in + i), hn::LoadU(d, in + i + N), out + i);
   }
 #endif
   for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) StoreF32(d, hn::LoadU(d, in + i), out + i);
