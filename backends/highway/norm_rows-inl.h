@@ -317,6 +317,7 @@ template <bool kStream, class D, typename T, class Value>
 HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
                               const T* prefetch, const Value& value) {
   const size_t N = hn::Lanes(d);
+  (void)prefetch;  // unused without streaming stores (HWY_SCALAR)
   size_t i = begin;
   size_t plain_end = end;  // ordinary stores for [i, plain_end)
 #if LNBENCH_HWY_CAN_STREAM
