@@ -20,7 +20,8 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/registry.h"
+#include "app/registry.h"
+#include "tests/support/host_case.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
@@ -260,7 +261,7 @@ TEST(CudaBackendTest, PoisonFillsEveryOutput) {
     // And the verifier calls every element unwritten.
     const Accuracy acc = c.Check();
     EXPECT_FALSE(acc.passed);
-    EXPECT_EQ(acc.y.unwritten, static_cast<uint64_t>(c.problem.elements()));
+    EXPECT_EQ(acc[TensorId::kY]->unwritten, static_cast<uint64_t>(c.problem.elements()));
   }
 }
 
@@ -354,7 +355,7 @@ TEST(CudaBackendTest, RefusesProblemsLargerThanDeviceMemory) {
       MakeProblem(int64_t{1} << 26, 1024, DType::kF32, Distribution::kNormal, true, false);
   float dummy[1024] = {};
   try {
-    Cuda().Prepare(p, HostInputs{dummy, dummy, dummy}, CaseOptions{});
+    Cuda().Prepare(p, testing::LnIn(dummy, dummy, dummy), CaseOptions{});
     FAIL() << "Prepare accepted a problem larger than device memory";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();

@@ -193,7 +193,7 @@ void NoteRatio(const std::string& variant, const Problem& p, const Accuracy& acc
   const std::string key = fmt::format("{:<9} {:<5} {}", variant, DTypeName(p.dtype),
                                       DistributionName(p.dist));
   double& w = WorstRatios()[key];
-  w = std::max({w, acc.y.max_bound_ratio, acc.mean.max_bound_ratio, acc.rstd.max_bound_ratio});
+  w = std::max({w, acc[TensorId::kY]->max_bound_ratio, acc[TensorId::kMean]->max_bound_ratio, acc[TensorId::kRstd]->max_bound_ratio});
 }
 
 class HeadroomPrinter : public ::testing::Environment {
