@@ -67,13 +67,13 @@ struct HostCase {
     ref = ComputeReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr,
                            p.affine ? beta.as<float>() : nullptr, Pool());
   }
-  HostInputs inputs() const {
-    return {x.data(), problem.affine ? gamma.as<float>() : nullptr,
-            problem.affine ? beta.as<float>() : nullptr};
+  HostTensors inputs() const {
+    return testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                         problem.affine ? beta.as<float>() : nullptr);
   }
-  HostOutputs outputs() {
-    return {y.data(), problem.stats ? mean.as<float>() : nullptr,
-            problem.stats ? rstd.as<float>() : nullptr};
+  HostTensors outputs() {
+    return testing::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
+                          problem.stats ? rstd.as<float>() : nullptr);
   }
   // Fills the host outputs with poison, so a download that skips an element
   // shows as unwritten rather than as a stale value from an earlier run.
