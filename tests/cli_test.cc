@@ -122,7 +122,7 @@ TEST_F(CliTest, RunWritesSchemaValidReport) {
   EXPECT_NE(r.out.find("4 passed, 0 failed"), std::string::npos) << r.out;
   const auto report = LoadReport(json);
   ExpectSchemaValid(report);
-  EXPECT_EQ(report["schema_version"], 2);
+  EXPECT_EQ(report["schema_version"], 3);
   EXPECT_EQ(report["summary"]["passed"], 4);
   ASSERT_EQ(report["cases"].size(), 4u);
   for (const auto& c : report["cases"]) {
@@ -161,7 +161,7 @@ TEST_F(CliTest, ReproLineRerunsTheSameCase) {
   const auto second = LoadReport(json2)["cases"][0];
   EXPECT_EQ(first["id"], second["id"]);
   EXPECT_EQ(first["problem"], second["problem"]);
-  EXPECT_EQ(first["accuracy"]["y"]["max_abs"], second["accuracy"]["y"]["max_abs"]);
+  EXPECT_EQ(first["accuracy"]["tensors"]["y"]["max_abs"], second["accuracy"]["tensors"]["y"]["max_abs"]);
 }
 
 TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
