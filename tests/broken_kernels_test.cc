@@ -26,6 +26,7 @@
 #include "core/runner.h"
 #include "core/shapes.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -756,6 +757,112 @@ TEST(BrokenKernelsTest, CorrectKernelsPassDefaultVerify) {
     if (Backend* b = FindBackend(name)) ours.push_back(b);
   const RunResult real = DefaultVerify(ours, true);
   EXPECT_EQ(real.ExitCode(), 0) << Failures(real);
+}
+
+}  // namespace
+}  // namespace lnbench
+
+// ------------------------------------------------------------------ RMSNorm
+
+namespace lnbench {
+namespace {
+
+// An RMSNorm forward kernel; the defaults give the correct one (f32 sums of
+// squares in blocks of 256, added in double; y = x * rrms * gamma in f32).
+struct RmsKernel {
+  bool mean_subtracted = false;  // normalizes x - mean (LayerNorm's centring) instead of x
+  bool eps_after_sqrt = false;   // rrms = 1/(sqrt(ms) + eps)
+  bool one_pass_f32 = false;     // the sum of squares in one sequential f32 chain
+};
+
+void RunRmsKernel(const RmsKernel& k, const lnbench::testing::HostCase& c, const lnbench::testing::HostCase& out) {
+  const Problem& p = c.problem;
+  const int64_t cols = p.cols;
+  const float* gamma = c.in<const float>(TensorId::kGamma);
+  float* rstd = out.out<float>(TensorId::kRstd);
+  for (int64_t r = 0; r < p.rows; ++r) {
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (int64_t i = 0; i < cols; ++i) x[i] = Load(p.dtype, c.in(TensorId::kX), r * cols + i);
+    float mean = 0;
+    if (k.mean_subtracted) {
+      double s = 0;
+      for (float v : x) s += v;
+      mean = static_cast<float>(s / static_cast<double>(cols));
+    }
+    double q = 0;
+    if (k.one_pass_f32) {
+      float s = 0;
+      for (float v : x) s += (v - mean) * (v - mean);
+      q = s;
+    } else {
+      for (int64_t b = 0; b < cols; b += 256) {
+        float s = 0;
+        for (int64_t i = b; i < std::min(cols, b + 256); ++i) s += (x[i] - mean) * (x[i] - mean);
+        q += s;
+      }
+    }
+    const double ms = q / static_cast<double>(cols);
+    const float rrms = static_cast<float>(k.eps_after_sqrt ? 1.0 / (std::sqrt(ms) + p.eps)
+                                                           : 1.0 / std::sqrt(ms + p.eps));
+    for (int64_t i = 0; i < cols; ++i) {
+      float v = (x[i] - mean) * rrms;
+      if (gamma != nullptr) v *= gamma[i];
+      Store(p.dtype, out.out(TensorId::kY), r * cols + i, v);
+    }
+    if (rstd != nullptr) rstd[r] = rrms;
+  }
+}
+
+// Returns the accuracy of kernel `k` on one RMSNorm problem.
+Accuracy CheckRms(const RmsKernel& k, int64_t rows, int64_t cols, DType dtype, Distribution dist,
+                  bool stats = true, double eps = 1e-5) {
+  Problem p = lnbench::testing::MakeProblem(rows, cols, dtype, dist, true, stats, 11, Norm::kRmsNorm);
+  p.eps = eps;
+  lnbench::testing::HostCase c(p);
+  RunRmsKernel(k, c, c);
+  return c.Check();
+}
+
+TEST(BrokenRmsNormKernelsTest, CorrectKernelPassesEveryDistributionDTypeAndShape) {
+  const std::pair<int64_t, int64_t> shapes[] = {{15, 3}, {30, 300}, {257, 768}, {4, 4097},
+                                                {5, 1},  {2, 65536}};
+  for (DType dtype : kDTypes)
+    for (Distribution dist : AllDistributions())
+      for (auto [rows, cols] : shapes) {
+        const Accuracy a = CheckRms({}, rows, cols, dtype, dist);
+        EXPECT_TRUE(a.passed) << DTypeName(dtype) << " " << DistributionName(dist) << " " << rows
+                              << "x" << cols << ": " << a.reason;
+      }
+}
+
+TEST(BrokenRmsNormKernelsTest, MeanSubtractedIsCaught) {
+  // Offset rows: x - mean and x differ by the whole offset.
+  const Accuracy a = CheckRms({.mean_subtracted = true}, 8, 768, DType::kF32, Distribution::kOffset1e4);
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("y:"), std::string::npos) << a.reason;
+}
+
+TEST(BrokenRmsNormKernelsTest, EpsAfterTheSqrtIsCaught) {
+  // Where eps matters against the mean square: eps = 1 on normal rows of
+  // mean square ~1 gives 1/(1 + 1) instead of 1/sqrt(2).
+  const Accuracy a = CheckRms({.eps_after_sqrt = true}, 8, 768, DType::kF32, Distribution::kNormal,
+                              true, 1.0);
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("rstd:"), std::string::npos) << a.reason;
+  // And eps = 0.25 on uniform rows (mean square 1/3).
+  const Accuracy b = CheckRms({.eps_after_sqrt = true}, 64, 33, DType::kF32, Distribution::kUniform,
+                              true, 0.25);
+  EXPECT_FALSE(b.passed);
+}
+
+TEST(BrokenRmsNormKernelsTest, OnePassF32SumOfSquaresOnLargeMagnitudeRowsIsCaught) {
+  // One sequential f32 chain of H squares of one magnitude drifts by about
+  // H/4 ulps: far over the bound on wide large-magnitude rows, where a
+  // blocked sum stays within it.
+  const Accuracy a = CheckRms({.one_pass_f32 = true}, 4, 65536, DType::kF32, Distribution::kOffset1e6);
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("rstd:"), std::string::npos) << a.reason;
+  EXPECT_TRUE(CheckRms({}, 4, 65536, DType::kF32, Distribution::kOffset1e6).passed);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
+#include "backends/highway/rmsnorm_highway.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 
@@ -121,6 +122,34 @@ class HighwayCase : public CpuCase {
   HwyRowsArgs args_;
 };
 
+// RMSNorm forward on one Highway target (rmsnorm_highway-inl.h).
+class HighwayRmsCase : public CpuCase {
+ public:
+  HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
+                 const HighwayTarget& target, HwyRmsRowsFn rows_fn)
+      : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
+    args_.x = inputs.get(TensorId::kX);
+    args_.y = output(TensorId::kY);
+    args_.gamma = problem.affine ? inputs.get<const float>(TensorId::kGamma) : nullptr;
+    args_.rstd = output<float>(TensorId::kRstd);
+    args_.cols = problem.cols;
+    args_.eps = problem.eps;
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    auto details = CpuCase::Details();
+    details["hwy_target"] = ResolvedVariant();
+    return details;
+  }
+
+ protected:
+  void ComputeRows(int64_t begin, int64_t end) override { rows_fn_(args_, begin, end); }
+
+ private:
+  HwyRmsRowsFn rows_fn_;
+  HwyRmsArgs args_;
+};
+
 class HighwayBackend : public CpuBackend {
  public:
   std::string Name() const override { return "highway"; }
@@ -169,8 +198,8 @@ class HighwayBackend : public CpuBackend {
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (problem.cols < 1) return Verdict::No("cols must be at least 1");
-    if (problem.norm != Norm::kLayerNorm || problem.dir != Direction::kForward)
-      return Verdict::No(OpFor(problem).Name() + ": not implemented by highway");
+    if (problem.dir != Direction::kForward)
+      return Verdict::No(OpName(problem.norm, problem.dir) + ": not implemented by highway");
     return ResolveVariant(options.variant).verdict;
   }
 
@@ -178,6 +207,12 @@ class HighwayBackend : public CpuBackend {
                                         const CaseOptions& options) override {
     const ResolvedTarget resolved = ResolveVariant(options.variant);
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);
+    if (problem.norm == Norm::kRmsNorm) {
+      const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
+      LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
+      return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
+                                              rms_fn);
+    }
     const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
     LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
     uint64_t stream_min_bytes = LastLevelCacheBytes();

@@ -300,7 +300,7 @@ class OneDnnBackend : public CpuBackend {
       return Verdict::No("rmsnorm: oneDNN " + OneDnnVersion() +
                          " has no RMS normalization (no dnnl_rms_norm flag before oneDNN 3.x)");
     if (problem.dir != Direction::kForward)
-      return Verdict::No(OpFor(problem).Name() + ": not implemented by onednn");
+      return Verdict::No(OpName(problem.norm, problem.dir) + ": not implemented by onednn");
     bool training = false;
     if (!ParseVariant(options.variant, problem, &training))
       return Verdict::No("unknown variant '" + options.variant + "' (have: inference, training)");

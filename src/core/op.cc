@@ -74,9 +74,11 @@ uint64_t TensorBytes(const Problem& p, Extent extent) {
   return static_cast<uint64_t>(TensorElements(p, extent)) * DTypeSize(TensorDType(p, extent));
 }
 
-std::string OpDescriptor::Name() const {
-  return fmt::format("{} {}", NormName(norm()), DirectionName(dir()));
+std::string OpName(Norm norm, Direction dir) {
+  return fmt::format("{} {}", NormName(norm), DirectionName(dir));
 }
+
+std::string OpDescriptor::Name() const { return OpName(norm(), dir()); }
 
 std::vector<TensorSpec> OpDescriptor::TensorsOf(const Problem& problem, TensorRole role) const {
   std::vector<TensorSpec> out;

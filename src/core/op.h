@@ -34,6 +34,8 @@ std::string_view NormName(Norm norm);
 std::string_view DirectionName(Direction dir);
 std::optional<Norm> ParseNorm(std::string_view name);
 std::optional<Direction> ParseDirection(std::string_view name);
+// Returns "layernorm fwd" style text (also for ops not implemented).
+std::string OpName(Norm norm, Direction dir);
 // Returns every norm, in a fixed order (what --op all selects).
 const std::vector<Norm>& AllNorms();
 

@@ -7,10 +7,12 @@
 namespace lnbench {
 
 const OpDescriptor& LayerNormForwardOp();
+const OpDescriptor& RmsNormForwardOp();
 
 // Returns the descriptor of an op, nullptr for one not implemented.
 inline const OpDescriptor* OpDescriptorFor(Norm norm, Direction dir) {
   if (norm == Norm::kLayerNorm && dir == Direction::kForward) return &LayerNormForwardOp();
+  if (norm == Norm::kRmsNorm && dir == Direction::kForward) return &RmsNormForwardOp();
   return nullptr;
 }
 
