@@ -48,7 +48,7 @@ uint64_t DeviceBytesNeeded(const Problem& p, const LaunchPlan& plan) {
 
 class CudaCase : public PreparedCase {
  public:
-  CudaCase(const Problem& problem, const HostInputs& inputs, LaunchPlan plan)
+  CudaCase(const Problem& problem, const HostTensors& inputs, LaunchPlan plan)
       : problem_(problem), plan_(std::move(plan)) {
     const uint64_t elements =
         static_cast<uint64_t>(problem.rows) * static_cast<uint64_t>(problem.cols);
@@ -68,11 +68,11 @@ class CudaCase : public PreparedCase {
     const auto start = std::chrono::steady_clock::now();
     if (x_bytes > 0)
       LNBENCH_CUDA_CALL(
-          cudaMemcpyAsync(x_.data(), inputs.x, x_bytes, cudaMemcpyHostToDevice, stream_.get()));
+          cudaMemcpyAsync(x_.data(), inputs.get(TensorId::kX), x_bytes, cudaMemcpyHostToDevice, stream_.get()));
     if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.gamma, gamma_.bytes(),
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.get(TensorId::kGamma), gamma_.bytes(),
                                         cudaMemcpyHostToDevice, stream_.get()));
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.beta, beta_.bytes(),
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.get(TensorId::kBeta), beta_.bytes(),
                                         cudaMemcpyHostToDevice, stream_.get()));
     }
     stream_.Synchronize();
@@ -112,15 +112,17 @@ class CudaCase : public PreparedCase {
     loaded_ = true;
   }
 
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const auto start = std::chrono::steady_clock::now();
     if (y_.bytes() > 0)
-      LNBENCH_CUDA_CALL(
-          cudaMemcpyAsync(out.y, y_.data(), y_.bytes(), cudaMemcpyDeviceToHost, stream_.get()));
-    if (problem_.stats && out.mean != nullptr && out.rstd != nullptr && problem_.rows > 0) {
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.mean, mean_.data(), mean_.bytes(),
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.get(TensorId::kY), y_.data(), y_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.rstd, rstd_.data(), rstd_.bytes(),
+    float* out_mean = out.get<float>(TensorId::kMean);
+    float* out_rstd = out.get<float>(TensorId::kRstd);
+    if (problem_.stats && out_mean != nullptr && out_rstd != nullptr && problem_.rows > 0) {
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_mean, mean_.data(), mean_.bytes(),
+                                        cudaMemcpyDeviceToHost, stream_.get()));
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_rstd, rstd_.data(), rstd_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
     }
     stream_.Synchronize();
@@ -242,10 +244,12 @@ class CudaBackend : public Backend {
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (Verdict v = CudaAvailable(); !v.ok) return v;
+    if (problem.norm != Norm::kLayerNorm || problem.dir != Direction::kForward)
+      return Verdict::No(fmt::format("{}: not in this build yet", NormName(problem.norm)));
     return PlanLayerNorm(options.variant, QueryFor(problem)).verdict;
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     if (Verdict v = CudaAvailable(); !v.ok) throw RuntimeError("cuda: " + v.reason);
     // An unknown variant or a problem the variant cannot run is the user's request.

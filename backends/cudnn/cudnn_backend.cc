@@ -105,7 +105,7 @@ std::shared_ptr<LayerNormPlans> PlansFor(const LayerNormSpec& spec, bool all_eng
 
 class CudnnCase : public PreparedCase {
  public:
-  CudnnCase(const Problem& problem, const HostInputs& inputs, VariantChoice choice)
+  CudnnCase(const Problem& problem, const HostTensors& inputs, VariantChoice choice)
       : problem_(problem), choice_(choice), training_(choice.training) {
     CudnnState& s = State();
     stream_ = s.stream->get();
@@ -133,10 +133,10 @@ class CudnnCase : public PreparedCase {
       inv_variance_ = DeviceBuffer(rows * 4);
     }
     if (workspace > 0) workspace_ = DeviceBuffer(static_cast<size_t>(workspace));
-    if (n > 0) LNBENCH_CUDA_CALL(cudaMemcpy(x_.data(), inputs.x, n * esize, cudaMemcpyHostToDevice));
+    if (n > 0) LNBENCH_CUDA_CALL(cudaMemcpy(x_.data(), inputs.get(TensorId::kX), n * esize, cudaMemcpyHostToDevice));
     if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.gamma, cols * 4, cudaMemcpyHostToDevice));
-      LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.beta, cols * 4, cudaMemcpyHostToDevice));
+      LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.get(TensorId::kGamma), cols * 4, cudaMemcpyHostToDevice));
+      LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.get(TensorId::kBeta), cols * 4, cudaMemcpyHostToDevice));
     } else {
       // cuDNN's layer norm always applies scale and bias: pass 1 and 0, which
       // change no bit of the normalized value.
@@ -169,18 +169,20 @@ class CudnnCase : public PreparedCase {
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
   }
 
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const size_t n = static_cast<size_t>(problem_.elements());
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
     if (n > 0)
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.y, y_.data(), n * DTypeSize(problem_.dtype),
+      LNBENCH_CUDA_CALL(cudaMemcpy(out.get(TensorId::kY), y_.data(), n * DTypeSize(problem_.dtype),
                                    cudaMemcpyDeviceToHost));
-    if (problem_.stats && out.mean != nullptr && problem_.rows > 0) {
+    float* out_mean = out.get<float>(TensorId::kMean);
+    float* out_rstd = out.get<float>(TensorId::kRstd);
+    if (problem_.stats && out_mean != nullptr && out_rstd != nullptr && problem_.rows > 0) {
       // cuDNN's training phase writes the inverse standard deviation
       // 1/sqrt(var + eps) itself: it is lnbench's rstd as it is.
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.mean, mean_.data(), problem_.rows * 4,
+      LNBENCH_CUDA_CALL(cudaMemcpy(out_mean, mean_.data(), problem_.rows * 4,
                                    cudaMemcpyDeviceToHost));
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.rstd, inv_variance_.data(), problem_.rows * 4,
+      LNBENCH_CUDA_CALL(cudaMemcpy(out_rstd, inv_variance_.data(), problem_.rows * 4,
                                    cudaMemcpyDeviceToHost));
     }
   }
@@ -345,6 +347,8 @@ class CudnnBackend : public Backend {
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
+    if (problem.norm != Norm::kLayerNorm || problem.dir != Direction::kForward)
+      return Verdict::No(std::string(NormName(problem.norm)) + ": not in this build yet");
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))
       return Verdict::No("unknown variant '" + options.variant + "' (have: " + kVariantList + ")");
@@ -365,7 +369,7 @@ class CudnnBackend : public Backend {
     return Verdict::Yes();
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))

@@ -20,7 +20,8 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/registry.h"
+#include "app/registry.h"
+#include "tests/support/host_case.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
@@ -66,13 +67,13 @@ struct HostCase {
     ref = ComputeReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr,
                            p.affine ? beta.as<float>() : nullptr, Pool());
   }
-  HostInputs inputs() const {
-    return {x.data(), problem.affine ? gamma.as<float>() : nullptr,
-            problem.affine ? beta.as<float>() : nullptr};
+  HostTensors inputs() const {
+    return testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                         problem.affine ? beta.as<float>() : nullptr);
   }
-  HostOutputs outputs() {
-    return {y.data(), problem.stats ? mean.as<float>() : nullptr,
-            problem.stats ? rstd.as<float>() : nullptr};
+  HostTensors outputs() {
+    return testing::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
+                          problem.stats ? rstd.as<float>() : nullptr);
   }
   // Fills the host outputs with poison, so a download that skips an element
   // shows as unwritten rather than as a stale value from an earlier run.
@@ -260,7 +261,7 @@ TEST(CudaBackendTest, PoisonFillsEveryOutput) {
     // And the verifier calls every element unwritten.
     const Accuracy acc = c.Check();
     EXPECT_FALSE(acc.passed);
-    EXPECT_EQ(acc.y.unwritten, static_cast<uint64_t>(c.problem.elements()));
+    EXPECT_EQ(acc[TensorId::kY]->unwritten, static_cast<uint64_t>(c.problem.elements()));
   }
 }
 
@@ -354,7 +355,7 @@ TEST(CudaBackendTest, RefusesProblemsLargerThanDeviceMemory) {
       MakeProblem(int64_t{1} << 26, 1024, DType::kF32, Distribution::kNormal, true, false);
   float dummy[1024] = {};
   try {
-    Cuda().Prepare(p, HostInputs{dummy, dummy, dummy}, CaseOptions{});
+    Cuda().Prepare(p, testing::LnIn(dummy, dummy, dummy), CaseOptions{});
     FAIL() << "Prepare accepted a problem larger than device memory";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();

@@ -21,6 +21,7 @@
 
 #include "backends/cuda/layernorm_device.cuh"
 #include "backends/cuda/layernorm_plan.h"
+#include "tests/support/host_case.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
@@ -147,10 +148,10 @@ struct EmulatedCase {
     p.cols = problem.cols;
     p.eps = static_cast<float>(problem.eps);
     Emulate(plan, problem.dtype, p);
-    const HostInputs in{x.data(), problem.affine ? gamma.as<float>() : nullptr,
-                        problem.affine ? beta.as<float>() : nullptr};
-    const HostOutputs out{y_dev(), problem.stats ? mean.data() : nullptr,
-                          problem.stats ? rstd.data() : nullptr};
+    const HostTensors in = testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                                         problem.affine ? beta.as<float>() : nullptr);
+    const HostTensors out = testing::LnOut(y_dev(), problem.stats ? mean.data() : nullptr,
+                                           problem.stats ? rstd.data() : nullptr);
     return CheckOutputs(problem, in, out, ref, Pool());
   }
 
@@ -193,7 +194,7 @@ void NoteRatio(const std::string& variant, const Problem& p, const Accuracy& acc
   const std::string key = fmt::format("{:<9} {:<5} {}", variant, DTypeName(p.dtype),
                                       DistributionName(p.dist));
   double& w = WorstRatios()[key];
-  w = std::max({w, acc.y.max_bound_ratio, acc.mean.max_bound_ratio, acc.rstd.max_bound_ratio});
+  w = std::max({w, acc[TensorId::kY]->max_bound_ratio, acc[TensorId::kMean]->max_bound_ratio, acc[TensorId::kRstd]->max_bound_ratio});
 }
 
 class HeadroomPrinter : public ::testing::Environment {

@@ -10,7 +10,8 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/registry.h"
+#include "app/registry.h"
+#include "tests/support/host_case.h"
 #include "core/errors.h"
 
 namespace lnbench {
@@ -312,7 +313,7 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   EXPECT_EQ(s.reason, v.reason);
   EXPECT_TRUE(cuda->DeviceInfo().empty());
   float x[128] = {};
-  EXPECT_THROW(cuda->Prepare(p, HostInputs{x, nullptr, nullptr}, CaseOptions{}), RuntimeError);
+  EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
   EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
   EXPECT_FALSE(CudaAvailable().ok);
   EXPECT_THROW(CudaDevice(), RuntimeError);

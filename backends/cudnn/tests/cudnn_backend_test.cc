@@ -16,7 +16,7 @@
 
 #include "backends/backend.h"
 #include "backends/cudnn/cudnn_api.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/generators.h"
@@ -43,7 +43,7 @@ Backend& CudnnPeer() {
 
 struct OwnedInputs {
   HostBuffer x, gamma, beta;
-  HostInputs view;
+  HostTensors view;
 };
 
 OwnedInputs MakeInputs(const Problem& p) {
@@ -53,15 +53,15 @@ OwnedInputs MakeInputs(const Problem& p) {
   in.beta = HostBuffer(static_cast<size_t>(p.cols) * 4);
   if (p.elements() > 0) FillInput(p, in.x.data(), SharedThreadPool(0));
   FillAffine(p, in.gamma.as<float>(), in.beta.as<float>());
-  in.view.x = in.x.data();
-  in.view.gamma = p.affine ? in.gamma.as<float>() : nullptr;
-  in.view.beta = p.affine ? in.beta.as<float>() : nullptr;
+  in.view.set(TensorId::kX, in.x.data());
+  if (p.affine) in.view.set(TensorId::kGamma, in.gamma.data());
+  if (p.affine) in.view.set(TensorId::kBeta, in.beta.data());
   return in;
 }
 
 struct OwnedOutputs {
   HostBuffer y, mean, rstd;
-  HostOutputs view;
+  HostTensors view;
 };
 
 OwnedOutputs MakeOutputs(const Problem& p) {
@@ -69,25 +69,25 @@ OwnedOutputs MakeOutputs(const Problem& p) {
   out.y = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
   out.mean = HostBuffer(static_cast<size_t>(p.rows) * 4);
   out.rstd = HostBuffer(static_cast<size_t>(p.rows) * 4);
-  out.view.y = out.y.data();
-  out.view.mean = p.stats ? out.mean.as<float>() : nullptr;
-  out.view.rstd = p.stats ? out.rstd.as<float>() : nullptr;
+  out.view.set(TensorId::kY, out.y.data());
+  if (p.stats) out.view.set(TensorId::kMean, out.mean.data());
+  if (p.stats) out.view.set(TensorId::kRstd, out.rstd.data());
   return out;
 }
 
 std::string Numbers(const Accuracy& a) {
-  std::string s = "y: failed " + std::to_string(a.y.failed) + "/" + std::to_string(a.y.checked) +
-                  " nan_mismatch " + std::to_string(a.y.nan_mismatch) + " max_abs " +
-                  std::to_string(a.y.max_abs) + " max_bound_ratio " +
-                  std::to_string(a.y.max_bound_ratio) + " max_ulp " + std::to_string(a.y.max_ulp);
-  if (a.mean.checked > 0)
-    s += "; mean: failed " + std::to_string(a.mean.failed) + " max_abs " +
-         std::to_string(a.mean.max_abs) + " max_bound_ratio " +
-         std::to_string(a.mean.max_bound_ratio);
-  if (a.rstd.checked > 0)
-    s += "; rstd: failed " + std::to_string(a.rstd.failed) + " max_rel " +
-         std::to_string(a.rstd.max_rel) + " max_bound_ratio " +
-         std::to_string(a.rstd.max_bound_ratio);
+  std::string s = "y: failed " + std::to_string(a[TensorId::kY]->failed) + "/" + std::to_string(a[TensorId::kY]->checked) +
+                  " nan_mismatch " + std::to_string(a[TensorId::kY]->nan_mismatch) + " max_abs " +
+                  std::to_string(a[TensorId::kY]->max_abs) + " max_bound_ratio " +
+                  std::to_string(a[TensorId::kY]->max_bound_ratio) + " max_ulp " + std::to_string(a[TensorId::kY]->max_ulp);
+  if (a[TensorId::kMean]->checked > 0)
+    s += "; mean: failed " + std::to_string(a[TensorId::kMean]->failed) + " max_abs " +
+         std::to_string(a[TensorId::kMean]->max_abs) + " max_bound_ratio " +
+         std::to_string(a[TensorId::kMean]->max_bound_ratio);
+  if (a[TensorId::kRstd]->checked > 0)
+    s += "; rstd: failed " + std::to_string(a[TensorId::kRstd]->failed) + " max_rel " +
+         std::to_string(a[TensorId::kRstd]->max_rel) + " max_bound_ratio " +
+         std::to_string(a[TensorId::kRstd]->max_bound_ratio);
   return s;
 }
 
@@ -95,7 +95,7 @@ std::string Numbers(const Accuracy& a) {
 Accuracy RunAndCheck(const Problem& p, const CaseOptions& options) {
   OwnedInputs in = MakeInputs(p);
   ThreadPool& pool = SharedThreadPool(0);
-  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  const Reference ref = ComputeReference(p, in.view, pool);
   auto prepared = CudnnPeer().Prepare(p, in.view, options);
   OwnedOutputs out = MakeOutputs(p);
   prepared->Poison();
@@ -227,8 +227,8 @@ TEST(CudnnBackend, VerifiesEveryDistributionDTypeAndPhase) {
           }
           ++supported;
           const Accuracy a = RunAndCheck(p, {mode.variant, 0});
-          EXPECT_EQ(a.y.unwritten, 0u) << where;
-          EXPECT_EQ(a.mean.unwritten + a.rstd.unwritten, 0u) << where;
+          EXPECT_EQ(a[TensorId::kY]->unwritten, 0u) << where;
+          EXPECT_EQ(a[TensorId::kMean]->unwritten + a[TensorId::kRstd]->unwritten, 0u) << where;
           if (!KnownToFail(dist, dtype)) {
             EXPECT_TRUE(a.passed) << where << ": " << a.reason << " | " << Numbers(a);
           } else if (!a.passed) {
@@ -270,7 +270,7 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
         }
         OwnedInputs in = MakeInputs(p);
         ThreadPool& pool = SharedThreadPool(0);
-        const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+        const Reference ref = ComputeReference(p, in.view, pool);
         auto prepared = CudnnPeer().Prepare(p, in.view, {variant, 0});
         EXPECT_EQ(prepared->ResolvedVariant(), variant);
         OwnedOutputs out = MakeOutputs(p);
@@ -298,16 +298,16 @@ TEST(CudnnBackend, PoisonShowsUnwrittenOutputs) {
   p.stats = true;
   OwnedInputs in = MakeInputs(p);
   ThreadPool& pool = SharedThreadPool(0);
-  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  const Reference ref = ComputeReference(p, in.view, pool);
   auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
   OwnedOutputs out = MakeOutputs(p);
   prepared->Poison();
   prepared->Download(out.view);  // no Run(): every output still holds poison
   const Accuracy a = CheckOutputs(p, in.view, out.view, ref, pool);
   EXPECT_FALSE(a.passed);
-  EXPECT_EQ(a.y.unwritten, static_cast<uint64_t>(p.elements()));
-  EXPECT_EQ(a.mean.unwritten, static_cast<uint64_t>(p.rows));
-  EXPECT_EQ(a.rstd.unwritten, static_cast<uint64_t>(p.rows));
+  EXPECT_EQ(a[TensorId::kY]->unwritten, static_cast<uint64_t>(p.elements()));
+  EXPECT_EQ(a[TensorId::kMean]->unwritten, static_cast<uint64_t>(p.rows));
+  EXPECT_EQ(a[TensorId::kRstd]->unwritten, static_cast<uint64_t>(p.rows));
   prepared->Run();
   prepared->Download(out.view);
   const Accuracy b = CheckOutputs(p, in.view, out.view, ref, pool);
