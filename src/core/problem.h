@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/op.h"
 
 namespace lnbench {
 
@@ -45,6 +46,9 @@ struct Problem {
   bool stats = false;  // mean and rstd written per row
   Distribution dist = Distribution::kNormal;
   uint64_t seed = 1;
+  // The operation (issue 12 shim). For kRmsNorm, `affine` means gamma only and
+  // `stats` means rstd (the rrms) only: there is no beta and no mean.
+  Norm norm = Norm::kLayerNorm;
 
   int64_t elements() const { return rows * cols; }
   // Returns "4096x768 f32 normal" style text for tables and messages.
