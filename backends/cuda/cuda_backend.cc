@@ -1,4 +1,5 @@
-// The CUDA backend: lnbench's own LayerNorm kernels on device 0. Prepare
+// The CUDA backend: lnbench's own LayerNorm and RMSNorm kernels on device 0
+// (one plan logic and one set of kernels for both, see layernorm_device.cuh). Prepare
 // plans the launch (layernorm_plan.h), checks device memory, allocates and
 // uploads; timing uses CUDA events around the kernels only, with batches
 // captured once into a CUDA graph per batch size and replayed, and cold
@@ -39,11 +40,16 @@ PlanQuery QueryFor(const Problem& problem) {
   return q;
 }
 
+// Returns 2 for LayerNorm (gamma and beta; mean and rstd), 1 for RMSNorm
+// (gamma; rstd): the f32 vectors a problem has per column and per row.
+uint64_t VectorsPerSide(const Problem& p) { return p.norm == Norm::kRmsNorm ? 1 : 2; }
+
 // Returns the device bytes a prepared case holds, the L2 flush buffer included.
 uint64_t DeviceBytesNeeded(const Problem& p, const LaunchPlan& plan) {
   const uint64_t elements = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
-  return 2 * elements * DTypeSize(p.dtype) + (p.affine ? 2ull * p.cols * 4 : 0) +
-         (p.stats ? 2ull * p.rows * 4 : 0) + plan.WorkspaceBytes(p.rows) + L2Flusher::FlushBytes();
+  return 2 * elements * DTypeSize(p.dtype) + (p.affine ? VectorsPerSide(p) * p.cols * 4 : 0) +
+         (p.stats ? VectorsPerSide(p) * p.rows * 4 : 0) + plan.WorkspaceBytes(p.rows) +
+         L2Flusher::FlushBytes();
 }
 
 class CudaCase : public PreparedCase {
@@ -55,12 +61,14 @@ class CudaCase : public PreparedCase {
     const size_t x_bytes = elements * DTypeSize(problem.dtype);
     x_ = DeviceBuffer(x_bytes);
     y_ = DeviceBuffer(x_bytes);
+    // RMSNorm has no beta and no mean: those buffers stay empty (null).
+    const bool layernorm = problem.norm == Norm::kLayerNorm;
     if (problem.affine) {
       gamma_ = DeviceBuffer(problem.cols * sizeof(float));
-      beta_ = DeviceBuffer(problem.cols * sizeof(float));
+      if (layernorm) beta_ = DeviceBuffer(problem.cols * sizeof(float));
     }
     if (problem.stats) {
-      mean_ = DeviceBuffer(problem.rows * sizeof(float));
+      if (layernorm) mean_ = DeviceBuffer(problem.rows * sizeof(float));
       rstd_ = DeviceBuffer(problem.rows * sizeof(float));
     }
     workspace_ = DeviceBuffer(plan_.WorkspaceBytes(problem.rows));
@@ -72,12 +80,14 @@ class CudaCase : public PreparedCase {
     if (problem.affine) {
       LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.gamma, gamma_.bytes(),
                                         cudaMemcpyHostToDevice, stream_.get()));
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.beta, beta_.bytes(),
-                                        cudaMemcpyHostToDevice, stream_.get()));
+      if (layernorm)
+        LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.beta, beta_.bytes(),
+                                          cudaMemcpyHostToDevice, stream_.get()));
     }
     stream_.Synchronize();
     upload_s_ = SecondsSince(start);
     upload_bytes_ = x_bytes + gamma_.bytes() + beta_.bytes();
+    args_.norm = problem.norm;
     args_.x = x_.data();
     args_.gamma = gamma_.as<float>();
     args_.beta = beta_.as<float>();
@@ -100,7 +110,8 @@ class CudaCase : public PreparedCase {
     FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()),
                stream_.get());
     if (problem_.stats) {
-      FillPoisonF32(mean_.as<float>(), problem_.rows, stream_.get());
+      if (problem_.norm == Norm::kLayerNorm)
+        FillPoisonF32(mean_.as<float>(), problem_.rows, stream_.get());
       FillPoisonF32(rstd_.as<float>(), problem_.rows, stream_.get());
     }
     stream_.Synchronize();
@@ -117,12 +128,13 @@ class CudaCase : public PreparedCase {
     if (y_.bytes() > 0)
       LNBENCH_CUDA_CALL(
           cudaMemcpyAsync(out.y, y_.data(), y_.bytes(), cudaMemcpyDeviceToHost, stream_.get()));
-    if (problem_.stats && out.mean != nullptr && out.rstd != nullptr && problem_.rows > 0) {
+    // RMSNorm: rstd only (mean_ is empty and out.mean is not read).
+    if (problem_.stats && problem_.rows > 0 && mean_.bytes() > 0 && out.mean != nullptr)
       LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.mean, mean_.data(), mean_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
+    if (problem_.stats && problem_.rows > 0 && out.rstd != nullptr)
       LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.rstd, rstd_.data(), rstd_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
-    }
     stream_.Synchronize();
     download_s_ = SecondsSince(start);
     download_bytes_ = y_.bytes() + mean_.bytes() + rstd_.bytes();
@@ -225,8 +237,8 @@ class CudaBackend : public Backend {
  public:
   std::string Name() const override { return "cuda"; }
   std::string Description() const override {
-    return "lnbench's CUDA kernels: warp, block, cluster (sm_90) and split-row per row, "
-           "f32 math, 16-byte loads";
+    return "lnbench's CUDA kernels (layernorm, rmsnorm): warp, block, cluster (sm_90) and "
+           "split-row per row, f32 math, 16-byte loads";
   }
   std::string DeviceId() const override { return kCudaDeviceId; }
   std::map<std::string, std::string> DeviceInfo() const override { return CudaDeviceInfo(); }
@@ -238,9 +250,14 @@ class CudaBackend : public Backend {
     return out;
   }
 
+  // The same cases reach the same paths for both norms (one plan logic): the
+  // runner runs them for every op it runs.
   std::vector<CoverageCase> CoverageCases() const override { return CudaCoverageCases(); }
 
+  // Both norms: every variant plans them alike.
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
+    if (problem.norm != Norm::kLayerNorm && problem.norm != Norm::kRmsNorm)
+      return Verdict::No(fmt::format("{} not implemented", NormName(problem.norm)));
     if (Verdict v = CudaAvailable(); !v.ok) return v;
     return PlanLayerNorm(options.variant, QueryFor(problem)).verdict;
   }
@@ -253,7 +270,7 @@ class CudaBackend : public Backend {
     if (!r.verdict.ok) throw UsageError("cuda: " + r.verdict.reason);
     int max_clusters = 0;
     if (r.plan.kind == KernelKind::kCluster && problem.rows > 0) {
-      max_clusters = MaxActiveClusters(r.plan, problem.dtype);
+      max_clusters = MaxActiveClusters(r.plan, problem.dtype, problem.norm);
       if (max_clusters == 0) {
         if (options.variant == "cluster")
           throw RuntimeError(

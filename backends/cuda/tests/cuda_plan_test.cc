@@ -280,6 +280,22 @@ TEST(CudaPlanTest, LauncherRejectsMisalignedVectorPlan) {
   EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
 }
 
+// The launcher refuses the pointers RMSNorm does not take (beta, mean),
+// before any CUDA call.
+TEST(CudaPlanTest, RmsLauncherRefusesBetaAndMean) {
+  LaunchPlan plan;
+  plan.grid = 1;
+  LayerNormArgs args;
+  args.norm = Norm::kRmsNorm;
+  args.rows = 1;
+  float dummy[4] = {};
+  args.beta = dummy;
+  EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
+  args.beta = nullptr;
+  args.mean = dummy;
+  EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
+}
+
 TEST(CudaPlanTest, DescribeNamesTheLaunch) {
   const std::string d = Auto(8, 131072, DType::kF32, 9).Describe();
   EXPECT_NE(d.find("kernel=cluster"), std::string::npos) << d;
@@ -310,6 +326,9 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   const Verdict s = cuda->Supports(p, CaseOptions{});
   EXPECT_FALSE(s.ok);
   EXPECT_EQ(s.reason, v.reason);
+  p.norm = Norm::kRmsNorm;  // RMSNorm is supported: the only no is the device's
+  EXPECT_EQ(cuda->Supports(p, CaseOptions{}).reason, v.reason);
+  p.norm = Norm::kLayerNorm;
   EXPECT_TRUE(cuda->DeviceInfo().empty());
   float x[128] = {};
   EXPECT_THROW(cuda->Prepare(p, HostInputs{x, nullptr, nullptr}, CaseOptions{}), RuntimeError);
