@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/cuda/tests/rmsnorm_check.h"
 #include "backends/cudnn/cudnn_api.h"
 #include "backends/registry.h"
 #include "core/dtype.h"
@@ -138,6 +139,13 @@ TEST(CudnnBackend, VariantVerdictsNeedNoDevice) {
   const Verdict inference_stats = b.Supports(p, {"inference", 0});
   EXPECT_FALSE(inference_stats.ok);
   EXPECT_NE(inference_stats.reason.find("training"), std::string::npos);
+  // RMSNorm: its only statistic is rstd, and the reason says so.
+  p.norm = Norm::kRmsNorm;
+  const Verdict rms_inference_stats = b.Supports(p, {"inference", 0});
+  EXPECT_FALSE(rms_inference_stats.ok);
+  EXPECT_NE(rms_inference_stats.reason.find("output rstd"), std::string::npos)
+      << rms_inference_stats.reason;
+  EXPECT_THROW(b.Prepare(p, {}, {"inference", 0}), UsageError);
 }
 
 // The loader runs once per process, so each loader test runs in a fresh
@@ -359,6 +367,91 @@ TEST(CudnnBackend, EmptyProblemRuns) {
   prepared->Run();
   prepared->Download(out.view);
   EXPECT_GE(prepared->TimeBatch(2, false), 0.0);
+}
+
+// RMSNorm (CUDNN_RMS_NORM) in both phases against the float64 RMSNorm
+// reference and rule of backends/cuda/tests/rmsnorm_check.h. Rows far from
+// zero are not ill-conditioned for RMSNorm (a sum of squares has no
+// cancellation), so every distribution must pass except `special`, whose
+// NaN rows' statistics cuDNN may write as a number (as its layer norm
+// does); that one is printed as a finding, to be settled on a GPU.
+TEST(CudnnBackend, RmsNormVerifiesEveryDistributionDTypeAndPhase) {
+  SKIP_WITHOUT_CUDNN();
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{15, 3}, {30, 300}, {257, 768},
+                                                           {64, 4096}};
+  const std::vector<Mode> modes = {
+      {"inference", true, false}, {"inference", false, false}, {"training", true, true}};
+  int supported = 0;
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (Distribution dist : AllDistributions()) {
+      for (const auto& [rows, cols] : shapes) {
+        for (const Mode& mode : modes) {
+          Problem p;
+          p.norm = Norm::kRmsNorm;
+          p.rows = rows;
+          p.cols = cols;
+          p.dtype = dtype;
+          p.dist = dist;
+          p.affine = mode.affine;
+          p.stats = mode.stats;
+          p.seed = 7;
+          const std::string where = "rmsnorm " + p.ShortName() + " " + mode.variant +
+                                    (mode.affine ? " affine" : " no-affine") +
+                                    (mode.stats ? " stats" : "");
+          const Verdict v = CudnnPeer().Supports(p, {mode.variant, 0});
+          if (!v.ok) {
+            std::cout << "[unsupported] cudnn " << where << ": " << v.reason << "\n";
+            continue;
+          }
+          ++supported;
+          OwnedInputs in = MakeInputs(p);
+          in.view.beta = nullptr;  // RMSNorm takes x and gamma only
+          const RmsReference ref = ComputeRmsReference(p, in.view.x, in.view.gamma);
+          auto prepared = CudnnPeer().Prepare(p, in.view, {mode.variant, 0});
+          OwnedOutputs out = MakeOutputs(p);
+          out.view.mean = nullptr;  // and gives y and rstd
+          prepared->Poison();
+          prepared->Run();
+          prepared->Download(out.view);
+          const RmsCheck check =
+              CheckRmsNorm(p, in.view.x, in.view.gamma, ref, out.view.y, out.view.rstd);
+          if (dist != Distribution::kSpecial) {
+            EXPECT_TRUE(check.passed) << where << ": " << check.failed << " failed, first "
+                                      << check.reason;
+          } else if (!check.passed) {
+            std::cout << "[finding] cudnn " << where << ": " << check.failed
+                      << " failed, first " << check.reason << "\n";
+          }
+          EXPECT_EQ(check.reason.find("unwritten"), std::string::npos) << where;
+        }
+      }
+    }
+  }
+  EXPECT_GT(supported, 0);
+}
+
+TEST(CudnnBackend, RmsNormPoisonShowsUnwrittenOutputs) {
+  SKIP_WITHOUT_CUDNN();
+  Problem p;
+  p.norm = Norm::kRmsNorm;
+  p.rows = 5;
+  p.cols = 256;
+  p.stats = true;
+  OwnedInputs in = MakeInputs(p);
+  in.view.beta = nullptr;
+  const RmsReference ref = ComputeRmsReference(p, in.view.x, in.view.gamma);
+  auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
+  OwnedOutputs out = MakeOutputs(p);
+  out.view.mean = nullptr;
+  prepared->Poison();
+  prepared->Download(out.view);  // no Run(): every output still holds poison
+  const RmsCheck a = CheckRmsNorm(p, in.view.x, in.view.gamma, ref, out.view.y, out.view.rstd);
+  EXPECT_EQ(a.failed, p.elements() + p.rows);
+  EXPECT_NE(a.reason.find("unwritten"), std::string::npos) << a.reason;
+  prepared->Run();
+  prepared->Download(out.view);
+  const RmsCheck b = CheckRmsNorm(p, in.view.x, in.view.gamma, ref, out.view.y, out.view.rstd);
+  EXPECT_TRUE(b.passed) << b.reason;
 }
 
 }  // namespace
