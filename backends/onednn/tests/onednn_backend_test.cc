@@ -156,6 +156,29 @@ TEST(OneDnnBackend, SupportVerdictsCarryReasons) {
   EXPECT_NE(f16.reason.find("f16"), std::string::npos) << f16.reason;
 }
 
+// oneDNN 2.6 (Debian 12) has no RMS normalization: every rmsnorm problem is
+// unsupported with that reason, and Prepare refuses it as a usage error.
+TEST(OneDnnBackend, RmsNormIsUnsupportedWithTheReason) {
+  Backend& b = OneDnn();
+  Problem p;
+  p.norm = Norm::kRmsNorm;
+  p.rows = 8;
+  p.cols = 64;
+  for (const char* variant : {"", "inference", "training"}) {
+    const Verdict v = b.Supports(p, {variant, 0});
+    EXPECT_FALSE(v.ok) << variant;
+    EXPECT_EQ(v.reason.rfind("rmsnorm: ", 0), 0u) << v.reason;
+    if (b.DeviceInfo().at("onednn_version").rfind("2.", 0) == 0) {
+      EXPECT_NE(v.reason.find("no RMS normalization"), std::string::npos) << v.reason;
+    }
+  }
+  OwnedInputs in = MakeInputs(p);
+  in.view.beta = nullptr;
+  EXPECT_THROW(b.Prepare(p, in.view, {}), UsageError);
+  p.norm = Norm::kLayerNorm;  // the same problem as layernorm is supported
+  EXPECT_TRUE(b.Supports(p, {}).ok);
+}
+
 TEST(OneDnnBackend, ResolvesDefaultVariantFromStats) {
   Problem p;
   p.rows = 3;
