@@ -21,8 +21,8 @@
 //
 // RMSNorm (every kernel's kNorm = Norm::kRmsNorm): the same kernels, launches
 // and plans; only the statistics and the output differ. A segment's
-// statistics are q = sum(x*x) (two interleaved chains, then the lane/block
-// tree), carried as SegStats{n, 0, 0, q}: with hi = lo = 0 Chan's merge adds
+// statistics are q = sum(x*x) (a thread's squares in one or two chains, then
+// the lane/block tree), carried as SegStats{n, 0, 0, q}: with hi = lo = 0 Chan's merge adds
 // the q exactly as a plain sum would, and RowRstd gives rrms =
 // 1/sqrt(q/n + eps). No shift: mean(x^2) is a sum of non-negative terms, so
 // its f32 error is relative (D*u) whatever the offset of the row. y = (x *
@@ -273,8 +273,14 @@ __device__ __forceinline__ SegStats LayerNormSegmentStats(const float (&v)[kSlot
   return {n, hi, lo + lo2, m2 < 0.f ? 0.f : m2};
 }
 
-// Returns the RMSNorm statistics of the same share: {n, 0, 0, sum(x*x)}.
-// A thread's even and odd elements sum in two chains (half the depth).
+// Returns the RMSNorm statistics of the same share: {n, 0, 0, sum(x*x)}: a
+// thread's squares (at most kRowRegisterFloats), then the lane/block tree.
+// 16-byte loads: fmaf into two chains (even and odd elements). Element path:
+// rounded squares (__fmul_rn, never contracted) in one chain. Both are within
+// the bound; the split is ptxas's (nvcc 13.0): every other form we tried
+// spilled 4-16 bytes in some instantiation (fmaf: the 16-bit element-path
+// block kernels at the 64-register cap; __fmul_rn: the vectorized warp or
+// split-row stats kernels).
 template <int kW, int kSlots, typename Reduce>
 __device__ __forceinline__ SegStats RmsNormSegmentStats(const float (&v)[kSlots][kW], int nk,
                                                         float n, Reduce& reduce) {
@@ -284,7 +290,9 @@ __device__ __forceinline__ SegStats RmsNormSegmentStats(const float (&v)[kSlots]
     if (k < nk) {
 #pragma unroll
       for (int e = 0; e < kW; ++e) {
-        if ((k * kW + e) % 2 == 0) {
+        if constexpr (kW == 1) {
+          q0 += __fmul_rn(v[k][e], v[k][e]);
+        } else if (e % 2 == 0) {
           q0 = fmaf(v[k][e], v[k][e], q0);
         } else {
           q1 = fmaf(v[k][e], v[k][e], q1);
