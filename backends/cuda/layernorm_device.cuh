@@ -1,6 +1,6 @@
-// The CUDA backend's LayerNorm and RMSNorm kernels and their device helpers. Included by
-// layernorm_kernels.cu (after the CUDA headers) and by the CPU emulation test
-// (after tests/cuda_emulation.h), so it includes no CUDA header itself.
+// The CUDA backend's LayerNorm and RMSNorm kernels and their device helpers.
+// Included by layernorm_kernels.cu (after the CUDA headers) and by the CPU
+// emulation test (after tests/cuda_emulation.h), so it includes no CUDA header.
 //
 // Side by side (the shape of llm.c's dev/cuda/layernorm_forward.cu): a warp (or 1-16 lanes) per
 // row, a block per row, a thread-block cluster per row (sm_90), and a row split over blocks in two
@@ -22,11 +22,11 @@
 // RMSNorm (every kernel's kNorm = Norm::kRmsNorm): the same kernels, launches
 // and plans; only the statistics and the output differ. A segment's
 // statistics are q = sum(x*x) (a thread's squares in one or two chains, then
-// the lane/block tree), carried as SegStats{n, 0, 0, q}: with hi = lo = 0 Chan's merge adds
-// the q exactly as a plain sum would, and RowRstd gives rrms =
-// 1/sqrt(q/n + eps). No shift: mean(x^2) is a sum of non-negative terms, so
-// its f32 error is relative (D*u) whatever the offset of the row. y = (x *
-// rrms) * gamma; only rstd (the rrms) is written as a statistic.
+// the lane/block tree), carried as SegStats{n, 0, 0, q}: with hi = lo = 0,
+// Chan's merge adds the q exactly as a plain sum would, and RowRstd gives
+// rrms = 1/sqrt(q/n + eps). No shift: mean(x^2) is a sum of non-negative
+// terms, so its f32 error is relative (D*u) whatever the offset of the row.
+// y = (x * rrms) * gamma; only rstd (the rrms) is written as a statistic.
 #ifndef LNBENCH_BACKENDS_CUDA_LAYERNORM_DEVICE_CUH_
 #define LNBENCH_BACKENDS_CUDA_LAYERNORM_DEVICE_CUH_
 
