@@ -52,9 +52,18 @@ uint64_t DeviceBytesNeeded(const Problem& p, const LaunchPlan& plan) {
          L2Flusher::FlushBytes();
 }
 
+// Returns whether the kernels compute the problem's op: the forward of
+// layernorm and rmsnorm (no backward kernels yet).
+Verdict OpVerdict(const Problem& p) {
+  if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) || p.dir != Direction::kForward)
+    return Verdict::No(fmt::format("{} {}: not implemented by cuda (forward kernels only)",
+                                   NormName(p.norm), DirectionName(p.dir)));
+  return Verdict::Yes();
+}
+
 class CudaCase : public PreparedCase {
  public:
-  CudaCase(const Problem& problem, const HostInputs& inputs, LaunchPlan plan)
+  CudaCase(const Problem& problem, const HostTensors& inputs, LaunchPlan plan)
       : problem_(problem), plan_(std::move(plan)) {
     const uint64_t elements =
         static_cast<uint64_t>(problem.rows) * static_cast<uint64_t>(problem.cols);
@@ -75,14 +84,14 @@ class CudaCase : public PreparedCase {
     // Host copies are timed on the host clock and reported in Details(), never as kernel time.
     const auto start = std::chrono::steady_clock::now();
     if (x_bytes > 0)
-      LNBENCH_CUDA_CALL(
-          cudaMemcpyAsync(x_.data(), inputs.x, x_bytes, cudaMemcpyHostToDevice, stream_.get()));
-    if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.gamma, gamma_.bytes(),
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(x_.data(), inputs.get(TensorId::kX), x_bytes,
                                         cudaMemcpyHostToDevice, stream_.get()));
+    if (problem.affine) {
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.get(TensorId::kGamma),
+                                        gamma_.bytes(), cudaMemcpyHostToDevice, stream_.get()));
       if (layernorm)
-        LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.beta, beta_.bytes(),
-                                          cudaMemcpyHostToDevice, stream_.get()));
+        LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.get(TensorId::kBeta),
+                                          beta_.bytes(), cudaMemcpyHostToDevice, stream_.get()));
     }
     stream_.Synchronize();
     upload_s_ = SecondsSince(start);
@@ -123,17 +132,19 @@ class CudaCase : public PreparedCase {
     loaded_ = true;
   }
 
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const auto start = std::chrono::steady_clock::now();
     if (y_.bytes() > 0)
-      LNBENCH_CUDA_CALL(
-          cudaMemcpyAsync(out.y, y_.data(), y_.bytes(), cudaMemcpyDeviceToHost, stream_.get()));
-    // RMSNorm: rstd only (mean_ is empty and out.mean is not read).
-    if (problem_.stats && problem_.rows > 0 && mean_.bytes() > 0 && out.mean != nullptr)
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.mean, mean_.data(), mean_.bytes(),
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.get(TensorId::kY), y_.data(), y_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
-    if (problem_.stats && problem_.rows > 0 && out.rstd != nullptr)
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.rstd, rstd_.data(), rstd_.bytes(),
+    // RMSNorm: rstd only (mean_ is empty; the problem has no mean tensor).
+    float* out_mean = out.get<float>(TensorId::kMean);
+    float* out_rstd = out.get<float>(TensorId::kRstd);
+    if (problem_.stats && problem_.rows > 0 && mean_.bytes() > 0 && out_mean != nullptr)
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_mean, mean_.data(), mean_.bytes(),
+                                        cudaMemcpyDeviceToHost, stream_.get()));
+    if (problem_.stats && problem_.rows > 0 && out_rstd != nullptr)
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_rstd, rstd_.data(), rstd_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
     stream_.Synchronize();
     download_s_ = SecondsSince(start);
@@ -254,16 +265,17 @@ class CudaBackend : public Backend {
   // runner runs them for every op it runs.
   std::vector<CoverageCase> CoverageCases() const override { return CudaCoverageCases(); }
 
-  // Both norms: every variant plans them alike.
+  // Both norms forward: every variant plans them alike.
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
-    if (problem.norm != Norm::kLayerNorm && problem.norm != Norm::kRmsNorm)
-      return Verdict::No(fmt::format("{} not implemented", NormName(problem.norm)));
+    if (Verdict v = OpVerdict(problem); !v.ok) return v;
     if (Verdict v = CudaAvailable(); !v.ok) return v;
     return PlanLayerNorm(options.variant, QueryFor(problem)).verdict;
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
+    // The kernels compute the forward op: another op is the user's request.
+    if (Verdict v = OpVerdict(problem); !v.ok) throw UsageError("cuda: " + v.reason);
     if (Verdict v = CudaAvailable(); !v.ok) throw RuntimeError("cuda: " + v.reason);
     // An unknown variant or a problem the variant cannot run is the user's request.
     PlanResult r = PlanLayerNorm(options.variant, QueryFor(problem));

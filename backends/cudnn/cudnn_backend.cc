@@ -109,7 +109,7 @@ std::shared_ptr<LayerNormPlans> PlansFor(const LayerNormSpec& spec, bool all_eng
 
 class CudnnCase : public PreparedCase {
  public:
-  CudnnCase(const Problem& problem, const HostInputs& inputs, VariantChoice choice)
+  CudnnCase(const Problem& problem, const HostTensors& inputs, VariantChoice choice)
       : problem_(problem), choice_(choice), training_(choice.training) {
     CudnnState& s = State();
     stream_ = s.stream->get();
@@ -140,11 +140,15 @@ class CudnnCase : public PreparedCase {
       inv_variance_ = DeviceBuffer(rows * 4);
     }
     if (workspace > 0) workspace_ = DeviceBuffer(static_cast<size_t>(workspace));
-    if (n > 0) LNBENCH_CUDA_CALL(cudaMemcpy(x_.data(), inputs.x, n * esize, cudaMemcpyHostToDevice));
+    if (n > 0)
+      LNBENCH_CUDA_CALL(
+          cudaMemcpy(x_.data(), inputs.get(TensorId::kX), n * esize, cudaMemcpyHostToDevice));
     if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.gamma, cols * 4, cudaMemcpyHostToDevice));
+      LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.get(TensorId::kGamma), cols * 4,
+                                   cudaMemcpyHostToDevice));
       if (layernorm())
-        LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.beta, cols * 4, cudaMemcpyHostToDevice));
+        LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.get(TensorId::kBeta), cols * 4,
+                                     cudaMemcpyHostToDevice));
     } else {
       // cuDNN's norms always apply scale (and layer norm bias): pass 1 and 0,
       // which change no bit of the normalized value.
@@ -177,21 +181,23 @@ class CudnnCase : public PreparedCase {
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
   }
 
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const size_t n = static_cast<size_t>(problem_.elements());
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
     if (n > 0)
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.y, y_.data(), n * DTypeSize(problem_.dtype),
-                                   cudaMemcpyDeviceToHost));
+      LNBENCH_CUDA_CALL(cudaMemcpy(out.get(TensorId::kY), y_.data(),
+                                   n * DTypeSize(problem_.dtype), cudaMemcpyDeviceToHost));
+    float* out_mean = out.get<float>(TensorId::kMean);
+    float* out_rstd = out.get<float>(TensorId::kRstd);
     if (problem_.stats && problem_.rows > 0) {
       // cuDNN's training phase writes the inverse standard deviation
       // 1/sqrt(var + eps) itself (RMS norm: 1/sqrt(mean(x^2) + eps)): it is
       // lnbench's rstd as it is.
-      if (layernorm() && out.mean != nullptr)
-        LNBENCH_CUDA_CALL(cudaMemcpy(out.mean, mean_.data(), problem_.rows * 4,
+      if (layernorm() && out_mean != nullptr)
+        LNBENCH_CUDA_CALL(cudaMemcpy(out_mean, mean_.data(), problem_.rows * 4,
                                      cudaMemcpyDeviceToHost));
-      if (out.rstd != nullptr)
-        LNBENCH_CUDA_CALL(cudaMemcpy(out.rstd, inv_variance_.data(), problem_.rows * 4,
+      if (out_rstd != nullptr)
+        LNBENCH_CUDA_CALL(cudaMemcpy(out_rstd, inv_variance_.data(), problem_.rows * 4,
                                      cudaMemcpyDeviceToHost));
     }
   }
@@ -369,6 +375,7 @@ class CudnnBackend : public Backend {
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
+    if (Verdict v = OpVerdict(problem); !v.ok) return v;
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))
       return Verdict::No("unknown variant '" + options.variant + "' (have: " + kVariantList + ")");
@@ -392,15 +399,17 @@ class CudnnBackend : public Backend {
     return Verdict::Yes();
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
+    if (Verdict v = OpVerdict(problem); !v.ok) throw UsageError("cudnn: " + v.reason);
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))
       throw UsageError("cudnn: unknown variant '" + options.variant + "' (have: " +
                        kVariantList + ")");
     if (problem.stats && !choice.training)
-      throw UsageError(fmt::format("cudnn: the inference phase does not output {}; use variant training",
-                                   problem.norm == Norm::kRmsNorm ? "rstd" : "mean/rstd"));
+      throw UsageError(
+          fmt::format("cudnn: the inference phase does not output {}; use variant training",
+                      problem.norm == Norm::kRmsNorm ? "rstd" : "mean/rstd"));
     const Verdict available = Available();
     if (!available.ok) throw RuntimeError("cudnn: " + available.reason);
     return std::make_unique<CudnnCase>(problem, inputs, choice);
@@ -415,6 +424,16 @@ class CudnnBackend : public Backend {
  private:
   static constexpr const char* kVariantList =
       "inference, training, inference-tuned, training-tuned";
+
+  // Returns whether the graphs compute the problem's op: the forward of
+  // layernorm (CUDNN_LAYER_NORM) and rmsnorm (CUDNN_RMS_NORM); the backward
+  // graphs are not built.
+  static Verdict OpVerdict(const Problem& p) {
+    if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) || p.dir != Direction::kForward)
+      return Verdict::No(fmt::format("{} {}: not implemented by cudnn (forward graphs only)",
+                                     NormName(p.norm), DirectionName(p.dir)));
+    return Verdict::Yes();
+  }
 
   // Returns false for an unknown variant; sets *choice. The default is
   // inference unless the problem asks for mean/rstd, which only training outputs.

@@ -76,17 +76,17 @@ double SlowdownFromEnvironment() {
 
 class HighwayCase : public CpuCase {
  public:
-  HighwayCase(const Problem& problem, const HostInputs& inputs, int threads,
+  HighwayCase(const Problem& problem, const HostTensors& inputs, int threads,
               const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes)
       : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
-    args_.x = inputs.x;
-    args_.y = y();
+    args_.x = inputs.get(TensorId::kX);
+    args_.y = output(TensorId::kY);
     if (problem.affine) {
-      args_.gamma = inputs.gamma;
-      args_.beta = inputs.beta;
+      args_.gamma = inputs.get<const float>(TensorId::kGamma);
+      args_.beta = inputs.get<const float>(TensorId::kBeta);
     }
-    args_.mean = mean();
-    args_.rstd = rstd();
+    args_.mean = output<float>(TensorId::kMean);
+    args_.rstd = output<float>(TensorId::kRstd);
     args_.cols = problem.cols;
     args_.eps = problem.eps;
     // Ordinary stores read each output line before writing it: a third of
@@ -169,10 +169,12 @@ class HighwayBackend : public CpuBackend {
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (problem.cols < 1) return Verdict::No("cols must be at least 1");
+    if (problem.norm != Norm::kLayerNorm || problem.dir != Direction::kForward)
+      return Verdict::No(OpFor(problem).Name() + ": not implemented by highway");
     return ResolveVariant(options.variant).verdict;
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     const ResolvedTarget resolved = ResolveVariant(options.variant);
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);

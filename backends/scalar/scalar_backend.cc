@@ -38,11 +38,13 @@ class ScalarCase : public CpuCase {
     const Problem& p = problem();
     const int64_t cols = p.cols;
     const size_t esize = DTypeSize(p.dtype);
-    const float* gamma = inputs().gamma;
-    const float* beta = inputs().beta;
+    const float* gamma = inputs().get<const float>(TensorId::kGamma);
+    const float* beta = inputs().get<const float>(TensorId::kBeta);
+    float* mean = output<float>(TensorId::kMean);
+    float* rstd = output<float>(TensorId::kRstd);
     for (int64_t r = begin; r < end; ++r) {
-      const void* x = static_cast<const uint8_t*>(inputs().x) + r * cols * esize;
-      void* y = static_cast<uint8_t*>(this->y()) + r * cols * esize;
+      const void* x = inputs().get<const uint8_t>(TensorId::kX) + r * cols * esize;
+      void* y = output<uint8_t>(TensorId::kY) + r * cols * esize;
       // Pass 1: the mean. Double accumulation keeps 1e6-offset rows exact enough.
       double sum = 0;
       for (int64_t i = 0; i < cols; ++i) sum += LoadElement(p.dtype, x, i);
@@ -61,8 +63,8 @@ class ScalarCase : public CpuCase {
         StoreElement(p.dtype, y, i, static_cast<float>(v));
       }
       if (p.stats) {
-        mean()[r] = static_cast<float>(mu);
-        rstd()[r] = static_cast<float>(rs);
+        mean[r] = static_cast<float>(mu);
+        rstd[r] = static_cast<float>(rs);
       }
     }
   }
@@ -78,8 +80,12 @@ class ScalarBackend : public CpuBackend {
   std::vector<VariantInfo> Variants() const override {
     return {{"twopass", "mean, then variance around the mean, then normalize"}};
   }
-  Verdict Supports(const Problem&, const CaseOptions&) const override { return Verdict::Yes(); }
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  Verdict Supports(const Problem& problem, const CaseOptions&) const override {
+    if (problem.norm != Norm::kLayerNorm || problem.dir != Direction::kForward)
+      return Verdict::No(OpFor(problem).Name() + ": not implemented by scalar");
+    return Verdict::Yes();
+  }
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     if (!options.variant.empty() && options.variant != "twopass")
       throw UsageError("scalar: unknown variant '" + options.variant + "' (have: twopass)");

@@ -14,7 +14,7 @@
 #include <iostream>
 #include <optional>
 
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "cli/commands.h"
 #include "core/bounded_read.h"
 #include "core/build_info.h"
@@ -181,6 +181,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
 RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   RunConfig c;
   c.command = command;
+  c.backend_objects = AllBackends();
   std::vector<std::string> problems;
   auto attempt = [&](auto&& fn) {
     try {
@@ -351,7 +352,7 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     else ++other;
   }
   if (report_file || plot_report_file) {
-    const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
+    const RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
     const std::string text = ReportText(BuildReport(config, result, ctx));
     std::fflush(table_out);
     if (report_file) report_file->Commit(text);

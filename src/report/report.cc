@@ -106,9 +106,12 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
                          {"stats_eps_units", a.thresholds.stats_eps_units}};
     acc["ulp_bins"] = Json::array();
     for (int i = 0; i < kUlpBins; ++i) acc["ulp_bins"].push_back(UlpBinLabel(i));
-    acc["y"] = ErrorStatsJson(a.y, r.problem.cols);
-    acc["mean"] = r.problem.stats ? ErrorStatsJson(a.mean, 1) : Json(nullptr);
-    acc["rstd"] = r.problem.stats ? ErrorStatsJson(a.rstd, 1) : Json(nullptr);
+    const auto stats_json = [&](TensorId id, int64_t cols) {
+      return a[id] ? ErrorStatsJson(*a[id], cols) : Json(nullptr);
+    };
+    acc["y"] = stats_json(TensorId::kY, r.problem.cols);
+    acc["mean"] = stats_json(TensorId::kMean, 1);
+    acc["rstd"] = stats_json(TensorId::kRstd, 1);
     j["accuracy"] = acc;
   } else {
     j["accuracy"] = nullptr;
@@ -224,7 +227,7 @@ Json BuildReport(const RunConfig& config, const RunResult& result, const RunCont
                     {"hwy_targets", ctx.hwy_targets}}},
                   {"gpus", gpus}};
   j["config"] = ConfigJson(config);
-  j["bytes_model"] = kBytesModelText;
+  j["bytes_model"] = std::string(OpFor(Norm::kLayerNorm, Direction::kForward).BytesModelText());
   Json ceilings = Json::array();
   for (const CeilingResult& c : result.ceilings) {
     ceilings.push_back({{"device", c.device},

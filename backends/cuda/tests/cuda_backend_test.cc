@@ -17,17 +17,18 @@
 #include <tuple>
 #include <vector>
 
+#include "app/registry.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
 #include "backends/cuda/tests/rmsnorm_check.h"
-#include "backends/registry.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -68,13 +69,13 @@ struct HostCase {
     ref = ComputeReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr,
                            p.affine ? beta.as<float>() : nullptr, Pool());
   }
-  HostInputs inputs() const {
-    return {x.data(), problem.affine ? gamma.as<float>() : nullptr,
-            problem.affine ? beta.as<float>() : nullptr};
+  HostTensors inputs() const {
+    return testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                         problem.affine ? beta.as<float>() : nullptr);
   }
-  HostOutputs outputs() {
-    return {y.data(), problem.stats ? mean.as<float>() : nullptr,
-            problem.stats ? rstd.as<float>() : nullptr};
+  HostTensors outputs() {
+    return testing::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
+                          problem.stats ? rstd.as<float>() : nullptr);
   }
   // Fills the host outputs with poison, so a download that skips an element
   // shows as unwritten rather than as a stale value from an earlier run.
@@ -262,7 +263,7 @@ TEST(CudaBackendTest, PoisonFillsEveryOutput) {
     // And the verifier calls every element unwritten.
     const Accuracy acc = c.Check();
     EXPECT_FALSE(acc.passed);
-    EXPECT_EQ(acc.y.unwritten, static_cast<uint64_t>(c.problem.elements()));
+    EXPECT_EQ(acc[TensorId::kY]->unwritten, static_cast<uint64_t>(c.problem.elements()));
   }
 }
 
@@ -356,7 +357,7 @@ TEST(CudaBackendTest, RefusesProblemsLargerThanDeviceMemory) {
       MakeProblem(int64_t{1} << 26, 1024, DType::kF32, Distribution::kNormal, true, false);
   float dummy[1024] = {};
   try {
-    Cuda().Prepare(p, HostInputs{dummy, dummy, dummy}, CaseOptions{});
+    Cuda().Prepare(p, testing::LnIn(dummy, dummy, dummy), CaseOptions{});
     FAIL() << "Prepare accepted a problem larger than device memory";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();
@@ -428,8 +429,9 @@ struct RmsHostCase {
   }
   const float* gamma_or_null() const { return problem.affine ? gamma.as<float>() : nullptr; }
   float* rstd_or_null() { return problem.stats ? rstd.as<float>() : nullptr; }
-  HostInputs inputs() const { return {x.data(), gamma_or_null(), nullptr}; }
-  HostOutputs outputs() { return {y.data(), nullptr, rstd_or_null()}; }
+  // RMSNorm's tensors: x, gamma (if affine) in; y, rstd (if stats) out.
+  HostTensors inputs() const { return testing::LnIn(x.data(), gamma_or_null()); }
+  HostTensors outputs() { return testing::LnOut(y.data(), nullptr, rstd_or_null()); }
   void Reset() {
     const uint32_t bits = PoisonBits(problem.dtype);
     const size_t esize = DTypeSize(problem.dtype);

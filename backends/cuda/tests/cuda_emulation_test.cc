@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "core/host_buffer.h"
 #include "core/metrics.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -165,10 +167,10 @@ struct EmulatedCase {
     p.cols = problem.cols;
     p.eps = static_cast<float>(problem.eps);
     Emulate(plan, problem.dtype, p, Norm::kLayerNorm);
-    const HostInputs in{x.data(), problem.affine ? gamma.as<float>() : nullptr,
-                        problem.affine ? beta.as<float>() : nullptr};
-    const HostOutputs out{y_dev(), problem.stats ? mean.data() : nullptr,
-                          problem.stats ? rstd.data() : nullptr};
+    const HostTensors in = testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                                         problem.affine ? beta.as<float>() : nullptr);
+    const HostTensors out = testing::LnOut(y_dev(), problem.stats ? mean.data() : nullptr,
+                                           problem.stats ? rstd.data() : nullptr);
     return CheckOutputs(problem, in, out, ref, Pool());
   }
 
@@ -239,7 +241,9 @@ void NoteRatio(const std::string& variant, const Problem& p, const Accuracy& acc
   const std::string key = fmt::format("{:<9} {:<5} {}", variant, DTypeName(p.dtype),
                                       DistributionName(p.dist));
   double& w = WorstRatios()[key];
-  w = std::max({w, acc.y.max_bound_ratio, acc.mean.max_bound_ratio, acc.rstd.max_bound_ratio});
+  // Every output the problem has (mean and rstd only with stats).
+  for (const std::optional<ErrorStats>& t : acc.tensors)
+    if (t.has_value()) w = std::max(w, t->max_bound_ratio);
 }
 
 class HeadroomPrinter : public ::testing::Environment {

@@ -10,7 +10,8 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/registry.h"
+#include "app/registry.h"
+#include "tests/support/host_case.h"
 #include "core/errors.h"
 
 namespace lnbench {
@@ -304,6 +305,27 @@ TEST(CudaPlanTest, DescribeNamesTheLaunch) {
   EXPECT_NE(Auto(8, 257, DType::kF32).Describe().find("load=element"), std::string::npos);
 }
 
+// The kernels are forward only: backward is a No with the reason, with or
+// without a device (the op is judged first), and Prepare refuses it as the
+// user's request rather than running the forward kernels.
+TEST(CudaBackendHostTest, BackwardIsUnsupportedWithTheReason) {
+  Backend* cuda = FindBackend("cuda");
+  ASSERT_NE(cuda, nullptr);
+  for (Norm norm : AllNorms()) {
+    Problem p;
+    p.norm = norm;
+    p.dir = Direction::kBackward;
+    p.rows = 2;
+    p.cols = 64;
+    const Verdict v = cuda->Supports(p, CaseOptions{});
+    EXPECT_FALSE(v.ok);
+    EXPECT_EQ(v.reason, std::string(NormName(norm)) +
+                            " bwd: not implemented by cuda (forward kernels only)");
+    float x[128] = {};
+    EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x), CaseOptions{}), UsageError);
+  }
+}
+
 // Without a device the backend is registered but says why it cannot run.
 TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   Backend* cuda = FindBackend("cuda");
@@ -331,7 +353,7 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   p.norm = Norm::kLayerNorm;
   EXPECT_TRUE(cuda->DeviceInfo().empty());
   float x[128] = {};
-  EXPECT_THROW(cuda->Prepare(p, HostInputs{x, nullptr, nullptr}, CaseOptions{}), RuntimeError);
+  EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
   EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
   EXPECT_FALSE(CudaAvailable().ok);
   EXPECT_THROW(CudaDevice(), RuntimeError);
