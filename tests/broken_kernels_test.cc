@@ -71,25 +71,13 @@ struct LnInputs {
     return {t.get(TensorId::kX), t.get<const float>(TensorId::kGamma),
             t.get<const float>(TensorId::kBeta)};
   }
-  HostTensors Tensors() const {
-    HostTensors t;
-    t.set(TensorId::kX, x);
-    if (gamma) t.set(TensorId::kGamma, gamma);
-    if (beta) t.set(TensorId::kBeta, beta);
-    return t;
-  }
+  HostTensors Tensors() const { return testing::LnIn(x, gamma, beta); }
 };
 struct LnOutputs {
   void* y = nullptr;
   float* mean = nullptr;
   float* rstd = nullptr;
-  HostTensors Tensors() const {
-    HostTensors t;
-    t.set(TensorId::kY, y);
-    if (mean) t.set(TensorId::kMean, mean);
-    if (rstd) t.set(TensorId::kRstd, rstd);
-    return t;
-  }
+  HostTensors Tensors() const { return testing::LnOut(y, mean, rstd); }
 };
 
 // The f16 value of v rounded toward zero (round to nearest, then one step
@@ -254,14 +242,7 @@ uint64_t g_seed = 2024;
 // Generates the problem, runs the kernel on poisoned outputs, checks them.
 Accuracy Verify(const Kernel& k, int64_t rows, int64_t cols, DType dtype, Distribution dist,
                 bool affine = true, bool stats = true) {
-  Problem p;
-  p.rows = rows;
-  p.cols = cols;
-  p.dtype = dtype;
-  p.dist = dist;
-  p.affine = affine;
-  p.stats = stats;
-  p.seed = g_seed;
+  const Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, stats, g_seed);
   ThreadPool& pool = SharedThreadPool(2);
   std::vector<uint8_t> x(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
   std::vector<float> gamma(cols), beta(cols);

@@ -68,6 +68,18 @@ class CliTest : public ::testing::Test {
 
   void ExpectSchemaValid(const nlohmann::json& report) { testing::ExpectReportMatchesSchema(report); }
 
+  // Runs lnbench with `args` and --json <dir>/report.json, asserts exit 0 and
+  // stores the report, checked against the schema, then removes the file
+  // (call under ASSERT_NO_FATAL_FAILURE).
+  void RunForReport(const std::string& args, nlohmann::json* report) {
+    const fs::path json = dir_ / "report.json";
+    const Result r = Run(args + " --json " + json.string());
+    ASSERT_EQ(r.code, 0) << args << "\n" << r.out << r.err;
+    *report = LoadReport(json);
+    fs::remove(json);  // later runs in the test may expect no report there
+    ExpectSchemaValid(*report);
+  }
+
   fs::path dir_;
 };
 
@@ -166,11 +178,8 @@ TEST_F(CliTest, ReproLineRerunsTheSameCase) {
 }
 
 TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
-  const fs::path json = dir_ / "v.json";
-  Result r = Run("verify -b scalar --shape 0x768,1x1,1x3,2x257,1x131072,3x2041 --json " + json.string());
-  ASSERT_EQ(r.code, 0) << r.out << r.err;
-  const auto report = LoadReport(json);
-  ExpectSchemaValid(report);
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b scalar --shape 0x768,1x1,1x3,2x257,1x131072,3x2041", &report));
   // 6 shapes x 3 dtypes x 9 distributions x 2 output modes.
   EXPECT_EQ(report["cases"].size(), 6u * 3 * 9 * 2);
   for (const auto& c : report["cases"]) {
@@ -182,11 +191,8 @@ TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
 // The default verify adds each backend's coverage cases (code paths the
 // default shapes miss); their repro lines carry the tuning and rerun them.
 TEST_F(CliTest, DefaultVerifyRunsCoverageCases) {
-  const fs::path json = dir_ / "v.json";
-  Result r = Run("verify -b highway --variant auto --dtype f32 --dist normal --json " + json.string());
-  ASSERT_EQ(r.code, 0) << r.out << r.err;
-  const auto report = LoadReport(json);
-  ExpectSchemaValid(report);
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b highway --variant auto --dtype f32 --dist normal", &report));
   int coverage = 0, streamed = 0;
   std::string stream_repro, stream_id;
   for (const auto& c : report["cases"]) {
@@ -324,15 +330,13 @@ TEST_F(CliTest, DumpThenInputRoundTrip) {
 }
 
 TEST_F(CliTest, OpAllVerifiesRmsNormBesideLayerNorm) {
-  const fs::path json = dir_ / "ops.json";
   const fs::path dump = dir_ / "dump";
   fs::create_directories(dump);
   // Every backend: ours pass, the peers say why they cannot.
-  Result r = Run("verify -b all --op rmsnorm --shape 7x300 --dtype all --dist normal,offset1e6,special "
-                 "--stats --dump " + dump.string() + " -q --json " + json.string());
-  ASSERT_EQ(r.code, 0) << r.out << r.err;
-  const auto report = LoadReport(json);
-  ExpectSchemaValid(report);
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b all --op rmsnorm --shape 7x300 --dtype all --dist "
+                                       "normal,offset1e6,special --stats --dump " + dump.string() + " -q",
+                                       &report));
   EXPECT_EQ(report["bytes_model"].size(), 1u);
   ASSERT_TRUE(report["bytes_model"].contains("rmsnorm fwd"));
   int rms_passed = 0;
@@ -372,7 +376,7 @@ TEST_F(CliTest, OpAllVerifiesRmsNormBesideLayerNorm) {
 
   // --op all: both ops, each case says which; the table's first column is the op.
   const fs::path both = dir_ / "both.json";
-  r = Run("verify -b scalar --op all --shape 3x8 --json " + both.string());
+  Result r = Run("verify -b scalar --op all --shape 3x8 --json " + both.string());
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("layernorm fwd  scalar"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rmsnorm fwd    scalar"), std::string::npos) << r.out;

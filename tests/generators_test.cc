@@ -14,6 +14,7 @@
 
 #include "core/dtype.h"
 #include "core/host_buffer.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -21,13 +22,7 @@ namespace {
 const DType kDTypes[] = {DType::kF32, DType::kBF16, DType::kF16};
 
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, uint64_t seed = 1) {
-  Problem p;
-  p.rows = rows;
-  p.cols = cols;
-  p.dtype = dtype;
-  p.dist = dist;
-  p.seed = seed;
-  return p;
+  return testing::MakeProblem(rows, cols, dtype, dist, true, false, seed);
 }
 
 // Returns the filled input of `p` as raw bytes.

@@ -33,13 +33,7 @@ struct Fixture {
 
   Fixture(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine = true,
           bool stats = true) {
-    p.rows = rows;
-    p.cols = cols;
-    p.dtype = dtype;
-    p.dist = dist;
-    p.affine = affine;
-    p.stats = stats;
-    p.seed = 77;
+    p = testing::MakeProblem(rows, cols, dtype, dist, affine, stats, 77);
     ThreadPool& pool = SharedThreadPool(2);
     x.resize(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
     y.resize(x.size());

@@ -12,6 +12,7 @@
 
 #include "core/generators.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -107,13 +108,7 @@ MaxErrors CheckAgainstOracle(DType dtype, int64_t rows, int64_t cols, bool affin
   ThreadPool& pool = SharedThreadPool(2);
   MaxErrors worst;
   for (Distribution dist : AllDistributions()) {
-    Problem p;
-    p.rows = rows;
-    p.cols = cols;
-    p.dtype = dtype;
-    p.dist = dist;
-    p.affine = affine;
-    p.seed = 1234;
+    const Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 1234);
     std::vector<uint8_t> x(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
     std::vector<float> gamma(cols), beta(cols);
     FillInput(p, x.data(), pool);
@@ -281,14 +276,8 @@ RmsErrors CheckRmsAgainstOracle(DType dtype, int64_t rows, int64_t cols, bool af
   ThreadPool& pool = SharedThreadPool(2);
   RmsErrors worst;
   for (Distribution dist : AllDistributions()) {
-    Problem p;
-    p.norm = Norm::kRmsNorm;
-    p.rows = rows;
-    p.cols = cols;
-    p.dtype = dtype;
-    p.dist = dist;
-    p.affine = affine;
-    p.seed = 1234;
+    const Problem p =
+        testing::MakeProblem(rows, cols, dtype, dist, affine, false, 1234, Norm::kRmsNorm);
     std::vector<uint8_t> x(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
     std::vector<float> gamma(cols), beta(cols);
     FillInput(p, x.data(), pool);

@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backends/backend.h"
 #include "core/errors.h"
+#include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
 #include "core/op.h"
@@ -89,8 +92,22 @@ struct HostCase {
     return outputs.get<T>(id);
   }
 
-  // Runs `backend` once (its outputs poisoned first) and downloads the
-  // outputs. Throws UsageError when the backend does not support the case.
+  // Fills every host output with the poison pattern of its dtype, so a
+  // download that skips an element shows as unwritten, not as a stale value.
+  void Reset() {
+    for (const TensorSpec& t : OpFor(problem).TensorsOf(problem, TensorRole::kOutput)) {
+      const DType dtype = TensorDType(problem, t.extent);
+      const uint32_t bits = PoisonBits(dtype);
+      const size_t esize = DTypeSize(dtype);
+      auto* p = static_cast<uint8_t*>(outputs.get(t.id));
+      for (int64_t i = 0; i < TensorElements(problem, t.extent); ++i)
+        std::memcpy(p + static_cast<size_t>(i) * esize, &bits, esize);
+    }
+  }
+
+  // Runs `backend` once (its outputs poisoned first, on the device and on the
+  // host) and downloads the outputs. Throws UsageError when the backend does
+  // not support the case.
   void Execute(Backend& backend, const CaseOptions& options) {
     const Verdict v = backend.Supports(problem, options);
     if (!v.ok) throw UsageError(backend.Name() + ": " + v.reason);
@@ -98,6 +115,7 @@ struct HostCase {
     resolved = c->ResolvedVariant();
     c->Poison();
     c->Run();
+    Reset();
     c->Download(outputs);
   }
 
@@ -105,6 +123,71 @@ struct HostCase {
     return CheckOutputs(problem, inputs, outputs, ref, pool ? *pool : SharedThreadPool(0));
   }
 };
+
+// Owned input and output buffers of a forward problem with their HostTensors
+// views, for the peer tests that drive Prepare / Download themselves.
+struct OwnedInputs {
+  HostBuffer x, gamma, beta;
+  HostTensors view;
+};
+
+inline OwnedInputs MakeInputs(const Problem& p) {
+  OwnedInputs in;
+  in.x = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
+  in.gamma = HostBuffer(static_cast<size_t>(p.cols) * 4);
+  in.beta = HostBuffer(static_cast<size_t>(p.cols) * 4);
+  ThreadPool& pool = SharedThreadPool(0);
+  if (p.elements() > 0) FillInput(p, in.x.data(), pool);
+  FillAffine(p, in.gamma.as<float>(), in.beta.as<float>());
+  in.view.set(TensorId::kX, in.x.data());
+  if (p.affine) in.view.set(TensorId::kGamma, in.gamma.data());
+  // RMSNorm takes x and gamma only.
+  if (p.affine && p.norm == Norm::kLayerNorm) in.view.set(TensorId::kBeta, in.beta.data());
+  return in;
+}
+
+// Host outputs of one problem, owned.
+struct OwnedOutputs {
+  HostBuffer y, mean, rstd;
+  HostTensors view;
+};
+
+inline OwnedOutputs MakeOutputs(const Problem& p) {
+  OwnedOutputs out;
+  out.y = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
+  out.mean = HostBuffer(static_cast<size_t>(p.rows) * 4);
+  out.rstd = HostBuffer(static_cast<size_t>(p.rows) * 4);
+  out.view.set(TensorId::kY, out.y.data());
+  // RMSNorm gives y and rstd only.
+  if (p.stats && p.norm == Norm::kLayerNorm) out.view.set(TensorId::kMean, out.mean.data());
+  if (p.stats) out.view.set(TensorId::kRstd, out.rstd.data());
+  return out;
+}
+
+// Returns the figures of every output tensor the case has (mean and rstd
+// only with stats), for failure messages.
+inline std::string Numbers(const Accuracy& a) {
+  std::string s;
+  for (int i = 0; i < kTensorCount; ++i) {
+    const std::optional<ErrorStats>& t = a.tensors[i];
+    if (!t.has_value() || t->checked == 0) continue;
+    if (!s.empty()) s += "; ";
+    s += std::string(TensorName(static_cast<TensorId>(i))) + ": failed " +
+         std::to_string(t->failed) + "/" + std::to_string(t->checked) + " nan_mismatch " +
+         std::to_string(t->nan_mismatch) + " max_abs " + std::to_string(t->max_abs) +
+         " max_rel " + std::to_string(t->max_rel) + " max_bound_ratio " +
+         std::to_string(t->max_bound_ratio) + " max_ulp " + std::to_string(t->max_ulp);
+  }
+  return s;
+}
+
+// Returns the elements still holding poison, over every output the case has.
+inline uint64_t Unwritten(const Accuracy& a) {
+  uint64_t n = 0;
+  for (const std::optional<ErrorStats>& t : a.tensors)
+    if (t.has_value()) n += t->unwritten;
+  return n;
+}
 
 }  // namespace lnbench::testing
 

@@ -1,8 +1,8 @@
 // The CUDA backend on a GPU: every variant x dtype x distribution x edge
 // shape checked against the float64 reference with the verifier's own rule
 // (CheckOutputs), plus poison, timing, misaligned pointers, memory refusal,
-// the copy ceiling and device facts; RMSNorm the same way against
-// tests/rmsnorm_check.h. Every test skips without a device.
+// the copy ceiling and device facts; RMSNorm the same way against the core's
+// RMSNorm op (tests/support/host_case.h). Every test skips without a device.
 //
 // LNBENCH_CUDA_TEST_QUICK=1 keeps only rows up to 20000 columns (for
 // compute-sanitizer, which runs kernels 10-100x slower).
@@ -22,7 +22,6 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/cuda/tests/rmsnorm_check.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
@@ -114,18 +113,7 @@ Accuracy RunVariant(HostCase& c, const std::string& variant, std::string* resolv
   return c.Check();
 }
 
-Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
-                    bool stats) {
-  Problem p;
-  p.rows = rows;
-  p.cols = cols;
-  p.dtype = dtype;
-  p.dist = dist;
-  p.affine = affine;
-  p.stats = stats;
-  p.seed = 7;
-  return p;
-}
+using testing::MakeProblem;
 
 struct Shape {
   int64_t rows, cols;
@@ -413,47 +401,11 @@ TEST(CudaBackendTest, DeviceInfoDescribesTheGpu) {
 
 // ---- RMSNorm -------------------------------------------------------------------
 
-// One RMSNorm problem on the host: x and gamma in (no beta), y and rstd out
-// (no mean), the float64 reference of tests/rmsnorm_check.h.
-struct RmsHostCase {
-  explicit RmsHostCase(const Problem& p)
-      : problem(p),
-        x(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
-        gamma(p.cols * sizeof(float)),
-        beta(p.cols * sizeof(float)),
-        y(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
-        rstd(std::max<int64_t>(p.rows, 1) * sizeof(float)) {
-    FillInput(p, x.data(), Pool());
-    FillAffine(p, gamma.as<float>(), beta.as<float>());
-    ref = ComputeRmsReference(p, x.data(), gamma_or_null());
-  }
-  const float* gamma_or_null() const { return problem.affine ? gamma.as<float>() : nullptr; }
-  float* rstd_or_null() { return problem.stats ? rstd.as<float>() : nullptr; }
-  // RMSNorm's tensors: x, gamma (if affine) in; y, rstd (if stats) out.
-  HostTensors inputs() const { return testing::LnIn(x.data(), gamma_or_null()); }
-  HostTensors outputs() { return testing::LnOut(y.data(), nullptr, rstd_or_null()); }
-  void Reset() {
-    const uint32_t bits = PoisonBits(problem.dtype);
-    const size_t esize = DTypeSize(problem.dtype);
-    for (int64_t i = 0; i < problem.elements(); ++i)
-      std::memcpy(static_cast<uint8_t*>(y.data()) + i * esize, &bits, esize);
-    for (int64_t r = 0; r < problem.rows; ++r) rstd.as<uint32_t>()[r] = kPoisonF32Bits;
-  }
-  RmsCheck Check() {
-    return CheckRmsNorm(problem, x.data(), gamma_or_null(), ref, y.data(), rstd_or_null());
-  }
-
-  Problem problem;
-  HostBuffer x, gamma, beta;
-  RmsReference ref;
-  HostBuffer y, rstd;
-};
-
 class CudaRmsMatrixTest : public ::testing::TestWithParam<std::tuple<DType, Distribution>> {};
 
-// Every variant that accepts an RMSNorm problem passes the RMSNorm rule, on
-// the LayerNorm matrix's shapes (every kernel kind, both load paths).
-TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheRmsRule) {
+// Every variant that accepts an RMSNorm problem passes the verifier, on the
+// LayerNorm matrix's shapes (every kernel kind, both load paths).
+TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheVerifier) {
   LNBENCH_SKIP_WITHOUT_GPU();
   const auto [dtype, dist] = GetParam();
   const std::vector<Shape> shapes = MatrixShapes();
@@ -462,23 +414,18 @@ TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheRmsRule) {
     const bool stats = i % 2 == 0 || shapes[i].cols >= 65536;
     Problem p = MakeProblem(shapes[i].rows, shapes[i].cols, dtype, dist, affine, stats);
     p.norm = Norm::kRmsNorm;
-    RmsHostCase c(p);
+    testing::HostCase c(p);
     int ran = 0;
     for (const VariantInfo& v : Cuda().Variants()) {
       CaseOptions options;
       options.variant = v.name;
       if (!Cuda().Supports(c.problem, options).ok) continue;
-      std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs(), options);
-      prepared->Poison();
-      prepared->Run();
-      c.Reset();
-      prepared->Download(c.outputs());
-      const RmsCheck check = c.Check();
+      c.Execute(Cuda(), options);
+      const Accuracy check = c.Check();
       ++ran;
-      EXPECT_TRUE(check.passed) << "rmsnorm " << v.name << " (" << prepared->ResolvedVariant()
-                                << ") on " << c.problem.ShortName() << " affine=" << affine
-                                << " stats=" << stats << ": " << check.failed << " failed, first "
-                                << check.reason;
+      EXPECT_TRUE(check.passed) << "rmsnorm " << v.name << " (" << c.resolved << ") on "
+                                << c.problem.ShortName() << " affine=" << affine
+                                << " stats=" << stats << ": " << check.reason;
     }
     EXPECT_GE(ran, 2) << c.problem.ShortName();
   }
@@ -500,18 +447,19 @@ TEST(CudaBackendTest, RmsPoisonFillsEveryOutput) {
   LNBENCH_SKIP_WITHOUT_GPU();
   Problem p = MakeProblem(4, 1000, DType::kBF16, Distribution::kNormal, true, true);
   p.norm = Norm::kRmsNorm;
-  RmsHostCase c(p);
-  std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs(), {});
+  testing::HostCase c(p);
+  std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs, {});
   prepared->Poison();
-  std::memset(c.y.data(), 0, c.y.bytes());
-  std::memset(c.rstd.data(), 0, c.rstd.bytes());
-  prepared->Download(c.outputs());
-  const RmsCheck poisoned = c.Check();
-  EXPECT_EQ(poisoned.failed, 4 * 1000 + 4);
-  EXPECT_NE(poisoned.reason.find("unwritten"), std::string::npos) << poisoned.reason;
+  std::memset(c.out(TensorId::kY), 0, 4 * 1000 * sizeof(uint16_t));
+  std::memset(c.out(TensorId::kRstd), 0, 4 * sizeof(float));
+  prepared->Download(c.outputs);
+  const Accuracy poisoned = c.Check();
+  ASSERT_FALSE(poisoned.passed);
+  EXPECT_EQ(poisoned[TensorId::kY]->unwritten, 4u * 1000);
+  EXPECT_EQ(poisoned[TensorId::kRstd]->unwritten, 4u);
   prepared->Run();
-  prepared->Download(c.outputs());
-  const RmsCheck ran = c.Check();
+  prepared->Download(c.outputs);
+  const Accuracy ran = c.Check();
   EXPECT_TRUE(ran.passed) << ran.reason;
 }
 

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "backends/cuda/tests/rmsnorm_check.h"
 #include "backends/cudnn/cudnn_api.h"
 #include "app/registry.h"
 #include "core/dtype.h"
@@ -27,6 +26,7 @@
 #include "core/problem.h"
 #include "core/thread_pool.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -43,76 +43,20 @@ Backend& CudnnPeer() {
     if (!lnbench_available_.ok) GTEST_SKIP() << lnbench_available_.reason; \
   } while (0)
 
-struct OwnedInputs {
-  HostBuffer x, gamma, beta;
-  HostTensors view;
-};
+using testing::MakeInputs;
+using testing::MakeOutputs;
+using testing::Numbers;
+using testing::OwnedInputs;
+using testing::OwnedOutputs;
+using testing::Unwritten;
 
-OwnedInputs MakeInputs(const Problem& p) {
-  OwnedInputs in;
-  in.x = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
-  in.gamma = HostBuffer(static_cast<size_t>(p.cols) * 4);
-  in.beta = HostBuffer(static_cast<size_t>(p.cols) * 4);
-  if (p.elements() > 0) FillInput(p, in.x.data(), SharedThreadPool(0));
-  FillAffine(p, in.gamma.as<float>(), in.beta.as<float>());
-  in.view.set(TensorId::kX, in.x.data());
-  if (p.affine) in.view.set(TensorId::kGamma, in.gamma.data());
-  // RMSNorm takes x and gamma only.
-  if (p.affine && p.norm == Norm::kLayerNorm) in.view.set(TensorId::kBeta, in.beta.data());
-  return in;
+// The core's RMSNorm op (reference and verifier) on the tensors of one case.
+Reference RmsReferenceOf(const Problem& p, const OwnedInputs& in) {
+  return ComputeReference(p, in.view, SharedThreadPool(0));
 }
-
-struct OwnedOutputs {
-  HostBuffer y, mean, rstd;
-  HostTensors view;
-};
-
-OwnedOutputs MakeOutputs(const Problem& p) {
-  OwnedOutputs out;
-  out.y = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
-  out.mean = HostBuffer(static_cast<size_t>(p.rows) * 4);
-  out.rstd = HostBuffer(static_cast<size_t>(p.rows) * 4);
-  out.view.set(TensorId::kY, out.y.data());
-  // RMSNorm gives y and rstd only.
-  if (p.stats && p.norm == Norm::kLayerNorm) out.view.set(TensorId::kMean, out.mean.data());
-  if (p.stats) out.view.set(TensorId::kRstd, out.rstd.data());
-  return out;
-}
-
-// The RMSNorm reference and rule of backends/cuda/tests/rmsnorm_check.h on
-// the tensors of one case (gamma and rstd null when not part of it).
-RmsReference RmsReferenceOf(const Problem& p, const OwnedInputs& in) {
-  return ComputeRmsReference(p, in.x.data(), in.view.get<float>(TensorId::kGamma));
-}
-RmsCheck CheckRms(const Problem& p, const OwnedInputs& in, const RmsReference& ref,
+Accuracy CheckRms(const Problem& p, const OwnedInputs& in, const Reference& ref,
                   const OwnedOutputs& out) {
-  return CheckRmsNorm(p, in.x.data(), in.view.get<float>(TensorId::kGamma), ref, out.y.data(),
-                      out.view.get<float>(TensorId::kRstd));
-}
-
-// Returns the figures of every output tensor the case has (mean and rstd
-// only with stats), for failure messages.
-std::string Numbers(const Accuracy& a) {
-  std::string s;
-  for (int i = 0; i < kTensorCount; ++i) {
-    const std::optional<ErrorStats>& t = a.tensors[i];
-    if (!t.has_value() || t->checked == 0) continue;
-    if (!s.empty()) s += "; ";
-    s += std::string(TensorName(static_cast<TensorId>(i))) + ": failed " +
-         std::to_string(t->failed) + "/" + std::to_string(t->checked) + " nan_mismatch " +
-         std::to_string(t->nan_mismatch) + " max_abs " + std::to_string(t->max_abs) +
-         " max_rel " + std::to_string(t->max_rel) + " max_bound_ratio " +
-         std::to_string(t->max_bound_ratio) + " max_ulp " + std::to_string(t->max_ulp);
-  }
-  return s;
-}
-
-// Returns the elements still holding poison, over every output the case has.
-uint64_t Unwritten(const Accuracy& a) {
-  uint64_t n = 0;
-  for (const std::optional<ErrorStats>& t : a.tensors)
-    if (t.has_value()) n += t->unwritten;
-  return n;
+  return CheckOutputs(p, in.view, out.view, ref, SharedThreadPool(0));
 }
 
 // Prepares, poisons, runs once, downloads and checks one case.
@@ -206,7 +150,7 @@ void LoadInChildAndExit(const char* library) {
 
 TEST(CudnnLoader, NamesTheLibraryItCouldNotLoad) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(LoadInChildAndExit("/nonexistent/libcudnn.so.9"), testing::ExitedWithCode(3),
+  EXPECT_EXIT(LoadInChildAndExit("/nonexistent/libcudnn.so.9"), ::testing::ExitedWithCode(3),
               "/nonexistent/libcudnn.so.9 not found .*LD_LIBRARY_PATH");
 }
 
@@ -219,7 +163,7 @@ TEST(CudnnLoader, ResolvesEveryEntryPointOfARealLibrary) {
     if (access(c, R_OK) == 0) found = c;
   if (found == nullptr) GTEST_SKIP() << "no libcudnn.so.9 file in the usual places";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(LoadInChildAndExit(found), testing::ExitedWithCode(0), "loaded .* version 9\\.");
+  EXPECT_EXIT(LoadInChildAndExit(found), ::testing::ExitedWithCode(0), "loaded .* version 9\\.");
 }
 
 // The accuracy findings about cuDNN 9.14 with heuristic A's engine on an
@@ -411,8 +355,8 @@ TEST(CudnnBackend, EmptyProblemRuns) {
   EXPECT_GE(prepared->TimeBatch(2, false), 0.0);
 }
 
-// RMSNorm (CUDNN_RMS_NORM) in both phases against the float64 RMSNorm
-// reference and rule of backends/cuda/tests/rmsnorm_check.h. Rows far from
+// RMSNorm (CUDNN_RMS_NORM) in both phases against the core's RMSNorm op
+// (float64 reference and verifier). Rows far from
 // zero are not ill-conditioned for RMSNorm (a sum of squares has no
 // cancellation), so every distribution must pass except `special`, whose
 // NaN rows' statistics cuDNN may write as a number (as its layer norm
@@ -447,21 +391,19 @@ TEST(CudnnBackend, RmsNormVerifiesEveryDistributionDTypeAndPhase) {
           }
           ++supported;
           OwnedInputs in = MakeInputs(p);
-          const RmsReference ref = RmsReferenceOf(p, in);
+          const Reference ref = RmsReferenceOf(p, in);
           auto prepared = CudnnPeer().Prepare(p, in.view, {mode.variant, 0});
           OwnedOutputs out = MakeOutputs(p);
           prepared->Poison();
           prepared->Run();
           prepared->Download(out.view);
-          const RmsCheck check = CheckRms(p, in, ref, out);
+          const Accuracy check = CheckRms(p, in, ref, out);
           if (dist != Distribution::kSpecial) {
-            EXPECT_TRUE(check.passed) << where << ": " << check.failed << " failed, first "
-                                      << check.reason;
+            EXPECT_TRUE(check.passed) << where << ": " << check.reason << " " << Numbers(check);
           } else if (!check.passed) {
-            std::cout << "[finding] cudnn " << where << ": " << check.failed
-                      << " failed, first " << check.reason << "\n";
+            std::cout << "[finding] cudnn " << where << ": " << check.reason << "\n";
           }
-          EXPECT_EQ(check.reason.find("unwritten"), std::string::npos) << where;
+          EXPECT_EQ(Unwritten(check), 0u) << where;
         }
       }
     }
@@ -477,17 +419,16 @@ TEST(CudnnBackend, RmsNormPoisonShowsUnwrittenOutputs) {
   p.cols = 256;
   p.stats = true;
   OwnedInputs in = MakeInputs(p);
-  const RmsReference ref = RmsReferenceOf(p, in);
+  const Reference ref = RmsReferenceOf(p, in);
   auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
   OwnedOutputs out = MakeOutputs(p);
   prepared->Poison();
   prepared->Download(out.view);  // no Run(): every output still holds poison
-  const RmsCheck a = CheckRms(p, in, ref, out);
-  EXPECT_EQ(a.failed, p.elements() + p.rows);
-  EXPECT_NE(a.reason.find("unwritten"), std::string::npos) << a.reason;
+  const Accuracy a = CheckRms(p, in, ref, out);
+  EXPECT_EQ(Unwritten(a), static_cast<uint64_t>(p.elements() + p.rows)) << a.reason;
   prepared->Run();
   prepared->Download(out.view);
-  const RmsCheck b = CheckRms(p, in, ref, out);
+  const Accuracy b = CheckRms(p, in, ref, out);
   EXPECT_TRUE(b.passed) << b.reason;
 }
 

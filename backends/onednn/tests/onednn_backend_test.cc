@@ -23,6 +23,7 @@
 #include "core/problem.h"
 #include "core/thread_pool.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -33,44 +34,12 @@ Backend& OneDnn() {
   return *b;
 }
 
-// Inputs of one problem, owned, generated from its seed.
-struct OwnedInputs {
-  HostBuffer x, gamma, beta;
-  HostTensors view;
-};
-
-OwnedInputs MakeInputs(const Problem& p) {
-  OwnedInputs in;
-  in.x = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
-  in.gamma = HostBuffer(static_cast<size_t>(p.cols) * 4);
-  in.beta = HostBuffer(static_cast<size_t>(p.cols) * 4);
-  ThreadPool& pool = SharedThreadPool(0);
-  if (p.elements() > 0) FillInput(p, in.x.data(), pool);
-  FillAffine(p, in.gamma.as<float>(), in.beta.as<float>());
-  in.view.set(TensorId::kX, in.x.data());
-  if (p.affine) in.view.set(TensorId::kGamma, in.gamma.data());
-  // RMSNorm takes x and gamma only.
-  if (p.affine && p.norm == Norm::kLayerNorm) in.view.set(TensorId::kBeta, in.beta.data());
-  return in;
-}
-
-// Host outputs of one problem, owned.
-struct OwnedOutputs {
-  HostBuffer y, mean, rstd;
-  HostTensors view;
-};
-
-OwnedOutputs MakeOutputs(const Problem& p) {
-  OwnedOutputs out;
-  out.y = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
-  out.mean = HostBuffer(static_cast<size_t>(p.rows) * 4);
-  out.rstd = HostBuffer(static_cast<size_t>(p.rows) * 4);
-  out.view.set(TensorId::kY, out.y.data());
-  // RMSNorm gives y and rstd only.
-  if (p.stats && p.norm == Norm::kLayerNorm) out.view.set(TensorId::kMean, out.mean.data());
-  if (p.stats) out.view.set(TensorId::kRstd, out.rstd.data());
-  return out;
-}
+using testing::MakeInputs;
+using testing::MakeOutputs;
+using testing::Numbers;
+using testing::OwnedInputs;
+using testing::OwnedOutputs;
+using testing::Unwritten;
 
 // Prepares, poisons, runs once, downloads and checks one case.
 Accuracy RunAndCheck(const Problem& p, const CaseOptions& options, OwnedOutputs* outputs = nullptr,
@@ -87,31 +56,6 @@ Accuracy RunAndCheck(const Problem& p, const CaseOptions& options, OwnedOutputs*
   prepared->Download(out.view);
   if (details != nullptr) *details = prepared->Details();
   return CheckOutputs(p, in.view, out.view, ref, pool);
-}
-
-// Returns the figures of every output tensor the case has (mean and rstd
-// only with stats), for failure messages.
-std::string Numbers(const Accuracy& a) {
-  std::string s;
-  for (int i = 0; i < kTensorCount; ++i) {
-    const std::optional<ErrorStats>& t = a.tensors[i];
-    if (!t.has_value() || t->checked == 0) continue;
-    if (!s.empty()) s += "; ";
-    s += std::string(TensorName(static_cast<TensorId>(i))) + ": failed " +
-         std::to_string(t->failed) + "/" + std::to_string(t->checked) + " nan_mismatch " +
-         std::to_string(t->nan_mismatch) + " max_abs " + std::to_string(t->max_abs) +
-         " max_rel " + std::to_string(t->max_rel) + " max_bound_ratio " +
-         std::to_string(t->max_bound_ratio) + " max_ulp " + std::to_string(t->max_ulp);
-  }
-  return s;
-}
-
-// Returns the elements still holding poison, over every output the case has.
-uint64_t Unwritten(const Accuracy& a) {
-  uint64_t n = 0;
-  for (const std::optional<ErrorStats>& t : a.tensors)
-    if (t.has_value()) n += t->unwritten;
-  return n;
 }
 
 // Returns true when oneDNN can run bf16 here: oneDNN 2.6 needs AVX-512 core
