@@ -126,7 +126,7 @@ class HighwayCase : public CpuCase {
 class HighwayRmsCase : public CpuCase {
  public:
   HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
-                 const HighwayTarget& target, HwyRmsRowsFn rows_fn)
+                 const HighwayTarget& target, HwyRmsRowsFn rows_fn, uint64_t stream_min_bytes)
       : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
@@ -134,11 +134,16 @@ class HighwayRmsCase : public CpuCase {
     args_.rstd = output<float>(TensorId::kRstd);
     args_.cols = problem.cols;
     args_.eps = problem.eps;
+    // As for LayerNorm: streaming stores only when y cannot stay in the
+    // last-level cache.
+    const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
+    args_.stream = y_bytes > stream_min_bytes;
   }
 
   std::map<std::string, std::string> Details() const override {
     auto details = CpuCase::Details();
     details["hwy_target"] = ResolvedVariant();
+    details["streaming_stores"] = args_.stream ? "yes" : "no";
     return details;
   }
 
@@ -177,8 +182,10 @@ class HighwayBackend : public CpuBackend {
 
   std::vector<std::string> TuningKeys() const override { return {kStreamMinBytes}; }
 
-  // Row groups need rows starting on cache lines, at most 1 KiB or at least
-  // 16 KiB long, and 4 rows in a thread's share (layernorm_highway-inl.h);
+  // The runner runs these for every op selected (--op), and the LayerNorm
+  // and RMSNorm kernels choose their paths alike, so each case reaches the
+  // same path of both. Row groups need rows starting on cache lines, at most
+  // 1 KiB or at least 16 KiB long, and 4 rows in a thread's share;
   // 37 rows leave leftover rows in some thread's share for any thread count
   // (37 is odd). Streaming stores start beyond the last-level cache, so the
   // streaming cases lower the threshold instead of writing gigabytes. Tails:
@@ -207,14 +214,6 @@ class HighwayBackend : public CpuBackend {
                                         const CaseOptions& options) override {
     const ResolvedTarget resolved = ResolveVariant(options.variant);
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);
-    if (problem.norm == Norm::kRmsNorm) {
-      const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
-      LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
-      return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
-                                              rms_fn);
-    }
-    const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
-    LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
     uint64_t stream_min_bytes = LastLevelCacheBytes();
     const auto it = options.tuning.find(kStreamMinBytes);
     if (it != options.tuning.end()) {
@@ -225,6 +224,14 @@ class HighwayBackend : public CpuBackend {
                          it->second + "'");
       stream_min_bytes = *v;
     }
+    if (problem.norm == Norm::kRmsNorm) {
+      const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
+      LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
+      return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
+                                              rms_fn, stream_min_bytes);
+    }
+    const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
+    LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
     return std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
                                          rows_fn, stream_min_bytes);
   }

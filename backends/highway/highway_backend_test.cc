@@ -2,6 +2,7 @@
 // once per SIMD target this CPU supports (HWY_BEFORE_TEST sets
 // hwy::SetSupportedTargetsForTest, so "auto" dispatches to that target), with
 // seeded inputs checked against the float64 reference.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -14,12 +15,14 @@
 
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
+#include "backends/highway/rmsnorm_highway.h"
 #include "app/registry.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
+#include "core/op.h"
 #include "core/problem.h"
 #include "core/thread_pool.h"
 #include "reference/reference.h"
@@ -366,6 +369,206 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
   }
 }
 
+// ------------------------------------------------------------------ RMSNorm
+
+// One problem's tensors as its op names them (tests/support/host_case.h does
+// the same; its namespace lnbench::testing would hide ::testing from the
+// HWY_BEFORE_TEST macro inside namespace lnbench, so it is not included).
+struct RmsCase {
+  Problem problem;
+  std::vector<HostBuffer> buffers;
+  HostTensors inputs, outputs;
+  Reference ref;
+  std::string resolved;
+
+  explicit RmsCase(const Problem& p, bool reference = true) : problem(p) {
+    ThreadPool& pool = SharedThreadPool(0);
+    const OpDescriptor& op = OpFor(p);
+    for (const TensorSpec& t : op.Tensors(p)) {
+      // At least 16 elements: a zero-byte buffer is nullptr ("not returned").
+      const int64_t n = std::max<int64_t>(TensorElements(p, t.extent), 16);
+      buffers.emplace_back(static_cast<size_t>(n) * DTypeSize(TensorDType(p, t.extent)));
+      (t.role == TensorRole::kInput ? inputs : outputs).set(t.id, buffers.back().data());
+    }
+    op.GenerateInputs(p, inputs, pool);
+    if (reference) ref = ComputeReference(p, inputs, pool);
+  }
+
+  template <class T = void>
+  T* in(TensorId id) const {
+    return inputs.get<T>(id);
+  }
+  template <class T = void>
+  T* out(TensorId id) const {
+    return outputs.get<T>(id);
+  }
+
+  void Execute(Backend& backend, const CaseOptions& options) {
+    const Verdict v = backend.Supports(problem, options);
+    ASSERT_TRUE(v.ok) << v.reason;
+    std::unique_ptr<PreparedCase> c = backend.Prepare(problem, inputs, options);
+    resolved = c->ResolvedVariant();
+    c->Poison();
+    c->Run();
+    c->Download(outputs);
+  }
+
+  Accuracy Check() const {
+    return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
+  }
+};
+
+Problem MakeRmsProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
+                       bool stats, uint64_t seed = 7) {
+  Problem p = MakeProblem(rows, cols, dtype, dist, affine, stats, seed);
+  p.norm = Norm::kRmsNorm;
+  return p;
+}
+
+// Every distribution (kSpecial puts NaN/Inf in some rows), dtype and edge
+// shape (odd H, rows shorter than a vector, the row-group widths), with and
+// without gamma and rrms, against the op's float64 reference; "auto" must
+// dispatch to the fixture's target.
+TEST_P(HighwayTargetTest, RmsNormAllDistributionsDtypesShapes) {
+  const std::string want = LowerName(GetParam());
+  for (Distribution dist : AllDistributions()) {
+    for (DType dtype : kDTypes) {
+      for (const Shape& s : kShapes) {
+        const int combos = s.cols >= 100000 ? 2 : 4;
+        for (int combo = 0; combo < combos; ++combo) {
+          const bool affine = combo == 0 || combo == 2;
+          const bool stats = combo == 0 || combo == 3;
+          RmsCase run(MakeRmsProblem(s.rows, s.cols, dtype, dist, affine, stats));
+          CaseOptions options;
+          options.variant = "auto";
+          run.Execute(Highway(), options);
+          ASSERT_EQ(run.resolved, want);
+          const Accuracy acc = run.Check();
+          EXPECT_TRUE(acc.passed) << run.problem.ShortName() << " affine=" << affine
+                                  << " stats=" << stats << " target=" << want << ": "
+                                  << acc.reason;
+          if (s.rows > 0) {
+            EXPECT_EQ(acc[TensorId::kY]->unwritten, 0u);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Writes v as element i of a row of `dtype`.
+void PutValue(void* x, DType dtype, int64_t i, float v) {
+  if (dtype == DType::kF32) {
+    static_cast<float*>(x)[i] = v;
+    return;
+  }
+  const uint16_t bits = dtype == DType::kBF16 ? FloatToBF16(v) : FloatToF16(v);
+  std::memcpy(static_cast<uint16_t*>(x) + i, &bits, 2);
+}
+
+// Returns element i of a row of `dtype` as float.
+float GetValue(const void* y, DType dtype, int64_t i) {
+  if (dtype == DType::kF32) return static_cast<const float*>(y)[i];
+  uint16_t bits;
+  std::memcpy(&bits, static_cast<const uint16_t*>(y) + i, 2);
+  return dtype == DType::kBF16 ? BF16ToFloat(bits) : F16ToFloat(bits);
+}
+
+// A NaN anywhere in a row makes the whole row (and its rrms) NaN; an Inf
+// makes rrms 0, so y is 0 where x is finite and NaN where x is the Inf;
+// neighbouring rows are untouched. Checked on every path: rows of whole
+// cache lines (groups), odd rows, and rows shorter than a vector.
+TEST_P(HighwayTargetTest, RmsNormNanAndInfRows) {
+  for (DType dtype : kDTypes) {
+    for (int64_t cols : {int64_t{3}, int64_t{257}, int64_t{2048}}) {
+      RmsCase run(MakeRmsProblem(9, cols, dtype, Distribution::kNormal, true, true), false);
+      void* x = run.in(TensorId::kX);
+      const int64_t pos = cols / 2;
+      PutValue(x, dtype, 1 * cols + pos, std::nanf(""));
+      PutValue(x, dtype, 4 * cols + pos, -INFINITY);
+      PutValue(x, dtype, 6 * cols + cols - 1, INFINITY);
+      run.ref = ComputeReference(run.problem, run.inputs, SharedThreadPool(0));
+      run.Execute(Highway(), CaseOptions{});
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << DTypeName(dtype) << " cols " << cols << ": " << acc.reason;
+      const void* y = run.out(TensorId::kY);
+      const float* rstd = run.out<float>(TensorId::kRstd);
+      EXPECT_TRUE(std::isnan(rstd[1]));
+      EXPECT_EQ(rstd[4], 0.0f);
+      EXPECT_EQ(rstd[6], 0.0f);
+      for (int64_t c = 0; c < cols; ++c) {
+        EXPECT_TRUE(std::isnan(GetValue(y, dtype, 1 * cols + c))) << c;
+        const float y4 = GetValue(y, dtype, 4 * cols + c);
+        if (c == pos) {
+          EXPECT_TRUE(std::isnan(y4));
+        } else {
+          EXPECT_EQ(y4, 0.0f) << c;
+        }
+        EXPECT_TRUE(std::isfinite(GetValue(y, dtype, 5 * cols + c)));
+      }
+      EXPECT_TRUE(std::isfinite(rstd[5]) && rstd[5] > 0);
+    }
+  }
+}
+
+// Every path gives the same bits: single rows or groups of four, ordinary or
+// streaming stores, any split of rows over calls (threads); and rows that do
+// not start on an element-size multiple of the vector (x and y one element
+// off a cache line, odd H) still verify.
+TEST_P(HighwayTargetTest, RmsNormPathsMatchAndUnalignedRowsVerify) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  for (DType dtype : kDTypes) {
+    const HwyRmsRowsFn fn = HighwayRmsNormRowsFunction(dtype, GetParam());
+    ASSERT_NE(fn, nullptr);
+    for (int64_t cols : {int64_t{5}, int64_t{32}, int64_t{67}, int64_t{96}, int64_t{1023},
+                         int64_t{4099}, int64_t{8192}, int64_t{12288}}) {
+      RmsCase run(MakeRmsProblem(11, cols, dtype, Distribution::kNormal, true, true));
+      const size_t esize = DTypeSize(dtype);
+      const size_t bytes = static_cast<size_t>(run.problem.elements()) * esize;
+      HwyRmsArgs args;
+      args.x = run.in(TensorId::kX);
+      args.gamma = run.in<const float>(TensorId::kGamma);
+      args.cols = cols;
+      args.eps = run.problem.eps;
+      HostBuffer y_base(bytes);
+      std::vector<float> rstd_base(11);
+      args.row_groups = false;
+      args.y = y_base.data();
+      args.rstd = rstd_base.data();
+      fn(args, 0, 11);
+      for (int variant = 0; variant < 4; ++variant) {
+        HostBuffer y(bytes);
+        std::vector<float> rstd(11);
+        args.stream = variant & 1;
+        args.row_groups = (variant & 2) != 0;
+        args.y = y.data();
+        args.rstd = rstd.data();
+        fn(args, 0, 5);  // two calls: a split over threads
+        fn(args, 5, 11);
+        ASSERT_EQ(std::memcmp(y_base.data(), y.data(), bytes), 0)
+            << DTypeName(dtype) << " cols " << cols << " variant " << variant;
+        ASSERT_EQ(rstd_base, rstd) << DTypeName(dtype) << " cols " << cols;
+      }
+      // Unaligned rows: x and y one element past a cache line.
+      HostBuffer x_off(bytes + 64), y_off(bytes + 64);
+      std::memcpy(static_cast<char*>(x_off.data()) + esize, args.x, bytes);
+      for (bool stream : {false, true}) {
+        args.x = static_cast<const char*>(x_off.data()) + esize;
+        args.y = static_cast<char*>(y_off.data()) + esize;
+        args.rstd = run.out<float>(TensorId::kRstd);
+        args.stream = stream;
+        args.row_groups = true;
+        fn(args, 0, 11);
+        std::memcpy(run.out(TensorId::kY), args.y, bytes);
+        const Accuracy acc = run.Check();
+        EXPECT_TRUE(acc.passed) << DTypeName(dtype) << " cols " << cols << ": " << acc.reason;
+        EXPECT_EQ(std::memcmp(y_base.data(), args.y, bytes), 0)
+            << DTypeName(dtype) << " cols " << cols << " stream " << stream;
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------ backend
 
 TEST(HighwayBackendTest, VariantsAreAutoThenEverySupportedTarget) {
@@ -470,6 +673,24 @@ TEST(HighwayBackendTest, OutputBeyondLastLevelCacheStreams) {
   const Accuracy acc = run.Check();
   EXPECT_TRUE(acc.passed) << acc.reason;
   EXPECT_GT(c->TimeBatch(1, false), 0.0);
+}
+
+// RMSNorm honours the stream_min_bytes tuning key as LayerNorm does (the
+// coverage cases of `verify` rely on it to reach its streaming paths).
+TEST(HighwayBackendTest, RmsNormStreamsPerTuningKey) {
+  const Problem p = MakeRmsProblem(9, 8192, DType::kBF16, Distribution::kNormal, true, true);
+  for (const char* threshold : {"0", "100000000"}) {
+    RmsCase run(p);
+    CaseOptions options;
+    options.tuning["stream_min_bytes"] = threshold;
+    std::unique_ptr<PreparedCase> c = Highway().Prepare(p, run.inputs, options);
+    EXPECT_EQ(c->Details().at("streaming_stores"), std::string(threshold) == "0" ? "yes" : "no");
+    c->Poison();
+    c->Run();
+    c->Download(run.outputs);
+    const Accuracy acc = run.Check();
+    EXPECT_TRUE(acc.passed) << acc.reason;
+  }
 }
 
 // Cache-sized outputs keep ordinary stores (the result stays in cache).

@@ -1,14 +1,24 @@
 // Per-target RMSNorm forward kernels (included once per SIMD target by
 // rmsnorm_highway.cc through foreach_target.h; no include guard on purpose,
-// as Highway's skeleton-inl.h).
-//
-// One row: q = sum of x^2 in f32 vectors over blocks of kRmsBlock elements
-// (four accumulators, so each lane adds at most kRmsBlock / (4 N) terms),
-// the block sums added in double; rrms = 1/sqrt(q/H + eps) in double, once
-// per row; then y = (x * rrms) * gamma in f32. The block sums keep the error
-// of q near (kRmsBlock / (4 N) + log2 H) eps_f32 relative for any H (a single
-// f32 chain over a 2^20-wide row would drift by thousands of ulps on rows of
-// one magnitude), well inside docs/verification.md's bound.
+// as Highway's skeleton-inl.h). The code paths are those of the LayerNorm
+// kernel (layernorm_highway-inl.h), and rows are loaded, converted and
+// written by the same helpers (norm_rows-inl.h):
+//   sum of squares  one read of x, in blocks of 128 vectors: q = sum x^2 in
+//                   f32 vectors (two accumulators, so each lane adds at most
+//                   64 terms per block on every target), the block sums added
+//                   in double. The error of q stays near (64 + H / block)
+//                   eps_f32 relative for any H (one f32 chain over a
+//                   2^20-wide row would drift by thousands of ulps), well
+//                   inside docs/verification.md's bound. rrms =
+//                   1/sqrt(q/H + eps) in double, once per row.
+//   scale           y = (x * rrms) * gamma in f32: a second read of x from
+//                   L1/L2 (a block was summed just before), y written with
+//                   ordinary stores, or streaming stores when the output
+//                   does not fit in the last-level cache.
+// Rows are pipelined block by block (scale block k of row r, then sum block k
+// of row r+1), rows that start on cache lines may go four at a time, and every
+// path sums in the same order, so a row's bits do not depend on the path or
+// on how rows are split over threads.
 #if defined(LNBENCH_RMSNORM_HIGHWAY_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef LNBENCH_RMSNORM_HIGHWAY_INL_H_
 #undef LNBENCH_RMSNORM_HIGHWAY_INL_H_
@@ -16,13 +26,16 @@
 #define LNBENCH_RMSNORM_HIGHWAY_INL_H_
 #endif
 
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <type_traits>
+#include <stddef.h>
+#include <stdint.h>
 
+#include <algorithm>
+#include <cmath>
+
+#include "backends/highway/norm_rows-inl.h"
 #include "backends/highway/rmsnorm_highway.h"
 #include "core/dtype.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -32,127 +45,298 @@ namespace rms {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-constexpr int64_t kRmsBlock = 1024;
+// Elements per sum-of-squares block: 128 vectors (see the file comment), at
+// most 8 KiB of f32, so a block is still in L1 when it is scaled. A multiple
+// of a cache line of any element type.
+template <class D>
+HWY_INLINE size_t BlockElements(D d) {
+  return 128 * hn::Lanes(d);
+}
 
-// Returns element i of a row of T as float (one lane; tails).
-template <typename T>
-HWY_INLINE float LoadOne(const T* p, int64_t i) {
-  if constexpr (std::is_same_v<T, float>) {
-    return p[i];
-  } else {
-    uint16_t bits;
-    std::memcpy(&bits, p + i, 2);
-    return std::is_same_v<T, hwy::bfloat16_t> ? BF16ToFloat(bits) : F16ToFloat(bits);
+// Returns sum x^2 over x[begin, end) in f32. x is the row base and holds at
+// least Lanes(d) elements before `end`, so a last partial vector is read as
+// the full vector ending at `end`, its earlier lanes masked off. The terms are
+// added in the order SumSquaresGroup uses for rows of whole vectors.
+template <class D, typename T>
+HWY_INLINE float SumSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t end) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const size_t body_end = begin + (end - begin) / N * N;
+  const size_t rest = end - body_end;
+  V q0 = hn::Zero(d), q1 = hn::Zero(d);
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    V v0, v1;
+    LoadTwoUnordered(d, x + i, v0, v1);
+    q0 = hn::MulAdd(v0, v0, q0);
+    q1 = hn::MulAdd(v1, v1, q1);
+  }
+  if (i < body_end) {
+    const V v = LoadF32(d, x + i);
+    q0 = hn::MulAdd(v, v, q0);
+  }
+  if (rest != 0) {
+    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
+    const V v = hn::IfThenElseZero(rest_mask, LoadF32(d, x + end - N));
+    q1 = hn::MulAdd(v, v, q1);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
+}
+
+// Returns 1/sqrt(q/cols + eps), rounded once to float.
+HWY_INLINE float Rrms(double q, double inv_cols, double eps) {
+  return static_cast<float>(1.0 / std::sqrt(q * inv_cols + eps));
+}
+
+// Scales elements [begin, end) of a row of `cols` >= Lanes(d) elements into
+// y (see WriteRowRange for kStream and prefetch).
+template <bool kAffine, bool kStream, class D, typename T>
+HWY_INLINE void ScaleRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
+                           const float* HWY_RESTRICT gamma, size_t begin, size_t end,
+                           size_t cols, float rrms, const T* prefetch) {
+  const hn::Vec<D> vr = hn::Set(d, rrms);
+  const auto value = [d, x, gamma, vr](size_t i) HWY_ATTR {
+    const hn::Vec<D> t = hn::Mul(LoadF32(d, x + i), vr);
+    return kAffine ? hn::Mul(t, hn::LoadU(d, gamma + i)) : t;
+  };
+  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
+}
+
+// Computes rows [begin, end) as a pipeline over blocks: block k of row r is
+// scaled, then block k of row r+1 is summed, so the reads of row r+1 overlap
+// the writes of row r and the row being scaled stays in cache.
+template <typename T, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void RowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_t end) {
+  if (begin >= end) return;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
+  T* HWY_RESTRICT y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  double q = 0;
+  {
+    const T* x0 = x + static_cast<size_t>(begin) * cols;
+    for (size_t b = 0; b < cols; b += block) q += SumSquares(d, x0, b, std::min(cols, b + block));
+  }
+  for (int64_t r = begin; r < end; ++r) {
+    const T* xr = x + static_cast<size_t>(r) * cols;
+    T* yr = y + static_cast<size_t>(r) * cols;
+    const T* next_row = r + 1 < end ? xr + cols : nullptr;
+    const float rrms = Rrms(q, inv_cols, args.eps);
+    if (args.rstd != nullptr) args.rstd[r] = rrms;
+    // Scale ranges end on cache lines of y (past the row's unaligned head),
+    // sum blocks on multiples of the block size.
+    const size_t head = kStream ? HeadElements(yr) : 0;
+    double next_q = 0;
+    for (size_t k = 0;; ++k) {
+      const size_t scale_begin = k == 0 ? 0 : std::min(cols, head + k * block);
+      const size_t scale_end = std::min(cols, head + (k + 1) * block);
+      const size_t block_begin = k * block;
+      const bool scale = scale_begin < cols;
+      const bool sum = next_row != nullptr && block_begin < cols;
+      if (!scale && !sum) break;
+      if (scale) {
+        ScaleRange<kAffine, kStream>(d, xr, yr, args.gamma, scale_begin, scale_end, cols, rrms,
+                                     next_row);
+      }
+      if (sum) next_q += SumSquares(d, next_row, block_begin, std::min(cols, block_begin + block));
+    }
+    q = next_q;
   }
 }
 
-// Stores v as element i of a row of T, rounded to nearest even.
-template <typename T>
-HWY_INLINE void StoreOne(float v, T* p, int64_t i) {
-  if constexpr (std::is_same_v<T, float>) {
-    p[i] = v;
-  } else {
-    const uint16_t bits = std::is_same_v<T, hwy::bfloat16_t> ? FloatToBF16(v) : FloatToF16(v);
-    std::memcpy(p + i, &bits, 2);
-  }
-}
+// ------------------------------ Row groups (as in layernorm_highway-inl.h)
 
-// x86 targets from AVX2 up convert f16 in hardware (F16C). Highway 1.0.3's
-// emulated f16 PromoteTo on the others turns Inf and NaN into finite values,
-// so there the lanes are widened one by one.
-#undef LNBENCH_RMS_HAVE_F16C
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && !defined(HWY_DISABLE_F16C)
-#define LNBENCH_RMS_HAVE_F16C 1
+#undef LNBENCH_HWY_RMS_HAVE_GROUPS
+#if !HWY_HAVE_SCALABLE && HWY_TARGET != HWY_SCALAR
+#define LNBENCH_HWY_RMS_HAVE_GROUPS 1
 #else
-#define LNBENCH_RMS_HAVE_F16C 0
+#define LNBENCH_HWY_RMS_HAVE_GROUPS 0
 #endif
 
-// Loads Lanes(d) elements of T at p as floats.
+#if LNBENCH_HWY_RMS_HAVE_GROUPS
+constexpr size_t kGroupRows = 4;
+
+// Adds sum x^2 over elements [begin, end) of the rows x[0, kGroupRows) to
+// q[], in the order SumSquares uses for each row alone (four independent
+// chains side by side). end - begin is a multiple of Lanes(d).
 template <class D, typename T>
-HWY_INLINE hn::Vec<D> LoadVec(D d, const T* HWY_RESTRICT p) {
-  if constexpr (std::is_same_v<T, float>) {
-    return hn::LoadU(d, p);
-  } else if constexpr (std::is_same_v<T, hwy::float16_t> && !LNBENCH_RMS_HAVE_F16C) {
-    HWY_ALIGN float lanes[64];
-    const size_t n = hn::Lanes(d);
-    for (size_t i = 0; i < n; ++i) lanes[i] = LoadOne(p, static_cast<int64_t>(i));
-    return hn::Load(d, lanes);
-  } else {
-    const hn::Rebind<T, D> dh;
-    return hn::PromoteTo(d, hn::LoadU(dh, p));
+HWY_INLINE void SumSquaresGroup(D d, const T* const* x, size_t begin, size_t end, double* q) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t R = kGroupRows;
+  V q0[R], q1[R];
+  for (size_t j = 0; j < R; ++j) {
+    q0[j] = hn::Zero(d);
+    q1[j] = hn::Zero(d);
+  }
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    for (size_t j = 0; j < R; ++j) {
+      V v0, v1;
+      LoadTwoUnordered(d, x[j] + i, v0, v1);
+      q0[j] = hn::MulAdd(v0, v0, q0[j]);
+      q1[j] = hn::MulAdd(v1, v1, q1[j]);
+    }
+  }
+  if (i < end) {
+    for (size_t j = 0; j < R; ++j) {
+      const V v = LoadF32(d, x[j] + i);
+      q0[j] = hn::MulAdd(v, v, q0[j]);
+    }
+  }
+  for (size_t j = 0; j < R; ++j) {
+    q[j] += hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
   }
 }
 
-// Returns sum of x^2 over [begin, end) of a row, in f32 vectors.
-template <class D, typename T>
-HWY_INLINE float SumSquaresBlock(D d, const T* HWY_RESTRICT x, int64_t begin, int64_t end) {
-  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-  int64_t i = begin;
-  for (; i + 4 * n <= end; i += 4 * n) {
-    const auto v0 = LoadVec(d, x + i), v1 = LoadVec(d, x + i + n);
-    const auto v2 = LoadVec(d, x + i + 2 * n), v3 = LoadVec(d, x + i + 3 * n);
-    a0 = hn::MulAdd(v0, v0, a0);
-    a1 = hn::MulAdd(v1, v1, a1);
-    a2 = hn::MulAdd(v2, v2, a2);
-    a3 = hn::MulAdd(v3, v3, a3);
-  }
-  for (; i + n <= end; i += n) {
-    const auto v = LoadVec(d, x + i);
-    a0 = hn::MulAdd(v, v, a0);
-  }
-  float tail = 0;
-  for (; i < end; ++i) {
-    const float v = LoadOne(x, i);
-    tail += v * v;
-  }
-  const auto sum = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
-  return hn::GetLane(hn::SumOfLanes(d, sum)) + tail;
-}
-
-template <typename T>
-void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) {
-  const hn::ScalableTag<float> d;
-  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t cols = args.cols;
-  const float* HWY_RESTRICT gamma = args.gamma;
-  // A chunk of y as floats before a 16-bit store.
-  HWY_ALIGN float chunk[kRmsBlock];
-  for (int64_t r = begin; r < end; ++r) {
-    const T* HWY_RESTRICT x = static_cast<const T*>(args.x) + r * cols;
-    T* HWY_RESTRICT y = static_cast<T*>(args.y) + r * cols;
-    double q = 0;
-    for (int64_t b = 0; b < cols; b += kRmsBlock)
-      q += SumSquaresBlock(d, x, b, b + kRmsBlock < cols ? b + kRmsBlock : cols);
-    const double rrms_d = 1.0 / std::sqrt(q / static_cast<double>(cols) + args.eps);
-    const float rrms = static_cast<float>(rrms_d);
-    if (args.rstd != nullptr) args.rstd[r] = rrms;
-    const auto vr = hn::Set(d, rrms);
-    for (int64_t b = 0; b < cols; b += kRmsBlock) {
-      const int64_t e = b + kRmsBlock < cols ? b + kRmsBlock : cols;
-      int64_t i = b;
-      for (; i + n <= e; i += n) {
-        auto v = hn::Mul(LoadVec(d, x + i), vr);
-        if (gamma != nullptr) v = hn::Mul(v, hn::LoadU(d, gamma + i));
-        if constexpr (std::is_same_v<T, float>) {
-          hn::StoreU(v, d, y + i);
-        } else {
-          hn::StoreU(v, d, chunk + (i - b));
-        }
+// Scales elements [begin, end) of the rows x[0, kGroupRows) into y[], each
+// gamma vector loaded once for all rows. Rows start on cache lines and
+// end - begin is a whole number of cache lines of T.
+template <bool kAffine, bool kStream, class D, typename T>
+HWY_INLINE void ScaleGroup(D d, const T* const* x, T* const* y, const float* HWY_RESTRICT gamma,
+                           size_t begin, size_t end, const float* rrms,
+                           const T* const* prefetch) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t R = kGroupRows;
+  V vr[R];
+  for (size_t j = 0; j < R; ++j) vr[j] = hn::Set(d, rrms[j]);
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
+    for (size_t j = 0; j < R; ++j) {
+      if (kStream && prefetch != nullptr) {
+        hwy::Prefetch(prefetch[j] + i);
+        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch[j] + i + N);
       }
-      for (; i < e; ++i) {
-        float v = LoadOne(x, i) * rrms;
-        if (gamma != nullptr) v *= gamma[i];
-        if constexpr (std::is_same_v<T, float>) {
-          y[i] = v;
-        } else {
-          chunk[i - b] = v;
-        }
+      V y0 = hn::Mul(LoadF32(d, x[j] + i), vr[j]);
+      V y1 = hn::Mul(LoadF32(d, x[j] + i + N), vr[j]);
+      if (kAffine) {
+        y0 = hn::Mul(y0, g0);
+        y1 = hn::Mul(y1, g1);
       }
-      if constexpr (!std::is_same_v<T, float>) {
-        for (int64_t k = b; k < e; ++k) StoreOne(chunk[k - b], y, k);
+      StorePair<kStream>(d, y0, y1, y[j] + i);
+    }
+  }
+  if (i < end) {  // f32: one vector (one cache line) left
+    const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    for (size_t j = 0; j < R; ++j) {
+      V yv = hn::Mul(LoadF32(d, x[j] + i), vr[j]);
+      if (kAffine) yv = hn::Mul(yv, g);
+      if constexpr (kStream && sizeof(T) == sizeof(float)) {
+        hn::Stream(yv, d, reinterpret_cast<float*>(y[j] + i));
+      } else {
+        StoreF32(d, yv, y[j] + i);
       }
     }
+  }
+}
+
+// Computes rows [begin, begin + groups * kGroupRows) in groups, pipelined as
+// RowsWithTag does for single rows.
+template <typename T, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_t groups) {
+  constexpr size_t R = kGroupRows;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  T* y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row_of = [&](int64_t g, size_t j) {
+    return static_cast<size_t>(begin + g * static_cast<int64_t>(R)) + j;
+  };
+  double q[R] = {0, 0, 0, 0};
+  static_assert(R == 4, "one initializer per row");
+  {
+    const T* xs[R];
+    for (size_t j = 0; j < R; ++j) xs[j] = x + row_of(0, j) * cols;
+    for (size_t b = 0; b < cols; b += block) SumSquaresGroup(d, xs, b, std::min(cols, b + block), q);
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    const T* xs[R];
+    T* ys[R];
+    const T* next_xs[R] = {};  // set only when has_next
+    const bool has_next = g + 1 < groups;
+    float rrms[R];
+    for (size_t j = 0; j < R; ++j) {
+      const size_t r = row_of(g, j);
+      xs[j] = x + r * cols;
+      ys[j] = y + r * cols;
+      if (has_next) next_xs[j] = x + row_of(g + 1, j) * cols;
+      rrms[j] = Rrms(q[j], inv_cols, args.eps);
+      if (args.rstd != nullptr) args.rstd[r] = rrms[j];
+      q[j] = 0;
+    }
+    for (size_t b = 0; b < cols; b += block) {
+      const size_t e = std::min(cols, b + block);
+      ScaleGroup<kAffine, kStream>(d, xs, ys, args.gamma, b, e, rrms,
+                                   has_next ? next_xs : nullptr);
+      if (has_next) SumSquaresGroup(d, next_xs, b, e, q);
+    }
+  }
+}
+#endif  // LNBENCH_HWY_RMS_HAVE_GROUPS
+
+// Computes rows [begin, end) of a problem whose x and y hold T, choosing the
+// path as LayerNormRows does (same thresholds, same reasons).
+template <typename T>
+HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) {
+  const hn::ScalableTag<float> d;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const bool affine = args.gamma != nullptr;
+  if (cols < hn::Lanes(d)) {
+    // Rows shorter than a vector: one lane at a time.
+    const hn::CappedTag<float, 1> d1;
+    if (affine) {
+      RowsWithTag<T, true, false>(d1, args, begin, end);
+    } else {
+      RowsWithTag<T, false, false>(d1, args, begin, end);
+    }
+    return;
+  }
+#if LNBENCH_HWY_RMS_HAVE_GROUPS
+  const size_t row_bytes = cols * sizeof(T);
+  const bool aligned = row_bytes % kCacheLineBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0;
+  const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
+  const int64_t groups = aligned && worth_it && args.row_groups
+                             ? (end - begin) / static_cast<int64_t>(kGroupRows)
+                             : 0;
+  if (groups > 0) {
+    if (args.stream) {
+      if (affine) {
+        GroupsWithTag<T, true, true>(d, args, begin, groups);
+      } else {
+        GroupsWithTag<T, false, true>(d, args, begin, groups);
+      }
+      hwy::FlushStream();
+    } else if (affine) {
+      GroupsWithTag<T, true, false>(d, args, begin, groups);
+    } else {
+      GroupsWithTag<T, false, false>(d, args, begin, groups);
+    }
+    begin += groups * static_cast<int64_t>(kGroupRows);
+    if (begin == end) return;
+  }
+#endif
+  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
+                      cols * sizeof(T) >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  if (stream) {
+    if (affine) {
+      RowsWithTag<T, true, true>(d, args, begin, end);
+    } else {
+      RowsWithTag<T, false, true>(d, args, begin, end);
+    }
+    // Streaming stores are weakly ordered: make them visible before the
+    // thread pool reports this chunk as done.
+    hwy::FlushStream();
+  } else if (affine) {
+    RowsWithTag<T, true, false>(d, args, begin, end);
+  } else {
+    RowsWithTag<T, false, false>(d, args, begin, end);
   }
 }
 

@@ -18,6 +18,11 @@ struct HwyRmsArgs {
   float* rstd = nullptr;         // nullptr: rrms not written
   int64_t cols = 1;
   double eps = 1e-5;
+  // Write y with streaming (non-temporal) stores (see HwyRowsArgs::stream).
+  bool stream = false;
+  // Allow rows in groups of four where that is faster (rmsnorm_highway-inl.h);
+  // the same bits either way, tests turn it off to compare the two paths.
+  bool row_groups = true;
 };
 
 // Computes rows [begin, end) of `args`.
