@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -96,7 +97,24 @@ void MakePlots(const std::string& report_path, const std::string& plot_dir) {
   if (rc != 0) fmt::print(stderr, "lnbench: --plot: scripts/plot exited with {}\n", rc);
 }
 
+// Returns m:ss (or h:mm:ss) for the progress line.
+std::string FormatClock(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
 }  // namespace
+
+CountingRule CountingRuleFor(const ProblemOptions& o) {
+  CountingRule rule;
+  for (const std::string& name : SplitList(o.backends)) {
+    const std::string n = Lower(name);
+    if (n == "all") rule.peers_apart = true;
+    else rule.named_backends.push_back(n);
+  }
+  return rule;
+}
 
 CLI::Validator NonEmpty() {
   return CLI::Validator([](std::string& s) { return s.empty() ? std::string("empty value") : std::string(); },
@@ -175,7 +193,10 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--tune", o.tune,
                   "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
                   "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
-  cmd->add_flag("-q,--quiet", o.quiet, "no table and no progress line");
+  cmd->add_flag("-q,--quiet", o.quiet,
+                "no table and no progress line: only the failed cases (each with its repro line) and the summary");
+  cmd->add_flag("--show-skipped", o.show_skipped,
+                "one table row per skipped case (default: one line per unavailable backend)");
 }
 
 RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
@@ -330,8 +351,16 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   std::FILE* const table_out = IsStdoutPath(json_path) ? stderr : stdout;
 
   const bool progress = !opts.quiet && isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
   auto on_start = [&](size_t done, size_t total, const std::string& what) {
-    if (progress) fmt::print(stderr, "\r\033[K[{}/{}] {}", done + 1, total, what);
+    if (!progress) return;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    // The ETA assumes the cases left take as long as the ones done on average.
+    const std::string eta =
+        done > 0 ? " ETA " + FormatClock(elapsed / static_cast<double>(done) * static_cast<double>(total - done))
+                 : "";
+    fmt::print(stderr, "\r\033[K[{}/{}] {}{} {}", done + 1, total, FormatClock(elapsed), eta, what);
   };
   // A case that errs (out of memory, a device failure) is said on stderr at
   // once, even with --quiet: the table and report come only at the end.
@@ -343,16 +372,21 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   };
   RunResult result = ExecuteRun(config, on_start, on_done);
   if (progress) fmt::print(stderr, "\r\033[K");
-  if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, config.measure));
-  int passed = 0, failed = 0, other = 0;
-  for (const auto& c : result.cases) {
-    if (c.status == CaseStatus::kPassed) ++passed;
-    else if (c.status == CaseStatus::kFailed || c.status == CaseStatus::kError) ++failed;
-    else ++other;
-  }
+
+  TableOptions table;
+  table.timing = config.measure;
+  table.colour = UseColour(table_out);
+  table.show_skipped = opts.show_skipped;
+  table.rule = CountingRuleFor(opts);
+  RunSummary summary = SummarizeRun(result, table.rule);
+  if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, table));
+  // -q keeps what a CI log needs: every failed case with its repro line.
+  if (opts.quiet) fmt::print(table_out, "{}", FormatProblems(result, table, -1));
   if (report_file || plot_report_file) {
     const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
-    const std::string text = ReportText(BuildReport(config, result, ctx));
+    nlohmann::ordered_json report = BuildReport(config, result, ctx);
+    report["summary"]["peer_failed"] = summary.peer_failed;
+    const std::string text = ReportText(report);
     std::fflush(table_out);
     if (report_file) report_file->Commit(text);
     if (plot_report_file) plot_report_file->Commit(text);
@@ -360,9 +394,8 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   }
   made.Keep();
   if (!plot_dir.empty()) MakePlots(plot_report, plot_dir);
-  if (!opts.quiet)
-    fmt::print(table_out, "{} passed, {} failed, {} skipped\n", passed, failed, other);
-  return result.ExitCode();
+  fmt::print(table_out, "{}\n", SummaryLine(summary, table.colour));
+  return SummaryExitCode(summary);
 }
 
 }  // namespace lnbench

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/runner.h"
+#include "report/table.h"
 
 namespace lnbench {
 
@@ -33,7 +34,12 @@ struct ProblemOptions {
   std::vector<std::string> tune;  // KEY=VALUE backend tuning (CaseOptions::tuning)
   bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;
+  bool show_skipped = false;
 };
+
+// Returns which failures set the exit code: with 'all' among the backends,
+// peers not named are counted apart.
+CountingRule CountingRuleFor(const ProblemOptions& opts);
 
 // A CLI11 check refusing "": an empty --shape, --json... would silently mean
 // "the default" or "nothing".

@@ -1,0 +1,115 @@
+// End-to-end tests of what a person or a CI log sees (issue 17): -q, peers
+// counted apart, colours, suggestions, formats, warnings. Each runs the built
+// binary with its output in a fresh temporary folder.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "support/report_schema.h"
+#include "support/temp_dir_test.h"
+
+namespace lnbench {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CliUxTest : public testing::TempDirTest {
+ protected:
+  CliUxTest() : TempDirTest("lnbench-ux") {}
+
+  // Runs lnbench with `args` (shell-quoted) after `env` (VAR=value ... or "").
+  Result Run(const std::string& args, const std::string& env = "") {
+    const std::string cmd = "env " + env + " " + LNBENCH_BINARY + " " + args + " >" + Path("out") + " 2>" +
+                            Path("err") + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(Path("out"));
+    r.err = Slurp(Path("err"));
+    return r;
+  }
+
+  bool OneDnnAvailable() { return Run("list").out.find("onednn (peer): available") != std::string::npos; }
+};
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TEST_F(CliUxTest, QuietPrintsOnlyTheSummaryWhenAllPass) {
+  Result r = Run("verify -q -b scalar --shape 3x5 --dtype f32 --dist normal");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "2 passed, 0 failed, 0 unsupported, 0 skipped\n");
+  EXPECT_EQ(r.err, "");
+}
+
+// oneDNN fails the offsets by design (docs/peers.md): under the default -b all
+// that is a peer finding, listed with its repro but not exit code 1; named
+// with -b it counts like any backend.
+TEST_F(CliUxTest, PeerFailuresCountApartUnderAllAndCountWhenNamed) {
+  if (LNBENCH_BUILT_WITH_ONEDNN == 0) {
+    EXPECT_FALSE(OneDnnAvailable());
+    return;
+  }
+  ASSERT_TRUE(OneDnnAvailable());
+  const std::string problem = " --shape 8x768 --dtype f32 --dist offset1e6 --no-affine";
+  Result all = Run("verify -q" + problem);
+  EXPECT_EQ(all.code, 0) << all.out << all.err;
+  EXPECT_NE(all.out.find("peer findings"), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find("problems:"), std::string::npos) << all.out;
+  EXPECT_EQ(Count(all.out, "repro: lnbench verify -b onednn"), 2u) << all.out;
+  EXPECT_NE(all.out.find("0 failed, 2 peer failures (not counted in the exit code)"), std::string::npos) << all.out;
+
+  Result named = Run("verify -q -b onednn,scalar" + problem);
+  EXPECT_EQ(named.code, 1) << named.out << named.err;
+  EXPECT_NE(named.out.find("problems:\n  failed onednn inference 8x768 f32 plain offset1e6: y:"), std::string::npos)
+      << named.out;
+  EXPECT_EQ(Count(named.out, "repro: lnbench verify -b onednn"), 2u) << named.out;
+  EXPECT_NE(named.out.find("1 passed, 2 failed, 0 unsupported, 0 skipped\n"), std::string::npos) << named.out;
+  // -b all,onednn names it too. The report counts peer failures apart.
+  const std::string json = Path("r.json");
+  Result both = Run("verify -q -b all,onednn --json " + json + problem);
+  EXPECT_EQ(both.code, 1) << both.out << both.err;
+  Result all_json = Run("verify -q --json " + json + problem);
+  EXPECT_EQ(all_json.code, 0);
+  const auto report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["summary"]["peer_failed"], 2);
+  EXPECT_EQ(report["summary"]["failed"], 2);  // every failed case, as before
+  testing::ExpectReportMatchesSchema(report);
+}
+
+TEST_F(CliUxTest, ColourFollowsNoColorAndForce) {
+  const std::string args = "verify -b scalar --shape 3x5 --dtype f32 --dist normal";
+  EXPECT_EQ(Run(args).out.find('\033'), std::string::npos);  // not a terminal
+  Result forced = Run(args, "CLICOLOR_FORCE=1");
+  EXPECT_NE(forced.out.find("\033[32mpassed\033[0m"), std::string::npos) << forced.out;
+  EXPECT_EQ(Run(args, "CLICOLOR_FORCE=1 NO_COLOR=1").out.find('\033'), std::string::npos);
+}
+
+TEST_F(CliUxTest, TableHasAModeColumnAndAutoShowsItsTarget) {
+  Result r = Run("verify -b highway --variant auto --shape 3x5 --dtype bf16 --dist normal --stats");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(" mode "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" bf16  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" affine+stats "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("auto\u2192"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace lnbench
