@@ -8,6 +8,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "cli/suggest.h"
 #include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/errors.h"
@@ -44,7 +45,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
+    // An unknown subcommand or option gets a "did you mean"; CLI11 says only
+    // "The following arguments were not expected".
+    std::string message = ExplainParseFailure(app, argc, argv);
+    if (message.empty()) message = e.what();
+    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(message));
     return kExitUsage;
   }
   try {

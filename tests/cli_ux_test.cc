@@ -6,8 +6,10 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/report_schema.h"
 #include "support/temp_dir_test.h"
@@ -109,6 +111,64 @@ TEST_F(CliUxTest, TableHasAModeColumnAndAutoShowsItsTarget) {
   EXPECT_NE(r.out.find(" bf16  "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" affine+stats "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("auto\u2192"), std::string::npos) << r.out;
+}
+
+
+// Expects exit 2 and exactly one stderr line holding every needle.
+void ExpectOneLineError(const Result& r, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(Count(r.err, "\n"), 1u) << r.err;
+  for (const std::string& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << "\n" << r.err;
+}
+
+TEST_F(CliUxTest, MisspellingsGetASuggestion) {
+  ExpectOneLineError(Run("runn"), {"unknown command 'runn' (did you mean 'run'?)", "have: run, verify, list"});
+  ExpectOneLineError(Run("verfy -b scalar"), {"did you mean 'verify'?"});
+  ExpectOneLineError(Run("run --jsn x.json"), {"unknown option '--jsn' for 'run' (did you mean '--json'?)"});
+  ExpectOneLineError(Run("verify --no-coverag"), {"did you mean '--no-coverage'?"});
+  ExpectOneLineError(Run("run -b higway --shape 4x4"), {"unknown backend 'higway' (did you mean 'highway'?)"});
+  ExpectOneLineError(Run("run -b scalar --shape 4x4 --dtype bf61"), {"unknown dtype 'bf61' (did you mean 'bf16'?)"});
+  ExpectOneLineError(Run("run -b scalar --shape 4x4 --dist normall"),
+                     {"unknown distribution 'normall' (did you mean 'normal'?)"});
+  // Far from every name: no guess, but the list.
+  Result far = Run("run -b scalar --shape 4x4 --dist zzzzzzzz");
+  ExpectOneLineError(far, {"unknown distribution 'zzzzzzzz' (have: normal,"});
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+// The variants of each backend, each listed once, and every unknown one in one line.
+TEST_F(CliUxTest, VariantErrorListsEachBackendsVariants) {
+  Result r = Run("run -b scalar,highway --shape 4x4 --variant avx9,twopas");
+  ExpectOneLineError(r, {"unknown variant 'avx9' (did you mean 'avx3'?), 'twopas' (did you mean 'twopass'?)",
+                         "(have: scalar: twopass; highway: auto, avx3_dl"});
+  EXPECT_EQ(Count(r.err, "have:"), 1u) << r.err;
+  EXPECT_EQ(Count(r.err, "twopass;"), 1u) << r.err;
+}
+
+TEST_F(CliUxTest, NamesAreCaseInsensitiveAndDtypesHaveAliases) {
+  Result r = Run("verify -q -b Highway,SCALAR --variant AVX2,twopass --shape 2x8 --dtype FP32,half,bfloat16 "
+                 "--dist Normal --no-affine --json " + Path("r.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto report = nlohmann::json::parse(Slurp(Path("r.json")));
+  std::set<std::string> dtypes, backends;
+  for (const auto& c : report["cases"]) {
+    dtypes.insert(c["problem"]["dtype"].get<std::string>());
+    backends.insert(c["backend"].get<std::string>() + "/" + c["variant"].get<std::string>());
+  }
+  EXPECT_EQ(dtypes, (std::set<std::string>{"f32", "f16", "bf16"}));
+  EXPECT_EQ(backends, (std::set<std::string>{"highway/avx2", "scalar/twopass"}));
+  ASSERT_EQ(Run("run -q -b scalar --shape 2x8 --dtype float32,fp16,bf16").code, 0);
+}
+
+TEST_F(CliUxTest, TimeBudgetTakesAUnit) {
+  for (const char* budget : {"0.02", "0.02s", "20ms", "20000us"}) {
+    Result r = Run(std::string("run -q -b scalar --shape 2x8 --time-budget ") + budget + " --json " + Path("r.json"));
+    ASSERT_EQ(r.code, 0) << budget << r.err;
+    const auto report = nlohmann::json::parse(Slurp(Path("r.json")));
+    EXPECT_NEAR(report["config"]["timing"]["time_budget_s"].get<double>(), 0.02, 1e-12) << budget;
+  }
+  ExpectOneLineError(Run("run -b scalar --shape 2x8 --time-budget xs"), {"--time-budget", "not a duration"});
+  ExpectOneLineError(Run("run -b scalar --shape 2x8 --time-budget 2h"), {"--time-budget"});
 }
 
 }  // namespace

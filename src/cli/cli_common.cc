@@ -11,12 +11,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "backends/registry.h"
 #include "cli/commands.h"
+#include "cli/suggest.h"
 #include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/context.h"
@@ -132,6 +134,30 @@ CLI::Validator Finite() {
       "", "Finite");
 }
 
+CLI::Validator Seconds() {
+  return CLI::Validator(
+      [](std::string& s) {
+        // A unit suffix is turned into plain seconds; the number itself is
+        // left to the conversion and the range check.
+        struct Unit {
+          const char* suffix;
+          double scale;
+        };
+        for (const Unit& u : {Unit{"ms", 1e-3}, Unit{"us", 1e-6}, Unit{"s", 1.0}}) {
+          const size_t n = std::strlen(u.suffix);
+          if (s.size() <= n || s.compare(s.size() - n, n, u.suffix) != 0) continue;
+          const std::string number = s.substr(0, s.size() - n);
+          char* end = nullptr;
+          const double v = std::strtod(number.c_str(), &end);
+          if (end == number.c_str() || *end != '\0') return "'" + s + "' is not a duration (e.g. 0.2, 0.2s, 200ms)";
+          s = fmt::format("{}", v * u.scale);
+          return std::string();
+        }
+        return std::string();
+      },
+      "", "Seconds");
+}
+
 uint64_t ParseUint64(const std::string& option, const std::string& text) {
   const bool digits = !text.empty() && text.size() <= 20 &&
                       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
@@ -212,25 +238,52 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   };
 
   // Backends: 'all' keeps only compiled-in ones and skips unavailable ones with a reason.
-  const auto names = SplitList(o.backends);
+  // Names are case-insensitive (-b Highway, --dtype BF16, --variant AVX2).
+  std::vector<std::string> names;
+  for (const std::string& n : SplitList(o.backends)) names.push_back(Lower(n));
   if (names.empty()) problems.push_back("--backend: empty list");
+  std::vector<std::string> backend_names;
+  for (Backend* k : AllBackends()) backend_names.push_back(k->Name());
   if (std::find(names.begin(), names.end(), "all") != names.end()) {
     for (Backend* b : AllBackends()) c.backends.push_back(b->Name());
     c.skip_unavailable = true;
   } else {
     c.backends = names;
     c.skip_unavailable = false;
-    for (const std::string& n : names)
-      if (FindBackend(n) == nullptr) {
-        std::string known;
-        for (Backend* k : AllBackends()) known += (known.empty() ? "" : ", ") + k->Name();
-        problems.push_back("unknown backend '" + n + "' (have: " + known + ", all)");
-      }
   }
+  for (const std::string& n : names)
+    if (n != "all" && FindBackend(n) == nullptr) {
+      std::string known;
+      for (const std::string& k : backend_names) known += (known.empty() ? "" : ", ") + k;
+      backend_names.push_back("all");
+      problems.push_back("unknown backend '" + n + "'" + DidYouMean(n, backend_names) + " (have: " + known +
+                         ", all)");
+      backend_names.pop_back();
+    }
 
-  c.variants = SplitList(o.variants);
+  for (const std::string& v : SplitList(o.variants)) c.variants.push_back(Lower(v));
   if (!o.hwy_target.empty()) c.variants.push_back(Lower(o.hwy_target));
-
+  // A variant no selected backend has: one error listing each backend's own.
+  {
+    std::vector<std::string> all_variants;
+    std::string have;
+    for (const std::string& name : c.backends) {
+      Backend* b = FindBackend(name);
+      if (b == nullptr) continue;
+      std::string list;
+      for (const VariantInfo& info : b->Variants()) {
+        list += (list.empty() ? "" : ", ") + info.name;
+        if (std::find(all_variants.begin(), all_variants.end(), info.name) == all_variants.end())
+          all_variants.push_back(info.name);
+      }
+      have += (have.empty() ? "" : "; ") + b->Name() + ": " + list;
+    }
+    std::string unknown;
+    for (const std::string& v : c.variants)
+      if (v != "all" && !have.empty() && std::find(all_variants.begin(), all_variants.end(), v) == all_variants.end())
+        unknown += (unknown.empty() ? "'" : ", '") + v + "'" + DidYouMean(v, all_variants);
+    if (!unknown.empty()) problems.push_back("unknown variant " + unknown + " (have: " + have + "; or all)");
+  }
   attempt([&] {
     if (!o.shapes.empty()) {
       auto s = ParseShapeList(o.shapes);
@@ -238,13 +291,18 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     }
   });
   std::vector<DType> dtypes;
-  for (const std::string& d : SplitList(o.dtypes)) {
+  for (const std::string& typed : SplitList(o.dtypes)) {
+    const std::string d = Lower(typed);
     if (d == "all") {
       dtypes = {DType::kF32, DType::kBF16, DType::kF16};
       continue;
     }
     auto dt = ParseDType(d);
-    if (!dt) problems.push_back("unknown dtype '" + d + "' (have: f32, bf16, f16)");
+    if (!dt)
+      problems.push_back("unknown dtype '" + typed + "'" +
+                         DidYouMean(d, {"f32", "bf16", "f16", "fp32", "float32", "fp16", "half", "float16",
+                                        "bfloat16", "all"}) +
+                         " (have: f32 (fp32, float32), bf16 (bfloat16), f16 (fp16, half, float16), all)");
     else if (std::find(dtypes.begin(), dtypes.end(), *dt) == dtypes.end()) dtypes.push_back(*dt);
   }
   c.dtypes = dtypes;
@@ -265,7 +323,8 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       c.shapes.push_back({o.rows >= 0 ? o.rows : RowsForBytes(bytes, h, esize), h});
   });
   std::vector<Distribution> dists;
-  for (const std::string& d : SplitList(o.dists)) {
+  for (const std::string& typed : SplitList(o.dists)) {
+    const std::string d = Lower(typed);
     if (d == "all") {
       dists = AllDistributions();
       continue;
@@ -273,8 +332,13 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     auto dist = ParseDistribution(d);
     if (!dist) {
       std::string known;
-      for (Distribution k : AllDistributions()) known += (known.empty() ? "" : ", ") + std::string(DistributionName(k));
-      problems.push_back("unknown distribution '" + d + "' (have: " + known + ", all)");
+      std::vector<std::string> candidates = {"all"};
+      for (Distribution k : AllDistributions()) {
+        known += (known.empty() ? "" : ", ") + std::string(DistributionName(k));
+        candidates.emplace_back(DistributionName(k));
+      }
+      problems.push_back("unknown distribution '" + typed + "'" + DidYouMean(d, candidates) + " (have: " + known +
+                         ", all)");
     } else if (std::find(dists.begin(), dists.end(), *dist) == dists.end()) {
       dists.push_back(*dist);
     }

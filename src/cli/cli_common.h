@@ -45,6 +45,10 @@ CountingRule CountingRuleFor(const ProblemOptions& opts);
 // "the default" or "nothing".
 CLI::Validator NonEmpty();
 
+// A CLI11 transform for durations: "0.2", "0.2s", "200ms", "500us" become
+// seconds ("0.2", "0.0005").
+CLI::Validator Seconds();
+
 // A CLI11 check refusing NaN and infinities (CLI::Range lets NaN through).
 CLI::Validator Finite();
 
