@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -169,6 +170,41 @@ TEST_F(CliUxTest, TimeBudgetTakesAUnit) {
   }
   ExpectOneLineError(Run("run -b scalar --shape 2x8 --time-budget xs"), {"--time-budget", "not a duration"});
   ExpectOneLineError(Run("run -b scalar --shape 2x8 --time-budget 2h"), {"--time-budget"});
+}
+
+
+// A synthetic noisy, low ceiling (LNBENCH_TEST_CEILING_JITTER: two samples in
+// three 50x slower) and a synthetic busy machine (LNBENCH_PROC_ROOT: a
+// /proc/loadavg of 64) are warned in the table, in -q and in the report.
+TEST_F(CliUxTest, WarningsForANoisyCeilingAndABusyMachine) {
+  std::filesystem::create_directories(Path("proc"));
+  std::ofstream(Path("proc/loadavg")) << "64.00 63.00 60.00 3/400 12345\n";
+  std::ofstream(Path("proc/stat")) << "cpu  100 0 100 1000 0 0 0 0 0 0\n";
+  const std::string env = "LNBENCH_TEST_CEILING_JITTER=50 LNBENCH_PROC_ROOT=" + Path("proc");
+  const std::string json = Path("r.json");
+  Result r = Run("run -b highway --shape 64x768 --threads 1 --time-budget 0.05 --json " + json, env);
+  ASSERT_EQ(r.code, 0) << r.err;  // warnings do not change the exit code
+  EXPECT_NE(r.out.find("noisy_ceiling,above_ceiling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("busy_machine: load average 64.0 on"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", 1 case with warnings\n"), std::string::npos) << r.out;
+  const auto report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  std::set<std::string> kinds;
+  for (const auto& w : report["cases"][0]["warnings"]) kinds.insert(w["kind"].get<std::string>());
+  EXPECT_TRUE(kinds.count("noisy_ceiling")) << report["cases"][0]["warnings"].dump();
+  EXPECT_TRUE(kinds.count("above_ceiling")) << report["cases"][0]["warnings"].dump();
+  EXPECT_EQ(report["warnings"][0]["kind"], "busy_machine");
+  EXPECT_EQ(report["summary"]["warnings"], 1);
+  const auto& timing = report["cases"][0]["timing"];
+  EXPECT_NEAR(timing["median_stderr_s"].get<double>(),
+              timing["median_rel_stderr"].get<double>() * timing["median_s"].get<double>(), 1e-15);
+  // -q keeps the run's warnings and the count.
+  Result q = Run("run -q -b highway --shape 64x768 --threads 1 --time-budget 0.05", env);
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_NE(q.out.find("warning: busy_machine: load average 64.0"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("1 case with warnings"), std::string::npos) << q.out;
+  // A bad hook value is a usage error, not a silent default.
+  EXPECT_EQ(Run("run -q -b highway --shape 64x768", "LNBENCH_TEST_CEILING_JITTER=x").code, 2);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "io/file_io.h"
 #include "report/report.h"
 #include "report/table.h"
+#include "report/warnings.h"
 
 namespace lnbench {
 
@@ -434,22 +435,31 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     fmt::print(stderr, "lnbench: error in case {} {} {}: {}\n", EscapeForTerminal(r.backend),
                EscapeForTerminal(r.variant), r.problem.ShortName(), EscapeForTerminal(r.reason));
   };
+  const MachineSample before = SampleMachine();
   RunResult result = ExecuteRun(config, on_start, on_done);
+  const MachineSample after = SampleMachine();
   if (progress) fmt::print(stderr, "\r\033[K");
+  const RunWarnings warnings = ComputeWarnings(result, config, before, after);
 
   TableOptions table;
   table.timing = config.measure;
   table.colour = UseColour(table_out);
   table.show_skipped = opts.show_skipped;
   table.rule = CountingRuleFor(opts);
+  table.case_warnings = CaseWarningTexts(warnings);
+  table.run_warnings = RunWarningTexts(warnings);
   RunSummary summary = SummarizeRun(result, table.rule);
+  for (const auto& list : warnings.cases) summary.warnings += !list.empty();
   if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, table));
   // -q keeps what a CI log needs: every failed case with its repro line.
   if (opts.quiet) fmt::print(table_out, "{}", FormatProblems(result, table, -1));
+  if (opts.quiet)
+    for (const std::string& w : table.run_warnings) fmt::print(table_out, "warning: {}\n", w);
   if (report_file || plot_report_file) {
     const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
     nlohmann::ordered_json report = BuildReport(config, result, ctx);
     report["summary"]["peer_failed"] = summary.peer_failed;
+    AnnotateReport(report, result, warnings);
     const std::string text = ReportText(report);
     std::fflush(table_out);
     if (report_file) report_file->Commit(text);
