@@ -207,5 +207,25 @@ TEST_F(CliUxTest, WarningsForANoisyCeilingAndABusyMachine) {
   EXPECT_EQ(Run("run -q -b highway --shape 64x768", "LNBENCH_TEST_CEILING_JITTER=x").code, 2);
 }
 
+
+// Without --threads a tiny problem runs on one thread; --threads N is exact.
+TEST_F(CliUxTest, DefaultThreadsPerProblemAndExactWhenGiven) {
+  const std::string json = Path("r.json");
+  ASSERT_EQ(Run("run -q -b highway --shape 8x768,4096x768 --dtype bf16 --time-budget 0.01 --json " + json).code, 0);
+  auto report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["config"]["threads"], nlohmann::json::array({"auto"}));
+  EXPECT_EQ(report["cases"][0]["threads"], 1);
+  const int hardware = std::stoi(report["context"]["cpu"]["hardware_threads"].dump());
+  EXPECT_EQ(report["cases"][1]["threads"], std::min(hardware, 48));  // 24 MiB: 48 x 512 KiB
+  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --dtype bf16");
+  ASSERT_EQ(Run("run -q -b highway --shape 8x768 --threads 2 --time-budget 0.01 --json " + json).code, 0);
+  report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["cases"][0]["threads"], 2);
+  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --threads 2");
+  ASSERT_EQ(Run("run -q -b highway --shape 8x768 --threads 0 --time-budget 0.01 --json " + json).code, 0);
+  report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["cases"][0]["threads"], hardware);
+}
+
 }  // namespace
 }  // namespace lnbench

@@ -22,6 +22,7 @@
 #include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/context.h"
+#include "core/default_threads.h"
 #include "core/errors.h"
 #include "io/file_io.h"
 #include "report/report.h"
@@ -206,7 +207,8 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "check both affine+stats and neither (default for verify when neither flag is given)");
   cmd->add_option("--seed", o.seed, "seed of the input generators (0 to 2^64-1)")->capture_default_str();
   cmd->add_option("--threads", o.threads,
-                  "CPU threads over rows, comma-separated list (0 = all cores)")
+                  "CPU threads over rows, comma-separated list: auto (one per 512 KiB of traffic, so a tiny "
+                  "problem runs on one core), N exactly, or 0 (all cores)")
       ->check(NonEmpty())
       ->capture_default_str();
   cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64 .npy (rows x cols)")
@@ -356,13 +358,15 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   c.threads.clear();
   for (const std::string& t : SplitList(o.threads)) {
     char* end = nullptr;
-    const long v = std::strtol(t.c_str(), &end, 10);
-    if (end == t.c_str() || *end != '\0' || v < 0 || v > 4096)
-      problems.push_back("bad --threads value '" + t + "': expected an integer from 0 (all cores) to 4096");
+    const bool automatic = Lower(t) == "auto";
+    const long v = automatic ? kAutoThreads : std::strtol(t.c_str(), &end, 10);
+    if (!automatic && (end == t.c_str() || *end != '\0' || v < 0 || v > 4096))
+      problems.push_back("bad --threads value '" + t +
+                         "': expected auto, or an integer from 0 (all cores) to 4096");
     else if (std::find(c.threads.begin(), c.threads.end(), static_cast<int>(v)) == c.threads.end())
       c.threads.push_back(static_cast<int>(v));
   }
-  if (c.threads.empty()) c.threads = {0};
+  if (c.threads.empty()) c.threads = {kAutoThreads};
   for (const std::string& kv : o.tune) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())

@@ -13,6 +13,7 @@
 
 #include "backends/registry.h"
 #include "core/cpu_memory.h"
+#include "core/default_threads.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
@@ -381,7 +382,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   if (!p.affine) s += " --no-affine";
   if (p.stats) s += " --stats";
   if (p.seed != defaults.seed && p.dist != Distribution::kFile) s += fmt::format(" --seed {}", p.seed);
-  if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{0})
+  if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{kAutoThreads})
     s += fmt::format(" --threads {}", r.threads);
   for (const auto& [key, value] : r.tuning) s += fmt::format(" --tune {}={}", key, value);
   if (config.command == "run" && config.timing.cold) s += " --cold";
@@ -459,7 +460,9 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
       r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
       r.peer = b->IsPeer();
       r.device = b->DeviceId();
-      r.threads = r.device == "cpu" ? (pc.threads > 0 ? pc.threads : HardwareThreads()) : 0;
+      // --threads N is exact; 0 is every hardware thread; the default is chosen per problem.
+      const int threads = pc.threads == kAutoThreads ? DefaultThreads(p, HardwareThreads()) : pc.threads;
+      r.threads = r.device == "cpu" ? (threads > 0 ? threads : HardwareThreads()) : 0;
       r.problem = p;
       if (files) {
         r.input_file = config.input_path;
@@ -473,7 +476,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
         on_start(done, total, fmt::format("{} {} {}", r.backend, r.variant, p.ShortName()));
 
       const Verdict available = b->Available();
-      CaseOptions options{pc.requested_variant, pc.threads, pc.tuning};
+      CaseOptions options{pc.requested_variant, threads, pc.tuning};
       Verdict supported = available.ok ? b->Supports(p, options) : available;
       if (supported.ok) {
         const std::vector<std::string> keys = b->TuningKeys();

@@ -39,7 +39,8 @@ struct RunConfig {
   std::vector<OutputMode> modes = {OutputMode{}};
   double eps = 1e-5;
   uint64_t seed = 1;
-  std::vector<int> threads = {0};          // CPU thread counts (0 = all hardware threads)
+  std::vector<int> threads = {-1};         // CPU thread counts (0 = all hardware threads;
+                                           // kAutoThreads = -1: chosen per problem, DefaultThreads)
   bool measure = true;                     // false: verify only
   TimingConfig timing;
   int ceiling_min_samples = 10;

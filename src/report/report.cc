@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/build_info.h"
+#include "core/default_threads.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
 
@@ -174,7 +175,9 @@ Json ConfigJson(const RunConfig& c) {
   j["output_modes"] = modes;
   j["eps"] = c.eps;
   j["seed"] = c.seed;
-  j["threads"] = c.threads;
+  Json threads = Json::array();  // kAutoThreads is written "auto" (chosen per problem)
+  for (int t : c.threads) threads.push_back(t == kAutoThreads ? Json("auto") : Json(t));
+  j["threads"] = threads;
   j["measure"] = c.measure;
   j["timing"] = {{"mode", c.timing.cold ? "cold" : "hot"},
                  {"warmup_runs", c.timing.warmup_runs},
