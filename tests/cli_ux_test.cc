@@ -227,5 +227,62 @@ TEST_F(CliUxTest, DefaultThreadsPerProblemAndExactWhenGiven) {
   EXPECT_EQ(report["cases"][0]["threads"], hardware);
 }
 
+
+// --format puts one format alone on stdout; the summary goes to stderr.
+TEST_F(CliUxTest, FormatsForTools) {
+  const std::string run = "run -b scalar --shape 3x5,2x7 --threads 1 --time-budget 0.01";
+  Result csv = Run(run + " --format csv");
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  std::istringstream lines(csv.out);
+  std::string header, row;
+  std::getline(lines, header);
+  EXPECT_EQ(header.rfind("backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,", 0),
+            0u)
+      << header;
+  int rows = 0;
+  while (std::getline(lines, row)) {
+    ++rows;
+    EXPECT_NE(row.find(",passed,1,"), std::string::npos) << row;
+    EXPECT_NE(row.find(",lnbench run -b scalar --shape "), std::string::npos) << row;
+  }
+  EXPECT_EQ(rows, 2);
+  EXPECT_NE(csv.err.find("2 passed, 0 failed"), std::string::npos) << csv.err;
+
+  Result md = Run(run + " --format md");
+  ASSERT_EQ(md.code, 0) << md.err;
+  EXPECT_EQ(md.out.rfind("| backend | variant | shape | dtype | mode |", 0), 0u) << md.out;
+  EXPECT_EQ(Count(md.out, "\n"), 4u) << md.out;  // header, rule, two cases
+
+  Result json = Run(run + " --format json");
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto report = nlohmann::json::parse(json.out);  // stdout is the report alone
+  EXPECT_EQ(report["cases"].size(), 2u);
+  testing::ExpectReportMatchesSchema(report);
+
+  Result verify = Run("verify -b scalar --shape 3x5 --dtype f32 --dist normal --format csv");
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(Count(verify.out, "\n"), 3u) << verify.out;  // header and the two output modes
+
+  ExpectOneLineError(Run(run + " --format csv --json -"), {"--json - and --format csv both write to standard output"});
+  ExpectOneLineError(Run(run + " --format xml"), {"--format"});
+}
+
+TEST_F(CliUxTest, ListFormats) {
+  Result json = Run("list --format json");
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto list = nlohmann::json::parse(json.out);
+  EXPECT_EQ(list["backends"][0]["name"], "scalar");
+  EXPECT_EQ(list["backends"][0]["available"], true);
+  EXPECT_EQ(list["backends"][0]["variants"][0]["name"], "twopass");
+  EXPECT_EQ(list["distributions"][0], "normal");
+  Result csv = Run("list --format csv");
+  ASSERT_EQ(csv.code, 0);
+  EXPECT_EQ(csv.out.rfind("backend,peer,available,variant,supported,reason,description\nscalar,0,1,twopass,1,,", 0),
+            0u)
+      << csv.out;
+  Result md = Run("list --format md");
+  EXPECT_EQ(md.out.rfind("| backend | peer | available | variant |", 0), 0u) << md.out;
+}
+
 }  // namespace
 }  // namespace lnbench

@@ -222,6 +222,11 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--tune", o.tune,
                   "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
                   "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
+  cmd->add_option("--format", o.format,
+                  "standard output: an aligned table, md (markdown), csv (one line per case) or json (the "
+                  "report); with md/csv/json the problems and summary go to stderr")
+      ->check(CLI::IsMember({"table", "md", "csv", "json"}))
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", o.quiet,
                 "no table and no progress line: only the failed cases (each with its repro line) and the summary");
   cmd->add_flag("--show-skipped", o.show_skipped,
@@ -401,6 +406,8 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   // Every output path is checked and the whole configuration validated before
   // anything is created, so a usage error leaves nothing behind.
   if (!json_path.empty()) CheckOutputFile("--json", json_path);
+  if (opts.format != "table" && IsStdoutPath(json_path))
+    throw UsageError("--json - and --format " + opts.format + " both write to standard output: give --json a file");
   if (!plot_dir.empty()) CheckOutputFolder("--plot", plot_dir, /*may_create=*/true);
   ValidateRunConfig(config);
   // Declared before the files, so on an error the files go first, then the folders.
@@ -416,8 +423,11 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     plot_report = plot_dir + "/report.json";
     plot_report_file.emplace(plot_report);
   }
-  // With --json - the standard output is the report alone; the table goes to stderr.
-  std::FILE* const table_out = IsStdoutPath(json_path) ? stderr : stdout;
+  // With --json - the standard output is the report alone; the table goes to
+  // stderr. So with --format csv/md/json: standard output holds that format
+  // alone, the problems and summary go to stderr.
+  const bool data_out = opts.format != "table";
+  std::FILE* const table_out = IsStdoutPath(json_path) || data_out ? stderr : stdout;
 
   const bool progress = !opts.quiet && isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
@@ -454,12 +464,14 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   table.run_warnings = RunWarningTexts(warnings);
   RunSummary summary = SummarizeRun(result, table.rule);
   for (const auto& list : warnings.cases) summary.warnings += !list.empty();
-  if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, table));
+  if (!opts.quiet && !data_out) fmt::print(table_out, "{}", FormatResultsTable(result, table));
+  if (opts.format == "csv") fmt::print(stdout, "{}", FormatCsvResults(result, table));
+  if (opts.format == "md") fmt::print(stdout, "{}", FormatMarkdownResults(result, table));
   // -q keeps what a CI log needs: every failed case with its repro line.
-  if (opts.quiet) fmt::print(table_out, "{}", FormatProblems(result, table, -1));
+  if (opts.quiet || data_out) fmt::print(table_out, "{}", FormatProblems(result, table, -1));
   if (opts.quiet)
     for (const std::string& w : table.run_warnings) fmt::print(table_out, "warning: {}\n", w);
-  if (report_file || plot_report_file) {
+  if (report_file || plot_report_file || opts.format == "json") {
     const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
     nlohmann::ordered_json report = BuildReport(config, result, ctx);
     report["summary"]["peer_failed"] = summary.peer_failed;
@@ -468,6 +480,10 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     std::fflush(table_out);
     if (report_file) report_file->Commit(text);
     if (plot_report_file) plot_report_file->Commit(text);
+    if (opts.format == "json") {
+      fmt::print(stdout, "{}", text);
+      std::fflush(stdout);
+    }
     if (!opts.quiet && !IsStdoutPath(plot_report)) fmt::print(table_out, "report: {}\n", plot_report);
   }
   made.Keep();

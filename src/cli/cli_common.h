@@ -35,6 +35,7 @@ struct ProblemOptions {
   bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;
   bool show_skipped = false;
+  std::string format = "table";  // standard output: table, md, csv, json
 };
 
 // Returns which failures set the exit code: with 'all' among the backends,

@@ -176,7 +176,16 @@ std::string OutputModeName(const Problem& p) {
   return "plain";
 }
 
-std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
+namespace {
+
+// The table's rows (header first) and each row's status.
+struct TableRows {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<CaseStatus> status;
+  bool any_warnings = false;
+};
+
+TableRows BuildRows(const RunResult& result, const TableOptions& o) {
   const bool with_timing = o.timing;
   const bool any_warnings = std::any_of(o.case_warnings.begin(), o.case_warnings.end(),
                                         [](const auto& w) { return !w.empty(); });
@@ -187,7 +196,6 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
   if (with_timing)
     for (const char* h : {"median", "p10-p90", "GB/s", "ceiling", "of ceil"}) header.push_back(h);
   if (any_warnings) header.push_back("warnings");
-  const size_t status_col = 7, warn_col = header.size() - 1;
   rows.push_back(header);
   const std::vector<bool> visible = VisibleRows(result, o);
   for (size_t i = 0; i < result.cases.size(); ++i) {
@@ -238,6 +246,43 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
     rows.push_back(row);
     row_status.push_back(r.status);
   }
+  return {rows, row_status, any_warnings};
+}
+
+}  // namespace
+
+std::string FormatMarkdownResults(const RunResult& result, const TableOptions& options) {
+  TableOptions o = options;
+  o.colour = false;
+  const TableRows t = BuildRows(result, o);
+  std::string out;
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    out += "|";
+    for (const std::string& cell : t.rows[r]) {
+      std::string escaped;
+      for (char ch : cell) {
+        if (ch == '|' || ch == '*' || ch == '_' || ch == '`') escaped += '\\';
+        escaped += ch;
+      }
+      out += " " + escaped + " |";
+    }
+    out += "\n";
+    if (r == 0) {
+      out += "|";
+      for (size_t k = 0; k < t.rows[0].size(); ++k) out += " --- |";
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
+  const TableRows t = BuildRows(result, o);
+  const auto& rows = t.rows;
+  const auto& row_status = t.status;
+  const bool any_warnings = t.any_warnings;
+  const auto& header = rows[0];
+  const size_t status_col = 7, warn_col = header.size() - 1;
   std::vector<bool> right = {false, false, true, false, false, false, true, false, true, true,
                              true,  true,  true, true,  true,  true};
   if (any_warnings) {
@@ -344,6 +389,55 @@ bool UseColour(std::FILE* stream) {
   const char* term = std::getenv("TERM");
   if (term != nullptr && std::string(term) == "dumb") return false;
   return isatty(fileno(stream)) != 0;
+}
+
+}  // namespace lnbench
+
+namespace lnbench {
+
+namespace {
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+std::string CsvNumber(double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : ""; }
+}  // namespace
+
+std::string FormatCsvResults(const RunResult& result, const TableOptions& o) {
+  std::string out =
+      "backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,"
+      "counted,max_ulp,max_bound_ratio,median_s,p10_s,p90_s,median_rel_stderr,bandwidth_gbps,ceiling_gbps,"
+      "fraction_of_ceiling,warnings,reason,repro\n";
+  for (size_t i = 0; i < result.cases.size(); ++i) {
+    const CaseResult& r = result.cases[i];
+    const Problem& p = r.problem;
+    std::string warnings;
+    if (i < o.case_warnings.size())
+      for (const std::string& w : o.case_warnings[i]) {
+        if (!warnings.empty()) warnings += ';';
+        warnings.append(w, 0, w.find(':'));
+      }
+    std::vector<std::string> f = {
+        r.backend, r.variant, r.requested_variant, r.peer ? "1" : "0", r.device, std::to_string(r.threads),
+        std::to_string(p.rows), std::to_string(p.cols), std::string(DTypeName(p.dtype)), OutputModeName(p),
+        std::string(DistributionName(p.dist)), std::string(CaseStatusName(r.status)),
+        // "counted": 0 for a peer's failure counted apart (CountingRule).
+        r.status == CaseStatus::kFailed && CountedApart(r, o.rule) ? "0" : "1",
+        r.accuracy ? CsvNumber(r.accuracy->y.max_ulp) : "", r.accuracy ? CsvNumber(r.accuracy->y.max_bound_ratio) : "",
+        r.timing ? CsvNumber(r.timing->stats.median) : "", r.timing ? CsvNumber(r.timing->stats.p10) : "",
+        r.timing ? CsvNumber(r.timing->stats.p90) : "", r.timing ? CsvNumber(r.timing->stats.median_rel_err) : "",
+        r.throughput ? CsvNumber(r.throughput->bandwidth_gbps) : "",
+        r.throughput ? CsvNumber(r.throughput->ceiling_gbps) : "",
+        r.throughput ? CsvNumber(r.throughput->fraction_of_ceiling) : "", warnings, r.reason, r.repro};
+    for (size_t k = 0; k < f.size(); ++k) {
+      if (k) out += ',';
+      out += CsvField(f[k]);
+    }
+    out += "\n";
+  }
+  return out;
 }
 
 }  // namespace lnbench

@@ -58,6 +58,13 @@ struct TableOptions {
 // warnings, then the problems (at most 20).
 std::string FormatResultsTable(const RunResult& result, const TableOptions& options);
 
+// Returns the same rows as a GitHub markdown table (no colour, cells escaped).
+std::string FormatMarkdownResults(const RunResult& result, const TableOptions& options);
+
+// Returns one line per case as CSV (RFC 4180 quoting), with a header: the
+// case's identity, status, accuracy, timing, throughput, warnings and repro.
+std::string FormatCsvResults(const RunResult& result, const TableOptions& options);
+
 // Returns one block per failed or errored case (a line naming it and its
 // reason, then its repro line); peers counted apart come last under their own
 // heading. `limit` < 0 means every case (what -q prints).
