@@ -31,11 +31,21 @@ int main(int argc, char** argv) {
   CLI::App app{"lnbench: verify and benchmark LayerNorm kernels against a float64 reference"};
   app.set_version_flag("--version", fmt::format("lnbench {} ({})", LNBENCH_VERSION, LNBENCH_GIT_SHA));
   app.require_subcommand(1, 1);
+  // Sweep files for CI (benchdnn's batch files): a TOML file with a [run] or
+  // [verify] section of long option names; the command line wins. Given after
+  // the subcommand too (fallthrough), as `lnbench verify --config ci.toml`.
+  app.set_config("--config", "", "read options from a TOML file: [run] / [verify] sections (see examples/*.toml)")
+      ->check(CLI::ExistingFile);
+  app.fallthrough();
   std::map<std::string, CommandFn> commands = {
       {"run", AddRunCommand(app)},         {"verify", AddVerifyCommand(app)},
       {"list", AddListCommand(app)},       {"compare", AddCompareCommand(app)},
       {"merge", AddMergeCommand(app)},
   };
+  // A misspelled key in a sweep file is an error, not a silently ignored line.
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    sub->allow_config_extras(CLI::config_extras_mode::error);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -284,5 +284,28 @@ TEST_F(CliUxTest, ListFormats) {
   EXPECT_EQ(md.out.rfind("| backend | peer | available | variant |", 0), 0u) << md.out;
 }
 
+
+// Sweep files (--config): a [verify] / [run] section of long option names;
+// the command line wins. The examples in examples/ parse.
+TEST_F(CliUxTest, SweepFilesThroughConfig) {
+  std::ofstream(Path("sweep.toml")) << "[verify]\nbackend = \"scalar\"\nshape = \"3x5,2x7\"\ndtype = \"f32\"\n"
+                                       "dist = \"normal\"\n";
+  Result r = Run("verify -q --config " + Path("sweep.toml"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "4 passed, 0 failed, 0 unsupported, 0 skipped\n");  // 2 shapes x 2 output modes
+  Result over = Run("verify -q --config " + Path("sweep.toml") + " --dtype f32,bf16");
+  EXPECT_EQ(over.out, "8 passed, 0 failed, 0 unsupported, 0 skipped\n") << over.err;
+  ExpectOneLineError(Run("verify --config " + Path("missing.toml")), {"--config", "missing.toml"});
+  std::ofstream(Path("typo.toml")) << "[verify]\nbakend = \"scalar\"\n";
+  EXPECT_EQ(Run("verify -q --config " + Path("typo.toml")).code, 2);
+  for (const char* example : {"ci-verify.toml", "cpu-sweep.toml"}) {
+    const std::string path = std::string(LNBENCH_SOURCE_DIR) + "/examples/" + example;
+    // --help parses the file and stops before any work.
+    Result help = Run((std::string(example) == "ci-verify.toml" ? "verify" : "run") + std::string(" --config ") + path +
+                      " --help");
+    EXPECT_EQ(help.code, 0) << example << help.err;
+  }
+}
+
 }  // namespace
 }  // namespace lnbench

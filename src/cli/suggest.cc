@@ -74,7 +74,8 @@ std::string ExplainParseFailure(const CLI::App& app, int argc, const char* const
     if (arg == "--") break;
     if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
     const std::string name = arg.substr(0, arg.find('='));
-    if (name == "--help" || sub->get_option_no_throw(name) != nullptr) continue;
+    if (name == "--help" || sub->get_option_no_throw(name) != nullptr || app.get_option_no_throw(name) != nullptr)
+      continue;
     return "unknown option '" + name + "' for '" + sub->get_name() + "'" + DidYouMean(name, LongOptions(*sub)) +
            " (see lnbench " + sub->get_name() + " --help)";
   }
