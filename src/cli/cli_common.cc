@@ -71,15 +71,17 @@ int RunProgram(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Returns the path of scripts/plot: $LNBENCH_PLOT, next to the build, or in the source tree.
+// Returns the path of scripts/plot: $LNBENCH_PLOT, in the source tree above the binary, or
+// PREFIX/share/lnbench/scripts/plot of an installed one.
 std::string FindPlotScript() {
   if (const char* env = std::getenv("LNBENCH_PLOT")) return env;
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-      const auto candidate = dir / "scripts" / "plot";
-      if (std::filesystem::exists(candidate, ec)) return candidate.string();
+      // The source tree (build/lnbench), or an install prefix (bin/lnbench).
+      for (const auto& candidate : {dir / "scripts" / "plot", dir / "share" / "lnbench" / "scripts" / "plot"})
+        if (std::filesystem::exists(candidate, ec)) return candidate.string();
     }
   }
   return "";
