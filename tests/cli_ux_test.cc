@@ -307,5 +307,23 @@ TEST_F(CliUxTest, SweepFilesThroughConfig) {
   }
 }
 
+
+// --filter runs only the cases whose report id matches.
+TEST_F(CliUxTest, FilterSelectsCasesById) {
+  const std::string json = Path("r.json");
+  Result r = Run("run -q -b scalar,highway --shape 8x64,16x64 --dtype f32,bf16 --time-budget 0.01 "
+                 "--filter 'highway/.*/16x64/bf16/' --json " + json);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto report = nlohmann::json::parse(Slurp(json));
+  ASSERT_EQ(report["cases"].size(), 1u);
+  EXPECT_EQ(report["cases"][0]["backend"], "highway");
+  EXPECT_EQ(report["cases"][0]["problem"]["rows"], 16);
+  EXPECT_EQ(report["cases"][0]["problem"]["dtype"], "bf16");
+  Result v = Run("verify -q -b scalar --shape 8x64 --dtype f32 --dist all --filter 'stats=1/.*/verify$'");
+  EXPECT_EQ(v.out, "9 passed, 0 failed, 0 unsupported, 0 skipped\n") << v.err;
+  ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter '('"), {"--filter '(': not a regular expression"});
+  ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter nosuchcase"), {"--filter 'nosuchcase' matches no case"});
+}
+
 }  // namespace
 }  // namespace lnbench

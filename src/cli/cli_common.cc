@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <regex>
 
 #include "backends/registry.h"
 #include "cli/commands.h"
@@ -224,6 +225,10 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--tune", o.tune,
                   "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
                   "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
+  cmd->add_option("--filter", o.filter,
+                  "run only the cases whose report id matches this regular expression (ECMAScript, searched), "
+                  "e.g. 'highway/.*/bf16/' or '/4096x'")
+      ->check(NonEmpty());
   cmd->add_option("--format", o.format,
                   "standard output: an aligned table, md (markdown), csv (one line per case) or json (the "
                   "report); with md/csv/json the problems and summary go to stderr")
@@ -382,6 +387,13 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       problems.push_back("--tune " + kv.substr(0, eq) + " given twice");
   }
   c.coverage = o.coverage;
+  if (!o.filter.empty()) {
+    try {
+      std::regex(o.filter, std::regex::ECMAScript);  // checked here; used by ExecuteAndReport
+    } catch (const std::regex_error& e) {
+      problems.push_back("--filter '" + o.filter + "': not a regular expression (" + e.what() + ")");
+    }
+  }
   if (!o.input.empty()) {
     if (!o.shapes.empty() || !o.cols.empty()) problems.push_back("--input sets the shape: drop --shape/--cols");
     c.input_path = o.input;
@@ -411,6 +423,13 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   if (opts.format != "table" && IsStdoutPath(json_path))
     throw UsageError("--json - and --format " + opts.format + " both write to standard output: give --json a file");
   if (!plot_dir.empty()) CheckOutputFolder("--plot", plot_dir, /*may_create=*/true);
+  // --filter: the selector sees the id each case will have in the report.
+  RunConfig selected = config;
+  if (!opts.filter.empty()) {
+    auto re = std::make_shared<std::regex>(opts.filter, std::regex::ECMAScript);
+    const std::string mode = !config.measure ? "verify" : config.timing.cold ? "cold" : "hot";
+    selected.select = [re, mode](const CaseResult& r) { return std::regex_search(CaseIdWithMode(r, mode), *re); };
+  }
   ValidateRunConfig(config);
   // Declared before the files, so on an error the files go first, then the folders.
   CreatedFolders made;
@@ -452,7 +471,10 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
                EscapeForTerminal(r.variant), r.problem.ShortName(), EscapeForTerminal(r.reason));
   };
   const MachineSample before = SampleMachine();
-  RunResult result = ExecuteRun(config, on_start, on_done);
+  RunResult result = ExecuteRun(selected, on_start, on_done);
+  if (!opts.filter.empty() && result.cases.empty())
+    throw UsageError("--filter '" + opts.filter + "' matches no case (ids look like " +
+                     "'scalar/default/4096x768/f32/normal/eps=1e-05/affine=1/stats=0/seed=1/threads=2/hot')");
   const MachineSample after = SampleMachine();
   if (progress) fmt::print(stderr, "\r\033[K");
   const RunWarnings warnings = ComputeWarnings(result, config, before, after);

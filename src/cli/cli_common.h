@@ -35,7 +35,8 @@ struct ProblemOptions {
   bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;
   bool show_skipped = false;
-  std::string format = "table";  // standard output: table, md, csv, json
+  std::string format = "table";
+  std::string filter;  // --filter REGEX on case ids  // standard output: table, md, csv, json
 };
 
 // Returns which failures set the exit code: with 'all' among the backends,

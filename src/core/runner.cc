@@ -417,6 +417,26 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
     }
     plan = std::move(unique);
   }
+  if (config.select) {
+    // A problem none of whose cases is selected is not even generated.
+    for (PlannedProblem& pp : plan) {
+      std::vector<PlannedCase> kept;
+      for (const PlannedCase& pc : pp.cases) {
+        CaseResult r;
+        r.backend = pc.backend->Name();
+        r.requested_variant = pc.requested_variant;
+        r.device = pc.backend->DeviceId();
+        const int t = pc.threads == kAutoThreads ? DefaultThreads(pp.problem, HardwareThreads()) : pc.threads;
+        r.threads = r.device == "cpu" ? (t > 0 ? t : HardwareThreads()) : 0;
+        r.problem = pp.problem;
+        r.tuning = pc.tuning;
+        if (config.select(r)) kept.push_back(pc);
+      }
+      pp.cases = std::move(kept);
+    }
+    plan.erase(std::remove_if(plan.begin(), plan.end(), [](const PlannedProblem& pp) { return pp.cases.empty(); }),
+               plan.end());
+  }
   size_t total = 0;
   for (const auto& pp : plan) total += pp.cases.size();
   CeilingCache ceilings(config, &result.ceilings);

@@ -57,6 +57,10 @@ struct RunConfig {
   // When not empty, the backends named in `backends` are looked up here
   // instead of the registry (tests run planted-bug backends through the runner).
   std::vector<Backend*> backend_objects;
+  // When set, only the planned cases it accepts run (--filter REGEX on case
+  // ids); it sees the case's identity (backend, variants, problem, threads,
+  // tuning), nothing measured.
+  std::function<bool(const CaseResult&)> select;
 };
 
 enum class CaseStatus { kPassed, kFailed, kSkipped, kUnsupported, kError };

@@ -68,19 +68,24 @@ Json ProblemJson(const Problem& p, const std::string& input_file,
   return j;
 }
 
-std::string CaseId(const CaseResult& r) {
+}  // namespace
+
+std::string CaseIdWithMode(const CaseResult& r, const std::string& mode) {
   const Problem& p = r.problem;
   std::string id = fmt::format("{}/{}/{}x{}/{}/{}/eps={}/affine={}/stats={}/seed={}/threads={}/{}",
                                r.backend,
                                r.requested_variant.empty() ? "default" : r.requested_variant,
                                p.rows, p.cols, DTypeName(p.dtype), DistributionName(p.dist), p.eps,
-                               p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed, r.threads,
-                               r.timing ? r.timing->mode : std::string("verify"));
+                               p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed, r.threads, mode);
   // Tuning selects other code paths: another case (a coverage case with
   // stream_min_bytes=0 is not the same case as the plain shape).
   for (const auto& [key, value] : r.tuning) id += fmt::format("/{}={}", key, value);
   return id;
 }
+
+namespace {
+
+std::string CaseId(const CaseResult& r) { return CaseIdWithMode(r, r.timing ? r.timing->mode : "verify"); }
 
 Json CaseJson(const CaseResult& r, const std::string& machine) {
   Json j;
