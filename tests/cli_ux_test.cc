@@ -129,6 +129,9 @@ TEST_F(CliUxTest, MisspellingsGetASuggestion) {
   ExpectOneLineError(Run("verify --no-coverag"), {"did you mean '--no-coverage'?"});
   ExpectOneLineError(Run("run -b higway --shape 4x4"), {"unknown backend 'higway' (did you mean 'highway'?)"});
   ExpectOneLineError(Run("run -b scalar --shape 4x4 --dtype bf61"), {"unknown dtype 'bf61' (did you mean 'bf16'?)"});
+  ExpectOneLineError(Run("verify -b scalar --shape 4x4 --op rmsnrom"),
+                     {"unknown op 'rmsnrom' (did you mean 'rmsnorm'?)", "have: layernorm, rmsnorm, all"});
+  EXPECT_EQ(Run("verify -q -b scalar --shape 4x4 --dtype f32 --dist normal --op RMSNorm").code, 0);
   ExpectOneLineError(Run("run -b scalar --shape 4x4 --dist normall"),
                      {"unknown distribution 'normall' (did you mean 'normal'?)"});
   // Far from every name: no guess, but the list.
@@ -236,12 +239,13 @@ TEST_F(CliUxTest, FormatsForTools) {
   std::istringstream lines(csv.out);
   std::string header, row;
   std::getline(lines, header);
-  EXPECT_EQ(header.rfind("backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,", 0),
+  EXPECT_EQ(header.rfind("op,dir,backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,", 0),
             0u)
       << header;
   int rows = 0;
   while (std::getline(lines, row)) {
     ++rows;
+    EXPECT_EQ(row.rfind("layernorm,fwd,scalar,", 0), 0u) << row;
     EXPECT_NE(row.find(",passed,1,"), std::string::npos) << row;
     EXPECT_NE(row.find(",lnbench run -b scalar --shape "), std::string::npos) << row;
   }
@@ -250,7 +254,8 @@ TEST_F(CliUxTest, FormatsForTools) {
 
   Result md = Run(run + " --format md");
   ASSERT_EQ(md.code, 0) << md.err;
-  EXPECT_EQ(md.out.rfind("| backend | variant | shape | dtype | mode |", 0), 0u) << md.out;
+  EXPECT_EQ(md.out.rfind("| op | backend | variant | shape | dtype | mode |", 0), 0u) << md.out;
+  EXPECT_NE(md.out.find("| layernorm fwd | scalar |"), std::string::npos) << md.out;
   EXPECT_EQ(Count(md.out, "\n"), 4u) << md.out;  // header, rule, two cases
 
   Result json = Run(run + " --format json");
@@ -321,6 +326,13 @@ TEST_F(CliUxTest, FilterSelectsCasesById) {
   EXPECT_EQ(report["cases"][0]["problem"]["dtype"], "bf16");
   Result v = Run("verify -q -b scalar --shape 8x64 --dtype f32 --dist all --filter 'stats=1/.*/verify$'");
   EXPECT_EQ(v.out, "9 passed, 0 failed, 0 unsupported, 0 skipped\n") << v.err;
+  // The id starts with the op and direction: --op all with a filter on the op.
+  Result rms = Run("verify -q -b scalar --shape 8x64 --dtype f32 --dist normal --op all --filter '^rmsnorm/fwd/' --json " +
+                   json);
+  ASSERT_EQ(rms.code, 0) << rms.err;
+  const auto rms_report = nlohmann::json::parse(Slurp(json));
+  ASSERT_EQ(rms_report["cases"].size(), 2u);  // two output modes
+  for (const auto& c : rms_report["cases"]) EXPECT_EQ(c["problem"]["op"], "rmsnorm");
   ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter '('"), {"--filter '(': not a regular expression"});
   ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter nosuchcase"), {"--filter 'nosuchcase' matches no case"});
 }

@@ -17,7 +17,7 @@
 #include <optional>
 #include <regex>
 
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "cli/commands.h"
 #include "cli/suggest.h"
 #include "core/bounded_read.h"
@@ -194,6 +194,9 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--input-bytes", o.input_bytes,
                   "with --cols: rows chosen so each input is about this size (e.g. 256MiB)")
       ->check(NonEmpty());
+  cmd->add_option("--op", o.ops, "normalizations (forward): layernorm, rmsnorm, comma-separated, or 'all'")
+      ->check(NonEmpty())
+      ->capture_default_str();
   cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")
       ->check(NonEmpty())
       ->capture_default_str();
@@ -243,6 +246,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
 RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   RunConfig c;
   c.command = command;
+  c.backend_objects = AllBackends();
   std::vector<std::string> problems;
   auto attempt = [&](auto&& fn) {
     try {
@@ -305,6 +309,22 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       c.shapes.insert(c.shapes.end(), s.begin(), s.end());
     }
   });
+  std::vector<Norm> norms;
+  for (const std::string& typed : SplitList(o.ops)) {
+    const std::string name = Lower(typed);
+    if (name == "all") {
+      for (Norm n : AllNorms())
+        if (std::find(norms.begin(), norms.end(), n) == norms.end()) norms.push_back(n);
+      continue;
+    }
+    const auto n = ParseNorm(name);
+    if (!n)
+      problems.push_back("unknown op '" + typed + "'" +
+                         DidYouMean(name, {"layernorm", "rmsnorm", "all"}) + " (have: layernorm, rmsnorm, all)");
+    else if (std::find(norms.begin(), norms.end(), *n) == norms.end()) norms.push_back(*n);
+  }
+  if (norms.empty() && problems.empty()) problems.push_back("--op: empty list");
+  c.norms = norms;
   std::vector<DType> dtypes;
   for (const std::string& typed : SplitList(o.dtypes)) {
     const std::string d = Lower(typed);
@@ -474,7 +494,7 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   RunResult result = ExecuteRun(selected, on_start, on_done);
   if (!opts.filter.empty() && result.cases.empty())
     throw UsageError("--filter '" + opts.filter + "' matches no case (ids look like " +
-                     "'scalar/default/4096x768/f32/normal/eps=1e-05/affine=1/stats=0/seed=1/threads=2/hot')");
+                     "'layernorm/fwd/scalar/default/4096x768/f32/normal/eps=1e-05/affine=1/stats=0/seed=1/threads=2/hot')");
   const MachineSample after = SampleMachine();
   if (progress) fmt::print(stderr, "\r\033[K");
   const RunWarnings warnings = ComputeWarnings(result, config, before, after);
@@ -496,7 +516,7 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   if (opts.quiet)
     for (const std::string& w : table.run_warnings) fmt::print(table_out, "warning: {}\n", w);
   if (report_file || plot_report_file || opts.format == "json") {
-    const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
+    const RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
     nlohmann::ordered_json report = BuildReport(config, result, ctx);
     report["summary"]["peer_failed"] = summary.peer_failed;
     AnnotateReport(report, result, warnings);

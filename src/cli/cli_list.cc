@@ -6,7 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/bounded_read.h"

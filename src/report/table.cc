@@ -10,6 +10,7 @@
 
 #include "core/bounded_read.h"
 #include "core/errors.h"
+#include "core/op.h"
 
 namespace lnbench {
 
@@ -24,6 +25,15 @@ constexpr const char* kBold = "\033[1m";
 
 std::string Paint(bool colour, const char* code, const std::string& text) {
   return colour ? std::string(code) + text + kReset : text;
+}
+
+// Returns the error of the case's first output tensor (y forward), or nullptr
+// when the case was not checked.
+const ErrorStats* MainOutputError(const CaseResult& r) {
+  if (!r.accuracy) return nullptr;
+  const auto outputs = OpFor(r.problem).TensorsOf(r.problem, TensorRole::kOutput);
+  if (outputs.empty() || !(*r.accuracy)[outputs.front().id]) return nullptr;
+  return &*(*r.accuracy)[outputs.front().id];
 }
 
 const char* StatusColour(CaseStatus s) {
@@ -191,8 +201,8 @@ TableRows BuildRows(const RunResult& result, const TableOptions& o) {
                                         [](const auto& w) { return !w.empty(); });
   std::vector<std::vector<std::string>> rows;
   std::vector<CaseStatus> row_status = {CaseStatus::kPassed};  // header: unused
-  std::vector<std::string> header = {"backend", "variant", "shape", "dtype", "mode", "dist", "thr",
-                                     "status",  "max ulp", "1-ulp off", "err/bound"};
+  std::vector<std::string> header = {"op",   "backend", "variant", "shape",     "dtype",    "mode",
+                                     "dist", "thr",     "status",  "max ulp", "1-ulp off", "err/bound"};
   if (with_timing)
     for (const char* h : {"median", "p10-p90", "GB/s", "ceiling", "of ceil"}) header.push_back(h);
   if (any_warnings) header.push_back("warnings");
@@ -202,7 +212,13 @@ TableRows BuildRows(const RunResult& result, const TableOptions& o) {
     if (!visible[i]) continue;
     const CaseResult& r = result.cases[i];
     const Problem& p = r.problem;
+    const OpDescriptor& op = OpFor(p);
+    // The op's first output (y forward): its error in ulps of the element's
+    // scale (metrics.h), and its share one representable value from the
+    // correctly rounded result.
+    const ErrorStats* main = MainOutputError(r);
     std::vector<std::string> row = {
+        op.Name(),
         EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : ""),
         VariantLabel(r),
         fmt::format("{}x{}", p.rows, p.cols),
@@ -211,14 +227,12 @@ TableRows BuildRows(const RunResult& result, const TableOptions& o) {
         std::string(DistributionName(p.dist)),
         r.device == "cpu" ? std::to_string(r.threads) : "gpu",
         std::string(CaseStatusName(r.status)) + (r.status == CaseStatus::kFailed && CountedApart(r, o.rule) ? "*" : ""),
-        // y's error in ulps of the element's scale (metrics.h), and the share
-        // of y one representable value from the correctly rounded result.
-        r.accuracy ? fmt::format("{:.3g}", r.accuracy->y.max_ulp) : "-",
-        r.accuracy && r.accuracy->y.checked > 0
-            ? fmt::format("{:.2g}%", 100.0 * static_cast<double>(r.accuracy->y.off_by_one) /
-                                         static_cast<double>(r.accuracy->y.checked))
+        main ? fmt::format("{:.3g}", main->max_ulp) : "-",
+        main && main->checked > 0
+            ? fmt::format("{:.2g}%", 100.0 * static_cast<double>(main->off_by_one) /
+                                         static_cast<double>(main->checked))
             : "-",
-        r.accuracy ? fmt::format("{:.3f}", r.accuracy->y.max_bound_ratio) : "-"};
+        main ? fmt::format("{:.3f}", main->max_bound_ratio) : "-"};
     if (with_timing) {
       if (r.timing && r.throughput) {
         const auto& st = r.timing->stats;
@@ -282,9 +296,9 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
   const auto& row_status = t.status;
   const bool any_warnings = t.any_warnings;
   const auto& header = rows[0];
-  const size_t status_col = 7, warn_col = header.size() - 1;
-  std::vector<bool> right = {false, false, true, false, false, false, true, false, true, true,
-                             true,  true,  true, true,  true,  true};
+  const size_t status_col = 8, warn_col = header.size() - 1;
+  std::vector<bool> right = {false, false, false, true, false, false, false, true, false,
+                             true,  true,  true,  true, true,  true,  true,  true};
   if (any_warnings) {
     right.resize(header.size(), true);
     right[warn_col] = false;
@@ -407,7 +421,7 @@ std::string CsvNumber(double v) { return std::isfinite(v) ? fmt::format("{:.9g}"
 
 std::string FormatCsvResults(const RunResult& result, const TableOptions& o) {
   std::string out =
-      "backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,"
+      "op,dir,backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,"
       "counted,max_ulp,max_bound_ratio,median_s,p10_s,p90_s,median_rel_stderr,bandwidth_gbps,ceiling_gbps,"
       "fraction_of_ceiling,warnings,reason,repro\n";
   for (size_t i = 0; i < result.cases.size(); ++i) {
@@ -419,13 +433,14 @@ std::string FormatCsvResults(const RunResult& result, const TableOptions& o) {
         if (!warnings.empty()) warnings += ';';
         warnings.append(w, 0, w.find(':'));
       }
+    const ErrorStats* main = MainOutputError(r);
     std::vector<std::string> f = {
-        r.backend, r.variant, r.requested_variant, r.peer ? "1" : "0", r.device, std::to_string(r.threads),
+        std::string(NormName(p.norm)), std::string(DirectionName(p.dir)), r.backend, r.variant, r.requested_variant, r.peer ? "1" : "0", r.device, std::to_string(r.threads),
         std::to_string(p.rows), std::to_string(p.cols), std::string(DTypeName(p.dtype)), OutputModeName(p),
         std::string(DistributionName(p.dist)), std::string(CaseStatusName(r.status)),
         // "counted": 0 for a peer's failure counted apart (CountingRule).
         r.status == CaseStatus::kFailed && CountedApart(r, o.rule) ? "0" : "1",
-        r.accuracy ? CsvNumber(r.accuracy->y.max_ulp) : "", r.accuracy ? CsvNumber(r.accuracy->y.max_bound_ratio) : "",
+        main ? CsvNumber(main->max_ulp) : "", main ? CsvNumber(main->max_bound_ratio) : "",
         r.timing ? CsvNumber(r.timing->stats.median) : "", r.timing ? CsvNumber(r.timing->stats.p10) : "",
         r.timing ? CsvNumber(r.timing->stats.p90) : "", r.timing ? CsvNumber(r.timing->stats.median_rel_err) : "",
         r.throughput ? CsvNumber(r.throughput->bandwidth_gbps) : "",

@@ -1,4 +1,4 @@
-#include "backends/registry.h"
+#include "app/registry.h"
 
 namespace lnbench {
 

@@ -1,7 +1,9 @@
-// The list of compiled-in backends. Adding a backend: its folder, one line in
-// registry.cc, its CMake lines.
-#ifndef LNBENCH_BACKENDS_REGISTRY_H_
-#define LNBENCH_BACKENDS_REGISTRY_H_
+// The application layer's list of compiled-in backends: the CLI builds the
+// backend objects here and hands them to core (RunConfig::backend_objects,
+// CollectContext); core never includes this header. Adding a backend: its
+// folder, one line in registry.cc, its CMake lines.
+#ifndef LNBENCH_APP_REGISTRY_H_
+#define LNBENCH_APP_REGISTRY_H_
 
 #include <memory>
 #include <string>
@@ -19,4 +21,4 @@ Backend* FindBackend(const std::string& name);
 
 }  // namespace lnbench
 
-#endif  // LNBENCH_BACKENDS_REGISTRY_H_
+#endif  // LNBENCH_APP_REGISTRY_H_
