@@ -8,6 +8,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "cli/suggest.h"
 #include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/errors.h"
@@ -30,11 +31,21 @@ int main(int argc, char** argv) {
   CLI::App app{"lnbench: verify and benchmark LayerNorm kernels against a float64 reference"};
   app.set_version_flag("--version", fmt::format("lnbench {} ({})", LNBENCH_VERSION, LNBENCH_GIT_SHA));
   app.require_subcommand(1, 1);
+  // Sweep files for CI (benchdnn's batch files): a TOML file with a [run] or
+  // [verify] section of long option names; the command line wins. Given after
+  // the subcommand too (fallthrough), as `lnbench verify --config ci.toml`.
+  app.set_config("--config", "", "read options from a TOML file: [run] / [verify] sections (see examples/*.toml)")
+      ->check(CLI::ExistingFile);
+  app.fallthrough();
   std::map<std::string, CommandFn> commands = {
       {"run", AddRunCommand(app)},         {"verify", AddVerifyCommand(app)},
       {"list", AddListCommand(app)},       {"compare", AddCompareCommand(app)},
       {"merge", AddMergeCommand(app)},
   };
+  // A misspelled key in a sweep file is an error, not a silently ignored line.
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    sub->allow_config_extras(CLI::config_extras_mode::error);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,7 +55,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
+    // An unknown subcommand or option gets a "did you mean"; CLI11 says only
+    // "The following arguments were not expected".
+    std::string message = ExplainParseFailure(app, argc, argv);
+    if (message.empty()) message = e.what();
+    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(message));
     return kExitUsage;
   }
   try {

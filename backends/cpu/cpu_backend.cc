@@ -1,9 +1,11 @@
 #include "backends/cpu/cpu_backend.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/cpu_memory.h"
+#include "core/errors.h"
 
 namespace lnbench {
 
@@ -64,6 +66,25 @@ std::map<std::string, std::string> CpuBackend::DeviceInfo() const {
   return {{"cpu", CpuModelName()}, {"hardware_threads", std::to_string(HardwareThreads())}};
 }
 
+namespace {
+
+// Test hook of the warnings' end-to-end tests: LNBENCH_TEST_CEILING_JITTER=F
+// (1 to 100) makes two ceiling samples in three F times slower: a synthetic
+// noisy and low ceiling (its median is a slowed sample), such as a busy
+// machine measures. Returns 1 when unset.
+double CeilingJitterFromEnvironment() {
+  const char* env = std::getenv("LNBENCH_TEST_CEILING_JITTER");
+  if (env == nullptr) return 1;
+  char* end = nullptr;
+  const double factor = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !(factor >= 1 && factor <= 100))
+    throw UsageError(std::string("LNBENCH_TEST_CEILING_JITTER must be a number from 1 to 100, got '") + env +
+                     "'");
+  return factor;
+}
+
+}  // namespace
+
 std::vector<CeilingMeasurement> CpuBackend::MeasureCeiling(uint64_t bytes, int threads,
                                                            int min_samples, double time_budget_s) {
   std::vector<CeilingMeasurement> out = {MeasureCpuCopy(bytes, threads, min_samples, time_budget_s)};
@@ -71,6 +92,10 @@ std::vector<CeilingMeasurement> CpuBackend::MeasureCeiling(uint64_t bytes, int t
   // every destination line first); the runner takes the faster of the two.
   if (bytes / 2 > LastLevelCacheBytes())
     out.push_back(MeasureCpuCopy(bytes, threads, min_samples, time_budget_s, /*streaming=*/true));
+  if (const double jitter = CeilingJitterFromEnvironment(); jitter != 1)
+    for (CeilingMeasurement& m : out)
+      for (size_t i = 0; i < m.seconds.size(); ++i)
+        if (i % 3 != 0) m.seconds[i] *= jitter;
   return out;
 }
 

@@ -23,6 +23,13 @@ const DeviceState& State() {
     DeviceState s;
     int count = 0;
     const cudaError_t err = cudaGetDeviceCount(&count);
+    if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice) {
+      // What a machine without an NVIDIA GPU answers: "CUDA driver version is
+      // insufficient" there would send people to update drivers.
+      cudaGetLastError();
+      s.available = Verdict::No(fmt::format("no NVIDIA GPU or driver found ({})", cudaGetErrorName(err)));
+      return s;
+    }
     if (err != cudaSuccess) {
       cudaGetLastError();  // clear it: it is not sticky, but do not leave it for a later check
       s.available = Verdict::No(
@@ -30,7 +37,7 @@ const DeviceState& State() {
       return s;
     }
     if (count == 0) {
-      s.available = Verdict::No("no CUDA device");
+      s.available = Verdict::No("no NVIDIA GPU or driver found");
       return s;
     }
     try {

@@ -5,24 +5,30 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <regex>
 
 #include "app/registry.h"
 #include "cli/commands.h"
+#include "cli/suggest.h"
 #include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/context.h"
+#include "core/default_threads.h"
 #include "core/errors.h"
 #include "io/file_io.h"
 #include "report/report.h"
 #include "report/table.h"
+#include "report/warnings.h"
 
 namespace lnbench {
 
@@ -66,15 +72,17 @@ int RunProgram(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Returns the path of scripts/plot: $LNBENCH_PLOT, next to the build, or in the source tree.
+// Returns the path of scripts/plot: $LNBENCH_PLOT, in the source tree above the binary, or
+// PREFIX/share/lnbench/scripts/plot of an installed one.
 std::string FindPlotScript() {
   if (const char* env = std::getenv("LNBENCH_PLOT")) return env;
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-      const auto candidate = dir / "scripts" / "plot";
-      if (std::filesystem::exists(candidate, ec)) return candidate.string();
+      // The source tree (build/lnbench), or an install prefix (bin/lnbench).
+      for (const auto& candidate : {dir / "scripts" / "plot", dir / "share" / "lnbench" / "scripts" / "plot"})
+        if (std::filesystem::exists(candidate, ec)) return candidate.string();
     }
   }
   return "";
@@ -96,7 +104,24 @@ void MakePlots(const std::string& report_path, const std::string& plot_dir) {
   if (rc != 0) fmt::print(stderr, "lnbench: --plot: scripts/plot exited with {}\n", rc);
 }
 
+// Returns m:ss (or h:mm:ss) for the progress line.
+std::string FormatClock(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
 }  // namespace
+
+CountingRule CountingRuleFor(const ProblemOptions& o) {
+  CountingRule rule;
+  for (const std::string& name : SplitList(o.backends)) {
+    const std::string n = Lower(name);
+    if (n == "all") rule.peers_apart = true;
+    else rule.named_backends.push_back(n);
+  }
+  return rule;
+}
 
 CLI::Validator NonEmpty() {
   return CLI::Validator([](std::string& s) { return s.empty() ? std::string("empty value") : std::string(); },
@@ -112,6 +137,30 @@ CLI::Validator Finite() {
         return std::string();  // anything else is left to the conversion and the range check
       },
       "", "Finite");
+}
+
+CLI::Validator Seconds() {
+  return CLI::Validator(
+      [](std::string& s) {
+        // A unit suffix is turned into plain seconds; the number itself is
+        // left to the conversion and the range check.
+        struct Unit {
+          const char* suffix;
+          double scale;
+        };
+        for (const Unit& u : {Unit{"ms", 1e-3}, Unit{"us", 1e-6}, Unit{"s", 1.0}}) {
+          const size_t n = std::strlen(u.suffix);
+          if (s.size() <= n || s.compare(s.size() - n, n, u.suffix) != 0) continue;
+          const std::string number = s.substr(0, s.size() - n);
+          char* end = nullptr;
+          const double v = std::strtod(number.c_str(), &end);
+          if (end == number.c_str() || *end != '\0') return "'" + s + "' is not a duration (e.g. 0.2, 0.2s, 200ms)";
+          s = fmt::format("{}", v * u.scale);
+          return std::string();
+        }
+        return std::string();
+      },
+      "", "Seconds");
 }
 
 uint64_t ParseUint64(const std::string& option, const std::string& text) {
@@ -164,7 +213,8 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "check both affine+stats and neither (default for verify when neither flag is given)");
   cmd->add_option("--seed", o.seed, "seed of the input generators (0 to 2^64-1)")->capture_default_str();
   cmd->add_option("--threads", o.threads,
-                  "CPU threads over rows, comma-separated list (0 = all cores)")
+                  "CPU threads over rows, comma-separated list: auto (one per 512 KiB of traffic, so a tiny "
+                  "problem runs on one core), N exactly, or 0 (all cores)")
       ->check(NonEmpty())
       ->capture_default_str();
   cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64 .npy (rows x cols)")
@@ -178,7 +228,19 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--tune", o.tune,
                   "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
                   "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
-  cmd->add_flag("-q,--quiet", o.quiet, "no table and no progress line");
+  cmd->add_option("--filter", o.filter,
+                  "run only the cases whose report id matches this regular expression (ECMAScript, searched), "
+                  "e.g. 'highway/.*/bf16/' or '/4096x'")
+      ->check(NonEmpty());
+  cmd->add_option("--format", o.format,
+                  "standard output: an aligned table, md (markdown), csv (one line per case) or json (the "
+                  "report); with md/csv/json the problems and summary go to stderr")
+      ->check(CLI::IsMember({"table", "md", "csv", "json"}))
+      ->capture_default_str();
+  cmd->add_flag("-q,--quiet", o.quiet,
+                "no table and no progress line: only the failed cases (each with its repro line) and the summary");
+  cmd->add_flag("--show-skipped", o.show_skipped,
+                "one table row per skipped case (default: one line per unavailable backend)");
 }
 
 RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
@@ -195,25 +257,52 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   };
 
   // Backends: 'all' keeps only compiled-in ones and skips unavailable ones with a reason.
-  const auto names = SplitList(o.backends);
+  // Names are case-insensitive (-b Highway, --dtype BF16, --variant AVX2).
+  std::vector<std::string> names;
+  for (const std::string& n : SplitList(o.backends)) names.push_back(Lower(n));
   if (names.empty()) problems.push_back("--backend: empty list");
+  std::vector<std::string> backend_names;
+  for (Backend* k : AllBackends()) backend_names.push_back(k->Name());
   if (std::find(names.begin(), names.end(), "all") != names.end()) {
     for (Backend* b : AllBackends()) c.backends.push_back(b->Name());
     c.skip_unavailable = true;
   } else {
     c.backends = names;
     c.skip_unavailable = false;
-    for (const std::string& n : names)
-      if (FindBackend(n) == nullptr) {
-        std::string known;
-        for (Backend* k : AllBackends()) known += (known.empty() ? "" : ", ") + k->Name();
-        problems.push_back("unknown backend '" + n + "' (have: " + known + ", all)");
-      }
   }
+  for (const std::string& n : names)
+    if (n != "all" && FindBackend(n) == nullptr) {
+      std::string known;
+      for (const std::string& k : backend_names) known += (known.empty() ? "" : ", ") + k;
+      backend_names.push_back("all");
+      problems.push_back("unknown backend '" + n + "'" + DidYouMean(n, backend_names) + " (have: " + known +
+                         ", all)");
+      backend_names.pop_back();
+    }
 
-  c.variants = SplitList(o.variants);
+  for (const std::string& v : SplitList(o.variants)) c.variants.push_back(Lower(v));
   if (!o.hwy_target.empty()) c.variants.push_back(Lower(o.hwy_target));
-
+  // A variant no selected backend has: one error listing each backend's own.
+  {
+    std::vector<std::string> all_variants;
+    std::string have;
+    for (const std::string& name : c.backends) {
+      Backend* b = FindBackend(name);
+      if (b == nullptr) continue;
+      std::string list;
+      for (const VariantInfo& info : b->Variants()) {
+        list += (list.empty() ? "" : ", ") + info.name;
+        if (std::find(all_variants.begin(), all_variants.end(), info.name) == all_variants.end())
+          all_variants.push_back(info.name);
+      }
+      have += (have.empty() ? "" : "; ") + b->Name() + ": " + list;
+    }
+    std::string unknown;
+    for (const std::string& v : c.variants)
+      if (v != "all" && !have.empty() && std::find(all_variants.begin(), all_variants.end(), v) == all_variants.end())
+        unknown += (unknown.empty() ? "'" : ", '") + v + "'" + DidYouMean(v, all_variants);
+    if (!unknown.empty()) problems.push_back("unknown variant " + unknown + " (have: " + have + "; or all)");
+  }
   attempt([&] {
     if (!o.shapes.empty()) {
       auto s = ParseShapeList(o.shapes);
@@ -221,26 +310,34 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     }
   });
   std::vector<Norm> norms;
-  for (const std::string& name : SplitList(o.ops)) {
+  for (const std::string& typed : SplitList(o.ops)) {
+    const std::string name = Lower(typed);
     if (name == "all") {
       for (Norm n : AllNorms())
         if (std::find(norms.begin(), norms.end(), n) == norms.end()) norms.push_back(n);
       continue;
     }
     const auto n = ParseNorm(name);
-    if (!n) problems.push_back("unknown op '" + name + "' (have: layernorm, rmsnorm, all)");
+    if (!n)
+      problems.push_back("unknown op '" + typed + "'" +
+                         DidYouMean(name, {"layernorm", "rmsnorm", "all"}) + " (have: layernorm, rmsnorm, all)");
     else if (std::find(norms.begin(), norms.end(), *n) == norms.end()) norms.push_back(*n);
   }
   if (norms.empty() && problems.empty()) problems.push_back("--op: empty list");
   c.norms = norms;
   std::vector<DType> dtypes;
-  for (const std::string& d : SplitList(o.dtypes)) {
+  for (const std::string& typed : SplitList(o.dtypes)) {
+    const std::string d = Lower(typed);
     if (d == "all") {
       dtypes = {DType::kF32, DType::kBF16, DType::kF16};
       continue;
     }
     auto dt = ParseDType(d);
-    if (!dt) problems.push_back("unknown dtype '" + d + "' (have: f32, bf16, f16)");
+    if (!dt)
+      problems.push_back("unknown dtype '" + typed + "'" +
+                         DidYouMean(d, {"f32", "bf16", "f16", "fp32", "float32", "fp16", "half", "float16",
+                                        "bfloat16", "all"}) +
+                         " (have: f32 (fp32, float32), bf16 (bfloat16), f16 (fp16, half, float16), all)");
     else if (std::find(dtypes.begin(), dtypes.end(), *dt) == dtypes.end()) dtypes.push_back(*dt);
   }
   c.dtypes = dtypes;
@@ -261,7 +358,8 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       c.shapes.push_back({o.rows >= 0 ? o.rows : RowsForBytes(bytes, h, esize), h});
   });
   std::vector<Distribution> dists;
-  for (const std::string& d : SplitList(o.dists)) {
+  for (const std::string& typed : SplitList(o.dists)) {
+    const std::string d = Lower(typed);
     if (d == "all") {
       dists = AllDistributions();
       continue;
@@ -269,8 +367,13 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     auto dist = ParseDistribution(d);
     if (!dist) {
       std::string known;
-      for (Distribution k : AllDistributions()) known += (known.empty() ? "" : ", ") + std::string(DistributionName(k));
-      problems.push_back("unknown distribution '" + d + "' (have: " + known + ", all)");
+      std::vector<std::string> candidates = {"all"};
+      for (Distribution k : AllDistributions()) {
+        known += (known.empty() ? "" : ", ") + std::string(DistributionName(k));
+        candidates.emplace_back(DistributionName(k));
+      }
+      problems.push_back("unknown distribution '" + typed + "'" + DidYouMean(d, candidates) + " (have: " + known +
+                         ", all)");
     } else if (std::find(dists.begin(), dists.end(), *dist) == dists.end()) {
       dists.push_back(*dist);
     }
@@ -287,13 +390,15 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   c.threads.clear();
   for (const std::string& t : SplitList(o.threads)) {
     char* end = nullptr;
-    const long v = std::strtol(t.c_str(), &end, 10);
-    if (end == t.c_str() || *end != '\0' || v < 0 || v > 4096)
-      problems.push_back("bad --threads value '" + t + "': expected an integer from 0 (all cores) to 4096");
+    const bool automatic = Lower(t) == "auto";
+    const long v = automatic ? kAutoThreads : std::strtol(t.c_str(), &end, 10);
+    if (!automatic && (end == t.c_str() || *end != '\0' || v < 0 || v > 4096))
+      problems.push_back("bad --threads value '" + t +
+                         "': expected auto, or an integer from 0 (all cores) to 4096");
     else if (std::find(c.threads.begin(), c.threads.end(), static_cast<int>(v)) == c.threads.end())
       c.threads.push_back(static_cast<int>(v));
   }
-  if (c.threads.empty()) c.threads = {0};
+  if (c.threads.empty()) c.threads = {kAutoThreads};
   for (const std::string& kv : o.tune) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
@@ -302,6 +407,13 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       problems.push_back("--tune " + kv.substr(0, eq) + " given twice");
   }
   c.coverage = o.coverage;
+  if (!o.filter.empty()) {
+    try {
+      std::regex(o.filter, std::regex::ECMAScript);  // checked here; used by ExecuteAndReport
+    } catch (const std::regex_error& e) {
+      problems.push_back("--filter '" + o.filter + "': not a regular expression (" + e.what() + ")");
+    }
+  }
   if (!o.input.empty()) {
     if (!o.shapes.empty() || !o.cols.empty()) problems.push_back("--input sets the shape: drop --shape/--cols");
     c.input_path = o.input;
@@ -328,7 +440,16 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   // Every output path is checked and the whole configuration validated before
   // anything is created, so a usage error leaves nothing behind.
   if (!json_path.empty()) CheckOutputFile("--json", json_path);
+  if (opts.format != "table" && IsStdoutPath(json_path))
+    throw UsageError("--json - and --format " + opts.format + " both write to standard output: give --json a file");
   if (!plot_dir.empty()) CheckOutputFolder("--plot", plot_dir, /*may_create=*/true);
+  // --filter: the selector sees the id each case will have in the report.
+  RunConfig selected = config;
+  if (!opts.filter.empty()) {
+    auto re = std::make_shared<std::regex>(opts.filter, std::regex::ECMAScript);
+    const std::string mode = !config.measure ? "verify" : config.timing.cold ? "cold" : "hot";
+    selected.select = [re, mode](const CaseResult& r) { return std::regex_search(CaseIdWithMode(r, mode), *re); };
+  }
   ValidateRunConfig(config);
   // Declared before the files, so on an error the files go first, then the folders.
   CreatedFolders made;
@@ -343,12 +464,23 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     plot_report = plot_dir + "/report.json";
     plot_report_file.emplace(plot_report);
   }
-  // With --json - the standard output is the report alone; the table goes to stderr.
-  std::FILE* const table_out = IsStdoutPath(json_path) ? stderr : stdout;
+  // With --json - the standard output is the report alone; the table goes to
+  // stderr. So with --format csv/md/json: standard output holds that format
+  // alone, the problems and summary go to stderr.
+  const bool data_out = opts.format != "table";
+  std::FILE* const table_out = IsStdoutPath(json_path) || data_out ? stderr : stdout;
 
   const bool progress = !opts.quiet && isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
   auto on_start = [&](size_t done, size_t total, const std::string& what) {
-    if (progress) fmt::print(stderr, "\r\033[K[{}/{}] {}", done + 1, total, what);
+    if (!progress) return;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    // The ETA assumes the cases left take as long as the ones done on average.
+    const std::string eta =
+        done > 0 ? " ETA " + FormatClock(elapsed / static_cast<double>(done) * static_cast<double>(total - done))
+                 : "";
+    fmt::print(stderr, "\r\033[K[{}/{}] {}{} {}", done + 1, total, FormatClock(elapsed), eta, what);
   };
   // A case that errs (out of memory, a device failure) is said on stderr at
   // once, even with --quiet: the table and report come only at the end.
@@ -358,28 +490,50 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     fmt::print(stderr, "lnbench: error in case {} {} {}: {}\n", EscapeForTerminal(r.backend),
                EscapeForTerminal(r.variant), r.problem.ShortName(), EscapeForTerminal(r.reason));
   };
-  RunResult result = ExecuteRun(config, on_start, on_done);
+  const MachineSample before = SampleMachine();
+  RunResult result = ExecuteRun(selected, on_start, on_done);
+  if (!opts.filter.empty() && result.cases.empty())
+    throw UsageError("--filter '" + opts.filter + "' matches no case (ids look like " +
+                     "'layernorm/fwd/scalar/default/4096x768/f32/normal/eps=1e-05/affine=1/stats=0/seed=1/threads=2/hot')");
+  const MachineSample after = SampleMachine();
   if (progress) fmt::print(stderr, "\r\033[K");
-  if (!opts.quiet) fmt::print(table_out, "{}", FormatResultsTable(result, config.measure));
-  int passed = 0, failed = 0, other = 0;
-  for (const auto& c : result.cases) {
-    if (c.status == CaseStatus::kPassed) ++passed;
-    else if (c.status == CaseStatus::kFailed || c.status == CaseStatus::kError) ++failed;
-    else ++other;
-  }
-  if (report_file || plot_report_file) {
+  const RunWarnings warnings = ComputeWarnings(result, config, before, after);
+
+  TableOptions table;
+  table.timing = config.measure;
+  table.colour = UseColour(table_out);
+  table.show_skipped = opts.show_skipped;
+  table.rule = CountingRuleFor(opts);
+  table.case_warnings = CaseWarningTexts(warnings);
+  table.run_warnings = RunWarningTexts(warnings);
+  RunSummary summary = SummarizeRun(result, table.rule);
+  for (const auto& list : warnings.cases) summary.warnings += !list.empty();
+  if (!opts.quiet && !data_out) fmt::print(table_out, "{}", FormatResultsTable(result, table));
+  if (opts.format == "csv") fmt::print(stdout, "{}", FormatCsvResults(result, table));
+  if (opts.format == "md") fmt::print(stdout, "{}", FormatMarkdownResults(result, table));
+  // -q keeps what a CI log needs: every failed case with its repro line.
+  if (opts.quiet || data_out) fmt::print(table_out, "{}", FormatProblems(result, table, -1));
+  if (opts.quiet)
+    for (const std::string& w : table.run_warnings) fmt::print(table_out, "warning: {}\n", w);
+  if (report_file || plot_report_file || opts.format == "json") {
     const RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
-    const std::string text = ReportText(BuildReport(config, result, ctx));
+    nlohmann::ordered_json report = BuildReport(config, result, ctx);
+    report["summary"]["peer_failed"] = summary.peer_failed;
+    AnnotateReport(report, result, warnings);
+    const std::string text = ReportText(report);
     std::fflush(table_out);
     if (report_file) report_file->Commit(text);
     if (plot_report_file) plot_report_file->Commit(text);
+    if (opts.format == "json") {
+      fmt::print(stdout, "{}", text);
+      std::fflush(stdout);
+    }
     if (!opts.quiet && !IsStdoutPath(plot_report)) fmt::print(table_out, "report: {}\n", plot_report);
   }
   made.Keep();
   if (!plot_dir.empty()) MakePlots(plot_report, plot_dir);
-  if (!opts.quiet)
-    fmt::print(table_out, "{} passed, {} failed, {} skipped\n", passed, failed, other);
-  return result.ExitCode();
+  fmt::print(table_out, "{}\n", SummaryLine(summary, table.colour));
+  return SummaryExitCode(summary);
 }
 
 }  // namespace lnbench

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/runner.h"
+#include "report/table.h"
 
 namespace lnbench {
 
@@ -29,16 +30,27 @@ struct ProblemOptions {
   bool stats = false;
   bool both_modes = false;   // verify: affine+stats and neither
   std::string seed = "1";   // text: parsed by ParseUint64, so -1 and 2^64 are refused
-  std::string threads = "0";
+  std::string threads = "auto";
   std::string input, gamma, beta, dump;
   std::vector<std::string> tune;  // KEY=VALUE backend tuning (CaseOptions::tuning)
   bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;
+  bool show_skipped = false;
+  std::string format = "table";
+  std::string filter;  // --filter REGEX on case ids  // standard output: table, md, csv, json
 };
+
+// Returns which failures set the exit code: with 'all' among the backends,
+// peers not named are counted apart.
+CountingRule CountingRuleFor(const ProblemOptions& opts);
 
 // A CLI11 check refusing "": an empty --shape, --json... would silently mean
 // "the default" or "nothing".
 CLI::Validator NonEmpty();
+
+// A CLI11 transform for durations: "0.2", "0.2s", "200ms", "500us" become
+// seconds ("0.2", "0.0005").
+CLI::Validator Seconds();
 
 // A CLI11 check refusing NaN and infinities (CLI::Range lets NaN through).
 CLI::Validator Finite();

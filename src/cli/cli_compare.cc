@@ -26,6 +26,7 @@ struct CompareCliOptions {
   double max_ulp_growth = CompareOptions{}.max_ulp_growth;
   bool fail_on_missing = false;
   bool absolute = false;
+  bool only_changes = false;
   std::string format = "table";
   std::string output_path;
 };
@@ -49,6 +50,7 @@ CompareConfig ToConfig(const CompareCliOptions& o) {
   config.options.max_ulp_growth = o.max_ulp_growth;
   config.options.fail_on_missing = o.fail_on_missing;
   config.options.absolute = o.absolute;
+  config.options.only_changes = o.only_changes;
   config.format = o.format == "md" ? CompareFormat::kMarkdown
                   : o.format == "json" ? CompareFormat::kJson
                                        : CompareFormat::kTable;
@@ -99,6 +101,8 @@ CommandFn AddCompareCommand(CLI::App& app) {
                "compare absolute times even when the reports come from different machines "
                "(by default those are compared as fractions of each run's copy ceiling)")
       ->capture_default_str();
+  sc->add_flag("--only-changes", o.only_changes,
+               "list only regressions, improvements and ambiguous cases (the verdict still covers every case)");
   sc->add_option("--format", o.format, "output: an aligned table, markdown (md, for a PR comment) or json")
       ->check(CLI::IsMember({"table", "md", "json"}))
       ->capture_default_str();

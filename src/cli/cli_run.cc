@@ -44,7 +44,9 @@ CommandFn AddRunCommand(CLI::App& app) {
   cmd->add_option("--max-noise", opts->max_noise_pct,
                   "stop sampling when the median's relative standard error is below this (percent)")
       ->check(Finite())->check(CLI::Range(0.0, 100.0))->capture_default_str();
-  cmd->add_option("--time-budget", opts->time_budget, "seconds of sampling per case at most")
+  cmd->add_option("--time-budget", opts->time_budget,
+                  "sampling per case at most: seconds (0.5), or with a unit (0.5s, 200ms)")
+      ->transform(Seconds())
       ->check(Finite())->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   cmd->add_flag("--cold", opts->cold,
                 "flush caches before every sample (CPU: stream 4x the last-level cache; GPU: L2)");

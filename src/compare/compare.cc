@@ -12,6 +12,7 @@
 
 #include "core/bounded_read.h"
 #include "core/errors.h"
+#include "core/stats.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
 
@@ -26,6 +27,7 @@ const char* TimingVerdictName(TimingVerdict verdict) {
     case TimingVerdict::kSmallChange: return "small change";
     case TimingVerdict::kSlower: return "slower";
     case TimingVerdict::kFaster: return "faster";
+    case TimingVerdict::kAmbiguous: return "ambiguous: the machine's state changed";
   }
   return "?";
 }
@@ -99,6 +101,29 @@ CaseSide ReadSide(const Json& c) {
   return side;
 }
 
+// Returns the relative standard error of the median of the ceiling a case was
+// measured against (matched by device, threads, method and bandwidth), or nullopt.
+std::optional<double> CeilingRelErr(const LoadedReport& report, const Json& c) {
+  const Json& t = c.at("throughput");
+  if (!t.is_object() || !report.json.contains("ceilings") || !report.json.at("ceilings").is_array())
+    return std::nullopt;
+  for (const Json& ceiling : report.json.at("ceilings")) {
+    if (!ceiling.is_object() || ceiling.value("device", Json()) != c.at("device") ||
+        ceiling.value("threads", Json()) != c.at("threads") ||
+        ceiling.value("method", Json()) != t.value("ceiling_method", Json()))
+      continue;
+    const auto bw = ReadNumber(ceiling.value("bandwidth_gbps", Json()));
+    const auto case_bw = ReadNumber(t.at("ceiling_gbps"));
+    if (!bw || !case_bw || *bw != *case_bw) continue;
+    std::vector<double> samples;
+    for (const Json& x : ceiling.value("samples_s", Json::array()))
+      if (const auto v = ReadNumber(x); v && std::isfinite(*v)) samples.push_back(*v);
+    if (samples.size() < 2) return std::nullopt;
+    return Summarize(samples).median_rel_err;
+  }
+  return std::nullopt;
+}
+
 // Returns a signed percentage: "+5.3%".
 std::string Percent(double change) { return fmt::format("{:+.1f}%", 100 * change); }
 
@@ -155,6 +180,24 @@ void JudgeTiming(CaseComparison& cc, const CompareOptions& options) {
     cc.timing = TimingVerdict::kFaster;
   } else {
     cc.timing = TimingVerdict::kSmallChange;
+  }
+  // On one machine, a copy ceiling that moved beyond its noise (and beyond the
+  // tolerated slowdown) says the machine itself changed (other load, clocks,
+  // a cache-resident copy): a significant change of the case cannot be laid
+  // on the code (issue 17: 21 of 21 "regressions" while the fraction of the
+  // ceiling improved). Compared by ceiling, the machine is already factored out.
+  if ((cc.timing == TimingVerdict::kSlower || cc.timing == TimingVerdict::kFaster) && cc.same_machine &&
+      !cc.by_ceiling &&
+      b.ceiling_gbps && n.ceiling_gbps) {
+    const double moved = std::abs(*n.ceiling_gbps / *b.ceiling_gbps - 1);
+    const double noise = 2 * std::hypot(b.ceiling_rel_err.value_or(0), n.ceiling_rel_err.value_or(0));
+    if (moved > noise && moved > options.max_slowdown) {
+      if (cc.timing == TimingVerdict::kSlower) cc.regressions.pop_back();
+      cc.timing = TimingVerdict::kAmbiguous;
+      cc.ceiling_detail = fmt::format("ceiling {:.3g} -> {:.3g} GB/s ({}, noise +-{:.1f}%)", *b.ceiling_gbps,
+                                      *n.ceiling_gbps, Percent(*n.ceiling_gbps / *b.ceiling_gbps - 1),
+                                      noise * 100);
+    }
   }
 }
 
@@ -311,8 +354,17 @@ std::string CaseLabel(const Json& c, const std::string& report_mode) {
   return label;
 }
 
+std::string Comparison::VerdictWord() const {
+  if (regression()) return "regression";
+  return ambiguous > 0 ? "ambiguous" : "no regression";
+}
+
 std::string Comparison::Headline() const {
   const size_t compared = cases.size();
+  if (!regression() && ambiguous > 0)
+    return fmt::format("ambiguous: the machine's state changed: {} of {} compared cases changed while their "
+                       "copy ceiling moved beyond its noise; rerun both on a quiet machine",
+                       ambiguous, compared);
   if (!regression())
     return fmt::format("no regression in {} compared case{}", compared, compared == 1 ? "" : "s");
   std::string text;
@@ -415,6 +467,8 @@ Comparison CompareReports(const LoadedReport& base, const LoadedReport& next,
     cc.matched_by_id = by_id[i];
     cc.base = ReadSide(base_cases[i]);
     cc.next = ReadSide(new_cases[j]);
+    cc.base.ceiling_rel_err = CeilingRelErr(base, base_cases[i]);
+    cc.next.ceiling_rel_err = CeilingRelErr(next, new_cases[j]);
     cc.same_machine = cc.base.machine == cc.next.machine;
     JudgeTiming(cc, options);
     const bool timing_regressed = !cc.regressions.empty();
@@ -428,6 +482,7 @@ Comparison CompareReports(const LoadedReport& base, const LoadedReport& next,
     if (cc.regression()) ++cmp.regressed_cases;
     if (cc.timing == TimingVerdict::kFaster) ++cmp.faster;
     if (cc.timing == TimingVerdict::kTooFewSamples) ++cmp.too_few_samples;
+    if (cc.timing == TimingVerdict::kAmbiguous) ++cmp.ambiguous;
     if (cc.ratio && std::isfinite(*cc.ratio)) {
       log_sum += std::log(*cc.ratio);
       ++cmp.geomean_cases;
@@ -480,6 +535,7 @@ std::string Verdict(const CaseComparison& cc) {
     return "REGRESSION: " + reasons;
   }
   std::string text = TimingVerdictName(cc.timing);
+  if (!cc.ceiling_detail.empty()) text += " (" + cc.ceiling_detail + ")";
   if (cc.accuracy == AccuracyVerdict::kImproved || cc.accuracy == AccuracyVerdict::kUlpWithin ||
       cc.accuracy == AccuracyVerdict::kUlpOtherMachine)
     text += std::string(", accuracy ") + AccuracyVerdictName(cc.accuracy);
@@ -487,9 +543,39 @@ std::string Verdict(const CaseComparison& cc) {
   return text;
 }
 
-struct Row {
-  std::vector<std::string> cells;
-};
+// Returns true when a case changed: a regression, an improvement, or ambiguous.
+bool Changed(const CaseComparison& cc) {
+  return cc.regression() || cc.timing == TimingVerdict::kSlower || cc.timing == TimingVerdict::kFaster ||
+         cc.timing == TimingVerdict::kAmbiguous || cc.accuracy == AccuracyVerdict::kImproved ||
+         cc.accuracy == AccuracyVerdict::kNowFails || cc.accuracy == AccuracyVerdict::kUlpGrowth;
+}
+
+// Returns true when the table and markdown list a case: with --only-changes
+// the changed ones; when no case was timed on both sides (verify reports:
+// thousands of cases, every one "not timed") the ones that changed status or
+// accuracy; otherwise every case.
+bool Listed(const Comparison& c, const CaseComparison& cc) {
+  if (c.options.only_changes) return Changed(cc);
+  const bool any_timed = std::any_of(c.cases.begin(), c.cases.end(), [](const CaseComparison& x) {
+    return x.timing != TimingVerdict::kNotTimed;
+  });
+  if (any_timed) return true;
+  const bool unchanged_untimed = cc.timing == TimingVerdict::kNotTimed && !Changed(cc) &&
+                                 cc.base.status == cc.next.status &&
+                                 (cc.accuracy == AccuracyVerdict::kSame || cc.accuracy == AccuracyVerdict::kNotChecked);
+  return !unchanged_untimed;
+}
+
+// Returns the line saying how many cases the table leaves out, or "".
+std::string UnlistedText(const Comparison& c) {
+  size_t unlisted = 0;
+  for (const auto& cc : c.cases) unlisted += !Listed(c, cc);
+  if (unlisted == 0) return "";
+  return fmt::format("{} of {} compared case{} not listed: {}", unlisted, c.cases.size(),
+                     c.cases.size() == 1 ? "" : "s",
+                     c.options.only_changes ? "no change (--only-changes)"
+                                            : "not timed (verify reports) and unchanged");
+}
 
 const std::vector<std::string> kColumns = {"case",   "status", "base",       "new",     "change",
                                            "p",      "GB/s",   "of ceiling", "max ulp", "verdict"};
@@ -557,7 +643,8 @@ std::string SideText(const std::string& machine, const std::string& date, const 
 std::string FormatTable(const Comparison& c) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back(kColumns);
-  for (const auto& cc : c.cases) rows.push_back(Cells(cc));
+  for (const auto& cc : c.cases)
+    if (Listed(c, cc)) rows.push_back(Cells(cc));
   std::vector<size_t> width(kColumns.size(), 0);
   for (const auto& r : rows)
     for (size_t k = 0; k < r.size(); ++k) width[k] = std::max(width[k], r[k].size());
@@ -588,6 +675,7 @@ std::string FormatTable(const Comparison& c) {
       out += std::string(total, '-') + "\n";
     }
   }
+  if (const auto u = UnlistedText(c); !u.empty()) out += u + "\n";
   out += "\n" + GeomeanText(c) + "\n";
   for (const auto& [title, list] : {std::pair{"only in base", &c.only_in_base}, std::pair{"only in new", &c.only_in_new}}) {
     if (list->empty()) continue;
@@ -656,13 +744,14 @@ std::string FormatMarkdown(const Comparison& c) {
 
   std::vector<const CaseComparison*> all, regressed;
   for (const auto& cc : c.cases) {
-    all.push_back(&cc);
+    if (Listed(c, cc)) all.push_back(&cc);
     if (cc.regression()) regressed.push_back(&cc);
   }
   if (!regressed.empty()) out += "Regressions:\n\n" + MarkdownTable(regressed) + "\n";
-  out += fmt::format("<details><summary>All {} compared case{}</summary>\n\n", all.size(),
-                     all.size() == 1 ? "" : "s");
+  out += fmt::format("<details><summary>{} {} compared case{}</summary>\n\n",
+                     all.size() == c.cases.size() ? "All" : "Listed:", all.size(), all.size() == 1 ? "" : "s");
   out += MarkdownTable(all) + "\n</details>\n";
+  if (const auto u = UnlistedText(c); !u.empty()) out += "\n" + MarkdownEscape(u) + "\n";
   out += "\n" + MarkdownEscape(GeomeanText(c)) + "\n";
   for (const auto& [title, list] : {std::pair{"Only in base", &c.only_in_base}, std::pair{"Only in new", &c.only_in_new}}) {
     if (list->empty()) continue;
@@ -719,10 +808,12 @@ std::string FormatJson(const Comparison& c) {
                   {"max_ulp_growth", c.options.max_ulp_growth},
                   {"fail_on_missing", c.options.fail_on_missing},
                   {"absolute", c.options.absolute},
+                  {"only_changes", c.options.only_changes},
                   {"min_samples", kMinUTestSamples}};
   j["machines_differ"] = c.pairs_on_different_machines > 0;
   Json cases = Json::array();
   for (const auto& cc : c.cases) {
+    if (c.options.only_changes && !Changed(cc)) continue;
     Json k;
     k["key"] = cc.key;
     k["label"] = cc.label;
@@ -735,7 +826,8 @@ std::string FormatJson(const Comparison& c) {
                    {"change", OptNumber(cc.change)},
                    {"ratio", OptNumber(cc.ratio)},
                    {"u", cc.utest ? NumberToJson(cc.utest->u) : Json(nullptr)},
-                   {"p_value", cc.utest ? NumberToJson(cc.utest->p_value) : Json(nullptr)}};
+                   {"p_value", cc.utest ? NumberToJson(cc.utest->p_value) : Json(nullptr)},
+                   {"ceiling_detail", cc.ceiling_detail}};
     k["accuracy"] = {{"verdict", AccuracyVerdictName(cc.accuracy)}, {"detail", cc.accuracy_detail}};
     k["regression"] = cc.regression();
     k["regressions"] = cc.regressions;
@@ -756,7 +848,9 @@ std::string FormatJson(const Comparison& c) {
                   {"too_few_samples", c.too_few_samples},
                   {"only_in_base", c.only_in_base.size()},
                   {"only_in_new", c.only_in_new.size()},
+                  {"ambiguous", c.ambiguous},
                   {"regression", c.regression()},
+                  {"verdict", c.VerdictWord()},
                   {"headline", c.Headline()}};
   return DumpJsonText(j);
 }

@@ -23,6 +23,7 @@ struct CompareOptions {
   double max_ulp_growth = 0;    // max ulp (scale ulps, see metrics.h) may grow by this much before it is a regression
   bool fail_on_missing = false; // a case present in only one report is a regression
   bool absolute = false;        // compare times even when the machines differ
+  bool only_changes = false;    // list only regressions, improvements and ambiguous cases
 };
 
 // What the timing of one matched case did.
@@ -34,6 +35,8 @@ enum class TimingVerdict {
   kSmallChange,    // significant, but within +-max_slowdown
   kSlower,         // significant and slower than max_slowdown: a regression
   kFaster,         // significant and faster than max_slowdown
+  kAmbiguous,      // slower or faster, but on the same machine the case's copy ceiling
+                   // changed beyond its noise and max_slowdown: the machine's state changed
 };
 // Returns the short text of a verdict ("no change", "slower", ...).
 const char* TimingVerdictName(TimingVerdict verdict);
@@ -64,6 +67,7 @@ struct CaseSide {
   std::optional<double> bandwidth_gbps;
   std::optional<double> ceiling_gbps;         // finite and > 0 only
   std::optional<double> fraction_of_ceiling;  // finite only
+  std::optional<double> ceiling_rel_err;      // the ceiling median's relative standard error
   // Accuracy: nullopt when the case has no accuracy block.
   std::optional<bool> accuracy_passed;
   // The op's first output tensor (y forward), in ulps of the element's scale (metrics.h).
@@ -88,6 +92,7 @@ struct CaseComparison {
   std::optional<double> change;
   std::optional<double> ratio;
   std::optional<MannWhitneyResult> utest;
+  std::string ceiling_detail;  // kAmbiguous: "ceiling 14.2 -> 0.16 GB/s (+-1.2%)"
 
   AccuracyVerdict accuracy = AccuracyVerdict::kNotChecked;
   std::string accuracy_detail;  // "y max ulp 1 -> 4", "passed -> failed: <reason>"
@@ -122,10 +127,13 @@ struct Comparison {
   size_t regressed_cases = 0;
   size_t faster = 0;
   size_t too_few_samples = 0;
+  size_t ambiguous = 0;  // cases judged kAmbiguous
   bool missing_is_regression = false;  // fail_on_missing and a case is missing
 
   // Returns true when `compare` must exit 1.
   bool regression() const { return regressed_cases > 0 || missing_is_regression; }
+  // Returns "regression", "ambiguous" (no regression, but ambiguous cases) or "no regression".
+  std::string VerdictWord() const;
   // Returns the one-line verdict ("2 regressions in 14 compared cases", ...).
   std::string Headline() const;
 };

@@ -15,7 +15,7 @@ std::string_view DTypeName(DType dtype) {
 }
 
 std::optional<DType> ParseDType(std::string_view name) {
-  if (name == "f32" || name == "float32" || name == "float") return DType::kF32;
+  if (name == "f32" || name == "fp32" || name == "float32" || name == "float") return DType::kF32;
   if (name == "bf16" || name == "bfloat16") return DType::kBF16;
   if (name == "f16" || name == "float16" || name == "half" || name == "fp16") return DType::kF16;
   return std::nullopt;

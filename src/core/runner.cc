@@ -12,6 +12,7 @@
 #include <new>
 
 #include "core/cpu_memory.h"
+#include "core/default_threads.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
@@ -411,7 +412,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   if (!p.affine) s += " --no-affine";
   if (p.stats) s += " --stats";
   if (p.seed != defaults.seed && p.dist != Distribution::kFile) s += fmt::format(" --seed {}", p.seed);
-  if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{0})
+  if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{kAutoThreads})
     s += fmt::format(" --threads {}", r.threads);
   for (const auto& [key, value] : r.tuning) s += fmt::format(" --tune {}={}", key, value);
   if (config.command == "run" && config.timing.cold) s += " --cold";
@@ -447,6 +448,26 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
     }
     plan = std::move(unique);
   }
+  if (config.select) {
+    // A problem none of whose cases is selected is not even generated.
+    for (PlannedProblem& pp : plan) {
+      std::vector<PlannedCase> kept;
+      for (const PlannedCase& pc : pp.cases) {
+        CaseResult r;
+        r.backend = pc.backend->Name();
+        r.requested_variant = pc.requested_variant;
+        r.device = pc.backend->DeviceId();
+        const int t = pc.threads == kAutoThreads ? DefaultThreads(pp.problem, HardwareThreads()) : pc.threads;
+        r.threads = r.device == "cpu" ? (t > 0 ? t : HardwareThreads()) : 0;
+        r.problem = pp.problem;
+        r.tuning = pc.tuning;
+        if (config.select(r)) kept.push_back(pc);
+      }
+      pp.cases = std::move(kept);
+    }
+    plan.erase(std::remove_if(plan.begin(), plan.end(), [](const PlannedProblem& pp) { return pp.cases.empty(); }),
+               plan.end());
+  }
   size_t total = 0;
   for (const auto& pp : plan) total += pp.cases.size();
   CeilingCache ceilings(config, &result.ceilings);
@@ -481,7 +502,9 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
       r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
       r.peer = b->IsPeer();
       r.device = b->DeviceId();
-      r.threads = r.device == "cpu" ? (pc.threads > 0 ? pc.threads : HardwareThreads()) : 0;
+      // --threads N is exact; 0 is every hardware thread; the default is chosen per problem.
+      const int threads = pc.threads == kAutoThreads ? DefaultThreads(p, HardwareThreads()) : pc.threads;
+      r.threads = r.device == "cpu" ? (threads > 0 ? threads : HardwareThreads()) : 0;
       r.problem = p;
       if (files) {
         r.input_file = config.input_path;
@@ -495,7 +518,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
         on_start(done, total, fmt::format("{} {} {}", r.backend, r.variant, p.ShortName()));
 
       const Verdict available = b->Available();
-      CaseOptions options{pc.requested_variant, pc.threads, pc.tuning};
+      CaseOptions options{pc.requested_variant, threads, pc.tuning};
       Verdict supported = available.ok ? b->Supports(p, options) : available;
       if (supported.ok) {
         const std::vector<std::string> keys = b->TuningKeys();

@@ -41,7 +41,8 @@ struct RunConfig {
   std::vector<OutputMode> modes = {OutputMode{}};
   double eps = 1e-5;
   uint64_t seed = 1;
-  std::vector<int> threads = {0};          // CPU thread counts (0 = all hardware threads)
+  std::vector<int> threads = {-1};         // CPU thread counts (0 = all hardware threads;
+                                           // kAutoThreads = -1: chosen per problem, DefaultThreads)
   bool measure = true;                     // false: verify only
   TimingConfig timing;
   int ceiling_min_samples = 10;
@@ -59,6 +60,10 @@ struct RunConfig {
   // layer (src/app) hands over the registry's, tests their own (planted-bug
   // backends run through the runner). Core never includes the registry.
   std::vector<Backend*> backend_objects;
+  // When set, only the planned cases it accepts run (--filter REGEX on case
+  // ids); it sees the case's identity (backend, variants, problem, threads,
+  // tuning), nothing measured.
+  std::function<bool(const CaseResult&)> select;
 };
 
 enum class CaseStatus { kPassed, kFailed, kSkipped, kUnsupported, kError };

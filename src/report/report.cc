@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/build_info.h"
+#include "core/default_threads.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
 
@@ -69,19 +70,24 @@ Json ProblemJson(const Problem& p, const std::string& input_file,
   return j;
 }
 
-std::string CaseId(const CaseResult& r) {
+}  // namespace
+
+std::string CaseIdWithMode(const CaseResult& r, const std::string& mode) {
   const Problem& p = r.problem;
   std::string id = fmt::format("{}/{}/{}/{}/{}x{}/{}/{}/eps={}/affine={}/stats={}/seed={}/threads={}/{}",
                                NormName(p.norm), DirectionName(p.dir), r.backend,
                                r.requested_variant.empty() ? "default" : r.requested_variant,
                                p.rows, p.cols, DTypeName(p.dtype), DistributionName(p.dist), p.eps,
-                               p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed, r.threads,
-                               r.timing ? r.timing->mode : std::string("verify"));
+                               p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed, r.threads, mode);
   // Tuning selects other code paths: another case (a coverage case with
   // stream_min_bytes=0 is not the same case as the plain shape).
   for (const auto& [key, value] : r.tuning) id += fmt::format("/{}={}", key, value);
   return id;
 }
+
+namespace {
+
+std::string CaseId(const CaseResult& r) { return CaseIdWithMode(r, r.timing ? r.timing->mode : "verify"); }
 
 Json CaseJson(const CaseResult& r, const std::string& machine) {
   Json j;
@@ -189,7 +195,9 @@ Json ConfigJson(const RunConfig& c) {
   j["dirs"] = dirs;
   j["eps"] = c.eps;
   j["seed"] = c.seed;
-  j["threads"] = c.threads;
+  Json threads = Json::array();  // kAutoThreads is written "auto" (chosen per problem)
+  for (int t : c.threads) threads.push_back(t == kAutoThreads ? Json("auto") : Json(t));
+  j["threads"] = threads;
   j["measure"] = c.measure;
   j["timing"] = {{"mode", c.timing.cold ? "cold" : "hot"},
                  {"warmup_runs", c.timing.warmup_runs},

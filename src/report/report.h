@@ -16,6 +16,10 @@ inline constexpr int kReportSchemaVersion = 3;
 // (nlohmann would write them as null, which reads back as "no data").
 nlohmann::ordered_json JsonNumber(double value);
 
+// Returns a case's id ("scalar/default/4096x768/f32/normal/eps=1e-05/.../threads=1/hot")
+// with `mode` as its last part ("hot", "cold", or "verify" for an untimed case).
+std::string CaseIdWithMode(const CaseResult& result, const std::string& mode);
+
 // Returns the whole report of a run.
 nlohmann::ordered_json BuildReport(const RunConfig& config, const RunResult& result,
                                    const RunContext& context);

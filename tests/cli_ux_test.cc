@@ -1,0 +1,341 @@
+// End-to-end tests of what a person or a CI log sees (issue 17): -q, peers
+// counted apart, colours, suggestions, formats, warnings. Each runs the built
+// binary with its output in a fresh temporary folder.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/report_schema.h"
+#include "support/temp_dir_test.h"
+
+namespace lnbench {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CliUxTest : public testing::TempDirTest {
+ protected:
+  CliUxTest() : TempDirTest("lnbench-ux") {}
+
+  // Runs lnbench with `args` (shell-quoted) after `env` (VAR=value ... or "").
+  Result Run(const std::string& args, const std::string& env = "") {
+    const std::string cmd = "env " + env + " " + LNBENCH_BINARY + " " + args + " >" + Path("out") + " 2>" +
+                            Path("err") + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(Path("out"));
+    r.err = Slurp(Path("err"));
+    return r;
+  }
+
+  bool OneDnnAvailable() { return Run("list").out.find("onednn (peer): available") != std::string::npos; }
+};
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TEST_F(CliUxTest, QuietPrintsOnlyTheSummaryWhenAllPass) {
+  Result r = Run("verify -q -b scalar --shape 3x5 --dtype f32 --dist normal");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "2 passed, 0 failed, 0 unsupported, 0 skipped\n");
+  EXPECT_EQ(r.err, "");
+}
+
+// oneDNN fails the offsets by design (docs/peers.md): under the default -b all
+// that is a peer finding, listed with its repro but not exit code 1; named
+// with -b it counts like any backend.
+TEST_F(CliUxTest, PeerFailuresCountApartUnderAllAndCountWhenNamed) {
+  if (LNBENCH_BUILT_WITH_ONEDNN == 0) {
+    EXPECT_FALSE(OneDnnAvailable());
+    return;
+  }
+  ASSERT_TRUE(OneDnnAvailable());
+  const std::string problem = " --shape 8x768 --dtype f32 --dist offset1e6 --no-affine";
+  Result all = Run("verify -q" + problem);
+  EXPECT_EQ(all.code, 0) << all.out << all.err;
+  EXPECT_NE(all.out.find("peer findings"), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find("problems:"), std::string::npos) << all.out;
+  EXPECT_EQ(Count(all.out, "repro: lnbench verify -b onednn"), 2u) << all.out;
+  EXPECT_NE(all.out.find("0 failed, 2 peer failures (not counted in the exit code)"), std::string::npos) << all.out;
+
+  Result named = Run("verify -q -b onednn,scalar" + problem);
+  EXPECT_EQ(named.code, 1) << named.out << named.err;
+  EXPECT_NE(named.out.find("problems:\n  failed onednn inference 8x768 f32 plain offset1e6: y:"), std::string::npos)
+      << named.out;
+  EXPECT_EQ(Count(named.out, "repro: lnbench verify -b onednn"), 2u) << named.out;
+  EXPECT_NE(named.out.find("1 passed, 2 failed, 0 unsupported, 0 skipped\n"), std::string::npos) << named.out;
+  // -b all,onednn names it too. The report counts peer failures apart.
+  const std::string json = Path("r.json");
+  Result both = Run("verify -q -b all,onednn --json " + json + problem);
+  EXPECT_EQ(both.code, 1) << both.out << both.err;
+  Result all_json = Run("verify -q --json " + json + problem);
+  EXPECT_EQ(all_json.code, 0);
+  const auto report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["summary"]["peer_failed"], 2);
+  EXPECT_EQ(report["summary"]["failed"], 2);  // every failed case, as before
+  testing::ExpectReportMatchesSchema(report);
+}
+
+TEST_F(CliUxTest, ColourFollowsNoColorAndForce) {
+  const std::string args = "verify -b scalar --shape 3x5 --dtype f32 --dist normal";
+  EXPECT_EQ(Run(args).out.find('\033'), std::string::npos);  // not a terminal
+  Result forced = Run(args, "CLICOLOR_FORCE=1");
+  EXPECT_NE(forced.out.find("\033[32mpassed\033[0m"), std::string::npos) << forced.out;
+  EXPECT_EQ(Run(args, "CLICOLOR_FORCE=1 NO_COLOR=1").out.find('\033'), std::string::npos);
+}
+
+TEST_F(CliUxTest, TableHasAModeColumnAndAutoShowsItsTarget) {
+  Result r = Run("verify -b highway --variant auto --shape 3x5 --dtype bf16 --dist normal --stats");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(" mode "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" bf16  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" affine+stats "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("auto\u2192"), std::string::npos) << r.out;
+}
+
+
+// Expects exit 2 and exactly one stderr line holding every needle.
+void ExpectOneLineError(const Result& r, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(Count(r.err, "\n"), 1u) << r.err;
+  for (const std::string& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << "\n" << r.err;
+}
+
+TEST_F(CliUxTest, MisspellingsGetASuggestion) {
+  ExpectOneLineError(Run("runn"), {"unknown command 'runn' (did you mean 'run'?)", "have: run, verify, list"});
+  ExpectOneLineError(Run("verfy -b scalar"), {"did you mean 'verify'?"});
+  ExpectOneLineError(Run("run --jsn x.json"), {"unknown option '--jsn' for 'run' (did you mean '--json'?)"});
+  ExpectOneLineError(Run("verify --no-coverag"), {"did you mean '--no-coverage'?"});
+  ExpectOneLineError(Run("run -b higway --shape 4x4"), {"unknown backend 'higway' (did you mean 'highway'?)"});
+  ExpectOneLineError(Run("run -b scalar --shape 4x4 --dtype bf61"), {"unknown dtype 'bf61' (did you mean 'bf16'?)"});
+  ExpectOneLineError(Run("verify -b scalar --shape 4x4 --op rmsnrom"),
+                     {"unknown op 'rmsnrom' (did you mean 'rmsnorm'?)", "have: layernorm, rmsnorm, all"});
+  EXPECT_EQ(Run("verify -q -b scalar --shape 4x4 --dtype f32 --dist normal --op RMSNorm").code, 0);
+  ExpectOneLineError(Run("run -b scalar --shape 4x4 --dist normall"),
+                     {"unknown distribution 'normall' (did you mean 'normal'?)"});
+  // Far from every name: no guess, but the list.
+  Result far = Run("run -b scalar --shape 4x4 --dist zzzzzzzz");
+  ExpectOneLineError(far, {"unknown distribution 'zzzzzzzz' (have: normal,"});
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+// The variants of each backend, each listed once, and every unknown one in one line.
+TEST_F(CliUxTest, VariantErrorListsEachBackendsVariants) {
+  Result r = Run("run -b scalar,highway --shape 4x4 --variant avx9,twopas");
+  ExpectOneLineError(r, {"unknown variant 'avx9' (did you mean 'avx3'?), 'twopas' (did you mean 'twopass'?)",
+                         "(have: scalar: twopass; highway: auto, avx3_dl"});
+  EXPECT_EQ(Count(r.err, "have:"), 1u) << r.err;
+  EXPECT_EQ(Count(r.err, "twopass;"), 1u) << r.err;
+}
+
+TEST_F(CliUxTest, NamesAreCaseInsensitiveAndDtypesHaveAliases) {
+  Result r = Run("verify -q -b Highway,SCALAR --variant AVX2,twopass --shape 2x8 --dtype FP32,half,bfloat16 "
+                 "--dist Normal --no-affine --json " + Path("r.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto report = nlohmann::json::parse(Slurp(Path("r.json")));
+  std::set<std::string> dtypes, backends;
+  for (const auto& c : report["cases"]) {
+    dtypes.insert(c["problem"]["dtype"].get<std::string>());
+    backends.insert(c["backend"].get<std::string>() + "/" + c["variant"].get<std::string>());
+  }
+  EXPECT_EQ(dtypes, (std::set<std::string>{"f32", "f16", "bf16"}));
+  EXPECT_EQ(backends, (std::set<std::string>{"highway/avx2", "scalar/twopass"}));
+  ASSERT_EQ(Run("run -q -b scalar --shape 2x8 --dtype float32,fp16,bf16").code, 0);
+}
+
+TEST_F(CliUxTest, TimeBudgetTakesAUnit) {
+  for (const char* budget : {"0.02", "0.02s", "20ms", "20000us"}) {
+    Result r = Run(std::string("run -q -b scalar --shape 2x8 --time-budget ") + budget + " --json " + Path("r.json"));
+    ASSERT_EQ(r.code, 0) << budget << r.err;
+    const auto report = nlohmann::json::parse(Slurp(Path("r.json")));
+    EXPECT_NEAR(report["config"]["timing"]["time_budget_s"].get<double>(), 0.02, 1e-12) << budget;
+  }
+  ExpectOneLineError(Run("run -b scalar --shape 2x8 --time-budget xs"), {"--time-budget", "not a duration"});
+  ExpectOneLineError(Run("run -b scalar --shape 2x8 --time-budget 2h"), {"--time-budget"});
+}
+
+
+// A synthetic noisy, low ceiling (LNBENCH_TEST_CEILING_JITTER: two samples in
+// three 50x slower) and a synthetic busy machine (LNBENCH_PROC_ROOT: a
+// /proc/loadavg of 64) are warned in the table, in -q and in the report.
+TEST_F(CliUxTest, WarningsForANoisyCeilingAndABusyMachine) {
+  std::filesystem::create_directories(Path("proc"));
+  std::ofstream(Path("proc/loadavg")) << "64.00 63.00 60.00 3/400 12345\n";
+  std::ofstream(Path("proc/stat")) << "cpu  100 0 100 1000 0 0 0 0 0 0\n";
+  const std::string env = "LNBENCH_TEST_CEILING_JITTER=50 LNBENCH_PROC_ROOT=" + Path("proc");
+  const std::string json = Path("r.json");
+  Result r = Run("run -b highway --shape 64x768 --threads 1 --time-budget 0.05 --json " + json, env);
+  ASSERT_EQ(r.code, 0) << r.err;  // warnings do not change the exit code
+  EXPECT_NE(r.out.find("noisy_ceiling,above_ceiling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("busy_machine: load average 64.0 on"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", 1 case with warnings\n"), std::string::npos) << r.out;
+  const auto report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  std::set<std::string> kinds;
+  for (const auto& w : report["cases"][0]["warnings"]) kinds.insert(w["kind"].get<std::string>());
+  EXPECT_TRUE(kinds.count("noisy_ceiling")) << report["cases"][0]["warnings"].dump();
+  EXPECT_TRUE(kinds.count("above_ceiling")) << report["cases"][0]["warnings"].dump();
+  EXPECT_EQ(report["warnings"][0]["kind"], "busy_machine");
+  EXPECT_EQ(report["summary"]["warnings"], 1);
+  const auto& timing = report["cases"][0]["timing"];
+  EXPECT_NEAR(timing["median_stderr_s"].get<double>(),
+              timing["median_rel_stderr"].get<double>() * timing["median_s"].get<double>(), 1e-15);
+  // -q keeps the run's warnings and the count.
+  Result q = Run("run -q -b highway --shape 64x768 --threads 1 --time-budget 0.05", env);
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_NE(q.out.find("warning: busy_machine: load average 64.0"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("1 case with warnings"), std::string::npos) << q.out;
+  // A bad hook value is a usage error, not a silent default.
+  EXPECT_EQ(Run("run -q -b highway --shape 64x768", "LNBENCH_TEST_CEILING_JITTER=x").code, 2);
+}
+
+
+// Without --threads a tiny problem runs on one thread; --threads N is exact.
+TEST_F(CliUxTest, DefaultThreadsPerProblemAndExactWhenGiven) {
+  const std::string json = Path("r.json");
+  ASSERT_EQ(Run("run -q -b highway --shape 8x768,4096x768 --dtype bf16 --time-budget 0.01 --json " + json).code, 0);
+  auto report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["config"]["threads"], nlohmann::json::array({"auto"}));
+  EXPECT_EQ(report["cases"][0]["threads"], 1);
+  const int hardware = std::stoi(report["context"]["cpu"]["hardware_threads"].dump());
+  EXPECT_EQ(report["cases"][1]["threads"], std::min(hardware, 48));  // 24 MiB: 48 x 512 KiB
+  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --dtype bf16");
+  ASSERT_EQ(Run("run -q -b highway --shape 8x768 --threads 2 --time-budget 0.01 --json " + json).code, 0);
+  report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["cases"][0]["threads"], 2);
+  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --threads 2");
+  ASSERT_EQ(Run("run -q -b highway --shape 8x768 --threads 0 --time-budget 0.01 --json " + json).code, 0);
+  report = nlohmann::json::parse(Slurp(json));
+  EXPECT_EQ(report["cases"][0]["threads"], hardware);
+}
+
+
+// --format puts one format alone on stdout; the summary goes to stderr.
+TEST_F(CliUxTest, FormatsForTools) {
+  const std::string run = "run -b scalar --shape 3x5,2x7 --threads 1 --time-budget 0.01";
+  Result csv = Run(run + " --format csv");
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  std::istringstream lines(csv.out);
+  std::string header, row;
+  std::getline(lines, header);
+  EXPECT_EQ(header.rfind("op,dir,backend,variant,requested_variant,peer,device,threads,rows,cols,dtype,mode,dist,status,", 0),
+            0u)
+      << header;
+  int rows = 0;
+  while (std::getline(lines, row)) {
+    ++rows;
+    EXPECT_EQ(row.rfind("layernorm,fwd,scalar,", 0), 0u) << row;
+    EXPECT_NE(row.find(",passed,1,"), std::string::npos) << row;
+    EXPECT_NE(row.find(",lnbench run -b scalar --shape "), std::string::npos) << row;
+  }
+  EXPECT_EQ(rows, 2);
+  EXPECT_NE(csv.err.find("2 passed, 0 failed"), std::string::npos) << csv.err;
+
+  Result md = Run(run + " --format md");
+  ASSERT_EQ(md.code, 0) << md.err;
+  EXPECT_EQ(md.out.rfind("| op | backend | variant | shape | dtype | mode |", 0), 0u) << md.out;
+  EXPECT_NE(md.out.find("| layernorm fwd | scalar |"), std::string::npos) << md.out;
+  EXPECT_EQ(Count(md.out, "\n"), 4u) << md.out;  // header, rule, two cases
+
+  Result json = Run(run + " --format json");
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto report = nlohmann::json::parse(json.out);  // stdout is the report alone
+  EXPECT_EQ(report["cases"].size(), 2u);
+  testing::ExpectReportMatchesSchema(report);
+
+  Result verify = Run("verify -b scalar --shape 3x5 --dtype f32 --dist normal --format csv");
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(Count(verify.out, "\n"), 3u) << verify.out;  // header and the two output modes
+
+  ExpectOneLineError(Run(run + " --format csv --json -"), {"--json - and --format csv both write to standard output"});
+  ExpectOneLineError(Run(run + " --format xml"), {"--format"});
+}
+
+TEST_F(CliUxTest, ListFormats) {
+  Result json = Run("list --format json");
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto list = nlohmann::json::parse(json.out);
+  EXPECT_EQ(list["backends"][0]["name"], "scalar");
+  EXPECT_EQ(list["backends"][0]["available"], true);
+  EXPECT_EQ(list["backends"][0]["variants"][0]["name"], "twopass");
+  EXPECT_EQ(list["distributions"][0], "normal");
+  Result csv = Run("list --format csv");
+  ASSERT_EQ(csv.code, 0);
+  EXPECT_EQ(csv.out.rfind("backend,peer,available,variant,supported,reason,description\nscalar,0,1,twopass,1,,", 0),
+            0u)
+      << csv.out;
+  Result md = Run("list --format md");
+  EXPECT_EQ(md.out.rfind("| backend | peer | available | variant |", 0), 0u) << md.out;
+}
+
+
+// Sweep files (--config): a [verify] / [run] section of long option names;
+// the command line wins. The examples in examples/ parse.
+TEST_F(CliUxTest, SweepFilesThroughConfig) {
+  std::ofstream(Path("sweep.toml")) << "[verify]\nbackend = \"scalar\"\nshape = \"3x5,2x7\"\ndtype = \"f32\"\n"
+                                       "dist = \"normal\"\n";
+  Result r = Run("verify -q --config " + Path("sweep.toml"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "4 passed, 0 failed, 0 unsupported, 0 skipped\n");  // 2 shapes x 2 output modes
+  Result over = Run("verify -q --config " + Path("sweep.toml") + " --dtype f32,bf16");
+  EXPECT_EQ(over.out, "8 passed, 0 failed, 0 unsupported, 0 skipped\n") << over.err;
+  ExpectOneLineError(Run("verify --config " + Path("missing.toml")), {"--config", "missing.toml"});
+  std::ofstream(Path("typo.toml")) << "[verify]\nbakend = \"scalar\"\n";
+  EXPECT_EQ(Run("verify -q --config " + Path("typo.toml")).code, 2);
+  for (const char* example : {"ci-verify.toml", "cpu-sweep.toml"}) {
+    const std::string path = std::string(LNBENCH_SOURCE_DIR) + "/examples/" + example;
+    // --help parses the file and stops before any work.
+    Result help = Run((std::string(example) == "ci-verify.toml" ? "verify" : "run") + std::string(" --config ") + path +
+                      " --help");
+    EXPECT_EQ(help.code, 0) << example << help.err;
+  }
+}
+
+
+// --filter runs only the cases whose report id matches.
+TEST_F(CliUxTest, FilterSelectsCasesById) {
+  const std::string json = Path("r.json");
+  Result r = Run("run -q -b scalar,highway --shape 8x64,16x64 --dtype f32,bf16 --time-budget 0.01 "
+                 "--filter 'highway/.*/16x64/bf16/' --json " + json);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto report = nlohmann::json::parse(Slurp(json));
+  ASSERT_EQ(report["cases"].size(), 1u);
+  EXPECT_EQ(report["cases"][0]["backend"], "highway");
+  EXPECT_EQ(report["cases"][0]["problem"]["rows"], 16);
+  EXPECT_EQ(report["cases"][0]["problem"]["dtype"], "bf16");
+  Result v = Run("verify -q -b scalar --shape 8x64 --dtype f32 --dist all --filter 'stats=1/.*/verify$'");
+  EXPECT_EQ(v.out, "9 passed, 0 failed, 0 unsupported, 0 skipped\n") << v.err;
+  // The id starts with the op and direction: --op all with a filter on the op.
+  Result rms = Run("verify -q -b scalar --shape 8x64 --dtype f32 --dist normal --op all --filter '^rmsnorm/fwd/' --json " +
+                   json);
+  ASSERT_EQ(rms.code, 0) << rms.err;
+  const auto rms_report = nlohmann::json::parse(Slurp(json));
+  ASSERT_EQ(rms_report["cases"].size(), 2u);  // two output modes
+  for (const auto& c : rms_report["cases"]) EXPECT_EQ(c["problem"]["op"], "rmsnorm");
+  ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter '('"), {"--filter '(': not a regular expression"});
+  ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter nosuchcase"), {"--filter 'nosuchcase' matches no case"});
+}
+
+}  // namespace
+}  // namespace lnbench
