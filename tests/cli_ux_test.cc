@@ -81,7 +81,7 @@ TEST_F(CliUxTest, PeerFailuresCountApartUnderAllAndCountWhenNamed) {
 
   Result named = Run("verify -q -b onednn,scalar" + problem);
   EXPECT_EQ(named.code, 1) << named.out << named.err;
-  EXPECT_NE(named.out.find("problems:\n  failed onednn inference 8x768 f32 plain offset1e6: y:"), std::string::npos)
+  EXPECT_NE(named.out.find("problems:\n  failed onednn inference layernorm fwd 8x768 f32 plain offset1e6: y:"), std::string::npos)
       << named.out;
   EXPECT_EQ(Count(named.out, "repro: lnbench verify -b onednn"), 2u) << named.out;
   EXPECT_NE(named.out.find("1 passed, 2 failed, 0 unsupported, 0 skipped\n"), std::string::npos) << named.out;

@@ -385,9 +385,10 @@ std::string FormatProblems(const RunResult& result, const TableOptions& o, int l
         break;
       }
       const Problem& p = r.problem;
-      out += fmt::format("  {} {} {} {}x{} {} {} {}: {}\n    repro: {}\n",
+      out += fmt::format("  {} {} {} {} {}x{} {} {} {}: {}\n    repro: {}\n",
                          Paint(o.colour, apart ? kYellow : kRed, std::string(CaseStatusName(r.status))),
-                         EscapeForTerminal(r.backend), VariantLabel(r), p.rows, p.cols, DTypeName(p.dtype),
+                         EscapeForTerminal(r.backend), VariantLabel(r), OpName(p.norm, p.dir), p.rows, p.cols,
+                         DTypeName(p.dtype),
                          OutputModeName(p), DistributionName(p.dist), EscapeForTerminal(r.reason),
                          EscapeForTerminal(r.repro));
     }
