@@ -1,5 +1,6 @@
-// The list of compiled-in backends. Adding a backend: its folder, one line in
-// registry.cc, its CMake lines.
+// The list of backends. Adding a compiled-in backend: its folder, one line in
+// registry.cc, its CMake lines. Plugins and external commands are added at
+// run time by the application layer (AddBackend).
 #ifndef LNBENCH_BACKENDS_REGISTRY_H_
 #define LNBENCH_BACKENDS_REGISTRY_H_
 
@@ -11,11 +12,15 @@
 
 namespace lnbench {
 
-// Returns every compiled-in backend, in a fixed order (ours first, then peers).
-// The objects live for the whole process.
+// Returns every backend: the compiled-in ones in a fixed order (ours first,
+// then peers), then those added with AddBackend. The objects live for the
+// whole process.
 const std::vector<Backend*>& AllBackends();
 // Returns the backend called `name`, or nullptr.
 Backend* FindBackend(const std::string& name);
+// Appends a backend loaded at run time (a plugin, an external command).
+// Throws UsageError when its name is already taken.
+void AddBackend(std::unique_ptr<Backend> backend);
 
 }  // namespace lnbench
 

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "app/plugin_loader.h"
 #include "backends/registry.h"
 #include "cli/commands.h"
 #include "core/bounded_read.h"
@@ -125,7 +126,27 @@ uint64_t ParseUint64(const std::string& option, const std::string& text) {
   return static_cast<uint64_t>(v);
 }
 
+void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
+  cmd->add_option("--plugin", o.plugins,
+                  "load a plugin backend (a shared library built against include/lnbench/plugin.h; "
+                  "repeatable; LNBENCH_PLUGIN_PATH adds more)")
+      ->check(NonEmpty());
+  cmd->add_flag("--no-isolation", o.no_isolation,
+                "run plugins in lnbench's own process (faster start; a crashing plugin takes lnbench down)");
+  cmd->add_option("--plugin-timeout", o.timeout_s,
+                  "seconds one call into a plugin (prepare, a run, a timed batch) may take in its child process")
+      ->check(Finite())->check(CLI::Range(0.001, 86400.0))->capture_default_str();
+}
+
+void RegisterForeignBackends(const ForeignOptions& o) {
+  PluginSettings settings;
+  settings.isolate = !o.no_isolation;
+  settings.timeout_s = o.timeout_s;
+  RegisterPlugins(o.plugins, settings);
+}
+
 void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
+  AddForeignOptions(cmd, o.foreign);
   cmd->add_option("-b,--backend", o.backends,
                   "backends, comma-separated, or 'all' (every available one; see `lnbench list`)")
       ->capture_default_str();
@@ -179,6 +200,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
 }
 
 RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
+  RegisterForeignBackends(o.foreign);
   RunConfig c;
   c.command = command;
   std::vector<std::string> problems;

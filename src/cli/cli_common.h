@@ -13,7 +13,22 @@
 
 namespace lnbench {
 
+// Foreign backends: plugins (shared libraries) and external commands, loaded
+// into the registry before the configuration is checked.
+struct ForeignOptions {
+  std::vector<std::string> plugins;  // --plugin PATH.so (LNBENCH_PLUGIN_PATH adds more)
+  bool no_isolation = false;         // run plugins in lnbench's own process
+  double timeout_s = 60;             // per command to a plugin's child process
+};
+
+// Adds --plugin, --no-isolation and --plugin-timeout to `cmd`.
+void AddForeignOptions(CLI::App* cmd, ForeignOptions& opts);
+
+// Loads the plugins (and LNBENCH_PLUGIN_PATH's) into the registry. Throws UsageError.
+void RegisterForeignBackends(const ForeignOptions& opts);
+
 struct ProblemOptions {
+  ForeignOptions foreign;
   std::string backends = "all";
   std::string variants;  // "" = each backend's default
   std::string hwy_target;

@@ -4,17 +4,28 @@
 #include <memory>
 
 #include "backends/registry.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/shapes.h"
 
 namespace lnbench {
 
 CommandFn AddListCommand(CLI::App& app) {
-  app.add_subcommand("list", "backends (availability, variants, reasons), shape presets, distributions");
-  return [] {
+  CLI::App* cmd =
+      app.add_subcommand("list", "backends (availability, variants, reasons), shape presets, distributions");
+  auto foreign = std::make_shared<ForeignOptions>();
+  AddForeignOptions(cmd, *foreign);
+  return [foreign] {
+    RegisterForeignBackends(*foreign);
     for (Backend* b : AllBackends()) {
       const Verdict v = b->Available();
-      fmt::print("{}{}: {}{}\n  {}\n", b->Name(), b->IsPeer() ? " (peer)" : "",
+      const BackendOrigin origin = b->Origin();
+      std::string from;
+      if (origin.kind == "plugin")
+        from = fmt::format(" (plugin {}, ABI {})", origin.path, origin.abi_version);
+      else if (!origin.kind.empty())
+        from = fmt::format(" ({}: {})", origin.kind, origin.path);
+      fmt::print("{}{}{}: {}{}\n  {}\n", b->Name(), b->IsPeer() ? " (peer)" : "", from,
                  v.ok ? "available" : "unavailable", v.ok ? "" : " (" + v.reason + ")",
                  b->Description());
       const auto info = b->DeviceInfo();

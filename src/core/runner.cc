@@ -233,6 +233,40 @@ void PoisonHost(const Problem& p, ProblemData& d, ThreadPool& pool) {
   }
 }
 
+// Verifies a foreign backend's prepared case a second time, on inputs of the
+// next seed written into the same buffers, outputs poisoned again: a kernel
+// that caches or replays the outputs of the first run passes the first check
+// and fails this one. Puts the original inputs back afterwards.
+Verdict VerifyOnFreshInputs(const Problem& p, const ProblemData& original, PreparedCase& prepared,
+                            ThreadPool& pool) {
+  Problem q = p;
+  q.seed = p.seed + 1;
+  if (q.dist == Distribution::kFile) q.dist = Distribution::kNormal;
+  ProblemData d;
+  const uint64_t n = std::max<uint64_t>(static_cast<uint64_t>(q.elements()), 1);
+  d.x = HostBuffer(n * DTypeSize(q.dtype));
+  d.gamma = HostBuffer(q.affine ? q.cols * 4 : 0);
+  d.beta = HostBuffer(q.affine ? q.cols * 4 : 0);
+  FillInput(q, d.x.data(), pool);
+  if (q.affine) FillAffine(q, d.gamma.as<float>(), d.beta.as<float>());
+  d.ref = ComputeReference(q, d.x.data(), q.affine ? d.gamma.as<float>() : nullptr,
+                           q.affine ? d.beta.as<float>() : nullptr, pool);
+  d.y = HostBuffer(n * DTypeSize(q.dtype));
+  d.mean = HostBuffer(q.stats ? std::max<int64_t>(q.rows, 1) * 4 : 0);
+  d.rstd = HostBuffer(q.stats ? std::max<int64_t>(q.rows, 1) * 4 : 0);
+  prepared.ReplaceInputs(d.inputs());
+  prepared.Poison();
+  prepared.Run();
+  PoisonHost(q, d, pool);
+  prepared.Download(d.outputs());
+  const Accuracy a = CheckOutputs(q, d.inputs(), d.outputs(), d.ref, pool);
+  prepared.ReplaceInputs(original.inputs());
+  if (a.passed) return Verdict::Yes();
+  return Verdict::No(fmt::format("second verification on fresh inputs ({} seed {}) failed: {} "
+                                 "(the kernel may cache or replay outputs)",
+                                 DistributionName(q.dist), q.seed, a.reason));
+}
+
 }  // namespace
 
 uint64_t PeakHostBytes(const Problem& p, const RunConfig& config, bool from_file) {
@@ -366,6 +400,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   const RunConfig defaults;
   const Problem& p = r.problem;
   std::string s = fmt::format("lnbench {} -b {}", config.command, r.backend);
+  if (r.origin.kind == "plugin") s += " --plugin " + r.origin.path;
   if (!r.requested_variant.empty()) s += " --variant " + r.requested_variant;
   if (!r.input_file.empty()) {
     s += " --input " + r.input_file;
@@ -458,6 +493,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
       r.requested_variant = pc.requested_variant;
       r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
       r.peer = b->IsPeer();
+      r.origin = b->Origin();
       r.device = b->DeviceId();
       r.threads = r.device == "cpu" ? (pc.threads > 0 ? pc.threads : HardwareThreads()) : 0;
       r.problem = p;
@@ -497,9 +533,11 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
           prepared->Download(data.outputs());
           r.accuracy = CheckOutputs(p, data.inputs(), data.outputs(), data.ref, pool);
           if (!config.dump_dir.empty()) DumpOutputs(config.dump_dir, r, data.outputs());
-          if (!r.accuracy->passed) {
+          Verdict again = Verdict::Yes();
+          if (r.accuracy->passed && b->IsForeign()) again = VerifyOnFreshInputs(p, data, *prepared, pool);
+          if (!r.accuracy->passed || !again.ok) {
             r.status = CaseStatus::kFailed;
-            r.reason = r.accuracy->reason;
+            r.reason = r.accuracy->passed ? again.reason : r.accuracy->reason;
           } else {
             r.status = CaseStatus::kPassed;
             if (config.measure && p.rows > 0) {
@@ -520,6 +558,12 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
           r.details = prepared->Details();
         } catch (const UsageError&) {
           throw;
+        } catch (const GuardViolation& e) {
+          // A foreign kernel wrote out of bounds or changed an input: it fails.
+          r.status = CaseStatus::kFailed;
+          r.reason = e.what();
+          r.timing.reset();
+          r.throughput.reset();
         } catch (const std::bad_alloc&) {
           // Memory the estimate did not foresee (a backend's own buffers, a
           // shared machine filling up): this case fails, the run goes on.

@@ -55,7 +55,8 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
   for (const CaseResult& r : result.cases) {
     const Problem& p = r.problem;
     std::vector<std::string> row = {
-        EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : ""),
+        EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : "") +
+            (r.origin.kind.empty() ? "" : " (" + r.origin.kind + ")"),
         EscapeForTerminal(r.variant),
         fmt::format("{}x{}", p.rows, p.cols),
         std::string(DTypeName(p.dtype)) + (p.affine ? "" : " noaff") + (p.stats ? " +st" : ""),
