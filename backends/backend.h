@@ -19,6 +19,8 @@
 
 namespace lnbench {
 
+struct TimingConfig;  // core/timing.h
+
 // Yes/no with the reason for a no ("no CUDA device", "dtype f16 not supported").
 struct Verdict {
   bool ok = true;
@@ -108,6 +110,10 @@ class PreparedCase {
   // Foreign backends only (Backend::IsForeign): copies new input values into
   // the buffers the kernel reads, for the runner's second verification on
   // fresh inputs through the same prepared case.
+  // Externally timed backends only (BackendOrigin::externally_timed): runs
+  // their own timing loop, guided by `config`, and returns the seconds per run
+  // of each sample they measured. Empty: the runner times it with TimeBatch.
+  virtual std::vector<double> SelfTimedSamples(const TimingConfig& /*config*/) { return {}; }
   virtual void ReplaceInputs(const HostInputs& /*inputs*/) {
     throw RuntimeError("this backend cannot replace its inputs");
   }

@@ -247,6 +247,70 @@ TEST_F(PluginTest, PluginPathEnvironmentAndList) {
   EXPECT_EQ(report["cases"][0]["reason"], "example_c: only f32 is implemented");
 }
 
+// The external-command protocol with a small NumPy command
+// (tests/external/numpy_layernorm.py) and its planted bugs.
+std::string NumpyCommand() {
+  return std::string("npy=/usr/bin/python3 ") + LNBENCH_SOURCE_DIR + "/tests/external/numpy_layernorm.py";
+}
+
+TEST_F(PluginTest, ExternalCommandIsVerifiedAndTimedAndMarked) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run("run --external '" + NumpyCommand() + "' -b npy --shape 7x300 --stats --min-samples 3 "
+                 "--time-budget 0.05 --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  const auto& c = report["cases"][0];
+  EXPECT_EQ(c["status"], "passed");
+  EXPECT_EQ(c["origin"]["kind"], "external");
+  EXPECT_TRUE(c["origin"]["externally_timed"].get<bool>());
+  EXPECT_EQ(c["timing"]["stop_reason"], "external");
+  EXPECT_EQ(c["timing"]["samples_s"].size(), 3u);
+  EXPECT_EQ(c["accuracy"]["y"]["checked"], 2100);
+  EXPECT_NE(c["repro"].get<std::string>().find("--external '" + NumpyCommand() + "'"), std::string::npos);
+  // Unsupported problems carry the command's own words.
+  r = Run("verify --external '" + NumpyCommand() + "' -b npy --shape 2x8 --dtype bf16 --dist normal --stats "
+          "--json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(Slurp(json))["cases"][0]["reason"], "npy: dtype bf16 not supported");
+}
+
+TEST_F(PluginTest, ExternalCommandBugsAreCaught) {
+  struct Bug {
+    const char* name;
+    int code;
+    const char* status;
+    const char* reason;
+  };
+  const Bug bugs[] = {
+      {"wrong", 1, "failed", "y: 2100 of 2100 over bound"},
+      {"nooutput", 3, "error", "the external command wrote no y.npy"},
+      {"crash", 3, "error", "the external command exited with status 3: planted crash (action run)"},
+      {"badtiming", 3, "error", "every sample must be a positive number of seconds"},
+  };
+  for (const Bug& bug : bugs) {
+    const fs::path json = dir_ / "report.json";
+    Result r = Run("run --external '" + NumpyCommand() + "' -b npy --shape 7x300 --min-samples 3 "
+                   "--time-budget 0.05 --dist normal --quiet --json " + json.string(),
+                   std::string("NUMPY_LN_BUG=") + bug.name);
+    EXPECT_EQ(r.code, bug.code) << bug.name << ": " << r.err;
+    const auto c = nlohmann::json::parse(Slurp(json))["cases"][0];
+    EXPECT_EQ(c["status"], bug.status) << bug.name;
+    EXPECT_NE(c["reason"].get<std::string>().find(bug.reason), std::string::npos) << bug.name << ": " << c["reason"];
+  }
+  // A command that cannot describe itself, and a bad spec: one-line usage errors.
+  for (const auto& [spec, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"bad=/bin/false", "--external bad: the command cannot describe itself: it exited with status 1"},
+           {"npy", "expected NAME=COMMAND"},
+           {"Upper=/bin/true", "expected NAME=COMMAND"},
+           {"quiet=/bin/true", "the command wrote no describe.json"}}) {
+    Result r = Run("verify --shape 2x8 --external '" + spec + "'");
+    EXPECT_EQ(r.code, 2) << spec << ": " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
 TEST(GuardedBufferTest, CanariesChecksumsAndGuardHits) {
   GuardedBuffer g("y", 100);
   auto* p = static_cast<unsigned char*>(g.data());

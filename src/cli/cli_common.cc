@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "app/external_command.h"
 #include "app/plugin_loader.h"
 #include "backends/registry.h"
 #include "cli/commands.h"
@@ -131,10 +132,15 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
                   "load a plugin backend (a shared library built against include/lnbench/plugin.h; "
                   "repeatable; LNBENCH_PLUGIN_PATH adds more)")
       ->check(NonEmpty());
+  cmd->add_option("--external", o.externals,
+                  "NAME=COMMAND: a backend run as a program with the protocol of docs/plugins.md "
+                  "(inputs as .npy, outputs read back, timed by the command; repeatable)")
+      ->check(NonEmpty());
   cmd->add_flag("--no-isolation", o.no_isolation,
                 "run plugins in lnbench's own process (faster start; a crashing plugin takes lnbench down)");
   cmd->add_option("--plugin-timeout", o.timeout_s,
-                  "seconds one call into a plugin (prepare, a run, a timed batch) may take in its child process")
+                  "seconds one call into a plugin (prepare, a run, a timed batch) or one run of an external "
+                  "command may take")
       ->check(Finite())->check(CLI::Range(0.001, 86400.0))->capture_default_str();
 }
 
@@ -143,6 +149,10 @@ void RegisterForeignBackends(const ForeignOptions& o) {
   settings.isolate = !o.no_isolation;
   settings.timeout_s = o.timeout_s;
   RegisterPlugins(o.plugins, settings);
+  static bool externals_done = false;
+  if (externals_done) return;
+  externals_done = true;
+  for (const std::string& spec : o.externals) AddBackend(MakeExternalBackend(spec, o.timeout_s));
 }
 
 void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {

@@ -17,14 +17,16 @@ namespace lnbench {
 // into the registry before the configuration is checked.
 struct ForeignOptions {
   std::vector<std::string> plugins;  // --plugin PATH.so (LNBENCH_PLUGIN_PATH adds more)
+  std::vector<std::string> externals;  // --external NAME=COMMAND
   bool no_isolation = false;         // run plugins in lnbench's own process
-  double timeout_s = 60;             // per command to a plugin's child process
+  double timeout_s = 60;             // per command to a plugin's child process or external command
 };
 
-// Adds --plugin, --no-isolation and --plugin-timeout to `cmd`.
+// Adds --plugin, --external, --no-isolation and --plugin-timeout to `cmd`.
 void AddForeignOptions(CLI::App* cmd, ForeignOptions& opts);
 
-// Loads the plugins (and LNBENCH_PLUGIN_PATH's) into the registry. Throws UsageError.
+// Loads the plugins (and LNBENCH_PLUGIN_PATH's) and the external commands into
+// the registry, once per process. Throws UsageError.
 void RegisterForeignBackends(const ForeignOptions& opts);
 
 struct ProblemOptions {

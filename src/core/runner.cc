@@ -401,6 +401,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   const Problem& p = r.problem;
   std::string s = fmt::format("lnbench {} -b {}", config.command, r.backend);
   if (r.origin.kind == "plugin") s += " --plugin " + r.origin.path;
+  if (r.origin.kind == "external") s += " --external '" + r.backend + "=" + r.origin.path + "'";
   if (!r.requested_variant.empty()) s += " --variant " + r.requested_variant;
   if (!r.input_file.empty()) {
     s += " --input " + r.input_file;
