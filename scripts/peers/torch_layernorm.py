@@ -10,7 +10,11 @@ runs torch and times it:
 Variants: "eager" (torch.nn.functional.layer_norm; torch.native_layer_norm when
 lnbench asks for the statistics) and, where this PyTorch has torch.compile,
 "compile". RMSNorm is reported unsupported where torch has no F.rms_norm
-(PyTorch before 2.4). CPU only: lnbench measures the copy ceiling of the CPU.
+(PyTorch before 2.4). `--device cuda` (before the folder lnbench appends) runs
+on the GPU and times with CUDA events; lnbench then needs its CUDA build (the
+device's copy ceiling comes from its cuda backend):
+
+    lnbench run --external 'torch=python3 scripts/peers/torch_layernorm.py --device cuda' -b torch,cuda
 """
 
 import json
@@ -30,6 +34,10 @@ PROTOCOL = 1
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
 
 
+def device_of():
+    return "cuda" if "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] == "cuda" else "cpu"
+
+
 def describe(folder):
     variants = [{"name": "eager", "description": "torch.nn.functional.layer_norm (native_layer_norm for stats)"}]
     if hasattr(torch, "compile"):
@@ -39,22 +47,22 @@ def describe(folder):
     for name, dtype in DTYPES.items():
         # This PyTorch's CPU kernels decide: f16 layer norm is missing before 2.1.
         try:
-            torch.nn.functional.layer_norm(torch.zeros(2, 8, dtype=dtype), (8,))
+            torch.nn.functional.layer_norm(torch.zeros(2, 8, dtype=dtype, device=device_of()), (8,))
             supports["layernorm/fwd"].append(name)
         except RuntimeError as e:
-            unsupported[f"layernorm/fwd/{name}"] = f"torch {torch.__version__} on the CPU: {str(e).splitlines()[0]}"
+            unsupported[f"layernorm/fwd/{name}"] = f"torch {torch.__version__} on {device_of()}: {str(e).splitlines()[0]}"
     if hasattr(torch.nn.functional, "rms_norm"):
         supports["rmsnorm/fwd"] = list(DTYPES)
     else:
         unsupported["rmsnorm/fwd"] = f"torch {torch.__version__} has no torch.nn.functional.rms_norm"
     with open(os.path.join(folder, "describe.json"), "w") as f:
-        json.dump({"protocol": PROTOCOL, "description": f"PyTorch {torch.__version__} layer norm", "device": "cpu",
+        json.dump({"protocol": PROTOCOL, "description": f"PyTorch {torch.__version__} layer norm", "device": device_of(),
                    "peer": True, "variants": variants, "supports": supports, "unsupported": unsupported}, f)
 
 
 def load(folder, name, dtype):
     # bf16 comes as exact f32 values (NumPy has no bf16); f16 as '<f2'.
-    return torch.from_numpy(np.load(os.path.join(folder, name + ".npy"))).to(dtype)
+    return torch.from_numpy(np.load(os.path.join(folder, name + ".npy"))).to(device=device_of(), dtype=dtype)
 
 
 def save(folder, name, t):
@@ -76,25 +84,41 @@ def kernel(p, folder):
     else:
         fn = lambda: (torch.nn.functional.layer_norm(x, shape, w, b, eps),)
     if p["variant"] == "compile":
-        fn = torch.compile(fn)
+        torch._dynamo.reset()
+        fn = torch.compile(fn, dynamic=False)
     return fn
+
+
+def timed(fn, batch, flush):
+    """Seconds of `batch` back-to-back runs: CUDA events on a GPU, the host clock on a CPU."""
+    if flush is not None:
+        flush.add_(1)
+    if device_of() == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(batch):
+            fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    t0 = time.perf_counter()
+    for _ in range(batch):
+        fn()
+    return time.perf_counter() - t0
 
 
 def measure(fn, t):
     """Per-run seconds, lnbench's way: warm up, batch runs to at least 50 us,
-    at least min_samples samples, then stop at the time budget."""
+    at least min_samples samples, then stop at the time budget. Cold: a
+    256 MiB buffer written before each sample (beyond LLC and L2)."""
+    flush = torch.zeros(64 << 20, device=device_of()) if t["cold"] else None
     for _ in range(max(1, t["warmup_runs"])):
         fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-9)
+    one = max(timed(fn, 1, None), 1e-9)
     batch = 1 if t["cold"] else int(min(10000, max(1, -(-50e-6 // one))))
     samples, start = [], time.perf_counter()
     while len(samples) < t["max_samples"]:
-        t0 = time.perf_counter()
-        for _ in range(batch):
-            fn()
-        samples.append((time.perf_counter() - t0) / batch)
+        samples.append(timed(fn, batch, flush) / batch)
         if len(samples) >= t["min_samples"] and time.perf_counter() - start >= t["time_budget_s"]:
             break
     return samples
@@ -110,7 +134,8 @@ def main():
     if p["action"] == "describe":
         describe(folder)
         return 0
-    torch.set_num_threads(p["threads"] if p["threads"] > 0 else os.cpu_count())
+    if device_of() == "cpu":
+        torch.set_num_threads(p["threads"] if p["threads"] > 0 else os.cpu_count())
     fn = kernel(p, folder)
     with torch.no_grad():
         out = fn()

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/registry.h"
 #include "core/errors.h"
 #include "core/npy.h"
 #include "core/timing.h"
@@ -221,12 +222,26 @@ class ExternalBackend : public CpuBackend {
   std::string Description() const override { return d_.description + " (external command)"; }
   BackendOrigin Origin() const override { return {"external", command_, 0, true}; }
   bool IsPeer() const override { return d_.peer; }
-  std::string DeviceId() const override { return d_.device == "cpu" ? "cpu" : d_.device; }
+  // A command on a GPU shares the built-in cuda backend's device: its ceiling
+  // (device-to-device copy) and facts; none without a CUDA build.
+  std::string DeviceId() const override { return d_.device == "cpu" ? "cpu" : "cuda:0"; }
   Verdict Available() const override {
     if (d_.device == "cpu") return Verdict::Yes();
-    return Verdict::No(fmt::format("external commands on device '{}': lnbench measures only a cpu ceiling "
-                                   "for them so far",
-                                   d_.device));
+    if (d_.device != "cuda") return Verdict::No(fmt::format("unknown device '{}' (cpu or cuda)", d_.device));
+    Backend* cuda = FindBackend("cuda");
+    if (cuda == nullptr)
+      return Verdict::No("a command on a cuda device needs an lnbench built with CUDA (for the copy ceiling)");
+    return cuda->Available();
+  }
+  std::map<std::string, std::string> DeviceInfo() const override {
+    Backend* cuda = d_.device == "cuda" ? FindBackend("cuda") : nullptr;
+    return cuda != nullptr ? cuda->DeviceInfo() : CpuBackend::DeviceInfo();
+  }
+  std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int threads, int min_samples,
+                                                 double time_budget_s) override {
+    Backend* cuda = d_.device == "cuda" ? FindBackend("cuda") : nullptr;
+    if (cuda != nullptr) return cuda->MeasureCeiling(bytes, threads, min_samples, time_budget_s);
+    return CpuBackend::MeasureCeiling(bytes, threads, min_samples, time_budget_s);
   }
   std::vector<VariantInfo> Variants() const override { return d_.variants; }
   Verdict Supports(const Problem& p, const CaseOptions&) const override {
