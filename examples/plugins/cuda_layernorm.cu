@@ -1,8 +1,7 @@
 // An lnbench plugin with a CUDA kernel: LayerNorm forward for f32, one block
 // per row. lnbench hands over device pointers and the cudaStream_t to enqueue
-// on, times the runs with CUDA events on that stream, and checks the outputs.
-// (This lnbench loads CUDA plugins but does not run them yet: `lnbench list`
-// shows them as unavailable with the reason; the ABI is fixed.)
+// on, times the runs with CUDA events on that stream, and checks the outputs
+// (an lnbench built with CUDA; elsewhere the backend is listed as unavailable).
 #include <cuda_runtime.h>
 #include <lnbench/plugin.h>
 

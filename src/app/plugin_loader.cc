@@ -20,6 +20,10 @@
 #include <set>
 
 #include "app/guarded_memory.h"
+#include "app/plugin_tensors.h"
+#ifdef LNBENCH_HAVE_CUDA
+#include "app/plugin_cuda.h"
+#endif
 #include "backends/cpu/cpu_backend.h"
 #include "backends/registry.h"
 #include "core/cpu_memory.h"
@@ -32,65 +36,6 @@ namespace lnbench {
 namespace {
 
 namespace fs = std::filesystem;
-
-// ---------------------------------------------------------------------------
-// The one mapping between lnbench's host tensors and the plugin's tensor array.
-
-// One tensor of a problem, with lnbench's host pointer for it: `input` to read
-// its values from (inputs), `output` to copy its values to (outputs).
-struct TensorBinding {
-  lnb_tensor_id id;
-  bool is_output = false;
-  int64_t rows = 0, cols = 0;
-  DType dtype = DType::kF32;
-  const void* input = nullptr;
-  void* output = nullptr;
-  size_t bytes() const { return static_cast<size_t>(rows * cols) * DTypeSize(dtype); }
-};
-
-// Returns the tensors of `p` in TensorId order, bound to `in` and `out` (either
-// may be null: only the shapes are wanted). The only function that knows which
-// HostInputs/HostOutputs field is which tensor.
-std::vector<TensorBinding> BindTensors(const Problem& p, const HostInputs* in, const HostOutputs* out) {
-  std::vector<TensorBinding> v;
-  v.push_back({LNB_TENSOR_X, false, p.rows, p.cols, p.dtype, in ? in->x : nullptr, nullptr});
-  if (p.affine) {
-    v.push_back({LNB_TENSOR_GAMMA, false, 1, p.cols, DType::kF32, in ? in->gamma : nullptr, nullptr});
-    v.push_back({LNB_TENSOR_BETA, false, 1, p.cols, DType::kF32, in ? in->beta : nullptr, nullptr});
-  }
-  v.push_back({LNB_TENSOR_Y, true, p.rows, p.cols, p.dtype, nullptr, out ? out->y : nullptr});
-  if (p.stats) {
-    v.push_back({LNB_TENSOR_MEAN, true, p.rows, 1, DType::kF32, nullptr, out ? out->mean : nullptr});
-    v.push_back({LNB_TENSOR_RSTD, true, p.rows, 1, DType::kF32, nullptr, out ? out->rstd : nullptr});
-  }
-  return v;
-}
-
-const char* const kTensorNames[LNB_TENSOR_COUNT] = {"x", "gamma", "beta", "dy", "y",
-                                                    "mean", "rstd", "dx", "dgamma", "dbeta"};
-
-lnb_dtype ToC(DType d) {
-  switch (d) {
-    case DType::kF32: return LNB_DTYPE_F32;
-    case DType::kBF16: return LNB_DTYPE_BF16;
-    case DType::kF16: return LNB_DTYPE_F16;
-  }
-  return LNB_DTYPE_F32;
-}
-
-lnb_problem ToC(const Problem& p, int threads) {
-  lnb_problem c{};
-  c.struct_size = sizeof(lnb_problem);
-  c.norm = LNB_NORM_LAYERNORM;
-  c.dir = LNB_DIR_FWD;
-  c.dtype = ToC(p.dtype);
-  c.rows = p.rows;
-  c.cols = p.cols;
-  c.eps = p.eps;
-  c.flags = (p.affine ? LNB_FLAG_AFFINE : 0u) | (p.stats ? LNB_FLAG_STATS : 0u);
-  c.threads = threads;
-  return c;
-}
 
 // Returns a reason a plugin wrote, cut at its buffer and made one line.
 std::string ReasonText(const char* buf, size_t size) {
@@ -369,7 +314,7 @@ class PluginCase : public PreparedCase {
   Problem problem_;
   std::string variant_;
   lnb_problem cproblem_;
-  std::vector<TensorBinding> bindings_;
+  std::vector<PluginTensor> bindings_;
   std::vector<GuardedBuffer> buffers_;  // parallel to bindings_
   std::vector<uint64_t> checksums_;     // parallel to bindings_ (inputs)
   lnb_tensor tensors_[LNB_TENSOR_COUNT] = {};
@@ -394,7 +339,24 @@ class PluginBackend : public CpuBackend {
   std::string DeviceId() const override { return backend_->device == LNB_DEVICE_CPU ? "cpu" : "cuda:0"; }
   Verdict Available() const override {
     if (backend_->device == LNB_DEVICE_CPU) return Verdict::Yes();
-    return Verdict::No("CUDA plugins are not run by this lnbench yet (their ABI is fixed; the runner is not)");
+#ifdef LNBENCH_HAVE_CUDA
+    return CudaPluginAvailable();
+#else
+    return Verdict::No("a CUDA plugin needs an lnbench built with CUDA");
+#endif
+  }
+  std::map<std::string, std::string> DeviceInfo() const override {
+#ifdef LNBENCH_HAVE_CUDA
+    if (backend_->device == LNB_DEVICE_CUDA) return CudaPluginDeviceInfo();
+#endif
+    return CpuBackend::DeviceInfo();
+  }
+  std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int threads, int min_samples,
+                                                 double time_budget_s) override {
+#ifdef LNBENCH_HAVE_CUDA
+    if (backend_->device == LNB_DEVICE_CUDA) return CudaPluginCeiling(bytes, min_samples, time_budget_s);
+#endif
+    return CpuBackend::MeasureCeiling(bytes, threads, min_samples, time_budget_s);
   }
   std::vector<VariantInfo> Variants() const override {
     std::vector<VariantInfo> v;
@@ -404,7 +366,7 @@ class PluginBackend : public CpuBackend {
     return v;
   }
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
-    const lnb_problem c = ToC(problem, options.threads);
+    const lnb_problem c = ToPluginProblem(problem, options.threads);
     char reason[256] = {};
     const std::string variant = options.variant.empty() ? Variants().front().name : options.variant;
     if (backend_->supports(backend_->user, &c, variant.c_str(), reason, sizeof reason) == 1)
@@ -418,6 +380,11 @@ class PluginBackend : public CpuBackend {
       if (std::none_of(vars.begin(), vars.end(), [&](const VariantInfo& v) { return v.name == options.variant; }))
         throw UsageError(fmt::format("{}: unknown variant '{}'", Name(), options.variant));
     }
+#ifdef LNBENCH_HAVE_CUDA
+    if (backend_->device == LNB_DEVICE_CUDA)
+      return MakeCudaPluginCase(backend_, Name(), problem, ToPluginProblem(problem, options.threads),
+                                options.variant.empty() ? Variants().front().name : options.variant, inputs);
+#endif
     return std::make_unique<PluginCase>(*this, problem, inputs, options);
   }
 
@@ -436,11 +403,11 @@ PluginCase::PluginCase(const PluginBackend& backend, const Problem& problem, con
     : backend_(backend),
       problem_(problem),
       variant_(options.variant.empty() ? backend.Variants().front().name : options.variant),
-      cproblem_(ToC(problem, options.threads)),
-      bindings_(BindTensors(problem, &inputs, nullptr)) {
-  for (const TensorBinding& t : bindings_) {
-    buffers_.emplace_back(kTensorNames[t.id], t.bytes());
-    tensors_[t.id] = {buffers_.back().data(), t.rows, t.cols, ToC(t.dtype), t.is_output ? 1u : 0u};
+      cproblem_(ToPluginProblem(problem, options.threads)),
+      bindings_(BindPluginTensors(problem, &inputs, nullptr)) {
+  for (const PluginTensor& t : bindings_) {
+    buffers_.emplace_back(t.name, t.bytes);
+    tensors_[t.id] = {buffers_.back().data(), t.rows, t.cols, t.dtype, t.is_output ? 1u : 0u};
   }
   CopyInputs(inputs);
   const lnb_backend* b = backend_.c();
@@ -461,11 +428,11 @@ PluginCase::~PluginCase() {
 }
 
 void PluginCase::CopyInputs(const HostInputs& inputs) {
-  const std::vector<TensorBinding> now = BindTensors(problem_, &inputs, nullptr);
+  const std::vector<PluginTensor> now = BindPluginTensors(problem_, &inputs, nullptr);
   checksums_.assign(bindings_.size(), 0);
   for (size_t i = 0; i < now.size(); ++i) {
     if (now[i].is_output) continue;
-    if (now[i].bytes() > 0) std::memcpy(buffers_[i].data(), now[i].input, now[i].bytes());
+    if (now[i].bytes > 0) std::memcpy(buffers_[i].data(), now[i].host_input, now[i].bytes);
     checksums_[i] = buffers_[i].Checksum();
   }
 }
@@ -527,7 +494,7 @@ void PluginCase::Poison() {
   ThreadPool& pool = SharedThreadPool(0);
   for (size_t i = 0; i < bindings_.size(); ++i)
     if (bindings_[i].is_output)
-      FillPoisonHost(bindings_[i].dtype, buffers_[i].data(), bindings_[i].rows * bindings_[i].cols, pool);
+      FillPoisonHost(bindings_[i].lnbench_dtype, buffers_[i].data(), bindings_[i].rows * bindings_[i].cols, pool);
 }
 
 void PluginCase::Run() {
@@ -538,10 +505,10 @@ void PluginCase::Run() {
 }
 
 void PluginCase::Download(const HostOutputs& out) {
-  const std::vector<TensorBinding> now = BindTensors(problem_, nullptr, &out);
+  const std::vector<PluginTensor> now = BindPluginTensors(problem_, nullptr, &out);
   for (size_t i = 0; i < now.size(); ++i)
-    if (now[i].is_output && now[i].output != nullptr && now[i].bytes() > 0)
-      std::memcpy(now[i].output, buffers_[i].data(), now[i].bytes());
+    if (now[i].is_output && now[i].host_output != nullptr && now[i].bytes > 0)
+      std::memcpy(now[i].host_output, buffers_[i].data(), now[i].bytes);
 }
 
 double PluginCase::TimeBatch(int batch, bool cold) {
