@@ -115,6 +115,19 @@ TEST_F(PluginTest, ExamplePluginIsTimedNextToBuiltInBackends) {
   EXPECT_FALSE(report["cases"][1].contains("origin"));
 }
 
+TEST_F(PluginTest, ChartsMarkThePluginBackend) {
+  const fs::path json = dir_ / "report.json", plots = dir_ / "plots";
+  Result r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c,scalar --shape 64x1024,8x4096 --time-budget 0.02 -q --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string cmd = std::string("/usr/bin/python3 ") + LNBENCH_SOURCE_DIR + "/scripts/plot " + json.string() +
+                          " -o " + plots.string() + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string manifest = Slurp(plots / "plots.json");
+  EXPECT_NE(manifest.find("\"example_c/twopass (plugin)\""), std::string::npos) << manifest.substr(0, 2000);
+  EXPECT_NE(manifest.find("\"scalar/twopass\""), std::string::npos);
+}
+
 TEST_F(PluginTest, CorrectPlantedKernelPassesBothIsolationModes) {
   EXPECT_EQ(VerifyOne("ok", 0)["status"], "passed");
   EXPECT_EQ(VerifyOne("ok", 0, "--no-isolation")["status"], "passed");
