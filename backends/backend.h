@@ -8,6 +8,7 @@
 #ifndef LNBENCH_BACKENDS_BACKEND_H_
 #define LNBENCH_BACKENDS_BACKEND_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,24 +30,25 @@ struct Verdict {
   static Verdict No(std::string why) { return {false, std::move(why)}; }
 };
 
-// Host copies of a problem's inputs, owned by the core and valid until the
-// prepared case is destroyed. x is rows*cols elements of problem.dtype,
-// row-major and contiguous (row r starts at element r*cols), aligned to 4096
-// bytes at element 0 only: rows are unaligned whenever cols*size is not a
-// multiple of the vector width. gamma and beta are f32 (their values are
-// representable in the problem's dtype); nullptr when !problem.affine.
-struct HostInputs {
-  const void* x = nullptr;
-  const float* gamma = nullptr;
-  const float* beta = nullptr;
-};
-
-// Host buffers the outputs are copied into. y is rows*cols of problem.dtype;
-// mean and rstd are rows floats, nullptr when !problem.stats.
-struct HostOutputs {
-  void* y = nullptr;
-  float* mean = nullptr;
-  float* rstd = nullptr;
+// Host tensors of a problem, indexed by TensorId (core/op.h); nullptr when
+// the tensor is not part of the problem (OpFor(problem).Tensors(problem)
+// lists those that are). Owned by the core. Layouts: kRowsCols tensors are
+// rows*cols elements of problem.dtype, row-major and contiguous (row r starts
+// at element r*cols), aligned to 4096 bytes at element 0 only: rows are
+// unaligned whenever cols*size is not a multiple of the vector width. kCols
+// and kRows tensors are f32 (gamma and beta hold values representable in the
+// problem's dtype). Prepare() receives the inputs (role kInput), valid until
+// the prepared case is destroyed; Download() the buffers the outputs (role
+// kOutput) are copied into.
+struct HostTensors {
+  std::array<void*, kTensorCount> ptr{};
+  template <class T = void>
+  T* get(TensorId id) const {
+    return static_cast<T*>(ptr[static_cast<size_t>(id)]);
+  }
+  void set(TensorId id, void* p) { ptr[static_cast<size_t>(id)] = p; }
+  void set(TensorId id, const void* p) { set(id, const_cast<void*>(p)); }
+  bool has(TensorId id) const { return ptr[static_cast<size_t>(id)] != nullptr; }
 };
 
 // Per-case settings that are not part of the problem.
@@ -93,13 +95,14 @@ class PreparedCase {
   virtual ~PreparedCase() = default;
   // Returns the variant that actually runs (a dispatcher resolves the default here).
   virtual std::string ResolvedVariant() const = 0;
-  // Fills every output (y, and mean/rstd when produced) with the poison bit
-  // patterns of core/dtype.h, on the device that holds them.
+  // Fills every output tensor of the problem with the poison bit patterns of
+  // core/dtype.h, on the device that holds them.
   virtual void Poison() = 0;
   // Runs the kernel once and returns when it has finished.
   virtual void Run() = 0;
-  // Copies the outputs of the last Run() into `out`.
-  virtual void Download(const HostOutputs& out) = 0;
+  // Copies the outputs of the last Run() into `outputs` (every output
+  // tensor of the problem; each pointer non-null).
+  virtual void Download(const HostTensors& outputs) = 0;
   // Runs the kernel `batch` times back to back and returns the elapsed seconds
   // of the whole batch, measured the way the device needs (host clock for CPU
   // backends, device events for GPUs). With cold == true, caches are flushed
@@ -114,7 +117,7 @@ class PreparedCase {
   // their own timing loop, guided by `config`, and returns the seconds per run
   // of each sample they measured. Empty: the runner times it with TimeBatch.
   virtual std::vector<double> SelfTimedSamples(const TimingConfig& /*config*/) { return {}; }
-  virtual void ReplaceInputs(const HostInputs& /*inputs*/) {
+  virtual void ReplaceInputs(const HostTensors& /*inputs*/) {
     throw RuntimeError("this backend cannot replace its inputs");
   }
 };
@@ -157,11 +160,12 @@ class Backend {
   // Returns the problems (and tuning) that reach each of its code paths, for
   // the default `lnbench verify` (see CoverageCase). None by default.
   virtual std::vector<CoverageCase> CoverageCases() const { return {}; }
-  // Returns whether it supports `problem` with `options`, and why not.
+  // Returns whether it supports `problem` with `options`, and why not: an op
+  // (problem.norm, problem.dir) it lacks is a No with the reason.
   virtual Verdict Supports(const Problem& problem, const CaseOptions& options) const = 0;
   // Allocates and uploads. Throws UsageError for an unknown variant,
   // RuntimeError for device failures (out of memory, ...).
-  virtual std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  virtual std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                                 const CaseOptions& options) = 0;
   // Measures the copy ceiling of its device: samples of copying about
   // `bytes` (read + written) with `threads` threads (CPU) or the whole GPU.

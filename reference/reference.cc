@@ -1,8 +1,10 @@
 #include "reference/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
+#include "backends/backend.h"
 #include "core/dtype.h"
 
 namespace lnbench {
@@ -99,6 +101,31 @@ void ReferenceRowImpl(const Load& load, int64_t cols, const float* gamma, const 
   *rstd = rs;
 }
 
+// The RMSNorm reference for one row: q = pairwise sum of x_i^2 (each square
+// exact in a double for f32 inputs: 48 significant bits), ms = q / H,
+// rrms = 1/sqrt(ms + eps), y_i = x_i * rrms * gamma_i. Every term is
+// positive, so the sum's relative error is at most about (log2(H) + 4) eps_f64
+// and rrms is within a few eps_f64 of the exact value, as is every y_i
+// relative to |gamma_i x_i| rrms (tests/reference_mpfr_test.cc).
+template <class Load>
+void RmsNormRowImpl(const Load& load, int64_t cols, const float* gamma, double eps, double* y,
+                    double* rrms) {
+  const double h = static_cast<double>(cols);
+  const double q = PairwiseSum(
+      [&](int64_t i) {
+        const double v = load(i);
+        return v * v;
+      },
+      0, cols);
+  const double rs = 1.0 / std::sqrt(q / h + eps);
+  if (gamma != nullptr) {
+    for (int64_t i = 0; i < cols; ++i) y[i] = load(i) * rs * static_cast<double>(gamma[i]);
+  } else {
+    for (int64_t i = 0; i < cols; ++i) y[i] = load(i) * rs;
+  }
+  *rrms = rs;
+}
+
 }  // namespace
 
 void ReferenceRow(const double* x, int64_t cols, const float* gamma, const float* beta, double eps,
@@ -106,46 +133,84 @@ void ReferenceRow(const double* x, int64_t cols, const float* gamma, const float
   ReferenceRowImpl([x](int64_t i) { return x[i]; }, cols, gamma, beta, eps, y, mean, rstd);
 }
 
-Reference ComputeReference(const Problem& problem, const void* x, const float* gamma,
-                           const float* beta, ThreadPool& pool) {
-  const int64_t rows = problem.rows, cols = problem.cols;
-  Reference ref;
-  ref.y = HostBuffer(static_cast<size_t>(problem.elements()) * sizeof(double));
-  ref.mean = HostBuffer(static_cast<size_t>(rows) * sizeof(double));
-  ref.rstd = HostBuffer(static_cast<size_t>(rows) * sizeof(double));
-  if (!problem.affine) gamma = beta = nullptr;
-  double* y = ref.y.as<double>();
-  double* mean = ref.mean.as<double>();
-  double* rstd = ref.rstd.as<double>();
+void RmsNormReferenceRow(const double* x, int64_t cols, const float* gamma, double eps, double* y,
+                         double* rrms) {
+  RmsNormRowImpl([x](int64_t i) { return x[i]; }, cols, gamma, eps, y, rrms);
+}
+
+namespace {
+
+// Calls row(r, load) for every row, load(i) returning element i of row r as a
+// double, in parallel. Rows are independent: the result does not depend on
+// the thread count.
+template <class Row>
+void ForEachRow(const Problem& problem, const void* x, ThreadPool& pool, const Row& row) {
+  const int64_t cols = problem.cols;
   const DType dtype = problem.dtype;
-  // Rows are independent: the result does not depend on the thread count.
-  pool.ParallelFor(rows, [&](int64_t begin, int64_t end) {
+  pool.ParallelFor(problem.rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const size_t off = static_cast<size_t>(r) * static_cast<size_t>(cols);
-      double* yr = y + off;
       switch (dtype) {
         case DType::kF32: {
           const float* xr = static_cast<const float*>(x) + off;
-          ReferenceRowImpl([xr](int64_t i) { return static_cast<double>(xr[i]); }, cols, gamma,
-                           beta, problem.eps, yr, mean + r, rstd + r);
+          row(r, [xr](int64_t i) { return static_cast<double>(xr[i]); });
           break;
         }
         case DType::kBF16: {
           const uint16_t* xr = static_cast<const uint16_t*>(x) + off;
-          ReferenceRowImpl([xr](int64_t i) { return static_cast<double>(BF16ToFloat(xr[i])); },
-                           cols, gamma, beta, problem.eps, yr, mean + r, rstd + r);
+          row(r, [xr](int64_t i) { return static_cast<double>(BF16ToFloat(xr[i])); });
           break;
         }
         case DType::kF16: {
           const uint16_t* xr = static_cast<const uint16_t*>(x) + off;
-          ReferenceRowImpl([xr](int64_t i) { return static_cast<double>(F16ToFloat(xr[i])); }, cols,
-                           gamma, beta, problem.eps, yr, mean + r, rstd + r);
+          row(r, [xr](int64_t i) { return static_cast<double>(F16ToFloat(xr[i])); });
           break;
         }
       }
     }
   });
+}
+
+}  // namespace
+
+void LayerNormReference(const Problem& problem, const void* x, const float* gamma,
+                        const float* beta, double* y, double* mean, double* rstd, ThreadPool& pool) {
+  if (!problem.affine) gamma = beta = nullptr;
+  const int64_t cols = problem.cols;
+  ForEachRow(problem, x, pool, [&](int64_t r, const auto& load) {
+    ReferenceRowImpl(load, cols, gamma, beta, problem.eps, y + r * cols, mean + r, rstd + r);
+  });
+}
+
+void RmsNormReference(const Problem& problem, const void* x, const float* gamma, double* y,
+                      double* rrms, ThreadPool& pool) {
+  if (!problem.affine) gamma = nullptr;
+  const int64_t cols = problem.cols;
+  ForEachRow(problem, x, pool, [&](int64_t r, const auto& load) {
+    RmsNormRowImpl(load, cols, gamma, problem.eps, y + r * cols, rrms + r);
+  });
+}
+
+Reference ComputeReference(const Problem& problem, const HostTensors& inputs, ThreadPool& pool) {
+  const OpDescriptor& op = OpFor(problem);
+  Reference ref;
+  for (const TensorSpec& t : op.ReferenceTensors(problem)) {
+    const int64_t n = TensorElements(problem, t.extent);
+    ref.tensors[static_cast<size_t>(t.id)] = HostBuffer(static_cast<size_t>(n) * sizeof(double));
+  }
+  op.ComputeReference(problem, inputs, ref, pool);
   return ref;
+}
+
+Reference ComputeReference(const Problem& problem, const void* x, const float* gamma,
+                           const float* beta, ThreadPool& pool) {
+  HostTensors in;
+  in.set(TensorId::kX, x);
+  if (problem.affine) {
+    in.set(TensorId::kGamma, gamma);
+    if (problem.norm == Norm::kLayerNorm) in.set(TensorId::kBeta, beta);
+  }
+  return ComputeReference(problem, in, pool);
 }
 
 }  // namespace lnbench

@@ -7,9 +7,11 @@
 #ifndef LNBENCH_REFERENCE_REFERENCE_H_
 #define LNBENCH_REFERENCE_REFERENCE_H_
 
+#include <array>
 #include <cstdint>
 
 #include "core/host_buffer.h"
+#include "core/op.h"
 #include "core/problem.h"
 #include "core/thread_pool.h"
 
@@ -20,20 +22,39 @@ namespace lnbench {
 void ReferenceRow(const double* x, int64_t cols, const float* gamma, const float* beta,
                   double eps, double* y, double* mean, double* rstd);
 
-// The reference outputs of a whole problem, computed once and shared by all backends.
+// Computes one RMSNorm row in float64: y[cols] = x * rrms * gamma and
+// rrms = 1/sqrt(mean(x^2) + eps), the mean of squares a pairwise sum of
+// exact double squares of the inputs. gamma may be nullptr (no affine).
+void RmsNormReferenceRow(const double* x, int64_t cols, const float* gamma, double eps, double* y,
+                         double* rrms);
+
+// The float64 reference of a problem, computed once and shared by all
+// backends: one buffer of doubles per tensor of the op's ReferenceTensors().
 struct Reference {
-  HostBuffer y;     // rows*cols doubles
-  HostBuffer mean;  // rows doubles
-  HostBuffer rstd;  // rows doubles
-  const double* y_data() const { return y.as<double>(); }
-  const double* mean_data() const { return mean.as<double>(); }
-  const double* rstd_data() const { return rstd.as<double>(); }
+  std::array<HostBuffer, kTensorCount> tensors;
+  bool has(TensorId id) const { return tensors[static_cast<size_t>(id)].bytes() > 0; }
+  const double* data(TensorId id) const { return tensors[static_cast<size_t>(id)].as<double>(); }
+  double* data(TensorId id) { return tensors[static_cast<size_t>(id)].as<double>(); }
+  // The LayerNorm forward tensors, for tests that check them by hand.
+  const double* y_data() const { return data(TensorId::kY); }
+  const double* mean_data() const { return data(TensorId::kMean); }
+  const double* rstd_data() const { return data(TensorId::kRstd); }
 };
 
-// Computes the reference for `problem` from x (problem.dtype), gamma and beta
-// (nullptr when !problem.affine), in parallel over rows.
+// Computes the reference of `problem` (OpFor(problem).ComputeReference) from
+// its input tensors, in parallel over rows.
+Reference ComputeReference(const Problem& problem, const HostTensors& inputs, ThreadPool& pool);
+// The same for a LayerNorm or RMSNorm forward problem given x, gamma and beta
+// (gamma, beta nullptr when !problem.affine; beta unused by RMSNorm).
 Reference ComputeReference(const Problem& problem, const void* x, const float* gamma,
                            const float* beta, ThreadPool& pool);
+
+// The row loops the op files call: LayerNorm forward (y, mean, rstd: rows*cols,
+// rows, rows doubles) and RMSNorm forward (y, rrms).
+void LayerNormReference(const Problem& problem, const void* x, const float* gamma,
+                        const float* beta, double* y, double* mean, double* rstd, ThreadPool& pool);
+void RmsNormReference(const Problem& problem, const void* x, const float* gamma, double* y,
+                      double* rrms, ThreadPool& pool);
 
 }  // namespace lnbench
 

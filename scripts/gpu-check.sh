@@ -12,6 +12,8 @@
 #   tests      the GPU test binaries run directly (ctest does not survive a moved tree)
 #   verify     `lnbench verify -b cuda` (and -b cudnn, its untuned variants, when available)
 #   sweep      `lnbench run -b cuda` over H = 128 .. 131072, f32/bf16/f16, ~256 MiB inputs
+#   rmsnorm    the verify and the sweep again with `--op rmsnorm` (cuda, and cudnn's verify),
+#              when this lnbench has `--op` (issue 12); skipped with that reason otherwise
 #   memcheck, racecheck, synccheck   compute-sanitizer on the tests' small sweep (if it is there)
 #   torch      scripts/peers/torch_layernorm.py on the same sweep (if torch sees a GPU)
 #   cudnn      the same sweep on the cuDNN peer (if available and time is left)
@@ -20,7 +22,7 @@
 set -u -o pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 outdir=$1
@@ -46,11 +48,14 @@ sweep_shapes=$(tr , '\n' <<<"$sweep_cols" | while read -r h; do printf '%sx%s,' 
 sweep_shapes=${sweep_shapes%,}
 # The small sweep under compute-sanitizer (kernels run 10-100x slower there):
 # the test matrix's small shapes (warp, block, cluster of 4, splitrow, odd and
-# misaligned rows) for three dtype/distribution pairs, misaligned pointers, poison.
+# misaligned rows) for three dtype/distribution pairs (and one of RMSNorm),
+# misaligned pointers, poison.
 # (Not the timing test: its held stream would wait out its 1 s timeout if the
 # sanitizer makes launches synchronous.)
 sanitize_filter='AllDtypesAndDistributions/CudaMatrixTest.*/f32_normal:AllDtypesAndDistributions/CudaMatrixTest.*/bf16_special:AllDtypesAndDistributions/CudaMatrixTest.*/f16_offset1e6:CudaBackendTest.MisalignedPointersUseTheElementPath:CudaBackendTest.PoisonFillsEveryOutput'
-race_filter='AllDtypesAndDistributions/CudaMatrixTest.*/f32_normal:AllDtypesAndDistributions/CudaMatrixTest.*/bf16_outliers'
+# ... and the RMSNorm instantiations of the same kernels.
+sanitize_filter+=':AllDtypesAndDistributions/CudaRmsMatrixTest.*/bf16_special:CudaBackendTest.RmsPoisonFillsEveryOutput'
+race_filter='AllDtypesAndDistributions/CudaMatrixTest.*/f32_normal:AllDtypesAndDistributions/CudaMatrixTest.*/bf16_outliers:AllDtypesAndDistributions/CudaRmsMatrixTest.*/f32_normal'
 
 start=$SECONDS
 summary=()  # "step|status|seconds|note"
@@ -140,6 +145,21 @@ if ((cudnn_ok)); then
     -q --json "$outdir/verify-cudnn.json"
 else
   skip verify-cudnn "cudnn backend not available (see list.log)"
+fi
+
+# --- rmsnorm: the same verify, then the same sweep, with --op rmsnorm ---------------
+# Only a build with the op-generic CLI (issue 12) has --op; an older one says so.
+if "$lnbench" verify --help 2>&1 | grep -q -- '--op'; then
+  TAIL=4 step verify-cuda-rmsnorm 90 "$lnbench" verify -b cuda --op rmsnorm -q \
+    --json "$outdir/verify-cuda-rmsnorm.json"
+  if ((cudnn_ok)); then
+    TAIL=4 step verify-cudnn-rmsnorm 60 "$lnbench" verify -b cudnn --op rmsnorm \
+      ${cudnn_variants:+--variant "$cudnn_variants"} -q --json "$outdir/verify-cudnn-rmsnorm.json"
+  fi
+  TAIL=60 step sweep-cuda-rmsnorm 150 "$lnbench" run -b cuda --op rmsnorm --shape "$sweep_shapes" \
+    --dtype f32,bf16,f16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-rmsnorm.json"
+else
+  skip rmsnorm "this lnbench has no --op (the op-generic CLI of issue 12); cuda_backend_test still checks rmsnorm"
 fi
 
 # --- tests ----------------------------------------------------------------------

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/cpu_memory.h"
 #include "core/dtype.h"
 #include "core/generators.h"
@@ -26,6 +26,7 @@
 #include "core/runner.h"
 #include "core/shapes.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -59,6 +60,36 @@ struct Kernel {
   bool eps_missing_in_row_groups = false;
   bool leftover_rows_skipped = false;      // rows after the last group of 4 never computed
   bool tail_unwritten_when_streaming = false;
+};
+
+// The LayerNorm forward tensors a planted kernel reads and writes.
+struct LnInputs {
+  const void* x = nullptr;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  static LnInputs Of(const HostTensors& t) {
+    return {t.get(TensorId::kX), t.get<const float>(TensorId::kGamma),
+            t.get<const float>(TensorId::kBeta)};
+  }
+  HostTensors Tensors() const {
+    HostTensors t;
+    t.set(TensorId::kX, x);
+    if (gamma) t.set(TensorId::kGamma, gamma);
+    if (beta) t.set(TensorId::kBeta, beta);
+    return t;
+  }
+};
+struct LnOutputs {
+  void* y = nullptr;
+  float* mean = nullptr;
+  float* rstd = nullptr;
+  HostTensors Tensors() const {
+    HostTensors t;
+    t.set(TensorId::kY, y);
+    if (mean) t.set(TensorId::kMean, mean);
+    if (rstd) t.set(TensorId::kRstd, rstd);
+    return t;
+  }
 };
 
 // The f16 value of v rounded toward zero (round to nearest, then one step
@@ -122,7 +153,7 @@ struct Moments {
 // Runs row r of `k` on the problem: f32 arithmetic, outputs rounded once to
 // the dtype. omit_eps: this row's path forgets eps; unwritten_tail: elements
 // at the end of the row never stored.
-void RunRow(const Kernel& k, const Problem& p, const HostInputs& in, const HostOutputs& out,
+void RunRow(const Kernel& k, const Problem& p, const LnInputs& in, const LnOutputs& out,
             int64_t r, std::vector<float>& t, bool omit_eps = false, int64_t unwritten_tail = 0) {
   const int64_t h = p.cols;
   const int64_t covered = k.vector_width > 1 ? h / k.vector_width * k.vector_width : h;
@@ -211,7 +242,7 @@ void RunRow(const Kernel& k, const Problem& p, const HostInputs& in, const HostO
 }
 
 // Runs `k` on every row of the problem (the plain path: one row at a time).
-void Run(const Kernel& k, const Problem& p, const HostInputs& in, const HostOutputs& out) {
+void Run(const Kernel& k, const Problem& p, const LnInputs& in, const LnOutputs& out) {
   std::vector<float> t;
   for (int64_t r = 0; r < p.rows - k.rows_skipped_at_end; ++r)
     RunRow(k, p, in, out, r, t, k.eps_missing_in_short_rows && p.cols < 16);
@@ -236,7 +267,7 @@ Accuracy Verify(const Kernel& k, int64_t rows, int64_t cols, DType dtype, Distri
   std::vector<float> gamma(cols), beta(cols);
   FillInput(p, x.data(), pool);
   FillAffine(p, gamma.data(), beta.data());
-  const HostInputs in{x.data(), affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr};
+  const LnInputs in{x.data(), affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr};
   const Reference ref = ComputeReference(p, x.data(), in.gamma, in.beta, pool);
   // Poisoned, as the runner does before every checked run.
   std::vector<uint8_t> y(x.size());
@@ -246,9 +277,9 @@ Accuracy Verify(const Kernel& k, int64_t rows, int64_t cols, DType dtype, Distri
     const uint32_t bits = PoisonBits(dtype);
     std::memcpy(y.data() + i * DTypeSize(dtype), &bits, DTypeSize(dtype));
   }
-  const HostOutputs out{y.data(), stats ? mean.data() : nullptr, stats ? rstd.data() : nullptr};
+  const LnOutputs out{y.data(), stats ? mean.data() : nullptr, stats ? rstd.data() : nullptr};
   Run(k, p, in, out);
-  return CheckOutputs(p, in, out, ref, pool);
+  return CheckOutputs(p, in.Tensors(), out.Tensors(), ref, pool);
 }
 
 TEST(BrokenKernelsTest, CorrectF32KernelPassesEveryDistributionDTypeAndShape) {
@@ -266,7 +297,7 @@ TEST(BrokenKernelsTest, CorrectF32KernelPassesEveryDistributionDTypeAndShape) {
                                 << DistributionName(dist) << " affine " << affine << ": "
                                 << a.reason;
           const double r =
-              std::max({a.y.max_bound_ratio, a.mean.max_bound_ratio, a.rstd.max_bound_ratio});
+              std::max({a[TensorId::kY]->max_bound_ratio, a[TensorId::kMean]->max_bound_ratio, a[TensorId::kRstd]->max_bound_ratio});
           if (r > worst) {
             worst = r;
             where = fmt::format("{}x{} {} affine {}", rows, cols, DistributionName(dist), affine);
@@ -286,7 +317,7 @@ TEST(BrokenKernelsTest, MissedLoopTailIsCaughtOnlyWhenHIsNotAMultipleOfTheWidth)
   // 300 = 18*16 + 12: 12 elements per row never written (poison).
   Accuracy a = Verify(unwritten, 30, 300, DType::kF32, Distribution::kNormal);
   EXPECT_FALSE(a.passed);
-  EXPECT_EQ(a.y.unwritten, 30u * 12u);
+  EXPECT_EQ(a[TensorId::kY]->unwritten, 30u * 12u);
   EXPECT_NE(a.reason.find("unwritten (first at row 0 col 288)"), std::string::npos) << a.reason;
   // At H = 768 there is no tail: the bug hides. Awkward shapes are what find it.
   EXPECT_TRUE(Verify(unwritten, 30, 768, DType::kF32, Distribution::kNormal).passed);
@@ -297,9 +328,9 @@ TEST(BrokenKernelsTest, MissedLoopTailIsCaughtOnlyWhenHIsNotAMultipleOfTheWidth)
   for (DType dtype : kDTypes) {
     a = Verify(unsummed, 30, 300, dtype, Distribution::kNormal);
     EXPECT_FALSE(a.passed) << DTypeName(dtype);
-    EXPECT_GT(a.y.failed, 0u);
-    EXPECT_EQ(a.y.unwritten, 0u);
-    EXPECT_GT(a.mean.failed + a.rstd.failed, 0u);
+    EXPECT_GT(a[TensorId::kY]->failed, 0u);
+    EXPECT_EQ(a[TensorId::kY]->unwritten, 0u);
+    EXPECT_GT(a[TensorId::kMean]->failed + a[TensorId::kRstd]->failed, 0u);
   }
 }
 
@@ -311,15 +342,15 @@ TEST(BrokenKernelsTest, OnePassVarianceIsCaughtByOffsetData) {
     const Accuracy a = Verify(k, 16, 768, DType::kF32, dist);
     EXPECT_FALSE(a.passed) << DistributionName(dist);
     // Not a near miss: the cancellation destroys the variance.
-    EXPECT_GT(a.y.max_bound_ratio + a.y.nan_mismatch, 100) << DistributionName(dist);
-    EXPECT_GT(a.rstd.failed, 0u) << DistributionName(dist);
+    EXPECT_GT(a[TensorId::kY]->max_bound_ratio + a[TensorId::kY]->nan_mismatch, 100) << DistributionName(dist);
+    EXPECT_GT(a[TensorId::kRstd]->failed, 0u) << DistributionName(dist);
   }
   // On f16 offset rows too (|mean| / stddev = 300 there).
   EXPECT_FALSE(Verify(k, 16, 768, DType::kF16, Distribution::kOffset1e4).passed);
   // Normal data hides it: why offset distributions exist.
   const Accuracy normal = Verify(k, 16, 768, DType::kF32, Distribution::kNormal);
   std::printf("one-pass variance on normal data: %s (bound ratio %.2f)\n",
-              normal.passed ? "passes" : "fails", normal.y.max_bound_ratio);
+              normal.passed ? "passes" : "fails", normal[TensorId::kY]->max_bound_ratio);
 }
 
 TEST(BrokenKernelsTest, WrongEpsIsCaughtByTinyVarianceRowsAndByRstdOnConstantRows) {
@@ -335,7 +366,7 @@ TEST(BrokenKernelsTest, WrongEpsIsCaughtByTinyVarianceRowsAndByRstdOnConstantRow
     // infinite; the rstd output shows a wrong eps.
     const Accuracy c = Verify(k, 8, 768, DType::kF32, Distribution::kConstant, true, true);
     EXPECT_FALSE(c.passed) << static_cast<int>(eps);
-    EXPECT_GT(c.rstd.failed, 0u) << static_cast<int>(eps);
+    EXPECT_GT(c[TensorId::kRstd]->failed, 0u) << static_cast<int>(eps);
   }
   // eps outside the square root leaves y of constant rows exact: only the
   // statistics catch it there.
@@ -346,7 +377,7 @@ TEST(BrokenKernelsTest, WrongEpsIsCaughtByTinyVarianceRowsAndByRstdOnConstantRow
   Kernel zero;
   zero.eps = Kernel::Eps::kZero;
   const Accuracy z = Verify(zero, 8, 768, DType::kF32, Distribution::kConstant, true, false);
-  EXPECT_GT(z.y.nan_mismatch, 0u);
+  EXPECT_GT(z[TensorId::kY]->nan_mismatch, 0u);
 }
 
 TEST(BrokenKernelsTest, SkippedRowIsCaughtAsUnwritten) {
@@ -355,9 +386,9 @@ TEST(BrokenKernelsTest, SkippedRowIsCaughtAsUnwritten) {
   for (DType dtype : kDTypes) {
     const Accuracy a = Verify(k, 257, 768, dtype, Distribution::kNormal);
     EXPECT_FALSE(a.passed);
-    EXPECT_EQ(a.y.unwritten, 768u);
-    EXPECT_EQ(a.mean.unwritten, 1u);
-    EXPECT_EQ(a.rstd.unwritten, 1u);
+    EXPECT_EQ(a[TensorId::kY]->unwritten, 768u);
+    EXPECT_EQ(a[TensorId::kMean]->unwritten, 1u);
+    EXPECT_EQ(a[TensorId::kRstd]->unwritten, 1u);
     EXPECT_NE(a.reason.find("first at row 256 col 0"), std::string::npos) << a.reason;
   }
   // Also when the skipped row should be all NaN (row 17 of a special problem
@@ -367,7 +398,7 @@ TEST(BrokenKernelsTest, SkippedRowIsCaughtAsUnwritten) {
   ASSERT_TRUE(IsSpecialRow(p, 17));
   const Accuracy s = Verify(k, 18, 40, DType::kF32, Distribution::kSpecial);
   EXPECT_FALSE(s.passed);
-  EXPECT_EQ(s.y.unwritten, 40u);
+  EXPECT_EQ(s[TensorId::kY]->unwritten, 40u);
 }
 
 TEST(BrokenKernelsTest, AffineMistakesAreCaught) {
@@ -396,10 +427,10 @@ TEST(BrokenKernelsTest, LowPrecisionArithmeticIsCaughtInF32Outputs) {
   rsqrt.rsqrt_rel_error = 0x1p-12;
   const Accuracy a = Verify(rsqrt, 16, 768, DType::kF32, Distribution::kNormal);
   EXPECT_FALSE(a.passed);
-  EXPECT_GT(a.rstd.failed, 0u);
+  EXPECT_GT(a[TensorId::kRstd]->failed, 0u);
   const Accuracy b = Verify(rsqrt, 16, 768, DType::kBF16, Distribution::kNormal, true, false);
   EXPECT_FALSE(b.passed);
-  EXPECT_LT(b.y.failed, b.y.checked / 4);  // some elements, not most
+  EXPECT_LT(b[TensorId::kY]->failed, b[TensorId::kY]->checked / 4);  // some elements, not most
 }
 
 // The 16-bit rule (docs/verification.md, "16-bit outputs"): against the
@@ -417,12 +448,12 @@ TEST(BrokenKernelsTest, SixteenBitRuleTellsRoundingFromTruncation) {
         EXPECT_TRUE(good.passed) << DTypeName(dtype) << " " << DistributionName(dist) << " "
                                  << cols << ": " << good.reason;
         const Accuracy bad = Verify(truncating, rows, cols, dtype, dist);
-        const double good_off = static_cast<double>(good.y.off_by_one) / good.y.checked;
-        const double bad_off = static_cast<double>(bad.y.off_by_one) / bad.y.checked;
+        const double good_off = static_cast<double>(good[TensorId::kY]->off_by_one) / good[TensorId::kY]->checked;
+        const double bad_off = static_cast<double>(bad[TensorId::kY]->off_by_one) / bad[TensorId::kY]->checked;
         if (cols == 768)
           std::printf("%s %-9s one ulp off: rounding %.4f%% (ratio %.3f), truncating %.1f%% (%s)\n",
                       DTypeName(dtype).data(), DistributionName(dist).data(), 100 * good_off,
-                      good.y.max_bound_ratio, 100 * bad_off, bad.passed ? "passes" : "fails");
+                      good[TensorId::kY]->max_bound_ratio, 100 * bad_off, bad.passed ? "passes" : "fails");
         EXPECT_LT(good_off, 0.01) << DistributionName(dist);
         // constant and exact rows have exactly representable outputs: nothing to round.
         if (dist == Distribution::kConstant || dist == Distribution::kExact) continue;
@@ -441,7 +472,7 @@ TEST(BrokenKernelsTest, UnshiftedF32MeanFailsLargeOffsetRows) {
   plain.shift = false;
   const Accuracy a = Verify(plain, 16, 768, DType::kF32, Distribution::kOffset1e6);
   EXPECT_FALSE(a.passed);
-  EXPECT_GT(a.y.max_bound_ratio, 1000);
+  EXPECT_GT(a[TensorId::kY]->max_bound_ratio, 1000);
   EXPECT_TRUE(Verify(Kernel{}, 16, 768, DType::kF32, Distribution::kOffset1e6).passed);
 }
 
@@ -491,9 +522,9 @@ TEST(BrokenKernelsTest, SummationStylesSweep) {
           const int64_t rows = std::max<int64_t>(2, std::min<int64_t>(8, (int64_t{1} << 16) / h));
           const Accuracy a = Verify(s.k, rows, h, kDTypes[d], dist);
           const double ratio =
-              a.y.nan_mismatch + a.mean.nan_mismatch + a.rstd.nan_mismatch > 0
+              a[TensorId::kY]->nan_mismatch + a[TensorId::kMean]->nan_mismatch + a[TensorId::kRstd]->nan_mismatch > 0
                   ? INFINITY
-                  : std::max({a.y.max_bound_ratio, a.mean.max_bound_ratio, a.rstd.max_bound_ratio});
+                  : std::max({a[TensorId::kY]->max_bound_ratio, a[TensorId::kMean]->max_bound_ratio, a[TensorId::kRstd]->max_bound_ratio});
           if (a.passed) {
             worst[d] = std::max(worst[d], ratio);
           } else {
@@ -533,7 +564,7 @@ constexpr int64_t kHwyLanes = 16;
 // lines plus a vector long.
 class HwyLikeCase : public CpuCase {
  public:
-  HwyLikeCase(const Problem& problem, const HostInputs& inputs, int threads, const Kernel& k,
+  HwyLikeCase(const Problem& problem, const HostTensors& inputs, int threads, const Kernel& k,
               bool hwy_paths, uint64_t stream_min_bytes)
       : CpuCase(problem, inputs, threads, "default"), k_(k), hwy_paths_(hwy_paths) {
     const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
@@ -543,28 +574,30 @@ class HwyLikeCase : public CpuCase {
  protected:
   void ComputeRows(int64_t begin, int64_t end) override {
     const Problem& p = problem();
-    const HostOutputs out{y(), mean(), rstd()};
+    const LnOutputs out{output(TensorId::kY), output<float>(TensorId::kMean),
+                        output<float>(TensorId::kRstd)};
+    const LnInputs in = LnInputs::Of(inputs());
     std::vector<float> t;
     const int64_t skip_end = std::max<int64_t>(0, p.rows - k_.rows_skipped_at_end);
     if (!hwy_paths_ || p.cols < kHwyLanes) {
       for (int64_t r = begin; r < std::min(end, skip_end); ++r)
-        RunRow(k_, p, inputs(), out, r, t, k_.eps_missing_in_short_rows && p.cols < kHwyLanes);
+        RunRow(k_, p, in, out, r, t, k_.eps_missing_in_short_rows && p.cols < kHwyLanes);
       return;
     }
     const uint64_t row_bytes = static_cast<uint64_t>(p.cols) * DTypeSize(p.dtype);
-    const bool aligned = row_bytes % 64 == 0 && reinterpret_cast<uintptr_t>(inputs().x) % 64 == 0 &&
+    const bool aligned = row_bytes % 64 == 0 && reinterpret_cast<uintptr_t>(in.x) % 64 == 0 &&
                          reinterpret_cast<uintptr_t>(out.y) % 64 == 0;
     const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
     const int64_t groups = aligned && worth_it ? (end - begin) / 4 : 0;
     for (int64_t r = begin; r < begin + 4 * groups; ++r)
-      RunRow(k_, p, inputs(), out, r, t, k_.eps_missing_in_row_groups);
+      RunRow(k_, p, in, out, r, t, k_.eps_missing_in_row_groups);
     if (groups > 0) {
       begin += 4 * groups;
       if (k_.leftover_rows_skipped) return;
     }
     const bool stream = stream_ && row_bytes >= 128 + kHwyLanes * DTypeSize(p.dtype);
     const int64_t tail = stream && k_.tail_unwritten_when_streaming ? p.cols % kHwyLanes : 0;
-    for (int64_t r = begin; r < end; ++r) RunRow(k_, p, inputs(), out, r, t, false, tail);
+    for (int64_t r = begin; r < end; ++r) RunRow(k_, p, in, out, r, t, false, tail);
   }
 
  private:
@@ -595,7 +628,7 @@ class KernelBackend : public CpuBackend {
   Verdict Supports(const Problem& problem, const CaseOptions&) const override {
     return problem.cols >= 1 ? Verdict::Yes() : Verdict::No("cols must be at least 1");
   }
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     uint64_t stream_min = LastLevelCacheBytes();
     const auto it = options.tuning.find("stream_min_bytes");
@@ -724,6 +757,112 @@ TEST(BrokenKernelsTest, CorrectKernelsPassDefaultVerify) {
     if (Backend* b = FindBackend(name)) ours.push_back(b);
   const RunResult real = DefaultVerify(ours, true);
   EXPECT_EQ(real.ExitCode(), 0) << Failures(real);
+}
+
+}  // namespace
+}  // namespace lnbench
+
+// ------------------------------------------------------------------ RMSNorm
+
+namespace lnbench {
+namespace {
+
+// An RMSNorm forward kernel; the defaults give the correct one (f32 sums of
+// squares in blocks of 256, added in double; y = x * rrms * gamma in f32).
+struct RmsKernel {
+  bool mean_subtracted = false;  // normalizes x - mean (LayerNorm's centring) instead of x
+  bool eps_after_sqrt = false;   // rrms = 1/(sqrt(ms) + eps)
+  bool one_pass_f32 = false;     // the sum of squares in one sequential f32 chain
+};
+
+void RunRmsKernel(const RmsKernel& k, const lnbench::testing::HostCase& c, const lnbench::testing::HostCase& out) {
+  const Problem& p = c.problem;
+  const int64_t cols = p.cols;
+  const float* gamma = c.in<const float>(TensorId::kGamma);
+  float* rstd = out.out<float>(TensorId::kRstd);
+  for (int64_t r = 0; r < p.rows; ++r) {
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (int64_t i = 0; i < cols; ++i) x[i] = Load(p.dtype, c.in(TensorId::kX), r * cols + i);
+    float mean = 0;
+    if (k.mean_subtracted) {
+      double s = 0;
+      for (float v : x) s += v;
+      mean = static_cast<float>(s / static_cast<double>(cols));
+    }
+    double q = 0;
+    if (k.one_pass_f32) {
+      float s = 0;
+      for (float v : x) s += (v - mean) * (v - mean);
+      q = s;
+    } else {
+      for (int64_t b = 0; b < cols; b += 256) {
+        float s = 0;
+        for (int64_t i = b; i < std::min(cols, b + 256); ++i) s += (x[i] - mean) * (x[i] - mean);
+        q += s;
+      }
+    }
+    const double ms = q / static_cast<double>(cols);
+    const float rrms = static_cast<float>(k.eps_after_sqrt ? 1.0 / (std::sqrt(ms) + p.eps)
+                                                           : 1.0 / std::sqrt(ms + p.eps));
+    for (int64_t i = 0; i < cols; ++i) {
+      float v = (x[i] - mean) * rrms;
+      if (gamma != nullptr) v *= gamma[i];
+      Store(p.dtype, out.out(TensorId::kY), r * cols + i, v);
+    }
+    if (rstd != nullptr) rstd[r] = rrms;
+  }
+}
+
+// Returns the accuracy of kernel `k` on one RMSNorm problem.
+Accuracy CheckRms(const RmsKernel& k, int64_t rows, int64_t cols, DType dtype, Distribution dist,
+                  bool stats = true, double eps = 1e-5) {
+  Problem p = lnbench::testing::MakeProblem(rows, cols, dtype, dist, true, stats, 11, Norm::kRmsNorm);
+  p.eps = eps;
+  lnbench::testing::HostCase c(p);
+  RunRmsKernel(k, c, c);
+  return c.Check();
+}
+
+TEST(BrokenRmsNormKernelsTest, CorrectKernelPassesEveryDistributionDTypeAndShape) {
+  const std::pair<int64_t, int64_t> shapes[] = {{15, 3}, {30, 300}, {257, 768}, {4, 4097},
+                                                {5, 1},  {2, 65536}};
+  for (DType dtype : kDTypes)
+    for (Distribution dist : AllDistributions())
+      for (auto [rows, cols] : shapes) {
+        const Accuracy a = CheckRms({}, rows, cols, dtype, dist);
+        EXPECT_TRUE(a.passed) << DTypeName(dtype) << " " << DistributionName(dist) << " " << rows
+                              << "x" << cols << ": " << a.reason;
+      }
+}
+
+TEST(BrokenRmsNormKernelsTest, MeanSubtractedIsCaught) {
+  // Offset rows: x - mean and x differ by the whole offset.
+  const Accuracy a = CheckRms({.mean_subtracted = true}, 8, 768, DType::kF32, Distribution::kOffset1e4);
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("y:"), std::string::npos) << a.reason;
+}
+
+TEST(BrokenRmsNormKernelsTest, EpsAfterTheSqrtIsCaught) {
+  // Where eps matters against the mean square: eps = 1 on normal rows of
+  // mean square ~1 gives 1/(1 + 1) instead of 1/sqrt(2).
+  const Accuracy a = CheckRms({.eps_after_sqrt = true}, 8, 768, DType::kF32, Distribution::kNormal,
+                              true, 1.0);
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("rstd:"), std::string::npos) << a.reason;
+  // And eps = 0.25 on uniform rows (mean square 1/3).
+  const Accuracy b = CheckRms({.eps_after_sqrt = true}, 64, 33, DType::kF32, Distribution::kUniform,
+                              true, 0.25);
+  EXPECT_FALSE(b.passed);
+}
+
+TEST(BrokenRmsNormKernelsTest, OnePassF32SumOfSquaresOnLargeMagnitudeRowsIsCaught) {
+  // One sequential f32 chain of H squares of one magnitude drifts by about
+  // H/4 ulps: far over the bound on wide large-magnitude rows, where a
+  // blocked sum stays within it.
+  const Accuracy a = CheckRms({.one_pass_f32 = true}, 4, 65536, DType::kF32, Distribution::kOffset1e6);
+  EXPECT_FALSE(a.passed);
+  EXPECT_NE(a.reason.find("rstd:"), std::string::npos) << a.reason;
+  EXPECT_TRUE(CheckRms({}, 4, 65536, DType::kF32, Distribution::kOffset1e6).passed);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <set>
 #include <string>
 
 #include "support/report_schema.h"
@@ -122,7 +123,7 @@ TEST_F(CliTest, RunWritesSchemaValidReport) {
   EXPECT_NE(r.out.find("4 passed, 0 failed"), std::string::npos) << r.out;
   const auto report = LoadReport(json);
   ExpectSchemaValid(report);
-  EXPECT_EQ(report["schema_version"], 2);
+  EXPECT_EQ(report["schema_version"], 3);
   EXPECT_EQ(report["summary"]["passed"], 4);
   ASSERT_EQ(report["cases"].size(), 4u);
   for (const auto& c : report["cases"]) {
@@ -161,7 +162,7 @@ TEST_F(CliTest, ReproLineRerunsTheSameCase) {
   const auto second = LoadReport(json2)["cases"][0];
   EXPECT_EQ(first["id"], second["id"]);
   EXPECT_EQ(first["problem"], second["problem"]);
-  EXPECT_EQ(first["accuracy"]["y"]["max_abs"], second["accuracy"]["y"]["max_abs"]);
+  EXPECT_EQ(first["accuracy"]["tensors"]["y"]["max_abs"], second["accuracy"]["tensors"]["y"]["max_abs"]);
 }
 
 TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
@@ -320,6 +321,68 @@ TEST_F(CliTest, DumpThenInputRoundTrip) {
   ExpectUsageError("run -b scalar --input " + (dump / (tag + "x.npy")).string() + " --gamma " +
                        (dump / (tag + "ref_mean.npy")).string(),
                    "ref_mean.npy");
+}
+
+TEST_F(CliTest, OpAllVerifiesRmsNormBesideLayerNorm) {
+  const fs::path json = dir_ / "ops.json";
+  const fs::path dump = dir_ / "dump";
+  fs::create_directories(dump);
+  // Every backend: ours pass, the peers say why they cannot.
+  Result r = Run("verify -b all --op rmsnorm --shape 7x300 --dtype all --dist normal,offset1e6,special "
+                 "--stats --dump " + dump.string() + " -q --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  EXPECT_EQ(report["bytes_model"].size(), 1u);
+  ASSERT_TRUE(report["bytes_model"].contains("rmsnorm fwd"));
+  int rms_passed = 0;
+  for (const auto& c : report["cases"]) {
+    const auto& p = c["problem"];
+    EXPECT_EQ(p["dir"], "fwd");
+    if (p["op"] != "rmsnorm") continue;
+    const std::string repro = c["repro"];
+    EXPECT_NE(repro.find("--op rmsnorm"), std::string::npos) << repro;
+    EXPECT_EQ(c["bytes"]["model"], report["bytes_model"]["rmsnorm fwd"]);
+    // x and y of 7x300 plus gamma (300 f32) read, rrms (7 f32) written: no beta, no mean.
+    const int64_t es = p["dtype"] == "f32" ? 4 : 2;
+    EXPECT_EQ(c["bytes"]["read"], 7 * 300 * es + 300 * 4);
+    EXPECT_EQ(c["bytes"]["written"], 7 * 300 * es + 7 * 4);
+    if (c["backend"] == "scalar" || c["backend"] == "highway") {
+      EXPECT_EQ(c["status"], "passed") << c["reason"];
+      rms_passed += c["status"] == "passed";
+      const auto& t = c["accuracy"]["tensors"];
+      EXPECT_TRUE(t.contains("y") && t.contains("rstd") && !t.contains("mean")) << t.dump();
+    } else if (c["backend"] == "onednn") {
+      EXPECT_EQ(c["status"], "unsupported");
+      EXPECT_NE(c["reason"].get<std::string>().find("no RMS normalization"), std::string::npos)
+          << c["reason"];
+    }
+  }
+  // Two backends x three dtypes x three distributions, plus highway's coverage cases.
+  EXPECT_GE(rms_passed, 2 * 3 * 3);
+  // Dumps are named by tensor, the op in the tag.
+  const std::string tag = "rmsnorm_fwd_7x300_f32_normal_aff1_st1_seed1_";
+  for (const char* name : {"x", "gamma", "ref_y", "ref_rstd", "scalar_twopass_t"})
+    EXPECT_TRUE(std::any_of(fs::directory_iterator(dump), fs::directory_iterator(),
+                            [&](const fs::directory_entry& e) {
+                              return e.path().filename().string().rfind(tag + name, 0) == 0;
+                            }))
+        << name;
+  EXPECT_FALSE(fs::exists(dump / (tag + "beta.npy")));
+
+  // --op all: both ops, each case says which; the table's first column is the op.
+  const fs::path both = dir_ / "both.json";
+  r = Run("verify -b scalar --op all --shape 3x8 --json " + both.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("layernorm fwd  scalar"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rmsnorm fwd    scalar"), std::string::npos) << r.out;
+  const auto two = LoadReport(both);
+  ExpectSchemaValid(two);
+  EXPECT_TRUE(two["bytes_model"].contains("layernorm fwd") && two["bytes_model"].contains("rmsnorm fwd"));
+  std::set<std::string> ops;
+  for (const auto& c : two["cases"]) ops.insert(c["problem"]["op"].get<std::string>());
+  EXPECT_EQ(ops, (std::set<std::string>{"layernorm", "rmsnorm"}));
+  ExpectUsageError("verify -b scalar --op groupnorm --shape 2x8", "unknown op 'groupnorm'");
 }
 
 }  // namespace

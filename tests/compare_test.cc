@@ -218,8 +218,8 @@ TEST(CompareReportJson, BadFilesNameTheFileAndTheProblem) {
       {"truncated.json", "truncated or incomplete JSON"},
       {"not_json.json", "not valid JSON"},
       {"array.json", "not an lnbench report (the document is an array"},
-      {"schema_v3.json", "schema_version 3 is not supported"},
-      {"schema_v1.json", "schema_version 1 is not supported (this lnbench reads version 2): its max_ulp is a bit distance"},
+      {"schema_v4.json", "schema_version 4 is not supported"},
+      {"schema_v1.json", "schema_version 1 is not supported (this lnbench reads version 3): its max_ulp is a bit distance"},
       {"wrong_kind.json", "kind \"nvbench-report\" is not an lnbench report"},
       {"bad_field.json", "timing.samples_s[4]: is a string, expected a number"},
       {"no_such_file.json", "no such file"},
@@ -399,7 +399,7 @@ TEST(Compare, AccuracyRegressions) {
 
   // Scale ulps are fractional: growth is judged on the numbers, not on bits.
   Json frac = Load("accuracy.json").json;
-  frac["cases"][4]["accuracy"]["y"]["max_ulp"] = 1.375;
+  frac["cases"][4]["accuracy"]["tensors"]["y"]["max_ulp"] = 1.375;
   CompareOptions allow_half;
   allow_half.max_ulp_growth = 0.5;
   c = CompareReports(Load("base.json"), CheckReport("frac.json", frac), allow_half);
@@ -458,7 +458,7 @@ TEST(Compare, DifferentMachinesCompareFractionsOfTheCeiling) {
   // Max ulp growth across machines is shown, not judged (the SIMD width
   // changes the summation order); a new failure still is.
   Json grown = Load("other_machine.json").json;
-  grown["cases"][4]["accuracy"]["y"]["max_ulp"] = 5;
+  grown["cases"][4]["accuracy"]["tensors"]["y"]["max_ulp"] = 5;
   grown["cases"][1]["status"] = "failed";
   c = CompareReports(Load("base.json"), CheckReport("grown.json", grown), {});
   EXPECT_EQ(c.cases[4].accuracy, AccuracyVerdict::kUlpOtherMachine);
@@ -564,7 +564,7 @@ TEST(CompareMerge, TwoMachines) {
   const LoadedReport a = Load("base.json");
   const LoadedReport b = Load("other_machine.json");
   const Json merged = MergeReports({a, b}, MergeInfo{"2025-11-22T00:00:00Z", {"lnbench", "merge"}});
-  EXPECT_EQ(merged["schema_version"], 2);
+  EXPECT_EQ(merged["schema_version"], 3);
   EXPECT_EQ(merged["kind"], "lnbench-merged-report");
   EXPECT_EQ(merged["tool"]["name"], "lnbench");
   ASSERT_EQ(merged["cases"].size(), a.cases().size() + b.cases().size());
@@ -615,7 +615,7 @@ TEST(CompareMerge, RefusesAmbiguousOrMismatchedInputs) {
   std::ostringstream out;
   MergeConfig config;
   config.output_path = dir.File("all.json");
-  config.input_paths = {Fixture("base.json"), Fixture("schema_v3.json")};
+  config.input_paths = {Fixture("base.json"), Fixture("schema_v4.json")};
   m = UsageMessage([&] { RunMerge(config, {}, out); });
   EXPECT_NE(m.find("schema versions differ"), std::string::npos) << m;
   EXPECT_FALSE(std::filesystem::exists(config.output_path));
@@ -692,7 +692,7 @@ TEST_F(CompareEndToEnd, CompareExitCodes) {
 }
 
 TEST_F(CompareEndToEnd, CompareBadInputExitsTwoWithOneLine) {
-  for (const char* name : {"empty.json", "truncated.json", "not_json.json", "array.json", "schema_v3.json",
+  for (const char* name : {"empty.json", "truncated.json", "not_json.json", "array.json", "schema_v4.json",
                            "wrong_kind.json", "bad_field.json", "disjoint.json", "duplicate.json"}) {
     SCOPED_TRACE(name);
     const Outcome o = RunLnbench("compare " + F("base.json") + " " + F(name));
@@ -735,7 +735,7 @@ TEST_F(CompareEndToEnd, Merge) {
   EXPECT_EQ(RunLnbench("compare '" + all + "' '" + all + "'").exit_code, 0);
 
   const std::string bad = dir.File("bad.json");
-  o = RunLnbench("merge " + F("base.json") + " " + F("schema_v3.json") + " -o '" + bad + "'");
+  o = RunLnbench("merge " + F("base.json") + " " + F("schema_v4.json") + " -o '" + bad + "'");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("schema versions differ"), std::string::npos) << o.err;
   EXPECT_FALSE(std::filesystem::exists(bad));

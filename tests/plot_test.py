@@ -25,6 +25,7 @@ SOURCE = os.environ.get("LNBENCH_SOURCE_DIR") or os.path.dirname(
 PLOT = os.path.join(SOURCE, "scripts", "plot")
 FIXTURES = os.path.join(SOURCE, "tests", "fixtures", "plot")
 SCHEMA = os.path.join(SOURCE, "results", "schema", "report.schema.json")
+SCHEMA_V2 = os.path.join(SOURCE, "results", "schema", "report.v2.schema.json")
 CHARTS = ("bandwidth", "bandwidth_fraction", "speedup", "accuracy_ulp", "accuracy_bound",
           "accuracy_vs_speed")
 TIMING_CHARTS = ("bandwidth", "bandwidth_fraction", "speedup", "accuracy_vs_speed")
@@ -195,14 +196,14 @@ class PlotTest(unittest.TestCase):
   # -- the fixtures themselves -------------------------------------------------
 
   def test_fixtures_follow_the_schema(self):
-    schema = LoadJson(SCHEMA)
+    schemas = {2: LoadJson(SCHEMA_V2), 3: LoadJson(SCHEMA)}
     names = [n for n in sorted(os.listdir(FIXTURES))
              if n.endswith(".json") and not n.startswith("bad_not") and
              not n.startswith("bad_truncated")]
     self.assertGreaterEqual(len(names), 6)
     for name in names:
       report = LoadJson(Fixture(name))
-      errors = SchemaErrors(schema, report)
+      errors = SchemaErrors(schemas[report.get("schema_version")], report)
       self.assertEqual(errors[:5], [], name)
       s = report["summary"]
       self.assertEqual(s["cases"], len(report["cases"]), name)
@@ -211,7 +212,7 @@ class PlotTest(unittest.TestCase):
     broken["cases"][0]["problem"]["dtype"] = "f64"
     broken["cases"][1]["throughput"]["ceiling_gbps"] = "fast"
     del broken["cases"][2]["repro"]
-    self.assertEqual(len(SchemaErrors(schema, broken)), 3, SchemaErrors(schema, broken))
+    self.assertEqual(len(SchemaErrors(schemas[2], broken)), 3, SchemaErrors(schemas[2], broken))
 
   def test_fixture_variety(self):
     report = LoadJson(Fixture("run_gpu_node.json"))

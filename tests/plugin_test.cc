@@ -279,7 +279,7 @@ TEST_F(PluginTest, ExternalCommandIsVerifiedAndTimedAndMarked) {
   EXPECT_TRUE(c["origin"]["externally_timed"].get<bool>());
   EXPECT_EQ(c["timing"]["stop_reason"], "external");
   EXPECT_EQ(c["timing"]["samples_s"].size(), 3u);
-  EXPECT_EQ(c["accuracy"]["y"]["checked"], 2100);
+  EXPECT_EQ(c["accuracy"]["tensors"]["y"]["checked"], 2100);
   EXPECT_NE(c["repro"].get<std::string>().find("--external '" + NumpyCommand() + "'"), std::string::npos);
   // Unsupported problems carry the command's own words.
   r = Run("verify --external '" + NumpyCommand() + "' -b npy --shape 2x8 --dtype bf16 --dist normal --stats "

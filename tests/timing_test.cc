@@ -32,7 +32,7 @@ class FakeCase : public PreparedCase {
   std::string ResolvedVariant() const override { return "fake"; }
   void Poison() override {}
   void Run() override {}
-  void Download(const HostOutputs&) override {}
+  void Download(const HostTensors&) override {}
   double TimeBatch(int batch, bool cold) override {
     ++calls_;
     last_batch_ = batch;

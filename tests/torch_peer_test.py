@@ -106,7 +106,7 @@ def test_torch_run(tmp):
         check(len(c["timing"]["samples_s"]) >= 3 and c["timing"]["stop_reason"] == "external",
               f"timing {c['timing']}")
         check(c["throughput"]["ceiling_gbps"] > 0, "no ceiling next to the throughput")
-        check(c["accuracy"]["y"]["checked"] == 64 * 256, "not every element checked by lnbench")
+        check(c["accuracy"]["tensors"]["y"]["checked"] == 64 * 256, "not every element checked by lnbench")
     import torch
     f16 = [c for c in torch_cases if c["problem"]["dtype"] == "f16"]
     try:

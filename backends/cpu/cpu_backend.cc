@@ -7,39 +7,41 @@
 
 namespace lnbench {
 
-CpuCase::CpuCase(const Problem& problem, const HostInputs& inputs, int threads,
+CpuCase::CpuCase(const Problem& problem, const HostTensors& inputs, int threads,
                  std::string variant)
     : problem_(problem),
       inputs_(inputs),
       pool_(&SharedThreadPool(threads)),
       variant_(std::move(variant)),
-      y_(static_cast<size_t>(problem.elements()) * DTypeSize(problem.dtype)),
-      mean_(problem.stats ? static_cast<size_t>(problem.rows) * 4 : 0),
-      rstd_(problem.stats ? static_cast<size_t>(problem.rows) * 4 : 0) {}
+      output_specs_(OpFor(problem).TensorsOf(problem, TensorRole::kOutput)) {
+  for (const TensorSpec& t : output_specs_) {
+    HostBuffer& b = buffers_[static_cast<size_t>(t.id)];
+    b = HostBuffer(TensorBytes(problem, t.extent));
+    outputs_.set(t.id, b.data());
+  }
+}
 
 void CpuCase::Poison() {
-  FillPoisonHost(problem_.dtype, y_.data(), problem_.elements(), *pool_);
-  if (problem_.stats) {
-    FillPoisonHost(DType::kF32, mean_.data(), problem_.rows, *pool_);
-    FillPoisonHost(DType::kF32, rstd_.data(), problem_.rows, *pool_);
-  }
+  for (const TensorSpec& t : output_specs_)
+    FillPoisonHost(TensorDType(problem_, t.extent), outputs_.get(t.id),
+                   TensorElements(problem_, t.extent), *pool_);
 }
 
 void CpuCase::Run() {
   pool_->ParallelFor(problem_.rows, [this](int64_t b, int64_t e) { ComputeRows(b, e); });
 }
 
-void CpuCase::Download(const HostOutputs& out) {
-  const size_t esize = DTypeSize(problem_.dtype);
-  const int64_t n = problem_.elements();
-  pool_->ParallelFor(n, [&](int64_t b, int64_t e) {
-    std::memcpy(static_cast<uint8_t*>(out.y) + b * esize, y_.as<uint8_t>() + b * esize,
-                (e - b) * esize);
-  });
-  // rows == 0: the buffers are empty (nullptr), and memcpy from nullptr is UB.
-  if (problem_.stats && out.mean != nullptr && problem_.rows > 0) {
-    std::memcpy(out.mean, mean_.data(), problem_.rows * 4);
-    std::memcpy(out.rstd, rstd_.data(), problem_.rows * 4);
+void CpuCase::Download(const HostTensors& out) {
+  for (const TensorSpec& t : output_specs_) {
+    const size_t esize = DTypeSize(TensorDType(problem_, t.extent));
+    const int64_t n = TensorElements(problem_, t.extent);
+    uint8_t* dst = out.get<uint8_t>(t.id);
+    const uint8_t* src = outputs_.get<const uint8_t>(t.id);
+    // n == 0: the buffers are empty (nullptr), and memcpy from nullptr is UB.
+    if (dst == nullptr || n == 0) continue;
+    pool_->ParallelFor(n, [&](int64_t b, int64_t e) {
+      std::memcpy(dst + b * esize, src + b * esize, (e - b) * esize);
+    });
   }
 }
 

@@ -4,6 +4,7 @@
 #ifndef LNBENCH_BACKENDS_CPU_CPU_BACKEND_H_
 #define LNBENCH_BACKENDS_CPU_CPU_BACKEND_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,31 +20,36 @@ namespace lnbench {
 // A problem prepared on a CPU backend: outputs live in host buffers owned here.
 class CpuCase : public PreparedCase {
  public:
-  CpuCase(const Problem& problem, const HostInputs& inputs, int threads, std::string variant);
+  CpuCase(const Problem& problem, const HostTensors& inputs, int threads, std::string variant);
 
   std::string ResolvedVariant() const override { return variant_; }
   void Poison() override;
   void Run() override;
-  void Download(const HostOutputs& out) override;
+  void Download(const HostTensors& outputs) override;
   double TimeBatch(int batch, bool cold) override;
   std::map<std::string, std::string> Details() const override;
 
  protected:
-  // Computes rows [begin, end): reads inputs(), writes y(), mean(), rstd().
+  // Computes rows [begin, end): reads inputs(), writes the output() tensors.
   virtual void ComputeRows(int64_t begin, int64_t end) = 0;
 
   const Problem& problem() const { return problem_; }
-  const HostInputs& inputs() const { return inputs_; }
-  void* y() { return y_.data(); }
-  float* mean() { return problem_.stats ? mean_.as<float>() : nullptr; }
-  float* rstd() { return problem_.stats ? rstd_.as<float>() : nullptr; }
+  const HostTensors& inputs() const { return inputs_; }
+  // Returns the case's buffer of output tensor `id`, nullptr when it is not
+  // an output of the problem.
+  template <class T = void>
+  T* output(TensorId id) const {
+    return outputs_.get<T>(id);
+  }
 
  private:
   Problem problem_;
-  HostInputs inputs_;
+  HostTensors inputs_;
   ThreadPool* pool_;
   std::string variant_;
-  HostBuffer y_, mean_, rstd_;
+  std::vector<TensorSpec> output_specs_;
+  std::array<HostBuffer, kTensorCount> buffers_;
+  HostTensors outputs_;
 };
 
 // A CPU backend: device "cpu", memcpy ceiling.

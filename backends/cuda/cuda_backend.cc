@@ -1,4 +1,5 @@
-// The CUDA backend: lnbench's own LayerNorm kernels on device 0. Prepare
+// The CUDA backend: lnbench's own LayerNorm and RMSNorm kernels on device 0
+// (one plan logic and one set of kernels for both, see layernorm_device.cuh). Prepare
 // plans the launch (layernorm_plan.h), checks device memory, allocates and
 // uploads; timing uses CUDA events around the kernels only, with batches
 // captured once into a CUDA graph per batch size and replayed, and cold
@@ -39,45 +40,63 @@ PlanQuery QueryFor(const Problem& problem) {
   return q;
 }
 
+// Returns 2 for LayerNorm (gamma and beta; mean and rstd), 1 for RMSNorm
+// (gamma; rstd): the f32 vectors a problem has per column and per row.
+uint64_t VectorsPerSide(const Problem& p) { return p.norm == Norm::kRmsNorm ? 1 : 2; }
+
 // Returns the device bytes a prepared case holds, the L2 flush buffer included.
 uint64_t DeviceBytesNeeded(const Problem& p, const LaunchPlan& plan) {
   const uint64_t elements = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
-  return 2 * elements * DTypeSize(p.dtype) + (p.affine ? 2ull * p.cols * 4 : 0) +
-         (p.stats ? 2ull * p.rows * 4 : 0) + plan.WorkspaceBytes(p.rows) + L2Flusher::FlushBytes();
+  return 2 * elements * DTypeSize(p.dtype) + (p.affine ? VectorsPerSide(p) * p.cols * 4 : 0) +
+         (p.stats ? VectorsPerSide(p) * p.rows * 4 : 0) + plan.WorkspaceBytes(p.rows) +
+         L2Flusher::FlushBytes();
+}
+
+// Returns whether the kernels compute the problem's op: the forward of
+// layernorm and rmsnorm (no backward kernels yet).
+Verdict OpVerdict(const Problem& p) {
+  if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) || p.dir != Direction::kForward)
+    return Verdict::No(fmt::format("{} {}: not implemented by cuda (forward kernels only)",
+                                   NormName(p.norm), DirectionName(p.dir)));
+  return Verdict::Yes();
 }
 
 class CudaCase : public PreparedCase {
  public:
-  CudaCase(const Problem& problem, const HostInputs& inputs, LaunchPlan plan)
+  CudaCase(const Problem& problem, const HostTensors& inputs, LaunchPlan plan)
       : problem_(problem), plan_(std::move(plan)) {
     const uint64_t elements =
         static_cast<uint64_t>(problem.rows) * static_cast<uint64_t>(problem.cols);
     const size_t x_bytes = elements * DTypeSize(problem.dtype);
     x_ = DeviceBuffer(x_bytes);
     y_ = DeviceBuffer(x_bytes);
+    // RMSNorm has no beta and no mean: those buffers stay empty (null).
+    const bool layernorm = problem.norm == Norm::kLayerNorm;
     if (problem.affine) {
       gamma_ = DeviceBuffer(problem.cols * sizeof(float));
-      beta_ = DeviceBuffer(problem.cols * sizeof(float));
+      if (layernorm) beta_ = DeviceBuffer(problem.cols * sizeof(float));
     }
     if (problem.stats) {
-      mean_ = DeviceBuffer(problem.rows * sizeof(float));
+      if (layernorm) mean_ = DeviceBuffer(problem.rows * sizeof(float));
       rstd_ = DeviceBuffer(problem.rows * sizeof(float));
     }
     workspace_ = DeviceBuffer(plan_.WorkspaceBytes(problem.rows));
     // Host copies are timed on the host clock and reported in Details(), never as kernel time.
     const auto start = std::chrono::steady_clock::now();
     if (x_bytes > 0)
-      LNBENCH_CUDA_CALL(
-          cudaMemcpyAsync(x_.data(), inputs.x, x_bytes, cudaMemcpyHostToDevice, stream_.get()));
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(x_.data(), inputs.get(TensorId::kX), x_bytes,
+                                        cudaMemcpyHostToDevice, stream_.get()));
     if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.gamma, gamma_.bytes(),
-                                        cudaMemcpyHostToDevice, stream_.get()));
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.beta, beta_.bytes(),
-                                        cudaMemcpyHostToDevice, stream_.get()));
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.get(TensorId::kGamma),
+                                        gamma_.bytes(), cudaMemcpyHostToDevice, stream_.get()));
+      if (layernorm)
+        LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.get(TensorId::kBeta),
+                                          beta_.bytes(), cudaMemcpyHostToDevice, stream_.get()));
     }
     stream_.Synchronize();
     upload_s_ = SecondsSince(start);
     upload_bytes_ = x_bytes + gamma_.bytes() + beta_.bytes();
+    args_.norm = problem.norm;
     args_.x = x_.data();
     args_.gamma = gamma_.as<float>();
     args_.beta = beta_.as<float>();
@@ -100,7 +119,8 @@ class CudaCase : public PreparedCase {
     FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()),
                stream_.get());
     if (problem_.stats) {
-      FillPoisonF32(mean_.as<float>(), problem_.rows, stream_.get());
+      if (problem_.norm == Norm::kLayerNorm)
+        FillPoisonF32(mean_.as<float>(), problem_.rows, stream_.get());
       FillPoisonF32(rstd_.as<float>(), problem_.rows, stream_.get());
     }
     stream_.Synchronize();
@@ -112,17 +132,20 @@ class CudaCase : public PreparedCase {
     loaded_ = true;
   }
 
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const auto start = std::chrono::steady_clock::now();
     if (y_.bytes() > 0)
-      LNBENCH_CUDA_CALL(
-          cudaMemcpyAsync(out.y, y_.data(), y_.bytes(), cudaMemcpyDeviceToHost, stream_.get()));
-    if (problem_.stats && out.mean != nullptr && out.rstd != nullptr && problem_.rows > 0) {
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.mean, mean_.data(), mean_.bytes(),
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.get(TensorId::kY), y_.data(), y_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.rstd, rstd_.data(), rstd_.bytes(),
+    // RMSNorm: rstd only (mean_ is empty; the problem has no mean tensor).
+    float* out_mean = out.get<float>(TensorId::kMean);
+    float* out_rstd = out.get<float>(TensorId::kRstd);
+    if (problem_.stats && problem_.rows > 0 && mean_.bytes() > 0 && out_mean != nullptr)
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_mean, mean_.data(), mean_.bytes(),
                                         cudaMemcpyDeviceToHost, stream_.get()));
-    }
+    if (problem_.stats && problem_.rows > 0 && out_rstd != nullptr)
+      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_rstd, rstd_.data(), rstd_.bytes(),
+                                        cudaMemcpyDeviceToHost, stream_.get()));
     stream_.Synchronize();
     download_s_ = SecondsSince(start);
     download_bytes_ = y_.bytes() + mean_.bytes() + rstd_.bytes();
@@ -225,8 +248,8 @@ class CudaBackend : public Backend {
  public:
   std::string Name() const override { return "cuda"; }
   std::string Description() const override {
-    return "lnbench's CUDA kernels: warp, block, cluster (sm_90) and split-row per row, "
-           "f32 math, 16-byte loads";
+    return "lnbench's CUDA kernels (layernorm, rmsnorm): warp, block, cluster (sm_90) and "
+           "split-row per row, f32 math, 16-byte loads";
   }
   std::string DeviceId() const override { return kCudaDeviceId; }
   std::map<std::string, std::string> DeviceInfo() const override { return CudaDeviceInfo(); }
@@ -238,22 +261,28 @@ class CudaBackend : public Backend {
     return out;
   }
 
+  // The same cases reach the same paths for both norms (one plan logic): the
+  // runner runs them for every op it runs.
   std::vector<CoverageCase> CoverageCases() const override { return CudaCoverageCases(); }
 
+  // Both norms forward: every variant plans them alike.
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
+    if (Verdict v = OpVerdict(problem); !v.ok) return v;
     if (Verdict v = CudaAvailable(); !v.ok) return v;
     return PlanLayerNorm(options.variant, QueryFor(problem)).verdict;
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
+    // The kernels compute the forward op: another op is the user's request.
+    if (Verdict v = OpVerdict(problem); !v.ok) throw UsageError("cuda: " + v.reason);
     if (Verdict v = CudaAvailable(); !v.ok) throw RuntimeError("cuda: " + v.reason);
     // An unknown variant or a problem the variant cannot run is the user's request.
     PlanResult r = PlanLayerNorm(options.variant, QueryFor(problem));
     if (!r.verdict.ok) throw UsageError("cuda: " + r.verdict.reason);
     int max_clusters = 0;
     if (r.plan.kind == KernelKind::kCluster && problem.rows > 0) {
-      max_clusters = MaxActiveClusters(r.plan, problem.dtype);
+      max_clusters = MaxActiveClusters(r.plan, problem.dtype, problem.norm);
       if (max_clusters == 0) {
         if (options.variant == "cluster")
           throw RuntimeError(

@@ -1,6 +1,6 @@
-// The CUDA backend's LayerNorm kernels and their device helpers. Included by
-// layernorm_kernels.cu (after the CUDA headers) and by the CPU emulation test
-// (after tests/cuda_emulation.h), so it includes no CUDA header itself.
+// The CUDA backend's LayerNorm and RMSNorm kernels and their device helpers.
+// Included by layernorm_kernels.cu (after the CUDA headers) and by the CPU
+// emulation test (after tests/cuda_emulation.h), so it includes no CUDA header.
 //
 // Side by side (the shape of llm.c's dev/cuda/layernorm_forward.cu): a warp (or 1-16 lanes) per
 // row, a block per row, a thread-block cluster per row (sm_90), and a row split over blocks in two
@@ -18,6 +18,15 @@
 // Segments of one row (cluster blocks, split-row chunks) are merged with
 // Chan's formula relative to the first segment's K. Every reduction adds in
 // a fixed order that every thread repeats, so all threads agree bitwise.
+//
+// RMSNorm (every kernel's kNorm = Norm::kRmsNorm): the same kernels, launches
+// and plans; only the statistics and the output differ. A segment's
+// statistics are q = sum(x*x) (a thread's squares in one or two chains, then
+// the lane/block tree), carried as SegStats{n, 0, 0, q}: with hi = lo = 0,
+// Chan's merge adds the q exactly as a plain sum would, and RowRstd gives
+// rrms = 1/sqrt(q/n + eps). No shift: mean(x^2) is a sum of non-negative
+// terms, so its f32 error is relative (D*u) whatever the offset of the row.
+// y = (x * rrms) * gamma; only rstd (the rrms) is written as a statistic.
 #ifndef LNBENCH_BACKENDS_CUDA_LAYERNORM_DEVICE_CUH_
 #define LNBENCH_BACKENDS_CUDA_LAYERNORM_DEVICE_CUH_
 
@@ -25,6 +34,7 @@
 #include <cstring>
 
 #include "backends/cuda/layernorm_plan.h"
+#include "core/op.h"
 
 namespace lnbench {
 namespace layernorm_device {
@@ -35,10 +45,10 @@ inline constexpr unsigned kFullMask = 0xFFFFFFFFu;
 struct Params {
   const void* x;
   const float* gamma;  // nullptr: no affine
-  const float* beta;
+  const float* beta;   // RMSNorm: always nullptr
   void* y;
-  float* mean;  // nullptr: no stats
-  float* rstd;
+  float* mean;  // nullptr: no stats; RMSNorm: always nullptr
+  float* rstd;  // nullptr: no stats (RMSNorm: the rrms)
   float4* partials;  // split-row: (n, hi, lo, m2) per row chunk
   int64_t rows;
   int64_t cols;
@@ -221,12 +231,12 @@ struct BlockReduce {
   }
 };
 
-// Returns the statistics of the loads v[0..nk) of this thread's share of a
-// segment of n elements starting with x0 (see the file comment). `reduce`
-// sums over the threads that share the segment.
+// Returns the LayerNorm statistics of the loads v[0..nk) of this thread's
+// share of a segment of n elements starting with x0 (see the file comment).
+// `reduce` sums over the threads that share the segment.
 template <int kW, int kSlots, typename Reduce>
-__device__ __forceinline__ SegStats SegmentStats(const float (&v)[kSlots][kW], int nk, float x0,
-                                                 float n, Reduce& reduce) {
+__device__ __forceinline__ SegStats LayerNormSegmentStats(const float (&v)[kSlots][kW], int nk,
+                                                          float x0, float n, Reduce& reduce) {
   const float inv_n = 1.0f / n;
   float a = 0.f, b = 0.f;
 #pragma unroll
@@ -263,9 +273,52 @@ __device__ __forceinline__ SegStats SegmentStats(const float (&v)[kSlots][kW], i
   return {n, hi, lo + lo2, m2 < 0.f ? 0.f : m2};
 }
 
+// Returns the RMSNorm statistics of the same share: {n, 0, 0, sum(x*x)}: a
+// thread's squares (at most kRowRegisterFloats), then the lane/block tree.
+// 16-byte loads: fmaf into two chains (even and odd elements). Element path:
+// rounded squares (__fmul_rn, never contracted) in one chain. Both are within
+// the bound; the split is ptxas's (nvcc 13.0): every other form we tried
+// spilled 4-16 bytes in some instantiation (fmaf: the 16-bit element-path
+// block kernels at the 64-register cap; __fmul_rn: the vectorized warp or
+// split-row stats kernels).
+template <int kW, int kSlots, typename Reduce>
+__device__ __forceinline__ SegStats RmsNormSegmentStats(const float (&v)[kSlots][kW], int nk,
+                                                        float n, Reduce& reduce) {
+  float q0 = 0.f, q1 = 0.f;
+#pragma unroll
+  for (int k = 0; k < kSlots; ++k) {
+    if (k < nk) {
+#pragma unroll
+      for (int e = 0; e < kW; ++e) {
+        if constexpr (kW == 1) {
+          q0 += __fmul_rn(v[k][e], v[k][e]);
+        } else if (e % 2 == 0) {
+          q0 = fmaf(v[k][e], v[k][e], q0);
+        } else {
+          q1 = fmaf(v[k][e], v[k][e], q1);
+        }
+      }
+    }
+  }
+  reduce(q0, q1);
+  return {n, 0.f, 0.f, q0 + q1};
+}
+
+// Returns the statistics kNorm needs (RMSNorm ignores x0).
+template <Norm kNorm, int kW, int kSlots, typename Reduce>
+__device__ __forceinline__ SegStats SegmentStats(const float (&v)[kSlots][kW], int nk, float x0,
+                                                 float n, Reduce& reduce) {
+  if constexpr (kNorm == Norm::kRmsNorm) {
+    return RmsNormSegmentStats<kW, kSlots>(v, nk, n, reduce);
+  } else {
+    return LayerNormSegmentStats<kW, kSlots>(v, nk, x0, n, reduce);
+  }
+}
+
 // Merges the statistics of `count` <= 32 segments of one row, lane i holding
 // segment i (get(i) is read once), with Chan's formula relative to segment
 // 0's shift. Every lane, and every warp that calls it, gets the same bits.
+// RMSNorm segments (hi = lo = 0) give delta = mu = d = 0: m2 is the plain sum.
 template <typename Get>
 __device__ __forceinline__ SegStats WarpCombineFew(int count, Get get) {
   const int lane = threadIdx.x & 31;
@@ -322,13 +375,24 @@ __device__ __forceinline__ float RowRstd(const SegStats& s, float eps) {
 
 // Writes y for load i of a row: ((x - hi) - lo) * rstd, then * gamma + beta.
 // A constant row gives exactly 0 before the affine step, so y = beta exactly.
-template <typename T, bool kVec>
+// RMSNorm: (x * rrms), then * gamma.
+template <Norm kNorm, typename T, bool kVec>
 __device__ __forceinline__ void NormalizeStore(const float (&v)[RowIo<T, kVec>::kW],
                                                const SegStats& s, float rstd, const Params& p,
                                                T* yrow, int i) {
   using Io = RowIo<T, kVec>;
   float out[Io::kW];
-  if (p.gamma != nullptr) {
+  if constexpr (kNorm == Norm::kRmsNorm) {
+    if (p.gamma != nullptr) {
+      float g[Io::kW];
+      Io::LoadParam(p.gamma, i, g);
+#pragma unroll
+      for (int e = 0; e < Io::kW; ++e) out[e] = (v[e] * rstd) * g[e];
+    } else {
+#pragma unroll
+      for (int e = 0; e < Io::kW; ++e) out[e] = v[e] * rstd;
+    }
+  } else if (p.gamma != nullptr) {
     float g[Io::kW], b[Io::kW];
     Io::LoadParam(p.gamma, i, g);
     Io::LoadParam(p.beta, i, b);
@@ -341,12 +405,22 @@ __device__ __forceinline__ void NormalizeStore(const float (&v)[RowIo<T, kVec>::
   Io::Store(yrow, i, out);
 }
 
+// Writes the row's statistics when they are asked for: mean and rstd
+// (LayerNorm), the rrms in rstd (RMSNorm).
+template <Norm kNorm>
+__device__ __forceinline__ void StoreStats(const Params& p, int64_t row, const SegStats& s,
+                                           float rstd) {
+  if (p.rstd == nullptr) return;
+  if constexpr (kNorm == Norm::kLayerNorm) p.mean[row] = s.hi + s.lo;
+  p.rstd[row] = rstd;
+}
+
 // ---- kernels ------------------------------------------------------------------
 
 // warp: 2^lanes_log2 lanes per row, kWarpKernelThreads >> lanes_log2 rows per
 // block; lane j holds loads j, j + lanes, ... of its row. No shared memory,
 // no barriers: shuffles only.
-template <typename T, bool kVec>
+template <Norm kNorm, typename T, bool kVec>
 __global__ void __launch_bounds__(kWarpKernelThreads)
     WarpRowKernel(const Params p, const int lanes_log2) {
   using Io = RowIo<T, kVec>;
@@ -362,28 +436,25 @@ __global__ void __launch_bounds__(kWarpKernelThreads)
 #pragma unroll
   for (int k = 0; k < Io::kSlots; ++k)
     if (k < nk) Io::Load(xrow, lane + k * lanes, v[k]);
-  const float x0 = active ? Elem<T>::Load(xrow) : 0.f;
+  const float x0 = kNorm == Norm::kLayerNorm && active ? Elem<T>::Load(xrow) : 0.f;
   LaneReduce reduce{lanes};
   // Inactive rows still take part in the shuffles; they stop only after them.
   const SegStats s =
-      SegmentStats<Io::kW, Io::kSlots>(v, nk, x0, static_cast<float>(p.cols), reduce);
+      SegmentStats<kNorm, Io::kW, Io::kSlots>(v, nk, x0, static_cast<float>(p.cols), reduce);
   if (!active) return;
   const float rstd = RowRstd(s, p.eps);
   T* yrow = static_cast<T*>(p.y) + row * p.cols;
 #pragma unroll
   for (int k = 0; k < Io::kSlots; ++k)
-    if (k < nk) NormalizeStore<T, kVec>(v[k], s, rstd, p, yrow, lane + k * lanes);
-  if (lane == 0 && p.mean != nullptr) {
-    p.mean[row] = s.hi + s.lo;
-    p.rstd[row] = rstd;
-  }
+    if (k < nk) NormalizeStore<kNorm, T, kVec>(v[k], s, rstd, p, yrow, lane + k * lanes);
+  if (lane == 0) StoreStats<kNorm>(p, row, s, rstd);
 }
 
 // block (kCluster = false): one block per row. cluster (kCluster = true,
 // sm_90): blocks_per_row blocks of a cluster split the row; each block's
 // segment statistics go through distributed shared memory and every warp
 // merges them. Thread t holds loads t, t + blockDim, ... of its block's segment.
-template <typename T, bool kVec, bool kCluster>
+template <Norm kNorm, typename T, bool kVec, bool kCluster>
 __global__ void __launch_bounds__(1024)
     RowBlockKernel(const Params p, const int blocks_per_row, const int loads_per_block) {
   using Io = RowIo<T, kVec>;
@@ -406,10 +477,10 @@ __global__ void __launch_bounds__(1024)
 #pragma unroll
   for (int k = 0; k < Io::kSlots; ++k)
     if (k < nk) Io::Load(xrow, first + k * stride, v[k]);
-  const float x0 = Elem<T>::Load(xrow + begin * Io::kW);
+  const float x0 = kNorm == Norm::kLayerNorm ? Elem<T>::Load(xrow + begin * Io::kW) : 0.f;
   BlockReduce reduce{reduce_slots};
-  SegStats s = SegmentStats<Io::kW, Io::kSlots>(v, nk, x0,
-                                                static_cast<float>((end - begin) * Io::kW), reduce);
+  SegStats s = SegmentStats<kNorm, Io::kW, Io::kSlots>(
+      v, nk, x0, static_cast<float>((end - begin) * Io::kW), reduce);
   if constexpr (kCluster) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     __shared__ float4 segment;
@@ -428,11 +499,8 @@ __global__ void __launch_bounds__(1024)
   T* yrow = static_cast<T*>(p.y) + row * p.cols;
 #pragma unroll
   for (int k = 0; k < Io::kSlots; ++k)
-    if (k < nk) NormalizeStore<T, kVec>(v[k], s, rstd, p, yrow, first + k * stride);
-  if (rank == 0 && threadIdx.x == 0 && p.mean != nullptr) {
-    p.mean[row] = s.hi + s.lo;
-    p.rstd[row] = rstd;
-  }
+    if (k < nk) NormalizeStore<kNorm, T, kVec>(v[k], s, rstd, p, yrow, first + k * stride);
+  if (rank == 0 && threadIdx.x == 0) StoreStats<kNorm>(p, row, s, rstd);
   if constexpr (kCluster) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     // Keep this block's `segment` alive until every block of the cluster has read it.
@@ -443,7 +511,7 @@ __global__ void __launch_bounds__(1024)
 
 // splitrow, kernel 1: block b = row * chunks + chunk computes its chunk's
 // statistics into partials[b].
-template <typename T, bool kVec>
+template <Norm kNorm, typename T, bool kVec>
 __global__ void __launch_bounds__(kSplitRowThreads)
     SplitRowStatsKernel(const Params p, const int chunks, const int loads_per_chunk) {
   using Io = RowIo<T, kVec>;
@@ -462,9 +530,9 @@ __global__ void __launch_bounds__(kSplitRowThreads)
 #pragma unroll
   for (int k = 0; k < Io::kSlots; ++k)
     if (k < nk) Io::Load(xrow, first + k * stride, v[k]);
-  const float x0 = Elem<T>::Load(xrow + begin * Io::kW);
+  const float x0 = kNorm == Norm::kLayerNorm ? Elem<T>::Load(xrow + begin * Io::kW) : 0.f;
   BlockReduce reduce{reduce_slots};
-  const SegStats s = SegmentStats<Io::kW, Io::kSlots>(
+  const SegStats s = SegmentStats<kNorm, Io::kW, Io::kSlots>(
       v, nk, x0, static_cast<float>((end - begin) * Io::kW), reduce);
   if (threadIdx.x == 0) p.partials[blockIdx.x] = make_float4(s.n, s.hi, s.lo, s.m2);
 }
@@ -472,7 +540,7 @@ __global__ void __launch_bounds__(kSplitRowThreads)
 // splitrow, kernel 2: each block merges its row's chunk statistics (every
 // warp, redundantly, so no barrier), then reloads its chunk and writes y. The
 // merge comes first so it does not hold registers while the chunk does.
-template <typename T, bool kVec>
+template <Norm kNorm, typename T, bool kVec>
 __global__ void __launch_bounds__(kSplitRowThreads)
     SplitRowNormalizeKernel(const Params p, const int chunks, const int loads_per_chunk) {
   using Io = RowIo<T, kVec>;
@@ -499,11 +567,8 @@ __global__ void __launch_bounds__(kSplitRowThreads)
     if (k < nk) Io::Load(xrow, first + k * stride, v[k]);
 #pragma unroll
   for (int k = 0; k < Io::kSlots; ++k)
-    if (k < nk) NormalizeStore<T, kVec>(v[k], s, rstd, p, yrow, first + k * stride);
-  if (chunk == 0 && threadIdx.x == 0 && p.mean != nullptr) {
-    p.mean[row] = s.hi + s.lo;
-    p.rstd[row] = rstd;
-  }
+    if (k < nk) NormalizeStore<kNorm, T, kVec>(v[k], s, rstd, p, yrow, first + k * stride);
+  if (chunk == 0 && threadIdx.x == 0) StoreStats<kNorm>(p, row, s, rstd);
 }
 
 }  // namespace layernorm_device

@@ -1,4 +1,4 @@
-// Launches of the CUDA backend's LayerNorm kernels (layernorm_device.cuh).
+// Launches of the CUDA backend's LayerNorm and RMSNorm kernels (layernorm_device.cuh).
 #include "backends/cuda/layernorm_kernels.h"
 
 #include <cooperative_groups.h>
@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <string>
+#include <type_traits>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/layernorm_device.cuh"
@@ -43,46 +44,85 @@ int Log2(int power_of_two) {
   return log2;
 }
 
-template <typename T, bool kVec>
+template <Norm kNorm, typename T, bool kVec>
 void LaunchTyped(const LaunchPlan& plan, const Params& p, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(plan.grid));
   switch (plan.kind) {
     case KernelKind::kWarp:
-      WarpRowKernel<T, kVec><<<grid, kWarpKernelThreads, 0, stream>>>(p, Log2(plan.lanes_per_row));
+      WarpRowKernel<kNorm, T, kVec><<<grid, kWarpKernelThreads, 0, stream>>>(p, Log2(plan.lanes_per_row));
       LNBENCH_CUDA_CHECK_LAUNCH();
       break;
     case KernelKind::kBlock:
-      RowBlockKernel<T, kVec, false>
+      RowBlockKernel<kNorm, T, kVec, false>
           <<<grid, plan.threads, 0, stream>>>(p, 1, static_cast<int>(plan.vecs_per_block));
       LNBENCH_CUDA_CHECK_LAUNCH();
       break;
     case KernelKind::kCluster: {
       ClusterConfig c(plan, plan.grid, stream);
-      LNBENCH_CUDA_CALL(cudaLaunchKernelEx(&c.config, RowBlockKernel<T, kVec, true>, p,
+      LNBENCH_CUDA_CALL(cudaLaunchKernelEx(&c.config, RowBlockKernel<kNorm, T, kVec, true>, p,
                                            plan.blocks_per_row,
                                            static_cast<int>(plan.vecs_per_block)));
       LNBENCH_CUDA_CHECK_LAUNCH();
       break;
     }
     case KernelKind::kSplitRow:
-      SplitRowStatsKernel<T, kVec><<<grid, plan.threads, 0, stream>>>(
+      SplitRowStatsKernel<kNorm, T, kVec><<<grid, plan.threads, 0, stream>>>(
           p, plan.blocks_per_row, static_cast<int>(plan.vecs_per_block));
       LNBENCH_CUDA_CHECK_LAUNCH();
-      SplitRowNormalizeKernel<T, kVec><<<grid, plan.threads, 0, stream>>>(
+      SplitRowNormalizeKernel<kNorm, T, kVec><<<grid, plan.threads, 0, stream>>>(
           p, plan.blocks_per_row, static_cast<int>(plan.vecs_per_block));
       LNBENCH_CUDA_CHECK_LAUNCH();
       break;
   }
 }
 
-template <typename T, bool kVec>
+template <Norm kNorm, typename T, bool kVec>
 int MaxActiveClustersTyped(const LaunchPlan& plan) {
   ClusterConfig c(plan, plan.blocks_per_row, nullptr);
   int clusters = 0;
-  LNBENCH_CUDA_CALL(
-      cudaOccupancyMaxActiveClusters(&clusters, RowBlockKernel<T, kVec, true>, &c.config));
+  LNBENCH_CUDA_CALL(cudaOccupancyMaxActiveClusters(
+      &clusters, RowBlockKernel<kNorm, T, kVec, true>, &c.config));
   return clusters;
 }
+
+// Calls F::template Run<kNorm, T, kVec>(args...) for the runtime norm, dtype
+// and load width: the one place the 12 kernel instantiations are spelled out.
+template <typename F, typename... Args>
+auto Dispatch(Norm norm, DType dtype, bool vec, Args&&... args) {
+  auto by_type = [&](auto norm_tag) {
+    constexpr Norm kNorm = decltype(norm_tag)::value;
+    switch (dtype) {
+      case DType::kBF16:
+        return vec ? F::template Run<kNorm, __nv_bfloat16, true>(args...)
+                   : F::template Run<kNorm, __nv_bfloat16, false>(args...);
+      case DType::kF16:
+        return vec ? F::template Run<kNorm, __half, true>(args...)
+                   : F::template Run<kNorm, __half, false>(args...);
+      case DType::kF32:
+        break;
+    }
+    return vec ? F::template Run<kNorm, float, true>(args...)
+               : F::template Run<kNorm, float, false>(args...);
+  };
+  if (norm == Norm::kRmsNorm)
+    return by_type(std::integral_constant<Norm, Norm::kRmsNorm>{});
+  return by_type(std::integral_constant<Norm, Norm::kLayerNorm>{});
+}
+
+struct LaunchOp {
+  template <Norm kNorm, typename T, bool kVec>
+  static int Run(const LaunchPlan& plan, const Params& p, cudaStream_t stream) {
+    LaunchTyped<kNorm, T, kVec>(plan, p, stream);
+    return 0;
+  }
+};
+
+struct MaxActiveClustersOp {
+  template <Norm kNorm, typename T, bool kVec>
+  static int Run(const LaunchPlan& plan) {
+    return MaxActiveClustersTyped<kNorm, T, kVec>(plan);
+  }
+};
 
 }  // namespace
 
@@ -94,10 +134,15 @@ void LaunchLayerNorm(const LaunchPlan& plan, DType dtype, const LayerNormArgs& a
     throw RuntimeError("cuda: a 16-byte-load plan got misaligned pointers or cols");
   if (plan.kind == KernelKind::kSplitRow && args.workspace == nullptr)
     throw RuntimeError("cuda: splitrow needs its workspace");
-  if ((args.gamma == nullptr) != (args.beta == nullptr))
-    throw RuntimeError("cuda: gamma and beta must both be given or both be null");
-  if ((args.mean == nullptr) != (args.rstd == nullptr))
-    throw RuntimeError("cuda: mean and rstd must both be given or both be null");
+  if (args.norm == Norm::kRmsNorm) {
+    if (args.beta != nullptr || args.mean != nullptr)
+      throw RuntimeError("cuda: rmsnorm has no beta and no mean");
+  } else {
+    if ((args.gamma == nullptr) != (args.beta == nullptr))
+      throw RuntimeError("cuda: gamma and beta must both be given or both be null");
+    if ((args.mean == nullptr) != (args.rstd == nullptr))
+      throw RuntimeError("cuda: mean and rstd must both be given or both be null");
+  }
   const Params p{args.x,
                  args.gamma,
                  args.beta,
@@ -108,37 +153,12 @@ void LaunchLayerNorm(const LaunchPlan& plan, DType dtype, const LayerNormArgs& a
                  args.rows,
                  args.cols,
                  args.eps};
-  const bool vec = plan.vectorized;
-  switch (dtype) {
-    case DType::kF32:
-      vec ? LaunchTyped<float, true>(plan, p, stream) : LaunchTyped<float, false>(plan, p, stream);
-      break;
-    case DType::kBF16:
-      vec ? LaunchTyped<__nv_bfloat16, true>(plan, p, stream)
-          : LaunchTyped<__nv_bfloat16, false>(plan, p, stream);
-      break;
-    case DType::kF16:
-      vec ? LaunchTyped<__half, true>(plan, p, stream)
-          : LaunchTyped<__half, false>(plan, p, stream);
-      break;
-  }
+  Dispatch<LaunchOp>(args.norm, dtype, plan.vectorized, plan, p, stream);
 }
 
-int MaxActiveClusters(const LaunchPlan& plan, DType dtype) {
+int MaxActiveClusters(const LaunchPlan& plan, DType dtype, Norm norm) {
   if (plan.kind != KernelKind::kCluster) return 0;
-  const bool vec = plan.vectorized;
-  switch (dtype) {
-    case DType::kF32:
-      return vec ? MaxActiveClustersTyped<float, true>(plan)
-                 : MaxActiveClustersTyped<float, false>(plan);
-    case DType::kBF16:
-      return vec ? MaxActiveClustersTyped<__nv_bfloat16, true>(plan)
-                 : MaxActiveClustersTyped<__nv_bfloat16, false>(plan);
-    case DType::kF16:
-      return vec ? MaxActiveClustersTyped<__half, true>(plan)
-                 : MaxActiveClustersTyped<__half, false>(plan);
-  }
-  return 0;
+  return Dispatch<MaxActiveClustersOp>(norm, dtype, plan.vectorized, plan);
 }
 
 }  // namespace lnbench

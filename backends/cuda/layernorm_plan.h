@@ -83,6 +83,8 @@ PlanResult PlanLayerNorm(const std::string& variant, const PlanQuery& query);
 // and on the element path (rows not 16-byte aligned), for the default
 // `lnbench verify` (Backend::CoverageCases). verify runs every variant on
 // each, so every variant meets the shapes of the others' paths too.
+// Plans do not depend on the norm (LayerNorm and RMSNorm kernels hold a row
+// alike), so the same cases cover both: run them for every op.
 std::vector<CoverageCase> CudaCoverageCases();
 
 // Returns whether 16-byte loads are allowed: every row start of x and y is

@@ -1,11 +1,13 @@
-// The cuDNN peer backend: cuDNN 9's layer norm forward through the graph
-// (backend) API, in its inference and training phases, f32/bf16/f16 data
-// with f32 scale, bias, mean and inverse variance. libcudnn.so.9 is loaded
+// The cuDNN peer backend: cuDNN 9's layer norm and RMS norm forward through
+// the graph (backend) API, in its inference and training phases, f32/bf16/f16
+// data with f32 scale, bias, mean and inverse variance (RMS norm: scale and
+// inverse variance, the rrms, only). libcudnn.so.9 is loaded
 // with dlopen at run time (see cudnn_api.h). Device facts, memory, streams,
 // event timing, the L2 flush, poison fills and the copy ceiling are the
 // shared CUDA helpers (backends/cuda/cuda_device.h), so cuDNN is timed and
 // checked exactly like lnbench's own CUDA kernels.
 #include <cuda_runtime_api.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -52,9 +54,10 @@ struct CudnnState {
   std::string unavailable;  // why the backend cannot run, once initialized
   cudnnHandle_t handle = nullptr;
   std::unique_ptr<CudaStream> stream;  // every cuDNN call runs on it
-  // Plans by (rows, cols, dtype, training, every engine); a failure is kept as its message.
-  std::map<std::tuple<int64_t, int64_t, DType, bool, bool>, std::shared_ptr<LayerNormPlans>> plans;
-  std::map<std::tuple<int64_t, int64_t, DType, bool, bool>, std::string> plan_errors;
+  // Plans by (norm, rows, cols, dtype, training, every engine); a failure is kept as its message.
+  using PlanKey = std::tuple<Norm, int64_t, int64_t, DType, bool, bool>;
+  std::map<PlanKey, std::shared_ptr<LayerNormPlans>> plans;
+  std::map<PlanKey, std::string> plan_errors;
   L2Flusher flusher;  // for cold samples
 };
 
@@ -89,7 +92,8 @@ std::shared_ptr<LayerNormPlans> PlansFor(const LayerNormSpec& spec, bool all_eng
   std::lock_guard<std::mutex> lock(s.mutex);
   const std::string why = InitLocked(s);
   if (!why.empty()) throw RuntimeError(why);
-  const auto key = std::make_tuple(spec.rows, spec.cols, spec.dtype, spec.training, all_engines);
+  const auto key =
+      std::make_tuple(spec.norm, spec.rows, spec.cols, spec.dtype, spec.training, all_engines);
   if (auto it = s.plans.find(key); it != s.plans.end()) return it->second;
   if (auto it = s.plan_errors.find(key); it != s.plan_errors.end()) throw RuntimeError(it->second);
   try {
@@ -105,7 +109,7 @@ std::shared_ptr<LayerNormPlans> PlansFor(const LayerNormSpec& spec, bool all_eng
 
 class CudnnCase : public PreparedCase {
  public:
-  CudnnCase(const Problem& problem, const HostInputs& inputs, VariantChoice choice)
+  CudnnCase(const Problem& problem, const HostTensors& inputs, VariantChoice choice)
       : problem_(problem), choice_(choice), training_(choice.training) {
     CudnnState& s = State();
     stream_ = s.stream->get();
@@ -115,34 +119,42 @@ class CudnnCase : public PreparedCase {
     const size_t cols = static_cast<size_t>(problem.cols);
     const size_t rows = static_cast<size_t>(problem.rows);
     const bool training = choice.training;
+    // RMSNorm has no bias and no mean: 1 vector per column and per row, not 2.
+    const size_t vectors = layernorm() ? 2 : 1;
     int64_t workspace = 0;
     if (n > 0) {
-      plans_ = PlansFor({problem.rows, problem.cols, problem.dtype, training}, choice.tuned);
+      plans_ = PlansFor({problem.rows, problem.cols, problem.dtype, training, problem.norm},
+                        choice.tuned);
       for (const auto& c : plans_->candidates) workspace = std::max(workspace, c.workspace_bytes);
     }
-    RequireDeviceMemory(2 * n * esize + 2 * cols * 4 + (training ? 2 * rows * 4 : 0) +
+    RequireDeviceMemory(2 * n * esize + vectors * cols * 4 + (training ? vectors * rows * 4 : 0) +
                             static_cast<uint64_t>(workspace),
                         "cudnn " + problem.ShortName());
     const auto t0 = std::chrono::steady_clock::now();
     x_ = DeviceBuffer(n * esize);
     y_ = DeviceBuffer(n * esize);
     scale_ = DeviceBuffer(cols * 4);
-    bias_ = DeviceBuffer(cols * 4);
+    if (layernorm()) bias_ = DeviceBuffer(cols * 4);
     if (training) {
-      mean_ = DeviceBuffer(rows * 4);
+      if (layernorm()) mean_ = DeviceBuffer(rows * 4);
       inv_variance_ = DeviceBuffer(rows * 4);
     }
     if (workspace > 0) workspace_ = DeviceBuffer(static_cast<size_t>(workspace));
-    if (n > 0) LNBENCH_CUDA_CALL(cudaMemcpy(x_.data(), inputs.x, n * esize, cudaMemcpyHostToDevice));
+    if (n > 0)
+      LNBENCH_CUDA_CALL(
+          cudaMemcpy(x_.data(), inputs.get(TensorId::kX), n * esize, cudaMemcpyHostToDevice));
     if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.gamma, cols * 4, cudaMemcpyHostToDevice));
-      LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.beta, cols * 4, cudaMemcpyHostToDevice));
+      LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.get(TensorId::kGamma), cols * 4,
+                                   cudaMemcpyHostToDevice));
+      if (layernorm())
+        LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.get(TensorId::kBeta), cols * 4,
+                                     cudaMemcpyHostToDevice));
     } else {
-      // cuDNN's layer norm always applies scale and bias: pass 1 and 0, which
-      // change no bit of the normalized value.
+      // cuDNN's norms always apply scale (and layer norm bias): pass 1 and 0,
+      // which change no bit of the normalized value.
       const std::vector<float> ones(cols, 1.0f);
       LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), ones.data(), cols * 4, cudaMemcpyHostToDevice));
-      LNBENCH_CUDA_CALL(cudaMemset(bias_.data(), 0, cols * 4));
+      if (layernorm()) LNBENCH_CUDA_CALL(cudaMemset(bias_.data(), 0, cols * 4));
     }
     upload_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     epsilon_ = static_cast<float>(problem.eps);
@@ -158,7 +170,7 @@ class CudnnCase : public PreparedCase {
   void Poison() override {
     FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()), stream_);
     if (training_) {
-      FillPoisonF32(mean_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
+      if (layernorm()) FillPoisonF32(mean_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
       FillPoisonF32(inv_variance_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
     }
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
@@ -169,19 +181,24 @@ class CudnnCase : public PreparedCase {
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
   }
 
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const size_t n = static_cast<size_t>(problem_.elements());
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
     if (n > 0)
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.y, y_.data(), n * DTypeSize(problem_.dtype),
-                                   cudaMemcpyDeviceToHost));
-    if (problem_.stats && out.mean != nullptr && problem_.rows > 0) {
+      LNBENCH_CUDA_CALL(cudaMemcpy(out.get(TensorId::kY), y_.data(),
+                                   n * DTypeSize(problem_.dtype), cudaMemcpyDeviceToHost));
+    float* out_mean = out.get<float>(TensorId::kMean);
+    float* out_rstd = out.get<float>(TensorId::kRstd);
+    if (problem_.stats && problem_.rows > 0) {
       // cuDNN's training phase writes the inverse standard deviation
-      // 1/sqrt(var + eps) itself: it is lnbench's rstd as it is.
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.mean, mean_.data(), problem_.rows * 4,
-                                   cudaMemcpyDeviceToHost));
-      LNBENCH_CUDA_CALL(cudaMemcpy(out.rstd, inv_variance_.data(), problem_.rows * 4,
-                                   cudaMemcpyDeviceToHost));
+      // 1/sqrt(var + eps) itself (RMS norm: 1/sqrt(mean(x^2) + eps)): it is
+      // lnbench's rstd as it is.
+      if (layernorm() && out_mean != nullptr)
+        LNBENCH_CUDA_CALL(cudaMemcpy(out_mean, mean_.data(), problem_.rows * 4,
+                                     cudaMemcpyDeviceToHost));
+      if (out_rstd != nullptr)
+        LNBENCH_CUDA_CALL(cudaMemcpy(out_rstd, inv_variance_.data(), problem_.rows * 4,
+                                     cudaMemcpyDeviceToHost));
     }
   }
 
@@ -199,7 +216,8 @@ class CudnnCase : public PreparedCase {
   std::map<std::string, std::string> Details() const override {
     std::map<std::string, std::string> d = {
         {"phase", training_ ? "CUDNN_NORM_FWD_TRAINING" : "CUDNN_NORM_FWD_INFERENCE"},
-        {"api", "cuDNN graph API: OPERATION_NORM_FORWARD, CUDNN_LAYER_NORM"},
+        {"api", layernorm() ? "cuDNN graph API: OPERATION_NORM_FORWARD, CUDNN_LAYER_NORM"
+                            : "cuDNN graph API: OPERATION_NORM_FORWARD, CUDNN_RMS_NORM"},
         {"cudnn_version", CudnnVersionText(Cudnn().GetVersion())},
         {"upload_s", std::to_string(upload_s_)},
         {"eps_f32", std::to_string(epsilon_)},
@@ -214,21 +232,32 @@ class CudnnCase : public PreparedCase {
       if (!autotune_.empty()) d["autotune"] = autotune_;
     }
     if (!problem_.affine)
-      d["affine"] = "cuDNN always applies scale and bias: scale = 1, bias = 0 passed (read, not counted)";
+      d["affine"] = layernorm() ? "cuDNN always applies scale and bias: scale = 1, bias = 0 "
+                                  "passed (read, not counted)"
+                                : "cuDNN always applies scale: scale = 1 passed (read, not counted)";
     if (problem_.stats)
-      d["stats"] = "mean and inv_variance (= rstd) as cuDNN writes them";
+      d["stats"] = layernorm() ? "mean and inv_variance (= rstd) as cuDNN writes them"
+                               : "inv_variance (= rstd, the rrms) as cuDNN writes it";
     else if (training_)
-      d["stats"] = "cuDNN writes mean and inv_variance (timed), lnbench does not check them";
+      d["stats"] = "cuDNN writes its statistics (timed), lnbench does not check them";
     return d;
   }
 
  private:
+  bool layernorm() const { return problem_.norm == Norm::kLayerNorm; }
+
   void BuildVariantPack() {
-    std::vector<int64_t> uids = {kUidX, kUidY, kUidScale, kUidBias, kUidEpsilon};
-    std::vector<void*> ptrs = {x_.data(), y_.data(), scale_.data(), bias_.data(), &epsilon_};
+    std::vector<int64_t> uids = {kUidX, kUidY, kUidScale, kUidEpsilon};
+    std::vector<void*> ptrs = {x_.data(), y_.data(), scale_.data(), &epsilon_};
+    if (layernorm()) {
+      uids.push_back(kUidBias);
+      ptrs.push_back(bias_.data());
+    }
     if (training_) {
-      uids.push_back(kUidMean);
-      ptrs.push_back(mean_.data());
+      if (layernorm()) {
+        uids.push_back(kUidMean);
+        ptrs.push_back(mean_.data());
+      }
       uids.push_back(kUidInvVariance);
       ptrs.push_back(inv_variance_.data());
     }
@@ -308,7 +337,8 @@ class CudnnBackend : public Backend {
  public:
   std::string Name() const override { return "cudnn"; }
   std::string Description() const override {
-    return "cuDNN 9 layer norm forward through the graph API, libcudnn.so.9 loaded at run time";
+    return "cuDNN 9 layer norm and RMS norm forward through the graph API, libcudnn.so.9 loaded "
+           "at run time";
   }
   bool IsPeer() const override { return true; }
   std::string DeviceId() const override { return kCudaDeviceId; }
@@ -345,11 +375,14 @@ class CudnnBackend : public Backend {
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
+    if (Verdict v = OpVerdict(problem); !v.ok) return v;
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))
       return Verdict::No("unknown variant '" + options.variant + "' (have: " + kVariantList + ")");
     if (problem.stats && !choice.training)
-      return Verdict::No("cuDNN's inference phase does not output mean/rstd; use variant training");
+      return Verdict::No(fmt::format(
+          "cuDNN's inference phase does not output {}; use variant training",
+          problem.norm == Norm::kRmsNorm ? "rstd" : "mean/rstd"));
     if (!(static_cast<float>(problem.eps) > 0.0f))
       return Verdict::No("eps does not fit a positive f32 (cuDNN takes a float epsilon)");
     const Verdict available = Available();
@@ -358,21 +391,25 @@ class CudnnBackend : public Backend {
     // The real answer is whether cuDNN finalizes a plan for this exact shape;
     // the plans are kept for Prepare.
     try {
-      PlansFor({problem.rows, problem.cols, problem.dtype, choice.training}, choice.tuned);
+      PlansFor({problem.rows, problem.cols, problem.dtype, choice.training, problem.norm},
+               choice.tuned);
     } catch (const RuntimeError& e) {
       return Verdict::No(e.what());
     }
     return Verdict::Yes();
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
+    if (Verdict v = OpVerdict(problem); !v.ok) throw UsageError("cudnn: " + v.reason);
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))
       throw UsageError("cudnn: unknown variant '" + options.variant + "' (have: " +
                        kVariantList + ")");
     if (problem.stats && !choice.training)
-      throw UsageError("cudnn: the inference phase does not output mean/rstd; use variant training");
+      throw UsageError(
+          fmt::format("cudnn: the inference phase does not output {}; use variant training",
+                      problem.norm == Norm::kRmsNorm ? "rstd" : "mean/rstd"));
     const Verdict available = Available();
     if (!available.ok) throw RuntimeError("cudnn: " + available.reason);
     return std::make_unique<CudnnCase>(problem, inputs, choice);
@@ -387,6 +424,16 @@ class CudnnBackend : public Backend {
  private:
   static constexpr const char* kVariantList =
       "inference, training, inference-tuned, training-tuned";
+
+  // Returns whether the graphs compute the problem's op: the forward of
+  // layernorm (CUDNN_LAYER_NORM) and rmsnorm (CUDNN_RMS_NORM); the backward
+  // graphs are not built.
+  static Verdict OpVerdict(const Problem& p) {
+    if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) || p.dir != Direction::kForward)
+      return Verdict::No(fmt::format("{} {}: not implemented by cudnn (forward graphs only)",
+                                     NormName(p.norm), DirectionName(p.dir)));
+    return Verdict::Yes();
+  }
 
   // Returns false for an unknown variant; sets *choice. The default is
   // inference unless the problem asks for mean/rstd, which only training outputs.

@@ -90,31 +90,39 @@ LayerNormPlans BuildLayerNormPlans(cudnnHandle_t handle, const LayerNormSpec& sp
   const int64_t one[4] = {1, 1, 1, 1};
   CudnnDescriptor x = MakeTensor(kUidX, io, x_dims, x_strides);
   CudnnDescriptor y = MakeTensor(kUidY, io, x_dims, x_strides);
+  const bool layernorm = spec.norm == Norm::kLayerNorm;
   CudnnDescriptor scale = MakeTensor(kUidScale, CUDNN_DATA_FLOAT, p_dims, p_strides);
-  CudnnDescriptor bias = MakeTensor(kUidBias, CUDNN_DATA_FLOAT, p_dims, p_strides);
   CudnnDescriptor eps = MakeTensor(kUidEpsilon, CUDNN_DATA_FLOAT, one, one, /*by_value=*/true);
 
   CudnnDescriptor op(CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR);
-  const cudnnBackendNormMode_t mode = CUDNN_LAYER_NORM;
+  const cudnnBackendNormMode_t mode = layernorm ? CUDNN_LAYER_NORM : CUDNN_RMS_NORM;
   const cudnnBackendNormFwdPhase_t phase =
       spec.training ? CUDNN_NORM_FWD_TRAINING : CUDNN_NORM_FWD_INFERENCE;
   op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MODE, CUDNN_TYPE_NORM_MODE, 1, &mode);
   op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_PHASE, CUDNN_TYPE_NORM_FWD_PHASE, 1, &phase);
-  const cudnnBackendDescriptor_t xd = x.get(), yd = y.get(), sd = scale.get(), bd = bias.get(),
-                                 ed = eps.get();
+  const cudnnBackendDescriptor_t xd = x.get(), yd = y.get(), sd = scale.get(), ed = eps.get();
   op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd);
   op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yd);
   op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_SCALE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &sd);
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_BIAS_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &bd);
   op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_EPSILON_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ed);
+  if (layernorm) {
+    CudnnDescriptor bias = MakeTensor(kUidBias, CUDNN_DATA_FLOAT, p_dims, p_strides);
+    const cudnnBackendDescriptor_t bd = bias.get();
+    op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_BIAS_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &bd);
+    out.parts.push_back(std::move(bias));
+  }
   if (spec.training) {
-    CudnnDescriptor mean = MakeTensor(kUidMean, CUDNN_DATA_FLOAT, s_dims, s_strides);
+    // Both modes write the inverse standard deviation (RMSNorm: the rrms).
     CudnnDescriptor inv_var = MakeTensor(kUidInvVariance, CUDNN_DATA_FLOAT, s_dims, s_strides);
-    const cudnnBackendDescriptor_t md = mean.get(), vd = inv_var.get();
-    op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &md);
+    const cudnnBackendDescriptor_t vd = inv_var.get();
     op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_INV_VARIANCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &vd);
-    out.parts.push_back(std::move(mean));
     out.parts.push_back(std::move(inv_var));
+    if (layernorm) {
+      CudnnDescriptor mean = MakeTensor(kUidMean, CUDNN_DATA_FLOAT, s_dims, s_strides);
+      const cudnnBackendDescriptor_t md = mean.get();
+      op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &md);
+      out.parts.push_back(std::move(mean));
+    }
   }
   op.Finalize();
 
@@ -125,7 +133,7 @@ LayerNormPlans BuildLayerNormPlans(cudnnHandle_t handle, const LayerNormSpec& sp
   graph.Finalize();
   const cudnnBackendDescriptor_t gd = graph.get();
   // The raw handles above stay valid: moving a CudnnDescriptor moves ownership only.
-  for (CudnnDescriptor* d : {&x, &y, &scale, &bias, &eps, &op, &graph})
+  for (CudnnDescriptor* d : {&x, &y, &scale, &eps, &op, &graph})
     out.parts.push_back(std::move(*d));
 
   // Heuristic A first (cuDNN's ranked choice), then the fallback list, as
@@ -207,7 +215,8 @@ LayerNormPlans BuildLayerNormPlans(cudnnHandle_t handle, const LayerNormSpec& sp
     for (auto& cfg : configs) out.parts.push_back(std::move(cfg));
   }
   if (out.candidates.empty())
-    throw RuntimeError("cuDNN found no layer norm engine for " + std::to_string(n) + "x" +
+    throw RuntimeError("cuDNN found no " + std::string(NormName(spec.norm)) + " engine for " +
+                       std::to_string(n) + "x" +
                        std::to_string(c) + " " + std::string(DTypeName(spec.dtype)) +
                        (spec.training ? " training" : " inference") + ": " + last_error);
   return out;

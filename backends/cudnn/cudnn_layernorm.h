@@ -1,7 +1,7 @@
-// A cuDNN 9 layer norm forward execution plan built through the backend
-// (graph) API: tensors, one CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR in
-// CUDNN_LAYER_NORM mode, an operation graph, engine heuristics, and the first
-// engine configuration that finalizes into a plan.
+// A cuDNN 9 layer norm or RMS norm forward execution plan built through the
+// backend (graph) API: tensors, one CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR
+// in CUDNN_LAYER_NORM or CUDNN_RMS_NORM mode, an operation graph, engine
+// heuristics, and the first engine configuration that finalizes into a plan.
 #ifndef LNBENCH_BACKENDS_CUDNN_CUDNN_LAYERNORM_H_
 #define LNBENCH_BACKENDS_CUDNN_CUDNN_LAYERNORM_H_
 
@@ -13,6 +13,7 @@
 
 #include "backends/cudnn/cudnn_api.h"
 #include "core/dtype.h"
+#include "core/op.h"
 
 namespace lnbench {
 
@@ -49,11 +50,14 @@ enum LayerNormUid : int64_t {
 };
 
 // What to build: an N x H row-major tensor of `dtype`, f32 scale/bias/stats.
+// RMSNorm (CUDNN_RMS_NORM) has no bias and no mean: its graph has x, scale,
+// epsilon, y and, when training, inv_variance (the rrms).
 struct LayerNormSpec {
   int64_t rows = 0;
   int64_t cols = 0;
   DType dtype = DType::kF32;
   bool training = false;  // CUDNN_NORM_FWD_TRAINING: also writes mean and inv_variance
+  Norm norm = Norm::kLayerNorm;
 };
 
 // One execution plan cuDNN finalized for the graph.

@@ -11,6 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
+#include "backends/highway/rmsnorm_highway.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 
@@ -76,17 +77,17 @@ double SlowdownFromEnvironment() {
 
 class HighwayCase : public CpuCase {
  public:
-  HighwayCase(const Problem& problem, const HostInputs& inputs, int threads,
+  HighwayCase(const Problem& problem, const HostTensors& inputs, int threads,
               const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes)
       : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
-    args_.x = inputs.x;
-    args_.y = y();
+    args_.x = inputs.get(TensorId::kX);
+    args_.y = output(TensorId::kY);
     if (problem.affine) {
-      args_.gamma = inputs.gamma;
-      args_.beta = inputs.beta;
+      args_.gamma = inputs.get<const float>(TensorId::kGamma);
+      args_.beta = inputs.get<const float>(TensorId::kBeta);
     }
-    args_.mean = mean();
-    args_.rstd = rstd();
+    args_.mean = output<float>(TensorId::kMean);
+    args_.rstd = output<float>(TensorId::kRstd);
     args_.cols = problem.cols;
     args_.eps = problem.eps;
     // Ordinary stores read each output line before writing it: a third of
@@ -119,6 +120,34 @@ class HighwayCase : public CpuCase {
   HwyRowsFn rows_fn_;
   double extra_share_ = 0;  // share of the rows computed twice (test hook)
   HwyRowsArgs args_;
+};
+
+// RMSNorm forward on one Highway target (rmsnorm_highway-inl.h).
+class HighwayRmsCase : public CpuCase {
+ public:
+  HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
+                 const HighwayTarget& target, HwyRmsRowsFn rows_fn)
+      : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
+    args_.x = inputs.get(TensorId::kX);
+    args_.y = output(TensorId::kY);
+    args_.gamma = problem.affine ? inputs.get<const float>(TensorId::kGamma) : nullptr;
+    args_.rstd = output<float>(TensorId::kRstd);
+    args_.cols = problem.cols;
+    args_.eps = problem.eps;
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    auto details = CpuCase::Details();
+    details["hwy_target"] = ResolvedVariant();
+    return details;
+  }
+
+ protected:
+  void ComputeRows(int64_t begin, int64_t end) override { rows_fn_(args_, begin, end); }
+
+ private:
+  HwyRmsRowsFn rows_fn_;
+  HwyRmsArgs args_;
 };
 
 class HighwayBackend : public CpuBackend {
@@ -169,13 +198,21 @@ class HighwayBackend : public CpuBackend {
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (problem.cols < 1) return Verdict::No("cols must be at least 1");
+    if (problem.dir != Direction::kForward)
+      return Verdict::No(OpName(problem.norm, problem.dir) + ": not implemented by highway");
     return ResolveVariant(options.variant).verdict;
   }
 
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     const ResolvedTarget resolved = ResolveVariant(options.variant);
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);
+    if (problem.norm == Norm::kRmsNorm) {
+      const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
+      LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
+      return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
+                                              rms_fn);
+    }
     const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
     LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
     uint64_t stream_min_bytes = LastLevelCacheBytes();

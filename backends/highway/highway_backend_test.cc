@@ -14,7 +14,7 @@
 
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/generators.h"
@@ -40,8 +40,8 @@ std::string LowerName(int64_t target) { return HighwayTargetName(target); }
 struct CaseRun {
   Problem problem;
   HostBuffer x, gamma, beta, y, mean, rstd;
-  HostInputs inputs;
-  HostOutputs outputs;
+  HostTensors inputs;
+  HostTensors outputs;
   Reference ref;
   std::string resolved;
 
@@ -58,11 +58,17 @@ struct CaseRun {
     ThreadPool& pool = SharedThreadPool(0);
     FillInput(p, x.data(), pool);
     FillAffine(p, gamma.as<float>(), beta.as<float>());
-    inputs = {x.data(), p.affine ? gamma.as<float>() : nullptr,
-              p.affine ? beta.as<float>() : nullptr};
-    outputs = {y.data(), p.stats ? mean.as<float>() : nullptr,
-               p.stats ? rstd.as<float>() : nullptr};
-    ref = ComputeReference(p, x.data(), inputs.gamma, inputs.beta, pool);
+    inputs.set(TensorId::kX, x.data());
+    if (p.affine) {
+      inputs.set(TensorId::kGamma, gamma.data());
+      inputs.set(TensorId::kBeta, beta.data());
+    }
+    outputs.set(TensorId::kY, y.data());
+    if (p.stats) {
+      outputs.set(TensorId::kMean, mean.data());
+      outputs.set(TensorId::kRstd, rstd.data());
+    }
+    ref = ComputeReference(p, inputs, pool);
   }
 
   // Runs `variant` once (outputs poisoned first) and downloads the outputs.
@@ -135,7 +141,7 @@ TEST_P(HighwayTargetTest, AllDistributionsDtypesShapes) {
                                   << " stats=" << stats << " target=" << want << ": "
                                   << acc.reason;
           if (s.rows > 0) {
-            EXPECT_EQ(acc.y.unwritten, 0u);
+            EXPECT_EQ(acc[TensorId::kY]->unwritten, 0u);
           }
         }
       }
@@ -180,9 +186,9 @@ TEST_P(HighwayTargetTest, OffsetDataKeepsNormalAccuracy) {
       const Accuracy acc = run.Check();
       EXPECT_TRUE(acc.passed) << run.problem.ShortName() << ": " << acc.reason;
       // Same threshold, and not just barely: within a few times the N(0,1) error.
-      EXPECT_LE(acc.y.max_bound_ratio, std::max(0.25, 4 * base.y.max_bound_ratio))
-          << run.problem.ShortName() << " vs normal " << base.y.max_bound_ratio;
-      EXPECT_LE(acc.rstd.max_bound_ratio, std::max(0.25, 4 * base.rstd.max_bound_ratio))
+      EXPECT_LE(acc[TensorId::kY]->max_bound_ratio, std::max(0.25, 4 * base[TensorId::kY]->max_bound_ratio))
+          << run.problem.ShortName() << " vs normal " << base[TensorId::kY]->max_bound_ratio;
+      EXPECT_LE(acc[TensorId::kRstd]->max_bound_ratio, std::max(0.25, 4 * base[TensorId::kRstd]->max_bound_ratio))
           << run.problem.ShortName();
     }
   }
@@ -202,14 +208,14 @@ TEST_P(HighwayTargetTest, RowsThatChangeLevelPass) {
       for (int64_t r = 0; r < run.problem.rows; ++r) {
         for (int64_t c = step; c < cols; ++c) x[r * cols + c] += 1e4f;
       }
-      run.ref = ComputeReference(run.problem, run.x.data(), run.inputs.gamma, run.inputs.beta,
+      run.ref = ComputeReference(run.problem, run.inputs,
                                  SharedThreadPool(0));
       run.Execute("auto", 0);
       const Accuracy acc = run.Check();
       EXPECT_TRUE(acc.passed) << "cols " << cols << " step " << step << ": " << acc.reason;
       // Summed around the first vectors' mean alone, these rows lose up to
       // 5 ulp of rstd (measured); summed again around the block's mean, 0-1.
-      EXPECT_LE(acc.rstd.max_ulp, 2u) << "cols " << cols << " step " << step;
+      EXPECT_LE(acc[TensorId::kRstd]->max_ulp, 2u) << "cols " << cols << " step " << step;
     }
   }
 }

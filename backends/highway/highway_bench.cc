@@ -17,7 +17,7 @@
 
 #include <fmt/core.h>
 
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/generators.h"
@@ -50,15 +50,15 @@ double Quantile(std::vector<double>& v, double q) {
 
 // Inputs of one problem, filled by the core's generators.
 struct Inputs {
-  HostBuffer x, gamma, beta;
-  HostInputs view;
-  Inputs(const Problem& p, ThreadPool& pool)
-      : x(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
-        gamma(static_cast<size_t>(p.cols) * 4),
-        beta(static_cast<size_t>(p.cols) * 4) {
-    FillInput(p, x.data(), pool);
-    FillAffine(p, gamma.as<float>(), beta.as<float>());
-    view = {x.data(), p.affine ? gamma.as<float>() : nullptr, p.affine ? beta.as<float>() : nullptr};
+  std::array<HostBuffer, kTensorCount> buffers;
+  HostTensors view;
+  Inputs(const Problem& p, ThreadPool& pool) {
+    for (const TensorSpec& t : OpFor(p).TensorsOf(p, TensorRole::kInput)) {
+      HostBuffer& b = buffers[static_cast<size_t>(t.id)];
+      b = HostBuffer(TensorBytes(p, t.extent));
+      view.set(t.id, b.data());
+    }
+    OpFor(p).GenerateInputs(p, view, pool);
   }
 };
 
@@ -71,7 +71,7 @@ std::vector<double> Sample(PreparedCase& c, int samples, int batch) {
 }
 
 std::unique_ptr<PreparedCase> PrepareOn(const char* backend, const Problem& p,
-                                        const HostInputs& in, const CaseOptions& o) {
+                                        const HostTensors& in, const CaseOptions& o) {
   Backend* b = FindBackend(backend);
   LNBENCH_CHECK(b != nullptr, std::string("backend missing: ") + backend);
   const Verdict v = b->Supports(p, o);
@@ -215,7 +215,7 @@ void RunLatency(const BenchConfig& cfg) {
     for (int s = 0; s < cfg.samples; ++s) {
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < kBatch; ++i) {
-        std::memcpy(dst.data(), in.x.data(), row_bytes);
+        std::memcpy(dst.data(), in.view.get(TensorId::kX), row_bytes);
         // Keep the copies: the compiler may not drop or merge them.
         asm volatile("" : : "r"(dst.data()) : "memory");
       }

@@ -20,7 +20,8 @@
 // block k of row r+1, prefetched meanwhile), so DRAM reads overlap the
 // writes. Rows that start on cache lines may go four at a time (see "Row
 // groups"). Every path sums in the same order: a row's bits do not depend on
-// the path or on how rows are split over threads.
+// the path or on how rows are split over threads. Loading, converting and
+// writing rows (the part an RMSNorm kernel shares) is in norm_rows-inl.h.
 
 // Per-target include guard, toggled by foreach_target.h.
 #if defined(LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_INL_H_) == \
@@ -38,6 +39,7 @@
 #include <cmath>
 
 #include "backends/highway/layernorm_highway.h"
+#include "backends/highway/norm_rows-inl.h"
 #include "core/dtype.h"
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
@@ -47,26 +49,6 @@ namespace lnbench {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// x86 targets from AVX2 up have F16C: f16 conversions in hardware, rounding to
-// nearest even and keeping Inf/NaN. Highway 1.0.3 emulates them elsewhere by
-// truncating and turns Inf/NaN into finite values, so those targets use the
-// exact integer conversions below instead.
-#undef LNBENCH_HWY_HAVE_F16C
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && !defined(HWY_DISABLE_F16C)
-#define LNBENCH_HWY_HAVE_F16C 1
-#else
-#define LNBENCH_HWY_HAVE_F16C 0
-#endif
-
-// HWY_SCALAR (the fallback of GCC < 12.3) has one lane and no Combine:
-// it writes y with ordinary stores only.
-#undef LNBENCH_HWY_CAN_STREAM
-#if HWY_TARGET == HWY_SCALAR
-#define LNBENCH_HWY_CAN_STREAM 0
-#else
-#define LNBENCH_HWY_CAN_STREAM 1
-#endif
-
 // Returns the elements per statistics block: 128 vectors, so each of the two
 // f32 accumulators of a lane sums at most 64 terms on every target (rounding
 // grows with that count), and a block (at most 8 KiB of f32) is still in L1
@@ -75,248 +57,6 @@ template <class D>
 HWY_INLINE size_t BlockElements(D d) {
   return 128 * hn::Lanes(d);
 }
-constexpr size_t kCacheLineBytes = 64;
-
-// ------------------------------ Conversions
-
-// Returns element p[0] as float (the shift of a block; exact).
-HWY_INLINE float ScalarToFloat(const float* p) { return *p; }
-HWY_INLINE float ScalarToFloat(const hwy::bfloat16_t* p) { return BF16ToFloat(p->bits); }
-HWY_INLINE float ScalarToFloat(const hwy::float16_t* p) {
-  uint16_t bits;
-  hwy::CopyBytes<2>(p, &bits);
-  return F16ToFloat(bits);
-}
-
-// Returns Lanes(d) elements from p (any alignment) as f32; exact.
-template <class D>
-HWY_INLINE hn::Vec<D> LoadF32(D d, const float* HWY_RESTRICT p) {
-  return hn::LoadU(d, p);
-}
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::bfloat16_t* HWY_RESTRICT p) {
-  const hn::Rebind<uint16_t, D> du16;
-  const hn::RebindToUnsigned<D> du32;
-  const auto bits = hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
-  return hn::BitCast(d, hn::ShiftLeft<16>(bits));
-}
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::float16_t* HWY_RESTRICT p) {
-#if LNBENCH_HWY_HAVE_F16C
-  const hn::Rebind<hwy::float16_t, D> df16;
-  return hn::PromoteTo(d, hn::LoadU(df16, p));
-#else
-  const hn::Rebind<uint16_t, D> du16;
-  const hn::RebindToUnsigned<D> du32;
-  const hn::RebindToSigned<D> di32;
-  const auto bits = hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
-  const auto sign = hn::ShiftLeft<16>(hn::And(bits, hn::Set(du32, 0x8000u)));
-  const auto magnitude = hn::And(bits, hn::Set(du32, 0x7FFFu));
-  const auto exponent = hn::And(bits, hn::Set(du32, 0x7C00u));
-  // Normal: rebias the exponent from 15 to 127.
-  const auto normal = hn::Add(hn::ShiftLeft<13>(magnitude), hn::Set(du32, (127u - 15u) << 23));
-  const auto inf_nan = hn::Or(hn::ShiftLeft<13>(magnitude), hn::Set(du32, 0x7F800000u));
-  // Subnormal and zero: mantissa * 2^-24, exact in f32.
-  const auto subnormal = hn::BitCast(
-      du32, hn::Mul(hn::ConvertTo(d, hn::BitCast(di32, magnitude)), hn::Set(d, 0x1p-24f)));
-  auto out = hn::IfThenElse(hn::Eq(exponent, hn::Zero(du32)), subnormal, normal);
-  out = hn::IfThenElse(hn::Eq(exponent, hn::Set(du32, 0x7C00u)), inf_nan, out);
-  return hn::BitCast(d, hn::Or(out, sign));
-#endif
-}
-
-// Loads elements [0, 2 * Lanes(d)) of p as two f32 vectors in an order of
-// its choosing: for sums, where the order of terms does not matter.
-template <class D, typename T>
-HWY_INLINE void LoadTwoUnordered(D d, const T* HWY_RESTRICT p, hn::Vec<D>& v0, hn::Vec<D>& v1) {
-  v0 = LoadF32(d, p);
-  v1 = LoadF32(d, p + hn::Lanes(d));
-}
-
-#if HWY_TARGET != HWY_SCALAR
-// bf16 is the upper half of an f32: a full vector of bf16 splits into its
-// even elements (shifted up) and odd elements (masked) with two plain
-// integer operations, where an ordered widening needs a shuffle per vector.
-template <class D>
-HWY_INLINE void LoadTwoUnordered(D d, const hwy::bfloat16_t* HWY_RESTRICT p, hn::Vec<D>& v0,
-                                 hn::Vec<D>& v1) {
-  const hn::Repartition<uint16_t, D> d16;
-  const hn::RebindToUnsigned<D> du32;
-  const auto a = hn::BitCast(du32, hn::LoadU(d16, reinterpret_cast<const uint16_t*>(p)));
-  v0 = hn::BitCast(d, hn::ShiftLeft<16>(a));
-  v1 = hn::BitCast(d, hn::And(a, hn::Set(du32, 0xFFFF0000u)));
-}
-#endif
-
-// Returns the f32 bits of v with bits 31..16 holding v rounded to bf16 to
-// nearest, ties to even (a NaN becomes a quiet NaN: no carry can turn it into
-// Inf). Highway 1.0.3's DemoteTo(bf16) truncates on x86.
-template <class D>
-HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> RoundedBF16InU32(D d, hn::Vec<D> v) {
-  const hn::RebindToUnsigned<D> du32;
-  const auto bits = hn::BitCast(du32, v);
-  const auto odd = hn::And(hn::ShiftRight<16>(bits), hn::Set(du32, 1u));
-  const auto rounded = hn::Add(hn::Add(bits, hn::Set(du32, 0x7FFFu)), odd);
-  const auto quiet_nan = hn::Or(bits, hn::Set(du32, 0x00400000u));
-  (void)d;
-  return hn::IfThenElse(hn::RebindMask(du32, hn::IsNaN(v)), quiet_nan, rounded);
-}
-
-// Returns the bf16 bit patterns of v (see RoundedBF16InU32).
-template <class D>
-HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsBF16(D d, hn::Vec<D> v) {
-  const hn::Rebind<uint16_t, D> du16;
-  const hn::RebindToSigned<D> di32;
-  return hn::DemoteTo(du16, hn::BitCast(di32, hn::ShiftRight<16>(RoundedBF16InU32(d, v))));
-}
-
-#if LNBENCH_HWY_CAN_STREAM
-// Returns the bf16 bit patterns of lo then hi as one full vector: one
-// ConcatOdd of the upper halves instead of two demotions and a Combine.
-template <class D>
-HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> BitsBF16Pair(D d, hn::Vec<D> lo,
-                                                               hn::Vec<D> hi) {
-  const hn::Repartition<uint16_t, D> d16;
-  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
-                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
-}
-#endif
-
-#undef LNBENCH_HWY_NATIVE_BF16
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-#define LNBENCH_HWY_NATIVE_BF16 1
-// AVX512_BF16 (Cooper Lake, Zen 4) rounds two f32 vectors to bf16 in one
-// instruction, VCVTNE2PS2BF16: nearest even, NaN kept (quiet), the same bits
-// as BitsBF16Pair except that f32 subnormals become zero. Highway 1.0.3 has
-// no target or op for it, so the CPU is asked once at start-up and the
-// instruction is written as inline assembly (this target's attributes lack
-// avx512bf16, so its intrinsic cannot be called here). With the integer
-// rounding, bf16 output was compute-bound: 13 operations per vector pair
-// against one.
-static const bool kHaveAvx512BF16 = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") != 0;
-}();
-
-HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<float> lo,
-                                             hn::Vec512<float> hi) {
-  // fpclass 0x20: subnormal; those (rare) pairs take the integer rounding.
-  if (HWY_LIKELY(kHaveAvx512BF16) &&
-      (_mm512_fpclass_ps_mask(lo.raw, 0x20) | _mm512_fpclass_ps_mask(hi.raw, 0x20)) == 0) {
-    __m512i bits;
-    asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
-    return hn::Vec512<uint16_t>{bits};
-  }
-  const hn::Full512<uint16_t> d16;
-  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
-                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
-}
-#else
-#define LNBENCH_HWY_NATIVE_BF16 0
-#endif
-
-// Returns the IEEE binary16 bit patterns of v rounded to nearest, ties to
-// even, with subnormals and overflow to infinity.
-template <class D>
-HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsF16(D d, hn::Vec<D> v) {
-  const hn::Rebind<uint16_t, D> du16;
-#if LNBENCH_HWY_HAVE_F16C
-  const hn::Rebind<hwy::float16_t, D> df16;
-  return hn::BitCast(du16, hn::DemoteTo(df16, v));
-#else
-  const hn::RebindToUnsigned<D> du32;
-  const hn::RebindToSigned<D> di32;
-  const auto bits = hn::BitCast(du32, v);
-  const auto sign = hn::And(bits, hn::Set(du32, 0x80000000u));
-  const auto abs_bits = hn::Xor(bits, sign);
-  const auto abs_signed = hn::BitCast(di32, abs_bits);
-  // >= 65536 (or Inf/NaN): Inf, or a quiet NaN.
-  const auto too_big = hn::Gt(abs_signed, hn::Set(di32, 0x477FFFFF));
-  const auto huge = hn::IfThenElse(hn::Gt(abs_signed, hn::Set(di32, 0x7F800000)),
-                                   hn::Set(di32, 0x7E00), hn::Set(di32, 0x7C00));
-  // Below 2^-14: adding 0.5 lets the FPU round the value at the subnormal
-  // spacing 2^-24, leaving the f16 bits in the low mantissa bits.
-  const auto tiny = hn::Lt(abs_signed, hn::Set(di32, 113 << 23));
-  const auto subnormal =
-      hn::Sub(hn::BitCast(di32, hn::Add(hn::BitCast(d, abs_bits), hn::Set(d, 0.5f))),
-              hn::Set(di32, 0x3F000000));
-  // Normal: rebias, then round the 13 dropped bits to nearest even.
-  const auto odd = hn::And(hn::ShiftRight<13>(abs_bits), hn::Set(du32, 1u));
-  const auto rebiased =
-      hn::Add(hn::Add(abs_bits, hn::Set(du32, 0xC8000FFFu)), odd);  // (15-127)<<23 + 0xFFF
-  const auto normal = hn::BitCast(di32, hn::ShiftRight<13>(rebiased));
-  auto out = hn::IfThenElse(tiny, subnormal, normal);
-  out = hn::IfThenElse(too_big, huge, out);
-  out = hn::Or(out, hn::BitCast(di32, hn::ShiftRight<16>(sign)));
-  return hn::DemoteTo(du16, out);
-#endif
-}
-
-// Stores Lanes(d) values to p (any alignment), rounded to the element type.
-template <class D>
-HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
-  hn::StoreU(v, d, p);
-}
-template <class D>
-HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::bfloat16_t* HWY_RESTRICT p) {
-  hn::StoreU(BitsBF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
-}
-template <class D>
-HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::float16_t* HWY_RESTRICT p) {
-  hn::StoreU(BitsF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
-}
-
-// Returns how many elements one streaming store writes: one full vector.
-template <class D, typename T>
-HWY_INLINE size_t StreamStep(D d, const T*) {
-  return sizeof(T) == 4 ? hn::Lanes(d) : 2 * hn::Lanes(d);
-}
-
-// Streams StreamStep() values to p, which is aligned to the vector size.
-// `next` is called once or twice and returns the next Lanes(d) values.
-template <class D, class Next>
-HWY_INLINE void StreamF32(D d, float* HWY_RESTRICT p, Next&& next) {
-  hn::Stream(next(), d, p);
-}
-#if LNBENCH_HWY_CAN_STREAM
-template <class D, class Next>
-HWY_INLINE void StreamF32(D d, hwy::bfloat16_t* HWY_RESTRICT p, Next&& next) {
-  const hn::Repartition<uint16_t, D> d16;
-  const auto lo = next();
-  const auto hi = next();
-  hn::Stream(BitsBF16Pair(d, lo, hi), d16, reinterpret_cast<uint16_t*>(p));
-}
-template <class D, class Next>
-HWY_INLINE void StreamF32(D d, hwy::float16_t* HWY_RESTRICT p, Next&& next) {
-  const hn::Repartition<uint16_t, D> d16;
-  const auto lo = BitsF16(d, next());
-  const auto hi = BitsF16(d, next());
-  hn::Stream(hn::Combine(d16, hi, lo), d16, reinterpret_cast<uint16_t*>(p));
-}
-#endif  // LNBENCH_HWY_CAN_STREAM
-
-#if LNBENCH_HWY_CAN_STREAM
-// Stores StreamStep() values (one full vector of T) with ordinary stores;
-// `next` returns the next Lanes(d) values.
-template <class D, class Next>
-HWY_INLINE void StoreStep(D d, float* HWY_RESTRICT p, Next&& next) {
-  hn::StoreU(next(), d, p);
-}
-template <class D, class Next>
-HWY_INLINE void StoreStep(D d, hwy::bfloat16_t* HWY_RESTRICT p, Next&& next) {
-  const hn::Repartition<uint16_t, D> d16;
-  const auto lo = next();
-  const auto hi = next();
-  hn::StoreU(BitsBF16Pair(d, lo, hi), d16, reinterpret_cast<uint16_t*>(p));
-}
-template <class D, class Next>
-HWY_INLINE void StoreStep(D d, hwy::float16_t* HWY_RESTRICT p, Next&& next) {
-  StoreF32(d, next(), p);
-  StoreF32(d, next(), p + hn::Lanes(d));
-}
-#endif  // LNBENCH_HWY_CAN_STREAM
 
 // ------------------------------ Statistics
 
@@ -470,90 +210,48 @@ HWY_INLINE Moments RowMoments(D d, const T* HWY_RESTRICT x, size_t cols) {
 
 // ------------------------------ Normalize
 
-// Returns how many elements of a row starting at y precede its first cache
-// line boundary (0 when y is aligned).
-template <typename T>
-HWY_INLINE size_t HeadElements(const T* y) {
-  const size_t misalign = (reinterpret_cast<uintptr_t>(y) % kCacheLineBytes) / sizeof(T);
-  return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
+// The per-row constants of y = ((x - mean_hi) - mean_lo) * rstd, where
+// mean_hi + mean_lo is the double mean split in two floats: x - mean_hi is
+// exact for offset data (Sterbenz), so y keeps the accuracy of N(0,1) data
+// even at 1e6 + N(0,1). The mean_lo term is folded into one FMA,
+// (x - mean_hi) * rstd + (-mean_lo * rstd): three operations per vector
+// instead of four. A constant row gives 0 * rstd + (-0) = 0, so y = beta
+// exactly.
+template <class D>
+struct RowScale {
+  hn::Vec<D> mean_hi, rstd, offset;  // offset = -mean_lo * rstd
+
+  RowScale(D d, double mean, float rstd_f) {
+    const float hi = static_cast<float>(mean);
+    const float lo = static_cast<float>(mean - static_cast<double>(hi));
+    mean_hi = hn::Set(d, hi);
+    rstd = hn::Set(d, rstd_f);
+    offset = hn::Set(d, -(lo * rstd_f));
+  }
+};
+
+// Returns the normalized vector of x values xv [* g + b].
+template <bool kAffine, class D>
+HWY_INLINE hn::Vec<D> NormalizeVector(const RowScale<D>& s, hn::Vec<D> xv, hn::Vec<D> g,
+                                      hn::Vec<D> b) {
+  const hn::Vec<D> t = hn::MulAdd(hn::Sub(xv, s.mean_hi), s.rstd, s.offset);
+  return kAffine ? hn::MulAdd(t, g, b) : t;
 }
 
-// y = ((x - mean_hi) - mean_lo) * rstd [* gamma + beta] for elements
-// [begin, end) of a row of `cols` >= Lanes(d) elements. mean_hi + mean_lo is
-// the double mean split in two floats: x - mean_hi is exact for offset data
-// (Sterbenz), so y keeps the accuracy of N(0,1) data even at 1e6 + N(0,1). A
-// constant row gives (x - x) - 0 = 0 and y = beta exactly.
-//
-// kStream: y + end is cache-line aligned unless end == cols, and the row
-// holds at least two lines plus a vector. With `prefetch` (the next row, or
-// nullptr) each vector also prefetches the same offset of the next row, which
-// is summed right after this range: DRAM reads go on while y is written.
+// Normalizes elements [begin, end) of a row of `cols` >= Lanes(d) elements
+// into y (see WriteRowRange for kStream and prefetch).
 template <bool kAffine, bool kStream, class D, typename T>
 HWY_INLINE void NormalizeRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
-                               size_t begin, size_t end, size_t cols, float mean_hi,
-                               float mean_lo, float rstd, const T* prefetch) {
-  using V = hn::Vec<D>;
-  const size_t N = hn::Lanes(d);
-  const V vhi = hn::Set(d, mean_hi);
-  const V vlo = hn::Set(d, mean_lo);
-  const V vrstd = hn::Set(d, rstd);
-  const auto compute = [&](size_t i) HWY_ATTR {
-    V t = hn::Mul(hn::Sub(hn::Sub(LoadF32(d, x + i), vhi), vlo), vrstd);
-    if (kAffine) t = hn::MulAdd(t, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i));
-    return t;
+                               size_t begin, size_t end, size_t cols, const RowScale<D>& scale,
+                               const T* prefetch) {
+  const RowScale<D> s = scale;
+  const auto value = [d, x, gamma, beta, s](size_t i) HWY_ATTR {
+    const hn::Vec<D> g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const hn::Vec<D> b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    return NormalizeVector<kAffine>(s, LoadF32(d, x + i), g, b);
   };
-  // Ordinary stores of the vectors covering [from, to). A last partial vector
-  // is the one ending at the row's end, or the one starting at `i`: it may
-  // rewrite neighbouring elements of this row with the same values, never
-  // touching another row (which may belong to another thread).
-  const auto store_range = [&](size_t from, size_t to) HWY_ATTR {
-    size_t i = from;
-#if LNBENCH_HWY_CAN_STREAM
-    // Whole vectors of T first (two f32 vectors per bf16 vector: one
-    // ConcatOdd instead of two demotions).
-    const size_t step = StreamStep(d, y);
-    for (; i + step <= to; i += step) {
-      size_t next = i;
-      StoreStep(d, y + i, [&]() HWY_ATTR {
-        const V t = compute(next);
-        next += N;
-        return t;
-      });
-    }
-#endif
-    for (; i + N <= to; i += N) StoreF32(d, compute(i), y + i);
-    if (i < to) {
-      const size_t last = std::min(i, cols - N);
-      StoreF32(d, compute(last), y + last);
-    }
-  };
-
-  if (!kStream || !LNBENCH_HWY_CAN_STREAM) {
-    (void)prefetch;
-    store_range(begin, end);
-    return;
-  }
-#if LNBENCH_HWY_CAN_STREAM
-  // Streaming stores write whole cache lines without reading them first; they
-  // need aligned addresses, so a partial line at either end of the range
-  // uses ordinary stores.
-  constexpr size_t kLine = kCacheLineBytes / sizeof(T);
-  const size_t body_begin = std::min(end, begin + HeadElements(y + begin));
-  const size_t body_end = body_begin + (end - body_begin) / kLine * kLine;
-  store_range(begin, body_begin);
-  const size_t step = StreamStep(d, y);
-  for (size_t i = body_begin; i < body_end; i += step) {
-    if (prefetch != nullptr) hwy::Prefetch(prefetch + i);  // one per vector stored
-    size_t next = i;
-    StreamF32(d, y + i, [&]() HWY_ATTR {
-      const V t = compute(next);
-      next += N;
-      return t;
-    });
-  }
-  store_range(body_end, end);
-#endif  // LNBENCH_HWY_CAN_STREAM
+  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
 }
 
 // ------------------------------ Rows
@@ -582,9 +280,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
       args.mean[r] = static_cast<float>(moments.mean);
       args.rstd[r] = static_cast<float>(rstd);
     }
-    const float mean_hi = static_cast<float>(moments.mean);
-    const float mean_lo = static_cast<float>(moments.mean - static_cast<double>(mean_hi));
-    const float rstd_f = static_cast<float>(rstd);
+    const RowScale<D> scale(d, moments.mean, static_cast<float>(rstd));
     const T* prefetch = next_row;
 
     // Normalize ranges end on cache lines of y (past the row's unaligned
@@ -600,7 +296,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
       if (!normalize && !sum) break;
       if (normalize) {
         NormalizeRange<kAffine, kStream>(d, xr, yr, args.gamma, args.beta, norm_begin, norm_end,
-                                         cols, mean_hi, mean_lo, rstd_f, prefetch);
+                                         cols, scale, prefetch);
       }
       if (sum) {
         AccumulateBlock(d, next_row, block_begin, std::min(cols, block_begin + block), next);
@@ -706,46 +402,48 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
   }
 }
 
-// Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[].
-// Rows start on cache lines and end - begin is a multiple of StreamStep().
+// Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[],
+// each gamma/beta vector loaded once for all rows. Rows start on cache lines
+// and end - begin is a whole number of cache lines of T.
 template <bool kAffine, bool kStream, class D, typename T>
 HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
-                               size_t begin, size_t end, const float* mean_hi,
-                               const float* mean_lo, const float* rstd,
+                               size_t begin, size_t end, const RowScale<D>* scale,
                                const T* const* prefetch) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
-  V vhi[R], vlo[R], vrstd[R];
+  const T* xs[R];
+  T* ys[R];
   for (size_t j = 0; j < R; ++j) {
-    vhi[j] = hn::Set(d, mean_hi[j]);
-    vlo[j] = hn::Set(d, mean_lo[j]);
-    vrstd[j] = hn::Set(d, rstd[j]);
+    xs[j] = x[j];
+    ys[j] = y[j];
   }
-  const size_t step = StreamStep(d, y[0]);
-  const size_t vectors = step / N;  // 1 or 2
-  for (size_t i = begin; i < end; i += step) {
-    V g[2], b[2];
-    for (size_t v = 0; v < vectors; ++v) {
-      if (kAffine) {
-        g[v] = hn::LoadU(d, gamma + i + v * N);
-        b[v] = hn::LoadU(d, beta + i + v * N);
-      }
-    }
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
+    const V b0 = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    const V b1 = kAffine ? hn::LoadU(d, beta + i + N) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
-      if (kStream && prefetch != nullptr) hwy::Prefetch(prefetch[j] + i);
-      size_t v = 0;
-      const auto next = [&]() HWY_ATTR {
-        V t = hn::Mul(hn::Sub(hn::Sub(LoadF32(d, x[j] + i + v * N), vhi[j]), vlo[j]), vrstd[j]);
-        if (kAffine) t = hn::MulAdd(t, g[v], b[v]);
-        ++v;
-        return t;
-      };
-      if (kStream) {
-        StreamF32(d, y[j] + i, next);
+      if (kStream && prefetch != nullptr) {
+        hwy::Prefetch(prefetch[j] + i);
+        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch[j] + i + N);
+      }
+      const V y0 = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
+      const V y1 = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
+      StorePair<kStream>(d, y0, y1, ys[j] + i);
+    }
+  }
+  if (i < end) {  // f32: one vector (one cache line) left
+    const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const V b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    for (size_t j = 0; j < R; ++j) {
+      const V yv = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i), g, b);
+      if constexpr (kStream && sizeof(T) == sizeof(float)) {
+        hn::Stream(yv, d, reinterpret_cast<float*>(ys[j] + i));
       } else {
-        StoreStep(d, y[j] + i, next);
+        StoreF32(d, yv, ys[j] + i);
       }
     }
   }
@@ -783,7 +481,9 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
     const bool has_next = g + 1 < groups;
     const T* next_xs[R];
     if (has_next) rows_of(g + 1, next_xs, nullptr);
-    float mean_hi[R], mean_lo[R], rstd_f[R];
+    RowScale<D> scale[R] = {RowScale<D>(d, 0, 0), RowScale<D>(d, 0, 0), RowScale<D>(d, 0, 0),
+                            RowScale<D>(d, 0, 0)};
+    static_assert(R == 4, "one initializer per row");
     for (size_t j = 0; j < R; ++j) {
       const double var = moments[j].m2 * inv_cols;
       const double rstd = 1.0 / std::sqrt(var + args.eps);
@@ -792,15 +492,13 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
         args.mean[r] = static_cast<float>(moments[j].mean);
         args.rstd[r] = static_cast<float>(rstd);
       }
-      mean_hi[j] = static_cast<float>(moments[j].mean);
-      mean_lo[j] = static_cast<float>(moments[j].mean - static_cast<double>(mean_hi[j]));
-      rstd_f[j] = static_cast<float>(rstd);
+      scale[j] = RowScale<D>(d, moments[j].mean, static_cast<float>(rstd));
     }
     Moments next[R];
     for (size_t b = 0; b < cols; b += block) {
       const size_t e = std::min(cols, b + block);
-      NormalizeGroup<kAffine, kStream>(d, xs, ys, args.gamma, args.beta, b, e, mean_hi, mean_lo,
-                                       rstd_f, has_next ? next_xs : nullptr);
+      NormalizeGroup<kAffine, kStream>(d, xs, ys, args.gamma, args.beta, b, e, scale,
+                                       has_next ? next_xs : nullptr);
       if (has_next) AccumulateBlockGroup(d, next_xs, b, e, next);
     }
     for (size_t j = 0; j < R; ++j) moments[j] = next[j];
@@ -884,14 +582,9 @@ HWY_INLINE void StoreValues(const float* HWY_RESTRICT in, T* HWY_RESTRICT out, s
   size_t i = 0;
 #if LNBENCH_HWY_CAN_STREAM
   // Whole vectors of T as the normalize loops store them (bf16: in pairs).
-  const size_t step = StreamStep(d, out);
-  for (; i + step <= n; i += step) {
-    size_t next = i;
-    StoreStep(d, out + i, [&]() HWY_ATTR {
-      const auto v = hn::LoadU(d, in + next);
-      next += hn::Lanes(d);
-      return v;
-    });
+  const size_t N = hn::Lanes(d);
+  for (; i + 2 * N <= n; i += 2 * N) {
+    StorePair<false>(d, hn::LoadU(d, in + i), hn::LoadU(d, in + i + N), out + i);
   }
 #endif
   for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) StoreF32(d, hn::LoadU(d, in + i), out + i);

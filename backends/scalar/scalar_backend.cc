@@ -38,11 +38,13 @@ class ScalarCase : public CpuCase {
     const Problem& p = problem();
     const int64_t cols = p.cols;
     const size_t esize = DTypeSize(p.dtype);
-    const float* gamma = inputs().gamma;
-    const float* beta = inputs().beta;
+    const float* gamma = inputs().get<const float>(TensorId::kGamma);
+    const float* beta = inputs().get<const float>(TensorId::kBeta);
+    float* mean = output<float>(TensorId::kMean);
+    float* rstd = output<float>(TensorId::kRstd);
     for (int64_t r = begin; r < end; ++r) {
-      const void* x = static_cast<const uint8_t*>(inputs().x) + r * cols * esize;
-      void* y = static_cast<uint8_t*>(this->y()) + r * cols * esize;
+      const void* x = inputs().get<const uint8_t>(TensorId::kX) + r * cols * esize;
+      void* y = output<uint8_t>(TensorId::kY) + r * cols * esize;
       // Pass 1: the mean. Double accumulation keeps 1e6-offset rows exact enough.
       double sum = 0;
       for (int64_t i = 0; i < cols; ++i) sum += LoadElement(p.dtype, x, i);
@@ -61,9 +63,41 @@ class ScalarCase : public CpuCase {
         StoreElement(p.dtype, y, i, static_cast<float>(v));
       }
       if (p.stats) {
-        mean()[r] = static_cast<float>(mu);
-        rstd()[r] = static_cast<float>(rs);
+        mean[r] = static_cast<float>(mu);
+        rstd[r] = static_cast<float>(rs);
       }
+    }
+  }
+};
+
+// RMSNorm forward: the sum of squares in double, rrms = 1/sqrt(ms + eps),
+// y = x * rrms * gamma.
+class ScalarRmsCase : public CpuCase {
+ public:
+  using CpuCase::CpuCase;
+
+ protected:
+  void ComputeRows(int64_t begin, int64_t end) override {
+    const Problem& p = problem();
+    const int64_t cols = p.cols;
+    const size_t esize = DTypeSize(p.dtype);
+    const float* gamma = inputs().get<const float>(TensorId::kGamma);
+    float* rrms_out = output<float>(TensorId::kRstd);
+    for (int64_t r = begin; r < end; ++r) {
+      const void* x = inputs().get<const uint8_t>(TensorId::kX) + r * cols * esize;
+      void* y = output<uint8_t>(TensorId::kY) + r * cols * esize;
+      double sq = 0;
+      for (int64_t i = 0; i < cols; ++i) {
+        const double v = LoadElement(p.dtype, x, i);
+        sq += v * v;
+      }
+      const double rs = 1.0 / std::sqrt(sq / static_cast<double>(cols) + p.eps);
+      for (int64_t i = 0; i < cols; ++i) {
+        double v = LoadElement(p.dtype, x, i) * rs;
+        if (p.affine) v = v * gamma[i];
+        StoreElement(p.dtype, y, i, static_cast<float>(v));
+      }
+      if (p.stats) rrms_out[r] = static_cast<float>(rs);
     }
   }
 };
@@ -76,13 +110,21 @@ class ScalarBackend : public CpuBackend {
   }
   Verdict Available() const override { return Verdict::Yes(); }
   std::vector<VariantInfo> Variants() const override {
-    return {{"twopass", "mean, then variance around the mean, then normalize"}};
+    return {{"twopass",
+             "mean, then variance around the mean, then normalize (rmsnorm: sum of squares, then "
+             "normalize)"}};
   }
-  Verdict Supports(const Problem&, const CaseOptions&) const override { return Verdict::Yes(); }
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  Verdict Supports(const Problem& problem, const CaseOptions&) const override {
+    if (problem.dir != Direction::kForward)
+      return Verdict::No(OpName(problem.norm, problem.dir) + ": not implemented by scalar");
+    return Verdict::Yes();
+  }
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     if (!options.variant.empty() && options.variant != "twopass")
       throw UsageError("scalar: unknown variant '" + options.variant + "' (have: twopass)");
+    if (problem.norm == Norm::kRmsNorm)
+      return std::make_unique<ScalarRmsCase>(problem, inputs, options.threads, "twopass");
     return std::make_unique<ScalarCase>(problem, inputs, options.threads, "twopass");
   }
 };

@@ -20,9 +20,10 @@
 #include <thread>
 
 #include "backends/cpu/cpu_backend.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/errors.h"
 #include "core/npy.h"
+#include "core/op.h"
 #include "core/timing.h"
 
 namespace lnbench {
@@ -34,7 +35,7 @@ using Json = nlohmann::ordered_json;
 
 // The tensors of a problem as files: name, whether lnbench writes it (input),
 // shape, dtype, and lnbench's host pointer for it. The one place that maps
-// HostInputs/HostOutputs fields to the protocol's tensor names.
+// HostTensors to the protocol's files; the tensors present come from the op.
 struct FileTensor {
   std::string name;
   bool is_output = false;
@@ -44,20 +45,24 @@ struct FileTensor {
   void* output = nullptr;
 };
 
-std::vector<FileTensor> FileTensors(const Problem& p, const HostInputs* in, const HostOutputs* out) {
+std::vector<FileTensor> FileTensors(const Problem& p, const HostTensors* in, const HostTensors* out) {
   std::vector<FileTensor> v;
-  v.push_back({"x", false, {p.rows, p.cols}, p.dtype, in ? in->x : nullptr, nullptr});
-  if (p.affine) {
-    v.push_back({"gamma", false, {p.cols}, DType::kF32, in ? in->gamma : nullptr, nullptr});
-    v.push_back({"beta", false, {p.cols}, DType::kF32, in ? in->beta : nullptr, nullptr});
-  }
-  v.push_back({"y", true, {p.rows, p.cols}, p.dtype, nullptr, out ? out->y : nullptr});
-  if (p.stats) {
-    v.push_back({"mean", true, {p.rows}, DType::kF32, nullptr, out ? out->mean : nullptr});
-    v.push_back({"rstd", true, {p.rows}, DType::kF32, nullptr, out ? out->rstd : nullptr});
+  for (const TensorSpec& t : OpFor(p).Tensors(p)) {
+    const bool output = t.role == TensorRole::kOutput;
+    std::vector<int64_t> shape;
+    switch (t.extent) {
+      case Extent::kRowsCols: shape = {p.rows, p.cols}; break;
+      case Extent::kCols: shape = {p.cols}; break;
+      case Extent::kRows: shape = {p.rows}; break;
+    }
+    v.push_back({std::string(TensorName(t.id)), output, std::move(shape), TensorDType(p, t.extent),
+                 !output && in ? in->get(t.id) : nullptr, output && out ? out->get(t.id) : nullptr});
   }
   return v;
 }
+
+// Returns "layernorm/fwd", the key of the command's "supports" table.
+std::string OpKey(const Problem& p) { return fmt::format("{}/{}", NormName(p.norm), DirectionName(p.dir)); }
 
 // Returns the last non-empty line of a file (the command's stderr), at most 300 characters.
 std::string LastLine(const fs::path& path) {
@@ -163,8 +168,8 @@ struct CommandDescription {
 Json ProblemJson(const Problem& p, const std::string& variant, int threads) {
   Json j;
   j["protocol"] = kExternalProtocolVersion;
-  j["op"] = "layernorm";
-  j["dir"] = "fwd";
+  j["op"] = std::string(NormName(p.norm));
+  j["dir"] = std::string(DirectionName(p.dir));
   j["rows"] = p.rows;
   j["cols"] = p.cols;
   j["dtype"] = std::string(DTypeName(p.dtype));
@@ -185,7 +190,7 @@ class ExternalBackend;
 
 class ExternalCase : public PreparedCase {
  public:
-  ExternalCase(const ExternalBackend& backend, const Problem& p, const HostInputs& inputs, std::string variant,
+  ExternalCase(const ExternalBackend& backend, const Problem& p, const HostTensors& inputs, std::string variant,
                int threads);
   std::string ResolvedVariant() const override { return variant_; }
   void Poison() override {
@@ -195,16 +200,16 @@ class ExternalCase : public PreparedCase {
     }
   }
   void Run() override { Invoke("run", Json()); }
-  void Download(const HostOutputs& out) override;
+  void Download(const HostTensors& out) override;
   double TimeBatch(int, bool) override {
     throw RuntimeError("an external command is timed by itself (SelfTimedSamples), not in batches");
   }
   std::vector<double> SelfTimedSamples(const TimingConfig& config) override;
-  void ReplaceInputs(const HostInputs& inputs) override { WriteInputs(inputs); }
+  void ReplaceInputs(const HostTensors& inputs) override { WriteInputs(inputs); }
   std::map<std::string, std::string> Details() const override;
 
  private:
-  void WriteInputs(const HostInputs& inputs);
+  void WriteInputs(const HostTensors& inputs);
   void Invoke(const std::string& action, const Json& timing);
 
   const ExternalBackend& backend_;
@@ -245,7 +250,7 @@ class ExternalBackend : public CpuBackend {
   }
   std::vector<VariantInfo> Variants() const override { return d_.variants; }
   Verdict Supports(const Problem& p, const CaseOptions&) const override {
-    const std::string op = "layernorm/fwd";
+    const std::string op = OpKey(p);
     const auto it = d_.supports.find(op);
     if (it == d_.supports.end()) {
       const auto why = d_.reasons.find(op);
@@ -258,7 +263,7 @@ class ExternalBackend : public CpuBackend {
     }
     return Verdict::Yes();
   }
-  std::unique_ptr<PreparedCase> Prepare(const Problem& p, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& p, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     std::string variant = options.variant.empty() ? d_.variants.front().name : options.variant;
     if (std::none_of(d_.variants.begin(), d_.variants.end(), [&](const VariantInfo& v) { return v.name == variant; }))
@@ -274,13 +279,13 @@ class ExternalBackend : public CpuBackend {
   double timeout_s_;
 };
 
-ExternalCase::ExternalCase(const ExternalBackend& backend, const Problem& p, const HostInputs& inputs,
+ExternalCase::ExternalCase(const ExternalBackend& backend, const Problem& p, const HostTensors& inputs,
                            std::string variant, int threads)
     : backend_(backend), problem_(p), variant_(std::move(variant)), threads_(threads) {
   WriteInputs(inputs);
 }
 
-void ExternalCase::WriteInputs(const HostInputs& inputs) {
+void ExternalCase::WriteInputs(const HostTensors& inputs) {
   for (const FileTensor& t : FileTensors(problem_, &inputs, nullptr))
     if (!t.is_output) WriteNpy((dir_.path() / (t.name + ".npy")).string(), t.shape, NpyElementOf(t.dtype), t.input);
 }
@@ -294,7 +299,7 @@ void ExternalCase::Invoke(const std::string& action, const Json& timing) {
   if (!what.empty()) throw RuntimeError(fmt::format("{}: the external command {} (action {})", backend_.Name(), what, action));
 }
 
-void ExternalCase::Download(const HostOutputs& out) {
+void ExternalCase::Download(const HostTensors& out) {
   for (const FileTensor& t : FileTensors(problem_, nullptr, &out)) {
     if (!t.is_output || t.output == nullptr) continue;
     const fs::path path = dir_.path() / (t.name + ".npy");

@@ -59,7 +59,7 @@ class CudaPluginCase : public PreparedCase {
     LNBENCH_CUDA_CHECK_LAUNCH();
     CheckGuards();
   }
-  void Download(const HostOutputs& out) override {
+  void Download(const HostTensors& out) override {
     const std::vector<PluginTensor> now = BindPluginTensors(problem(), nullptr, &out);
     for (size_t i = 0; i < now.size(); ++i)
       if (now[i].is_output && now[i].host_output != nullptr && now[i].bytes > 0)
@@ -76,7 +76,7 @@ class CudaPluginCase : public PreparedCase {
     timer_.Stop(stream_.get());
     return timer_.Seconds();
   }
-  void ReplaceInputs(const HostInputs& inputs) override {
+  void ReplaceInputs(const HostTensors& inputs) override {
     const std::vector<PluginTensor> now = BindPluginTensors(problem(), &inputs, nullptr);
     for (size_t i = 0; i < now.size(); ++i) {
       tensors_[i].host_input = now[i].host_input;
@@ -141,7 +141,7 @@ std::vector<CeilingMeasurement> CudaPluginCeiling(uint64_t bytes, int min_sample
 
 std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std::string& name, const Problem& p,
                                                  const lnb_problem& cproblem, const std::string& variant,
-                                                 const HostInputs& inputs) {
+                                                 const HostTensors& inputs) {
   uint64_t total = 0;
   const std::vector<PluginTensor> tensors = BindPluginTensors(p, &inputs, nullptr);
   for (const PluginTensor& t : tensors) total += t.bytes + kCanaryBytes;

@@ -24,7 +24,7 @@ std::vector<CeilingMeasurement> CudaPluginCeiling(uint64_t bytes, int min_sample
 // stream, the plugin's prepare(). Throws RuntimeError.
 std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std::string& name, const Problem& p,
                                                  const lnb_problem& cproblem, const std::string& variant,
-                                                 const HostInputs& inputs);
+                                                 const HostTensors& inputs);
 
 }  // namespace lnbench
 

@@ -25,7 +25,7 @@
 #include "app/plugin_cuda.h"
 #endif
 #include "backends/cpu/cpu_backend.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/thread_pool.h"
@@ -291,24 +291,24 @@ class PluginBackend;
 
 class PluginCase : public PreparedCase {
  public:
-  PluginCase(const PluginBackend& backend, const Problem& problem, const HostInputs& inputs,
+  PluginCase(const PluginBackend& backend, const Problem& problem, const HostTensors& inputs,
              const CaseOptions& options);
   ~PluginCase() override;
 
   std::string ResolvedVariant() const override { return variant_; }
   void Poison() override;
   void Run() override;
-  void Download(const HostOutputs& out) override;
+  void Download(const HostTensors& out) override;
   double TimeBatch(int batch, bool cold) override;
   std::map<std::string, std::string> Details() const override;
-  void ReplaceInputs(const HostInputs& inputs) override;
+  void ReplaceInputs(const HostTensors& inputs) override;
 
  private:
   // Sends `c` to the child (or calls the plugin) and throws for a failure.
   Reply Call(const Command& c, const char* what);
   // Throws GuardViolation for a changed canary or (with checksums) input.
   void CheckGuards(bool checksums) const;
-  void CopyInputs(const HostInputs& inputs);
+  void CopyInputs(const HostTensors& inputs);
 
   const PluginBackend& backend_;
   Problem problem_;
@@ -373,7 +373,7 @@ class PluginBackend : public CpuBackend {
       return Verdict::Yes();
     return Verdict::No(fmt::format("{}: {}", Name(), ReasonText(reason, sizeof reason)));
   }
-  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostInputs& inputs,
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
     if (!options.variant.empty()) {
       const auto vars = Variants();
@@ -398,7 +398,7 @@ class PluginBackend : public CpuBackend {
   PluginSettings settings_;
 };
 
-PluginCase::PluginCase(const PluginBackend& backend, const Problem& problem, const HostInputs& inputs,
+PluginCase::PluginCase(const PluginBackend& backend, const Problem& problem, const HostTensors& inputs,
                        const CaseOptions& options)
     : backend_(backend),
       problem_(problem),
@@ -427,7 +427,7 @@ PluginCase::~PluginCase() {
   if (child_ == nullptr && prepared_ && state_ != nullptr) backend_.c()->release(state_);
 }
 
-void PluginCase::CopyInputs(const HostInputs& inputs) {
+void PluginCase::CopyInputs(const HostTensors& inputs) {
   const std::vector<PluginTensor> now = BindPluginTensors(problem_, &inputs, nullptr);
   checksums_.assign(bindings_.size(), 0);
   for (size_t i = 0; i < now.size(); ++i) {
@@ -437,7 +437,7 @@ void PluginCase::CopyInputs(const HostInputs& inputs) {
   }
 }
 
-void PluginCase::ReplaceInputs(const HostInputs& inputs) { CopyInputs(inputs); }
+void PluginCase::ReplaceInputs(const HostTensors& inputs) { CopyInputs(inputs); }
 
 Reply PluginCase::Call(const Command& c, const char* what) {
   Reply r;
@@ -504,7 +504,7 @@ void PluginCase::Run() {
   CheckGuards(true);
 }
 
-void PluginCase::Download(const HostOutputs& out) {
+void PluginCase::Download(const HostTensors& out) {
   const std::vector<PluginTensor> now = BindPluginTensors(problem_, nullptr, &out);
   for (size_t i = 0; i < now.size(); ++i)
     if (now[i].is_output && now[i].host_output != nullptr && now[i].bytes > 0)

@@ -1,7 +1,6 @@
-// The one mapping between lnbench's host tensors (HostInputs / HostOutputs)
-// and a plugin's tensor array (lnb_tensor, indexed by lnb_tensor_id). When the
-// backend interface passes tensors by TensorId (HostTensors), this is the
-// only function that changes.
+// The one mapping between lnbench's host tensors (HostTensors, by TensorId)
+// and a plugin's tensor array (lnb_tensor, indexed by lnb_tensor_id: the same
+// order, asserted below). The tensors present come from the op's descriptor.
 #ifndef LNBENCH_APP_PLUGIN_TENSORS_H_
 #define LNBENCH_APP_PLUGIN_TENSORS_H_
 
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "core/op.h"
 #include "lnbench/plugin.h"
 
 namespace lnbench {
@@ -38,35 +38,35 @@ inline lnb_dtype ToPluginDType(DType d) {
   return LNB_DTYPE_F32;
 }
 
-// Returns the tensors of `p` in TensorId order, bound to `in` and `out` (either
-// may be null when only the shapes are wanted).
-inline std::vector<PluginTensor> BindPluginTensors(const Problem& p, const HostInputs* in, const HostOutputs* out) {
+static_assert(LNB_TENSOR_COUNT == kTensorCount && LNB_TENSOR_X == static_cast<int>(TensorId::kX) &&
+                  LNB_TENSOR_DY == static_cast<int>(TensorId::kDy) &&
+                  LNB_TENSOR_Y == static_cast<int>(TensorId::kY) &&
+                  LNB_TENSOR_RSTD == static_cast<int>(TensorId::kRstd) &&
+                  LNB_TENSOR_DBETA == static_cast<int>(TensorId::kDbeta),
+              "lnb_tensor_id must follow TensorId");
+
+// Returns the tensors of `p` (its op's, in TensorId order), bound to `in` and
+// `out` (either may be null when only the shapes are wanted).
+inline std::vector<PluginTensor> BindPluginTensors(const Problem& p, const HostTensors* in, const HostTensors* out) {
   std::vector<PluginTensor> v;
-  auto add = [&](lnb_tensor_id id, const char* name, bool output, int64_t rows, int64_t cols, DType dtype,
-                 const void* input, void* output_ptr) {
-    v.push_back({id, name, output, rows, cols, dtype, ToPluginDType(dtype),
-                 static_cast<size_t>(rows * cols) * DTypeSize(dtype), input, output_ptr});
-  };
-  add(LNB_TENSOR_X, "x", false, p.rows, p.cols, p.dtype, in ? in->x : nullptr, nullptr);
-  if (p.affine) {
-    add(LNB_TENSOR_GAMMA, "gamma", false, 1, p.cols, DType::kF32, in ? in->gamma : nullptr, nullptr);
-    add(LNB_TENSOR_BETA, "beta", false, 1, p.cols, DType::kF32, in ? in->beta : nullptr, nullptr);
-  }
-  add(LNB_TENSOR_Y, "y", true, p.rows, p.cols, p.dtype, nullptr, out ? out->y : nullptr);
-  if (p.stats) {
-    add(LNB_TENSOR_MEAN, "mean", true, p.rows, 1, DType::kF32, nullptr, out ? out->mean : nullptr);
-    add(LNB_TENSOR_RSTD, "rstd", true, p.rows, 1, DType::kF32, nullptr, out ? out->rstd : nullptr);
+  for (const TensorSpec& t : OpFor(p).Tensors(p)) {
+    const bool output = t.role == TensorRole::kOutput;
+    const int64_t rows = t.extent == Extent::kCols ? 1 : p.rows;
+    const int64_t cols = t.extent == Extent::kRows ? 1 : p.cols;
+    const DType dtype = TensorDType(p, t.extent);
+    v.push_back({static_cast<lnb_tensor_id>(t.id), TensorName(t.id).data(), output, rows, cols, dtype,
+                 ToPluginDType(dtype), static_cast<size_t>(TensorElements(p, t.extent)) * DTypeSize(dtype),
+                 !output && in ? in->get(t.id) : nullptr, output && out ? out->get(t.id) : nullptr});
   }
   return v;
 }
 
-// Returns the C problem of `p` (norm and direction: layernorm fwd until the
-// problem model has ops).
+// Returns the C problem of `p`.
 inline lnb_problem ToPluginProblem(const Problem& p, int threads) {
   lnb_problem c{};
   c.struct_size = sizeof(lnb_problem);
-  c.norm = LNB_NORM_LAYERNORM;
-  c.dir = LNB_DIR_FWD;
+  c.norm = p.norm == Norm::kRmsNorm ? LNB_NORM_RMSNORM : LNB_NORM_LAYERNORM;
+  c.dir = p.dir == Direction::kBackward ? LNB_DIR_BWD : LNB_DIR_FWD;
   c.dtype = ToPluginDType(p.dtype);
   c.rows = p.rows;
   c.cols = p.cols;

@@ -16,7 +16,7 @@
 
 #include "app/external_command.h"
 #include "app/plugin_loader.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "cli/commands.h"
 #include "core/bounded_read.h"
 #include "core/build_info.h"
@@ -176,6 +176,9 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--input-bytes", o.input_bytes,
                   "with --cols: rows chosen so each input is about this size (e.g. 256MiB)")
       ->check(NonEmpty());
+  cmd->add_option("--op", o.ops, "normalizations (forward): layernorm, rmsnorm, comma-separated, or 'all'")
+      ->check(NonEmpty())
+      ->capture_default_str();
   cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")
       ->check(NonEmpty())
       ->capture_default_str();
@@ -213,6 +216,7 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   RegisterForeignBackends(o.foreign);
   RunConfig c;
   c.command = command;
+  c.backend_objects = AllBackends();
   std::vector<std::string> problems;
   auto attempt = [&](auto&& fn) {
     try {
@@ -248,6 +252,19 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       c.shapes.insert(c.shapes.end(), s.begin(), s.end());
     }
   });
+  std::vector<Norm> norms;
+  for (const std::string& name : SplitList(o.ops)) {
+    if (name == "all") {
+      for (Norm n : AllNorms())
+        if (std::find(norms.begin(), norms.end(), n) == norms.end()) norms.push_back(n);
+      continue;
+    }
+    const auto n = ParseNorm(name);
+    if (!n) problems.push_back("unknown op '" + name + "' (have: layernorm, rmsnorm, all)");
+    else if (std::find(norms.begin(), norms.end(), *n) == norms.end()) norms.push_back(*n);
+  }
+  if (norms.empty() && problems.empty()) problems.push_back("--op: empty list");
+  c.norms = norms;
   std::vector<DType> dtypes;
   for (const std::string& d : SplitList(o.dtypes)) {
     if (d == "all") {
@@ -383,7 +400,7 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     else ++other;
   }
   if (report_file || plot_report_file) {
-    const RunContext ctx = CollectContext(ProcessArgv(), config.backends);
+    const RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
     const std::string text = ReportText(BuildReport(config, result, ctx));
     std::fflush(table_out);
     if (report_file) report_file->Commit(text);

@@ -38,6 +38,7 @@ struct ProblemOptions {
   std::string cols;          // widths, sweeps, presets
   int64_t rows = -1;         // with --cols; -1 = from --input-bytes
   std::string input_bytes;   // with --cols
+  std::string ops = "layernorm";  // --op: layernorm, rmsnorm, comma-separated, or 'all'
   std::string dtypes = "f32";
   std::string dists = "normal";
   double eps = 1e-5;

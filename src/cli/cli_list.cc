@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/shapes.h"

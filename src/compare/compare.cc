@@ -83,13 +83,18 @@ CaseSide ReadSide(const Json& c) {
   const Json& accuracy = c.at("accuracy");
   if (accuracy.is_object()) {
     side.accuracy_passed = accuracy.at("passed").get<bool>();
-    const Json& y = accuracy.at("y");
-    side.max_ulp = ReadNumber(y.at("max_ulp"));
-    side.max_abs = ReadNumber(y.at("max_abs"));
-    if (accuracy.contains("mean") && accuracy.at("mean").is_object())
-      side.mean_max_ulp = ReadNumber(accuracy.at("mean").at("max_ulp"));
-    if (accuracy.contains("rstd") && accuracy.at("rstd").is_object())
-      side.rstd_max_ulp = ReadNumber(accuracy.at("rstd").at("max_ulp"));
+    // Tensors are written in TensorId order: inputs never appear, so the
+    // first is the op's main output (y forward).
+    for (const auto& [name, stats] : accuracy.at("tensors").items()) {
+      const auto ulp = ReadNumber(stats.at("max_ulp"));
+      if (side.tensor_max_ulp.empty()) {
+        side.max_ulp = ulp;
+        side.max_abs = ReadNumber(stats.at("max_abs"));
+      }
+      side.tensor_max_ulp.emplace_back(name, ulp);
+      if (name == "mean") side.mean_max_ulp = ulp;
+      if (name == "rstd") side.rstd_max_ulp = ulp;
+    }
   }
   return side;
 }
@@ -185,9 +190,9 @@ void JudgeAccuracy(CaseComparison& cc, const CompareOptions& options) {
         grew_within = true;
       }
     };
-    check("y", b.max_ulp, n.max_ulp);
-    check("mean", b.mean_max_ulp, n.mean_max_ulp);
-    check("rstd", b.rstd_max_ulp, n.rstd_max_ulp);
+    for (const auto& [name, ub] : b.tensor_max_ulp)
+      for (const auto& [next_name, un] : n.tensor_max_ulp)
+        if (name == next_name) check(name.c_str(), ub, un);
     std::string detail;
     for (const auto& c : changes) AppendJoined(detail, "; ", c);
     cc.accuracy_detail = detail;
@@ -271,8 +276,8 @@ std::string CaseKeyWithoutMode(const Json& c, bool with_machine) {
   const Json& p = c.at("problem");
   const std::string requested = c.at("requested_variant").get<std::string>();
   std::string key = fmt::format(
-      "{}|{}|{}x{}|{}|eps={}|affine={}|stats={}|{}|seed={}|threads={}",
-      c.at("backend").get<std::string>(), requested.empty() ? "(default)" : requested,
+      "{} {}|{}|{}|{}x{}|{}|eps={}|affine={}|stats={}|{}|seed={}|threads={}",
+      p.at("op").get<std::string>(), p.at("dir").get<std::string>(), c.at("backend").get<std::string>(), requested.empty() ? "(default)" : requested,
       p.at("rows").get<int64_t>(), p.at("cols").get<int64_t>(), p.at("dtype").get<std::string>(),
       p.at("eps").get<double>(), p.at("affine").get<bool>() ? 1 : 0, p.at("stats").get<bool>() ? 1 : 0,
       p.at("dist").get<std::string>(), p.at("seed").get<uint64_t>(), c.at("threads").get<int64_t>());

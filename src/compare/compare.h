@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compare/mann_whitney.h"
@@ -65,9 +66,12 @@ struct CaseSide {
   std::optional<double> fraction_of_ceiling;  // finite only
   // Accuracy: nullopt when the case has no accuracy block.
   std::optional<bool> accuracy_passed;
-  std::optional<double> max_ulp;  // y, in ulps of the element's scale (metrics.h)
-  std::optional<double> max_abs;  // y
-  std::optional<double> mean_max_ulp, rstd_max_ulp;
+  // The op's first output tensor (y forward), in ulps of the element's scale (metrics.h).
+  std::optional<double> max_ulp;
+  std::optional<double> max_abs;  // the first output tensor
+  // Max ulp of every checked output tensor, by name, in the report's order.
+  std::vector<std::pair<std::string, std::optional<double>>> tensor_max_ulp;
+  std::optional<double> mean_max_ulp, rstd_max_ulp;  // LayerNorm's statistics, when checked
 };
 
 struct CaseComparison {

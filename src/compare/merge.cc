@@ -74,14 +74,24 @@ std::string UtcNowIso8601() {
 Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info) {
   if (inputs.empty()) throw UsageError("merge: no reports given");
 
-  // Bytes decide what GB/s means; reports that count them differently cannot share one model.
-  const std::string bytes_model = inputs[0].json.at("bytes_model").get<std::string>();
+  // Bytes decide what GB/s means; reports that count one op's bytes
+  // differently cannot share one model. The merged models are the union.
+  Json bytes_model = Json::object();
+  std::map<std::string, std::string> model_owner;  // op -> input path
   for (const auto& in : inputs)
-    if (in.json.at("bytes_model").get<std::string>() != bytes_model)
-      throw UsageError(fmt::format("'{}' and '{}' count bytes differently (bytes_model \"{}\" vs \"{}\"): "
-                                   "their GB/s cannot be merged",
-                                   inputs[0].path, in.path, EscapeForTerminal(bytes_model),
-                                   EscapeForTerminal(in.json.at("bytes_model").get<std::string>())));
+    for (const auto& [op, text] : in.json.at("bytes_model").items()) {
+      const auto it = bytes_model.find(op);
+      if (it != bytes_model.end() && *it != text)
+        throw UsageError(fmt::format("'{}' and '{}' count the bytes of {} differently (bytes_model \"{}\" vs \"{}\"): "
+                                     "their GB/s cannot be merged",
+                                     model_owner[op], in.path, EscapeForTerminal(op),
+                                     EscapeForTerminal(it->get<std::string>()),
+                                     EscapeForTerminal(text.get<std::string>())));
+      if (it == bytes_model.end()) {
+        bytes_model[op] = text;
+        model_owner[op] = in.path;
+      }
+    }
 
   Json machines = Json::array();
   for (const auto& in : inputs)
@@ -189,10 +199,15 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
     }
   }
   // Different schema versions first: that explains every other difference.
+  // Version 2 reads as version 3 (layernorm fwd), so the two merge.
+  const auto readable_as = [](std::optional<int64_t> v) {
+    if (v && *v == 2) return std::optional<int64_t>(kReadableReportSchemaVersion);
+    return v;
+  };
   for (const auto& [path, doc] : docs) {
     const auto v0 = SchemaVersionOf(docs[0].second);
     const auto v = SchemaVersionOf(doc);
-    if (v0 && v && *v0 != *v) {
+    if (readable_as(v0) && readable_as(v) && *readable_as(v0) != *readable_as(v)) {
       add_error(fmt::format("schema versions differ: '{}' has {}, '{}' has {}: merge only reports of one "
                             "schema version",
                             docs[0].first, *v0, path, *v));

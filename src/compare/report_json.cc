@@ -1,5 +1,7 @@
 #include "compare/report_json.h"
 
+#include "core/op.h"
+
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -183,16 +185,19 @@ class ReportChecker {
     Bool(problem, "stats", pw);
     String(problem, "dist", pw);
     Integer(problem, "seed", pw, 0);
+    OneOf(problem, "op", pw, {"layernorm", "rmsnorm"});
+    OneOf(problem, "dir", pw, {"fwd", "bwd"});
 
     const Json& accuracy = Get(c, "accuracy", where);
     if (!accuracy.is_null()) {
       const std::string aw = where + ".accuracy";
       if (!accuracy.is_object()) Fail(aw, "is " + Describe(accuracy) + ", expected an object or null");
       Bool(accuracy, "passed", aw);
-      CheckErrorStats(Get(accuracy, "y", aw), aw + ".y");
-      for (const char* key : {"mean", "rstd"})
-        if (accuracy.contains(key) && !accuracy.at(key).is_null())
-          CheckErrorStats(accuracy.at(key), Join(aw, key));
+      const Json& tensors = Object(accuracy, "tensors", aw);
+      for (const auto& [name, stats] : tensors.items()) {
+        if (!ParseTensorName(name)) Fail(Join(aw + ".tensors", name.c_str()), "is not a tensor name");
+        CheckErrorStats(stats, Join(aw + ".tensors", name.c_str()));
+      }
     }
 
     const Json& timing = Get(c, "timing", where);
@@ -368,6 +373,48 @@ std::optional<int64_t> SchemaVersionOf(const Json& doc) {
   return it->get<int64_t>();
 }
 
+namespace {
+
+// Rewrites a version-2 report (LayerNorm forward only, accuracy as y / mean /
+// rstd fields, one bytes model string) as version 3, in place: every case
+// becomes layernorm fwd, its y/mean/rstd become accuracy.tensors, the bytes
+// model is keyed by the op. Fields of the wrong type are left for the checks
+// that follow to name.
+void UpgradeVersion2(Json& doc) {
+  doc["schema_version"] = kReadableReportSchemaVersion;
+  const std::string op_name = "layernorm fwd";
+  Json model;
+  if (doc.contains("bytes_model") && doc.at("bytes_model").is_string()) {
+    model = doc.at("bytes_model");
+    doc["bytes_model"] = Json{{op_name, model}};
+  }
+  if (!doc.contains("cases") || !doc.at("cases").is_array()) return;
+  for (Json& c : doc.at("cases")) {
+    if (!c.is_object()) continue;
+    if (c.contains("problem") && c.at("problem").is_object()) {
+      Json& p = c.at("problem");
+      if (!p.contains("op")) p["op"] = "layernorm";
+      if (!p.contains("dir")) p["dir"] = "fwd";
+    }
+    if (model.is_string() && c.contains("bytes") && c.at("bytes").is_object() &&
+        !c.at("bytes").contains("model"))
+      c.at("bytes")["model"] = model;
+    if (c.contains("accuracy") && c.at("accuracy").is_object()) {
+      Json& a = c.at("accuracy");
+      Json tensors = Json::object();
+      for (const char* name : {"y", "mean", "rstd"}) {
+        const auto it = a.find(name);
+        if (it == a.end()) continue;
+        if (!it->is_null()) tensors[name] = *it;
+        a.erase(it);
+      }
+      a["tensors"] = std::move(tensors);
+    }
+  }
+}
+
+}  // namespace
+
 LoadedReport CheckReport(const std::string& path, Json doc) {
   const ReportChecker check(path);
   if (!doc.contains("schema_version"))
@@ -379,9 +426,10 @@ LoadedReport CheckReport(const std::string& path, Json doc) {
                                  "its max_ulp is a bit distance, not ulps of the element's scale; "
                                  "rerun that case with this lnbench to compare",
                                  path, kReadableReportSchemaVersion));
-  if (*version != kReadableReportSchemaVersion)
-    throw UsageError(fmt::format("'{}': schema_version {} is not supported (this lnbench reads version {})",
+  if (*version != kReadableReportSchemaVersion && *version != 2)
+    throw UsageError(fmt::format("'{}': schema_version {} is not supported (this lnbench reads versions 2 and {})",
                                  path, *version, kReadableReportSchemaVersion));
+  if (*version == 2) UpgradeVersion2(doc);
   check.String(doc, "kind", "");
   const std::string kind = doc.at("kind").get<std::string>();
   if (kind != kReportKind && kind != kMergedReportKind)
@@ -390,7 +438,8 @@ LoadedReport CheckReport(const std::string& path, Json doc) {
   check.CheckTool(doc);
   check.CheckContext(doc, kind == kMergedReportKind);
   check.Object(doc, "config", "");
-  check.String(doc, "bytes_model", "");
+  const Json& models = check.Object(doc, "bytes_model", "");
+  for (const auto& [op, text] : models.items()) check.String(models, op.c_str(), "bytes_model");
   const Json& ceilings = check.Array(doc, "ceilings", "");
   for (size_t i = 0; i < ceilings.size(); ++i) check.CheckCeiling(ceilings[i], fmt::format("ceilings[{}]", i));
   const Json& cases = check.Array(doc, "cases", "");

@@ -17,8 +17,10 @@ namespace lnbench {
 
 using Json = nlohmann::ordered_json;
 
-// The schema version this code reads and writes (report/report.h writes it too).
-inline constexpr int kReadableReportSchemaVersion = 2;
+// The schema version this code reads and writes (report/report.h writes it
+// too). Version 2 reports (LayerNorm forward only) are read as version 3
+// layernorm fwd cases; version 1 is refused.
+inline constexpr int kReadableReportSchemaVersion = 3;
 inline constexpr const char* kReportKind = "lnbench-report";
 inline constexpr const char* kMergedReportKind = "lnbench-merged-report";
 

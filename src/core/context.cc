@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "backends/registry.h"
+#include "backends/backend.h"
 #include "core/cpu_memory.h"
 #include "core/thread_pool.h"
 
@@ -32,7 +32,8 @@ std::vector<std::string> SplitComma(const std::string& s) {
 }  // namespace
 
 RunContext CollectContext(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& backends) {
+                          const std::vector<std::string>& backends,
+                          const std::vector<Backend*>& known) {
   RunContext c;
   c.argv = argv;
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -50,7 +51,7 @@ RunContext CollectContext(const std::vector<std::string>& argv,
   c.llc_bytes = LastLevelCacheBytes();
   c.machine = c.cpu_model;
   std::set<std::string> seen_devices;
-  for (Backend* b : AllBackends()) {
+  for (Backend* b : known) {
     const bool used = backends.empty() ||
                       std::find(backends.begin(), backends.end(), b->Name()) != backends.end();
     auto info = b->DeviceInfo();

@@ -9,6 +9,8 @@
 
 namespace lnbench {
 
+class Backend;
+
 struct RunContext {
   std::string date;  // UTC ISO 8601
   std::vector<std::string> argv;
@@ -22,10 +24,12 @@ struct RunContext {
   std::vector<std::map<std::string, std::string>> gpus;  // one per GPU device, with "id"
 };
 
-// Gathers the context; `backends` are the names used in this run (GPU facts
-// come from available GPU backends among them, or any available GPU backend).
+// Gathers the context; `known` are the application's backends, `backends`
+// the names used in this run (GPU facts come from available GPU backends
+// among them, or any available GPU backend when `backends` is empty).
 RunContext CollectContext(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& backends);
+                          const std::vector<std::string>& backends,
+                          const std::vector<Backend*>& known);
 
 }  // namespace lnbench
 

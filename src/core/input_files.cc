@@ -57,40 +57,54 @@ InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, void* x
   };
   for (int64_t i = 0; i < p.cols; ++i) {
     gamma[i] = store(files.gamma, 1.0f, i);
-    beta[i] = store(files.beta, 0.0f, i);
+    if (beta != nullptr) beta[i] = store(files.beta, 0.0f, i);
   }
   return counts;
 }
 
 std::string ProblemTag(const Problem& p) {
-  return fmt::format("{}x{}_{}_{}_aff{}_st{}_seed{}", p.rows, p.cols, DTypeName(p.dtype),
+  std::string op;
+  if (p.norm != Norm::kLayerNorm || p.dir != Direction::kForward)
+    op = fmt::format("{}_{}_", NormName(p.norm), DirectionName(p.dir));
+  return fmt::format("{}{}x{}_{}_{}_aff{}_st{}_seed{}", op, p.rows, p.cols, DTypeName(p.dtype),
                      DistributionName(p.dist), p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed);
 }
 
-void DumpProblem(const std::string& dir, const Problem& p, const HostInputs& in,
-                 const Reference& ref) {
-  const std::string base = dir + "/" + ProblemTag(p) + "_";
-  const std::vector<int64_t> matrix = {p.rows, p.cols};
-  WriteNpy(base + "x.npy", matrix, NpyElementOf(p.dtype), in.x);
-  if (p.affine) {
-    WriteNpy(base + "gamma.npy", {p.cols}, NpyElement::kF32, in.gamma);
-    WriteNpy(base + "beta.npy", {p.cols}, NpyElement::kF32, in.beta);
+namespace {
+
+// Returns the shape of a tensor of `extent` as .npy dimensions.
+std::vector<int64_t> NpyShape(const Problem& p, Extent extent) {
+  switch (extent) {
+    case Extent::kRowsCols: return {p.rows, p.cols};
+    case Extent::kCols: return {p.cols};
+    case Extent::kRows: return {p.rows};
   }
-  WriteNpy(base + "ref_y.npy", matrix, NpyElement::kF64, ref.y_data());
-  WriteNpy(base + "ref_mean.npy", {p.rows}, NpyElement::kF64, ref.mean_data());
-  WriteNpy(base + "ref_rstd.npy", {p.rows}, NpyElement::kF64, ref.rstd_data());
+  return {};
 }
 
-void DumpOutputs(const std::string& dir, const CaseResult& r, const HostOutputs& out) {
+}  // namespace
+
+void DumpProblem(const std::string& dir, const Problem& p, const HostTensors& in,
+                 const Reference& ref) {
+  const std::string base = dir + "/" + ProblemTag(p) + "_";
+  const OpDescriptor& op = OpFor(p);
+  for (const TensorSpec& t : op.TensorsOf(p, TensorRole::kInput))
+    WriteNpy(base + std::string(TensorName(t.id)) + ".npy", NpyShape(p, t.extent),
+             NpyElementOf(TensorDType(p, t.extent)), in.get(t.id));
+  for (const TensorSpec& t : op.ReferenceTensors(p))
+    WriteNpy(base + "ref_" + std::string(TensorName(t.id)) + ".npy", NpyShape(p, t.extent),
+             NpyElement::kF64, ref.data(t.id));
+}
+
+void DumpOutputs(const std::string& dir, const CaseResult& r, const HostTensors& out) {
   const Problem& p = r.problem;
   std::string base = dir + "/" + ProblemTag(p) + "_" + r.backend + "_" + r.variant;
   if (r.device == "cpu") base += fmt::format("_t{}", r.threads);
   base += "_";
-  WriteNpy(base + "y.npy", {p.rows, p.cols}, NpyElementOf(p.dtype), out.y);
-  if (p.stats && out.mean != nullptr) {
-    WriteNpy(base + "mean.npy", {p.rows}, NpyElement::kF32, out.mean);
-    WriteNpy(base + "rstd.npy", {p.rows}, NpyElement::kF32, out.rstd);
-  }
+  for (const TensorSpec& t : OpFor(p).TensorsOf(p, TensorRole::kOutput))
+    if (out.has(t.id))
+      WriteNpy(base + std::string(TensorName(t.id)) + ".npy", NpyShape(p, t.extent),
+               NpyElementOf(TensorDType(p, t.extent)), out.get(t.id));
 }
 
 }  // namespace lnbench

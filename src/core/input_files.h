@@ -42,14 +42,17 @@ InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_pa
 InputFileCounts FillFromFiles(const InputFiles& files, const Problem& problem, void* x, float* gamma,
                    float* beta, ThreadPool& pool);
 
-// Writes x, gamma, beta and the reference (y, mean, rstd as float64) of a
-// problem into `dir`, as <problem tag>_<name>.npy.
-void DumpProblem(const std::string& dir, const Problem& problem, const HostInputs& inputs,
+// Writes the input tensors of a problem into `dir` as <problem tag>_<name>.npy
+// and its float64 reference as <problem tag>_ref_<name>.npy (names from
+// TensorName()).
+void DumpProblem(const std::string& dir, const Problem& problem, const HostTensors& inputs,
                  const Reference& ref);
-// Writes one case's outputs as <problem tag>_<backend>_<variant>_<name>.npy.
-void DumpOutputs(const std::string& dir, const CaseResult& result, const HostOutputs& outputs);
+// Writes one case's output tensors as
+// <problem tag>_<backend>_<variant>[_t<threads>]_<name>.npy.
+void DumpOutputs(const std::string& dir, const CaseResult& result, const HostTensors& outputs);
 
-// Returns the file-name tag of a problem ("4096x768_f32_normal_aff1_st0").
+// Returns the file-name tag of a problem ("4096x768_f32_normal_aff1_st0",
+// prefixed with "<op>_<dir>_" when the op is not layernorm fwd).
 std::string ProblemTag(const Problem& problem);
 
 }  // namespace lnbench

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/op.h"
 
 namespace lnbench {
 namespace {
@@ -187,116 +188,70 @@ void Finish(Partial& p) {
   }
 }
 
-// Runs check(index, partial) over [0, count) in fixed blocks on the pool and
-// returns the merged result.
-template <class Check>
-Partial CheckBlocks(int64_t count, ThreadPool& pool, const Check& check) {
+// Elements whose scales are computed at once (one virtual call per run).
+constexpr int64_t kScaleChunk = 1024;
+
+// Checks one output tensor element by element: `got` holds `count` values of
+// T::kDType, `ref_values` the unrounded reference; the op gives each
+// element's scale. A per-row tensor whose scale is NaN has no finite
+// statistics in that row: any non-finite value is right there (NaN or Inf
+// depends on the order of operations), a number is not.
+template <class T>
+Partial CheckTensor(const Problem& problem, const OpDescriptor& op, TensorId id, int64_t count,
+                    bool per_row, const HostTensors& inputs, const void* got,
+                    const double* ref_values, const Reference& ref, double compute_units,
+                    const Thresholds& th, ThreadPool& pool) {
+  const uint32_t poison = PoisonBits(T::kDType);
+  const double compute_tol = compute_units * kEpsF32;
   const int64_t blocks = (count + kCheckBlock - 1) / kCheckBlock;
   std::vector<Partial> partials(static_cast<size_t>(blocks));
   pool.ParallelFor(blocks, [&](int64_t b0, int64_t b1) {
+    double scales[kScaleChunk];
     for (int64_t b = b0; b < b1; ++b) {
       Partial& p = partials[static_cast<size_t>(b)];
       const int64_t end = std::min(count, (b + 1) * kCheckBlock);
-      for (int64_t i = b * kCheckBlock; i < end; ++i) check(i, p);
+      for (int64_t c0 = b * kCheckBlock; c0 < end; c0 += kScaleChunk) {
+        const int64_t c1 = std::min(end, c0 + kScaleChunk);
+        op.ErrorScales(problem, id, inputs, ref, c0, c1, scales);
+        for (int64_t i = c0; i < c1; ++i) {
+          const uint32_t got_bits = T::Load(got, i);
+          // Raw bits first: the poison pattern is a NaN, and converting it would lose
+          // the difference between "never written" and "computed NaN".
+          if (got_bits == poison) {
+            RecordUnwritten(p, i, T::ToFloat(T::Round(ref_values[i])));
+            continue;
+          }
+          ++p.s.checked;
+          const double g = T::ToFloat(got_bits);
+          const uint32_t ref_bits = T::Round(ref_values[i]);
+          const double ref_r = T::ToFloat(ref_bits);
+          const double scale = scales[i - c0];
+          const bool row_finite = !per_row || !std::isnan(scale);
+          if (!row_finite || !std::isfinite(ref_r) || !std::isfinite(g)) {
+            // NaN must meet NaN; an infinity must meet the same infinity.
+            const bool match = !row_finite ? !std::isfinite(g)
+                                           : ((std::isnan(ref_r) && std::isnan(g)) || ref_r == g);
+            if (!match) RecordNanMismatch(p, i, g, ref_r);
+            continue;
+          }
+          const double v = ref_values[i];
+          // Against the unrounded reference: a round-to-nearest kernel is off by its
+          // compute error plus half an ulp of its result, a truncating one by up to
+          // a whole ulp (docs/verification.md, "16-bit outputs").
+          const double rounding =
+              th.output_ulps * FastUlp<T>(static_cast<float>(std::max(std::fabs(g), std::fabs(v))));
+          const double ulps = std::fabs(g - v) / FastUlp<T>(static_cast<float>(scale));
+          const uint64_t bits = static_cast<uint64_t>(
+              std::llabs(OrderedKey<T>(got_bits) - OrderedKey<T>(ref_bits)));
+          RecordFinite(p, i, g, v, rounding, compute_tol * scale, ulps, bits, th.rel_floor);
+        }
+      }
     }
   });
   Partial total;
   for (const Partial& p : partials) Merge(total, p);
   Finish(total);
   return total;
-}
-
-// Checks y element by element.
-template <class T>
-Partial CheckY(const Problem& problem, const HostInputs& inputs, const void* y,
-               const Reference& ref, const Thresholds& th, ThreadPool& pool) {
-  const int64_t cols = problem.cols;
-  const uint32_t poison = PoisonBits(T::kDType);
-  const double* ref_y = ref.y_data();
-  const double* ref_mean = ref.mean_data();
-  const double* ref_rstd = ref.rstd_data();
-  const float* gamma = problem.affine ? inputs.gamma : nullptr;
-  const float* beta = problem.affine ? inputs.beta : nullptr;
-  const double compute_tol = th.compute_eps_units * kEpsF32;
-  const double eps = problem.eps;
-  return CheckBlocks(problem.elements(), pool, [&](int64_t i, Partial& p) {
-    const uint32_t got_bits = T::Load(y, i);
-    // Raw bits first: the poison pattern is a NaN, and converting it would lose
-    // the difference between "never written" and "computed NaN".
-    if (got_bits == poison) {
-      RecordUnwritten(p, i, T::ToFloat(T::Round(ref_y[i])));
-      return;
-    }
-    ++p.s.checked;
-    const double got = T::ToFloat(got_bits);
-    const uint32_t ref_bits = T::Round(ref_y[i]);
-    const double ref_r = T::ToFloat(ref_bits);
-    if (!std::isfinite(ref_r) || !std::isfinite(got)) {
-      // NaN must meet NaN; an infinity must meet the same infinity.
-      const bool match = (std::isnan(ref_r) && std::isnan(got)) || ref_r == got;
-      if (!match) RecordNanMismatch(p, i, got, ref_r);
-      return;
-    }
-    const int64_t row = i / cols, col = i - row * cols;
-    const double xi = T::ToFloat(T::Load(inputs.x, i));
-    const double n = (xi - ref_mean[row]) * ref_rstd[row];
-    const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
-    const double b = beta ? std::fabs(static_cast<double>(beta[col])) : 0.0;
-    // sigma * rstd = sqrt(var / (var + eps)): the size in n of an error of the
-    // mean relative to the row's spread (1 unless eps dominates the variance).
-    const double spread =
-        std::sqrt(std::max(0.0, 1.0 - eps * ref_rstd[row] * ref_rstd[row]));
-    const double scale = g * (std::fabs(n) + spread) + b;
-    const double y_ref = ref_y[i];
-    // Against the unrounded reference: a round-to-nearest kernel is off by its
-    // compute error plus half an ulp of its result, a truncating one by up to
-    // a whole ulp (docs/verification.md, "16-bit outputs").
-    const double rounding =
-        th.output_ulps * FastUlp<T>(static_cast<float>(std::max(std::fabs(got), std::fabs(y_ref))));
-    const double ulps = std::fabs(got - y_ref) / FastUlp<T>(static_cast<float>(scale));
-    const uint64_t bits =
-        static_cast<uint64_t>(std::llabs(OrderedKey<T>(got_bits) - OrderedKey<T>(ref_bits)));
-    RecordFinite(p, i, got, y_ref, rounding, compute_tol * scale, ulps, bits, th.rel_floor);
-  });
-}
-
-// Checks one per-row f32 statistic (mean or rstd); scale(row) gives its
-// scale (the bound allows units * eps_f32 * scale besides the rounding).
-template <class Scale>
-Partial CheckStat(const Problem& problem, const float* got, const double* ref_values,
-                  const Reference& ref, const Thresholds& th, ThreadPool& pool,
-                  const Scale& scale_of) {
-  const double* ref_mean = ref.mean_data();
-  const double* ref_rstd = ref.rstd_data();
-  const double tol = th.stats_eps_units * kEpsF32;
-  return CheckBlocks(problem.rows, pool, [&](int64_t r, Partial& p) {
-    const uint32_t got_bits = FloatBits(got[r]);
-    if (got_bits == kPoisonF32Bits) {
-      RecordUnwritten(p, r, static_cast<float>(ref_values[r]));
-      return;
-    }
-    ++p.s.checked;
-    const double g = got[r];
-    const uint32_t ref_bits = F32Traits::Round(ref_values[r]);
-    const double ref_r = BitsToFloat(ref_bits);
-    // A row with NaN or Inf has no finite statistics: any non-finite value is
-    // right there (NaN or Inf depends on the order of operations), a number is not.
-    const bool row_finite = std::isfinite(ref_mean[r]) && std::isfinite(ref_rstd[r]);
-    if (!row_finite || !std::isfinite(ref_r) || !std::isfinite(g)) {
-      const bool match =
-          !row_finite ? !std::isfinite(g) : ((std::isnan(ref_r) && std::isnan(g)) || ref_r == g);
-      if (!match) RecordNanMismatch(p, r, g, ref_r);
-      return;
-    }
-    const double v = ref_values[r];
-    const double scale = scale_of(r);
-    const double rounding =
-        th.output_ulps * FastUlp<F32Traits>(static_cast<float>(std::max(std::fabs(g), std::fabs(v))));
-    const double ulps = std::fabs(g - v) / FastUlp<F32Traits>(static_cast<float>(scale));
-    const uint64_t bits = static_cast<uint64_t>(
-        std::llabs(OrderedKey<F32Traits>(got_bits) - OrderedKey<F32Traits>(ref_bits)));
-    RecordFinite(p, r, g, v, rounding, tol * scale, ulps, bits, th.rel_floor);
-  });
 }
 
 // Returns "row R col C" for element `index` of a rows x cols tensor.
@@ -307,7 +262,7 @@ std::string Where(int64_t index, int64_t cols) {
 // Returns the failure description of one tensor, or "" when it passed.
 // `value_at(i)` returns (got, expected) for element i.
 template <class ValueAt>
-std::string Describe(const char* name, const Partial& p, int64_t cols, bool per_row,
+std::string Describe(std::string_view name, const Partial& p, int64_t cols, bool per_row,
                      const ValueAt& value_at) {
   const ErrorStats& s = p.s;
   if (s.failed == 0) return "";
@@ -360,67 +315,56 @@ double DTypeUlp(DType dtype, double v) {
 Thresholds ThresholdsFor(const Problem& problem) {
   Thresholds t;
   // See docs/verification.md for the derivation.
-  const double log2h =
-      std::ceil(std::log2(static_cast<double>(std::max<int64_t>(problem.cols, 2))));
-  t.compute_eps_units = 6 + log2h + std::ceil(std::sqrt(static_cast<double>(problem.cols)) / 8);
+  const OpDescriptor& op = OpFor(problem);
+  t.compute_eps_units = op.ComputeEpsUnits(problem, Extent::kRowsCols);
   t.output_ulps = 0.5;
   t.rel_floor = 1e-3;
-  t.stats_eps_units = t.compute_eps_units;
+  t.stats_eps_units = op.ComputeEpsUnits(problem, Extent::kRows);
   return t;
 }
 
-Accuracy CheckOutputs(const Problem& problem, const HostInputs& inputs, const HostOutputs& got,
+Accuracy CheckOutputs(const Problem& problem, const HostTensors& inputs, const HostTensors& got,
                       const Reference& ref, ThreadPool& pool) {
   Accuracy acc;
   acc.thresholds = ThresholdsFor(problem);
   const Thresholds& th = acc.thresholds;
-  const int64_t cols = problem.cols;
-
-  Partial y;
-  switch (problem.dtype) {
-    case DType::kF32:
-      y = CheckY<F32Traits>(problem, inputs, got.y, ref, th, pool);
-      break;
-    case DType::kBF16:
-      y = CheckY<BF16Traits>(problem, inputs, got.y, ref, th, pool);
-      break;
-    case DType::kF16:
-      y = CheckY<F16Traits>(problem, inputs, got.y, ref, th, pool);
-      break;
-  }
-  acc.y = y.s;
+  const OpDescriptor& op = OpFor(problem);
   std::vector<std::string> reasons;
-  const std::string y_reason = Describe("y", y, cols, false, [&](int64_t i) {
-    return std::pair<double, double>(LoadAsDouble(problem.dtype, got.y, i),
-                                     RoundToDType(ref.y_data()[i], problem.dtype));
-  });
-  if (!y_reason.empty()) reasons.push_back(y_reason);
-
-  if (problem.stats) {
-    if (got.mean == nullptr || got.rstd == nullptr) {
-      reasons.push_back("mean/rstd: not returned");
-    } else {
-      const double* ref_mean = ref.mean_data();
-      const double* ref_rstd = ref.rstd_data();
-      // mean: relative to |mean| + stddev (a mean computed from values of
-      // size |mean| + stddev carries that much rounding); rstd: relative.
-      Partial mean = CheckStat(problem, got.mean, ref_mean, ref, th, pool, [&](int64_t r) {
-        const double var = std::max(0.0, 1.0 / (ref_rstd[r] * ref_rstd[r]) - problem.eps);
-        return std::fabs(ref_mean[r]) + std::sqrt(var);
-      });
-      Partial rstd = CheckStat(problem, got.rstd, ref_rstd, ref, th, pool,
-                               [&](int64_t r) { return std::fabs(ref_rstd[r]); });
-      acc.mean = mean.s;
-      acc.rstd = rstd.s;
-      const std::string m = Describe("mean", mean, cols, true, [&](int64_t r) {
-        return std::pair<double, double>(got.mean[r], static_cast<float>(ref_mean[r]));
-      });
-      const std::string s = Describe("rstd", rstd, cols, true, [&](int64_t r) {
-        return std::pair<double, double>(got.rstd[r], static_cast<float>(ref_rstd[r]));
-      });
-      if (!m.empty()) reasons.push_back(m);
-      if (!s.empty()) reasons.push_back(s);
+  for (const TensorSpec& t : op.TensorsOf(problem, TensorRole::kOutput)) {
+    const std::string_view name = TensorName(t.id);
+    const void* g = got.get(t.id);
+    const DType dtype = TensorDType(problem, t.extent);
+    const int64_t count = TensorElements(problem, t.extent);
+    // An empty tensor (no rows) has nothing to return.
+    if (g == nullptr && count > 0) {
+      reasons.push_back(std::string(name) + ": not returned");
+      continue;
     }
+    const bool per_row = t.extent != Extent::kRowsCols;
+    const double units = per_row ? th.stats_eps_units : th.compute_eps_units;
+    const double* ref_values = ref.data(t.id);
+    Partial part;
+    switch (dtype) {
+      case DType::kF32:
+        part = CheckTensor<F32Traits>(problem, op, t.id, count, per_row, inputs, g, ref_values, ref,
+                                      units, th, pool);
+        break;
+      case DType::kBF16:
+        part = CheckTensor<BF16Traits>(problem, op, t.id, count, per_row, inputs, g, ref_values,
+                                       ref, units, th, pool);
+        break;
+      case DType::kF16:
+        part = CheckTensor<F16Traits>(problem, op, t.id, count, per_row, inputs, g, ref_values, ref,
+                                      units, th, pool);
+        break;
+    }
+    acc[t.id] = part.s;
+    // Per-row tensors are reported by row; a (rows x cols) one by row and col.
+    const int64_t cols = t.extent == Extent::kRowsCols ? problem.cols : 1;
+    const std::string why = Describe(name, part, cols, per_row, [&](int64_t i) {
+      return std::pair<double, double>(LoadAsDouble(dtype, g, i), RoundToDType(ref_values[i], dtype));
+    });
+    if (!why.empty()) reasons.push_back(why);
   }
   acc.passed = reasons.empty();
   for (size_t k = 0; k < reasons.size(); ++k) acc.reason += (k ? "; " : "") + reasons[k];

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "backends/backend.h"
@@ -16,8 +17,9 @@ namespace lnbench {
 
 // Errors are measured against the unrounded float64 reference, in ulps of
 // the output dtype at the element's scale (ScaleUlps): the scale the bound
-// uses, |gamma|(|n|+1)+|beta| for y, |mean|+stddev for the mean, rstd for
-// rstd. A correctly rounded output is within 0.5 of them; a near-zero output
+// uses, given per tensor by the op (OpDescriptor::ErrorScales; for
+// LayerNorm |gamma|(|n|+1)+|beta| for y, |mean|+stddev for the mean, rstd
+// for rstd). A correctly rounded output is within 0.5 of them; a near-zero output
 // of an ill-conditioned element does not blow the figure up (a bit distance
 // from a reference of 1e-8 counts every float in between).
 //
@@ -32,7 +34,7 @@ int UlpBin(double ulps);
 // bits), e = floor(log2 |v|) clamped to the dtype's smallest normal exponent).
 double DTypeUlp(DType dtype, double v);
 
-// Error statistics of one output tensor (y, mean or rstd).
+// Error statistics of one output tensor.
 struct ErrorStats {
   uint64_t checked = 0;       // elements compared
   uint64_t failed = 0;        // elements over their bound (including the two below)
@@ -66,7 +68,7 @@ struct Thresholds {
   // max(|got|, |ref|): 0.5 (round to nearest), against the unrounded reference.
   double output_ulps = 0;
   double rel_floor = 0;          // |ref| floor of the relative error
-  double stats_eps_units = 0;    // mean and rstd tolerance, in units of eps_f32
+  double stats_eps_units = 0;    // per-row statistics' tolerance, in units of eps_f32 * scale
 };
 Thresholds ThresholdsFor(const Problem& problem);
 
@@ -75,12 +77,18 @@ struct Accuracy {
   bool passed = false;
   std::string reason;  // why it failed ("y: 12 elements over bound, worst at row 3 col 7 ...")
   Thresholds thresholds;
-  ErrorStats y, mean, rstd;  // mean/rstd only when problem.stats
+  // One entry per output tensor of the problem, indexed by TensorId; empty
+  // for tensors that are not outputs.
+  std::array<std::optional<ErrorStats>, kTensorCount> tensors;
+  const std::optional<ErrorStats>& operator[](TensorId id) const {
+    return tensors[static_cast<size_t>(id)];
+  }
+  std::optional<ErrorStats>& operator[](TensorId id) { return tensors[static_cast<size_t>(id)]; }
 };
 
-// Checks `got` against the reference. x is the input (for the scale of each
-// element's bound), gamma/beta as given to the backend (nullptr when !affine).
-Accuracy CheckOutputs(const Problem& problem, const HostInputs& inputs, const HostOutputs& got,
+// Checks every output tensor in `got` against the reference. `inputs` are
+// the tensors given to the backend (for the scale of each element's bound).
+Accuracy CheckOutputs(const Problem& problem, const HostTensors& inputs, const HostTensors& got,
                       const Reference& ref, ThreadPool& pool);
 
 }  // namespace lnbench

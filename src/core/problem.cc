@@ -39,15 +39,12 @@ const std::vector<Distribution>& AllDistributions() {
 }
 
 std::string Problem::ShortName() const {
-  return fmt::format("{}x{} {} {}", rows, cols, DTypeName(dtype), DistributionName(dist));
+  std::string op;
+  if (norm != Norm::kLayerNorm || dir != Direction::kForward)
+    op = fmt::format("{} {} ", NormName(norm), DirectionName(dir));
+  return fmt::format("{}{}x{} {} {}", op, rows, cols, DTypeName(dtype), DistributionName(dist));
 }
 
-BytesModel CountBytes(const Problem& p) {
-  BytesModel b;
-  const uint64_t n = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
-  b.read = n * DTypeSize(p.dtype) + (p.affine ? 2ull * p.cols * 4 : 0);
-  b.written = n * DTypeSize(p.dtype) + (p.stats ? 2ull * p.rows * 4 : 0);
-  return b;
-}
+BytesModel CountBytes(const Problem& p) { return OpFor(p).CountBytes(p); }
 
 }  // namespace lnbench

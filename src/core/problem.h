@@ -1,4 +1,5 @@
-// The problem model: one LayerNorm forward problem, independent of backends.
+// The problem model: one normalization problem (op, shape, dtype, data),
+// independent of backends.
 #ifndef LNBENCH_CORE_PROBLEM_H_
 #define LNBENCH_CORE_PROBLEM_H_
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/op.h"
 
 namespace lnbench {
 
@@ -37,33 +39,25 @@ std::optional<Distribution> ParseDistribution(std::string_view name);
 const std::vector<Distribution>& AllDistributions();
 
 struct Problem {
+  Norm norm = Norm::kLayerNorm;
+  Direction dir = Direction::kForward;
   int64_t rows = 0;  // N; 0 is a valid empty problem
   int64_t cols = 1;  // H >= 1
   DType dtype = DType::kF32;
   double eps = 1e-5;
-  bool affine = true;  // gamma and beta applied
-  bool stats = false;  // mean and rstd written per row
+  bool affine = true;  // gamma (and for layernorm beta) applied
+  bool stats = false;  // the op's per-row statistics are outputs (fwd)
   Distribution dist = Distribution::kNormal;
   uint64_t seed = 1;
 
   int64_t elements() const { return rows * cols; }
-  // Returns "4096x768 f32 normal" style text for tables and messages.
+  // Returns "4096x768 f32 normal" style text for tables and messages,
+  // prefixed with the op ("rmsnorm fwd 4096x768 ...") when it is not layernorm fwd.
   std::string ShortName() const;
 };
 
-// The declared bytes model: every backend is credited with the same bytes.
-// x read once, y written once, gamma and beta read once (f32, if affine),
-// mean and rstd written once (f32, if stats).
-struct BytesModel {
-  uint64_t read = 0;
-  uint64_t written = 0;
-  uint64_t total() const { return read + written; }
-};
+// Returns the op's bytes model of `problem` (OpDescriptor::CountBytes).
 BytesModel CountBytes(const Problem& problem);
-// The one-line text of the model, stored in every report.
-inline constexpr const char* kBytesModelText =
-    "read = N*H*sizeof(dtype) + (affine ? 2*H*4 : 0); "
-    "written = N*H*sizeof(dtype) + (stats ? 2*N*4 : 0)";
 
 }  // namespace lnbench
 

@@ -11,7 +11,6 @@
 #include <memory>
 #include <new>
 
-#include "backends/registry.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/generators.h"
@@ -55,18 +54,15 @@ struct PlannedCase {
   std::string coverage;
 };
 
-// Returns the backend called `name`: from config.backend_objects when given,
-// else from the registry; nullptr when there is none.
+// Returns the backend called `name` among config.backend_objects; nullptr
+// when there is none.
 Backend* Lookup(const RunConfig& config, const std::string& name) {
-  if (config.backend_objects.empty()) return FindBackend(name);
   for (Backend* b : config.backend_objects)
     if (b->Name() == name) return b;
   return nullptr;
 }
 
-const std::vector<Backend*>& Known(const RunConfig& config) {
-  return config.backend_objects.empty() ? AllBackends() : config.backend_objects;
-}
+const std::vector<Backend*>& Known(const RunConfig& config) { return config.backend_objects; }
 
 struct PlannedProblem {
   Problem problem;
@@ -114,10 +110,14 @@ std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shap
   // One problem per shape, dtype, distribution and mode; `only` (when set)
   // restricts it to one backend with the tuning and path of a coverage case.
   auto add = [&](const Shape& shape, Backend* only, const CoverageCase* cov) {
+    for (Norm norm : config.norms)
+    for (Direction dir : config.dirs)
     for (DType dtype : config.dtypes)
       for (Distribution dist : config.dists)
         for (const OutputMode& mode : config.modes) {
           PlannedProblem pp;
+          pp.problem.norm = norm;
+          pp.problem.dir = dir;
           pp.problem.rows = shape.rows;
           pp.problem.cols = shape.cols;
           pp.problem.dtype = dtype;
@@ -208,29 +208,29 @@ class CeilingCache {
   std::map<std::string, size_t> index_;
 };
 
-// Host buffers of one problem.
+// Host buffers of one problem, by TensorId.
 struct ProblemData {
-  HostBuffer x, gamma, beta;
-  HostBuffer y, mean, rstd;  // outputs copied back from a backend
+  std::array<HostBuffer, kTensorCount> buffers;  // inputs, and the outputs copied back
   Reference ref;
-  HostInputs inputs() const {
-    return {x.data(), gamma.bytes() ? gamma.as<float>() : nullptr,
-            beta.bytes() ? beta.as<float>() : nullptr};
-  }
-  HostOutputs outputs() {
-    return {y.data(), mean.bytes() ? mean.as<float>() : nullptr,
-            rstd.bytes() ? rstd.as<float>() : nullptr};
+  HostTensors inputs, outputs;
+
+  // Allocates every tensor of the problem (at least one element each, so an
+  // empty problem still has non-null outputs).
+  void Allocate(const Problem& p) {
+    for (const TensorSpec& t : OpFor(p).Tensors(p)) {
+      const uint64_t n = std::max<int64_t>(TensorElements(p, t.extent), 1);
+      HostBuffer& b = buffers[static_cast<size_t>(t.id)];
+      b = HostBuffer(n * DTypeSize(TensorDType(p, t.extent)));
+      (t.role == TensorRole::kInput ? inputs : outputs).set(t.id, b.data());
+    }
   }
 };
 
-// Fills a host output buffer with the poison pattern, so that a Download
+// Fills the host output buffers with the poison pattern, so that a Download
 // which copies nothing is caught like a kernel that writes nothing.
 void PoisonHost(const Problem& p, ProblemData& d, ThreadPool& pool) {
-  FillPoisonHost(p.dtype, d.y.data(), p.elements(), pool);
-  if (p.stats) {
-    FillPoisonHost(DType::kF32, d.mean.data(), p.rows, pool);
-    FillPoisonHost(DType::kF32, d.rstd.data(), p.rows, pool);
-  }
+  for (const TensorSpec& t : OpFor(p).TensorsOf(p, TensorRole::kOutput))
+    FillPoisonHost(TensorDType(p, t.extent), d.outputs.get(t.id), TensorElements(p, t.extent), pool);
 }
 
 // Verifies a foreign backend's prepared case a second time, on inputs of the
@@ -243,24 +243,16 @@ Verdict VerifyOnFreshInputs(const Problem& p, const ProblemData& original, Prepa
   q.seed = p.seed + 1;
   if (q.dist == Distribution::kFile) q.dist = Distribution::kNormal;
   ProblemData d;
-  const uint64_t n = std::max<uint64_t>(static_cast<uint64_t>(q.elements()), 1);
-  d.x = HostBuffer(n * DTypeSize(q.dtype));
-  d.gamma = HostBuffer(q.affine ? q.cols * 4 : 0);
-  d.beta = HostBuffer(q.affine ? q.cols * 4 : 0);
-  FillInput(q, d.x.data(), pool);
-  if (q.affine) FillAffine(q, d.gamma.as<float>(), d.beta.as<float>());
-  d.ref = ComputeReference(q, d.x.data(), q.affine ? d.gamma.as<float>() : nullptr,
-                           q.affine ? d.beta.as<float>() : nullptr, pool);
-  d.y = HostBuffer(n * DTypeSize(q.dtype));
-  d.mean = HostBuffer(q.stats ? std::max<int64_t>(q.rows, 1) * 4 : 0);
-  d.rstd = HostBuffer(q.stats ? std::max<int64_t>(q.rows, 1) * 4 : 0);
-  prepared.ReplaceInputs(d.inputs());
+  d.Allocate(q);
+  OpFor(q).GenerateInputs(q, d.inputs, pool);
+  d.ref = ComputeReference(q, d.inputs, pool);
+  prepared.ReplaceInputs(d.inputs);
   prepared.Poison();
   prepared.Run();
   PoisonHost(q, d, pool);
-  prepared.Download(d.outputs());
-  const Accuracy a = CheckOutputs(q, d.inputs(), d.outputs(), d.ref, pool);
-  prepared.ReplaceInputs(original.inputs());
+  prepared.Download(d.outputs);
+  const Accuracy a = CheckOutputs(q, d.inputs, d.outputs, d.ref, pool);
+  prepared.ReplaceInputs(original.inputs);
   if (a.passed) return Verdict::Yes();
   return Verdict::No(fmt::format("second verification on fresh inputs ({} seed {}) failed: {} "
                                  "(the kernel may cache or replay outputs)",
@@ -271,16 +263,18 @@ Verdict VerifyOnFreshInputs(const Problem& p, const ProblemData& original, Prepa
 
 uint64_t PeakHostBytes(const Problem& p, const RunConfig& config, bool from_file) {
   const uint64_t rows = static_cast<uint64_t>(p.rows), cols = static_cast<uint64_t>(p.cols);
-  const uint64_t n = rows * cols, es = DTypeSize(p.dtype);
-  const uint64_t params = p.affine ? 2 * cols * 4 : 0, stats = p.stats ? 2 * rows * 4 : 0;
-  // The problem's buffers (ExecuteRun): x, gamma, beta, and the outputs each
-  // case is downloaded into.
-  uint64_t bytes = n * es + params + n * es + stats;
-  // The float64 reference: y, mean, rstd.
-  bytes += n * 8 + 2 * rows * 8;
-  // One case's own outputs (a CPU case's y, mean, rstd; a device case's host
-  // staging is no larger).
-  bytes += n * es + stats;
+  const uint64_t n = rows * cols;
+  const OpDescriptor& op = OpFor(p);
+  uint64_t inputs = 0, outputs = 0, reference = 0;
+  for (const TensorSpec& t : op.Tensors(p))
+    (t.role == TensorRole::kInput ? inputs : outputs) += TensorBytes(p, t.extent);
+  for (const TensorSpec& t : op.ReferenceTensors(p))
+    reference += static_cast<uint64_t>(TensorElements(p, t.extent)) * 8;
+  // The problem's buffers (ExecuteRun): the inputs, and the outputs each
+  // case is downloaded into; the float64 reference.
+  uint64_t bytes = inputs + outputs + reference;
+  // One case's own outputs (a CPU case's; a device case's host staging is no larger).
+  bytes += outputs;
   if (config.measure) {
     // The copy ceiling: source and destination, half the size bucket each.
     bytes += CeilingBucket(CountBytes(p).total());
@@ -351,10 +345,36 @@ void ValidateRunConfig(const RunConfig& config) {
   if (config.dists.empty()) problems.push_back("no distribution selected");
   if (!(config.eps >= 0) || !std::isfinite(config.eps)) problems.push_back("eps must be a finite number >= 0");
   const MemoryLimit limit = HostMemoryLimit();
+  if (config.norms.empty()) problems.push_back("no op selected");
+  if (config.dirs.empty()) problems.push_back("no direction selected");
+  bool ops_known = !config.norms.empty() && !config.dirs.empty();
+  for (Norm norm : config.norms)
+    for (Direction dir : config.dirs)
+      if (!HasOp(norm, dir)) {
+        ops_known = false;
+        problems.push_back(fmt::format("{} {}: not implemented", NormName(norm), DirectionName(dir)));
+      }
   Problem p;
-  p.affine = true;  // the largest output mode: gamma, beta, mean and rstd
+  p.affine = true;  // the largest output mode: every parameter and statistic
   p.stats = true;
+  // The op with the largest tensors (LayerNorm: gamma, beta, mean and rstd).
+  if (ops_known) {
+    uint64_t largest = 0;
+    for (Norm norm : config.norms)
+      for (Direction dir : config.dirs) {
+        Problem q = p;
+        q.norm = norm;
+        q.dir = dir;
+        q.rows = q.cols = 1024;
+        if (const uint64_t b = PeakHostBytes(q, config, false); b > largest) {
+          largest = b;
+          p.norm = norm;
+          p.dir = dir;
+        }
+      }
+  }
   for (const Shape& s : config.shapes) {
+    if (!ops_known) break;
     for (DType dt : config.dtypes) {
       p.rows = s.rows;
       p.cols = s.cols;
@@ -370,7 +390,7 @@ void ValidateRunConfig(const RunConfig& config) {
       }
     }
   }
-  if (!config.input_path.empty()) {
+  if (!config.input_path.empty() && ops_known) {
     // The header says the shape: the run is sized before any data is read.
     try {
       const NpyHeader h = ReadNpyHeader(config.input_path);
@@ -402,6 +422,8 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   std::string s = fmt::format("lnbench {} -b {}", config.command, r.backend);
   if (r.origin.kind == "plugin") s += " --plugin " + r.origin.path;
   if (r.origin.kind == "external") s += " --external '" + r.backend + "=" + r.origin.path + "'";
+  if (p.norm != Norm::kLayerNorm) s += fmt::format(" --op {}", NormName(p.norm));
+  if (p.dir != Direction::kForward) s += fmt::format(" --dir {}", DirectionName(p.dir));
   if (!r.requested_variant.empty()) s += " --variant " + r.requested_variant;
   if (!r.input_file.empty()) {
     s += " --input " + r.input_file;
@@ -445,7 +467,8 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
     std::vector<PlannedProblem> unique;
     for (auto& pp : plan) {
       const bool dup = std::any_of(unique.begin(), unique.end(), [&](const PlannedProblem& u) {
-        return u.problem.dtype == pp.problem.dtype && u.problem.affine == pp.problem.affine &&
+        return u.problem.norm == pp.problem.norm && u.problem.dir == pp.problem.dir &&
+               u.problem.dtype == pp.problem.dtype && u.problem.affine == pp.problem.affine &&
                u.problem.stats == pp.problem.stats;
       });
       if (!dup) unique.push_back(std::move(pp));
@@ -460,32 +483,23 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
   for (const PlannedProblem& pp : plan) {
     const Problem& p = pp.problem;
     const uint64_t n = static_cast<uint64_t>(p.elements());
-    const size_t esize = DTypeSize(p.dtype);
+    const OpDescriptor& op = OpFor(p);
     ProblemData data;
     std::optional<InputFileCounts> input_counts;
     try {
-      data.x = HostBuffer(std::max<uint64_t>(n, 1) * esize);
-      data.gamma = HostBuffer(p.affine ? p.cols * 4 : 0);
-      data.beta = HostBuffer(p.affine ? p.cols * 4 : 0);
+      data.Allocate(p);
       if (files) {
-        input_counts = FillFromFiles(*files, p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
-                                     p.affine ? data.beta.as<float>() : nullptr, pool);
+        input_counts = op.FillFromFiles(*files, p, data.inputs, pool);
       } else {
-        FillInput(p, data.x.data(), pool);
-        if (p.affine) FillAffine(p, data.gamma.as<float>(), data.beta.as<float>());
+        op.GenerateInputs(p, data.inputs, pool);
       }
-      data.ref = ComputeReference(p, data.x.data(), p.affine ? data.gamma.as<float>() : nullptr,
-                                  p.affine ? data.beta.as<float>() : nullptr, pool);
-      data.y = HostBuffer(std::max<uint64_t>(n, 1) * esize);
-      // At least one element, so an empty problem still has non-null outputs.
-      data.mean = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
-      data.rstd = HostBuffer(p.stats ? std::max<int64_t>(p.rows, 1) * 4 : 0);
+      data.ref = ComputeReference(p, data.inputs, pool);
     } catch (const std::bad_alloc&) {
       throw RuntimeError(fmt::format("out of memory allocating the inputs, outputs and reference of {} "
                                      "(the run was estimated to need {} at its peak)",
                                      p.ShortName(), FormatBytes(PeakHostBytes(p, config, files.has_value()))));
     }
-    if (!config.dump_dir.empty()) DumpProblem(config.dump_dir, p, data.inputs(), data.ref);
+    if (!config.dump_dir.empty()) DumpProblem(config.dump_dir, p, data.inputs, data.ref);
 
     for (const PlannedCase& pc : pp.cases) {
       Backend* b = pc.backend;
@@ -526,14 +540,14 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
         r.reason = supported.reason;
       } else {
         try {
-          auto prepared = b->Prepare(p, data.inputs(), options);
+          auto prepared = b->Prepare(p, data.inputs, options);
           r.variant = prepared->ResolvedVariant();
           prepared->Poison();
           prepared->Run();
           PoisonHost(p, data, pool);
-          prepared->Download(data.outputs());
-          r.accuracy = CheckOutputs(p, data.inputs(), data.outputs(), data.ref, pool);
-          if (!config.dump_dir.empty()) DumpOutputs(config.dump_dir, r, data.outputs());
+          prepared->Download(data.outputs);
+          r.accuracy = CheckOutputs(p, data.inputs, data.outputs, data.ref, pool);
+          if (!config.dump_dir.empty()) DumpOutputs(config.dump_dir, r, data.outputs);
           Verdict again = Verdict::Yes();
           if (r.accuracy->passed && b->IsForeign()) again = VerifyOnFreshInputs(p, data, *prepared, pool);
           if (!r.accuracy->passed || !again.ok) {

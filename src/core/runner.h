@@ -34,6 +34,8 @@ struct RunConfig {
   bool skip_unavailable = true;           // "all": unavailable backends become skipped cases
   std::vector<std::string> variants;      // requested variants; empty = each backend's default; "all" = every one
   std::vector<Shape> shapes;              // rows resolved
+  std::vector<Norm> norms = {Norm::kLayerNorm};          // --op
+  std::vector<Direction> dirs = {Direction::kForward};   // --dir
   std::vector<DType> dtypes = {DType::kF32};
   std::vector<Distribution> dists = {Distribution::kNormal};
   std::vector<OutputMode> modes = {OutputMode{}};
@@ -53,8 +55,9 @@ struct RunConfig {
   // --tune KEY=VALUE: CaseOptions::tuning of every case (merged under a
   // coverage case's own tuning).
   std::map<std::string, std::string> tuning;
-  // When not empty, the backends named in `backends` are looked up here
-  // instead of the registry (tests run planted-bug backends through the runner).
+  // The backends the names in `backends` are looked up in: the application
+  // layer (src/app) hands over the registry's, tests their own (planted-bug
+  // backends run through the runner). Core never includes the registry.
   std::vector<Backend*> backend_objects;
 };
 
@@ -112,7 +115,7 @@ using ProgressFn = std::function<void(size_t, size_t, const CaseResult&)>;
 // Called before each case starts: (cases done, cases in all, what starts).
 using StartFn = std::function<void(size_t, size_t, const std::string&)>;
 
-// Checks the configuration against the registry and the machine before
+// Checks the configuration against config.backend_objects and the machine before
 // anything runs: unknown or (explicitly named) unavailable backends, unknown
 // variants, problems (generated, or shaped by the --input header) whose peak
 // host memory exceeds what this process may use (HostMemoryLimit: available

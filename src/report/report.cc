@@ -51,6 +51,8 @@ Json ErrorStatsJson(const ErrorStats& s, int64_t cols) {
 Json ProblemJson(const Problem& p, const std::string& input_file,
                  const std::optional<InputFileCounts>& counts) {
   Json j;
+  j["op"] = std::string(NormName(p.norm));
+  j["dir"] = std::string(DirectionName(p.dir));
   j["rows"] = p.rows;
   j["cols"] = p.cols;
   j["dtype"] = std::string(DTypeName(p.dtype));
@@ -69,8 +71,8 @@ Json ProblemJson(const Problem& p, const std::string& input_file,
 
 std::string CaseId(const CaseResult& r) {
   const Problem& p = r.problem;
-  std::string id = fmt::format("{}/{}/{}x{}/{}/{}/eps={}/affine={}/stats={}/seed={}/threads={}/{}",
-                               r.backend,
+  std::string id = fmt::format("{}/{}/{}/{}/{}x{}/{}/{}/eps={}/affine={}/stats={}/seed={}/threads={}/{}",
+                               NormName(p.norm), DirectionName(p.dir), r.backend,
                                r.requested_variant.empty() ? "default" : r.requested_variant,
                                p.rows, p.cols, DTypeName(p.dtype), DistributionName(p.dist), p.eps,
                                p.affine ? 1 : 0, p.stats ? 1 : 0, p.seed, r.threads,
@@ -114,9 +116,13 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
                          {"stats_eps_units", a.thresholds.stats_eps_units}};
     acc["ulp_bins"] = Json::array();
     for (int i = 0; i < kUlpBins; ++i) acc["ulp_bins"].push_back(UlpBinLabel(i));
-    acc["y"] = ErrorStatsJson(a.y, r.problem.cols);
-    acc["mean"] = r.problem.stats ? ErrorStatsJson(a.mean, 1) : Json(nullptr);
-    acc["rstd"] = r.problem.stats ? ErrorStatsJson(a.rstd, 1) : Json(nullptr);
+    // Every output tensor of the op, in TensorId order.
+    Json tensors = Json::object();
+    for (const TensorSpec& t : OpFor(r.problem).TensorsOf(r.problem, TensorRole::kOutput))
+      if (a[t.id])
+        tensors[std::string(TensorName(t.id))] =
+            ErrorStatsJson(*a[t.id], t.extent == Extent::kRowsCols ? r.problem.cols : 1);
+    acc["tensors"] = tensors;
     j["accuracy"] = acc;
   } else {
     j["accuracy"] = nullptr;
@@ -140,7 +146,10 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
   } else {
     j["timing"] = nullptr;
   }
-  j["bytes"] = {{"read", r.bytes.read}, {"written", r.bytes.written}, {"total", r.bytes.total()}};
+  j["bytes"] = {{"read", r.bytes.read},
+                {"written", r.bytes.written},
+                {"total", r.bytes.total()},
+                {"model", std::string(OpFor(r.problem).BytesModelText())}};
   if (r.throughput) {
     const Throughput& t = *r.throughput;
     j["throughput"] = {{"bandwidth_gbps", t.bandwidth_gbps},
@@ -180,6 +189,12 @@ Json ConfigJson(const RunConfig& c) {
   Json modes = Json::array();
   for (const OutputMode& m : c.modes) modes.push_back({{"affine", m.affine}, {"stats", m.stats}});
   j["output_modes"] = modes;
+  Json ops = Json::array();
+  for (Norm n : c.norms) ops.push_back(std::string(NormName(n)));
+  j["ops"] = ops;
+  Json dirs = Json::array();
+  for (Direction d : c.dirs) dirs.push_back(std::string(DirectionName(d)));
+  j["dirs"] = dirs;
   j["eps"] = c.eps;
   j["seed"] = c.seed;
   j["threads"] = c.threads;
@@ -232,7 +247,15 @@ Json BuildReport(const RunConfig& config, const RunResult& result, const RunCont
                     {"hwy_targets", ctx.hwy_targets}}},
                   {"gpus", gpus}};
   j["config"] = ConfigJson(config);
-  j["bytes_model"] = kBytesModelText;
+  // The bytes model of every op of the run, keyed by the op's name.
+  Json models = Json::object();
+  for (Norm norm : config.norms)
+    for (Direction dir : config.dirs)
+      if (HasOp(norm, dir)) {
+        const OpDescriptor& op = OpFor(norm, dir);
+        models[op.Name()] = std::string(op.BytesModelText());
+      }
+  j["bytes_model"] = models;
   Json ceilings = Json::array();
   for (const CeilingResult& c : result.ceilings) {
     ceilings.push_back({{"device", c.device},

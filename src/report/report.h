@@ -1,4 +1,4 @@
-// The JSON report (schema: results/schema/report.schema.json, version 1).
+// The JSON report (schema: results/schema/report.schema.json, version 3).
 #ifndef LNBENCH_REPORT_REPORT_H_
 #define LNBENCH_REPORT_REPORT_H_
 
@@ -10,7 +10,7 @@
 
 namespace lnbench {
 
-inline constexpr int kReportSchemaVersion = 2;
+inline constexpr int kReportSchemaVersion = 3;
 
 // Returns a number, or "NaN" / "Infinity" / "-Infinity" for non-finite values
 // (nlohmann would write them as null, which reads back as "no data").

@@ -47,14 +47,24 @@ std::string FormatAligned(const std::vector<std::vector<std::string>>& rows,
 
 std::string FormatResultsTable(const RunResult& result, bool with_timing) {
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"backend", "variant", "shape", "dtype", "dist", "thr",
+  std::vector<std::string> header = {"op", "backend", "variant", "shape", "dtype", "dist", "thr",
                                      "status", "max ulp", "1-ulp off", "err/bound"};
   if (with_timing)
     for (const char* h : {"median", "p10-p90", "GB/s", "ceiling", "of ceil"}) header.push_back(h);
   rows.push_back(header);
   for (const CaseResult& r : result.cases) {
     const Problem& p = r.problem;
+    const OpDescriptor& op = OpFor(p);
+    // The op's first output (y forward): its error in ulps of the element's
+    // scale (metrics.h), and its share one representable value from the
+    // correctly rounded result.
+    const ErrorStats* main = nullptr;
+    if (r.accuracy) {
+      const auto outputs = op.TensorsOf(p, TensorRole::kOutput);
+      if (!outputs.empty() && (*r.accuracy)[outputs.front().id]) main = &*(*r.accuracy)[outputs.front().id];
+    }
     std::vector<std::string> row = {
+        op.Name(),
         EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : "") +
             (r.origin.kind.empty() ? "" : " (" + r.origin.kind + ")"),
         EscapeForTerminal(r.variant),
@@ -63,14 +73,12 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
         std::string(DistributionName(p.dist)),
         r.device == "cpu" ? std::to_string(r.threads) : "gpu",
         std::string(CaseStatusName(r.status)),
-        // y's error in ulps of the element's scale (metrics.h), and the share
-        // of y one representable value from the correctly rounded result.
-        r.accuracy ? fmt::format("{:.3g}", r.accuracy->y.max_ulp) : "-",
-        r.accuracy && r.accuracy->y.checked > 0
-            ? fmt::format("{:.2g}%", 100.0 * static_cast<double>(r.accuracy->y.off_by_one) /
-                                         static_cast<double>(r.accuracy->y.checked))
+        main ? fmt::format("{:.3g}", main->max_ulp) : "-",
+        main && main->checked > 0
+            ? fmt::format("{:.2g}%", 100.0 * static_cast<double>(main->off_by_one) /
+                                         static_cast<double>(main->checked))
             : "-",
-        r.accuracy ? fmt::format("{:.3f}", r.accuracy->y.max_bound_ratio) : "-"};
+        main ? fmt::format("{:.3f}", main->max_bound_ratio) : "-"};
     if (with_timing) {
       if (r.timing && r.throughput) {
         const auto& st = r.timing->stats;
@@ -88,8 +96,8 @@ std::string FormatResultsTable(const RunResult& result, bool with_timing) {
     }
     rows.push_back(row);
   }
-  std::vector<bool> right = {false, false, true, false, false, true, false, true, true,
-                             true,  true,  true, true, true, true};
+  std::vector<bool> right = {false, false, false, true, false, false, true, false, true, true,
+                             true,  true,  true,  true, true, true};
   std::string out = FormatAligned(rows, right);
   if (!result.ceilings.empty()) {
     out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";

@@ -1,7 +1,8 @@
 // The CUDA backend on a GPU: every variant x dtype x distribution x edge
 // shape checked against the float64 reference with the verifier's own rule
 // (CheckOutputs), plus poison, timing, misaligned pointers, memory refusal,
-// the copy ceiling and device facts. Every test skips without a device.
+// the copy ceiling and device facts; RMSNorm the same way against
+// tests/rmsnorm_check.h. Every test skips without a device.
 //
 // LNBENCH_CUDA_TEST_QUICK=1 keeps only rows up to 20000 columns (for
 // compute-sanitizer, which runs kernels 10-100x slower).
@@ -16,16 +17,18 @@
 #include <tuple>
 #include <vector>
 
+#include "app/registry.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/registry.h"
+#include "backends/cuda/tests/rmsnorm_check.h"
 #include "core/errors.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -66,13 +69,13 @@ struct HostCase {
     ref = ComputeReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr,
                            p.affine ? beta.as<float>() : nullptr, Pool());
   }
-  HostInputs inputs() const {
-    return {x.data(), problem.affine ? gamma.as<float>() : nullptr,
-            problem.affine ? beta.as<float>() : nullptr};
+  HostTensors inputs() const {
+    return testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                         problem.affine ? beta.as<float>() : nullptr);
   }
-  HostOutputs outputs() {
-    return {y.data(), problem.stats ? mean.as<float>() : nullptr,
-            problem.stats ? rstd.as<float>() : nullptr};
+  HostTensors outputs() {
+    return testing::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
+                          problem.stats ? rstd.as<float>() : nullptr);
   }
   // Fills the host outputs with poison, so a download that skips an element
   // shows as unwritten rather than as a stale value from an earlier run.
@@ -260,7 +263,7 @@ TEST(CudaBackendTest, PoisonFillsEveryOutput) {
     // And the verifier calls every element unwritten.
     const Accuracy acc = c.Check();
     EXPECT_FALSE(acc.passed);
-    EXPECT_EQ(acc.y.unwritten, static_cast<uint64_t>(c.problem.elements()));
+    EXPECT_EQ(acc[TensorId::kY]->unwritten, static_cast<uint64_t>(c.problem.elements()));
   }
 }
 
@@ -354,7 +357,7 @@ TEST(CudaBackendTest, RefusesProblemsLargerThanDeviceMemory) {
       MakeProblem(int64_t{1} << 26, 1024, DType::kF32, Distribution::kNormal, true, false);
   float dummy[1024] = {};
   try {
-    Cuda().Prepare(p, HostInputs{dummy, dummy, dummy}, CaseOptions{});
+    Cuda().Prepare(p, testing::LnIn(dummy, dummy, dummy), CaseOptions{});
     FAIL() << "Prepare accepted a problem larger than device memory";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();
@@ -405,6 +408,111 @@ TEST(CudaBackendTest, DeviceInfoDescribesTheGpu) {
   EXPECT_GT(std::stoull(info.at("l2_bytes")), 0u);
   EXPECT_EQ(Cuda().DeviceId(), "cuda:0");
   EXPECT_TRUE(Cuda().Available().ok);
+}
+
+
+// ---- RMSNorm -------------------------------------------------------------------
+
+// One RMSNorm problem on the host: x and gamma in (no beta), y and rstd out
+// (no mean), the float64 reference of tests/rmsnorm_check.h.
+struct RmsHostCase {
+  explicit RmsHostCase(const Problem& p)
+      : problem(p),
+        x(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
+        gamma(p.cols * sizeof(float)),
+        beta(p.cols * sizeof(float)),
+        y(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype)),
+        rstd(std::max<int64_t>(p.rows, 1) * sizeof(float)) {
+    FillInput(p, x.data(), Pool());
+    FillAffine(p, gamma.as<float>(), beta.as<float>());
+    ref = ComputeRmsReference(p, x.data(), gamma_or_null());
+  }
+  const float* gamma_or_null() const { return problem.affine ? gamma.as<float>() : nullptr; }
+  float* rstd_or_null() { return problem.stats ? rstd.as<float>() : nullptr; }
+  // RMSNorm's tensors: x, gamma (if affine) in; y, rstd (if stats) out.
+  HostTensors inputs() const { return testing::LnIn(x.data(), gamma_or_null()); }
+  HostTensors outputs() { return testing::LnOut(y.data(), nullptr, rstd_or_null()); }
+  void Reset() {
+    const uint32_t bits = PoisonBits(problem.dtype);
+    const size_t esize = DTypeSize(problem.dtype);
+    for (int64_t i = 0; i < problem.elements(); ++i)
+      std::memcpy(static_cast<uint8_t*>(y.data()) + i * esize, &bits, esize);
+    for (int64_t r = 0; r < problem.rows; ++r) rstd.as<uint32_t>()[r] = kPoisonF32Bits;
+  }
+  RmsCheck Check() {
+    return CheckRmsNorm(problem, x.data(), gamma_or_null(), ref, y.data(), rstd_or_null());
+  }
+
+  Problem problem;
+  HostBuffer x, gamma, beta;
+  RmsReference ref;
+  HostBuffer y, rstd;
+};
+
+class CudaRmsMatrixTest : public ::testing::TestWithParam<std::tuple<DType, Distribution>> {};
+
+// Every variant that accepts an RMSNorm problem passes the RMSNorm rule, on
+// the LayerNorm matrix's shapes (every kernel kind, both load paths).
+TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheRmsRule) {
+  LNBENCH_SKIP_WITHOUT_GPU();
+  const auto [dtype, dist] = GetParam();
+  const std::vector<Shape> shapes = MatrixShapes();
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const bool affine = i % 4 != 3;
+    const bool stats = i % 2 == 0 || shapes[i].cols >= 65536;
+    Problem p = MakeProblem(shapes[i].rows, shapes[i].cols, dtype, dist, affine, stats);
+    p.norm = Norm::kRmsNorm;
+    RmsHostCase c(p);
+    int ran = 0;
+    for (const VariantInfo& v : Cuda().Variants()) {
+      CaseOptions options;
+      options.variant = v.name;
+      if (!Cuda().Supports(c.problem, options).ok) continue;
+      std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs(), options);
+      prepared->Poison();
+      prepared->Run();
+      c.Reset();
+      prepared->Download(c.outputs());
+      const RmsCheck check = c.Check();
+      ++ran;
+      EXPECT_TRUE(check.passed) << "rmsnorm " << v.name << " (" << prepared->ResolvedVariant()
+                                << ") on " << c.problem.ShortName() << " affine=" << affine
+                                << " stats=" << stats << ": " << check.failed << " failed, first "
+                                << check.reason;
+    }
+    EXPECT_GE(ran, 2) << c.problem.ShortName();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllDtypesAndDistributions, CudaRmsMatrixTest,
+    ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
+                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
+                                         Distribution::kTinyVariance, Distribution::kConstant,
+                                         Distribution::kOutliers, Distribution::kExact,
+                                         Distribution::kSpecial)),
+    MatrixName);
+
+// Poison() fills y and rstd on the device: downloaded without a run, every
+// element is unwritten; after a run, none is.
+TEST(CudaBackendTest, RmsPoisonFillsEveryOutput) {
+  LNBENCH_SKIP_WITHOUT_GPU();
+  Problem p = MakeProblem(4, 1000, DType::kBF16, Distribution::kNormal, true, true);
+  p.norm = Norm::kRmsNorm;
+  RmsHostCase c(p);
+  std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs(), {});
+  prepared->Poison();
+  std::memset(c.y.data(), 0, c.y.bytes());
+  std::memset(c.rstd.data(), 0, c.rstd.bytes());
+  prepared->Download(c.outputs());
+  const RmsCheck poisoned = c.Check();
+  EXPECT_EQ(poisoned.failed, 4 * 1000 + 4);
+  EXPECT_NE(poisoned.reason.find("unwritten"), std::string::npos) << poisoned.reason;
+  prepared->Run();
+  prepared->Download(c.outputs());
+  const RmsCheck ran = c.Check();
+  EXPECT_TRUE(ran.passed) << ran.reason;
 }
 
 }  // namespace

@@ -57,6 +57,9 @@ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float __uint_as_float(unsigned u) { return BitsToFloat(u); }
+// A rounded product, never contracted into an fma by the caller (the test is
+// built for baseline x86-64, which has no fma instruction to contract into).
+inline float __fmul_rn(float a, float b) { return a * b; }
 inline unsigned __float_as_uint(float f) { return FloatBits(f); }
 
 // Storage types: the bits, converted with lnbench's round-to-nearest-even

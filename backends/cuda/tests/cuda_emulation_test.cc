@@ -1,8 +1,10 @@
 // The CUDA kernels of layernorm_device.cuh run on the CPU (tests/cuda_emulation.h)
 // and are checked against the float64 reference with the verifier's rule, for
 // every emulated variant x dtype x distribution x edge shape, plus misaligned
-// rows and pointers, constant rows and empty problems. Runs without a GPU;
-// the same kernels compiled by nvcc run in cuda_backend_test on a GPU.
+// rows and pointers, constant rows and empty problems; the RMSNorm kernels the
+// same way against the float64 RMSNorm reference and rule of
+// tests/rmsnorm_check.h. Runs without a GPU; the same kernels compiled by nvcc
+// run in cuda_backend_test on a GPU.
 // The emulation comes first: layernorm_device.cuh (below) is written against
 // the CUDA names it defines.
 #include "backends/cuda/tests/cuda_emulation.h"
@@ -15,16 +17,20 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "backends/cuda/layernorm_device.cuh"
 #include "backends/cuda/layernorm_plan.h"
+#include "tests/support/host_case.h"
+#include "backends/cuda/tests/rmsnorm_check.h"
 #include "core/generators.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -40,48 +46,59 @@ int Log2(int power_of_two) {
 }
 
 // Runs the plan's kernels as layernorm_kernels.cu launches them.
-template <typename T, bool kVec>
+template <Norm kNorm, typename T, bool kVec>
 void EmulateTyped(const LaunchPlan& plan, const dev::Params& p) {
   switch (plan.kind) {
     case KernelKind::kWarp:
-      dev::EmulateLaunch(plan.grid, kWarpKernelThreads, dev::WarpRowKernel<T, kVec>, p,
+      dev::EmulateLaunch(plan.grid, kWarpKernelThreads, dev::WarpRowKernel<kNorm, T, kVec>, p,
                          Log2(plan.lanes_per_row));
       break;
     case KernelKind::kBlock:
-      dev::EmulateLaunch(plan.grid, plan.threads, dev::RowBlockKernel<T, kVec, false>, p, 1,
-                         static_cast<int>(plan.vecs_per_block));
+      dev::EmulateLaunch(plan.grid, plan.threads, dev::RowBlockKernel<kNorm, T, kVec, false>, p,
+                         1, static_cast<int>(plan.vecs_per_block));
       break;
     case KernelKind::kCluster:
       throw std::invalid_argument("clusters are not emulated");
     case KernelKind::kSplitRow:
-      dev::EmulateLaunch(plan.grid, plan.threads, dev::SplitRowStatsKernel<T, kVec>, p,
+      dev::EmulateLaunch(plan.grid, plan.threads, dev::SplitRowStatsKernel<kNorm, T, kVec>, p,
                          plan.blocks_per_row, static_cast<int>(plan.vecs_per_block));
-      dev::EmulateLaunch(plan.grid, plan.threads, dev::SplitRowNormalizeKernel<T, kVec>, p,
-                         plan.blocks_per_row, static_cast<int>(plan.vecs_per_block));
+      dev::EmulateLaunch(plan.grid, plan.threads, dev::SplitRowNormalizeKernel<kNorm, T, kVec>,
+                         p, plan.blocks_per_row, static_cast<int>(plan.vecs_per_block));
       break;
   }
 }
 
-void Emulate(const LaunchPlan& plan, DType dtype, const dev::Params& p) {
-  if (p.rows == 0) return;
+template <Norm kNorm>
+void EmulateNorm(const LaunchPlan& plan, DType dtype, const dev::Params& p) {
   const bool v = plan.vectorized;
   switch (dtype) {
     case DType::kF32:
-      v ? EmulateTyped<float, true>(plan, p) : EmulateTyped<float, false>(plan, p);
+      v ? EmulateTyped<kNorm, float, true>(plan, p) : EmulateTyped<kNorm, float, false>(plan, p);
       break;
     case DType::kBF16:
-      v ? EmulateTyped<dev::__nv_bfloat16, true>(plan, p)
-        : EmulateTyped<dev::__nv_bfloat16, false>(plan, p);
+      v ? EmulateTyped<kNorm, dev::__nv_bfloat16, true>(plan, p)
+        : EmulateTyped<kNorm, dev::__nv_bfloat16, false>(plan, p);
       break;
     case DType::kF16:
-      v ? EmulateTyped<dev::__half, true>(plan, p) : EmulateTyped<dev::__half, false>(plan, p);
+      v ? EmulateTyped<kNorm, dev::__half, true>(plan, p)
+        : EmulateTyped<kNorm, dev::__half, false>(plan, p);
       break;
+  }
+}
+
+void Emulate(const LaunchPlan& plan, DType dtype, const dev::Params& p, Norm norm) {
+  if (p.rows == 0) return;
+  if (norm == Norm::kRmsNorm) {
+    EmulateNorm<Norm::kRmsNorm>(plan, dtype, p);
+  } else {
+    EmulateNorm<Norm::kLayerNorm>(plan, dtype, p);
   }
 }
 
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
-                    bool stats) {
+                    bool stats, Norm norm = Norm::kLayerNorm) {
   Problem p;
+  p.norm = norm;
   p.rows = rows;
   p.cols = cols;
   p.dtype = dtype;
@@ -105,8 +122,12 @@ struct EmulatedCase {
         y_offset(y_offset_elems < 0 ? offset : y_offset_elems * esize) {
     FillInput(p, x.data(), Pool());
     FillAffine(p, gamma.as<float>(), beta.as<float>());
-    ref = ComputeReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr,
-                           p.affine ? beta.as<float>() : nullptr, Pool());
+    if (p.norm == Norm::kRmsNorm) {
+      rms_ref = ComputeRmsReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr);
+    } else {
+      ref = ComputeReference(p, x.data(), p.affine ? gamma.as<float>() : nullptr,
+                             p.affine ? beta.as<float>() : nullptr, Pool());
+    }
     dx.assign(x.bytes() + offset + 16, 0);
     dy.assign(x.bytes() + offset + 16, 0);
     dgamma.assign(p.cols + 4, 0.f);
@@ -146,12 +167,39 @@ struct EmulatedCase {
     p.rows = problem.rows;
     p.cols = problem.cols;
     p.eps = static_cast<float>(problem.eps);
-    Emulate(plan, problem.dtype, p);
-    const HostInputs in{x.data(), problem.affine ? gamma.as<float>() : nullptr,
-                        problem.affine ? beta.as<float>() : nullptr};
-    const HostOutputs out{y_dev(), problem.stats ? mean.data() : nullptr,
-                          problem.stats ? rstd.data() : nullptr};
+    Emulate(plan, problem.dtype, p, Norm::kLayerNorm);
+    const HostTensors in = testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+                                         problem.affine ? beta.as<float>() : nullptr);
+    const HostTensors out = testing::LnOut(y_dev(), problem.stats ? mean.data() : nullptr,
+                                           problem.stats ? rstd.data() : nullptr);
     return CheckOutputs(problem, in, out, ref, Pool());
+  }
+
+  // Runs `plan` with the RMSNorm kernels (no beta, no mean) and returns the
+  // RMSNorm rule's judgement; `norm` = kLayerNorm runs the LayerNorm kernels
+  // on the same buffers instead (a wrong kernel the rule must fail).
+  RmsCheck RunRms(const LaunchPlan& plan, Norm norm = Norm::kRmsNorm) {
+    const uint32_t poison = PoisonBits(problem.dtype);
+    for (int64_t i = 0; i < problem.elements(); ++i)
+      std::memcpy(y_dev() + i * esize, &poison, esize);
+    rstd.assign(std::max<int64_t>(problem.rows, 1), BitsToFloat(kPoisonF32Bits));
+    mean.assign(std::max<int64_t>(problem.rows, 1), BitsToFloat(kPoisonF32Bits));
+    workspace.assign(plan.WorkspaceBytes(problem.rows) / 16 + 1, {});
+    const bool layernorm = norm == Norm::kLayerNorm;
+    dev::Params p{};
+    p.x = x_dev();
+    p.gamma = problem.affine ? gamma_dev() : nullptr;
+    p.beta = problem.affine && layernorm ? beta_dev() : nullptr;
+    p.y = y_dev();
+    p.mean = problem.stats && layernorm ? mean.data() : nullptr;
+    p.rstd = problem.stats ? rstd.data() : nullptr;
+    p.partials = workspace.data();
+    p.rows = problem.rows;
+    p.cols = problem.cols;
+    p.eps = static_cast<float>(problem.eps);
+    Emulate(plan, problem.dtype, p, norm);
+    return CheckRmsNorm(problem, x.data(), problem.affine ? gamma.as<float>() : nullptr, rms_ref,
+                        y_dev(), problem.stats ? rstd.data() : nullptr);
   }
 
   PlanQuery Query() {
@@ -170,7 +218,8 @@ struct EmulatedCase {
   size_t esize;
   HostBuffer x, gamma, beta;
   size_t offset, y_offset;
-  Reference ref;
+  Reference ref;          // LayerNorm problems
+  RmsReference rms_ref;   // RMSNorm problems
   std::vector<uint8_t> dx, dy;
   std::vector<float> dgamma, dbeta, mean, rstd;
   std::vector<dev::float4> workspace;
@@ -193,7 +242,9 @@ void NoteRatio(const std::string& variant, const Problem& p, const Accuracy& acc
   const std::string key = fmt::format("{:<9} {:<5} {}", variant, DTypeName(p.dtype),
                                       DistributionName(p.dist));
   double& w = WorstRatios()[key];
-  w = std::max({w, acc.y.max_bound_ratio, acc.mean.max_bound_ratio, acc.rstd.max_bound_ratio});
+  // Every output the problem has (mean and rstd only with stats).
+  for (const std::optional<ErrorStats>& t : acc.tensors)
+    if (t.has_value()) w = std::max(w, t->max_bound_ratio);
 }
 
 class HeadroomPrinter : public ::testing::Environment {
@@ -329,6 +380,167 @@ TEST(EmulatedKernelTest, RunsAreBitwiseReproducible) {
     const std::vector<uint8_t> first(c.y_dev(), c.y_dev() + c.x.bytes());
     c.Run(r.plan);
     EXPECT_EQ(std::memcmp(first.data(), c.y_dev(), first.size()), 0) << variant;
+  }
+}
+
+
+// ---- RMSNorm ----------------------------------------------------------------------
+
+void NoteRmsRatio(const std::string& variant, const Problem& p, const RmsCheck& check) {
+  if (!check.passed) return;
+  const std::string key = fmt::format("{:<9} {:<5} {}", "rms/" + variant, DTypeName(p.dtype),
+                                      DistributionName(p.dist));
+  double& w = WorstRatios()[key];
+  w = std::max(w, check.max_ratio);
+}
+
+// Runs every emulated variant that accepts the RMSNorm case; returns how many ran.
+int RunAllVariantsRms(EmulatedCase& c, const std::string& label) {
+  int ran = 0;
+  const PlanQuery q = c.Query();
+  for (const char* variant : {"auto", "warp", "block", "splitrow"}) {
+    const PlanResult r = PlanLayerNorm(variant, q);
+    if (!r.verdict.ok) continue;
+    const int64_t misaligned_before = dev::emulated_misaligned_loads.load();
+    const RmsCheck check = c.RunRms(r.plan);
+    NoteRmsRatio(r.plan.variant, c.problem, check);
+    ++ran;
+    EXPECT_TRUE(check.passed) << "rmsnorm " << variant << " (" << r.plan.Describe() << ") on "
+                              << c.problem.ShortName() << " " << label << ": " << check.failed
+                              << " failed, first " << check.reason;
+    EXPECT_EQ(dev::emulated_misaligned_loads.load(), misaligned_before)
+        << variant << " made misaligned 16-byte loads on " << c.problem.ShortName();
+  }
+  return ran;
+}
+
+class RmsEmulatedMatrixTest
+    : public ::testing::TestWithParam<std::tuple<DType, Distribution>> {};
+
+// H from 1 to 2^16 + 1: sub-warp, warp, block and (without clusters) split-row
+// rows, vector and element paths, each with and without gamma and rstd.
+TEST_P(RmsEmulatedMatrixTest, EveryVariantPassesTheRmsRule) {
+  const auto [dtype, dist] = GetParam();
+  const std::vector<Shape> shapes = {{0, 768},  {1, 1},     {5, 3},     {3, 257},  {2, 768},
+                                     {4, 1023}, {1, 1024},  {3, 1028},  {2, 2041}, {2, 4096},
+                                     {1, 16385}, {1, 40000}, {1, 65537}};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const bool affine = i % 4 != 3;
+    const bool stats = i % 2 == 0;
+    EmulatedCase c(MakeProblem(shapes[i].rows, shapes[i].cols, dtype, dist, affine, stats,
+                               Norm::kRmsNorm));
+    const int ran =
+        RunAllVariantsRms(c, affine ? (stats ? "gamma+rstd" : "gamma") : (stats ? "rstd" : "plain"));
+    EXPECT_GE(ran, 2) << c.problem.ShortName();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllDtypesAndDistributions, RmsEmulatedMatrixTest,
+    ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
+                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
+                                         Distribution::kTinyVariance, Distribution::kConstant,
+                                         Distribution::kOutliers, Distribution::kExact,
+                                         Distribution::kSpecial)),
+    MatrixName);
+
+// Long rows through the split-row path: several chunks, a short last one.
+TEST(RmsEmulatedKernelTest, SplitRowHandlesLongRows) {
+  for (DType dtype : {DType::kF32, DType::kBF16})
+    for (Distribution dist : {Distribution::kNormal, Distribution::kOffset1e6,
+                              Distribution::kOutliers, Distribution::kConstant}) {
+      EmulatedCase c(MakeProblem(2, 100003, dtype, dist, true, true, Norm::kRmsNorm));
+      const PlanResult r = PlanLayerNorm("splitrow", c.Query());
+      ASSERT_TRUE(r.verdict.ok);
+      EXPECT_GE(r.plan.blocks_per_row, 6);
+      const RmsCheck check = c.RunRms(r.plan);
+      NoteRmsRatio(r.plan.variant, c.problem, check);
+      EXPECT_TRUE(check.passed) << c.problem.ShortName() << ": " << check.reason;
+    }
+}
+
+// Pointers one element past a 16-byte boundary take the element path and pass.
+TEST(RmsEmulatedKernelTest, MisalignedPointersUseTheElementPath) {
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+    for (int64_t cols : {64, 1024, 4096, 20000}) {
+      EmulatedCase c(
+          MakeProblem(3, cols, dtype, Distribution::kNormal, true, true, Norm::kRmsNorm), 1);
+      ASSERT_FALSE(c.Query().vector_ok);
+      EXPECT_GE(RunAllVariantsRms(c, "misaligned"), 2);
+    }
+}
+
+// The rule can fail: the LayerNorm kernels (mean subtracted) on RMSNorm
+// problems fail on every path, and so do unwritten elements.
+TEST(RmsEmulatedKernelTest, RuleFailsTheLayerNormKernelAndUnwrittenOutputs) {
+  for (DType dtype : {DType::kF32, DType::kBF16})
+    for (Distribution dist : {Distribution::kNormal, Distribution::kOffset1e4}) {
+      EmulatedCase c(MakeProblem(3, 3000, dtype, dist, false, true, Norm::kRmsNorm));
+      for (const char* variant : {"block", "splitrow"}) {
+        const PlanResult r = PlanLayerNorm(variant, c.Query());
+        ASSERT_TRUE(r.verdict.ok);
+        const RmsCheck wrong = c.RunRms(r.plan, Norm::kLayerNorm);
+        EXPECT_FALSE(wrong.passed) << variant << " " << c.problem.ShortName();
+        const RmsCheck right = c.RunRms(r.plan);
+        ASSERT_TRUE(right.passed) << right.reason;
+        const uint32_t poison = PoisonBits(dtype);
+        std::memcpy(c.y_dev() + 5 * c.esize, &poison, c.esize);
+        c.rstd[2] = BitsToFloat(kPoisonF32Bits);
+        const RmsCheck unwritten = CheckRmsNorm(c.problem, c.x.data(), nullptr, c.rms_ref,
+                                                c.y_dev(), c.rstd.data());
+        EXPECT_FALSE(unwritten.passed);
+        EXPECT_EQ(unwritten.failed, 2);
+        EXPECT_NE(unwritten.reason.find("unwritten"), std::string::npos) << unwritten.reason;
+      }
+    }
+}
+
+// Rows with Inf give rrms = 0, y = 0 where x is finite and NaN where it is not;
+// rows with NaN give NaN (what the reference says, checked here bit for bit).
+TEST(RmsEmulatedKernelTest, NonFiniteRowsFollowIeee) {
+  EmulatedCase c(MakeProblem(16, 1024, DType::kF32, Distribution::kSpecial, true, true,
+                             Norm::kRmsNorm));
+  const PlanResult r = PlanLayerNorm("warp", c.Query());
+  ASSERT_TRUE(r.verdict.ok);
+  ASSERT_TRUE(c.RunRms(r.plan).passed);
+  int inf_rows = 0;
+  for (int64_t row = 0; row < 16; ++row) {
+    if (!IsSpecialRow(c.problem, row)) continue;
+    bool has_nan = false;
+    for (int64_t j = 0; j < 1024; ++j) has_nan |= std::isnan(LoadAsDouble(DType::kF32, c.x.data(), row * 1024 + j));
+    if (has_nan) {
+      EXPECT_TRUE(std::isnan(c.rstd[row])) << row;
+      continue;
+    }
+    ++inf_rows;
+    EXPECT_EQ(c.rstd[row], 0.f) << row;
+    for (int64_t j = 0; j < 1024; ++j) {
+      const double x = LoadAsDouble(DType::kF32, c.x.data(), row * 1024 + j);
+      const double y = LoadAsDouble(DType::kF32, c.y_dev(), row * 1024 + j);
+      if (std::isfinite(x)) {
+        EXPECT_EQ(y, 0.0) << row << " " << j;
+      } else {
+        EXPECT_TRUE(std::isnan(y)) << row << " " << j;
+      }
+    }
+  }
+  EXPECT_GE(inf_rows, 1);
+}
+
+// Runs of the same plan give the same bits (fixed reduction order).
+TEST(RmsEmulatedKernelTest, RunsAreBitwiseReproducible) {
+  EmulatedCase c(
+      MakeProblem(3, 3000, DType::kF32, Distribution::kOutliers, true, true, Norm::kRmsNorm));
+  for (const char* variant : {"block", "splitrow"}) {
+    const PlanResult r = PlanLayerNorm(variant, c.Query());
+    ASSERT_TRUE(r.verdict.ok);
+    c.RunRms(r.plan);
+    const std::vector<uint8_t> first(c.y_dev(), c.y_dev() + c.x.bytes());
+    const std::vector<float> first_rstd = c.rstd;
+    c.RunRms(r.plan);
+    EXPECT_EQ(std::memcmp(first.data(), c.y_dev(), first.size()), 0) << variant;
+    EXPECT_EQ(first_rstd, c.rstd) << variant;
   }
 }
 

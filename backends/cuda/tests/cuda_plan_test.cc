@@ -10,7 +10,8 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
-#include "backends/registry.h"
+#include "app/registry.h"
+#include "tests/support/host_case.h"
 #include "core/errors.h"
 
 namespace lnbench {
@@ -280,12 +281,49 @@ TEST(CudaPlanTest, LauncherRejectsMisalignedVectorPlan) {
   EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
 }
 
+// The launcher refuses the pointers RMSNorm does not take (beta, mean),
+// before any CUDA call.
+TEST(CudaPlanTest, RmsLauncherRefusesBetaAndMean) {
+  LaunchPlan plan;
+  plan.grid = 1;
+  LayerNormArgs args;
+  args.norm = Norm::kRmsNorm;
+  args.rows = 1;
+  float dummy[4] = {};
+  args.beta = dummy;
+  EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
+  args.beta = nullptr;
+  args.mean = dummy;
+  EXPECT_THROW(LaunchLayerNorm(plan, DType::kF32, args, nullptr), RuntimeError);
+}
+
 TEST(CudaPlanTest, DescribeNamesTheLaunch) {
   const std::string d = Auto(8, 131072, DType::kF32, 9).Describe();
   EXPECT_NE(d.find("kernel=cluster"), std::string::npos) << d;
   EXPECT_NE(d.find("cluster=8"), std::string::npos) << d;
   EXPECT_NE(d.find("load=16B"), std::string::npos) << d;
   EXPECT_NE(Auto(8, 257, DType::kF32).Describe().find("load=element"), std::string::npos);
+}
+
+// The kernels are forward only: backward is a No with the reason, with or
+// without a device (the op is judged first), and Prepare refuses it as the
+// user's request rather than running the forward kernels.
+TEST(CudaBackendHostTest, BackwardIsUnsupportedWithTheReason) {
+  Backend* cuda = FindBackend("cuda");
+  ASSERT_NE(cuda, nullptr);
+  for (Norm norm : AllNorms()) {
+    Problem p;
+    p.norm = norm;
+    p.dir = Direction::kBackward;
+    p.rows = 2;
+    p.cols = 64;
+    const Verdict v = cuda->Supports(p, CaseOptions{});
+    EXPECT_FALSE(v.ok);
+    EXPECT_EQ(v.reason, std::string(NormName(norm)) +
+                            " bwd: not implemented by cuda (forward kernels only)");
+    float x[128] = {};
+    EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x), CaseOptions{}), UsageError);
+  }
 }
 
 // Without a device the backend is registered but says why it cannot run.
@@ -310,9 +348,12 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   const Verdict s = cuda->Supports(p, CaseOptions{});
   EXPECT_FALSE(s.ok);
   EXPECT_EQ(s.reason, v.reason);
+  p.norm = Norm::kRmsNorm;  // RMSNorm is supported: the only no is the device's
+  EXPECT_EQ(cuda->Supports(p, CaseOptions{}).reason, v.reason);
+  p.norm = Norm::kLayerNorm;
   EXPECT_TRUE(cuda->DeviceInfo().empty());
   float x[128] = {};
-  EXPECT_THROW(cuda->Prepare(p, HostInputs{x, nullptr, nullptr}, CaseOptions{}), RuntimeError);
+  EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
   EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
   EXPECT_FALSE(CudaAvailable().ok);
   EXPECT_THROW(CudaDevice(), RuntimeError);

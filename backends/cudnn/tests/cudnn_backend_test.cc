@@ -9,14 +9,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/cuda/tests/rmsnorm_check.h"
 #include "backends/cudnn/cudnn_api.h"
-#include "backends/registry.h"
+#include "app/registry.h"
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/generators.h"
@@ -43,7 +45,7 @@ Backend& CudnnPeer() {
 
 struct OwnedInputs {
   HostBuffer x, gamma, beta;
-  HostInputs view;
+  HostTensors view;
 };
 
 OwnedInputs MakeInputs(const Problem& p) {
@@ -53,15 +55,16 @@ OwnedInputs MakeInputs(const Problem& p) {
   in.beta = HostBuffer(static_cast<size_t>(p.cols) * 4);
   if (p.elements() > 0) FillInput(p, in.x.data(), SharedThreadPool(0));
   FillAffine(p, in.gamma.as<float>(), in.beta.as<float>());
-  in.view.x = in.x.data();
-  in.view.gamma = p.affine ? in.gamma.as<float>() : nullptr;
-  in.view.beta = p.affine ? in.beta.as<float>() : nullptr;
+  in.view.set(TensorId::kX, in.x.data());
+  if (p.affine) in.view.set(TensorId::kGamma, in.gamma.data());
+  // RMSNorm takes x and gamma only.
+  if (p.affine && p.norm == Norm::kLayerNorm) in.view.set(TensorId::kBeta, in.beta.data());
   return in;
 }
 
 struct OwnedOutputs {
   HostBuffer y, mean, rstd;
-  HostOutputs view;
+  HostTensors view;
 };
 
 OwnedOutputs MakeOutputs(const Problem& p) {
@@ -69,33 +72,54 @@ OwnedOutputs MakeOutputs(const Problem& p) {
   out.y = HostBuffer(static_cast<size_t>(p.elements()) * DTypeSize(p.dtype));
   out.mean = HostBuffer(static_cast<size_t>(p.rows) * 4);
   out.rstd = HostBuffer(static_cast<size_t>(p.rows) * 4);
-  out.view.y = out.y.data();
-  out.view.mean = p.stats ? out.mean.as<float>() : nullptr;
-  out.view.rstd = p.stats ? out.rstd.as<float>() : nullptr;
+  out.view.set(TensorId::kY, out.y.data());
+  // RMSNorm gives y and rstd only.
+  if (p.stats && p.norm == Norm::kLayerNorm) out.view.set(TensorId::kMean, out.mean.data());
+  if (p.stats) out.view.set(TensorId::kRstd, out.rstd.data());
   return out;
 }
 
+// The RMSNorm reference and rule of backends/cuda/tests/rmsnorm_check.h on
+// the tensors of one case (gamma and rstd null when not part of it).
+RmsReference RmsReferenceOf(const Problem& p, const OwnedInputs& in) {
+  return ComputeRmsReference(p, in.x.data(), in.view.get<float>(TensorId::kGamma));
+}
+RmsCheck CheckRms(const Problem& p, const OwnedInputs& in, const RmsReference& ref,
+                  const OwnedOutputs& out) {
+  return CheckRmsNorm(p, in.x.data(), in.view.get<float>(TensorId::kGamma), ref, out.y.data(),
+                      out.view.get<float>(TensorId::kRstd));
+}
+
+// Returns the figures of every output tensor the case has (mean and rstd
+// only with stats), for failure messages.
 std::string Numbers(const Accuracy& a) {
-  std::string s = "y: failed " + std::to_string(a.y.failed) + "/" + std::to_string(a.y.checked) +
-                  " nan_mismatch " + std::to_string(a.y.nan_mismatch) + " max_abs " +
-                  std::to_string(a.y.max_abs) + " max_bound_ratio " +
-                  std::to_string(a.y.max_bound_ratio) + " max_ulp " + std::to_string(a.y.max_ulp);
-  if (a.mean.checked > 0)
-    s += "; mean: failed " + std::to_string(a.mean.failed) + " max_abs " +
-         std::to_string(a.mean.max_abs) + " max_bound_ratio " +
-         std::to_string(a.mean.max_bound_ratio);
-  if (a.rstd.checked > 0)
-    s += "; rstd: failed " + std::to_string(a.rstd.failed) + " max_rel " +
-         std::to_string(a.rstd.max_rel) + " max_bound_ratio " +
-         std::to_string(a.rstd.max_bound_ratio);
+  std::string s;
+  for (int i = 0; i < kTensorCount; ++i) {
+    const std::optional<ErrorStats>& t = a.tensors[i];
+    if (!t.has_value() || t->checked == 0) continue;
+    if (!s.empty()) s += "; ";
+    s += std::string(TensorName(static_cast<TensorId>(i))) + ": failed " +
+         std::to_string(t->failed) + "/" + std::to_string(t->checked) + " nan_mismatch " +
+         std::to_string(t->nan_mismatch) + " max_abs " + std::to_string(t->max_abs) +
+         " max_rel " + std::to_string(t->max_rel) + " max_bound_ratio " +
+         std::to_string(t->max_bound_ratio) + " max_ulp " + std::to_string(t->max_ulp);
+  }
   return s;
+}
+
+// Returns the elements still holding poison, over every output the case has.
+uint64_t Unwritten(const Accuracy& a) {
+  uint64_t n = 0;
+  for (const std::optional<ErrorStats>& t : a.tensors)
+    if (t.has_value()) n += t->unwritten;
+  return n;
 }
 
 // Prepares, poisons, runs once, downloads and checks one case.
 Accuracy RunAndCheck(const Problem& p, const CaseOptions& options) {
   OwnedInputs in = MakeInputs(p);
   ThreadPool& pool = SharedThreadPool(0);
-  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  const Reference ref = ComputeReference(p, in.view, pool);
   auto prepared = CudnnPeer().Prepare(p, in.view, options);
   OwnedOutputs out = MakeOutputs(p);
   prepared->Poison();
@@ -138,6 +162,33 @@ TEST(CudnnBackend, VariantVerdictsNeedNoDevice) {
   const Verdict inference_stats = b.Supports(p, {"inference", 0});
   EXPECT_FALSE(inference_stats.ok);
   EXPECT_NE(inference_stats.reason.find("training"), std::string::npos);
+  // RMSNorm: its only statistic is rstd, and the reason says so.
+  p.norm = Norm::kRmsNorm;
+  const Verdict rms_inference_stats = b.Supports(p, {"inference", 0});
+  EXPECT_FALSE(rms_inference_stats.ok);
+  EXPECT_NE(rms_inference_stats.reason.find("output rstd"), std::string::npos)
+      << rms_inference_stats.reason;
+  EXPECT_THROW(b.Prepare(p, {}, {"inference", 0}), UsageError);
+}
+
+// The graphs are forward only: backward is a No with the reason, with or
+// without cuDNN (the op is judged first), and Prepare refuses it.
+TEST(CudnnBackend, BackwardIsUnsupportedWithTheReason) {
+  Backend& b = CudnnPeer();
+  for (Norm norm : AllNorms()) {
+    Problem p;
+    p.norm = norm;
+    p.dir = Direction::kBackward;
+    p.rows = 8;
+    p.cols = 64;
+    for (const char* variant : {"", "inference", "training"}) {
+      const Verdict v = b.Supports(p, {variant, 0});
+      EXPECT_FALSE(v.ok) << variant;
+      EXPECT_EQ(v.reason, std::string(NormName(norm)) +
+                              " bwd: not implemented by cudnn (forward graphs only)");
+    }
+    EXPECT_THROW(b.Prepare(p, {}, {}), UsageError);
+  }
 }
 
 // The loader runs once per process, so each loader test runs in a fresh
@@ -227,8 +278,7 @@ TEST(CudnnBackend, VerifiesEveryDistributionDTypeAndPhase) {
           }
           ++supported;
           const Accuracy a = RunAndCheck(p, {mode.variant, 0});
-          EXPECT_EQ(a.y.unwritten, 0u) << where;
-          EXPECT_EQ(a.mean.unwritten + a.rstd.unwritten, 0u) << where;
+          EXPECT_EQ(Unwritten(a), 0u) << where;
           if (!KnownToFail(dist, dtype)) {
             EXPECT_TRUE(a.passed) << where << ": " << a.reason << " | " << Numbers(a);
           } else if (!a.passed) {
@@ -270,7 +320,7 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
         }
         OwnedInputs in = MakeInputs(p);
         ThreadPool& pool = SharedThreadPool(0);
-        const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+        const Reference ref = ComputeReference(p, in.view, pool);
         auto prepared = CudnnPeer().Prepare(p, in.view, {variant, 0});
         EXPECT_EQ(prepared->ResolvedVariant(), variant);
         OwnedOutputs out = MakeOutputs(p);
@@ -298,16 +348,16 @@ TEST(CudnnBackend, PoisonShowsUnwrittenOutputs) {
   p.stats = true;
   OwnedInputs in = MakeInputs(p);
   ThreadPool& pool = SharedThreadPool(0);
-  const Reference ref = ComputeReference(p, in.view.x, in.view.gamma, in.view.beta, pool);
+  const Reference ref = ComputeReference(p, in.view, pool);
   auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
   OwnedOutputs out = MakeOutputs(p);
   prepared->Poison();
   prepared->Download(out.view);  // no Run(): every output still holds poison
   const Accuracy a = CheckOutputs(p, in.view, out.view, ref, pool);
   EXPECT_FALSE(a.passed);
-  EXPECT_EQ(a.y.unwritten, static_cast<uint64_t>(p.elements()));
-  EXPECT_EQ(a.mean.unwritten, static_cast<uint64_t>(p.rows));
-  EXPECT_EQ(a.rstd.unwritten, static_cast<uint64_t>(p.rows));
+  EXPECT_EQ(a[TensorId::kY]->unwritten, static_cast<uint64_t>(p.elements()));
+  EXPECT_EQ(a[TensorId::kMean]->unwritten, static_cast<uint64_t>(p.rows));
+  EXPECT_EQ(a[TensorId::kRstd]->unwritten, static_cast<uint64_t>(p.rows));
   prepared->Run();
   prepared->Download(out.view);
   const Accuracy b = CheckOutputs(p, in.view, out.view, ref, pool);
@@ -359,6 +409,86 @@ TEST(CudnnBackend, EmptyProblemRuns) {
   prepared->Run();
   prepared->Download(out.view);
   EXPECT_GE(prepared->TimeBatch(2, false), 0.0);
+}
+
+// RMSNorm (CUDNN_RMS_NORM) in both phases against the float64 RMSNorm
+// reference and rule of backends/cuda/tests/rmsnorm_check.h. Rows far from
+// zero are not ill-conditioned for RMSNorm (a sum of squares has no
+// cancellation), so every distribution must pass except `special`, whose
+// NaN rows' statistics cuDNN may write as a number (as its layer norm
+// does); that one is printed as a finding, to be settled on a GPU.
+TEST(CudnnBackend, RmsNormVerifiesEveryDistributionDTypeAndPhase) {
+  SKIP_WITHOUT_CUDNN();
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{15, 3}, {30, 300}, {257, 768},
+                                                           {64, 4096}};
+  const std::vector<Mode> modes = {
+      {"inference", true, false}, {"inference", false, false}, {"training", true, true}};
+  int supported = 0;
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (Distribution dist : AllDistributions()) {
+      for (const auto& [rows, cols] : shapes) {
+        for (const Mode& mode : modes) {
+          Problem p;
+          p.norm = Norm::kRmsNorm;
+          p.rows = rows;
+          p.cols = cols;
+          p.dtype = dtype;
+          p.dist = dist;
+          p.affine = mode.affine;
+          p.stats = mode.stats;
+          p.seed = 7;
+          const std::string where = "rmsnorm " + p.ShortName() + " " + mode.variant +
+                                    (mode.affine ? " affine" : " no-affine") +
+                                    (mode.stats ? " stats" : "");
+          const Verdict v = CudnnPeer().Supports(p, {mode.variant, 0});
+          if (!v.ok) {
+            std::cout << "[unsupported] cudnn " << where << ": " << v.reason << "\n";
+            continue;
+          }
+          ++supported;
+          OwnedInputs in = MakeInputs(p);
+          const RmsReference ref = RmsReferenceOf(p, in);
+          auto prepared = CudnnPeer().Prepare(p, in.view, {mode.variant, 0});
+          OwnedOutputs out = MakeOutputs(p);
+          prepared->Poison();
+          prepared->Run();
+          prepared->Download(out.view);
+          const RmsCheck check = CheckRms(p, in, ref, out);
+          if (dist != Distribution::kSpecial) {
+            EXPECT_TRUE(check.passed) << where << ": " << check.failed << " failed, first "
+                                      << check.reason;
+          } else if (!check.passed) {
+            std::cout << "[finding] cudnn " << where << ": " << check.failed
+                      << " failed, first " << check.reason << "\n";
+          }
+          EXPECT_EQ(check.reason.find("unwritten"), std::string::npos) << where;
+        }
+      }
+    }
+  }
+  EXPECT_GT(supported, 0);
+}
+
+TEST(CudnnBackend, RmsNormPoisonShowsUnwrittenOutputs) {
+  SKIP_WITHOUT_CUDNN();
+  Problem p;
+  p.norm = Norm::kRmsNorm;
+  p.rows = 5;
+  p.cols = 256;
+  p.stats = true;
+  OwnedInputs in = MakeInputs(p);
+  const RmsReference ref = RmsReferenceOf(p, in);
+  auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
+  OwnedOutputs out = MakeOutputs(p);
+  prepared->Poison();
+  prepared->Download(out.view);  // no Run(): every output still holds poison
+  const RmsCheck a = CheckRms(p, in, ref, out);
+  EXPECT_EQ(a.failed, p.elements() + p.rows);
+  EXPECT_NE(a.reason.find("unwritten"), std::string::npos) << a.reason;
+  prepared->Run();
+  prepared->Download(out.view);
+  const RmsCheck b = CheckRms(p, in, ref, out);
+  EXPECT_TRUE(b.passed) << b.reason;
 }
 
 }  // namespace

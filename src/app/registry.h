@@ -1,8 +1,11 @@
-// The list of backends. Adding a compiled-in backend: its folder, one line in
-// registry.cc, its CMake lines. Plugins and external commands are added at
-// run time by the application layer (AddBackend).
-#ifndef LNBENCH_BACKENDS_REGISTRY_H_
-#define LNBENCH_BACKENDS_REGISTRY_H_
+// The application layer's list of backends: the CLI builds the backend
+// objects here and hands them to core (RunConfig::backend_objects,
+// CollectContext); core never includes this header. Adding a compiled-in
+// backend: its folder, one line in registry.cc, its CMake lines. Plugins and
+// external commands are added at run time by the application layer
+// (AddBackend).
+#ifndef LNBENCH_APP_REGISTRY_H_
+#define LNBENCH_APP_REGISTRY_H_
 
 #include <memory>
 #include <string>
@@ -24,4 +27,4 @@ void AddBackend(std::unique_ptr<Backend> backend);
 
 }  // namespace lnbench
 
-#endif  // LNBENCH_BACKENDS_REGISTRY_H_
+#endif  // LNBENCH_APP_REGISTRY_H_

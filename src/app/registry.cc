@@ -1,4 +1,4 @@
-#include "backends/registry.h"
+#include "app/registry.h"
 
 #include "core/errors.h"
 

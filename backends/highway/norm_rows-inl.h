@@ -1,0 +1,364 @@
+// Per-target row helpers shared by the Highway norm kernels (LayerNorm in
+// layernorm_highway-inl.h; an RMSNorm kernel loads, converts and writes its
+// rows the same way): f32/bf16/f16 loads widened to f32 vectors, stores
+// rounded to nearest even, and WriteRowRange, which writes a row range from
+// an f32 vector functor with ordinary or streaming stores. Included by a
+// kernel's -inl.h inside foreach_target.h, so everything here exists once
+// per SIMD target.
+
+// Per-target include guard, toggled by foreach_target.h.
+#if defined(LNBENCH_BACKENDS_HIGHWAY_NORM_ROWS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LNBENCH_BACKENDS_HIGHWAY_NORM_ROWS_INL_H_
+#undef LNBENCH_BACKENDS_HIGHWAY_NORM_ROWS_INL_H_
+#else
+#define LNBENCH_BACKENDS_HIGHWAY_NORM_ROWS_INL_H_
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <algorithm>
+
+#include "core/dtype.h"
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lnbench {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// x86 targets from AVX2 up have F16C: f16 conversions in hardware, rounding to
+// nearest even and keeping Inf/NaN. Highway 1.0.3 emulates them elsewhere by
+// truncating and turns Inf/NaN into finite values, so those targets use the
+// exact integer conversions below instead.
+#undef LNBENCH_HWY_HAVE_F16C
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && !defined(HWY_DISABLE_F16C)
+#define LNBENCH_HWY_HAVE_F16C 1
+#else
+#define LNBENCH_HWY_HAVE_F16C 0
+#endif
+
+// HWY_SCALAR (the fallback of GCC < 12.3) has one lane and no Combine:
+// it writes y with ordinary stores only.
+#undef LNBENCH_HWY_CAN_STREAM
+#if HWY_TARGET == HWY_SCALAR
+#define LNBENCH_HWY_CAN_STREAM 0
+#else
+#define LNBENCH_HWY_CAN_STREAM 1
+#endif
+
+constexpr size_t kCacheLineBytes = 64;
+
+// ------------------------------ Conversions
+
+// Returns element p[0] as float (the shift of a block; exact).
+HWY_INLINE float ScalarToFloat(const float* p) { return *p; }
+HWY_INLINE float ScalarToFloat(const hwy::bfloat16_t* p) { return BF16ToFloat(p->bits); }
+HWY_INLINE float ScalarToFloat(const hwy::float16_t* p) {
+  uint16_t bits;
+  hwy::CopyBytes<2>(p, &bits);
+  return F16ToFloat(bits);
+}
+
+// Returns Lanes(d) elements from p (any alignment) as f32; exact.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadF32(D d, const float* HWY_RESTRICT p) {
+  return hn::LoadU(d, p);
+}
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::bfloat16_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToUnsigned<D> du32;
+  const auto bits = hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
+  return hn::BitCast(d, hn::ShiftLeft<16>(bits));
+}
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::float16_t* HWY_RESTRICT p) {
+#if LNBENCH_HWY_HAVE_F16C
+  const hn::Rebind<hwy::float16_t, D> df16;
+  return hn::PromoteTo(d, hn::LoadU(df16, p));
+#else
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToUnsigned<D> du32;
+  const hn::RebindToSigned<D> di32;
+  const auto bits = hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
+  const auto sign = hn::ShiftLeft<16>(hn::And(bits, hn::Set(du32, 0x8000u)));
+  const auto magnitude = hn::And(bits, hn::Set(du32, 0x7FFFu));
+  const auto exponent = hn::And(bits, hn::Set(du32, 0x7C00u));
+  // Normal: rebias the exponent from 15 to 127.
+  const auto normal = hn::Add(hn::ShiftLeft<13>(magnitude), hn::Set(du32, (127u - 15u) << 23));
+  const auto inf_nan = hn::Or(hn::ShiftLeft<13>(magnitude), hn::Set(du32, 0x7F800000u));
+  // Subnormal and zero: mantissa * 2^-24, exact in f32.
+  const auto subnormal = hn::BitCast(
+      du32, hn::Mul(hn::ConvertTo(d, hn::BitCast(di32, magnitude)), hn::Set(d, 0x1p-24f)));
+  auto out = hn::IfThenElse(hn::Eq(exponent, hn::Zero(du32)), subnormal, normal);
+  out = hn::IfThenElse(hn::Eq(exponent, hn::Set(du32, 0x7C00u)), inf_nan, out);
+  return hn::BitCast(d, hn::Or(out, sign));
+#endif
+}
+
+// Loads elements [0, 2 * Lanes(d)) of p as two f32 vectors in an order of
+// its choosing: for sums, where the order of terms does not matter.
+template <class D, typename T>
+HWY_INLINE void LoadTwoUnordered(D d, const T* HWY_RESTRICT p, hn::Vec<D>& v0, hn::Vec<D>& v1) {
+  v0 = LoadF32(d, p);
+  v1 = LoadF32(d, p + hn::Lanes(d));
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// bf16 is the upper half of an f32: a full vector of bf16 splits into its
+// even elements (shifted up) and odd elements (masked) with two plain
+// integer operations, where an ordered widening needs a shuffle per vector.
+template <class D>
+HWY_INLINE void LoadTwoUnordered(D d, const hwy::bfloat16_t* HWY_RESTRICT p, hn::Vec<D>& v0,
+                                 hn::Vec<D>& v1) {
+  const hn::Repartition<uint16_t, D> d16;
+  const hn::RebindToUnsigned<D> du32;
+  const auto a = hn::BitCast(du32, hn::LoadU(d16, reinterpret_cast<const uint16_t*>(p)));
+  v0 = hn::BitCast(d, hn::ShiftLeft<16>(a));
+  v1 = hn::BitCast(d, hn::And(a, hn::Set(du32, 0xFFFF0000u)));
+}
+#endif
+
+// Returns the f32 bits of v with bits 31..16 holding v rounded to bf16 to
+// nearest, ties to even (a NaN becomes a quiet NaN: no carry can turn it into
+// Inf). Highway 1.0.3's DemoteTo(bf16) truncates on x86.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> RoundedBF16InU32(D d, hn::Vec<D> v) {
+  const hn::RebindToUnsigned<D> du32;
+  const auto bits = hn::BitCast(du32, v);
+  const auto odd = hn::And(hn::ShiftRight<16>(bits), hn::Set(du32, 1u));
+  const auto rounded = hn::Add(hn::Add(bits, hn::Set(du32, 0x7FFFu)), odd);
+  const auto quiet_nan = hn::Or(bits, hn::Set(du32, 0x00400000u));
+  (void)d;
+  return hn::IfThenElse(hn::RebindMask(du32, hn::IsNaN(v)), quiet_nan, rounded);
+}
+
+// Returns the bf16 bit patterns of v (see RoundedBF16InU32).
+template <class D>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsBF16(D d, hn::Vec<D> v) {
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToSigned<D> di32;
+  return hn::DemoteTo(du16, hn::BitCast(di32, hn::ShiftRight<16>(RoundedBF16InU32(d, v))));
+}
+
+#if LNBENCH_HWY_CAN_STREAM
+// Returns the bf16 bit patterns of lo then hi as one full vector: one
+// ConcatOdd of the upper halves instead of two demotions and a Combine.
+template <class D>
+HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> BitsBF16Pair(D d, hn::Vec<D> lo,
+                                                               hn::Vec<D> hi) {
+  const hn::Repartition<uint16_t, D> d16;
+  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
+                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
+}
+#endif
+
+#undef LNBENCH_HWY_NATIVE_BF16
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define LNBENCH_HWY_NATIVE_BF16 1
+// AVX512_BF16 (Cooper Lake, Zen 4) rounds two f32 vectors to bf16 in one
+// instruction, VCVTNE2PS2BF16: nearest even, NaN kept (quiet), the same bits
+// as BitsBF16Pair except that f32 subnormals become zero. Highway 1.0.3 has
+// no target or op for it, so the CPU is asked once at start-up and the
+// instruction is written as inline assembly (this target's attributes lack
+// avx512bf16, so its intrinsic cannot be called here). With the integer
+// rounding, bf16 output was compute-bound: 13 operations per vector pair
+// against one.
+static const bool kHaveAvx512BF16 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") != 0;
+}();
+
+HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<float> lo,
+                                             hn::Vec512<float> hi) {
+  // fpclass 0x20: subnormal; those (rare) pairs take the integer rounding.
+  if (HWY_LIKELY(kHaveAvx512BF16) &&
+      _kortestz_mask16_u8(_mm512_fpclass_ps_mask(lo.raw, 0x20),
+                          _mm512_fpclass_ps_mask(hi.raw, 0x20))) {
+    __m512i bits;
+    asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
+    return hn::Vec512<uint16_t>{bits};
+  }
+  const hn::Full512<uint16_t> d16;
+  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
+                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
+}
+#else
+#define LNBENCH_HWY_NATIVE_BF16 0
+#endif
+
+// Returns the IEEE binary16 bit patterns of v rounded to nearest, ties to
+// even, with subnormals and overflow to infinity.
+template <class D>
+HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsF16(D d, hn::Vec<D> v) {
+  const hn::Rebind<uint16_t, D> du16;
+#if LNBENCH_HWY_HAVE_F16C
+  const hn::Rebind<hwy::float16_t, D> df16;
+  return hn::BitCast(du16, hn::DemoteTo(df16, v));
+#else
+  const hn::RebindToUnsigned<D> du32;
+  const hn::RebindToSigned<D> di32;
+  const auto bits = hn::BitCast(du32, v);
+  const auto sign = hn::And(bits, hn::Set(du32, 0x80000000u));
+  const auto abs_bits = hn::Xor(bits, sign);
+  const auto abs_signed = hn::BitCast(di32, abs_bits);
+  // >= 65536 (or Inf/NaN): Inf, or a quiet NaN.
+  const auto too_big = hn::Gt(abs_signed, hn::Set(di32, 0x477FFFFF));
+  const auto huge = hn::IfThenElse(hn::Gt(abs_signed, hn::Set(di32, 0x7F800000)),
+                                   hn::Set(di32, 0x7E00), hn::Set(di32, 0x7C00));
+  // Below 2^-14: adding 0.5 lets the FPU round the value at the subnormal
+  // spacing 2^-24, leaving the f16 bits in the low mantissa bits.
+  const auto tiny = hn::Lt(abs_signed, hn::Set(di32, 113 << 23));
+  const auto subnormal =
+      hn::Sub(hn::BitCast(di32, hn::Add(hn::BitCast(d, abs_bits), hn::Set(d, 0.5f))),
+              hn::Set(di32, 0x3F000000));
+  // Normal: rebias, then round the 13 dropped bits to nearest even.
+  const auto odd = hn::And(hn::ShiftRight<13>(abs_bits), hn::Set(du32, 1u));
+  const auto rebiased =
+      hn::Add(hn::Add(abs_bits, hn::Set(du32, 0xC8000FFFu)), odd);  // (15-127)<<23 + 0xFFF
+  const auto normal = hn::BitCast(di32, hn::ShiftRight<13>(rebiased));
+  auto out = hn::IfThenElse(tiny, subnormal, normal);
+  out = hn::IfThenElse(too_big, huge, out);
+  out = hn::Or(out, hn::BitCast(di32, hn::ShiftRight<16>(sign)));
+  return hn::DemoteTo(du16, out);
+#endif
+}
+
+// Stores Lanes(d) values to p (any alignment), rounded to the element type.
+template <class D>
+HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
+  hn::StoreU(v, d, p);
+}
+template <class D>
+HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::bfloat16_t* HWY_RESTRICT p) {
+  hn::StoreU(BitsBF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
+}
+template <class D>
+HWY_INLINE void StoreF32(D d, hn::Vec<D> v, hwy::float16_t* HWY_RESTRICT p) {
+  hn::StoreU(BitsF16(d, v), hn::Rebind<uint16_t, D>(), reinterpret_cast<uint16_t*>(p));
+}
+
+// ------------------------------ Row stores
+// Shared by the norm kernels (LayerNorm here; an RMSNorm kernel writes its
+// rows the same way): values are produced as f32 vectors and written as T two
+// vectors at a time, which is one full vector of a 16-bit T (bf16: one
+// VCVTNE2PS2BF16 or one ConcatOdd per pair, f16: one Combine).
+
+// Writes v0 then v1 (2 * Lanes(d) values) to p as T. kStream: streaming
+// (non-temporal) stores, p aligned to the vector size; else any alignment.
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, float* HWY_RESTRICT p) {
+  if (kStream) {
+    hn::Stream(v0, d, p);
+    hn::Stream(v1, d, p + hn::Lanes(d));
+  } else {
+    hn::StoreU(v0, d, p);
+    hn::StoreU(v1, d, p + hn::Lanes(d));
+  }
+}
+#if LNBENCH_HWY_CAN_STREAM
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::bfloat16_t* HWY_RESTRICT p) {
+  const hn::Repartition<uint16_t, D> d16;
+  const auto bits = BitsBF16Pair(d, v0, v1);
+  uint16_t* p16 = reinterpret_cast<uint16_t*>(p);
+  if (kStream) {
+    hn::Stream(bits, d16, p16);
+  } else {
+    hn::StoreU(bits, d16, p16);
+  }
+}
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::float16_t* HWY_RESTRICT p) {
+  const hn::Repartition<uint16_t, D> d16;
+  const auto bits = hn::Combine(d16, BitsF16(d, v1), BitsF16(d, v0));
+  uint16_t* p16 = reinterpret_cast<uint16_t*>(p);
+  if (kStream) {
+    hn::Stream(bits, d16, p16);
+  } else {
+    hn::StoreU(bits, d16, p16);
+  }
+}
+#else
+// HWY_SCALAR: one lane, no Combine; ordinary stores only.
+template <bool kStream, class D, typename T>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p) {
+  static_assert(!kStream, "HWY_SCALAR has no streaming stores");
+  StoreF32(d, v0, p);
+  StoreF32(d, v1, p + hn::Lanes(d));
+}
+#endif
+
+// Returns how many elements of a row starting at y precede its first cache
+// line boundary (0 when y is aligned).
+template <typename T>
+HWY_INLINE size_t HeadElements(const T* y) {
+  const size_t misalign = (reinterpret_cast<uintptr_t>(y) % kCacheLineBytes) / sizeof(T);
+  return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
+}
+
+// Writes elements [begin, end) of a row y of `cols` >= Lanes(d) elements,
+// y[i, i + Lanes(d)) = value(i), an f32 vector (value: a small functor,
+// captured by value so that it stays in registers). A last partial vector is
+// the one ending at the row's end or the one starting at the last whole
+// vector: it rewrites neighbouring elements of this row with the same
+// values, never touching another row (which may belong to another thread).
+//
+// kStream: streaming stores for the cache lines wholly inside [begin, end),
+// ordinary stores for a partial line at either end; y + end is then a line
+// boundary unless end == cols. With `prefetch` (the next row, or nullptr)
+// each line written also prefetches the same offset of that row, so DRAM
+// reads continue while y is written.
+template <bool kStream, class D, typename T, class Value>
+HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
+                              const T* prefetch, const Value& value) {
+  const size_t N = hn::Lanes(d);
+  (void)prefetch;  // unused without streaming stores (HWY_SCALAR)
+  size_t i = begin;
+  size_t plain_end = end;  // ordinary stores for [i, plain_end)
+#if LNBENCH_HWY_CAN_STREAM
+  if (kStream) {
+    constexpr size_t kLine = kCacheLineBytes / sizeof(T);
+    const size_t body_begin = std::min(end, begin + HeadElements(y + begin));
+    const size_t body_end = body_begin + (end - body_begin) / kLine * kLine;
+    for (; i + N <= body_begin; i += N) StoreF32(d, value(i), y + i);
+    if (i < body_begin) {
+      const size_t last = std::min(i, cols - N);
+      StoreF32(d, value(last), y + last);
+    }
+    i = body_begin;
+    for (; i + 2 * N <= body_end; i += 2 * N) {
+      if (prefetch != nullptr) {
+        hwy::Prefetch(prefetch + i);
+        // f32: the pair spans two lines.
+        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch + i + N);
+      }
+      StorePair<true>(d, value(i), value(i + N), y + i);
+    }
+    if constexpr (sizeof(T) == sizeof(float)) {
+      if (i < body_end) {  // one line (one vector) left
+        if (prefetch != nullptr) hwy::Prefetch(prefetch + i);
+        hn::Stream(value(i), d, y + i);
+      }
+    }
+    i = body_end;
+  }
+#endif
+  for (; i + 2 * N <= plain_end; i += 2 * N) StorePair<false>(d, value(i), value(i + N), y + i);
+  for (; i + N <= plain_end; i += N) StoreF32(d, value(i), y + i);
+  if (i < plain_end) {
+    const size_t last = std::min(i, cols - N);
+    StoreF32(d, value(last), y + last);
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lnbench
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

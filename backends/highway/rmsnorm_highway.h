@@ -1,0 +1,32 @@
+// Entry points of the Highway RMSNorm forward kernels (rmsnorm_highway.cc).
+// A plain header: no SIMD types; the per-target code is in rmsnorm_highway-inl.h.
+#ifndef LNBENCH_BACKENDS_HIGHWAY_RMSNORM_HIGHWAY_H_
+#define LNBENCH_BACKENDS_HIGHWAY_RMSNORM_HIGHWAY_H_
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace lnbench {
+
+// One RMSNorm problem as the row kernels see it: x and y rows*cols elements
+// of the dtype, row r at element r*cols (rows need not be aligned).
+struct HwyRmsArgs {
+  const void* x = nullptr;
+  void* y = nullptr;
+  const float* gamma = nullptr;  // nullptr: no affine scale
+  float* rstd = nullptr;         // nullptr: rrms not written
+  int64_t cols = 1;
+  double eps = 1e-5;
+};
+
+// Computes rows [begin, end) of `args`.
+using HwyRmsRowsFn = void (*)(const HwyRmsArgs& args, int64_t begin, int64_t end);
+
+// Returns the kernel for `dtype` compiled for Highway target `target_bits`,
+// or nullptr if that target was not compiled.
+HwyRmsRowsFn HighwayRmsNormRowsFunction(DType dtype, int64_t target_bits);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_BACKENDS_HIGHWAY_RMSNORM_HIGHWAY_H_

@@ -1,0 +1,124 @@
+// LayerNorm forward: y = (x - mean) * rstd * gamma + beta per row, rstd =
+// 1/sqrt(var + eps); mean and rstd are outputs when problem.stats.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/generators.h"
+#include "core/input_files.h"
+#include "core/ops/ops.h"
+#include "core/problem.h"
+#include "reference/reference.h"
+
+namespace lnbench {
+namespace {
+
+class LayerNormForward : public OpDescriptor {
+ public:
+  Norm norm() const override { return Norm::kLayerNorm; }
+  Direction dir() const override { return Direction::kForward; }
+
+  std::vector<TensorSpec> Tensors(const Problem& p) const override {
+    std::vector<TensorSpec> t = {{TensorId::kX, TensorRole::kInput, Extent::kRowsCols}};
+    if (p.affine) {
+      t.push_back({TensorId::kGamma, TensorRole::kInput, Extent::kCols});
+      t.push_back({TensorId::kBeta, TensorRole::kInput, Extent::kCols});
+    }
+    t.push_back({TensorId::kY, TensorRole::kOutput, Extent::kRowsCols});
+    if (p.stats) {
+      t.push_back({TensorId::kMean, TensorRole::kOutput, Extent::kRows});
+      t.push_back({TensorId::kRstd, TensorRole::kOutput, Extent::kRows});
+    }
+    return t;
+  }
+
+  // y's bound needs the row's mean and rstd even when they are not outputs.
+  std::vector<TensorSpec> ReferenceTensors(const Problem&) const override {
+    return {{TensorId::kY, TensorRole::kOutput, Extent::kRowsCols},
+            {TensorId::kMean, TensorRole::kOutput, Extent::kRows},
+            {TensorId::kRstd, TensorRole::kOutput, Extent::kRows}};
+  }
+
+  std::string_view BytesModelText() const override {
+    return "read = N*H*sizeof(dtype) + (affine ? 2*H*4 : 0); "
+           "written = N*H*sizeof(dtype) + (stats ? 2*N*4 : 0)";
+  }
+
+  void GenerateInputs(const Problem& p, const HostTensors& in, ThreadPool& pool) const override {
+    FillInput(p, in.get(TensorId::kX), pool);
+    if (p.affine) FillAffine(p, in.get<float>(TensorId::kGamma), in.get<float>(TensorId::kBeta));
+  }
+
+  InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, const HostTensors& in,
+                                ThreadPool& pool) const override {
+    return lnbench::FillFromFiles(files, p, in.get(TensorId::kX), in.get<float>(TensorId::kGamma),
+                                  in.get<float>(TensorId::kBeta), pool);
+  }
+
+  void ComputeReference(const Problem& p, const HostTensors& in, Reference& ref,
+                        ThreadPool& pool) const override {
+    LayerNormReference(p, in.get(TensorId::kX), in.get<float>(TensorId::kGamma),
+                       in.get<float>(TensorId::kBeta), ref.data(TensorId::kY),
+                       ref.data(TensorId::kMean), ref.data(TensorId::kRstd), pool);
+  }
+
+  void ErrorScales(const Problem& p, TensorId id, const HostTensors& in, const Reference& ref,
+                   int64_t begin, int64_t end, double* scale) const override {
+    const double* mean = ref.data(TensorId::kMean);
+    const double* rstd = ref.data(TensorId::kRstd);
+    switch (id) {
+      case TensorId::kY: {
+        // |gamma| (|n| + spread) + |beta|: n = (x - mean) rstd is the
+        // normalized value; spread = sigma * rstd = sqrt(var / (var + eps)) is
+        // the size in n of an error of the mean relative to the row's spread
+        // (1 unless eps dominates the variance).
+        const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
+        const float* beta = p.affine ? in.get<const float>(TensorId::kBeta) : nullptr;
+        const void* x = in.get(TensorId::kX);
+        const int64_t cols = p.cols;
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t row = i / cols, col = i - row * cols;
+          const double n = (LoadAsDouble(p.dtype, x, i) - mean[row]) * rstd[row];
+          const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+          const double b = beta ? std::fabs(static_cast<double>(beta[col])) : 0.0;
+          const double spread = std::sqrt(std::max(0.0, 1.0 - p.eps * rstd[row] * rstd[row]));
+          scale[i - begin] = g * (std::fabs(n) + spread) + b;
+        }
+        return;
+      }
+      case TensorId::kMean:
+      case TensorId::kRstd:
+        for (int64_t r = begin; r < end; ++r) {
+          double& s = scale[r - begin];
+          if (!std::isfinite(mean[r]) || !std::isfinite(rstd[r])) {
+            s = std::nan("");
+          } else if (id == TensorId::kMean) {
+            // A mean computed from values of size |mean| + stddev carries that much rounding.
+            const double var = std::max(0.0, 1.0 / (rstd[r] * rstd[r]) - p.eps);
+            s = std::fabs(mean[r]) + std::sqrt(var);
+          } else {
+            s = std::fabs(rstd[r]);  // relative
+          }
+        }
+        return;
+      default:
+        std::fill(scale, scale + (end - begin), std::nan(""));
+    }
+  }
+
+  double ComputeEpsUnits(const Problem& p, Extent) const override {
+    // See docs/verification.md for the derivation.
+    const double log2h = std::ceil(std::log2(static_cast<double>(std::max<int64_t>(p.cols, 2))));
+    return 6 + log2h + std::ceil(std::sqrt(static_cast<double>(p.cols)) / 8);
+  }
+};
+
+}  // namespace
+
+const OpDescriptor& LayerNormForwardOp() {
+  static const LayerNormForward op;
+  return op;
+}
+
+}  // namespace lnbench
