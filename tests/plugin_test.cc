@@ -98,6 +98,43 @@ TEST_F(PluginTest, ExamplePluginPassesVerifyAndIsReportedAsAPlugin) {
   }
 }
 
+// The op comes from the problem: the example plugin implements RMSNorm forward
+// too (x, gamma in; y, rstd out; no beta, no mean), and a backend's own
+// supports callback says why not for what it lacks.
+TEST_F(PluginTest, ExamplePluginRunsRmsNormAndSaysWhyNotForTheRest) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run(std::string("verify --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c --op all --shape 7x300,3x4097 --dtype f32,bf16 --dist normal,offset1e4 --both-modes "
+                 "--quiet --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  int rms_passed = 0;
+  for (const auto& c : report["cases"]) {
+    const auto& p = c["problem"];
+    if (p["dtype"] != "f32") {
+      EXPECT_EQ(c["status"], "unsupported");
+      EXPECT_EQ(c["reason"], "example_c: only f32 is implemented");
+      continue;
+    }
+    EXPECT_EQ(c["status"], "passed") << c.dump();
+    if (p["op"] != "rmsnorm") continue;
+    ++rms_passed;
+    const auto& tensors = c["accuracy"]["tensors"];
+    EXPECT_TRUE(tensors.contains("y"));
+    EXPECT_FALSE(tensors.contains("mean"));
+    EXPECT_EQ(tensors.contains("rstd"), p["stats"].get<bool>());
+    EXPECT_NE(c["repro"].get<std::string>().find("--op rmsnorm"), std::string::npos) << c["repro"];
+  }
+  EXPECT_EQ(rms_passed, 8);
+  // The external NumPy command does not implement RMSNorm: its own reason.
+  r = Run("verify --external '" + std::string("npy=/usr/bin/python3 ") + LNBENCH_SOURCE_DIR +
+          "/tests/external/numpy_layernorm.py' -b npy --op rmsnorm --shape 2x8 --dtype f32 --dist normal "
+          "--quiet --json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(Slurp(json))["cases"][0]["reason"], "npy: not written yet");
+}
+
 TEST_F(PluginTest, ExamplePluginIsTimedNextToBuiltInBackends) {
   const fs::path json = dir_ / "report.json";
   Result r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +

@@ -114,6 +114,42 @@ def test_torch_run(tmp):
     except RuntimeError:
         check(all(c["status"] == "unsupported" and "not implemented for 'Half'" in c["reason"] for c in f16),
               f"f16 without a CPU kernel: {[(c['status'], c['reason']) for c in f16]}")
+    # RMSNorm: F.rms_norm where this torch has it (2.4 and later), else
+    # unsupported with the reason; lnbench checks y and rstd either way.
+    rms = os.path.join(tmp, "rms.json")
+    res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "rmsnorm", "--shape", "5x64",
+               "--dtype", "f32", "--dist", "normal", "--stats", "--json", rms, "-q"])
+    if check(res.returncode in (0, 1), f"lnbench verify --op rmsnorm exited {res.returncode}: {res.stderr}"):
+        cases = json.load(open(rms))["cases"]
+        check(len(cases) == 1 and cases[0]["problem"]["op"] == "rmsnorm", f"rmsnorm cases: {cases}")
+        if hasattr(torch.nn.functional, "rms_norm"):
+            check(cases[0]["status"] == "passed" and "rstd" in cases[0]["accuracy"]["tensors"],
+                  f"torch rmsnorm: {cases[0]['status']} {cases[0]['reason']}")
+        else:
+            want = f"torch: torch {torch.__version__} has no torch.nn.functional.rms_norm"
+            check(cases[0]["status"] == "unsupported" and cases[0]["reason"] == want,
+                  f"torch rmsnorm without F.rms_norm: {cases[0]['status']} {cases[0]['reason']!r}")
+    # The script's RMSNorm path (inputs without beta, rstd written with
+    # --stats) on a torch without F.rms_norm: a stand-in F.rms_norm in f32,
+    # installed through sitecustomize, so the path runs on torch 1.13 too.
+    fake = os.path.join(tmp, "fake_rms")
+    os.makedirs(fake, exist_ok=True)
+    with open(os.path.join(fake, "sitecustomize.py"), "w") as f:
+        f.write("import torch\n"
+                "def rms_norm(x, shape, w=None, eps=1e-5):\n"
+                "    y = x.float() * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + eps)\n"
+                "    return (y if w is None else y * w.float()).to(x.dtype)\n"
+                "if not hasattr(torch.nn.functional, 'rms_norm'):\n"
+                "    torch.nn.functional.rms_norm = rms_norm\n")
+    res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "rmsnorm", "--shape", "5x64,3x1000",
+               "--dtype", "f32,bf16", "--dist", "normal", "--both-modes", "--json", rms, "-q"],
+              env=dict(os.environ, PYTHONPATH=fake))
+    if check(res.returncode == 0, f"torch rmsnorm with F.rms_norm exited {res.returncode}: {res.stderr}"):
+        cases = json.load(open(rms))["cases"]
+        check(len(cases) == 8 and all(c["status"] == "passed" for c in cases),
+              f"torch rmsnorm: {[(c['status'], c['reason']) for c in cases]}")
+        check(all(("rstd" in c["accuracy"]["tensors"]) == c["problem"]["stats"] and
+                  "mean" not in c["accuracy"]["tensors"] for c in cases), "rmsnorm tensors checked")
     for c in torch_cases:
         if c["status"] == "failed":
             check(c["timing"] is None, f"{c['id']}: a failed case has a timing")
