@@ -15,9 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/problem.h"
 
 namespace lnbench {
+
+struct TimingConfig;  // core/timing.h
 
 // Yes/no with the reason for a no ("no CUDA device", "dtype f16 not supported").
 struct Verdict {
@@ -107,6 +110,26 @@ class PreparedCase {
   virtual double TimeBatch(int batch, bool cold) = 0;
   // Returns extra facts for the report: launch configuration, transfer times.
   virtual std::map<std::string, std::string> Details() const { return {}; }
+  // Foreign backends only (Backend::IsForeign): copies new input values into
+  // the buffers the kernel reads, for the runner's second verification on
+  // fresh inputs through the same prepared case.
+  // Externally timed backends only (BackendOrigin::externally_timed): runs
+  // their own timing loop, guided by `config`, and returns the seconds per run
+  // of each sample they measured. Empty: the runner times it with TimeBatch.
+  virtual std::vector<double> SelfTimedSamples(const TimingConfig& /*config*/) { return {}; }
+  virtual void ReplaceInputs(const HostTensors& /*inputs*/) {
+    throw RuntimeError("this backend cannot replace its inputs");
+  }
+};
+
+// Where a backend's code comes from, for the report: built in (kind ""), a
+// plugin (kind "plugin", its file and ABI version) or an external command
+// (kind "external", externally timed).
+struct BackendOrigin {
+  std::string kind;
+  std::string path;  // the plugin file or the command line
+  int abi_version = 0;
+  bool externally_timed = false;
 };
 
 class Backend {
@@ -118,6 +141,11 @@ class Backend {
   virtual std::string Description() const = 0;
   // Returns true for other people's implementations (oneDNN, cuDNN), labelled as peers.
   virtual bool IsPeer() const { return false; }
+  // Returns where its code comes from (built in by default).
+  virtual BackendOrigin Origin() const { return {}; }
+  // Returns true for code lnbench does not ship (plugins, external commands):
+  // the runner verifies such a backend a second time on fresh inputs.
+  bool IsForeign() const { return !Origin().kind.empty(); }
   // Returns the memory system it runs on ("cpu", "cuda:0"): backends on one
   // device share that device's copy ceiling.
   virtual std::string DeviceId() const = 0;

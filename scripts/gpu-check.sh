@@ -196,7 +196,8 @@ if [[ ! -f "$torch_script" ]]; then
 elif ! python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
   skip torch "python3 cannot import torch with CUDA"
 else
-  TAIL=25 step torch 90 python3 "$torch_script" --device cuda --backend "${LNBENCH_TORCH_BACKENDS:-eager,compile}" --shape "$sweep_shapes" \
+  TAIL=25 step torch 90 "$lnbench" run --external "torch=python3 $torch_script --device cuda" -b torch \
+    --variant "${LNBENCH_TORCH_BACKENDS:-eager,compile}" --shape "$sweep_shapes" \
     --dtype "${LNBENCH_TORCH_DTYPES:-f32,bf16,f16}" --time-budget 0.1 --json "$outdir/sweep-torch.json"
 fi
 if ((cudnn_ok)) && ((budget - (SECONDS - start) >= 60)); then

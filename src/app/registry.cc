@@ -1,5 +1,7 @@
 #include "app/registry.h"
 
+#include "core/errors.h"
+
 namespace lnbench {
 
 // Each backend defines its factory in its own folder.
@@ -17,8 +19,10 @@ std::unique_ptr<Backend> MakeOneDnnBackend();
 std::unique_ptr<Backend> MakeCudnnBackend();
 #endif
 
-const std::vector<Backend*>& AllBackends() {
-  static const std::vector<std::unique_ptr<Backend>> owned = [] {
+namespace {
+
+std::vector<std::unique_ptr<Backend>>& Owned() {
+  static std::vector<std::unique_ptr<Backend>> owned = [] {
     std::vector<std::unique_ptr<Backend>> v;
     v.push_back(MakeScalarBackend());
 #ifdef LNBENCH_HAVE_HIGHWAY
@@ -35,18 +39,35 @@ const std::vector<Backend*>& AllBackends() {
 #endif
     return v;
   }();
-  static const std::vector<Backend*> all = [] {
+  return owned;
+}
+
+std::vector<Backend*>& All() {
+  static std::vector<Backend*> all = [] {
     std::vector<Backend*> v;
-    for (const auto& b : owned) v.push_back(b.get());
+    for (const auto& b : Owned()) v.push_back(b.get());
     return v;
   }();
   return all;
 }
 
+}  // namespace
+
+const std::vector<Backend*>& AllBackends() { return All(); }
+
 Backend* FindBackend(const std::string& name) {
   for (Backend* b : AllBackends())
     if (b->Name() == name) return b;
   return nullptr;
+}
+
+void AddBackend(std::unique_ptr<Backend> backend) {
+  if (FindBackend(backend->Name()) != nullptr)
+    throw UsageError("backend name '" + backend->Name() + "' is already taken (" +
+                     (backend->Origin().path.empty() ? std::string("built in") : backend->Origin().path) +
+                     "): rename the plugin's backend");
+  All().push_back(backend.get());
+  Owned().push_back(std::move(backend));
 }
 
 }  // namespace lnbench

@@ -17,6 +17,8 @@
 #include <optional>
 #include <regex>
 
+#include "app/external_command.h"
+#include "app/plugin_loader.h"
 #include "app/registry.h"
 #include "cli/commands.h"
 #include "cli/suggest.h"
@@ -174,7 +176,36 @@ uint64_t ParseUint64(const std::string& option, const std::string& text) {
   return static_cast<uint64_t>(v);
 }
 
+void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
+  cmd->add_option("--plugin", o.plugins,
+                  "load a plugin backend (a shared library built against include/lnbench/plugin.h; "
+                  "repeatable; LNBENCH_PLUGIN_PATH adds more)")
+      ->check(NonEmpty());
+  cmd->add_option("--external", o.externals,
+                  "NAME=COMMAND: a backend run as a program with the protocol of docs/plugins.md "
+                  "(inputs as .npy, outputs read back, timed by the command; repeatable)")
+      ->check(NonEmpty());
+  cmd->add_flag("--no-isolation", o.no_isolation,
+                "run plugins in lnbench's own process (faster start; a crashing plugin takes lnbench down)");
+  cmd->add_option("--plugin-timeout", o.timeout_s,
+                  "seconds one call into a plugin (prepare, a run, a timed batch) or one run of an external "
+                  "command may take")
+      ->check(Finite())->check(CLI::Range(0.001, 86400.0))->capture_default_str();
+}
+
+void RegisterForeignBackends(const ForeignOptions& o) {
+  PluginSettings settings;
+  settings.isolate = !o.no_isolation;
+  settings.timeout_s = o.timeout_s;
+  RegisterPlugins(o.plugins, settings);
+  static bool externals_done = false;
+  if (externals_done) return;
+  externals_done = true;
+  for (const std::string& spec : o.externals) AddBackend(MakeExternalBackend(spec, o.timeout_s));
+}
+
 void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
+  AddForeignOptions(cmd, o.foreign);
   cmd->add_option("-b,--backend", o.backends,
                   "backends, comma-separated, or 'all' (every available one; see `lnbench list`)")
       ->capture_default_str();
@@ -244,6 +275,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
 }
 
 RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
+  RegisterForeignBackends(o.foreign);
   RunConfig c;
   c.command = command;
   c.backend_objects = AllBackends();

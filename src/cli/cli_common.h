@@ -14,7 +14,24 @@
 
 namespace lnbench {
 
+// Foreign backends: plugins (shared libraries) and external commands, loaded
+// into the registry before the configuration is checked.
+struct ForeignOptions {
+  std::vector<std::string> plugins;  // --plugin PATH.so (LNBENCH_PLUGIN_PATH adds more)
+  std::vector<std::string> externals;  // --external NAME=COMMAND
+  bool no_isolation = false;         // run plugins in lnbench's own process
+  double timeout_s = 60;             // per command to a plugin's child process or external command
+};
+
+// Adds --plugin, --external, --no-isolation and --plugin-timeout to `cmd`.
+void AddForeignOptions(CLI::App* cmd, ForeignOptions& opts);
+
+// Loads the plugins (and LNBENCH_PLUGIN_PATH's) and the external commands into
+// the registry, once per process. Throws UsageError.
+void RegisterForeignBackends(const ForeignOptions& opts);
+
 struct ProblemOptions {
+  ForeignOptions foreign;
   std::string backends = "all";
   std::string variants;  // "" = each backend's default
   std::string hwy_target;

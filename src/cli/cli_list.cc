@@ -30,6 +30,7 @@ struct VariantRow {
 
 struct BackendRow {
   std::string name, description, device, reason;
+  std::string origin;  // "" built in, else " (plugin PATH, ABI N)" / " (external: CMD)"
   bool peer = false, available = false;
   std::map<std::string, std::string> info;
   std::vector<VariantRow> variants;
@@ -46,6 +47,11 @@ std::vector<BackendRow> Backends() {
     row.available = v.ok;
     row.reason = v.ok ? "" : v.reason;
     row.device = b->DeviceId();
+    const BackendOrigin origin = b->Origin();
+    if (origin.kind == "plugin")
+      row.origin = fmt::format(" (plugin {}, ABI {})", origin.path, origin.abi_version);
+    else if (!origin.kind.empty())
+      row.origin = fmt::format(" ({}: {})", origin.kind, origin.path);
     if (v.ok) row.info = b->DeviceInfo();
     for (const auto& var : b->Variants()) {
       CaseOptions options{var.name, 0, {}};
@@ -72,7 +78,8 @@ std::string PresetCols(const ShapePreset& p) {
 
 void PrintTable(const std::vector<BackendRow>& backends) {
   for (const BackendRow& b : backends) {
-    fmt::print("{}{}: {}{}\n  {}\n", b.name, b.peer ? " (peer)" : "", b.available ? "available" : "unavailable",
+    fmt::print("{}{}{}: {}{}\n  {}\n", b.name, b.peer ? " (peer)" : "", EscapeForTerminal(b.origin),
+               b.available ? "available" : "unavailable",
                b.available ? "" : " (" + EscapeForTerminal(b.reason) + ")", b.description);
     if (b.available && !b.info.empty()) {
       std::string line;
@@ -95,7 +102,8 @@ void PrintJson(const std::vector<BackendRow>& backends) {
   for (const BackendRow& b : backends) {
     nlohmann::ordered_json bj = {{"name", b.name},         {"peer", b.peer},
                                  {"available", b.available}, {"reason", b.reason},
-                                 {"description", b.description}, {"device", b.device}};
+                                 {"description", b.description}, {"device", b.device},
+                                 {"origin", b.origin}};
     bj["device_info"] = nlohmann::ordered_json::object();
     for (const auto& [k, v] : b.info) bj["device_info"][k] = v;
     bj["variants"] = nlohmann::ordered_json::array();
@@ -129,11 +137,14 @@ CommandFn AddListCommand(CLI::App& app) {
   auto opts = std::make_shared<ListOptions>();
   CLI::App* cmd =
       app.add_subcommand("list", "backends (availability, variants, reasons), shape presets, distributions");
+  auto foreign = std::make_shared<ForeignOptions>();
+  AddForeignOptions(cmd, *foreign);
   cmd->add_option("--format", opts->format,
                   "an aligned listing, md (markdown), csv (one line per variant) or json (everything)")
       ->check(CLI::IsMember({"table", "md", "csv", "json"}))
       ->capture_default_str();
-  return [opts] {
+  return [opts, foreign] {
+    RegisterForeignBackends(*foreign);
     const std::vector<BackendRow> backends = Backends();
     if (opts->format == "table") {
       PrintTable(backends);

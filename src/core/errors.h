@@ -27,6 +27,13 @@ class RuntimeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A foreign kernel broke one of the guards around it: wrote past an output,
+// changed an input. The case fails (status failed, exit code 1), the run goes on.
+class GuardViolation : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace lnbench
 
 // Throws RuntimeError naming the file, line and the failed condition.

@@ -82,6 +82,7 @@ struct CaseResult {
   std::string variant;            // what ran
   std::string requested_variant;  // "" = default
   bool peer = false;
+  BackendOrigin origin;           // plugin / external command; kind "" when built in
   std::string device;
   int threads = 0;                // CPU threads used; 0 for GPUs
   Problem problem;

@@ -29,7 +29,7 @@ struct TimingResult {
   int warmup_runs = 0;
   std::vector<double> samples_s;  // seconds per run, one per sample
   SampleStats stats;
-  std::string stop_reason;  // "noise", "time_budget", "max_samples"
+  std::string stop_reason;  // "noise", "time_budget", "max_samples", "external"
 };
 
 // Times `prepared` under `config`.

@@ -96,6 +96,14 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
   j["variant"] = r.variant;
   j["requested_variant"] = r.requested_variant;
   j["peer"] = r.peer;
+  if (!r.origin.kind.empty()) {
+    Json o;
+    o["kind"] = r.origin.kind;
+    o["path"] = r.origin.path;
+    if (r.origin.kind == "plugin") o["abi_version"] = r.origin.abi_version;
+    o["externally_timed"] = r.origin.externally_timed;
+    j["origin"] = o;
+  }
   j["device"] = r.device;
   j["threads"] = r.threads;
   j["machine"] = machine;

@@ -219,7 +219,8 @@ TableRows BuildRows(const RunResult& result, const TableOptions& o) {
     const ErrorStats* main = MainOutputError(r);
     std::vector<std::string> row = {
         op.Name(),
-        EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : ""),
+        EscapeForTerminal(r.backend) + (r.peer ? " (peer)" : "") +
+            (r.origin.kind.empty() ? "" : " (" + r.origin.kind + ")"),
         VariantLabel(r),
         fmt::format("{}x{}", p.rows, p.cols),
         std::string(DTypeName(p.dtype)),

@@ -1,0 +1,407 @@
+#include "app/external_command.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "backends/cpu/cpu_backend.h"
+#include "app/registry.h"
+#include "core/errors.h"
+#include "core/npy.h"
+#include "core/op.h"
+#include "core/timing.h"
+
+namespace lnbench {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+// The tensors of a problem as files: name, whether lnbench writes it (input),
+// shape, dtype, and lnbench's host pointer for it. The one place that maps
+// HostTensors to the protocol's files; the tensors present come from the op.
+struct FileTensor {
+  std::string name;
+  bool is_output = false;
+  std::vector<int64_t> shape;
+  DType dtype = DType::kF32;
+  const void* input = nullptr;
+  void* output = nullptr;
+};
+
+std::vector<FileTensor> FileTensors(const Problem& p, const HostTensors* in, const HostTensors* out) {
+  std::vector<FileTensor> v;
+  for (const TensorSpec& t : OpFor(p).Tensors(p)) {
+    const bool output = t.role == TensorRole::kOutput;
+    std::vector<int64_t> shape;
+    switch (t.extent) {
+      case Extent::kRowsCols: shape = {p.rows, p.cols}; break;
+      case Extent::kCols: shape = {p.cols}; break;
+      case Extent::kRows: shape = {p.rows}; break;
+    }
+    v.push_back({std::string(TensorName(t.id)), output, std::move(shape), TensorDType(p, t.extent),
+                 !output && in ? in->get(t.id) : nullptr, output && out ? out->get(t.id) : nullptr});
+  }
+  return v;
+}
+
+// Returns "layernorm/fwd", the key of the command's "supports" table.
+std::string OpKey(const Problem& p) { return fmt::format("{}/{}", NormName(p.norm), DirectionName(p.dir)); }
+
+// Returns the last non-empty line of a file (the command's stderr), at most 300 characters.
+std::string LastLine(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  if (last.size() > 300) last = last.substr(0, 300) + "...";
+  return last;
+}
+
+// Reads a small JSON file the command wrote (at most 64 MiB). Throws RuntimeError.
+Json ReadJson(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw RuntimeError(fmt::format("the command wrote no {}", path.filename().string()));
+  if (size > (64u << 20)) throw RuntimeError(fmt::format("{} is larger than 64 MiB", path.filename().string()));
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return Json::parse(ss.str());
+  } catch (const std::exception& e) {
+    throw RuntimeError(fmt::format("{} ({}) is not valid JSON: {}", path.filename().string(), what, e.what()));
+  }
+}
+
+// Runs `command` with the folder as its last argument, through /bin/sh, in its
+// own process group, stdout and stderr into files of the folder. Returns ""
+// when it exited 0, else what happened. Kills the group after timeout_s.
+std::string RunCommand(const std::string& command, const fs::path& dir, double timeout_s) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
+  const std::string d = dir.string();
+  const pid_t pid = fork();
+  if (pid < 0) throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid == 0) {
+    setpgid(0, 0);
+    FILE* o = std::freopen(out.c_str(), "w", stdout);
+    FILE* e = std::freopen(err.c_str(), "w", stderr);
+    if (o == nullptr || e == nullptr) _exit(126);
+    setenv("LNBENCH_EXTERNAL_DIR", d.c_str(), 1);
+    // "$@" after the command: the folder is its last argument, quoted.
+    const std::string script = command + " \"$@\"";
+    execl("/bin/sh", "sh", "-c", script.c_str(), "sh", d.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  for (;;) {
+    const pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) throw RuntimeError(fmt::format("waitpid failed: {}", std::strerror(errno)));
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return fmt::format("timed out after {}s (killed)", timeout_s);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const std::string last = LastLine(dir / "stderr.txt");
+  const std::string tail = last.empty() ? "" : ": " + last;
+  if (WIFSIGNALED(status)) {
+    const char* abbrev = sigabbrev_np(WTERMSIG(status));
+    return fmt::format("crashed with SIG{}{}", abbrev ? abbrev : "?", tail);
+  }
+  if (WEXITSTATUS(status) != 0) return fmt::format("exited with status {}{}", WEXITSTATUS(status), tail);
+  return "";
+}
+
+// A private folder, removed with everything in it.
+class TempFolder {
+ public:
+  TempFolder() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/lnbench-external-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr)
+      throw RuntimeError(fmt::format("cannot create a folder for the external command: {}", std::strerror(errno)));
+    path_ = pattern;
+  }
+  ~TempFolder() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandDescription {
+  std::string description;
+  std::string device = "cpu";
+  bool peer = false;  // someone else's implementation (PyTorch), labelled as a peer
+  std::vector<VariantInfo> variants;
+  // "layernorm/fwd" -> dtypes it runs; ops absent here are unsupported.
+  std::map<std::string, std::vector<std::string>> supports;
+  std::map<std::string, std::string> reasons;  // "rmsnorm/fwd" or "layernorm/fwd/f16" -> why not
+};
+
+Json ProblemJson(const Problem& p, const std::string& variant, int threads) {
+  Json j;
+  j["protocol"] = kExternalProtocolVersion;
+  j["op"] = std::string(NormName(p.norm));
+  j["dir"] = std::string(DirectionName(p.dir));
+  j["rows"] = p.rows;
+  j["cols"] = p.cols;
+  j["dtype"] = std::string(DTypeName(p.dtype));
+  j["eps"] = p.eps;
+  j["affine"] = p.affine;
+  j["stats"] = p.stats;
+  j["variant"] = variant;
+  j["threads"] = threads;
+  Json inputs = Json::object(), outputs = Json::object();
+  for (const FileTensor& t : FileTensors(p, nullptr, nullptr))
+    (t.is_output ? outputs : inputs)[t.name] = t.name + ".npy";
+  j["inputs"] = inputs;
+  j["outputs"] = outputs;
+  return j;
+}
+
+class ExternalBackend;
+
+class ExternalCase : public PreparedCase {
+ public:
+  ExternalCase(const ExternalBackend& backend, const Problem& p, const HostTensors& inputs, std::string variant,
+               int threads);
+  std::string ResolvedVariant() const override { return variant_; }
+  void Poison() override {
+    for (const FileTensor& t : FileTensors(problem_, nullptr, nullptr)) {
+      std::error_code ec;
+      if (t.is_output) fs::remove(dir_.path() / (t.name + ".npy"), ec);
+    }
+  }
+  void Run() override { Invoke("run", Json()); }
+  void Download(const HostTensors& out) override;
+  double TimeBatch(int, bool) override {
+    throw RuntimeError("an external command is timed by itself (SelfTimedSamples), not in batches");
+  }
+  std::vector<double> SelfTimedSamples(const TimingConfig& config) override;
+  void ReplaceInputs(const HostTensors& inputs) override { WriteInputs(inputs); }
+  std::map<std::string, std::string> Details() const override;
+
+ private:
+  void WriteInputs(const HostTensors& inputs);
+  void Invoke(const std::string& action, const Json& timing);
+
+  const ExternalBackend& backend_;
+  Problem problem_;
+  std::string variant_;
+  int threads_;
+  TempFolder dir_;
+};
+
+class ExternalBackend : public CpuBackend {
+ public:
+  ExternalBackend(std::string name, std::string command, CommandDescription d, double timeout_s)
+      : name_(std::move(name)), command_(std::move(command)), d_(std::move(d)), timeout_s_(timeout_s) {}
+  std::string Name() const override { return name_; }
+  std::string Description() const override { return d_.description + " (external command)"; }
+  BackendOrigin Origin() const override { return {"external", command_, 0, true}; }
+  bool IsPeer() const override { return d_.peer; }
+  // A command on a GPU shares the built-in cuda backend's device: its ceiling
+  // (device-to-device copy) and facts; none without a CUDA build.
+  std::string DeviceId() const override { return d_.device == "cpu" ? "cpu" : "cuda:0"; }
+  Verdict Available() const override {
+    if (d_.device == "cpu") return Verdict::Yes();
+    if (d_.device != "cuda") return Verdict::No(fmt::format("unknown device '{}' (cpu or cuda)", d_.device));
+    Backend* cuda = FindBackend("cuda");
+    if (cuda == nullptr)
+      return Verdict::No("a command on a cuda device needs an lnbench built with CUDA (for the copy ceiling)");
+    return cuda->Available();
+  }
+  std::map<std::string, std::string> DeviceInfo() const override {
+    Backend* cuda = d_.device == "cuda" ? FindBackend("cuda") : nullptr;
+    return cuda != nullptr ? cuda->DeviceInfo() : CpuBackend::DeviceInfo();
+  }
+  std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int threads, int min_samples,
+                                                 double time_budget_s) override {
+    Backend* cuda = d_.device == "cuda" ? FindBackend("cuda") : nullptr;
+    if (cuda != nullptr) return cuda->MeasureCeiling(bytes, threads, min_samples, time_budget_s);
+    return CpuBackend::MeasureCeiling(bytes, threads, min_samples, time_budget_s);
+  }
+  std::vector<VariantInfo> Variants() const override { return d_.variants; }
+  Verdict Supports(const Problem& p, const CaseOptions&) const override {
+    const std::string op = OpKey(p);
+    const auto it = d_.supports.find(op);
+    if (it == d_.supports.end()) {
+      const auto why = d_.reasons.find(op);
+      return Verdict::No(fmt::format("{}: {}", name_, why != d_.reasons.end() ? why->second : op + " not supported"));
+    }
+    const std::string dtype(DTypeName(p.dtype));
+    if (std::find(it->second.begin(), it->second.end(), dtype) == it->second.end()) {
+      const auto why = d_.reasons.find(op + "/" + dtype);
+      return Verdict::No(fmt::format("{}: {}", name_, why != d_.reasons.end() ? why->second : "dtype " + dtype + " not supported"));
+    }
+    return Verdict::Yes();
+  }
+  std::unique_ptr<PreparedCase> Prepare(const Problem& p, const HostTensors& inputs,
+                                        const CaseOptions& options) override {
+    std::string variant = options.variant.empty() ? d_.variants.front().name : options.variant;
+    if (std::none_of(d_.variants.begin(), d_.variants.end(), [&](const VariantInfo& v) { return v.name == variant; }))
+      throw UsageError(fmt::format("{}: unknown variant '{}'", name_, variant));
+    return std::make_unique<ExternalCase>(*this, p, inputs, variant, options.threads);
+  }
+  const std::string& command() const { return command_; }
+  double timeout_s() const { return timeout_s_; }
+
+ private:
+  std::string name_, command_;
+  CommandDescription d_;
+  double timeout_s_;
+};
+
+ExternalCase::ExternalCase(const ExternalBackend& backend, const Problem& p, const HostTensors& inputs,
+                           std::string variant, int threads)
+    : backend_(backend), problem_(p), variant_(std::move(variant)), threads_(threads) {
+  WriteInputs(inputs);
+}
+
+void ExternalCase::WriteInputs(const HostTensors& inputs) {
+  for (const FileTensor& t : FileTensors(problem_, &inputs, nullptr))
+    if (!t.is_output) WriteNpy((dir_.path() / (t.name + ".npy")).string(), t.shape, NpyElementOf(t.dtype), t.input);
+}
+
+void ExternalCase::Invoke(const std::string& action, const Json& timing) {
+  Json j = ProblemJson(problem_, variant_, threads_);
+  j["action"] = action;
+  if (!timing.is_null()) j["timing"] = timing;
+  std::ofstream((dir_.path() / "problem.json")) << j.dump(1) << "\n";
+  const std::string what = RunCommand(backend_.command(), dir_.path(), backend_.timeout_s());
+  if (!what.empty()) throw RuntimeError(fmt::format("{}: the external command {} (action {})", backend_.Name(), what, action));
+}
+
+void ExternalCase::Download(const HostTensors& out) {
+  for (const FileTensor& t : FileTensors(problem_, nullptr, &out)) {
+    if (!t.is_output || t.output == nullptr) continue;
+    const fs::path path = dir_.path() / (t.name + ".npy");
+    if (!fs::exists(path)) throw RuntimeError(fmt::format("{}: the external command wrote no {}.npy", backend_.Name(), t.name));
+    NpyArray a;
+    try {
+      a = ReadNpy(path.string());
+    } catch (const std::exception& e) {
+      throw RuntimeError(fmt::format("{}: {}", backend_.Name(), e.what()));
+    }
+    if (a.shape != t.shape)
+      throw RuntimeError(fmt::format("{}: {}.npy has shape [{}], expected [{}]", backend_.Name(), t.name,
+                                     fmt::join(a.shape, ","), fmt::join(t.shape, ",")));
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      StoreFromDouble(t.dtype, t.output, i, a.data[i]);
+      // A value the dtype cannot hold was not produced in that dtype.
+      if (std::isfinite(a.data[i]) && LoadAsDouble(t.dtype, t.output, i) != a.data[i])
+        throw RuntimeError(fmt::format("{}: {}.npy element {} ({}) is not a {} value", backend_.Name(), t.name, i,
+                                       a.data[i], DTypeName(t.dtype)));
+    }
+  }
+}
+
+std::vector<double> ExternalCase::SelfTimedSamples(const TimingConfig& config) {
+  Json timing;
+  timing["warmup_runs"] = config.warmup_runs;
+  timing["min_samples"] = config.min_samples;
+  timing["max_samples"] = config.max_samples;
+  timing["time_budget_s"] = config.time_budget_s;
+  timing["cold"] = config.cold;
+  std::error_code ec;
+  fs::remove(dir_.path() / "timing.json", ec);
+  Invoke("time", timing);
+  const Json t = ReadJson(dir_.path() / "timing.json", "the samples");
+  if (!t.is_object() || !t.contains("samples_s") || !t["samples_s"].is_array() || t["samples_s"].empty() ||
+      t["samples_s"].size() > 1000000)
+    throw RuntimeError(fmt::format("{}: timing.json needs \"samples_s\": an array of 1 to 1e6 seconds per run",
+                                   backend_.Name()));
+  std::vector<double> samples;
+  for (const Json& s : t["samples_s"]) {
+    if (!s.is_number() || !(s.get<double>() > 0) || !std::isfinite(s.get<double>()))
+      throw RuntimeError(fmt::format("{}: timing.json: every sample must be a positive number of seconds", backend_.Name()));
+    samples.push_back(s.get<double>());
+  }
+  return samples;
+}
+
+std::map<std::string, std::string> ExternalCase::Details() const {
+  return {{"command", backend_.command()}, {"timed_by", "the external command"},
+          {"protocol", std::to_string(kExternalProtocolVersion)}};
+}
+
+bool ValidName(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::islower(c) || std::isdigit(c) || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeExternalBackend(const std::string& spec, double timeout_s) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string::npos || !ValidName(spec.substr(0, eq)) || eq + 1 >= spec.size())
+    throw UsageError(fmt::format("--external '{}': expected NAME=COMMAND with NAME of [a-z0-9_-]", spec));
+  const std::string name = spec.substr(0, eq), command = spec.substr(eq + 1);
+  TempFolder dir;
+  Json j;
+  j["protocol"] = kExternalProtocolVersion;
+  j["action"] = "describe";
+  std::ofstream(dir.path() / "problem.json") << j.dump(1) << "\n";
+  auto bad = [&](const std::string& what) {
+    return UsageError(fmt::format("--external {}: the command cannot describe itself: {}", name, what));
+  };
+  const std::string what = RunCommand(command, dir.path(), timeout_s);
+  if (!what.empty()) throw bad("it " + what);
+  Json d;
+  try {
+    d = ReadJson(dir.path() / "describe.json", "its description");
+  } catch (const RuntimeError& e) {
+    throw bad(e.what());
+  }
+  CommandDescription desc;
+  try {
+    if (d.at("protocol").get<int>() != kExternalProtocolVersion)
+      throw bad(fmt::format("it speaks protocol {}, this lnbench speaks {}", d.at("protocol").get<int>(),
+                            kExternalProtocolVersion));
+    desc.description = d.value("description", name);
+    desc.device = d.value("device", "cpu");
+    desc.peer = d.value("peer", false);
+    for (const Json& v : d.at("variants")) {
+      VariantInfo info{v.at("name").get<std::string>(), v.value("description", "")};
+      if (!ValidName(info.name)) throw bad("variant names are [a-z0-9_-]");
+      desc.variants.push_back(info);
+    }
+    if (desc.variants.empty()) throw bad("no variants");
+    for (const auto& [op, dtypes] : d.at("supports").items()) desc.supports[op] = dtypes.get<std::vector<std::string>>();
+    if (d.contains("unsupported"))
+      for (const auto& [op, reason] : d["unsupported"].items()) desc.reasons[op] = reason.get<std::string>();
+  } catch (const Json::exception& e) {
+    throw bad(fmt::format("describe.json: {}", e.what()));
+  }
+  return std::make_unique<ExternalBackend>(name, command, std::move(desc), timeout_s);
+}
+
+}  // namespace lnbench

@@ -1,0 +1,31 @@
+// CUDA plugins: the parts of the plugin loader that need the CUDA helpers
+// (src/app/plugin_cuda.cc, compiled in CUDA builds only: LNBENCH_HAVE_CUDA).
+#ifndef LNBENCH_APP_PLUGIN_CUDA_H_
+#define LNBENCH_APP_PLUGIN_CUDA_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/plugin_tensors.h"
+#include "backends/backend.h"
+#include "lnbench/plugin.h"
+
+namespace lnbench {
+
+// Returns whether device 0 can run CUDA plugins, and why not.
+Verdict CudaPluginAvailable();
+// Returns the facts of device 0 for the report.
+std::map<std::string, std::string> CudaPluginDeviceInfo();
+// Measures the device-to-device copy ceiling (the built-in cuda backend's).
+std::vector<CeilingMeasurement> CudaPluginCeiling(uint64_t bytes, int min_samples, double time_budget_s);
+// Prepares `p` on the plugin backend `b`: device tensors with canaries, a
+// stream, the plugin's prepare(). Throws RuntimeError.
+std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std::string& name, const Problem& p,
+                                                 const lnb_problem& cproblem, const std::string& variant,
+                                                 const HostTensors& inputs);
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_APP_PLUGIN_CUDA_H_

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""A small external command for lnbench (protocol 1, docs/plugins.md): LayerNorm
+forward in NumPy, f32 only. Planted bugs for the tests, chosen by the
+environment variable NUMPY_LN_BUG: "wrong" (y off by 1e-2), "nooutput" (writes
+no y), "crash" (exit 3), "badtiming" (a negative sample)."""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+folder = sys.argv[-1]
+problem = json.load(open(os.path.join(folder, "problem.json")))
+bug = os.environ.get("NUMPY_LN_BUG", "")
+path = lambda name: os.path.join(folder, name)
+
+if problem["action"] == "describe":
+    json.dump({"protocol": 1, "description": "LayerNorm forward in NumPy (test command)", "device": "cpu",
+               "variants": [{"name": "numpy", "description": "float64 two-pass, rounded to f32"}],
+               "supports": {"layernorm/fwd": ["f32"]},
+               "unsupported": {"rmsnorm/fwd": "not written yet"}}, open(path("describe.json"), "w"))
+    sys.exit(0)
+
+if bug == "crash":
+    print("planted crash", file=sys.stderr)
+    sys.exit(3)
+
+x = np.load(path("x.npy")).astype(np.float64)
+mean = x.mean(axis=1)
+var = ((x - mean[:, None]) ** 2).mean(axis=1)
+rstd = 1.0 / np.sqrt(var + problem["eps"])
+
+
+def compute():
+    y = (x - mean[:, None]) * rstd[:, None]
+    if problem["affine"]:
+        y = y * np.load(path("gamma.npy")) + np.load(path("beta.npy"))
+    return y.astype(np.float32)
+
+
+y = compute()
+if bug == "wrong":
+    y = y + np.float32(1e-2)
+if bug != "nooutput":
+    np.save(path("y.npy"), y)
+if problem["stats"]:
+    np.save(path("mean.npy"), mean.astype(np.float32))
+    np.save(path("rstd.npy"), rstd.astype(np.float32))
+
+if problem["action"] == "time":
+    t = problem["timing"]
+    for _ in range(t["warmup_runs"]):
+        compute()
+    samples = []
+    for _ in range(t["min_samples"]):
+        t0 = time.perf_counter()
+        compute()
+        samples.append(time.perf_counter() - t0)
+    if bug == "badtiming":
+        samples[0] = -1.0
+    json.dump({"samples_s": samples}, open(path("timing.json"), "w"))

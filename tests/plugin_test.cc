@@ -1,0 +1,381 @@
+// Plugins end to end: the example plugin passes verify and runs; each
+// planted-bug plugin (tests/plugins/planted_bugs.c) is caught by its guard
+// with the right status, reason and exit code; a crash or a hang leaves the
+// other cases and the report intact; bad files are one-line usage errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "app/guarded_memory.h"
+#include "support/report_schema.h"
+
+namespace lnbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Planted(const std::string& bug) {
+  return std::string(LNBENCH_PLANTED_DIR) + "/libplanted_" + bug + ".so";
+}
+
+class PluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lnbench_plugin_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs lnbench with `args` (shell-quoted), `env` prepended (VAR=value ...).
+  Result Run(const std::string& args, const std::string& env = "") {
+    const std::string cmd = env + " " + std::string(LNBENCH_BINARY) + " " + args + " >" +
+                            (dir_ / "out").string() + " 2>" + (dir_ / "err").string() + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(dir_ / "out");
+    r.err = Slurp(dir_ / "err");
+    return r;
+  }
+
+  // Verifies one planted-bug plugin on a shape whose y does not end on a page
+  // and returns its only case from the report.
+  nlohmann::json VerifyOne(const std::string& bug, int expected_code, const std::string& extra = "") {
+    const fs::path json = dir_ / "report.json";
+    Result r = Run("verify --plugin " + Planted(bug) + " -b planted_" + bug +
+                   " --shape 7x300 --stats --dtype f32 --dist normal --quiet " + extra + " --json " + json.string());
+    EXPECT_EQ(r.code, expected_code) << bug << "\n" << r.err << r.out;
+    if (!fs::exists(json)) {
+      ADD_FAILURE() << "no report for " << bug << ": " << r.err;
+      return {};
+    }
+    const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+    testing::ExpectReportMatchesSchema(report);
+    EXPECT_EQ(report["cases"].size(), 1u);
+    return report["cases"][0];
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(PluginTest, ExamplePluginPassesVerifyAndIsReportedAsAPlugin) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run(std::string("verify --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c --shape 1x1,7x300,64x1024,3x4097 --dtype f32 --dist all --both-modes --quiet --json " +
+                 json.string());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  ASSERT_GE(report["cases"].size(), 30u);
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed") << c.dump();
+    EXPECT_EQ(c["origin"]["kind"], "plugin");
+    EXPECT_EQ(c["origin"]["abi_version"], 1);
+    EXPECT_EQ(c["origin"]["path"], fs::absolute(LNBENCH_EXAMPLE_PLUGIN).string());
+    EXPECT_NE(c["repro"].get<std::string>().find("--plugin "), std::string::npos);
+  }
+}
+
+// The op comes from the problem: the example plugin implements RMSNorm forward
+// too (x, gamma in; y, rstd out; no beta, no mean), and a backend's own
+// supports callback says why not for what it lacks.
+TEST_F(PluginTest, ExamplePluginRunsRmsNormAndSaysWhyNotForTheRest) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run(std::string("verify --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c --op all --shape 7x300,3x4097 --dtype f32,bf16 --dist normal,offset1e4 --both-modes "
+                 "--quiet --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  int rms_passed = 0;
+  for (const auto& c : report["cases"]) {
+    const auto& p = c["problem"];
+    if (p["dtype"] != "f32") {
+      EXPECT_EQ(c["status"], "unsupported");
+      EXPECT_EQ(c["reason"], "example_c: only f32 is implemented");
+      continue;
+    }
+    EXPECT_EQ(c["status"], "passed") << c.dump();
+    if (p["op"] != "rmsnorm") continue;
+    ++rms_passed;
+    const auto& tensors = c["accuracy"]["tensors"];
+    EXPECT_TRUE(tensors.contains("y"));
+    EXPECT_FALSE(tensors.contains("mean"));
+    EXPECT_EQ(tensors.contains("rstd"), p["stats"].get<bool>());
+    EXPECT_NE(c["repro"].get<std::string>().find("--op rmsnorm"), std::string::npos) << c["repro"];
+  }
+  EXPECT_EQ(rms_passed, 8);
+  // The external NumPy command does not implement RMSNorm: its own reason.
+  r = Run("verify --external '" + std::string("npy=/usr/bin/python3 ") + LNBENCH_SOURCE_DIR +
+          "/tests/external/numpy_layernorm.py' -b npy --op rmsnorm --shape 2x8 --dtype f32 --dist normal "
+          "--quiet --json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(Slurp(json))["cases"][0]["reason"], "npy: not written yet");
+}
+
+TEST_F(PluginTest, ExamplePluginIsTimedNextToBuiltInBackends) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c,scalar --shape 64x1024 --time-budget 0.05 --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("example_c (plugin)"), std::string::npos) << r.out;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  ASSERT_EQ(report["cases"].size(), 2u);
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed");
+    EXPECT_GT(c["timing"]["median_s"].get<double>(), 0) << c.dump();
+  }
+  EXPECT_EQ(report["cases"][0]["details"]["isolation"], "child process");
+  EXPECT_FALSE(report["cases"][1].contains("origin"));
+}
+
+TEST_F(PluginTest, ChartsMarkThePluginBackend) {
+  const fs::path json = dir_ / "report.json", plots = dir_ / "plots";
+  Result r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c,scalar --shape 64x1024,8x4096 --time-budget 0.02 -q --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string cmd = std::string("/usr/bin/python3 ") + LNBENCH_SOURCE_DIR + "/scripts/plot " + json.string() +
+                          " -o " + plots.string() + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string manifest = Slurp(plots / "plots.json");
+  EXPECT_NE(manifest.find("\"example_c/twopass (plugin)\""), std::string::npos) << manifest.substr(0, 2000);
+  EXPECT_NE(manifest.find("\"scalar/twopass\""), std::string::npos);
+}
+
+TEST_F(PluginTest, CorrectPlantedKernelPassesBothIsolationModes) {
+  EXPECT_EQ(VerifyOne("ok", 0)["status"], "passed");
+  EXPECT_EQ(VerifyOne("ok", 0, "--no-isolation")["status"], "passed");
+}
+
+TEST_F(PluginTest, WriteJustPastTheOutputHitsTheCanaries) {
+  for (const char* mode : {"", "--no-isolation"}) {
+    const nlohmann::json c = VerifyOne("oob_near", 1, mode);
+    EXPECT_EQ(c["status"], "failed");
+    const std::string reason = c["reason"];
+    EXPECT_NE(reason.find("out-of-bounds write"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("y: written past its end of 8400 bytes (byte 0 to byte 3 after it)"), std::string::npos)
+        << reason;
+  }
+}
+
+TEST_F(PluginTest, WriteFarPastTheOutputHitsTheGuardPage) {
+  const nlohmann::json c = VerifyOne("oob_far", 1);
+  EXPECT_EQ(c["status"], "failed");
+  const std::string reason = c["reason"];
+  EXPECT_NE(reason.find("out-of-bounds write in run: y: byte 3988 after its end of 8400 bytes (guard page)"),
+            std::string::npos)
+      << reason;
+}
+
+TEST_F(PluginTest, MutatedInputFails) {
+  for (const char* mode : {"", "--no-isolation"}) {
+    const nlohmann::json c = VerifyOne("mutate", 1, mode);
+    EXPECT_EQ(c["status"], "failed");
+    EXPECT_NE(c["reason"].get<std::string>().find("changed its input x"), std::string::npos) << c["reason"];
+  }
+}
+
+TEST_F(PluginTest, CachedOutputsFailTheSecondVerification) {
+  const nlohmann::json c = VerifyOne("cache", 1);
+  EXPECT_EQ(c["status"], "failed");
+  EXPECT_NE(c["reason"].get<std::string>().find("second verification on fresh inputs (normal seed 2) failed"),
+            std::string::npos)
+      << c["reason"];
+}
+
+TEST_F(PluginTest, CrashIsAnErrorWithTheSignal) {
+  const nlohmann::json c = VerifyOne("crash", 3);
+  EXPECT_EQ(c["status"], "error");
+  EXPECT_NE(c["reason"].get<std::string>().find("crashed with SIGSEGV"), std::string::npos) << c["reason"];
+  EXPECT_NE(c["reason"].get<std::string>().find("at address 0x10 in run"), std::string::npos) << c["reason"];
+}
+
+TEST_F(PluginTest, HangIsAnErrorAfterTheTimeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const nlohmann::json c = VerifyOne("hang", 3, "--plugin-timeout 1");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(c["status"], "error");
+  EXPECT_NE(c["reason"].get<std::string>().find("timed out after 1s in run"), std::string::npos) << c["reason"];
+  EXPECT_LT(seconds, 20);
+}
+
+TEST_F(PluginTest, ReportedFailureIsAnErrorWithThePluginsReason) {
+  const nlohmann::json c = VerifyOne("fail", 3);
+  EXPECT_EQ(c["status"], "error");
+  EXPECT_NE(c["reason"].get<std::string>().find("planted_fail: run failed: planted failure"), std::string::npos)
+      << c["reason"];
+}
+
+TEST_F(PluginTest, OtherCasesAndTheReportSurviveACrashAndAHang) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run("verify --plugin " + Planted("crash") + " --plugin " + Planted("hang") + " --plugin " +
+                 Planted("ok") + " -b planted_crash,planted_hang,planted_ok,scalar --shape 7x300,2x64 --stats "
+                 "--dtype f32 --dist normal --plugin-timeout 1 --quiet --json " + json.string());
+  EXPECT_EQ(r.code, 3) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  ASSERT_EQ(report["cases"].size(), 8u);
+  int errors = 0, passed = 0;
+  for (const auto& c : report["cases"]) {
+    const std::string b = c["backend"];
+    if (b == "planted_crash" || b == "planted_hang") {
+      EXPECT_EQ(c["status"], "error") << c.dump();
+      ++errors;
+    } else {
+      EXPECT_EQ(c["status"], "passed") << c.dump();
+      ++passed;
+    }
+  }
+  EXPECT_EQ(errors, 4);
+  EXPECT_EQ(passed, 4);
+}
+
+TEST_F(PluginTest, BadFilesAreOneLineUsageErrors) {
+  const fs::path text = dir_ / "not_a_plugin.so";
+  std::ofstream(text) << "hello\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {Planted("wrong_abi"), "built against plugin ABI 99, this lnbench reads ABI 1"},
+      {Planted("no_entry"), "not a plugin (no 'lnbench_plugin' entry point)"},
+      {text.string(), "not a plugin (it cannot be loaded as a shared library"},
+      {(dir_ / "missing.so").string(), "no such file"},
+  };
+  for (const auto& [path, needle] : cases) {
+    for (const char* cmd : {"verify --shape 2x8", "list"}) {
+      Result r = Run(std::string(cmd) + " --plugin " + path);
+      EXPECT_EQ(r.code, 2) << path << "\n" << r.err;
+      EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+  }
+  // The same backend name twice.
+  Result r = Run("list --plugin " + Planted("ok") + " --plugin " + Planted("ok"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("backend name 'planted_ok' is already taken"), std::string::npos) << r.err;
+}
+
+TEST_F(PluginTest, PluginPathEnvironmentAndList) {
+  const fs::path plugins = dir_ / "plugins";
+  fs::create_directories(plugins);
+  fs::copy_file(LNBENCH_EXAMPLE_PLUGIN, plugins / "example.so");
+  Result r = Run("list", "LNBENCH_PLUGIN_PATH=" + plugins.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("example_c (plugin " + (plugins / "example.so").string() + ", ABI 1): available"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("twopass"), std::string::npos);
+  // Unsupported problems say why, in the plugin's words.
+  const fs::path json = dir_ / "report.json";
+  r = Run("verify -b example_c --shape 2x8 --dtype bf16 --dist normal --stats --quiet --json " + json.string(),
+          "LNBENCH_PLUGIN_PATH=" + plugins.string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  ASSERT_EQ(report["cases"].size(), 1u);
+  EXPECT_EQ(report["cases"][0]["status"], "unsupported");
+  EXPECT_EQ(report["cases"][0]["reason"], "example_c: only f32 is implemented");
+}
+
+// The external-command protocol with a small NumPy command
+// (tests/external/numpy_layernorm.py) and its planted bugs.
+std::string NumpyCommand() {
+  return std::string("npy=/usr/bin/python3 ") + LNBENCH_SOURCE_DIR + "/tests/external/numpy_layernorm.py";
+}
+
+TEST_F(PluginTest, ExternalCommandIsVerifiedAndTimedAndMarked) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run("run --external '" + NumpyCommand() + "' -b npy --shape 7x300 --stats --min-samples 3 "
+                 "--time-budget 0.05 --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  const auto& c = report["cases"][0];
+  EXPECT_EQ(c["status"], "passed");
+  EXPECT_EQ(c["origin"]["kind"], "external");
+  EXPECT_TRUE(c["origin"]["externally_timed"].get<bool>());
+  EXPECT_EQ(c["timing"]["stop_reason"], "external");
+  EXPECT_EQ(c["timing"]["samples_s"].size(), 3u);
+  EXPECT_EQ(c["accuracy"]["tensors"]["y"]["checked"], 2100);
+  EXPECT_NE(c["repro"].get<std::string>().find("--external '" + NumpyCommand() + "'"), std::string::npos);
+  // Unsupported problems carry the command's own words.
+  r = Run("verify --external '" + NumpyCommand() + "' -b npy --shape 2x8 --dtype bf16 --dist normal --stats "
+          "--json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(Slurp(json))["cases"][0]["reason"], "npy: dtype bf16 not supported");
+}
+
+TEST_F(PluginTest, ExternalCommandBugsAreCaught) {
+  struct Bug {
+    const char* name;
+    int code;
+    const char* status;
+    const char* reason;
+  };
+  const Bug bugs[] = {
+      {"wrong", 1, "failed", "y: 2100 of 2100 over bound"},
+      {"nooutput", 3, "error", "the external command wrote no y.npy"},
+      {"crash", 3, "error", "the external command exited with status 3: planted crash (action run)"},
+      {"badtiming", 3, "error", "every sample must be a positive number of seconds"},
+  };
+  for (const Bug& bug : bugs) {
+    const fs::path json = dir_ / "report.json";
+    Result r = Run("run --external '" + NumpyCommand() + "' -b npy --shape 7x300 --min-samples 3 "
+                   "--time-budget 0.05 --dist normal --quiet --json " + json.string(),
+                   std::string("NUMPY_LN_BUG=") + bug.name);
+    EXPECT_EQ(r.code, bug.code) << bug.name << ": " << r.err;
+    const auto c = nlohmann::json::parse(Slurp(json))["cases"][0];
+    EXPECT_EQ(c["status"], bug.status) << bug.name;
+    EXPECT_NE(c["reason"].get<std::string>().find(bug.reason), std::string::npos) << bug.name << ": " << c["reason"];
+  }
+  // A command that cannot describe itself, and a bad spec: one-line usage errors.
+  for (const auto& [spec, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"bad=/bin/false", "--external bad: the command cannot describe itself: it exited with status 1"},
+           {"npy", "expected NAME=COMMAND"},
+           {"Upper=/bin/true", "expected NAME=COMMAND"},
+           {"quiet=/bin/true", "the command wrote no describe.json"}}) {
+    Result r = Run("verify --shape 2x8 --external '" + spec + "'");
+    EXPECT_EQ(r.code, 2) << spec << ": " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+TEST(GuardedBufferTest, CanariesChecksumsAndGuardHits) {
+  GuardedBuffer g("y", 100);
+  auto* p = static_cast<unsigned char*>(g.data());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 4096, 0u);
+  EXPECT_EQ(g.CheckCanaries(), "");
+  const uint64_t sum = g.Checksum();
+  p[5] ^= 1;
+  EXPECT_NE(g.Checksum(), sum);
+  p[102] = 0;
+  EXPECT_EQ(g.CheckCanaries(), "y: written past its end of 100 bytes (byte 2 to byte 2 after it)");
+  const uintptr_t start = reinterpret_cast<uintptr_t>(p);
+  EXPECT_EQ(g.DescribeGuardHit(start - 8), "y: 8 bytes before its start");
+  EXPECT_EQ(g.DescribeGuardHit(start + 4096 + 10), "y: byte 4006 after its end of 100 bytes (guard page)");
+  EXPECT_EQ(g.DescribeGuardHit(start + 50), "");
+}
+
+}  // namespace
+}  // namespace lnbench
