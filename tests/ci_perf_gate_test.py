@@ -19,6 +19,7 @@ SOURCE = os.environ.get("LNBENCH_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))
 GATE = os.path.join(SOURCE, "scripts", "ci-perf-gate")
 LNBENCH = os.environ.get("LNBENCH_BINARY", os.path.join(SOURCE, "build", "lnbench"))
+PLOT_FIXTURE = lambda name: os.path.join(SOURCE, "tests", "fixtures", "plot", name)
 
 
 def case(backend, cols, median_s, fraction):
@@ -84,6 +85,59 @@ class JudgementTest(unittest.TestCase):
     self.assertEqual(p.returncode, 2)
 
 
+class BaselineTest(unittest.TestCase):
+  """--baseline: the verdict against a baseline report is lnbench compare's."""
+
+  def gate(self, old, new, *extra):
+    p = subprocess.run([sys.executable, GATE, new, "--peer", "", "--min-fraction", "0.01",
+                        "--baseline", old, "--lnbench", LNBENCH, *extra],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+  def compare(self, old, new):
+    p = subprocess.run([LNBENCH, "compare", old, new, "--format", "json"], capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode, json.loads(p.stdout)
+
+  def test_follows_compare_where_a_5_percent_rule_would_not(self):
+    # One case is 8% slower by its median but too noisy to be significant:
+    # a plain +-5% rule calls it a regression, compare does not, nor the gate.
+    old, new = PLOT_FIXTURE("compare_noisy_old.json"), PLOT_FIXTURE("compare_noisy_new.json")
+    rc, comparison = self.compare(old, new)
+    changes = [c["timing"]["change"] for c in comparison["cases"]]
+    self.assertTrue(any(ch > 0.05 for ch in changes), changes)
+    self.assertEqual(rc, 0)
+    grc, out = self.gate(old, new)
+    self.assertEqual(grc, rc, out)
+    self.assertIn("no regression in 3 compared cases", out)
+    # A looser alpha passes through to compare, and the gate follows it again.
+    rc, out = self.gate(old, new, "--alpha", "0.9")
+    p = subprocess.run([LNBENCH, "compare", old, new, "--alpha", "0.9"], capture_output=True)
+    self.assertEqual(rc, p.returncode, out)
+
+  def test_regressions_are_compare_s_cases(self):
+    old, new = PLOT_FIXTURE("compare_old.json"), PLOT_FIXTURE("compare_new.json")
+    rc, comparison = self.compare(old, new)
+    self.assertEqual(rc, 1)
+    grc, out = self.gate(old, new)
+    self.assertEqual(grc, 1, out)
+    want = sorted(c["label"] for c in comparison["cases"] if c["regression"])
+    got = sorted(line.split("vs baseline: ", 1)[1].rsplit(": ", 1)[0]
+                 for line in out.splitlines() if line.startswith("REGRESSION: vs baseline: "))
+    self.assertEqual(got, want)
+    self.assertEqual(len(want), 3)
+
+  def test_bad_baseline_exits_2(self):
+    new = PLOT_FIXTURE("compare_new.json")
+    rc, out = self.gate("/nonexistent/base.json", new)
+    self.assertEqual(rc, 2, out)
+    self.assertIn("nonexistent", out)
+    p = subprocess.run([sys.executable, GATE, new, "--max-slowdown", "10%"], capture_output=True,
+                       text=True)
+    self.assertEqual(p.returncode, 2)
+    self.assertIn("apply to --baseline only", p.stderr)
+
+
 def has_onednn():
   try:
     p = subprocess.run([LNBENCH, "list"], capture_output=True, text=True, timeout=60)
@@ -131,7 +185,8 @@ if __name__ == "__main__":
     if os.environ.get("LNBENCH_BUILT_WITH_ONEDNN", "1") != "0":
       print("FAIL: lnbench has no oneDNN peer (install libdnnl-dev ocl-icd-opencl-dev)")
       sys.exit(1)
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(JudgementTest)
+    suite = unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(t)
+                               for t in (JudgementTest, BaselineTest))
     ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
     print("note: this build is configured without the oneDNN peer: measured gate tests not run")
     sys.exit(0 if ok else 1)
