@@ -341,7 +341,9 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
     GTEST_SKIP() << "a CUDA device is present (" << (v.ok ? "available" : v.reason) << ")";
   }
   EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.reason.rfind("no CUDA device", 0), 0u) << v.reason;
+  // Without a GPU the reason says so plainly (issue 17), not "driver version is insufficient".
+  EXPECT_TRUE(v.reason.rfind("no NVIDIA GPU or driver found", 0) == 0 || v.reason.rfind("no CUDA device", 0) == 0)
+      << v.reason;
   Problem p;
   p.rows = 2;
   p.cols = 64;
