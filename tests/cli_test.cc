@@ -14,23 +14,15 @@
 #include <string>
 
 #include "support/report_schema.h"
+#include "support/run_binary.h"
 
 namespace lnbench {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = testing::BinaryResult;
+using testing::Slurp;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -44,14 +36,7 @@ class CliTest : public ::testing::Test {
 
   // Runs lnbench with `args` (a shell-quoted string) and returns code, stdout, stderr.
   Result Run(const std::string& args) {
-    const std::string cmd = std::string(LNBENCH_BINARY) + " " + args + " >" + (dir_ / "out").string() +
-                            " 2>" + (dir_ / "err").string() + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = Slurp(dir_ / "out");
-    r.err = Slurp(dir_ / "err");
-    return r;
+    return testing::RunLnbench("", args, dir_);
   }
 
   // Expects exit code 2, a single-line error naming `needle`, and nothing written.

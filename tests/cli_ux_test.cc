@@ -13,22 +13,14 @@
 #include <vector>
 
 #include "support/report_schema.h"
+#include "support/run_binary.h"
 #include "support/temp_dir_test.h"
 
 namespace lnbench {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = testing::BinaryResult;
+using testing::Slurp;
 
 class CliUxTest : public testing::TempDirTest {
  protected:
@@ -36,14 +28,7 @@ class CliUxTest : public testing::TempDirTest {
 
   // Runs lnbench with `args` (shell-quoted) after `env` (VAR=value ... or "").
   Result Run(const std::string& args, const std::string& env = "") {
-    const std::string cmd = "env " + env + " " + LNBENCH_BINARY + " " + args + " >" + Path("out") + " 2>" +
-                            Path("err") + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = Slurp(Path("out"));
-    r.err = Slurp(Path("err"));
-    return r;
+    return testing::RunLnbench("env " + env + " ", args, dir_);
   }
 
   bool OneDnnAvailable() { return Run("list").out.find("onednn (peer): available") != std::string::npos; }

@@ -16,23 +16,15 @@
 
 #include "app/guarded_memory.h"
 #include "support/report_schema.h"
+#include "support/run_binary.h"
 
 namespace lnbench {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = testing::BinaryResult;
+using testing::Slurp;
 
 std::string Planted(const std::string& bug) {
   return std::string(LNBENCH_PLANTED_DIR) + "/libplanted_" + bug + ".so";
@@ -50,14 +42,7 @@ class PluginTest : public ::testing::Test {
 
   // Runs lnbench with `args` (shell-quoted), `env` prepended (VAR=value ...).
   Result Run(const std::string& args, const std::string& env = "") {
-    const std::string cmd = env + " " + std::string(LNBENCH_BINARY) + " " + args + " >" +
-                            (dir_ / "out").string() + " 2>" + (dir_ / "err").string() + " </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = Slurp(dir_ / "out");
-    r.err = Slurp(dir_ / "err");
-    return r;
+    return testing::RunLnbench(env + " ", args, dir_);
   }
 
   // Verifies one planted-bug plugin on a shape whose y does not end on a page

@@ -23,6 +23,7 @@
 
 #include "core/bounded_read.h"
 #include "core/npy.h"
+#include "support/run_binary.h"
 #include "support/temp_dir_test.h"
 
 namespace lnbench {
@@ -31,18 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-  double seconds = 0;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = testing::BinaryResult;
+using testing::Slurp;
 
 std::string Fixture(const std::string& name) {
   return std::string(LNBENCH_SOURCE_DIR) + "/tests/fixtures/compare/" + name;
@@ -59,16 +50,7 @@ class UntrustedInputTest : public testing::TempDirTest {
 
   // Runs `prefix` lnbench `args` (shell text) and returns code, stdout, stderr, time.
   Result Run(const std::string& args, const std::string& prefix = "") {
-    const std::string cmd = prefix + std::string(LNBENCH_BINARY) + " " + args + " >" + Path("out") +
-                            " 2>" + Path("err") + " </dev/null";
-    const auto t0 = std::chrono::steady_clock::now();
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = Slurp(Path("out"));
-    r.err = Slurp(Path("err"));
-    return r;
+    return testing::RunLnbench(prefix, args, dir_);
   }
 
   // Expects exit 2 with one line on stderr holding every one of `needles`.
