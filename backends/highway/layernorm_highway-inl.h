@@ -523,20 +523,9 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     return;
   }
 #if LNBENCH_HWY_HAVE_GROUPS
-  // Row groups need every row to start on a cache line (so whole vectors and
-  // streaming stores line up in all rows). They pay off for short rows
-  // (latency-bound: four independent chains instead of one) and for rows of
-  // 16 KiB and more (bound by gamma/beta loads from L2, now shared by four
-  // rows); in between, a group and the next one no longer fit in L1 while
-  // single rows still do, and single rows were measured faster.
-  const size_t row_bytes = cols * sizeof(T);
-  const bool aligned = row_bytes % kCacheLineBytes == 0 &&
-                       reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
-                       reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0;
-  const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
-  const int64_t groups = aligned && worth_it && args.row_groups
-                             ? (end - begin) / static_cast<int64_t>(kGroupRows)
-                             : 0;
+  // When row groups pay off: RowGroupCount (norm_rows-inl.h).
+  const int64_t groups =
+      RowGroupCount(cols * sizeof(T), args.x, args.y, args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     const bool group_stream = args.stream;
     if (group_stream) {

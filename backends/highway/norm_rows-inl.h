@@ -50,6 +50,24 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr size_t kCacheLineBytes = 64;
 
+// Returns how many groups of `group_rows` rows, out of `rows` rows of
+// `row_bytes` bytes each, take a norm kernel's row-group path (0: single rows).
+// Row groups need every row to start on a cache line (so whole vectors and
+// streaming stores line up in all rows). They pay off for short rows
+// (latency-bound: four independent chains instead of one) and for rows of
+// 16 KiB and more (bound by gamma/beta loads from L2, now shared by four
+// rows); in between, a group and the next one no longer fit in L1 while
+// single rows still do, and single rows were measured faster. `enabled` is
+// the backend's row_groups setting.
+HWY_INLINE int64_t RowGroupCount(size_t row_bytes, const void* x, const void* y, bool enabled,
+                                 int64_t rows, size_t group_rows) {
+  const bool aligned = row_bytes % kCacheLineBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(x) % kCacheLineBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(y) % kCacheLineBytes == 0;
+  const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
+  return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
+}
+
 // ------------------------------ Conversions
 
 // Returns element p[0] as float (the shift of a block; exact).

@@ -297,14 +297,8 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     return;
   }
 #if LNBENCH_HWY_RMS_HAVE_GROUPS
-  const size_t row_bytes = cols * sizeof(T);
-  const bool aligned = row_bytes % kCacheLineBytes == 0 &&
-                       reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
-                       reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0;
-  const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
-  const int64_t groups = aligned && worth_it && args.row_groups
-                             ? (end - begin) / static_cast<int64_t>(kGroupRows)
-                             : 0;
+  const int64_t groups =
+      RowGroupCount(cols * sizeof(T), args.x, args.y, args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     if (args.stream) {
       if (affine) {
