@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backends/cuda/backward_kernels.h"
@@ -34,6 +35,22 @@ PlanQuery Query(int64_t rows, int64_t cols, DType dtype, int cc_major = 9) {
 // Returns the plan "auto" picks; fails the test when it refuses.
 LaunchPlan Auto(int64_t rows, int64_t cols, DType dtype, int cc_major = 9) {
   const PlanResult r = PlanLayerNorm("", Query(rows, cols, dtype, cc_major));
+  EXPECT_TRUE(r.verdict.ok) << r.verdict.reason;
+  return r.plan;
+}
+
+BackwardQuery BwdQuery(int64_t rows, int64_t cols, DType dtype, bool affine = true,
+                       Norm norm = Norm::kLayerNorm) {
+  BackwardQuery q;
+  q.shape = Query(rows, cols, dtype);
+  q.affine = affine;
+  q.param_tensors = norm == Norm::kRmsNorm ? 1 : 2;
+  return q;
+}
+
+// Returns the backward plan of `variant`; fails the test when it refuses.
+BackwardPlan Bwd(const std::string& variant, const BackwardQuery& q) {
+  const BackwardPlanResult r = PlanBackward(variant, q);
   EXPECT_TRUE(r.verdict.ok) << r.verdict.reason;
   return r.plan;
 }
@@ -256,6 +273,31 @@ TEST(CudaPlanTest, CoverageCasesReachEveryKernelPath) {
   EXPECT_TRUE(chunks);
 }
 
+// The same coverage cases reach every backward path: warp and block, rows
+// held in registers and read twice, 16-byte and element loads, and dgamma
+// trees of one and three levels.
+TEST(CudaBackwardPlanTest, CoverageCasesReachEveryBackwardPath) {
+  std::set<std::tuple<int, bool, bool>> reached;  // kind, vectorized, read twice
+  std::set<size_t> tree_levels;
+  for (const CoverageCase& c : CudaCoverageCases())
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+      for (const char* variant : {"auto", "warp", "block"}) {
+        const BackwardPlanResult r = PlanBackward(variant, BwdQuery(c.rows, c.cols, dtype));
+        ASSERT_TRUE(r.verdict.ok) << c.path << ": " << r.verdict.reason;
+        reached.insert({static_cast<int>(r.plan.kind), r.plan.vectorized,
+                        r.plan.loads_per_thread > r.plan.slots});
+        tree_levels.insert(r.plan.levels.size());
+      }
+  for (KernelKind kind : {KernelKind::kWarp, KernelKind::kBlock})
+    for (bool vec : {true, false})
+      for (bool twice : {true, false})
+        EXPECT_TRUE(reached.count({static_cast<int>(kind), vec, twice}))
+            << "kind " << static_cast<int>(kind) << (vec ? " vectorized" : " element path")
+            << (twice ? " read twice" : " held");
+  EXPECT_TRUE(tree_levels.count(1));
+  EXPECT_TRUE(tree_levels.count(3));
+}
+
 TEST(CudaPlanTest, VectorLoadsNeedAlignedRowsAndPointers) {
   alignas(16) static float buffer[64];
   const float* a = buffer;
@@ -307,22 +349,6 @@ TEST(CudaPlanTest, DescribeNamesTheLaunch) {
   EXPECT_NE(d.find("cluster=8"), std::string::npos) << d;
   EXPECT_NE(d.find("load=16B"), std::string::npos) << d;
   EXPECT_NE(Auto(8, 257, DType::kF32).Describe().find("load=element"), std::string::npos);
-}
-
-BackwardQuery BwdQuery(int64_t rows, int64_t cols, DType dtype, bool affine = true,
-                       Norm norm = Norm::kLayerNorm) {
-  BackwardQuery q;
-  q.shape = Query(rows, cols, dtype);
-  q.affine = affine;
-  q.param_tensors = norm == Norm::kRmsNorm ? 1 : 2;
-  return q;
-}
-
-// Returns the backward plan of `variant`; fails the test when it refuses.
-BackwardPlan Bwd(const std::string& variant, const BackwardQuery& q) {
-  const BackwardPlanResult r = PlanBackward(variant, q);
-  EXPECT_TRUE(r.verdict.ok) << r.verdict.reason;
-  return r.plan;
 }
 
 // auto: a warp while 32 lanes keep the row in registers (16 floats of x and
