@@ -58,8 +58,8 @@ __device__ __forceinline__ float Xhat(float x, float mean, float rstd) {
 // Computes xhat and gd of load i of a row into xh and gd, and adds them to
 // the row sums a (sum gd) and b (sum gd * xhat).
 template <Norm kNorm, typename T, bool kVec>
-__device__ __forceinline__ void BackwardLoad(const BackwardParams& p, const T* xrow,
-                                             const T* dyrow, int i, float mean, float rstd,
+__device__ __forceinline__ void BackwardLoad(const BackwardParams& p, const T* xrow, const T* dyrow,
+                                             int i, float mean, float rstd,
                                              float (&xh)[RowIo<T, kVec>::kW],
                                              float (&gd)[RowIo<T, kVec>::kW], float& a, float& b) {
   using Io = RowIo<T, kVec>;
@@ -110,8 +110,8 @@ __device__ __forceinline__ void BackwardRow(const BackwardParams& p, int64_t row
 #pragma unroll
   for (int k = 0; k < kSlots; ++k)
     if (k < nk)
-      BackwardLoad<kNorm, T, kVec>(p, xrow, dyrow, first + k * stride, mean, rstd, xh[k], gd[k],
-                                   a, b);
+      BackwardLoad<kNorm, T, kVec>(p, xrow, dyrow, first + k * stride, mean, rstd, xh[k], gd[k], a,
+                                   b);
   // Loads beyond the registers (long rows): summed now, read again below.
   const int rest = first + kSlots * stride;
   for (int i = rest; i < loads; i += stride) {
@@ -153,7 +153,8 @@ __global__ void __launch_bounds__(kWarpKernelThreads)
 
 // dx, block: one block per row; thread t handles loads t, t + blockDim, ...
 template <Norm kNorm, typename T, bool kVec>
-__global__ void __launch_bounds__(kBackwardBlockThreads) BackwardBlockKernel(const BackwardParams p) {
+__global__ void __launch_bounds__(kBackwardBlockThreads)
+    BackwardBlockKernel(const BackwardParams p) {
   using Io = RowIo<T, kVec>;
   __shared__ float2 reduce_slots[1][32];
   BlockReduce reduce{reduce_slots};

@@ -1,6 +1,4 @@
 // Launches of the CUDA backend's LayerNorm and RMSNorm backward kernels (backward_device.cuh).
-#include "backends/cuda/backward_kernels.h"
-
 #include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -9,6 +7,7 @@
 #include <type_traits>
 
 #include "backends/cuda/backward_device.cuh"
+#include "backends/cuda/backward_kernels.h"
 #include "backends/cuda/cuda_check.h"
 #include "core/errors.h"
 
@@ -25,8 +24,8 @@ int Log2(int power_of_two) {
 
 template <Norm kNorm, typename T, bool kVec>
 void LaunchTyped(const BackwardPlan& plan, const NormBackwardArgs& args, cudaStream_t stream) {
-  const BackwardParams p{args.x, args.dy, args.gamma, args.mean, args.rstd,
-                         args.dx, args.rows, args.cols};
+  const BackwardParams p{args.x,    args.dy, args.gamma, args.mean,
+                         args.rstd, args.dx, args.rows,  args.cols};
   if (args.rows > 0 && plan.grid > 0) {
     const dim3 grid(static_cast<unsigned>(plan.grid));
     if (plan.kind == KernelKind::kWarp) {
@@ -87,8 +86,7 @@ void CheckNormBackwardArgs(const BackwardPlan& plan, DType dtype, const NormBack
   const bool affine = args.gamma != nullptr;
   if (affine != (args.dgamma != nullptr) || (layernorm && affine != (args.dbeta != nullptr)))
     throw RuntimeError("cuda: gamma, dgamma (and dbeta) must all be given or all be null");
-  if (affine != !plan.levels.empty() ||
-      (affine && plan.param_tensors != (layernorm ? 2 : 1)))
+  if (affine != !plan.levels.empty() || (affine && plan.param_tensors != (layernorm ? 2 : 1)))
     throw RuntimeError("cuda: the backward plan was made for another affine setting or norm");
   if (plan.WorkspaceBytes(args.cols) > 0 && args.workspace == nullptr)
     throw RuntimeError("cuda: the dgamma tree needs its workspace");

@@ -15,7 +15,10 @@ int64_t RoundUp32(int64_t a) { return CeilDiv(a, 32) * 32; }
 
 Verdict CheckCommon(const BackwardQuery& q) {
   if (q.shape.cols < 1) return Verdict::No("cols must be >= 1");
-  if (q.shape.cols > INT_MAX) return Verdict::No(fmt::format("H={} exceeds 2^31-1", q.shape.cols));
+  // Row offsets are 32-bit (as in the forward kernels), with room for a
+  // block's stride past the last load.
+  if (q.shape.cols > INT_MAX - 1024)
+    return Verdict::No(fmt::format("H={} exceeds 2^31-1025", q.shape.cols));
   if (q.shape.rows < 0) return Verdict::No("rows must be >= 0");
   if (q.param_tensors != 1 && q.param_tensors != 2)
     return Verdict::No("param_tensors must be 1 (rmsnorm) or 2 (layernorm)");
@@ -43,8 +46,8 @@ int64_t RowLoads(const BackwardQuery& q, const BackwardPlan& p) {
 Verdict PlanParamTree(const BackwardQuery& q, BackwardPlan& p) {
   if (!q.affine) return Verdict::Yes();
   p.param_tensors = q.param_tensors;
-  p.param_threads = static_cast<int>(
-      std::clamp<int64_t>(RoundUp32(q.shape.cols), 32, kBackwardParamThreads));
+  p.param_threads =
+      static_cast<int>(std::clamp<int64_t>(RoundUp32(q.shape.cols), 32, kBackwardParamThreads));
   p.col_tiles = CeilDiv(q.shape.cols, p.param_threads);
   int64_t inputs = q.shape.rows;
   int src = -1;
@@ -111,8 +114,7 @@ BackwardPlanResult PlanAuto(const BackwardQuery& q) {
 }
 
 BackwardPlanResult ForwardOnly(const char* name) {
-  return {Verdict::No(fmt::format(
-              "{}: forward only (backward runs as auto, warp or block)", name)),
+  return {Verdict::No(fmt::format("{}: forward only (backward runs as auto, warp or block)", name)),
           {}};
 }
 

@@ -49,15 +49,15 @@ struct BackwardParamLevel {
 struct BackwardPlan {
   std::string variant;  // "warp" or "block" (never "auto")
   KernelKind kind = KernelKind::kWarp;
-  bool vectorized = false;  // 16-byte loads and stores of x, dy, dx (and float4 gamma)
-  int vec_elems = 1;        // elements per load
-  int slots = 0;            // loads a thread keeps in registers: kBackwardRowFloats / vec_elems
-  int lanes_per_row = 0;    // kWarp: threads per row, a power of two <= 32
-  int threads = 0;          // threads per block of the dx kernel
-  int loads_per_thread = 0; // loads of a row each thread handles (kept or read again)
-  int64_t grid = 0;         // blocks of the dx kernel (0 when rows == 0)
-  int param_threads = 0;    // threads per block of the dgamma/dbeta kernels
-  int64_t col_tiles = 0;    // column tiles of param_threads columns
+  bool vectorized = false;   // 16-byte loads and stores of x, dy, dx (and float4 gamma)
+  int vec_elems = 1;         // elements per load
+  int slots = 0;             // loads a thread keeps in registers: kBackwardRowFloats / vec_elems
+  int lanes_per_row = 0;     // kWarp: threads per row, a power of two <= 32
+  int threads = 0;           // threads per block of the dx kernel
+  int loads_per_thread = 0;  // loads of a row each thread handles (kept or read again)
+  int64_t grid = 0;          // blocks of the dx kernel (0 when rows == 0)
+  int param_threads = 0;     // threads per block of the dgamma/dbeta kernels
+  int64_t col_tiles = 0;     // column tiles of param_threads columns
   // The dgamma/dbeta tree, level 0 first; empty without affine. With
   // rows == 0 level 0 still runs and writes zeros (a sum over no rows).
   std::vector<BackwardParamLevel> levels;
@@ -100,9 +100,9 @@ struct BackwardPlanResult {
 // What a backward plan depends on besides PlanQuery: whether gamma (and the
 // parameter gradients) are there, and how many of them the norm has.
 struct BackwardQuery {
-  PlanQuery shape;             // rows, cols, dtype, vector_ok (x, dy, dx, gamma aligned)
+  PlanQuery shape;  // rows, cols, dtype, vector_ok (x, dy, dx, gamma aligned)
   bool affine = true;
-  int param_tensors = 2;       // 2: LayerNorm (dgamma, dbeta); 1: RMSNorm (dgamma)
+  int param_tensors = 2;  // 2: LayerNorm (dgamma, dbeta); 1: RMSNorm (dgamma)
 };
 
 // Returns the plan of `variant` ("" = "auto"): "auto" picks warp while a

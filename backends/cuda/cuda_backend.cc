@@ -2,9 +2,9 @@
 // (one plan logic and one set of kernels for both, see layernorm_device.cuh;
 // the backward ones in backward_device.cuh). Prepare plans the launch
 // (layernorm_plan.h, backward_plan.h), checks device memory, allocates the
-// buffers and the workspace, and uploads; timing uses CUDA events around the kernels only, with batches
-// captured once into a CUDA graph per batch size and replayed, and cold
-// samples behind an L2 flush.
+// buffers and the workspace, and uploads; timing uses CUDA events around the
+// kernels only, with batches captured once into a CUDA graph per batch size
+// and replayed, and cold samples behind an L2 flush.
 #include <fmt/format.h>
 
 #include <chrono>

@@ -200,7 +200,8 @@ class CudnnCase : public PreparedCase {
     FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()), stream_);
     if (backward_) {
       FillPoisonF32(dscale_.as<float>(), static_cast<uint64_t>(problem_.cols), stream_);
-      if (layernorm()) FillPoisonF32(dbias_.as<float>(), static_cast<uint64_t>(problem_.cols), stream_);
+      if (layernorm())
+        FillPoisonF32(dbias_.as<float>(), static_cast<uint64_t>(problem_.cols), stream_);
     } else if (training_) {
       if (layernorm()) FillPoisonF32(mean_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
       FillPoisonF32(inv_variance_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
@@ -265,7 +266,8 @@ class CudnnCase : public PreparedCase {
         {"phase", backward_   ? "backward (dx, dscale" + std::string(layernorm() ? ", dbias)" : ")")
                   : training_ ? "CUDNN_NORM_FWD_TRAINING"
                               : "CUDNN_NORM_FWD_INFERENCE"},
-        {"api", "cuDNN graph API: " + op + (layernorm() ? ", CUDNN_LAYER_NORM" : ", CUDNN_RMS_NORM")},
+        {"api",
+         "cuDNN graph API: " + op + (layernorm() ? ", CUDNN_LAYER_NORM" : ", CUDNN_RMS_NORM")},
         {"cudnn_version", CudnnVersionText(Cudnn().GetVersion())},
         {"upload_s", std::to_string(upload_s_)},
         {"eps_f32", std::to_string(epsilon_)},
@@ -483,7 +485,8 @@ class CudnnBackend : public Backend {
     if (!ParseVariant(options.variant, problem, &choice))
       throw UsageError("cudnn: unknown variant '" + options.variant + "' (have: " +
                        kVariantList + ")");
-    if (Verdict v = DirectionVerdict(problem, choice); !v.ok) throw UsageError("cudnn: " + v.reason);
+    if (Verdict v = DirectionVerdict(problem, choice); !v.ok)
+      throw UsageError("cudnn: " + v.reason);
     if (problem.stats && !choice.training && !choice.backward)
       throw UsageError(
           fmt::format("cudnn: the inference phase does not output {}; use variant training",

@@ -103,7 +103,8 @@ void Emulate(const BackwardPlan& plan, DType dtype, const EmulatedArgs& a, Norm 
 // (src/core/ops/*_bwd.cc) lands; then testing::HostCase replaces it. ----
 struct LocalBackwardHost {
   explicit LocalBackwardHost(const Problem& p) : problem(p) {
-    const size_t bytes = static_cast<size_t>(std::max<int64_t>(p.elements(), 16)) * DTypeSize(p.dtype);
+    const size_t bytes =
+        static_cast<size_t>(std::max<int64_t>(p.elements(), 16)) * DTypeSize(p.dtype);
     x = HostBuffer(bytes);
     dy = HostBuffer(bytes);
     dx = HostBuffer(bytes);
@@ -135,21 +136,31 @@ struct LocalBackwardHost {
   }
   void* in(TensorId id) {
     switch (id) {
-      case TensorId::kX: return x.data();
-      case TensorId::kDy: return dy.data();
-      case TensorId::kGamma: return gamma.data();
-      case TensorId::kMean: return mean.data();
-      case TensorId::kRstd: return rstd.data();
-      default: return nullptr;
+      case TensorId::kX:
+        return x.data();
+      case TensorId::kDy:
+        return dy.data();
+      case TensorId::kGamma:
+        return gamma.data();
+      case TensorId::kMean:
+        return mean.data();
+      case TensorId::kRstd:
+        return rstd.data();
+      default:
+        return nullptr;
     }
   }
   template <class T = void>
   T* out(TensorId id) {
     switch (id) {
-      case TensorId::kDx: return static_cast<T*>(dx.data());
-      case TensorId::kDgamma: return static_cast<T*>(dgamma.data());
-      case TensorId::kDbeta: return static_cast<T*>(dbeta.data());
-      default: return nullptr;
+      case TensorId::kDx:
+        return static_cast<T*>(dx.data());
+      case TensorId::kDgamma:
+        return static_cast<T*>(dgamma.data());
+      case TensorId::kDbeta:
+        return static_cast<T*>(dbeta.data());
+      default:
+        return nullptr;
     }
   }
   void Reset() {}
@@ -206,8 +217,8 @@ struct LocalBackwardHost {
         uint32_t bits = 0;
         std::memcpy(&bits, static_cast<const uint8_t*>(dx.data()) + (r * h + j) * DTypeSize(dt),
                     DTypeSize(dt));
-        judge(sdx, "dx", got, bits, PoisonBits(dt), ref,
-              std::isfinite(scale) ? scale : 0, UlpOf(dt, std::fabs(ref)));
+        judge(sdx, "dx", got, bits, PoisonBits(dt), ref, std::isfinite(scale) ? scale : 0,
+              UlpOf(dt, std::fabs(ref)));
       }
     }
     if (problem.affine) {
@@ -370,9 +381,9 @@ class BackwardEmulatedMatrixTest : public ::testing::TestWithParam<MatrixParam> 
 // (<= 64 rows) and 2 levels (65-4096 rows); each with and without affine.
 TEST_P(BackwardEmulatedMatrixTest, EveryVariantPassesTheVerifier) {
   const auto [norm, dtype, dist] = GetParam();
-  const std::vector<Shape> shapes = {{0, 768}, {1, 1},     {5, 3},     {3, 257},  {2, 512},
-                                     {4, 1023}, {70, 64},  {3, 1028},  {2, 2041}, {130, 96},
-                                     {1, 9000}, {1, 20000}};
+  const std::vector<Shape> shapes = {{0, 768},  {1, 1},    {5, 3},    {3, 257},
+                                     {2, 512},  {4, 1023}, {70, 64},  {3, 1028},
+                                     {2, 2041}, {130, 96}, {1, 9000}, {1, 20000}};
   for (size_t i = 0; i < shapes.size(); ++i) {
     for (bool affine : {true, false}) {
       if (!affine && i % 3 != 0) continue;  // affine off: every third shape
