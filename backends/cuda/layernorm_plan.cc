@@ -217,8 +217,11 @@ std::vector<CoverageCase> CudaCoverageCases() {
       // rows, held in registers and read twice, 16-byte and element loads,
       // and one-level dgamma trees; this one a tree of three levels (and a
       // warp row held in registers on the element path).
-      {"backward: a dgamma tree of three levels (4097 -> 65 -> 2 -> 1), element path", 4097, 30,
-       {}},
+      {"backward: a dgamma tree of three levels (4097 -> 65 -> 2 -> 1), element path",
+       4097,
+       30,
+       {},
+       {Direction::kBackward}},
   };
 }
 

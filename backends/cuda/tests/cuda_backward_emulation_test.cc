@@ -2,7 +2,9 @@
 // (tests/cuda_emulation.h) for every path (warp with sub-warp and full-warp
 // rows, block with rows held in registers and rows read twice, 16-byte and
 // element loads, dgamma trees of one to three levels) x dtype x affine on/off
-// x norm, and are checked against a float64 reference.
+// x norm, and are checked with the core's backward ops (testing::HostCase:
+// the op's input generators, its float64 reference and its bound, through
+// CheckOutputs), as the runner checks any backend.
 // The emulation comes first: the device headers are written against the
 // CUDA names it defines.
 #include "backends/cuda/tests/cuda_emulation.h"
@@ -99,150 +101,6 @@ void Emulate(const BackwardPlan& plan, DType dtype, const EmulatedArgs& a, Norm 
   }
 }
 
-// ---- TEMPORARY: a local float64 reference until the core's backward op
-// (src/core/ops/*_bwd.cc) lands; then testing::HostCase replaces it. ----
-struct LocalBackwardHost {
-  explicit LocalBackwardHost(const Problem& p) : problem(p) {
-    const size_t bytes =
-        static_cast<size_t>(std::max<int64_t>(p.elements(), 16)) * DTypeSize(p.dtype);
-    x = HostBuffer(bytes);
-    dy = HostBuffer(bytes);
-    dx = HostBuffer(bytes);
-    const size_t cols = static_cast<size_t>(std::max<int64_t>(p.cols, 16));
-    const size_t rows = static_cast<size_t>(std::max<int64_t>(p.rows, 16));
-    gamma = HostBuffer(cols * 4);
-    beta = HostBuffer(cols * 4);
-    dgamma = HostBuffer(cols * 4);
-    dbeta = HostBuffer(cols * 4);
-    mean = HostBuffer(rows * 4);
-    rstd = HostBuffer(rows * 4);
-    Problem fwd = p;
-    fwd.dir = Direction::kForward;
-    fwd.stats = true;
-    if (p.elements() > 0) FillInput(fwd, x.data(), Pool());
-    FillAffine(fwd, gamma.as<float>(), beta.as<float>());
-    Problem pdy = fwd;
-    pdy.dist = Distribution::kNormal;
-    pdy.seed = p.seed + 1;
-    if (p.elements() > 0) FillInput(pdy, dy.data(), Pool());
-    if (p.rows > 0) {
-      const Reference r = ComputeReference(fwd, x.data(), p.affine ? gamma.as<float>() : nullptr,
-                                           p.affine ? beta.as<float>() : nullptr, Pool());
-      for (int64_t i = 0; i < p.rows; ++i) {
-        if (p.norm == Norm::kLayerNorm) mean.as<float>()[i] = static_cast<float>(r.mean_data()[i]);
-        rstd.as<float>()[i] = static_cast<float>(r.rstd_data()[i]);
-      }
-    }
-  }
-  void* in(TensorId id) {
-    switch (id) {
-      case TensorId::kX:
-        return x.data();
-      case TensorId::kDy:
-        return dy.data();
-      case TensorId::kGamma:
-        return gamma.data();
-      case TensorId::kMean:
-        return mean.data();
-      case TensorId::kRstd:
-        return rstd.data();
-      default:
-        return nullptr;
-    }
-  }
-  template <class T = void>
-  T* out(TensorId id) {
-    switch (id) {
-      case TensorId::kDx:
-        return static_cast<T*>(dx.data());
-      case TensorId::kDgamma:
-        return static_cast<T*>(dgamma.data());
-      case TensorId::kDbeta:
-        return static_cast<T*>(dbeta.data());
-      default:
-        return nullptr;
-    }
-  }
-  void Reset() {}
-  Accuracy Check() const {
-    Accuracy acc;
-    acc.passed = true;
-    const int64_t n = problem.rows, h = problem.cols;
-    const DType dt = problem.dtype;
-    const bool ln = problem.norm == Norm::kLayerNorm;
-    const float* g = problem.affine ? gamma.as<float>() : nullptr;
-    std::vector<double> dg(h, 0.0), db(h, 0.0), dgs(h, 0.0), dbs(h, 0.0);
-    ErrorStats sdx, sdg, sdb;
-    const double u = 0x1p-24 * 64;
-    auto judge = [&](ErrorStats& s, const char* name, double got, uint32_t bits, uint32_t poison,
-                     double ref, double scale, double ulp) {
-      ++s.checked;
-      if (bits == poison) {
-        ++s.unwritten;
-        ++s.failed;
-      } else if (std::isnan(ref) || std::isnan(got)) {
-        if (std::isnan(ref) != std::isnan(got)) ++s.failed;
-      } else if (!(std::fabs(got - ref) <= 0.5 * ulp + u * scale)) {
-        if (s.failed == 0 && acc.reason.empty())
-          acc.reason = fmt::format("{}: got {} ref {} scale {}", name, got, ref, scale);
-        ++s.failed;
-      }
-    };
-    for (int64_t r = 0; r < n; ++r) {
-      const double m = ln ? mean.as<float>()[r] : 0.0, rs = rstd.as<float>()[r];
-      double a = 0, b = 0, sa = 0, sb = 0;
-      std::vector<double> xh(h), gd(h);
-      for (int64_t j = 0; j < h; ++j) {
-        const double xv = LoadAsDouble(dt, x.data(), r * h + j);
-        const double dv = LoadAsDouble(dt, dy.data(), r * h + j);
-        xh[j] = (xv - m) * rs;
-        gd[j] = (g ? g[j] : 1.0) * dv;
-        a += gd[j];
-        b += gd[j] * xh[j];
-        sa += std::fabs(gd[j]);
-        sb += std::fabs(gd[j] * xh[j]);
-        dg[j] += dv * xh[j];
-        db[j] += dv;
-        dgs[j] += std::fabs(dv * xh[j]);
-        dbs[j] += std::fabs(dv);
-      }
-      a = ln ? a / h : 0;
-      b /= h;
-      sa = ln ? sa / h : 0;
-      sb /= h;
-      for (int64_t j = 0; j < h; ++j) {
-        const double ref = rs * (gd[j] - a - xh[j] * b);
-        const double scale = rs * (std::fabs(gd[j]) + sa + std::fabs(xh[j]) * sb);
-        const double got = LoadAsDouble(dt, dx.data(), r * h + j);
-        uint32_t bits = 0;
-        std::memcpy(&bits, static_cast<const uint8_t*>(dx.data()) + (r * h + j) * DTypeSize(dt),
-                    DTypeSize(dt));
-        judge(sdx, "dx", got, bits, PoisonBits(dt), ref, std::isfinite(scale) ? scale : 0,
-              UlpOf(dt, std::fabs(ref)));
-      }
-    }
-    if (problem.affine) {
-      for (int64_t j = 0; j < h; ++j) {
-        const float gv = dgamma.as<float>()[j];
-        judge(sdg, "dgamma", gv, FloatBits(gv), kPoisonF32Bits, dg[j], dgs[j],
-              UlpOf(DType::kF32, std::fabs(dg[j])));
-        if (ln) {
-          const float bv = dbeta.as<float>()[j];
-          judge(sdb, "dbeta", bv, FloatBits(bv), kPoisonF32Bits, db[j], dbs[j],
-                UlpOf(DType::kF32, std::fabs(db[j])));
-        }
-      }
-      acc[TensorId::kDgamma] = sdg;
-      if (ln) acc[TensorId::kDbeta] = sdb;
-    }
-    acc[TensorId::kDx] = sdx;
-    acc.passed = sdx.failed == 0 && sdg.failed == 0 && sdb.failed == 0;
-    return acc;
-  }
-  Problem problem;
-  HostBuffer x, dy, gamma, beta, mean, rstd, dx, dgamma, dbeta;
-};
-// ---- end TEMPORARY ----
 
 // Returns the backward problem (seed 11) of the shape, data and flags.
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
@@ -341,7 +199,7 @@ struct BackwardEmulatedCase {
     return host.Check();
   }
 
-  LocalBackwardHost host;  // TEMPORARY: testing::HostCase once the core lands
+  testing::HostCase host;
   Problem problem;
   size_t esize;
   size_t offset;
