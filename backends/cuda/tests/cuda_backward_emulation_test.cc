@@ -14,7 +14,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -207,6 +210,36 @@ struct BackwardEmulatedCase {
   std::vector<float> dev_gamma, dev_dgamma, dev_dbeta, dev_mean, dev_rstd, workspace;
 };
 
+// The largest bound ratio (dx, dgamma, dbeta) of passing runs per norm,
+// variant, dtype and distribution; printed at exit as headroom = 1 / ratio
+// (docs/cuda.md, "Backward").
+std::map<std::string, double>& WorstRatios() {
+  static std::map<std::string, double> worst;
+  return worst;
+}
+
+void NoteRatio(const std::string& variant, const Problem& p, const Accuracy& acc) {
+  if (!acc.passed) return;
+  for (int i = 0; i < kTensorCount; ++i) {
+    const std::optional<ErrorStats>& t = acc.tensors[i];
+    if (!t.has_value() || t->checked == 0) continue;
+    const std::string key =
+        fmt::format("{:<9} {:<6} {:<5} {:<6} {}", NormName(p.norm), variant, DTypeName(p.dtype),
+                    TensorName(static_cast<TensorId>(i)), DistributionName(p.dist));
+    double& w = WorstRatios()[key];
+    w = std::max(w, t->max_bound_ratio);
+  }
+}
+
+class HeadroomPrinter : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const auto& [key, ratio] : WorstRatios())
+      std::printf("headroom bwd %s %.3g\n", key.c_str(), ratio > 0 ? 1 / ratio : INFINITY);
+  }
+};
+const auto* const kHeadroomPrinter = ::testing::AddGlobalTestEnvironment(new HeadroomPrinter);
+
 // Runs every backward variant that accepts the case; returns how many ran.
 int RunAllVariants(BackwardEmulatedCase& c, const std::string& label) {
   int ran = 0;
@@ -216,6 +249,7 @@ int RunAllVariants(BackwardEmulatedCase& c, const std::string& label) {
     if (!r.verdict.ok) continue;
     const int64_t misaligned_before = dev::emulated_misaligned_loads.load();
     const Accuracy acc = c.Run(r.plan);
+    NoteRatio(r.plan.variant, c.problem, acc);
     ++ran;
     EXPECT_TRUE(acc.passed) << variant << " (" << r.plan.Describe() << ") on "
                             << c.problem.ShortName() << " " << label << ": " << acc.reason << " ["
