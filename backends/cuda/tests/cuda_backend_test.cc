@@ -465,6 +465,13 @@ TEST(CudaBackendTest, RmsPoisonFillsEveryOutput) {
 }
 
 
+// Returns the case options that select `variant`.
+CaseOptions Variant(const char* variant) {
+  CaseOptions o;
+  o.variant = variant;
+  return o;
+}
+
 // ---- backward ----------------------------------------------------------------
 
 using BackwardParam = std::tuple<Norm, DType, Distribution>;
@@ -488,7 +495,7 @@ TEST_P(CudaBackwardMatrixTest, EveryVariantPassesTheVerifier) {
       testing::HostCase c(p);
       // auto is one of these two (cuda_plan_test checks its choice).
       for (const char* variant : {"warp", "block"}) {
-        c.Execute(Cuda(), {variant, 0});
+        c.Execute(Cuda(), Variant(variant));
         const Accuracy a = c.Check();
         EXPECT_TRUE(a.passed) << variant << " (" << c.resolved << ") " << p.ShortName()
                               << (affine ? " affine: " : " plain: ") << a.reason << " "
@@ -549,8 +556,8 @@ TEST(CudaBackendTest, BackwardRefusesForwardOnlyVariants) {
   p.dir = Direction::kBackward;
   testing::HostCase c(p);
   for (const char* variant : {"cluster", "splitrow"}) {
-    EXPECT_FALSE(Cuda().Supports(p, {variant, 0}).ok);
-    EXPECT_THROW(Cuda().Prepare(p, c.inputs, {variant, 0}), UsageError);
+    EXPECT_FALSE(Cuda().Supports(p, Variant(variant)).ok);
+    EXPECT_THROW(Cuda().Prepare(p, c.inputs, Variant(variant)), UsageError);
   }
 }
 

@@ -117,6 +117,13 @@ TEST(CudnnBackend, VariantVerdictsNeedNoDevice) {
   EXPECT_THROW(b.Prepare(p, {}, {"inference", 0}), UsageError);
 }
 
+// Returns the case options that select `variant`.
+CaseOptions Variant(const char* variant) {
+  CaseOptions o;
+  o.variant = variant;
+  return o;
+}
+
 // Backward runs as the backward variants only, and they run backward only:
 // a No with the reason, with or without cuDNN (the variant is judged
 // first), and Prepare refuses the mismatch as the user's request.
@@ -129,19 +136,19 @@ TEST(CudnnBackend, BackwardVariantsRunBackwardOnly) {
     p.rows = 8;
     p.cols = 64;
     for (const char* variant : {"inference", "training", "inference-tuned", "training-tuned"}) {
-      const Verdict v = b.Supports(p, {variant, 0});
+      const Verdict v = b.Supports(p, Variant(variant));
       EXPECT_FALSE(v.ok) << variant;
       EXPECT_EQ(v.reason, std::string("variant ") + variant + " is forward only; " +
                               std::string(NormName(norm)) +
                               " bwd runs as backward or backward-tuned");
-      EXPECT_THROW(b.Prepare(p, {}, {variant, 0}), UsageError);
+      EXPECT_THROW(b.Prepare(p, {}, Variant(variant)), UsageError);
     }
     p.dir = Direction::kForward;
     for (const char* variant : {"backward", "backward-tuned"}) {
-      const Verdict v = b.Supports(p, {variant, 0});
+      const Verdict v = b.Supports(p, Variant(variant));
       EXPECT_FALSE(v.ok) << variant;
       EXPECT_NE(v.reason.find("is backward only"), std::string::npos) << v.reason;
-      EXPECT_THROW(b.Prepare(p, {}, {variant, 0}), UsageError);
+      EXPECT_THROW(b.Prepare(p, {}, Variant(variant)), UsageError);
     }
     // The default and the backward variants get past the variant checks:
     // without cuDNN the only no is the backend's own.
@@ -149,7 +156,7 @@ TEST(CudnnBackend, BackwardVariantsRunBackwardOnly) {
     const Verdict available = b.Available();
     if (!available.ok) {
       for (const char* variant : {"", "backward", "backward-tuned"})
-        EXPECT_EQ(b.Supports(p, {variant, 0}).reason, available.reason) << variant;
+        EXPECT_EQ(b.Supports(p, Variant(variant)).reason, available.reason) << variant;
     }
   }
 }
@@ -329,7 +336,7 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
         p.dtype = dtype;
         p.dist = dist;
         p.stats = std::string(variant) == "training-tuned";
-        const Verdict v = CudnnPeer().Supports(p, {variant, 0});
+        const Verdict v = CudnnPeer().Supports(p, Variant(variant));
         if (!v.ok) {
           ADD_FAILURE() << p.ShortName() << " " << variant << ": " << v.reason;
           continue;
@@ -337,7 +344,7 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
         OwnedInputs in = MakeInputs(p);
         ThreadPool& pool = SharedThreadPool(0);
         const Reference ref = ComputeReference(p, in.view, pool);
-        auto prepared = CudnnPeer().Prepare(p, in.view, {variant, 0});
+        auto prepared = CudnnPeer().Prepare(p, in.view, Variant(variant));
         EXPECT_EQ(prepared->ResolvedVariant(), variant);
         OwnedOutputs out = MakeOutputs(p);
         prepared->Poison();
