@@ -129,9 +129,10 @@ last=${summary[${#summary[@]} - 1]}
 summary[${#summary[@]} - 1]="${last%|*}|$(grep -m1 '^cuda: ' "$outdir/list.log" | cut -c1-70)"
 cudnn_ok=0
 grep -qE '^cudnn( \(peer\))?: available' "$outdir/list.log" && cudnn_ok=1
-# cuDNN's variants that do not time every engine (those are for the sweep, not for verify).
+# cuDNN's forward variants that do not time every engine (those are for the sweep,
+# not for verify); the backward step names its own.
 cudnn_variants=$(awk '/^cudnn/ {on = 1; next} /^[^ ]/ {on = 0} on && /^    [a-z]/ {print $1}' \
-  "$outdir/list.log" | grep -v tuned | paste -sd, -)
+  "$outdir/list.log" | grep -v tuned | grep -v backward | paste -sd, -)
 
 # --- the standard sweep -----------------------------------------------------------
 TAIL=60 step sweep-cuda 150 "$lnbench" run -b cuda --shape "$sweep_shapes" --dtype f32,bf16,f16 \
