@@ -39,9 +39,10 @@ cmake -S "$root" -B "$tree" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURE
 grep -E "lnbench:" "$tree/configure.log" || true
 
 # The GPU test binaries: every test target named cuda_*_test or cudnn_*_test.
-# (cuda_emulation_test runs kernels on CPU fibers: it is run here, not carried.)
+# (cuda_emulation_test and cuda_backward_emulation_test run kernels on CPU
+# fibers: they are run here, not carried.)
 mapfile -t tests < <(cmake --build "$tree" --target help | sed -n 's/^\.\.\. \([a-z_]*_test\).*/\1/p' |
-  grep -E '^(cuda|cudnn)_' | grep -v '^cuda_emulation_test$' | sort -u)
+  grep -E '^(cuda|cudnn)_' | grep -vE '^cuda_(backward_)?emulation_test$' | sort -u)
 echo "== build lnbench ${tests[*]} (-j$jobs)"
 cmake --build "$tree" -j"$jobs" --target lnbench "${tests[@]}"
 

@@ -14,6 +14,8 @@
 #   sweep      `lnbench run -b cuda` over H = 128 .. 131072, f32/bf16/f16, ~256 MiB inputs
 #   rmsnorm    the verify and the sweep again with `--op rmsnorm` (cuda, and cudnn's verify),
 #              when this lnbench has `--op` (issue 12); skipped with that reason otherwise
+#   backward   `lnbench verify --op all --dir bwd` (cuda; cudnn's backward variant) and the
+#              sweep with `--dir bwd`, when this lnbench has `--dir` (issue 13)
 #   memcheck, racecheck, synccheck   compute-sanitizer on the tests' small sweep (if it is there)
 #   torch      scripts/peers/torch_layernorm.py on the same sweep (if torch sees a GPU)
 #   cudnn      the same sweep on the cuDNN peer (if available and time is left)
@@ -22,7 +24,7 @@
 set -u -o pipefail
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 outdir=$1
@@ -56,6 +58,9 @@ sanitize_filter='AllDtypesAndDistributions/CudaMatrixTest.*/f32_normal:AllDtypes
 # ... and the RMSNorm instantiations of the same kernels.
 sanitize_filter+=':AllDtypesAndDistributions/CudaRmsMatrixTest.*/bf16_special:CudaBackendTest.RmsPoisonFillsEveryOutput'
 race_filter='AllDtypesAndDistributions/CudaMatrixTest.*/f32_normal:AllDtypesAndDistributions/CudaMatrixTest.*/bf16_outliers:AllDtypesAndDistributions/CudaRmsMatrixTest.*/f32_normal'
+# ... and the backward kernels (dx per warp and block, the dgamma tree).
+sanitize_filter+=':AllNormsDtypesAndDistributions/CudaBackwardMatrixTest.*/layernorm_bf16_special:CudaBackendTest.BackwardPoisonTimingAndReproducibility'
+race_filter+=':AllNormsDtypesAndDistributions/CudaBackwardMatrixTest.*/layernorm_f32_normal:AllNormsDtypesAndDistributions/CudaBackwardMatrixTest.*/rmsnorm_f16_normal'
 
 start=$SECONDS
 summary=()  # "step|status|seconds|note"
@@ -124,9 +129,10 @@ last=${summary[${#summary[@]} - 1]}
 summary[${#summary[@]} - 1]="${last%|*}|$(grep -m1 '^cuda: ' "$outdir/list.log" | cut -c1-70)"
 cudnn_ok=0
 grep -qE '^cudnn( \(peer\))?: available' "$outdir/list.log" && cudnn_ok=1
-# cuDNN's variants that do not time every engine (those are for the sweep, not for verify).
+# cuDNN's forward variants that do not time every engine (those are for the sweep,
+# not for verify); the backward step names its own.
 cudnn_variants=$(awk '/^cudnn/ {on = 1; next} /^[^ ]/ {on = 0} on && /^    [a-z]/ {print $1}' \
-  "$outdir/list.log" | grep -v tuned | paste -sd, -)
+  "$outdir/list.log" | grep -v tuned | grep -v backward | paste -sd, -)
 
 # --- the standard sweep -----------------------------------------------------------
 TAIL=60 step sweep-cuda 150 "$lnbench" run -b cuda --shape "$sweep_shapes" --dtype f32,bf16,f16 \
@@ -147,6 +153,21 @@ else
   skip verify-cudnn "cudnn backend not available (see list.log)"
 fi
 
+# --- backward (issue 13): verify both norms' backward, before the longer steps ------
+# Only a build with --dir has backward ops; an older one says so.
+has_dir=0
+"$lnbench" verify --help 2>&1 | grep -q -- '--dir' && has_dir=1
+if ((has_dir)); then
+  TAIL=4 step verify-cuda-bwd 90 "$lnbench" verify -b cuda --op all --dir bwd -q \
+    --json "$outdir/verify-cuda-bwd.json"
+  if ((cudnn_ok)); then
+    TAIL=4 step verify-cudnn-bwd 60 "$lnbench" verify -b cudnn --op all --dir bwd \
+      --variant backward -q --json "$outdir/verify-cudnn-bwd.json"
+  fi
+else
+  skip backward "this lnbench has no --dir (issue 13); cuda_backend_test still checks backward"
+fi
+
 # --- rmsnorm: the same verify, then the same sweep, with --op rmsnorm ---------------
 # Only a build with the op-generic CLI (issue 12) has --op; an older one says so.
 if "$lnbench" verify --help 2>&1 | grep -q -- '--op'; then
@@ -160,6 +181,12 @@ if "$lnbench" verify --help 2>&1 | grep -q -- '--op'; then
     --dtype f32,bf16,f16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-rmsnorm.json"
 else
   skip rmsnorm "this lnbench has no --op (the op-generic CLI of issue 12); cuda_backend_test still checks rmsnorm"
+fi
+
+# The backward sweep: both norms, f32 and bf16, the same shapes.
+if ((has_dir)); then
+  TAIL=40 step sweep-cuda-bwd 120 "$lnbench" run -b cuda --op all --dir bwd --shape "$sweep_shapes" \
+    --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-bwd.json"
 fi
 
 # --- tests ----------------------------------------------------------------------

@@ -1,9 +1,10 @@
 // The CUDA backend: lnbench's own LayerNorm and RMSNorm kernels on device 0
-// (one plan logic and one set of kernels for both, see layernorm_device.cuh). Prepare
-// plans the launch (layernorm_plan.h), checks device memory, allocates and
-// uploads; timing uses CUDA events around the kernels only, with batches
-// captured once into a CUDA graph per batch size and replayed, and cold
-// samples behind an L2 flush.
+// (one plan logic and one set of kernels for both, see layernorm_device.cuh;
+// the backward ones in backward_device.cuh). Prepare plans the launch
+// (layernorm_plan.h, backward_plan.h), checks device memory, allocates the
+// buffers and the workspace, and uploads; timing uses CUDA events around the
+// kernels only, with batches captured once into a CUDA graph per batch size
+// and replayed, and cold samples behind an L2 flush.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -12,6 +13,8 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/cuda/backward_kernels.h"
+#include "backends/cuda/backward_plan.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
@@ -44,7 +47,7 @@ PlanQuery QueryFor(const Problem& problem) {
 // (gamma; rstd): the f32 vectors a problem has per column and per row.
 uint64_t VectorsPerSide(const Problem& p) { return p.norm == Norm::kRmsNorm ? 1 : 2; }
 
-// Returns the device bytes a prepared case holds, the L2 flush buffer included.
+// Returns the device bytes a prepared forward case holds, the L2 flush buffer included.
 uint64_t DeviceBytesNeeded(const Problem& p, const LaunchPlan& plan) {
   const uint64_t elements = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
   return 2 * elements * DTypeSize(p.dtype) + (p.affine ? VectorsPerSide(p) * p.cols * 4 : 0) +
@@ -52,78 +55,42 @@ uint64_t DeviceBytesNeeded(const Problem& p, const LaunchPlan& plan) {
          L2Flusher::FlushBytes();
 }
 
-// Returns whether the kernels compute the problem's op: the forward of
-// layernorm and rmsnorm (no backward kernels yet).
+// Returns the device bytes a prepared backward case holds: x, dy, dx; gamma,
+// dgamma (and dbeta); mean (LayerNorm) and rstd; the dgamma tree's
+// workspace; the L2 flush buffer.
+uint64_t BackwardDeviceBytesNeeded(const Problem& p, const BackwardPlan& plan) {
+  const uint64_t elements = static_cast<uint64_t>(p.rows) * static_cast<uint64_t>(p.cols);
+  return 3 * elements * DTypeSize(p.dtype) +
+         (p.affine ? (1 + VectorsPerSide(p)) * p.cols * 4 : 0) + VectorsPerSide(p) * p.rows * 4 +
+         plan.WorkspaceBytes(p.cols) + L2Flusher::FlushBytes();
+}
+
+// Returns the backward plan query for `problem` on device 0 (buffers from
+// cudaMalloc: 16-byte loads depend on cols alone).
+BackwardQuery BackwardQueryFor(const Problem& problem) {
+  BackwardQuery q;
+  q.shape = QueryFor(problem);
+  q.affine = problem.affine;
+  q.param_tensors = problem.norm == Norm::kRmsNorm ? 1 : 2;
+  return q;
+}
+
+// Returns whether the kernels compute the problem's op: the forward and the
+// backward of layernorm and rmsnorm.
 Verdict OpVerdict(const Problem& p) {
-  if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) || p.dir != Direction::kForward)
-    return Verdict::No(fmt::format("{} {}: not implemented by cuda (forward kernels only)",
-                                   NormName(p.norm), DirectionName(p.dir)));
+  if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) ||
+      (p.dir != Direction::kForward && p.dir != Direction::kBackward))
+    return Verdict::No(
+        fmt::format("{} {}: not implemented by cuda", NormName(p.norm), DirectionName(p.dir)));
   return Verdict::Yes();
 }
 
-class CudaCase : public PreparedCase {
+// What forward and backward cases share: the stream, the held-stream event
+// timer, the graphs of batches, the L2 flush and the transfer figures.
+class TimedCudaCase : public PreparedCase {
  public:
-  CudaCase(const Problem& problem, const HostTensors& inputs, LaunchPlan plan)
-      : problem_(problem), plan_(std::move(plan)) {
-    const uint64_t elements =
-        static_cast<uint64_t>(problem.rows) * static_cast<uint64_t>(problem.cols);
-    const size_t x_bytes = elements * DTypeSize(problem.dtype);
-    x_ = DeviceBuffer(x_bytes);
-    y_ = DeviceBuffer(x_bytes);
-    // RMSNorm has no beta and no mean: those buffers stay empty (null).
-    const bool layernorm = problem.norm == Norm::kLayerNorm;
-    if (problem.affine) {
-      gamma_ = DeviceBuffer(problem.cols * sizeof(float));
-      if (layernorm) beta_ = DeviceBuffer(problem.cols * sizeof(float));
-    }
-    if (problem.stats) {
-      if (layernorm) mean_ = DeviceBuffer(problem.rows * sizeof(float));
-      rstd_ = DeviceBuffer(problem.rows * sizeof(float));
-    }
-    workspace_ = DeviceBuffer(plan_.WorkspaceBytes(problem.rows));
-    // Host copies are timed on the host clock and reported in Details(), never as kernel time.
-    const auto start = std::chrono::steady_clock::now();
-    if (x_bytes > 0)
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(x_.data(), inputs.get(TensorId::kX), x_bytes,
-                                        cudaMemcpyHostToDevice, stream_.get()));
-    if (problem.affine) {
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(gamma_.data(), inputs.get(TensorId::kGamma),
-                                        gamma_.bytes(), cudaMemcpyHostToDevice, stream_.get()));
-      if (layernorm)
-        LNBENCH_CUDA_CALL(cudaMemcpyAsync(beta_.data(), inputs.get(TensorId::kBeta),
-                                          beta_.bytes(), cudaMemcpyHostToDevice, stream_.get()));
-    }
-    stream_.Synchronize();
-    upload_s_ = SecondsSince(start);
-    upload_bytes_ = x_bytes + gamma_.bytes() + beta_.bytes();
-    args_.norm = problem.norm;
-    args_.x = x_.data();
-    args_.gamma = gamma_.as<float>();
-    args_.beta = beta_.as<float>();
-    args_.y = y_.data();
-    args_.mean = mean_.as<float>();
-    args_.rstd = rstd_.as<float>();
-    args_.workspace = workspace_.data();
-    args_.rows = problem.rows;
-    args_.cols = problem.cols;
-    args_.eps = static_cast<float>(problem.eps);
-  }
-
-  ~CudaCase() override {
+  ~TimedCudaCase() override {
     for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
-  }
-
-  std::string ResolvedVariant() const override { return plan_.variant; }
-
-  void Poison() override {
-    FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()),
-               stream_.get());
-    if (problem_.stats) {
-      if (problem_.norm == Norm::kLayerNorm)
-        FillPoisonF32(mean_.as<float>(), problem_.rows, stream_.get());
-      FillPoisonF32(rstd_.as<float>(), problem_.rows, stream_.get());
-    }
-    stream_.Synchronize();
   }
 
   void Run() override {
@@ -132,32 +99,13 @@ class CudaCase : public PreparedCase {
     loaded_ = true;
   }
 
-  void Download(const HostTensors& out) override {
-    const auto start = std::chrono::steady_clock::now();
-    if (y_.bytes() > 0)
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out.get(TensorId::kY), y_.data(), y_.bytes(),
-                                        cudaMemcpyDeviceToHost, stream_.get()));
-    // RMSNorm: rstd only (mean_ is empty; the problem has no mean tensor).
-    float* out_mean = out.get<float>(TensorId::kMean);
-    float* out_rstd = out.get<float>(TensorId::kRstd);
-    if (problem_.stats && problem_.rows > 0 && mean_.bytes() > 0 && out_mean != nullptr)
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_mean, mean_.data(), mean_.bytes(),
-                                        cudaMemcpyDeviceToHost, stream_.get()));
-    if (problem_.stats && problem_.rows > 0 && out_rstd != nullptr)
-      LNBENCH_CUDA_CALL(cudaMemcpyAsync(out_rstd, rstd_.data(), rstd_.bytes(),
-                                        cudaMemcpyDeviceToHost, stream_.get()));
-    stream_.Synchronize();
-    download_s_ = SecondsSince(start);
-    download_bytes_ = y_.bytes() + mean_.bytes() + rstd_.bytes();
-  }
-
   double TimeBatch(int batch, bool cold) override {
     // The timer holds the stream while the work is enqueued; a kernel's first
     // launch may load its module lazily, which waits for the stream: load first.
     if (!loaded_) Run();
     if (cold || batch < 1) batch = 1;
     if (cold) flusher_.Flush(stream_.get());  // before the start event: not timed
-    if (batch == 1 || problem_.rows == 0) {
+    if (batch == 1 || LaunchesNothing()) {
       timer_.Start(stream_.get());
       for (int i = 0; i < batch; ++i) Enqueue();
       timer_.Stop(stream_.get());
@@ -170,9 +118,16 @@ class CudaCase : public PreparedCase {
     return timer_.Seconds();
   }
 
-  std::map<std::string, std::string> Details() const override {
+ protected:
+  // Enqueues the kernels of one run on stream_.
+  virtual void Enqueue() = 0;
+  // Returns true when a run launches no kernel (nothing to capture in a graph).
+  virtual bool LaunchesNothing() const = 0;
+
+  // Returns the details every case reports: launch, timer, transfers, graphs.
+  std::map<std::string, std::string> CommonDetails(const std::string& launch) const {
     std::map<std::string, std::string> d = {
-        {"launch", plan_.Describe()},
+        {"launch", launch},
         {"timer",
          "cuda events around the kernels on a held stream (no launch latency); "
          "batch > 1 replays a CUDA graph of the batch"},
@@ -185,8 +140,6 @@ class CudaCase : public PreparedCase {
       d["download_bytes"] = std::to_string(download_bytes_);
       d["download_gbps"] = fmt::format("{:.3g}", download_bytes_ / download_s_ / 1e9);
     }
-    if (plan_.kind == KernelKind::kCluster && max_clusters_ > 0)
-      d["max_active_clusters"] = std::to_string(max_clusters_);
     if (!graphs_.empty()) {
       std::string sizes;
       for (const auto& [batch, exec] : graphs_) {
@@ -198,11 +151,27 @@ class CudaCase : public PreparedCase {
     return d;
   }
 
-  void set_max_clusters(int n) { max_clusters_ = n; }
+  // Enqueues the copy of host `src` into all of `dst` (nothing when it is empty).
+  void Upload(const DeviceBuffer& dst, const void* src) {
+    if (dst.bytes() == 0) return;
+    LNBENCH_CUDA_CALL(
+        cudaMemcpyAsync(dst.data(), src, dst.bytes(), cudaMemcpyHostToDevice, stream_.get()));
+    upload_bytes_ += dst.bytes();
+  }
+  // Enqueues the copy of all of `src` to host `dst` (nothing when either is empty).
+  void DownloadTo(void* dst, const DeviceBuffer& src) {
+    if (src.bytes() == 0 || dst == nullptr) return;
+    LNBENCH_CUDA_CALL(
+        cudaMemcpyAsync(dst, src.data(), src.bytes(), cudaMemcpyDeviceToHost, stream_.get()));
+    download_bytes_ += src.bytes();
+  }
+
+  CudaStream stream_;
+  // Host copies are timed on the host clock and reported in Details(), never as kernel time.
+  double upload_s_ = 0, download_s_ = 0;
+  uint64_t upload_bytes_ = 0, download_bytes_ = 0;
 
  private:
-  void Enqueue() { LaunchLayerNorm(plan_, problem_.dtype, args_, stream_.get()); }
-
   // Returns the executable graph of `batch` back-to-back launches, captured on first use.
   cudaGraphExec_t GraphFor(int batch) {
     if (auto it = graphs_.find(batch); it != graphs_.end()) return it->second;
@@ -230,26 +199,182 @@ class CudaCase : public PreparedCase {
     return exec;
   }
 
-  Problem problem_;
-  LaunchPlan plan_;
-  CudaStream stream_;
   CudaEventTimer timer_{/*hold_stream=*/true};
   L2Flusher flusher_;
+  std::map<int, cudaGraphExec_t> graphs_;
+  bool loaded_ = false;  // the kernels have run once (lazy module loading done)
+};
+
+class CudaCase : public TimedCudaCase {
+ public:
+  CudaCase(const Problem& problem, const HostTensors& inputs, LaunchPlan plan)
+      : problem_(problem), plan_(std::move(plan)) {
+    const uint64_t elements =
+        static_cast<uint64_t>(problem.rows) * static_cast<uint64_t>(problem.cols);
+    const size_t x_bytes = elements * DTypeSize(problem.dtype);
+    x_ = DeviceBuffer(x_bytes);
+    y_ = DeviceBuffer(x_bytes);
+    // RMSNorm has no beta and no mean: those buffers stay empty (null).
+    const bool layernorm = problem.norm == Norm::kLayerNorm;
+    if (problem.affine) {
+      gamma_ = DeviceBuffer(problem.cols * sizeof(float));
+      if (layernorm) beta_ = DeviceBuffer(problem.cols * sizeof(float));
+    }
+    if (problem.stats) {
+      if (layernorm) mean_ = DeviceBuffer(problem.rows * sizeof(float));
+      rstd_ = DeviceBuffer(problem.rows * sizeof(float));
+    }
+    workspace_ = DeviceBuffer(plan_.WorkspaceBytes(problem.rows));
+    const auto start = std::chrono::steady_clock::now();
+    Upload(x_, inputs.get(TensorId::kX));
+    Upload(gamma_, inputs.get(TensorId::kGamma));
+    Upload(beta_, inputs.get(TensorId::kBeta));
+    stream_.Synchronize();
+    upload_s_ = SecondsSince(start);
+    args_.norm = problem.norm;
+    args_.x = x_.data();
+    args_.gamma = gamma_.as<float>();
+    args_.beta = beta_.as<float>();
+    args_.y = y_.data();
+    args_.mean = mean_.as<float>();
+    args_.rstd = rstd_.as<float>();
+    args_.workspace = workspace_.data();
+    args_.rows = problem.rows;
+    args_.cols = problem.cols;
+    args_.eps = static_cast<float>(problem.eps);
+  }
+
+  std::string ResolvedVariant() const override { return plan_.variant; }
+
+  void Poison() override {
+    FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()),
+               stream_.get());
+    if (problem_.stats) {
+      if (problem_.norm == Norm::kLayerNorm)
+        FillPoisonF32(mean_.as<float>(), problem_.rows, stream_.get());
+      FillPoisonF32(rstd_.as<float>(), problem_.rows, stream_.get());
+    }
+    stream_.Synchronize();
+  }
+
+  void Download(const HostTensors& out) override {
+    const auto start = std::chrono::steady_clock::now();
+    download_bytes_ = 0;
+    DownloadTo(out.get(TensorId::kY), y_);
+    // RMSNorm: rstd only (mean_ is empty; the problem has no mean tensor).
+    DownloadTo(out.get(TensorId::kMean), mean_);
+    DownloadTo(out.get(TensorId::kRstd), rstd_);
+    stream_.Synchronize();
+    download_s_ = SecondsSince(start);
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    std::map<std::string, std::string> d = CommonDetails(plan_.Describe());
+    if (plan_.kind == KernelKind::kCluster && max_clusters_ > 0)
+      d["max_active_clusters"] = std::to_string(max_clusters_);
+    return d;
+  }
+
+  void set_max_clusters(int n) { max_clusters_ = n; }
+
+ private:
+  void Enqueue() override { LaunchLayerNorm(plan_, problem_.dtype, args_, stream_.get()); }
+  bool LaunchesNothing() const override { return problem_.rows == 0; }
+
+  Problem problem_;
+  LaunchPlan plan_;
   DeviceBuffer x_, y_, gamma_, beta_, mean_, rstd_, workspace_;
   LayerNormArgs args_;
-  std::map<int, cudaGraphExec_t> graphs_;
-  double upload_s_ = 0, download_s_ = 0;
-  uint64_t upload_bytes_ = 0, download_bytes_ = 0;
   int max_clusters_ = 0;
-  bool loaded_ = false;  // the kernels have run once (lazy module loading done)
+};
+
+// A backward problem: x, dy, gamma, mean (LayerNorm) and rstd in; dx,
+// dgamma and dbeta (LayerNorm) out; the dgamma tree's partials in a
+// workspace allocated here, outside the timed region.
+class CudaBackwardCase : public TimedCudaCase {
+ public:
+  CudaBackwardCase(const Problem& problem, const HostTensors& inputs, BackwardPlan plan)
+      : problem_(problem), plan_(std::move(plan)) {
+    const uint64_t elements =
+        static_cast<uint64_t>(problem.rows) * static_cast<uint64_t>(problem.cols);
+    const size_t x_bytes = elements * DTypeSize(problem.dtype);
+    const bool layernorm = problem.norm == Norm::kLayerNorm;
+    x_ = DeviceBuffer(x_bytes);
+    dy_ = DeviceBuffer(x_bytes);
+    dx_ = DeviceBuffer(x_bytes);
+    if (problem.affine) {
+      gamma_ = DeviceBuffer(problem.cols * sizeof(float));
+      dgamma_ = DeviceBuffer(problem.cols * sizeof(float));
+      if (layernorm) dbeta_ = DeviceBuffer(problem.cols * sizeof(float));
+    }
+    if (layernorm) mean_ = DeviceBuffer(problem.rows * sizeof(float));
+    rstd_ = DeviceBuffer(problem.rows * sizeof(float));
+    workspace_ = DeviceBuffer(plan_.WorkspaceBytes(problem.cols));
+    const auto start = std::chrono::steady_clock::now();
+    Upload(x_, inputs.get(TensorId::kX));
+    Upload(dy_, inputs.get(TensorId::kDy));
+    Upload(gamma_, inputs.get(TensorId::kGamma));
+    Upload(mean_, inputs.get(TensorId::kMean));
+    Upload(rstd_, inputs.get(TensorId::kRstd));
+    stream_.Synchronize();
+    upload_s_ = SecondsSince(start);
+    args_.norm = problem.norm;
+    args_.x = x_.data();
+    args_.dy = dy_.data();
+    args_.gamma = gamma_.as<float>();
+    args_.mean = mean_.as<float>();
+    args_.rstd = rstd_.as<float>();
+    args_.dx = dx_.data();
+    args_.dgamma = dgamma_.as<float>();
+    args_.dbeta = dbeta_.as<float>();
+    args_.workspace = workspace_.data();
+    args_.rows = problem.rows;
+    args_.cols = problem.cols;
+  }
+
+  std::string ResolvedVariant() const override { return plan_.variant; }
+
+  void Poison() override {
+    FillPoison(dx_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()),
+               stream_.get());
+    if (dgamma_.bytes() > 0) FillPoisonF32(dgamma_.as<float>(), problem_.cols, stream_.get());
+    if (dbeta_.bytes() > 0) FillPoisonF32(dbeta_.as<float>(), problem_.cols, stream_.get());
+    stream_.Synchronize();
+  }
+
+  void Download(const HostTensors& out) override {
+    const auto start = std::chrono::steady_clock::now();
+    download_bytes_ = 0;
+    DownloadTo(out.get(TensorId::kDx), dx_);
+    DownloadTo(out.get(TensorId::kDgamma), dgamma_);
+    DownloadTo(out.get(TensorId::kDbeta), dbeta_);
+    stream_.Synchronize();
+    download_s_ = SecondsSince(start);
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    std::map<std::string, std::string> d = CommonDetails(plan_.Describe());
+    d["workspace_bytes"] = std::to_string(workspace_.bytes());
+    return d;
+  }
+
+ private:
+  void Enqueue() override { LaunchNormBackward(plan_, problem_.dtype, args_, stream_.get()); }
+  // Zero rows still write dgamma and dbeta (zeros: a sum over no rows).
+  bool LaunchesNothing() const override { return problem_.rows == 0 && !problem_.affine; }
+
+  Problem problem_;
+  BackwardPlan plan_;
+  DeviceBuffer x_, dy_, dx_, gamma_, dgamma_, dbeta_, mean_, rstd_, workspace_;
+  NormBackwardArgs args_;
 };
 
 class CudaBackend : public Backend {
  public:
   std::string Name() const override { return "cuda"; }
   std::string Description() const override {
-    return "lnbench's CUDA kernels (layernorm, rmsnorm): warp, block, cluster (sm_90) and "
-           "split-row per row, f32 math, 16-byte loads";
+    return "lnbench's CUDA kernels (layernorm, rmsnorm; fwd, bwd): warp, block, cluster (sm_90) "
+           "and split-row per row, f32 math, 16-byte loads";
   }
   std::string DeviceId() const override { return kCudaDeviceId; }
   std::map<std::string, std::string> DeviceInfo() const override { return CudaDeviceInfo(); }
@@ -265,18 +390,22 @@ class CudaBackend : public Backend {
   // runner runs them for every op it runs.
   std::vector<CoverageCase> CoverageCases() const override { return CudaCoverageCases(); }
 
-  // Both norms forward: every variant plans them alike.
+  // Both norms forward (every variant plans them alike) and backward (auto,
+  // warp, block; cluster and splitrow are forward only).
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (Verdict v = OpVerdict(problem); !v.ok) return v;
     if (Verdict v = CudaAvailable(); !v.ok) return v;
+    if (problem.dir == Direction::kBackward)
+      return PlanBackward(options.variant, BackwardQueryFor(problem)).verdict;
     return PlanLayerNorm(options.variant, QueryFor(problem)).verdict;
   }
 
   std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
-    // The kernels compute the forward op: another op is the user's request.
+    // An op the kernels do not compute is the user's request.
     if (Verdict v = OpVerdict(problem); !v.ok) throw UsageError("cuda: " + v.reason);
     if (Verdict v = CudaAvailable(); !v.ok) throw RuntimeError("cuda: " + v.reason);
+    if (problem.dir == Direction::kBackward) return PrepareBackward(problem, inputs, options);
     // An unknown variant or a problem the variant cannot run is the user's request.
     PlanResult r = PlanLayerNorm(options.variant, QueryFor(problem));
     if (!r.verdict.ok) throw UsageError("cuda: " + r.verdict.reason);
@@ -297,6 +426,15 @@ class CudaBackend : public Backend {
     auto prepared = std::make_unique<CudaCase>(problem, inputs, r.plan);
     prepared->set_max_clusters(max_clusters);
     return prepared;
+  }
+
+  std::unique_ptr<PreparedCase> PrepareBackward(const Problem& problem, const HostTensors& inputs,
+                                                const CaseOptions& options) {
+    BackwardPlanResult r = PlanBackward(options.variant, BackwardQueryFor(problem));
+    if (!r.verdict.ok) throw UsageError("cuda: " + r.verdict.reason);
+    RequireDeviceMemory(BackwardDeviceBytesNeeded(problem, r.plan),
+                        fmt::format("cuda: {}", problem.ShortName()));
+    return std::make_unique<CudaBackwardCase>(problem, inputs, std::move(r.plan));
   }
 
   std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int /*threads*/, int min_samples,

@@ -1,7 +1,7 @@
-// The cuDNN peer backend: cuDNN 9's layer norm and RMS norm forward through
-// the graph (backend) API, in its inference and training phases, f32/bf16/f16
-// data with f32 scale, bias, mean and inverse variance (RMS norm: scale and
-// inverse variance, the rrms, only). libcudnn.so.9 is loaded
+// The cuDNN peer backend: cuDNN 9's layer norm and RMS norm forward (its
+// inference and training phases) and backward (dx, dscale, dbias) through
+// the graph (backend) API, f32/bf16/f16 data with f32 scale, bias, mean and
+// inverse variance (RMS norm: scale and inverse variance, the rrms, only). libcudnn.so.9 is loaded
 // with dlopen at run time (see cudnn_api.h). Device facts, memory, streams,
 // event timing, the L2 flush, poison fills and the copy ceiling are the
 // shared CUDA helpers (backends/cuda/cuda_device.h), so cuDNN is timed and
@@ -35,12 +35,16 @@ constexpr const char* kInference = "inference";
 constexpr const char* kTraining = "training";
 constexpr const char* kInferenceTuned = "inference-tuned";
 constexpr const char* kTrainingTuned = "training-tuned";
+constexpr const char* kBackward = "backward";
+constexpr const char* kBackwardTuned = "backward-tuned";
 
 // What a variant name asks for.
 struct VariantChoice {
   bool training = false;  // CUDNN_NORM_FWD_TRAINING (writes mean and inv_variance)
   bool tuned = false;     // time every engine cuDNN offers and keep the fastest
+  bool backward = false;  // NORM_BACKWARD (dx, dscale, dbias)
   std::string Name() const {
+    if (backward) return tuned ? kBackwardTuned : kBackward;
     return training ? (tuned ? kTrainingTuned : kTraining) : (tuned ? kInferenceTuned : kInference);
   }
 };
@@ -54,8 +58,9 @@ struct CudnnState {
   std::string unavailable;  // why the backend cannot run, once initialized
   cudnnHandle_t handle = nullptr;
   std::unique_ptr<CudaStream> stream;  // every cuDNN call runs on it
-  // Plans by (norm, rows, cols, dtype, training, every engine); a failure is kept as its message.
-  using PlanKey = std::tuple<Norm, int64_t, int64_t, DType, bool, bool>;
+  // Plans by (norm, rows, cols, dtype, training, every engine, backward); a
+  // failure is kept as its message.
+  using PlanKey = std::tuple<Norm, int64_t, int64_t, DType, bool, bool, bool>;
   std::map<PlanKey, std::shared_ptr<LayerNormPlans>> plans;
   std::map<PlanKey, std::string> plan_errors;
   L2Flusher flusher;  // for cold samples
@@ -92,8 +97,8 @@ std::shared_ptr<LayerNormPlans> PlansFor(const LayerNormSpec& spec, bool all_eng
   std::lock_guard<std::mutex> lock(s.mutex);
   const std::string why = InitLocked(s);
   if (!why.empty()) throw RuntimeError(why);
-  const auto key =
-      std::make_tuple(spec.norm, spec.rows, spec.cols, spec.dtype, spec.training, all_engines);
+  const auto key = std::make_tuple(spec.norm, spec.rows, spec.cols, spec.dtype, spec.training,
+                                   all_engines, spec.backward);
   if (auto it = s.plans.find(key); it != s.plans.end()) return it->second;
   if (auto it = s.plan_errors.find(key); it != s.plan_errors.end()) throw RuntimeError(it->second);
   try {
@@ -110,7 +115,7 @@ std::shared_ptr<LayerNormPlans> PlansFor(const LayerNormSpec& spec, bool all_eng
 class CudnnCase : public PreparedCase {
  public:
   CudnnCase(const Problem& problem, const HostTensors& inputs, VariantChoice choice)
-      : problem_(problem), choice_(choice), training_(choice.training) {
+      : problem_(problem), choice_(choice), training_(choice.training), backward_(choice.backward) {
     CudnnState& s = State();
     stream_ = s.stream->get();
     handle_ = s.handle;
@@ -119,23 +124,34 @@ class CudnnCase : public PreparedCase {
     const size_t cols = static_cast<size_t>(problem.cols);
     const size_t rows = static_cast<size_t>(problem.rows);
     const bool training = choice.training;
+    const bool backward = choice.backward;
     // RMSNorm has no bias and no mean: 1 vector per column and per row, not 2.
     const size_t vectors = layernorm() ? 2 : 1;
     int64_t workspace = 0;
     if (n > 0) {
-      plans_ = PlansFor({problem.rows, problem.cols, problem.dtype, training, problem.norm},
-                        choice.tuned);
+      plans_ = PlansFor(
+          {problem.rows, problem.cols, problem.dtype, training, problem.norm, backward},
+          choice.tuned);
       for (const auto& c : plans_->candidates) workspace = std::max(workspace, c.workspace_bytes);
     }
-    RequireDeviceMemory(2 * n * esize + vectors * cols * 4 + (training ? vectors * rows * 4 : 0) +
-                            static_cast<uint64_t>(workspace),
-                        "cudnn " + problem.ShortName());
+    // Forward: x, y; scale (bias); mean and inv_variance when training.
+    // Backward: x, dy, dx; scale, dscale (dbias); mean (layer norm) and inv_variance.
+    const uint64_t needed =
+        backward ? 3 * n * esize + (1 + vectors) * cols * 4 + vectors * rows * 4
+                 : 2 * n * esize + vectors * cols * 4 + (training ? vectors * rows * 4 : 0);
+    RequireDeviceMemory(needed + static_cast<uint64_t>(workspace), "cudnn " + problem.ShortName());
     const auto t0 = std::chrono::steady_clock::now();
     x_ = DeviceBuffer(n * esize);
-    y_ = DeviceBuffer(n * esize);
+    y_ = DeviceBuffer(n * esize);  // backward: dx
     scale_ = DeviceBuffer(cols * 4);
-    if (layernorm()) bias_ = DeviceBuffer(cols * 4);
-    if (training) {
+    if (backward) {
+      dy_ = DeviceBuffer(n * esize);
+      dscale_ = DeviceBuffer(cols * 4);
+      if (layernorm()) dbias_ = DeviceBuffer(cols * 4);
+    } else if (layernorm()) {
+      bias_ = DeviceBuffer(cols * 4);
+    }
+    if (training || backward) {
       if (layernorm()) mean_ = DeviceBuffer(rows * 4);
       inv_variance_ = DeviceBuffer(rows * 4);
     }
@@ -143,10 +159,23 @@ class CudnnCase : public PreparedCase {
     if (n > 0)
       LNBENCH_CUDA_CALL(
           cudaMemcpy(x_.data(), inputs.get(TensorId::kX), n * esize, cudaMemcpyHostToDevice));
+    if (backward) {
+      // The saved statistics (the op's inputs) become cuDNN's mean and inv_variance.
+      if (n > 0)
+        LNBENCH_CUDA_CALL(
+            cudaMemcpy(dy_.data(), inputs.get(TensorId::kDy), n * esize, cudaMemcpyHostToDevice));
+      if (rows > 0) {
+        if (layernorm())
+          LNBENCH_CUDA_CALL(cudaMemcpy(mean_.data(), inputs.get(TensorId::kMean), rows * 4,
+                                       cudaMemcpyHostToDevice));
+        LNBENCH_CUDA_CALL(cudaMemcpy(inv_variance_.data(), inputs.get(TensorId::kRstd), rows * 4,
+                                     cudaMemcpyHostToDevice));
+      }
+    }
     if (problem.affine) {
       LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), inputs.get(TensorId::kGamma), cols * 4,
                                    cudaMemcpyHostToDevice));
-      if (layernorm())
+      if (bias_.bytes() > 0)
         LNBENCH_CUDA_CALL(cudaMemcpy(bias_.data(), inputs.get(TensorId::kBeta), cols * 4,
                                      cudaMemcpyHostToDevice));
     } else {
@@ -154,7 +183,7 @@ class CudnnCase : public PreparedCase {
       // which change no bit of the normalized value.
       const std::vector<float> ones(cols, 1.0f);
       LNBENCH_CUDA_CALL(cudaMemcpy(scale_.data(), ones.data(), cols * 4, cudaMemcpyHostToDevice));
-      if (layernorm()) LNBENCH_CUDA_CALL(cudaMemset(bias_.data(), 0, cols * 4));
+      if (bias_.bytes() > 0) LNBENCH_CUDA_CALL(cudaMemset(bias_.data(), 0, cols * 4));
     }
     upload_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     epsilon_ = static_cast<float>(problem.eps);
@@ -169,7 +198,11 @@ class CudnnCase : public PreparedCase {
 
   void Poison() override {
     FillPoison(y_.data(), problem_.dtype, static_cast<uint64_t>(problem_.elements()), stream_);
-    if (training_) {
+    if (backward_) {
+      FillPoisonF32(dscale_.as<float>(), static_cast<uint64_t>(problem_.cols), stream_);
+      if (layernorm())
+        FillPoisonF32(dbias_.as<float>(), static_cast<uint64_t>(problem_.cols), stream_);
+    } else if (training_) {
       if (layernorm()) FillPoisonF32(mean_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
       FillPoisonF32(inv_variance_.as<float>(), static_cast<uint64_t>(problem_.rows), stream_);
     }
@@ -184,6 +217,20 @@ class CudnnCase : public PreparedCase {
   void Download(const HostTensors& out) override {
     const size_t n = static_cast<size_t>(problem_.elements());
     LNBENCH_CUDA_CALL(cudaStreamSynchronize(stream_));
+    if (backward_) {
+      if (n > 0)
+        LNBENCH_CUDA_CALL(cudaMemcpy(out.get(TensorId::kDx), y_.data(),
+                                     n * DTypeSize(problem_.dtype), cudaMemcpyDeviceToHost));
+      // Without affine the problem has no dgamma/dbeta: cuDNN's (for scale
+      // 1) are computed and timed but not returned.
+      if (void* dg = out.get(TensorId::kDgamma); dg != nullptr)
+        LNBENCH_CUDA_CALL(
+            cudaMemcpy(dg, dscale_.data(), problem_.cols * 4, cudaMemcpyDeviceToHost));
+      if (void* db = out.get(TensorId::kDbeta); db != nullptr && dbias_.bytes() > 0)
+        LNBENCH_CUDA_CALL(
+            cudaMemcpy(db, dbias_.data(), problem_.cols * 4, cudaMemcpyDeviceToHost));
+      return;
+    }
     if (n > 0)
       LNBENCH_CUDA_CALL(cudaMemcpy(out.get(TensorId::kY), y_.data(),
                                    n * DTypeSize(problem_.dtype), cudaMemcpyDeviceToHost));
@@ -214,10 +261,13 @@ class CudnnCase : public PreparedCase {
   }
 
   std::map<std::string, std::string> Details() const override {
+    const std::string op = backward_ ? "OPERATION_NORM_BACKWARD" : "OPERATION_NORM_FORWARD";
     std::map<std::string, std::string> d = {
-        {"phase", training_ ? "CUDNN_NORM_FWD_TRAINING" : "CUDNN_NORM_FWD_INFERENCE"},
-        {"api", layernorm() ? "cuDNN graph API: OPERATION_NORM_FORWARD, CUDNN_LAYER_NORM"
-                            : "cuDNN graph API: OPERATION_NORM_FORWARD, CUDNN_RMS_NORM"},
+        {"phase", backward_   ? "backward (dx, dscale" + std::string(layernorm() ? ", dbias)" : ")")
+                  : training_ ? "CUDNN_NORM_FWD_TRAINING"
+                              : "CUDNN_NORM_FWD_INFERENCE"},
+        {"api",
+         "cuDNN graph API: " + op + (layernorm() ? ", CUDNN_LAYER_NORM" : ", CUDNN_RMS_NORM")},
         {"cudnn_version", CudnnVersionText(Cudnn().GetVersion())},
         {"upload_s", std::to_string(upload_s_)},
         {"eps_f32", std::to_string(epsilon_)},
@@ -231,7 +281,10 @@ class CudnnCase : public PreparedCase {
       d["workspace_bytes"] = std::to_string(c.workspace_bytes);
       if (!autotune_.empty()) d["autotune"] = autotune_;
     }
-    if (!problem_.affine)
+    if (!problem_.affine && backward_)
+      d["affine"] = "cuDNN's backward always takes scale and writes dscale (and dbias): scale = 1 "
+                    "passed, dscale/dbias computed and timed but not checked (not counted)";
+    else if (!problem_.affine)
       d["affine"] = layernorm() ? "cuDNN always applies scale and bias: scale = 1, bias = 0 "
                                   "passed (read, not counted)"
                                 : "cuDNN always applies scale: scale = 1 passed (read, not counted)";
@@ -249,7 +302,15 @@ class CudnnCase : public PreparedCase {
   void BuildVariantPack() {
     std::vector<int64_t> uids = {kUidX, kUidY, kUidScale, kUidEpsilon};
     std::vector<void*> ptrs = {x_.data(), y_.data(), scale_.data(), &epsilon_};
-    if (layernorm()) {
+    if (backward_) {
+      uids = {kUidX, kUidDy, kUidScale, kUidInvVariance, kUidDx, kUidDscale};
+      ptrs = {x_.data(), dy_.data(), scale_.data(), inv_variance_.data(), y_.data(),
+              dscale_.data()};
+      if (layernorm()) {
+        uids.insert(uids.end(), {kUidMean, kUidDbias});
+        ptrs.insert(ptrs.end(), {mean_.data(), dbias_.data()});
+      }
+    } else if (layernorm()) {
       uids.push_back(kUidBias);
       ptrs.push_back(bias_.data());
     }
@@ -271,9 +332,17 @@ class CudnnCase : public PreparedCase {
     variant_pack_.Finalize();
   }
 
-  // Enqueues one layer norm on the stream (nothing for an empty problem).
+  // Enqueues one layer norm on the stream. An empty problem has no plan:
+  // nothing to do, except that a backward one's dscale (and dbias) over no
+  // rows are zeros.
   void Launch() {
-    if (!plans_) return;
+    if (!plans_) {
+      if (backward_ && dscale_.bytes() > 0)
+        LNBENCH_CUDA_CALL(cudaMemsetAsync(dscale_.data(), 0, dscale_.bytes(), stream_));
+      if (backward_ && dbias_.bytes() > 0)
+        LNBENCH_CUDA_CALL(cudaMemsetAsync(dbias_.data(), 0, dbias_.bytes(), stream_));
+      return;
+    }
     LNBENCH_CUDNN_CALL(Cudnn().BackendExecute(handle_, plans_->candidates[chosen_].plan.get(),
                                               variant_pack_.get()));
   }
@@ -321,12 +390,14 @@ class CudnnCase : public PreparedCase {
   Problem problem_;
   VariantChoice choice_;
   bool training_;
+  bool backward_;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t handle_ = nullptr;
   std::shared_ptr<LayerNormPlans> plans_;
   int chosen_ = 0;        // index into plans_->candidates
   std::string autotune_;  // per-engine medians when tuned
-  DeviceBuffer x_, y_, scale_, bias_, mean_, inv_variance_, workspace_;
+  // Backward: y_ holds dx; dy_, dscale_ and dbias_ are its own.
+  DeviceBuffer x_, y_, scale_, bias_, mean_, inv_variance_, workspace_, dy_, dscale_, dbias_;
   float epsilon_ = 0;  // read by cuDNN from host memory at every execute (by-value tensor)
   CudnnDescriptor variant_pack_;
   CudaEventTimer timer_;
@@ -337,8 +408,8 @@ class CudnnBackend : public Backend {
  public:
   std::string Name() const override { return "cudnn"; }
   std::string Description() const override {
-    return "cuDNN 9 layer norm and RMS norm forward through the graph API, libcudnn.so.9 loaded "
-           "at run time";
+    return "cuDNN 9 layer norm and RMS norm forward and backward through the graph API, "
+           "libcudnn.so.9 loaded at run time";
   }
   bool IsPeer() const override { return true; }
   std::string DeviceId() const override { return kCudaDeviceId; }
@@ -371,7 +442,13 @@ class CudnnBackend : public Backend {
             {kInferenceTuned,
              "inference, every engine of heuristics A and FALLBACK timed, the fastest kept"},
             {kTrainingTuned,
-             "training, every engine of heuristics A and FALLBACK timed, the fastest kept"}};
+             "training, every engine of heuristics A and FALLBACK timed, the fastest kept"},
+            {kBackward,
+             "NORM_BACKWARD, heuristic A's first engine: dx, dscale (= dgamma) and dbias "
+             "(= dbeta) from x, dy, scale and the saved mean and inv_variance (the default "
+             "for --dir bwd)"},
+            {kBackwardTuned,
+             "backward, every engine of heuristics A and FALLBACK timed, the fastest kept"}};
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
@@ -379,7 +456,8 @@ class CudnnBackend : public Backend {
     VariantChoice choice;
     if (!ParseVariant(options.variant, problem, &choice))
       return Verdict::No("unknown variant '" + options.variant + "' (have: " + kVariantList + ")");
-    if (problem.stats && !choice.training)
+    if (Verdict v = DirectionVerdict(problem, choice); !v.ok) return v;
+    if (problem.stats && !choice.training && !choice.backward)
       return Verdict::No(fmt::format(
           "cuDNN's inference phase does not output {}; use variant training",
           problem.norm == Norm::kRmsNorm ? "rstd" : "mean/rstd"));
@@ -391,7 +469,8 @@ class CudnnBackend : public Backend {
     // The real answer is whether cuDNN finalizes a plan for this exact shape;
     // the plans are kept for Prepare.
     try {
-      PlansFor({problem.rows, problem.cols, problem.dtype, choice.training, problem.norm},
+      PlansFor({problem.rows, problem.cols, problem.dtype, choice.training, problem.norm,
+                choice.backward},
                choice.tuned);
     } catch (const RuntimeError& e) {
       return Verdict::No(e.what());
@@ -406,7 +485,9 @@ class CudnnBackend : public Backend {
     if (!ParseVariant(options.variant, problem, &choice))
       throw UsageError("cudnn: unknown variant '" + options.variant + "' (have: " +
                        kVariantList + ")");
-    if (problem.stats && !choice.training)
+    if (Verdict v = DirectionVerdict(problem, choice); !v.ok)
+      throw UsageError("cudnn: " + v.reason);
+    if (problem.stats && !choice.training && !choice.backward)
       throw UsageError(
           fmt::format("cudnn: the inference phase does not output {}; use variant training",
                       problem.norm == Norm::kRmsNorm ? "rstd" : "mean/rstd"));
@@ -423,28 +504,45 @@ class CudnnBackend : public Backend {
 
  private:
   static constexpr const char* kVariantList =
-      "inference, training, inference-tuned, training-tuned";
+      "inference, training, inference-tuned, training-tuned, backward, backward-tuned";
 
-  // Returns whether the graphs compute the problem's op: the forward of
-  // layernorm (CUDNN_LAYER_NORM) and rmsnorm (CUDNN_RMS_NORM); the backward
-  // graphs are not built.
+  // Returns whether the graphs compute the problem's op: the forward and the
+  // backward of layernorm (CUDNN_LAYER_NORM) and rmsnorm (CUDNN_RMS_NORM).
   static Verdict OpVerdict(const Problem& p) {
-    if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) || p.dir != Direction::kForward)
-      return Verdict::No(fmt::format("{} {}: not implemented by cudnn (forward graphs only)",
-                                     NormName(p.norm), DirectionName(p.dir)));
+    if ((p.norm != Norm::kLayerNorm && p.norm != Norm::kRmsNorm) ||
+        (p.dir != Direction::kForward && p.dir != Direction::kBackward))
+      return Verdict::No(
+          fmt::format("{} {}: not implemented by cudnn", NormName(p.norm), DirectionName(p.dir)));
     return Verdict::Yes();
   }
 
+  // Returns whether the variant's graph runs the problem's direction.
+  static Verdict DirectionVerdict(const Problem& p, const VariantChoice& choice) {
+    const bool backward = p.dir == Direction::kBackward;
+    if (backward == choice.backward) return Verdict::Yes();
+    return Verdict::No(fmt::format("variant {} is {} only; {} runs as {}", choice.Name(),
+                                   choice.backward ? "backward" : "forward", OpName(p.norm, p.dir),
+                                   backward ? "backward or backward-tuned"
+                                            : "inference, training or their -tuned forms"));
+  }
+
   // Returns false for an unknown variant; sets *choice. The default is
-  // inference unless the problem asks for mean/rstd, which only training outputs.
+  // backward for a backward problem, else inference unless the problem asks
+  // for mean/rstd, which only training outputs.
   static bool ParseVariant(const std::string& variant, const Problem& problem,
                            VariantChoice* choice) {
     if (variant.empty()) {
-      *choice = {problem.stats, false};
+      if (problem.dir == Direction::kBackward) {
+        *choice = {false, false, true};
+      } else {
+        *choice = {problem.stats, false};
+      }
       return true;
     }
     for (const VariantChoice c : {VariantChoice{false, false}, VariantChoice{true, false},
-                                  VariantChoice{false, true}, VariantChoice{true, true}}) {
+                                  VariantChoice{false, true}, VariantChoice{true, true},
+                                  VariantChoice{false, false, true},
+                                  VariantChoice{false, true, true}}) {
       if (variant == c.Name()) {
         *choice = c;
         return true;

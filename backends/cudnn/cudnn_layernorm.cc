@@ -88,40 +88,60 @@ LayerNormPlans BuildLayerNormPlans(cudnnHandle_t handle, const LayerNormSpec& sp
   const int64_t p_dims[4] = {1, c, 1, 1}, p_strides[4] = {c, 1, c, c};
   const int64_t s_dims[4] = {n, 1, 1, 1}, s_strides[4] = {1, 1, 1, 1};
   const int64_t one[4] = {1, 1, 1, 1};
-  CudnnDescriptor x = MakeTensor(kUidX, io, x_dims, x_strides);
-  CudnnDescriptor y = MakeTensor(kUidY, io, x_dims, x_strides);
   const bool layernorm = spec.norm == Norm::kLayerNorm;
-  CudnnDescriptor scale = MakeTensor(kUidScale, CUDNN_DATA_FLOAT, p_dims, p_strides);
-  CudnnDescriptor eps = MakeTensor(kUidEpsilon, CUDNN_DATA_FLOAT, one, one, /*by_value=*/true);
-
-  CudnnDescriptor op(CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR);
   const cudnnBackendNormMode_t mode = layernorm ? CUDNN_LAYER_NORM : CUDNN_RMS_NORM;
-  const cudnnBackendNormFwdPhase_t phase =
-      spec.training ? CUDNN_NORM_FWD_TRAINING : CUDNN_NORM_FWD_INFERENCE;
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MODE, CUDNN_TYPE_NORM_MODE, 1, &mode);
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_PHASE, CUDNN_TYPE_NORM_FWD_PHASE, 1, &phase);
-  const cudnnBackendDescriptor_t xd = x.get(), yd = y.get(), sd = scale.get(), ed = eps.get();
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd);
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &yd);
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_SCALE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &sd);
-  op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_EPSILON_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ed);
-  if (layernorm) {
-    CudnnDescriptor bias = MakeTensor(kUidBias, CUDNN_DATA_FLOAT, p_dims, p_strides);
-    const cudnnBackendDescriptor_t bd = bias.get();
-    op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_BIAS_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &bd);
-    out.parts.push_back(std::move(bias));
-  }
-  if (spec.training) {
-    // Both modes write the inverse standard deviation (RMSNorm: the rrms).
-    CudnnDescriptor inv_var = MakeTensor(kUidInvVariance, CUDNN_DATA_FLOAT, s_dims, s_strides);
-    const cudnnBackendDescriptor_t vd = inv_var.get();
-    op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_INV_VARIANCE_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &vd);
-    out.parts.push_back(std::move(inv_var));
+  // Keeps a tensor descriptor alive with the plans; returns its raw handle.
+  auto keep = [&out](CudnnDescriptor t) {
+    const cudnnBackendDescriptor_t raw = t.get();
+    out.parts.push_back(std::move(t));
+    return raw;
+  };
+  auto set = [](CudnnDescriptor& d, cudnnBackendAttributeName_t name,
+                cudnnBackendDescriptor_t tensor) {
+    d.Set(name, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tensor);
+  };
+  const cudnnBackendDescriptor_t xd = keep(MakeTensor(kUidX, io, x_dims, x_strides));
+  const cudnnBackendDescriptor_t sd =
+      keep(MakeTensor(kUidScale, CUDNN_DATA_FLOAT, p_dims, p_strides));
+  CudnnDescriptor op;
+  if (spec.backward) {
+    op = CudnnDescriptor(CUDNN_BACKEND_OPERATION_NORM_BACKWARD_DESCRIPTOR);
+    op.Set(CUDNN_ATTR_OPERATION_NORM_BWD_MODE, CUDNN_TYPE_NORM_MODE, 1, &mode);
+    set(op, CUDNN_ATTR_OPERATION_NORM_BWD_XDESC, xd);
+    set(op, CUDNN_ATTR_OPERATION_NORM_BWD_DYDESC, keep(MakeTensor(kUidDy, io, x_dims, x_strides)));
+    set(op, CUDNN_ATTR_OPERATION_NORM_BWD_SCALE_DESC, sd);
+    set(op, CUDNN_ATTR_OPERATION_NORM_BWD_INV_VARIANCE_DESC,
+        keep(MakeTensor(kUidInvVariance, CUDNN_DATA_FLOAT, s_dims, s_strides)));
+    set(op, CUDNN_ATTR_OPERATION_NORM_BWD_DXDESC, keep(MakeTensor(kUidDx, io, x_dims, x_strides)));
+    set(op, CUDNN_ATTR_OPERATION_NORM_BWD_DSCALE_DESC,
+        keep(MakeTensor(kUidDscale, CUDNN_DATA_FLOAT, p_dims, p_strides)));
     if (layernorm) {
-      CudnnDescriptor mean = MakeTensor(kUidMean, CUDNN_DATA_FLOAT, s_dims, s_strides);
-      const cudnnBackendDescriptor_t md = mean.get();
-      op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MEAN_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &md);
-      out.parts.push_back(std::move(mean));
+      set(op, CUDNN_ATTR_OPERATION_NORM_BWD_MEAN_DESC,
+          keep(MakeTensor(kUidMean, CUDNN_DATA_FLOAT, s_dims, s_strides)));
+      set(op, CUDNN_ATTR_OPERATION_NORM_BWD_DBIAS_DESC,
+          keep(MakeTensor(kUidDbias, CUDNN_DATA_FLOAT, p_dims, p_strides)));
+    }
+  } else {
+    op = CudnnDescriptor(CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR);
+    const cudnnBackendNormFwdPhase_t phase =
+        spec.training ? CUDNN_NORM_FWD_TRAINING : CUDNN_NORM_FWD_INFERENCE;
+    op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_MODE, CUDNN_TYPE_NORM_MODE, 1, &mode);
+    op.Set(CUDNN_ATTR_OPERATION_NORM_FWD_PHASE, CUDNN_TYPE_NORM_FWD_PHASE, 1, &phase);
+    set(op, CUDNN_ATTR_OPERATION_NORM_FWD_XDESC, xd);
+    set(op, CUDNN_ATTR_OPERATION_NORM_FWD_YDESC, keep(MakeTensor(kUidY, io, x_dims, x_strides)));
+    set(op, CUDNN_ATTR_OPERATION_NORM_FWD_SCALE_DESC, sd);
+    set(op, CUDNN_ATTR_OPERATION_NORM_FWD_EPSILON_DESC,
+        keep(MakeTensor(kUidEpsilon, CUDNN_DATA_FLOAT, one, one, /*by_value=*/true)));
+    if (layernorm)
+      set(op, CUDNN_ATTR_OPERATION_NORM_FWD_BIAS_DESC,
+          keep(MakeTensor(kUidBias, CUDNN_DATA_FLOAT, p_dims, p_strides)));
+    if (spec.training) {
+      // Both modes write the inverse standard deviation (RMSNorm: the rrms).
+      set(op, CUDNN_ATTR_OPERATION_NORM_FWD_INV_VARIANCE_DESC,
+          keep(MakeTensor(kUidInvVariance, CUDNN_DATA_FLOAT, s_dims, s_strides)));
+      if (layernorm)
+        set(op, CUDNN_ATTR_OPERATION_NORM_FWD_MEAN_DESC,
+            keep(MakeTensor(kUidMean, CUDNN_DATA_FLOAT, s_dims, s_strides)));
     }
   }
   op.Finalize();
@@ -133,8 +153,7 @@ LayerNormPlans BuildLayerNormPlans(cudnnHandle_t handle, const LayerNormSpec& sp
   graph.Finalize();
   const cudnnBackendDescriptor_t gd = graph.get();
   // The raw handles above stay valid: moving a CudnnDescriptor moves ownership only.
-  for (CudnnDescriptor* d : {&x, &y, &scale, &eps, &op, &graph})
-    out.parts.push_back(std::move(*d));
+  for (CudnnDescriptor* d : {&op, &graph}) out.parts.push_back(std::move(*d));
 
   // Heuristic A first (cuDNN's ranked choice), then the fallback list, as
   // cudnn-frontend does; the first configuration that finalizes is the
@@ -218,7 +237,8 @@ LayerNormPlans BuildLayerNormPlans(cudnnHandle_t handle, const LayerNormSpec& sp
     throw RuntimeError("cuDNN found no " + std::string(NormName(spec.norm)) + " engine for " +
                        std::to_string(n) + "x" +
                        std::to_string(c) + " " + std::string(DTypeName(spec.dtype)) +
-                       (spec.training ? " training" : " inference") + ": " + last_error);
+                       (spec.backward ? " backward" : spec.training ? " training" : " inference") +
+                       ": " + last_error);
   return out;
 }
 

@@ -1,7 +1,8 @@
-// A cuDNN 9 layer norm or RMS norm forward execution plan built through the
-// backend (graph) API: tensors, one CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR
-// in CUDNN_LAYER_NORM or CUDNN_RMS_NORM mode, an operation graph, engine
-// heuristics, and the first engine configuration that finalizes into a plan.
+// A cuDNN 9 layer norm or RMS norm execution plan built through the backend
+// (graph) API: tensors, one CUDNN_BACKEND_OPERATION_NORM_FORWARD_DESCRIPTOR
+// or CUDNN_BACKEND_OPERATION_NORM_BACKWARD_DESCRIPTOR in CUDNN_LAYER_NORM or
+// CUDNN_RMS_NORM mode, an operation graph, engine heuristics, and the first
+// engine configuration that finalizes into a plan.
 #ifndef LNBENCH_BACKENDS_CUDNN_CUDNN_LAYERNORM_H_
 #define LNBENCH_BACKENDS_CUDNN_CUDNN_LAYERNORM_H_
 
@@ -47,17 +48,25 @@ enum LayerNormUid : int64_t {
   kUidEpsilon = 5,
   kUidMean = 6,
   kUidInvVariance = 7,
+  kUidDy = 8,      // backward: the gradient of y (input)
+  kUidDx = 9,      // backward: the gradient of x (output)
+  kUidDscale = 10,  // backward: dgamma (output)
+  kUidDbias = 11,   // backward: dbeta (output; layer norm only)
 };
 
 // What to build: an N x H row-major tensor of `dtype`, f32 scale/bias/stats.
 // RMSNorm (CUDNN_RMS_NORM) has no bias and no mean: its graph has x, scale,
 // epsilon, y and, when training, inv_variance (the rrms).
+// Backward (NORM_BACKWARD): x, dy, scale, mean (layer norm) and inv_variance
+// in; dx, dscale and dbias (layer norm) out. No epsilon: cuDNN 8.9.6 and
+// newer take the saved inv_variance as it is (cudnn-frontend's DLN node).
 struct LayerNormSpec {
   int64_t rows = 0;
   int64_t cols = 0;
   DType dtype = DType::kF32;
   bool training = false;  // CUDNN_NORM_FWD_TRAINING: also writes mean and inv_variance
   Norm norm = Norm::kLayerNorm;
+  bool backward = false;  // NORM_BACKWARD instead of NORM_FORWARD (training is then unused)
 };
 
 // One execution plan cuDNN finalized for the graph.

@@ -2,7 +2,8 @@
 // shape checked against the float64 reference with the verifier's own rule
 // (CheckOutputs), plus poison, timing, misaligned pointers, memory refusal,
 // the copy ceiling and device facts; RMSNorm the same way against the core's
-// RMSNorm op (tests/support/host_case.h). Every test skips without a device.
+// RMSNorm op (tests/support/host_case.h); the backward of both norms against
+// the core's backward ops. Every test skips without a device.
 //
 // LNBENCH_CUDA_TEST_QUICK=1 keeps only rows up to 20000 columns (for
 // compute-sanitizer, which runs kernels 10-100x slower).
@@ -461,6 +462,103 @@ TEST(CudaBackendTest, RmsPoisonFillsEveryOutput) {
   prepared->Download(c.outputs);
   const Accuracy ran = c.Check();
   EXPECT_TRUE(ran.passed) << ran.reason;
+}
+
+
+// Returns the case options that select `variant`.
+CaseOptions Variant(const char* variant) {
+  CaseOptions o;
+  o.variant = variant;
+  return o;
+}
+
+// ---- backward ----------------------------------------------------------------
+
+using BackwardParam = std::tuple<Norm, DType, Distribution>;
+class CudaBackwardMatrixTest : public ::testing::TestWithParam<BackwardParam> {};
+
+// Every backward variant x dtype x distribution x shape (warp and block rows,
+// rows read twice, element paths, dgamma trees of 1-3 levels), with and
+// without affine, through Prepare/Poison/Run/Download against the core's
+// backward op (testing::HostCase: its inputs, float64 reference and bound).
+TEST_P(CudaBackwardMatrixTest, EveryVariantPassesTheVerifier) {
+  LNBENCH_SKIP_WITHOUT_GPU();
+  const auto [norm, dtype, dist] = GetParam();
+  std::vector<std::pair<int64_t, int64_t>> shapes = {
+      {0, 768}, {1, 1},      {5, 3},    {3, 257},   {64, 512}, {70, 1023},
+      {8, 4096}, {4097, 40}, {2, 8193}, {3, 65536}, {1, 300007}};
+  if (QuickMode()) shapes.resize(9);
+  for (const auto& [rows, cols] : shapes)
+    for (bool affine : {true, false}) {
+      Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 7, norm);
+      p.dir = Direction::kBackward;
+      testing::HostCase c(p);
+      // auto is one of these two (cuda_plan_test checks its choice).
+      for (const char* variant : {"warp", "block"}) {
+        c.Execute(Cuda(), Variant(variant));
+        const Accuracy a = c.Check();
+        EXPECT_TRUE(a.passed) << variant << " (" << c.resolved << ") " << p.ShortName()
+                              << (affine ? " affine: " : " plain: ") << a.reason << " "
+                              << testing::Numbers(a);
+      }
+    }
+}
+
+std::string BackwardName(const ::testing::TestParamInfo<BackwardParam>& info) {
+  return std::string(NormName(std::get<0>(info.param))) + "_" +
+         std::string(DTypeName(std::get<1>(info.param))) + "_" +
+         std::string(DistributionName(std::get<2>(info.param)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllNormsDtypesAndDistributions, CudaBackwardMatrixTest,
+    ::testing::Combine(::testing::Values(Norm::kLayerNorm, Norm::kRmsNorm),
+                       ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                       ::testing::ValuesIn(AllDistributions())),
+    BackwardName);
+
+// Poison reaches dx, dgamma and dbeta; a run overwrites every element;
+// timing (hot, graph, cold) leaves the outputs right and runs are bitwise
+// reproducible (a fixed tree).
+TEST(CudaBackendTest, BackwardPoisonTimingAndReproducibility) {
+  LNBENCH_SKIP_WITHOUT_GPU();
+  for (Norm norm : AllNorms()) {
+    Problem p = testing::MakeProblem(300, 1000, DType::kBF16, Distribution::kNormal, true, false,
+                                     7, norm);
+    p.dir = Direction::kBackward;
+    testing::HostCase c(p);
+    std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(p, c.inputs, {});
+    prepared->Poison();
+    c.Reset();
+    prepared->Download(c.outputs);
+    const Accuracy poisoned = c.Check();
+    EXPECT_EQ(testing::Unwritten(poisoned),
+              static_cast<uint64_t>(p.elements() + p.cols * (norm == Norm::kLayerNorm ? 2 : 1)));
+    prepared->Run();
+    prepared->Download(c.outputs);
+    ASSERT_TRUE(c.Check().passed);
+    const std::vector<float> dgamma(c.out<float>(TensorId::kDgamma),
+                                    c.out<float>(TensorId::kDgamma) + p.cols);
+    EXPECT_GT(prepared->TimeBatch(1, false), 0.0);
+    EXPECT_GT(prepared->TimeBatch(8, false), 0.0);
+    EXPECT_GT(prepared->TimeBatch(1, true), 0.0);
+    prepared->Download(c.outputs);
+    EXPECT_TRUE(c.Check().passed);
+    EXPECT_EQ(std::memcmp(dgamma.data(), c.out<float>(TensorId::kDgamma), p.cols * 4), 0);
+    EXPECT_NE(prepared->Details().at("launch").find("dgamma_tree="), std::string::npos);
+  }
+}
+
+// The forward-only variants are the user's request for a backward problem.
+TEST(CudaBackendTest, BackwardRefusesForwardOnlyVariants) {
+  LNBENCH_SKIP_WITHOUT_GPU();
+  Problem p = testing::MakeProblem(4, 64, DType::kF32, Distribution::kNormal);
+  p.dir = Direction::kBackward;
+  testing::HostCase c(p);
+  for (const char* variant : {"cluster", "splitrow"}) {
+    EXPECT_FALSE(Cuda().Supports(p, Variant(variant)).ok);
+    EXPECT_THROW(Cuda().Prepare(p, c.inputs, Variant(variant)), UsageError);
+  }
 }
 
 }  // namespace

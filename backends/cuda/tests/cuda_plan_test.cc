@@ -1,12 +1,17 @@
 // The CUDA backend's host logic, which runs without a GPU: the dispatcher's
 // choices, every variant's limits and launch shapes, the alignment rule for
-// 16-byte loads, and what the backend says on a machine without a device.
+// 16-byte loads, the backward plans (dx kernel, dgamma tree, workspace), and
+// what the backend says on a machine without a device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "backends/cuda/backward_kernels.h"
+#include "backends/cuda/backward_plan.h"
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
@@ -30,6 +35,22 @@ PlanQuery Query(int64_t rows, int64_t cols, DType dtype, int cc_major = 9) {
 // Returns the plan "auto" picks; fails the test when it refuses.
 LaunchPlan Auto(int64_t rows, int64_t cols, DType dtype, int cc_major = 9) {
   const PlanResult r = PlanLayerNorm("", Query(rows, cols, dtype, cc_major));
+  EXPECT_TRUE(r.verdict.ok) << r.verdict.reason;
+  return r.plan;
+}
+
+BackwardQuery BwdQuery(int64_t rows, int64_t cols, DType dtype, bool affine = true,
+                       Norm norm = Norm::kLayerNorm) {
+  BackwardQuery q;
+  q.shape = Query(rows, cols, dtype);
+  q.affine = affine;
+  q.param_tensors = norm == Norm::kRmsNorm ? 1 : 2;
+  return q;
+}
+
+// Returns the backward plan of `variant`; fails the test when it refuses.
+BackwardPlan Bwd(const std::string& variant, const BackwardQuery& q) {
+  const BackwardPlanResult r = PlanBackward(variant, q);
   EXPECT_TRUE(r.verdict.ok) << r.verdict.reason;
   return r.plan;
 }
@@ -252,6 +273,31 @@ TEST(CudaPlanTest, CoverageCasesReachEveryKernelPath) {
   EXPECT_TRUE(chunks);
 }
 
+// The same coverage cases reach every backward path: warp and block, rows
+// held in registers and read twice, 16-byte and element loads, and dgamma
+// trees of one and three levels.
+TEST(CudaBackwardPlanTest, CoverageCasesReachEveryBackwardPath) {
+  std::set<std::tuple<int, bool, bool>> reached;  // kind, vectorized, read twice
+  std::set<size_t> tree_levels;
+  for (const CoverageCase& c : CudaCoverageCases())
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+      for (const char* variant : {"auto", "warp", "block"}) {
+        const BackwardPlanResult r = PlanBackward(variant, BwdQuery(c.rows, c.cols, dtype));
+        ASSERT_TRUE(r.verdict.ok) << c.path << ": " << r.verdict.reason;
+        reached.insert({static_cast<int>(r.plan.kind), r.plan.vectorized,
+                        r.plan.loads_per_thread > r.plan.slots});
+        tree_levels.insert(r.plan.levels.size());
+      }
+  for (KernelKind kind : {KernelKind::kWarp, KernelKind::kBlock})
+    for (bool vec : {true, false})
+      for (bool twice : {true, false})
+        EXPECT_TRUE(reached.count({static_cast<int>(kind), vec, twice}))
+            << "kind " << static_cast<int>(kind) << (vec ? " vectorized" : " element path")
+            << (twice ? " read twice" : " held");
+  EXPECT_TRUE(tree_levels.count(1));
+  EXPECT_TRUE(tree_levels.count(3));
+}
+
 TEST(CudaPlanTest, VectorLoadsNeedAlignedRowsAndPointers) {
   alignas(16) static float buffer[64];
   const float* a = buffer;
@@ -305,12 +351,175 @@ TEST(CudaPlanTest, DescribeNamesTheLaunch) {
   EXPECT_NE(Auto(8, 257, DType::kF32).Describe().find("load=element"), std::string::npos);
 }
 
-// The kernels are forward only: backward is a No with the reason, with or
-// without a device (the op is judged first), and Prepare refuses it as the
-// user's request rather than running the forward kernels.
-TEST(CudaBackendHostTest, BackwardIsUnsupportedWithTheReason) {
+// auto: a warp while 32 lanes keep the row in registers (16 floats of x and
+// of dy each: H <= 512 for every dtype), a block beyond.
+TEST(CudaBackwardPlanTest, AutoPicksWarpWhileAWarpHoldsTheRow) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (int64_t h : {1, 3, 64, 257, 511, 512})
+      EXPECT_EQ(Bwd("auto", BwdQuery(100, h, dt)).variant, "warp") << h;
+    for (int64_t h : {513, 1024, 4096, 65536, 1000003})
+      EXPECT_EQ(Bwd("auto", BwdQuery(100, h, dt)).variant, "block") << h;
+  }
+  EXPECT_EQ(Bwd("", BwdQuery(1, 64, DType::kF32)).variant, "warp");
+  // Lanes: at least one load each, up to 32; rows per block of 256 threads.
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 1, DType::kF32)).lanes_per_row, 1);
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 64, DType::kF32)).lanes_per_row, 16);  // 16 loads of 4
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 257, DType::kF32)).lanes_per_row, 32);  // element path
+  EXPECT_EQ(Bwd("warp", BwdQuery(1000, 64, DType::kF32)).grid, (1000 + 15) / 16);
+  // Block threads keep up to 16 floats each, 64 to 512 threads.
+  EXPECT_EQ(Bwd("block", BwdQuery(3, 1024, DType::kF32)).threads, 64);
+  EXPECT_EQ(Bwd("block", BwdQuery(3, 8192, DType::kF32)).threads, 512);
+  EXPECT_EQ(Bwd("block", BwdQuery(3, 8192, DType::kF32)).loads_per_thread, 4);
+  EXPECT_EQ(Bwd("block", BwdQuery(3, 65536, DType::kF32)).loads_per_thread, 32);  // read twice
+  EXPECT_EQ(Bwd("block", BwdQuery(3, 65536, DType::kF32)).grid, 3);
+}
+
+// Every load of a row is handled by exactly one thread, for every shape.
+TEST(CudaBackwardPlanTest, EveryPlanCoversItsRow) {
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16})
+    for (int64_t h : {1, 2, 7, 8, 63, 64, 65, 100, 511, 512, 513, 1000, 4097, 8192, 8193, 40000}) {
+      for (const char* variant : {"auto", "warp", "block"}) {
+        const BackwardPlan p = Bwd(variant, BwdQuery(37, h, dt));
+        const int64_t loads = p.vectorized ? h / p.vec_elems : h;
+        EXPECT_EQ(p.vectorized, (h * static_cast<int64_t>(DTypeSize(dt))) % 16 == 0) << h;
+        EXPECT_EQ(p.slots * p.vec_elems, kBackwardRowFloats);
+        const int64_t per = p.kind == KernelKind::kWarp ? p.lanes_per_row : p.threads;
+        EXPECT_GE(per * p.loads_per_thread, loads) << variant << " " << h;
+        EXPECT_LT(per * (p.loads_per_thread - 1), loads) << variant << " " << h;
+        if (p.kind == KernelKind::kWarp) {
+          EXPECT_EQ(p.grid * (kWarpKernelThreads / p.lanes_per_row) >= 37, true);
+        } else {
+          EXPECT_LE(p.threads, kBackwardBlockThreads);
+          EXPECT_EQ(p.threads % 32, 0);
+          EXPECT_EQ(p.grid, 37);
+        }
+      }
+    }
+}
+
+// The dgamma tree: blocks of 64 rows, then of 64 partials, until one; the
+// halves alternate and the last level writes the outputs; the workspace holds
+// the partials of both halves for every tensor of the norm.
+TEST(CudaBackwardPlanTest, ParameterTreeShapeAndWorkspace) {
+  struct Case {
+    int64_t rows;
+    std::vector<int64_t> inputs;
+  };
+  for (const Case& c : {Case{0, {0}}, Case{1, {1}}, Case{64, {64}}, Case{65, {65, 2}},
+                        Case{4096, {4096, 64}}, Case{4097, {4097, 65, 2}},
+                        Case{1 << 20, {1 << 20, 16384, 256, 4}}}) {
+    for (Norm norm : AllNorms()) {
+      const BackwardPlan p = Bwd("auto", BwdQuery(c.rows, 300, DType::kF32, true, norm));
+      ASSERT_EQ(p.levels.size(), c.inputs.size()) << c.rows << " " << p.Describe();
+      EXPECT_EQ(p.param_tensors, norm == Norm::kRmsNorm ? 1 : 2);
+      EXPECT_EQ(p.param_threads, 256);
+      EXPECT_EQ(p.col_tiles, 2);
+      int64_t a = 0, b = 0;
+      for (size_t i = 0; i < p.levels.size(); ++i) {
+        const BackwardParamLevel& l = p.levels[i];
+        EXPECT_EQ(l.inputs, c.inputs[i]);
+        EXPECT_EQ(l.outputs, std::max<int64_t>(1, (l.inputs + 63) / 64));
+        EXPECT_EQ(l.grid, l.outputs * p.col_tiles);
+        EXPECT_EQ(l.src, i == 0 ? -1 : p.levels[i - 1].dst);
+        EXPECT_EQ(l.dst == -1, i + 1 == p.levels.size());
+        // -1 is x/dy as a source and the outputs as a destination.
+        if (l.src >= 0) EXPECT_NE(l.src, l.dst);
+        if (l.dst == 0) a = std::max(a, l.outputs);
+        if (l.dst == 1) b = std::max(b, l.outputs);
+      }
+      EXPECT_EQ(p.half_a, a);
+      EXPECT_EQ(p.half_b, b);
+      EXPECT_EQ(p.WorkspaceBytes(300), static_cast<uint64_t>(a + b) * 300 * p.param_tensors * 4);
+      // Halves and tensors do not overlap.
+      if (a > 0 && p.param_tensors == 2) EXPECT_EQ(p.HalfOffset(0, 1, 300), uint64_t(a) * 300);
+      if (b > 0) EXPECT_EQ(p.HalfOffset(1, 0, 300), uint64_t(a) * 300 * p.param_tensors);
+    }
+  }
+  // Without affine: no tree, no workspace.
+  const BackwardPlan plain = Bwd("auto", BwdQuery(5000, 300, DType::kF32, false));
+  EXPECT_TRUE(plain.levels.empty());
+  EXPECT_EQ(plain.WorkspaceBytes(300), 0u);
+  // Few columns: one warp of columns per block.
+  EXPECT_EQ(Bwd("auto", BwdQuery(5, 3, DType::kF32)).param_threads, 32);
+  const std::string d = Bwd("auto", BwdQuery(4097, 300, DType::kF32)).Describe();
+  EXPECT_NE(d.find("dgamma_tree=4097>65>2>1"), std::string::npos) << d;
+}
+
+// cluster and splitrow are forward only; unknown names list the variants.
+TEST(CudaBackwardPlanTest, ForwardOnlyVariantsSayNo) {
+  for (const char* variant : {"cluster", "splitrow"}) {
+    const BackwardPlanResult r = PlanBackward(variant, BwdQuery(2, 64, DType::kF32));
+    EXPECT_FALSE(r.verdict.ok);
+    EXPECT_EQ(r.verdict.reason,
+              std::string(variant) + ": forward only (backward runs as auto, warp or block)");
+  }
+  const BackwardPlanResult r = PlanBackward("nope", BwdQuery(2, 64, DType::kF32));
+  EXPECT_FALSE(r.verdict.ok);
+  EXPECT_NE(r.verdict.reason.find("unknown variant 'nope'"), std::string::npos) << r.verdict.reason;
+  EXPECT_FALSE(PlanBackward("auto", BwdQuery(2, 0, DType::kF32)).verdict.ok);
+  EXPECT_FALSE(PlanBackward("auto", BwdQuery(2, int64_t{1} << 31, DType::kF32)).verdict.ok);
+}
+
+// 16-byte loads need x, dy, dx and gamma aligned and rows of a multiple of 16 bytes.
+TEST(CudaBackwardPlanTest, VectorLoadsNeedEveryPointerAligned) {
+  alignas(16) static float buffer[64];
+  EXPECT_TRUE(BackwardVectorLoadsAllowed(DType::kF32, 8, buffer, buffer, buffer, buffer));
+  EXPECT_TRUE(BackwardVectorLoadsAllowed(DType::kF32, 8, buffer, buffer, buffer, nullptr));
+  EXPECT_FALSE(BackwardVectorLoadsAllowed(DType::kF32, 6, buffer, buffer, buffer, nullptr));
+  EXPECT_FALSE(BackwardVectorLoadsAllowed(DType::kBF16, 4, buffer, buffer, buffer, nullptr));
+  EXPECT_FALSE(BackwardVectorLoadsAllowed(DType::kF32, 8, buffer + 1, buffer, buffer, nullptr));
+  EXPECT_FALSE(BackwardVectorLoadsAllowed(DType::kF32, 8, buffer, buffer + 1, buffer, nullptr));
+  EXPECT_FALSE(BackwardVectorLoadsAllowed(DType::kF32, 8, buffer, buffer, buffer + 1, nullptr));
+  EXPECT_FALSE(BackwardVectorLoadsAllowed(DType::kF32, 8, buffer, buffer, buffer, buffer + 1));
+}
+
+// The backward launcher refuses wrong arguments before any CUDA call, so
+// this runs without a GPU.
+TEST(CudaBackwardPlanTest, LauncherRefusesWrongArguments) {
+  alignas(16) static float buf[64];
+  const BackwardPlan affine = Bwd("auto", BwdQuery(2, 1024, DType::kF32));
+  ASSERT_TRUE(affine.vectorized);
+  NormBackwardArgs a;
+  a.x = buf;
+  a.dy = buf;
+  a.dx = buf;
+  a.gamma = buf;
+  a.mean = buf;
+  a.rstd = buf;
+  a.dgamma = buf;
+  a.dbeta = buf;
+  a.rows = 2;
+  a.cols = 1024;
+  NormBackwardArgs bad = a;
+  bad.dy = buf + 1;  // misaligned for 16-byte loads
+  EXPECT_THROW(LaunchNormBackward(affine, DType::kF32, bad, nullptr), RuntimeError);
+  bad = a;
+  bad.mean = nullptr;  // LayerNorm needs the saved mean
+  EXPECT_THROW(LaunchNormBackward(affine, DType::kF32, bad, nullptr), RuntimeError);
+  bad = a;
+  bad.dbeta = nullptr;  // gamma without dbeta
+  EXPECT_THROW(LaunchNormBackward(affine, DType::kF32, bad, nullptr), RuntimeError);
+  bad = a;
+  bad.norm = Norm::kRmsNorm;  // RMSNorm has no mean and no dbeta
+  EXPECT_THROW(LaunchNormBackward(affine, DType::kF32, bad, nullptr), RuntimeError);
+  bad = a;
+  bad.gamma = bad.dgamma = bad.dbeta = nullptr;  // the plan has a tree: made for affine
+  EXPECT_THROW(LaunchNormBackward(affine, DType::kF32, bad, nullptr), RuntimeError);
+  const BackwardPlan tree = Bwd("auto", BwdQuery(100, 1024, DType::kF32));
+  ASSERT_GT(tree.WorkspaceBytes(1024), 0u);
+  bad = a;
+  bad.rows = 100;  // the tree needs its workspace
+  EXPECT_THROW(LaunchNormBackward(tree, DType::kF32, bad, nullptr), RuntimeError);
+}
+
+// Backward is supported for both norms: without a device the only no is the
+// device's; Prepare refuses for want of a device (a runtime error), and a
+// forward-only variant is the user's request once a device is there.
+TEST(CudaBackendHostTest, BackwardIsSupportedButNeedsADevice) {
   Backend* cuda = FindBackend("cuda");
   ASSERT_NE(cuda, nullptr);
+  const Verdict available = cuda->Available();
+  if (available.ok) GTEST_SKIP() << "a CUDA device is present";
   for (Norm norm : AllNorms()) {
     Problem p;
     p.norm = norm;
@@ -319,10 +528,9 @@ TEST(CudaBackendHostTest, BackwardIsUnsupportedWithTheReason) {
     p.cols = 64;
     const Verdict v = cuda->Supports(p, CaseOptions{});
     EXPECT_FALSE(v.ok);
-    EXPECT_EQ(v.reason, std::string(NormName(norm)) +
-                            " bwd: not implemented by cuda (forward kernels only)");
+    EXPECT_EQ(v.reason, available.reason);
     float x[128] = {};
-    EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x), CaseOptions{}), UsageError);
+    EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x), CaseOptions{}), RuntimeError);
   }
 }
 

@@ -77,11 +77,13 @@ TEST(CudnnBackend, IsRegisteredAsGpuPeerWithReason) {
   EXPECT_TRUE(b.IsPeer());
   EXPECT_EQ(b.DeviceId(), "cuda:0");
   const auto variants = b.Variants();
-  ASSERT_EQ(variants.size(), 4u);
+  ASSERT_EQ(variants.size(), 6u);
   EXPECT_EQ(variants[0].name, "inference");
   EXPECT_EQ(variants[1].name, "training");
   EXPECT_EQ(variants[2].name, "inference-tuned");
   EXPECT_EQ(variants[3].name, "training-tuned");
+  EXPECT_EQ(variants[4].name, "backward");
+  EXPECT_EQ(variants[5].name, "backward-tuned");
   const Verdict v = b.Available();
   // Unavailable is fine here (no GPU, no cuDNN), but never without a reason.
   if (!v.ok) {
@@ -115,9 +117,17 @@ TEST(CudnnBackend, VariantVerdictsNeedNoDevice) {
   EXPECT_THROW(b.Prepare(p, {}, {"inference", 0}), UsageError);
 }
 
-// The graphs are forward only: backward is a No with the reason, with or
-// without cuDNN (the op is judged first), and Prepare refuses it.
-TEST(CudnnBackend, BackwardIsUnsupportedWithTheReason) {
+// Returns the case options that select `variant`.
+CaseOptions Variant(const char* variant) {
+  CaseOptions o;
+  o.variant = variant;
+  return o;
+}
+
+// Backward runs as the backward variants only, and they run backward only:
+// a No with the reason, with or without cuDNN (the variant is judged
+// first), and Prepare refuses the mismatch as the user's request.
+TEST(CudnnBackend, BackwardVariantsRunBackwardOnly) {
   Backend& b = CudnnPeer();
   for (Norm norm : AllNorms()) {
     Problem p;
@@ -125,13 +135,82 @@ TEST(CudnnBackend, BackwardIsUnsupportedWithTheReason) {
     p.dir = Direction::kBackward;
     p.rows = 8;
     p.cols = 64;
-    for (const char* variant : {"", "inference", "training"}) {
-      const Verdict v = b.Supports(p, {variant, 0});
+    for (const char* variant : {"inference", "training", "inference-tuned", "training-tuned"}) {
+      const Verdict v = b.Supports(p, Variant(variant));
       EXPECT_FALSE(v.ok) << variant;
-      EXPECT_EQ(v.reason, std::string(NormName(norm)) +
-                              " bwd: not implemented by cudnn (forward graphs only)");
+      EXPECT_EQ(v.reason, std::string("variant ") + variant + " is forward only; " +
+                              std::string(NormName(norm)) +
+                              " bwd runs as backward or backward-tuned");
+      EXPECT_THROW(b.Prepare(p, {}, Variant(variant)), UsageError);
     }
-    EXPECT_THROW(b.Prepare(p, {}, {}), UsageError);
+    p.dir = Direction::kForward;
+    for (const char* variant : {"backward", "backward-tuned"}) {
+      const Verdict v = b.Supports(p, Variant(variant));
+      EXPECT_FALSE(v.ok) << variant;
+      EXPECT_NE(v.reason.find("is backward only"), std::string::npos) << v.reason;
+      EXPECT_THROW(b.Prepare(p, {}, Variant(variant)), UsageError);
+    }
+    // The default and the backward variants get past the variant checks:
+    // without cuDNN the only no is the backend's own.
+    p.dir = Direction::kBackward;
+    const Verdict available = b.Available();
+    if (!available.ok) {
+      for (const char* variant : {"", "backward", "backward-tuned"})
+        EXPECT_EQ(b.Supports(p, Variant(variant)).reason, available.reason) << variant;
+    }
+  }
+}
+
+// Backward (NORM_BACKWARD: dx, dscale, dbias) against the core's backward
+// op: its float64 reference from the saved f32 statistics and its bound,
+// every dtype and distribution, with and without affine. `special` rows
+// (NaN statistics) are printed as findings, as for the forward graphs.
+TEST(CudnnBackend, BackwardVerifiesEveryDistributionAndDType) {
+  SKIP_WITHOUT_CUDNN();
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{15, 3}, {30, 300}, {257, 768},
+                                                           {64, 4096}};
+  int supported = 0;
+  for (Norm norm : AllNorms())
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+      for (Distribution dist : AllDistributions())
+        for (const auto& [rows, cols] : shapes)
+          for (bool affine : {true, false}) {
+            Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 7, norm);
+            p.dir = Direction::kBackward;
+            const std::string where =
+                p.ShortName() + (affine ? " affine" : " no-affine") + " " + OpName(norm, p.dir);
+            const Verdict v = CudnnPeer().Supports(p, {});
+            if (!v.ok) {
+              std::cout << "[unsupported] cudnn " << where << ": " << v.reason << "\n";
+              continue;
+            }
+            ++supported;
+            testing::HostCase c(p);
+            c.Execute(CudnnPeer(), {});
+            EXPECT_EQ(c.resolved, "backward");
+            const Accuracy a = c.Check();
+            if (dist != Distribution::kSpecial) {
+              EXPECT_TRUE(a.passed) << where << ": " << a.reason << " " << Numbers(a);
+            } else if (!a.passed) {
+              std::cout << "[finding] cudnn " << where << ": " << a.reason << "\n";
+            }
+            EXPECT_EQ(Unwritten(a), 0u) << where;
+          }
+  EXPECT_GT(supported, 0);
+}
+
+// Zero rows: dscale and dbias are zeros (a sum over no rows), no plan runs.
+TEST(CudnnBackend, BackwardOfNoRowsGivesZeroParameterGradients) {
+  SKIP_WITHOUT_CUDNN();
+  for (Norm norm : AllNorms()) {
+    Problem p = testing::MakeProblem(0, 768, DType::kF32, Distribution::kNormal, true, false, 7,
+                                     norm);
+    p.dir = Direction::kBackward;
+    testing::HostCase c(p);
+    c.Execute(CudnnPeer(), {});
+    const Accuracy a = c.Check();
+    EXPECT_TRUE(a.passed) << a.reason;
+    EXPECT_EQ(c.out<float>(TensorId::kDgamma)[5], 0.0f);
   }
 }
 
@@ -257,7 +336,7 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
         p.dtype = dtype;
         p.dist = dist;
         p.stats = std::string(variant) == "training-tuned";
-        const Verdict v = CudnnPeer().Supports(p, {variant, 0});
+        const Verdict v = CudnnPeer().Supports(p, Variant(variant));
         if (!v.ok) {
           ADD_FAILURE() << p.ShortName() << " " << variant << ": " << v.reason;
           continue;
@@ -265,7 +344,7 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
         OwnedInputs in = MakeInputs(p);
         ThreadPool& pool = SharedThreadPool(0);
         const Reference ref = ComputeReference(p, in.view, pool);
-        auto prepared = CudnnPeer().Prepare(p, in.view, {variant, 0});
+        auto prepared = CudnnPeer().Prepare(p, in.view, Variant(variant));
         EXPECT_EQ(prepared->ResolvedVariant(), variant);
         OwnedOutputs out = MakeOutputs(p);
         prepared->Poison();
