@@ -640,7 +640,7 @@ TEST(CompareMerge, RunMergeWritesAValidCompleteReport) {
   EXPECT_EQ(merged.json["context"]["argv"], Json({"lnbench", "merge"}));
 
   // The whole schema, checked by python3-jsonschema.
-  testing::ExpectReportFileMatchesSchema(config.output_path);
+  test_support::ExpectReportFileMatchesSchema(config.output_path);
 }
 
 // ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ constexpr uint64_t kFuzzSeed = 20261203;
 constexpr int kReportMutations = 2000;
 constexpr int kNpyMutations = 3000;
 
-class FuzzReadersTest : public testing::TempDirTest {
+class FuzzReadersTest : public test_support::TempDirTest {
  protected:
   FuzzReadersTest() : TempDirTest("lnbench-fuzz") {}
 

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <string>
 
-namespace lnbench::testing {
+namespace lnbench::test_support {
 
 struct BinaryResult {
   int code = -1;  // exit code; -1 when killed by a signal
@@ -48,6 +48,6 @@ inline BinaryResult RunLnbench(const std::string& prefix, const std::string& arg
   return r;
 }
 
-}  // namespace lnbench::testing
+}  // namespace lnbench::test_support
 
 #endif  // LNBENCH_TESTS_SUPPORT_RUN_BINARY_H_

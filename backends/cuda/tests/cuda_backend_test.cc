@@ -69,11 +69,11 @@ struct HostCase {
                            p.affine ? beta.as<float>() : nullptr, Pool());
   }
   HostTensors inputs() const {
-    return testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+    return test_support::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
                          problem.affine ? beta.as<float>() : nullptr);
   }
   HostTensors outputs() {
-    return testing::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
+    return test_support::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
                           problem.stats ? rstd.as<float>() : nullptr);
   }
   // Fills the host outputs with poison, so a download that skips an element
@@ -113,7 +113,7 @@ Accuracy RunVariant(HostCase& c, const std::string& variant, std::string* resolv
   return c.Check();
 }
 
-using testing::MakeProblem;
+using test_support::MakeProblem;
 
 struct Shape {
   int64_t rows, cols;
@@ -345,7 +345,7 @@ TEST(CudaBackendTest, RefusesProblemsLargerThanDeviceMemory) {
       MakeProblem(int64_t{1} << 26, 1024, DType::kF32, Distribution::kNormal, true, false);
   float dummy[1024] = {};
   try {
-    Cuda().Prepare(p, testing::LnIn(dummy, dummy, dummy), CaseOptions{});
+    Cuda().Prepare(p, test_support::LnIn(dummy, dummy, dummy), CaseOptions{});
     FAIL() << "Prepare accepted a problem larger than device memory";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();
@@ -414,7 +414,7 @@ TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheVerifier) {
     const bool stats = i % 2 == 0 || shapes[i].cols >= 65536;
     Problem p = MakeProblem(shapes[i].rows, shapes[i].cols, dtype, dist, affine, stats);
     p.norm = Norm::kRmsNorm;
-    testing::HostCase c(p);
+    test_support::HostCase c(p);
     int ran = 0;
     for (const VariantInfo& v : Cuda().Variants()) {
       CaseOptions options;
@@ -447,7 +447,7 @@ TEST(CudaBackendTest, RmsPoisonFillsEveryOutput) {
   LNBENCH_SKIP_WITHOUT_GPU();
   Problem p = MakeProblem(4, 1000, DType::kBF16, Distribution::kNormal, true, true);
   p.norm = Norm::kRmsNorm;
-  testing::HostCase c(p);
+  test_support::HostCase c(p);
   std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs, {});
   prepared->Poison();
   std::memset(c.out(TensorId::kY), 0, 4 * 1000 * sizeof(uint16_t));

@@ -322,7 +322,7 @@ TEST(CudaBackendHostTest, BackwardIsUnsupportedWithTheReason) {
     EXPECT_EQ(v.reason, std::string(NormName(norm)) +
                             " bwd: not implemented by cuda (forward kernels only)");
     float x[128] = {};
-    EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x), CaseOptions{}), UsageError);
+    EXPECT_THROW(cuda->Prepare(p, test_support::LnIn(x), CaseOptions{}), UsageError);
   }
 }
 
@@ -355,7 +355,7 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   p.norm = Norm::kLayerNorm;
   EXPECT_TRUE(cuda->DeviceInfo().empty());
   float x[128] = {};
-  EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
+  EXPECT_THROW(cuda->Prepare(p, test_support::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
   EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
   EXPECT_FALSE(CudaAvailable().ok);
   EXPECT_THROW(CudaDevice(), RuntimeError);

@@ -43,12 +43,12 @@ Backend& CudnnPeer() {
     if (!lnbench_available_.ok) GTEST_SKIP() << lnbench_available_.reason; \
   } while (0)
 
-using testing::MakeInputs;
-using testing::MakeOutputs;
-using testing::Numbers;
-using testing::OwnedInputs;
-using testing::OwnedOutputs;
-using testing::Unwritten;
+using test_support::MakeInputs;
+using test_support::MakeOutputs;
+using test_support::Numbers;
+using test_support::OwnedInputs;
+using test_support::OwnedOutputs;
+using test_support::Unwritten;
 
 // The core's RMSNorm op (reference and verifier) on the tensors of one case.
 Reference RmsReferenceOf(const Problem& p, const OwnedInputs& in) {
