@@ -19,6 +19,7 @@
 #include "compare/report_json.h"
 #include "core/errors.h"
 #include "core/npy.h"
+#include "io/json_text.h"
 #include "support/temp_dir_test.h"
 
 namespace lnbench {
@@ -151,6 +152,9 @@ TEST_F(FuzzReadersTest, MutatedReportsAreReadOrRefusedCleanly) {
           for (CompareFormat f : {CompareFormat::kTable, CompareFormat::kMarkdown, CompareFormat::kJson})
             (void)FormatComparison(c, f);
           (void)MergeReports({next}, MergeInfo{"2026-01-01T00:00:00Z", {"lnbench", "merge"}});
+          // What the model writes reads back to the same text (a fixed point).
+          const std::string text = DumpJsonText(ReportToJson(next.report));
+          EXPECT_EQ(DumpJsonText(ReportToJson(CheckReport("again", ParseJsonText("again", text)).report)), text);
         },
         "compare/merge of report", i);
   }
