@@ -1,7 +1,5 @@
 #include "compare/report_json.h"
 
-#include <cmath>
-#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
