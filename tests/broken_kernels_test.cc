@@ -71,13 +71,13 @@ struct LnInputs {
     return {t.get(TensorId::kX), t.get<const float>(TensorId::kGamma),
             t.get<const float>(TensorId::kBeta)};
   }
-  HostTensors Tensors() const { return testing::LnIn(x, gamma, beta); }
+  HostTensors Tensors() const { return test_support::LnIn(x, gamma, beta); }
 };
 struct LnOutputs {
   void* y = nullptr;
   float* mean = nullptr;
   float* rstd = nullptr;
-  HostTensors Tensors() const { return testing::LnOut(y, mean, rstd); }
+  HostTensors Tensors() const { return test_support::LnOut(y, mean, rstd); }
 };
 
 // The f16 value of v rounded toward zero (round to nearest, then one step
@@ -242,7 +242,7 @@ uint64_t g_seed = 2024;
 // Generates the problem, runs the kernel on poisoned outputs, checks them.
 Accuracy Verify(const Kernel& k, int64_t rows, int64_t cols, DType dtype, Distribution dist,
                 bool affine = true, bool stats = true) {
-  const Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, stats, g_seed);
+  const Problem p = test_support::MakeProblem(rows, cols, dtype, dist, affine, stats, g_seed);
   ThreadPool& pool = SharedThreadPool(2);
   std::vector<uint8_t> x(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
   std::vector<float> gamma(cols), beta(cols);
@@ -756,7 +756,7 @@ struct RmsKernel {
   bool one_pass_f32 = false;     // the sum of squares in one sequential f32 chain
 };
 
-void RunRmsKernel(const RmsKernel& k, const lnbench::testing::HostCase& c, const lnbench::testing::HostCase& out) {
+void RunRmsKernel(const RmsKernel& k, const lnbench::test_support::HostCase& c, const lnbench::test_support::HostCase& out) {
   const Problem& p = c.problem;
   const int64_t cols = p.cols;
   const float* gamma = c.in<const float>(TensorId::kGamma);
@@ -797,9 +797,9 @@ void RunRmsKernel(const RmsKernel& k, const lnbench::testing::HostCase& c, const
 // Returns the accuracy of kernel `k` on one RMSNorm problem.
 Accuracy CheckRms(const RmsKernel& k, int64_t rows, int64_t cols, DType dtype, Distribution dist,
                   bool stats = true, double eps = 1e-5) {
-  Problem p = lnbench::testing::MakeProblem(rows, cols, dtype, dist, true, stats, 11, Norm::kRmsNorm);
+  Problem p = lnbench::test_support::MakeProblem(rows, cols, dtype, dist, true, stats, 11, Norm::kRmsNorm);
   p.eps = eps;
-  lnbench::testing::HostCase c(p);
+  lnbench::test_support::HostCase c(p);
   RunRmsKernel(k, c, c);
   return c.Check();
 }
@@ -1053,9 +1053,9 @@ TEST(BrokenBackwardKernelsTest, PlantedBugsAreCaughtByDefaultVerifyAndTheCorrect
 // Accuracy of a backward kernel on one problem.
 Accuracy CheckBwd(const BwdKernel& k, Norm norm, int64_t rows, int64_t cols, DType dtype,
                   Distribution dist) {
-  Problem p = lnbench::testing::MakeProblem(rows, cols, dtype, dist, true, false, 13, norm);
+  Problem p = lnbench::test_support::MakeProblem(rows, cols, dtype, dist, true, false, 13, norm);
   p.dir = Direction::kBackward;
-  lnbench::testing::HostCase c(p);
+  lnbench::test_support::HostCase c(p);
   BwdKernelBackend backend("k", k);
   c.Execute(backend, {});
   return c.Check();

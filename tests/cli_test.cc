@@ -21,8 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using Result = testing::BinaryResult;
-using testing::Slurp;
+using Result = test_support::BinaryResult;
+using test_support::Slurp;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -36,7 +36,7 @@ class CliTest : public ::testing::Test {
 
   // Runs lnbench with `args` (a shell-quoted string) and returns code, stdout, stderr.
   Result Run(const std::string& args) {
-    return testing::RunLnbench("", args, dir_);
+    return test_support::RunLnbench("", args, dir_);
   }
 
   // Expects exit code 2, a single-line error naming `needle`, and nothing written.
@@ -51,7 +51,7 @@ class CliTest : public ::testing::Test {
 
   nlohmann::json LoadReport(const fs::path& p) { return nlohmann::json::parse(Slurp(p)); }
 
-  void ExpectSchemaValid(const nlohmann::json& report) { testing::ExpectReportMatchesSchema(report); }
+  void ExpectSchemaValid(const nlohmann::json& report) { test_support::ExpectReportMatchesSchema(report); }
 
   // Runs lnbench with `args` and --json <dir>/report.json, asserts exit 0 and
   // stores the report, checked against the schema, then removes the file
@@ -82,7 +82,7 @@ TEST_F(CliTest, SchemaCheckRejectsABrokenReport) {
   const fs::path broken = dir_ / "broken.json";
   std::ofstream(broken) << report.dump(1);
   std::string output;
-  EXPECT_EQ(testing::CheckReportSchemaFile(broken.string(), &output), 1) << output;
+  EXPECT_EQ(test_support::CheckReportSchemaFile(broken.string(), &output), 1) << output;
   EXPECT_NE(output.find("$.cases[0].problem.dtype"), std::string::npos) << output;
   EXPECT_NE(output.find("repro"), std::string::npos) << output;
   EXPECT_NE(output.find("$.schema_version"), std::string::npos) << output;

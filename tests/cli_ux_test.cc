@@ -19,16 +19,16 @@
 namespace lnbench {
 namespace {
 
-using Result = testing::BinaryResult;
-using testing::Slurp;
+using Result = test_support::BinaryResult;
+using test_support::Slurp;
 
-class CliUxTest : public testing::TempDirTest {
+class CliUxTest : public test_support::TempDirTest {
  protected:
   CliUxTest() : TempDirTest("lnbench-ux") {}
 
   // Runs lnbench with `args` (shell-quoted) after `env` (VAR=value ... or "").
   Result Run(const std::string& args, const std::string& env = "") {
-    return testing::RunLnbench("env " + env + " ", args, dir_);
+    return test_support::RunLnbench("env " + env + " ", args, dir_);
   }
 
   bool OneDnnAvailable() { return Run("list").out.find("onednn (peer): available") != std::string::npos; }
@@ -79,7 +79,7 @@ TEST_F(CliUxTest, PeerFailuresCountApartUnderAllAndCountWhenNamed) {
   const auto report = nlohmann::json::parse(Slurp(json));
   EXPECT_EQ(report["summary"]["peer_failed"], 2);
   EXPECT_EQ(report["summary"]["failed"], 2);  // every failed case, as before
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
 }
 
 TEST_F(CliUxTest, ColourFollowsNoColorAndForce) {
@@ -176,7 +176,7 @@ TEST_F(CliUxTest, WarningsForANoisyCeilingAndABusyMachine) {
   EXPECT_NE(r.out.find("busy_machine: load average 64.0 on"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(", 1 case with warnings\n"), std::string::npos) << r.out;
   const auto report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   std::set<std::string> kinds;
   for (const auto& w : report["cases"][0]["warnings"]) kinds.insert(w["kind"].get<std::string>());
   EXPECT_TRUE(kinds.count("noisy_ceiling")) << report["cases"][0]["warnings"].dump();
@@ -247,7 +247,7 @@ TEST_F(CliUxTest, FormatsForTools) {
   ASSERT_EQ(json.code, 0) << json.err;
   const auto report = nlohmann::json::parse(json.out);  // stdout is the report alone
   EXPECT_EQ(report["cases"].size(), 2u);
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
 
   Result verify = Run("verify -b scalar --shape 3x5 --dtype f32 --dist normal --format csv");
   ASSERT_EQ(verify.code, 0) << verify.err;

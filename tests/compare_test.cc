@@ -33,6 +33,8 @@ std::string Fixture(const std::string& name) {
 }
 
 LoadedReport Load(const std::string& name) { return LoadReport(Fixture(name)); }
+// Returns a fixture as the JSON the report model writes (version 2 read as 3), to edit.
+Json LoadJson(const std::string& name) { return ReportToJson(Load(name).report); }
 
 Comparison CompareFixtures(const std::string& base, const std::string& next, CompareOptions options = {}) {
   return CompareReports(Load(base), Load(next), options);
@@ -157,9 +159,9 @@ TEST(CompareReportJson, SchemaNumbers) {
   EXPECT_EQ(*ReadNumber(Json(3)), 3.0);
   EXPECT_FALSE(ReadNumber(Json("nan")));
   EXPECT_FALSE(ReadNumber(Json(nullptr)));
-  EXPECT_EQ(NumberToJson(NAN), Json("NaN"));
-  EXPECT_EQ(NumberToJson(-INFINITY), Json("-Infinity"));
-  EXPECT_EQ(NumberToJson(0.25), Json(0.25));
+  EXPECT_EQ(JsonNumber(NAN), Json("NaN"));
+  EXPECT_EQ(JsonNumber(-INFINITY), Json("-Infinity"));
+  EXPECT_EQ(JsonNumber(0.25), Json(0.25));
 }
 
 TEST(CompareReportJson, ReadsTheFixtures) {
@@ -184,7 +186,7 @@ TEST(Compare, RealReport) {
   EXPECT_EQ(c.geomean_cases, 8u);
 
   // The highway 64x768 f32 case 1.5x slower.
-  Json slow = real.json;
+  Json slow = ReportToJson(real.report);
   Json& timing = slow["cases"][1]["timing"];
   ASSERT_EQ(slow["cases"][1]["backend"], "highway");
   for (auto& sample : timing["samples_s"]) sample = sample.get<double>() * 1.5;
@@ -197,7 +199,7 @@ TEST(Compare, RealReport) {
 
   // The scalar 64x768 f32 case now failing, written the way `run` writes an
   // untimed case (no timing, no throughput, an id ending in "verify").
-  Json failed = real.json;
+  Json failed = ReportToJson(real.report);
   Json& f = failed["cases"][0];
   f["status"] = "failed";
   f["reason"] = "y: 3 elements over bound";
@@ -234,16 +236,16 @@ TEST(CompareReportJson, BadFilesNameTheFileAndTheProblem) {
 }
 
 TEST(CompareReportJson, MissingAndMistypedFields) {
-  Json doc = Load("base.json").json;
+  Json doc = LoadJson("base.json");
   doc["cases"][1].erase("problem");
   EXPECT_NE(UsageMessage([&] { CheckReport("x.json", doc); }).find("cases[1]"), std::string::npos);
-  doc = Load("base.json").json;
+  doc = LoadJson("base.json");
   doc["cases"][0]["status"] = "great";
   EXPECT_NE(UsageMessage([&] { CheckReport("x.json", doc); }).find("expected one of passed"), std::string::npos);
-  doc = Load("base.json").json;
+  doc = LoadJson("base.json");
   doc.erase("schema_version");
   EXPECT_NE(UsageMessage([&] { CheckReport("x.json", doc); }).find("no schema_version"), std::string::npos);
-  doc = Load("base.json").json;
+  doc = LoadJson("base.json");
   doc["context"]["machine"] = 7;
   EXPECT_NE(UsageMessage([&] { CheckReport("x.json", doc); }).find("context.machine: is an integer"),
             std::string::npos);
@@ -264,18 +266,24 @@ TEST(Compare, SlowdownParsing) {
 
 TEST(Compare, KeysIgnoreTheVariantThatRanAndIncludeTheMode) {
   const LoadedReport base = Load("base.json");
-  const Json& c = base.cases()[0];
-  Json other = c;
-  other["variant"] = "something-else";  // the variant that ran; the key uses the requested one
-  other["id"] = "different";
+  const ReportCase& c = base.cases()[0];
+  ReportCase other = c;
+  other.variant = "something-else";  // the variant that ran; the key uses the requested one
+  other.id = "different";
   EXPECT_EQ(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
-  other["timing"]["mode"] = "cold";
+  other.timing->mode = "cold";
   EXPECT_NE(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
   other = c;
-  other["problem"]["eps"] = 1e-6;
+  other.problem.eps = 1e-6;
   EXPECT_NE(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
   other = c;
-  other["machine"] = "elsewhere";
+  other.problem.op = "rmsnorm";
+  EXPECT_NE(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
+  other = c;
+  other.problem.dir = "bwd";
+  EXPECT_NE(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
+  other = c;
+  other.machine = "elsewhere";
   EXPECT_EQ(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
   EXPECT_NE(CaseKey(c, true, "hot"), CaseKey(other, true, "hot"));
   EXPECT_EQ(CaseLabel(c, "hot"), "scalar 1024x768 f32 normal t1 hot");
@@ -386,7 +394,7 @@ TEST(Compare, AccuracyRegressions) {
 
   // A case with backend tuning (a coverage case) is another case than the
   // same shape without it: no duplicate, matched by its tuning.
-  Json tuned = Load("base.json").json;
+  Json tuned = LoadJson("base.json");
   Json extra = tuned["cases"][0];
   extra["tuning"] = {{"stream_min_bytes", "0"}};
   tuned["cases"].push_back(extra);
@@ -398,7 +406,7 @@ TEST(Compare, AccuracyRegressions) {
   }));
 
   // Scale ulps are fractional: growth is judged on the numbers, not on bits.
-  Json frac = Load("accuracy.json").json;
+  Json frac = LoadJson("accuracy.json");
   frac["cases"][4]["accuracy"]["tensors"]["y"]["max_ulp"] = 1.375;
   CompareOptions allow_half;
   allow_half.max_ulp_growth = 0.5;
@@ -457,7 +465,7 @@ TEST(Compare, DifferentMachinesCompareFractionsOfTheCeiling) {
 
   // Max ulp growth across machines is shown, not judged (the SIMD width
   // changes the summation order); a new failure still is.
-  Json grown = Load("other_machine.json").json;
+  Json grown = LoadJson("other_machine.json");
   grown["cases"][4]["accuracy"]["tensors"]["y"]["max_ulp"] = 5;
   grown["cases"][1]["status"] = "failed";
   c = CompareReports(Load("base.json"), CheckReport("grown.json", grown), {});
@@ -467,7 +475,7 @@ TEST(Compare, DifferentMachinesCompareFractionsOfTheCeiling) {
   EXPECT_EQ(c.accuracy_regressions, 1u);
 
   // Without a finite ceiling on a side there is nothing to normalize by.
-  Json no_ceiling = Load("other_machine.json").json;
+  Json no_ceiling = LoadJson("other_machine.json");
   no_ceiling["cases"][0]["throughput"]["ceiling_gbps"] = "NaN";
   no_ceiling["cases"][0]["throughput"]["fraction_of_ceiling"] = "NaN";
   c = CompareReports(Load("base.json"), CheckReport("nc.json", no_ceiling), {});
@@ -563,7 +571,7 @@ TEST(Compare, RunCompareExitCodesAndOutputFile) {
 TEST(CompareMerge, TwoMachines) {
   const LoadedReport a = Load("base.json");
   const LoadedReport b = Load("other_machine.json");
-  const Json merged = MergeReports({a, b}, MergeInfo{"2025-11-22T00:00:00Z", {"lnbench", "merge"}});
+  const Json merged = ReportToJson(MergeReports({a, b}, MergeInfo{"2025-11-22T00:00:00Z", {"lnbench", "merge"}}));
   EXPECT_EQ(merged["schema_version"], 3);
   EXPECT_EQ(merged["kind"], "lnbench-merged-report");
   EXPECT_EQ(merged["tool"]["name"], "lnbench");
@@ -579,13 +587,13 @@ TEST(CompareMerge, TwoMachines) {
   EXPECT_EQ(machines[0]["report"], a.path);
   EXPECT_EQ(machines[0]["machine"], a.machine());
   EXPECT_EQ(machines[1]["machine"], b.machine());
-  EXPECT_EQ(machines[1]["tool"], b.json["tool"]);
-  EXPECT_EQ(machines[1]["config"], b.json["config"]);
+  EXPECT_EQ(machines[1]["tool"], ToJson(b.report.tool));
+  EXPECT_EQ(machines[1]["config"], b.report.config);
   EXPECT_EQ(merged["context"]["machine"], a.machine() + "; " + b.machine());
   EXPECT_EQ(merged["summary"]["cases"], 12);
   EXPECT_EQ(merged["summary"]["passed"], 10);
   EXPECT_EQ(merged["summary"]["unsupported"], 2);
-  EXPECT_EQ(merged["bytes_model"], a.json["bytes_model"]);
+  EXPECT_EQ(merged["bytes_model"], ReportToJson(a.report)["bytes_model"]);
 
   // It reads back as a report, compares with itself, and still matches a single report.
   const LoadedReport back = CheckReport("merged.json", merged);
@@ -600,7 +608,7 @@ TEST(CompareMerge, TwoMachines) {
   EXPECT_EQ(c.pairs_on_different_machines, 0u);
 
   // Merging a merged report flattens its machines.
-  const Json again = MergeReports({back, Load("disjoint.json")}, MergeInfo{"d", {}});
+  const Json again = ReportToJson(MergeReports({back, Load("disjoint.json")}, MergeInfo{"d", {}}));
   EXPECT_EQ(again["context"]["machines"].size(), 3u);
   EXPECT_EQ(again["cases"].size(), 13u);
   EXPECT_EQ(again["context"]["machine"], a.machine() + "; " + b.machine());
@@ -637,10 +645,10 @@ TEST(CompareMerge, RunMergeWritesAValidCompleteReport) {
   EXPECT_NE(out.str().find("merged 2 reports (12 cases from 2 machine entries)"), std::string::npos) << out.str();
   const LoadedReport merged = LoadReport(config.output_path);
   EXPECT_EQ(merged.cases().size(), 12u);
-  EXPECT_EQ(merged.json["context"]["argv"], Json({"lnbench", "merge"}));
+  EXPECT_EQ(merged.report.context.argv, std::vector<std::string>({"lnbench", "merge"}));
 
   // The whole schema, checked by python3-jsonschema.
-  testing::ExpectReportFileMatchesSchema(config.output_path);
+  test_support::ExpectReportFileMatchesSchema(config.output_path);
 }
 
 // ---------------------------------------------------------------------------

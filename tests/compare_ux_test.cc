@@ -73,13 +73,13 @@ TEST(CompareUx, OnlyChangesListsRegressionsAndImprovements) {
 // Verify reports have no timing: unchanged cases are counted, not listed.
 TEST(CompareUx, UntimedUnchangedCasesAreNotListed) {
   LoadedReport base = LoadReport(Fixture("base.json"));
-  for (auto& c : base.json["cases"]) {
-    c["timing"] = nullptr;
-    c["throughput"] = nullptr;
+  for (ReportCase& c : base.report.cases) {
+    c.timing.reset();
+    c.throughput.reset();
   }
   LoadedReport next = base;
-  next.json["cases"][1]["status"] = "failed";
-  next.json["cases"][1]["accuracy"]["passed"] = false;
+  next.report.cases[1].status = "failed";
+  next.report.cases[1].accuracy->passed = false;
   const Comparison c = CompareReports(base, next, {});
   const std::string table = FormatComparison(c, CompareFormat::kTable);
   EXPECT_EQ(Count(table, "not timed"), 1u) << table;  // the count line; the changed row is a regression

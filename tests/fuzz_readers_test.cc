@@ -19,6 +19,7 @@
 #include "compare/report_json.h"
 #include "core/errors.h"
 #include "core/npy.h"
+#include "io/json_text.h"
 #include "support/temp_dir_test.h"
 
 namespace lnbench {
@@ -31,7 +32,7 @@ constexpr uint64_t kFuzzSeed = 20261203;
 constexpr int kReportMutations = 2000;
 constexpr int kNpyMutations = 3000;
 
-class FuzzReadersTest : public testing::TempDirTest {
+class FuzzReadersTest : public test_support::TempDirTest {
  protected:
   FuzzReadersTest() : TempDirTest("lnbench-fuzz") {}
 
@@ -151,6 +152,9 @@ TEST_F(FuzzReadersTest, MutatedReportsAreReadOrRefusedCleanly) {
           for (CompareFormat f : {CompareFormat::kTable, CompareFormat::kMarkdown, CompareFormat::kJson})
             (void)FormatComparison(c, f);
           (void)MergeReports({next}, MergeInfo{"2026-01-01T00:00:00Z", {"lnbench", "merge"}});
+          // What the model writes reads back to the same text (a fixed point).
+          const std::string text = DumpJsonText(ReportToJson(next.report));
+          EXPECT_EQ(DumpJsonText(ReportToJson(CheckReport("again", ParseJsonText("again", text)).report)), text);
         },
         "compare/merge of report", i);
   }

@@ -22,7 +22,7 @@ namespace {
 const DType kDTypes[] = {DType::kF32, DType::kBF16, DType::kF16};
 
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, uint64_t seed = 1) {
-  return testing::MakeProblem(rows, cols, dtype, dist, true, false, seed);
+  return test_support::MakeProblem(rows, cols, dtype, dist, true, false, seed);
 }
 
 // Returns the filled input of `p` as raw bytes.

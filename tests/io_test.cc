@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +23,7 @@
 #include "core/errors.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
+#include "support/run_binary.h"
 
 namespace lnbench {
 namespace {
@@ -31,21 +31,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
-struct Result {
-  int code = -1;    // exit status, or -1 when killed
-  int signal = 0;   // the signal that ended it
-  std::string out, err;
-  double seconds = 0;
-};
+using Result = test_support::BinaryResult;
+using test_support::Slurp;
 
 class IoTest : public ::testing::Test {
  protected:
@@ -55,7 +44,6 @@ class IoTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "io");
-    std::ofstream(dir_ / "io" / "stdin");
   }
   void TearDown() override {
     std::error_code ec;
@@ -63,46 +51,8 @@ class IoTest : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // Starts lnbench with `args` (no shell); `in_child` runs just before exec.
-  pid_t Start(const std::vector<std::string>& args, const std::function<void()>& in_child = {}) {
-    std::vector<std::string> argv = {LNBENCH_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const std::string out = (dir_ / "io" / "out").string(), err = (dir_ / "io" / "err").string(),
-                      in = (dir_ / "io" / "stdin").string();
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int i = open(in.c_str(), O_RDONLY);
-      const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (i < 0 || o < 0 || e < 0) _exit(120);
-      dup2(i, 0);
-      dup2(o, 1);
-      dup2(e, 2);
-      if (in_child) in_child();
-      std::vector<char*> c;
-      for (auto& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      execv(c[0], c.data());
-      _exit(127);
-    }
-    start_ = Clock::now();
-    return pid;
-  }
-
-  Result Wait(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Result r;
-    r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    if (WIFEXITED(status)) r.code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-    r.out = Slurp(dir_ / "io" / "out");
-    r.err = Slurp(dir_ / "io" / "err");
-    return r;
-  }
-
   Result Run(const std::vector<std::string>& args, const std::function<void()>& in_child = {}) {
-    return Wait(Start(args, in_child));
+    return test_support::RunLnbench(args, dir_ / "io", in_child);
   }
 
   // A fast run of one small case; `extra` adds options.
@@ -138,7 +88,6 @@ class IoTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  Clock::time_point start_;
 };
 
 // ---- The io module in process -------------------------------------------------
@@ -396,16 +345,17 @@ TEST_F(IoTest, TemporaryFileIsRemovedOnSigtermAndSigint) {
   for (int sig : {SIGTERM, SIGINT}) {
     const fs::path json = dir_ / "long.json";
     // About a minute of sampling: the signal comes long before the end.
-    const pid_t pid = Start({"run", "-b", "scalar", "--shape", "1024x4096,1023x4096", "--threads", "1",
-                             "--min-samples", "1000000", "--max-samples", "1000000", "--time-budget", "30", "-q",
-                             "--json", json.string()});
+    test_support::LnbenchProcess run({"run", "-b", "scalar", "--shape", "1024x4096,1023x4096", "--threads", "1",
+                                      "--min-samples", "1000000", "--max-samples", "1000000", "--time-budget", "30",
+                                      "-q", "--json", json.string()},
+                                     dir_ / "io");
     // The temporary file is made before the run starts.
     const auto deadline = Clock::now() + std::chrono::seconds(20);
     while (Leftovers(dir_) == 0 && Clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ASSERT_EQ(Leftovers(dir_), 1) << "no temporary file appeared";
-    kill(pid, sig);
-    Result r = Wait(pid);
+    kill(run.pid(), sig);
+    Result r = run.Wait();
     EXPECT_EQ(r.signal, sig) << "exit " << r.code << ": " << r.err;
     EXPECT_EQ(Leftovers(dir_), 0) << "signal " << sig;
     EXPECT_FALSE(fs::exists(json));

@@ -33,7 +33,7 @@ struct Fixture {
 
   Fixture(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine = true,
           bool stats = true) {
-    p = testing::MakeProblem(rows, cols, dtype, dist, affine, stats, 77);
+    p = test_support::MakeProblem(rows, cols, dtype, dist, affine, stats, 77);
     ThreadPool& pool = SharedThreadPool(2);
     x.resize(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
     y.resize(x.size());
@@ -54,8 +54,8 @@ struct Fixture {
   const float* b() const { return p.affine ? beta.data() : nullptr; }
   Accuracy Check(ThreadPool& pool = SharedThreadPool(2)) {
     return CheckOutputs(
-        p, testing::LnIn(x.data(), g(), b()),
-        testing::LnOut(y.data(), p.stats ? mean.data() : nullptr, p.stats ? rstd.data() : nullptr),
+        p, test_support::LnIn(x.data(), g(), b()),
+        test_support::LnOut(y.data(), p.stats ? mean.data() : nullptr, p.stats ? rstd.data() : nullptr),
         ref, pool);
   }
   double Got(int64_t i) const { return LoadAsDouble(p.dtype, y.data(), i); }
@@ -352,8 +352,8 @@ TEST(MetricsTest, MeanAndRstdChecks) {
 TEST(MetricsTest, MissingStatsOutputsFail) {
   Fixture f(2, 8, DType::kF32, Distribution::kNormal);
   const Accuracy a =
-      CheckOutputs(f.p, testing::LnIn(f.x.data(), f.g(), f.b()),
-                   testing::LnOut(f.y.data(), nullptr, nullptr), f.ref, SharedThreadPool(1));
+      CheckOutputs(f.p, test_support::LnIn(f.x.data(), f.g(), f.b()),
+                   test_support::LnOut(f.y.data(), nullptr, nullptr), f.ref, SharedThreadPool(1));
   EXPECT_FALSE(a.passed);
   EXPECT_NE(a.reason.find("mean: not returned"), std::string::npos) << a.reason;
   EXPECT_NE(a.reason.find("rstd: not returned"), std::string::npos) << a.reason;
@@ -430,7 +430,7 @@ TEST(MetricsTest, EmptyProblemPasses) {
   const Reference ref = ComputeReference(p, nullptr, nullptr, nullptr, SharedThreadPool(2));
   float dummy = 0;
   const Accuracy a =
-      CheckOutputs(p, HostTensors{}, testing::LnOut(&dummy, &dummy, &dummy), ref, SharedThreadPool(2));
+      CheckOutputs(p, HostTensors{}, test_support::LnOut(&dummy, &dummy, &dummy), ref, SharedThreadPool(2));
   EXPECT_TRUE(a.passed);
   EXPECT_EQ(a[TensorId::kY]->checked, 0u);
 }
@@ -470,8 +470,8 @@ TEST(MetricsTest, DISABLED_VerificationCostOf256MiB) {
       r[i] = static_cast<float>(ref.rstd_data()[i]);
     }
     const double c3 = cpu(), w3 = wall();
-    const Accuracy a = CheckOutputs(p, testing::LnIn(x.data(), g.data(), b.data()),
-                                    testing::LnOut(y.data(), m.data(), r.data()), ref, pool);
+    const Accuracy a = CheckOutputs(p, test_support::LnIn(x.data(), g.data(), b.data()),
+                                    test_support::LnOut(y.data(), m.data(), r.data()), ref, pool);
     const double c4 = cpu(), w4 = wall();
     EXPECT_TRUE(a.passed);
     std::printf(

@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class NpyTest : public testing::TempDirTest {
+class NpyTest : public test_support::TempDirTest {
  protected:
   NpyTest() : TempDirTest("lnbench-npy") {}
 

@@ -23,8 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using Result = testing::BinaryResult;
-using testing::Slurp;
+using Result = test_support::BinaryResult;
+using test_support::Slurp;
 
 std::string Planted(const std::string& bug) {
   return std::string(LNBENCH_PLANTED_DIR) + "/libplanted_" + bug + ".so";
@@ -42,7 +42,7 @@ class PluginTest : public ::testing::Test {
 
   // Runs lnbench with `args` (shell-quoted), `env` prepended (VAR=value ...).
   Result Run(const std::string& args, const std::string& env = "") {
-    return testing::RunLnbench(env + " ", args, dir_);
+    return test_support::RunLnbench(env + " ", args, dir_);
   }
 
   // Verifies one planted-bug plugin on a shape whose y does not end on a page
@@ -57,7 +57,7 @@ class PluginTest : public ::testing::Test {
       return {};
     }
     const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-    testing::ExpectReportMatchesSchema(report);
+    test_support::ExpectReportMatchesSchema(report);
     EXPECT_EQ(report["cases"].size(), 1u);
     return report["cases"][0];
   }
@@ -72,7 +72,7 @@ TEST_F(PluginTest, ExamplePluginPassesVerifyAndIsReportedAsAPlugin) {
                  json.string());
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   ASSERT_GE(report["cases"].size(), 30u);
   for (const auto& c : report["cases"]) {
     EXPECT_EQ(c["status"], "passed") << c.dump();
@@ -93,7 +93,7 @@ TEST_F(PluginTest, ExamplePluginRunsRmsNormAndSaysWhyNotForTheRest) {
                  "--quiet --json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   int rms_passed = 0;
   for (const auto& c : report["cases"]) {
     const auto& p = c["problem"];
@@ -127,7 +127,7 @@ TEST_F(PluginTest, ExamplePluginIsTimedNextToBuiltInBackends) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("example_c (plugin)"), std::string::npos) << r.out;
   const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   ASSERT_EQ(report["cases"].size(), 2u);
   for (const auto& c : report["cases"]) {
     EXPECT_EQ(c["status"], "passed");
@@ -221,7 +221,7 @@ TEST_F(PluginTest, OtherCasesAndTheReportSurviveACrashAndAHang) {
                  "--dtype f32 --dist normal --plugin-timeout 1 --quiet --json " + json.string());
   EXPECT_EQ(r.code, 3) << r.err;
   const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   ASSERT_EQ(report["cases"].size(), 8u);
   int errors = 0, passed = 0;
   for (const auto& c : report["cases"]) {
@@ -294,7 +294,7 @@ TEST_F(PluginTest, ExternalCommandIsVerifiedAndTimedAndMarked) {
                  "--time-budget 0.05 --json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   const auto& c = report["cases"][0];
   EXPECT_EQ(c["status"], "passed");
   EXPECT_EQ(c["origin"]["kind"], "external");

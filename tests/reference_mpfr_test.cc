@@ -108,7 +108,7 @@ MaxErrors CheckAgainstOracle(DType dtype, int64_t rows, int64_t cols, bool affin
   ThreadPool& pool = SharedThreadPool(2);
   MaxErrors worst;
   for (Distribution dist : AllDistributions()) {
-    const Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 1234);
+    const Problem p = test_support::MakeProblem(rows, cols, dtype, dist, affine, false, 1234);
     std::vector<uint8_t> x(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
     std::vector<float> gamma(cols), beta(cols);
     FillInput(p, x.data(), pool);
@@ -277,7 +277,7 @@ RmsErrors CheckRmsAgainstOracle(DType dtype, int64_t rows, int64_t cols, bool af
   RmsErrors worst;
   for (Distribution dist : AllDistributions()) {
     const Problem p =
-        testing::MakeProblem(rows, cols, dtype, dist, affine, false, 1234, Norm::kRmsNorm);
+        test_support::MakeProblem(rows, cols, dtype, dist, affine, false, 1234, Norm::kRmsNorm);
     std::vector<uint8_t> x(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
     std::vector<float> gamma(cols), beta(cols);
     FillInput(p, x.data(), pool);

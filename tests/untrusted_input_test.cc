@@ -32,14 +32,14 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
-using Result = testing::BinaryResult;
-using testing::Slurp;
+using Result = test_support::BinaryResult;
+using test_support::Slurp;
 
 std::string Fixture(const std::string& name) {
   return std::string(LNBENCH_SOURCE_DIR) + "/tests/fixtures/compare/" + name;
 }
 
-class UntrustedInputTest : public testing::TempDirTest {
+class UntrustedInputTest : public test_support::TempDirTest {
  protected:
   UntrustedInputTest() : TempDirTest("lnbench-untrusted") {}
 
@@ -50,7 +50,7 @@ class UntrustedInputTest : public testing::TempDirTest {
 
   // Runs `prefix` lnbench `args` (shell text) and returns code, stdout, stderr, time.
   Result Run(const std::string& args, const std::string& prefix = "") {
-    return testing::RunLnbench(prefix, args, dir_);
+    return test_support::RunLnbench(prefix, args, dir_);
   }
 
   // Expects exit 2 with one line on stderr holding every one of `needles`.

@@ -110,10 +110,10 @@ TEST(WarningsTest, ReportGetsWarningsAndTheMediansStandardError) {
   RunConfig config;
   const RunResult result = OneTimedCase(1.412, 1.15, 0.05, 0.01, "noise");
   const RunWarnings w = ComputeWarnings(result, config, Quiet(0), Quiet(1));
-  nlohmann::ordered_json report;
-  report["cases"] = nlohmann::ordered_json::array({{{"timing", {{"median_s", 1e-6}}}}});
-  report["summary"] = nlohmann::ordered_json::object();
-  AnnotateReport(report, result, w);
+  Report model;
+  model.cases.emplace_back().timing.emplace().median_s = 1e-6;
+  AnnotateReport(model, result, w);
+  const nlohmann::ordered_json report = ReportToJson(model);
   EXPECT_DOUBLE_EQ(report["cases"][0]["timing"]["median_rel_stderr"].get<double>(), 0.01);
   EXPECT_DOUBLE_EQ(report["cases"][0]["timing"]["median_stderr_s"].get<double>(), 1e-8);
   EXPECT_EQ(report["cases"][0]["warnings"].size(), 2u);

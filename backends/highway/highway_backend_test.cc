@@ -26,6 +26,7 @@
 #include "core/problem.h"
 #include "core/thread_pool.h"
 #include "reference/reference.h"
+#include "tests/support/host_case.h"
 
 namespace lnbench {
 namespace {
@@ -371,52 +372,8 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
 
 // ------------------------------------------------------------------ RMSNorm
 
-// One problem's tensors as its op names them (tests/support/host_case.h does
-// the same; its namespace lnbench::testing would hide ::testing from the
-// HWY_BEFORE_TEST macro inside namespace lnbench, so it is not included).
-struct RmsCase {
-  Problem problem;
-  std::vector<HostBuffer> buffers;
-  HostTensors inputs, outputs;
-  Reference ref;
-  std::string resolved;
-
-  explicit RmsCase(const Problem& p, bool reference = true) : problem(p) {
-    ThreadPool& pool = SharedThreadPool(0);
-    const OpDescriptor& op = OpFor(p);
-    for (const TensorSpec& t : op.Tensors(p)) {
-      // At least 16 elements: a zero-byte buffer is nullptr ("not returned").
-      const int64_t n = std::max<int64_t>(TensorElements(p, t.extent), 16);
-      buffers.emplace_back(static_cast<size_t>(n) * DTypeSize(TensorDType(p, t.extent)));
-      (t.role == TensorRole::kInput ? inputs : outputs).set(t.id, buffers.back().data());
-    }
-    op.GenerateInputs(p, inputs, pool);
-    if (reference) ref = ComputeReference(p, inputs, pool);
-  }
-
-  template <class T = void>
-  T* in(TensorId id) const {
-    return inputs.get<T>(id);
-  }
-  template <class T = void>
-  T* out(TensorId id) const {
-    return outputs.get<T>(id);
-  }
-
-  void Execute(Backend& backend, const CaseOptions& options) {
-    const Verdict v = backend.Supports(problem, options);
-    ASSERT_TRUE(v.ok) << v.reason;
-    std::unique_ptr<PreparedCase> c = backend.Prepare(problem, inputs, options);
-    resolved = c->ResolvedVariant();
-    c->Poison();
-    c->Run();
-    c->Download(outputs);
-  }
-
-  Accuracy Check() const {
-    return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
-  }
-};
+// One problem's tensors as its op names them, and its reference.
+using RmsCase = test_support::HostCase;
 
 Problem MakeRmsProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
                        bool stats, uint64_t seed = 7) {

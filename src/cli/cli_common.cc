@@ -580,8 +580,8 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     for (const std::string& w : table.run_warnings) fmt::print(table_out, "warning: {}\n", w);
   if (report_file || plot_report_file || opts.format == "json") {
     const RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
-    nlohmann::ordered_json report = BuildReport(config, result, ctx);
-    report["summary"]["peer_failed"] = summary.peer_failed;
+    Report report = BuildReport(config, result, ctx);
+    report.summary.peer_failed = summary.peer_failed;
     AnnotateReport(report, result, warnings);
     const std::string text = ReportText(report);
     std::fflush(table_out);

@@ -55,43 +55,38 @@ double RelativeChange(double old_value, double new_value) {
   return (new_value - old_value) / std::abs(old_value);
 }
 
-// Returns a schema number when it is finite and positive (a usable ceiling).
-std::optional<double> FinitePositive(const Json& v) {
-  const auto x = ReadNumber(v);
-  if (x && std::isfinite(*x) && *x > 0) return x;
+// Returns `x` when it is finite and positive (a usable ceiling).
+std::optional<double> FinitePositive(double x) {
+  if (std::isfinite(x) && x > 0) return x;
   return std::nullopt;
 }
 
-// Returns what compare needs of one case of a checked report.
-CaseSide ReadSide(const Json& c) {
+// Returns what compare needs of one case of a report.
+CaseSide ReadSide(const ReportCase& c) {
   CaseSide side;
-  side.id = c.at("id").get<std::string>();
-  side.machine = c.at("machine").get<std::string>();
-  side.status = c.at("status").get<std::string>();
-  side.reason = c.at("reason").get<std::string>();
-  side.repro = c.at("repro").get<std::string>();
-  const Json& timing = c.at("timing");
-  if (timing.is_object()) {
-    side.samples_s = TimingSamples(c);
-    side.median_s = timing.at("median_s").get<double>();
+  side.id = c.id;
+  side.machine = c.machine;
+  side.status = c.status;
+  side.reason = c.reason;
+  side.repro = c.repro;
+  if (c.timing) {
+    side.samples_s = c.timing->samples_s;
+    side.median_s = c.timing->median_s;
   }
-  const Json& throughput = c.at("throughput");
-  if (throughput.is_object()) {
-    side.bandwidth_gbps = throughput.at("bandwidth_gbps").get<double>();
-    side.ceiling_gbps = FinitePositive(throughput.at("ceiling_gbps"));
-    const auto fraction = ReadNumber(throughput.at("fraction_of_ceiling"));
-    if (fraction && std::isfinite(*fraction)) side.fraction_of_ceiling = fraction;
+  if (c.throughput) {
+    side.bandwidth_gbps = c.throughput->bandwidth_gbps;
+    side.ceiling_gbps = FinitePositive(c.throughput->ceiling_gbps);
+    if (std::isfinite(c.throughput->fraction_of_ceiling)) side.fraction_of_ceiling = c.throughput->fraction_of_ceiling;
   }
-  const Json& accuracy = c.at("accuracy");
-  if (accuracy.is_object()) {
-    side.accuracy_passed = accuracy.at("passed").get<bool>();
+  if (c.accuracy) {
+    side.accuracy_passed = c.accuracy->passed;
     // Tensors are written in TensorId order: inputs never appear, so the
     // first is the op's main output (y forward).
-    for (const auto& [name, stats] : accuracy.at("tensors").items()) {
-      const auto ulp = ReadNumber(stats.at("max_ulp"));
+    for (const auto& [name, stats] : c.accuracy->tensors) {
+      const std::optional<double> ulp = stats.max_ulp;
       if (side.tensor_max_ulp.empty()) {
         side.max_ulp = ulp;
-        side.max_abs = ReadNumber(stats.at("max_abs"));
+        side.max_abs = stats.max_abs;
       }
       side.tensor_max_ulp.emplace_back(name, ulp);
       if (name == "mean") side.mean_max_ulp = ulp;
@@ -103,21 +98,15 @@ CaseSide ReadSide(const Json& c) {
 
 // Returns the relative standard error of the median of the ceiling a case was
 // measured against (matched by device, threads, method and bandwidth), or nullopt.
-std::optional<double> CeilingRelErr(const LoadedReport& report, const Json& c) {
-  const Json& t = c.at("throughput");
-  if (!t.is_object() || !report.json.contains("ceilings") || !report.json.at("ceilings").is_array())
-    return std::nullopt;
-  for (const Json& ceiling : report.json.at("ceilings")) {
-    if (!ceiling.is_object() || ceiling.value("device", Json()) != c.at("device") ||
-        ceiling.value("threads", Json()) != c.at("threads") ||
-        ceiling.value("method", Json()) != t.value("ceiling_method", Json()))
+std::optional<double> CeilingRelErr(const LoadedReport& report, const ReportCase& c) {
+  if (!c.throughput) return std::nullopt;
+  for (const ReportCeiling& ceiling : report.report.ceilings) {
+    if (ceiling.device != c.device || ceiling.threads != c.threads ||
+        ceiling.method != c.throughput->ceiling_method || ceiling.bandwidth_gbps != c.throughput->ceiling_gbps)
       continue;
-    const auto bw = ReadNumber(ceiling.value("bandwidth_gbps", Json()));
-    const auto case_bw = ReadNumber(t.at("ceiling_gbps"));
-    if (!bw || !case_bw || *bw != *case_bw) continue;
     std::vector<double> samples;
-    for (const Json& x : ceiling.value("samples_s", Json::array()))
-      if (const auto v = ReadNumber(x); v && std::isfinite(*v)) samples.push_back(*v);
+    for (double x : ceiling.samples_s)
+      if (std::isfinite(x)) samples.push_back(x);
     if (samples.size() < 2) return std::nullopt;
     return Summarize(samples).median_rel_err;
   }
@@ -268,7 +257,7 @@ void JudgeAccuracy(CaseComparison& cc, const CompareOptions& options) {
 // Returns key -> index of the cases of `report`; throws UsageError on a repeated key.
 std::map<std::string, size_t> IndexCases(const LoadedReport& report, bool with_machine) {
   std::map<std::string, size_t> index;
-  const Json& cases = report.cases();
+  const std::vector<ReportCase>& cases = report.cases();
   const std::string mode = report.timing_mode();
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto [it, inserted] = index.emplace(CaseKey(cases[i], with_machine, mode), i);
@@ -280,79 +269,7 @@ std::map<std::string, size_t> IndexCases(const LoadedReport& report, bool with_m
   return index;
 }
 
-// Returns doc[block][key] when it is a string, else "".
-std::string ContextString(const Json& doc, const char* block, const char* key) {
-  const Json& b = doc.at(block);
-  const auto it = b.find(key);
-  return (it != b.end() && it->is_string()) ? it->get<std::string>() : std::string();
-}
-
 }  // namespace
-
-std::string CaseMode(const Json& c, const std::string& report_mode) {
-  const Json& timing = c.at("timing");
-  if (timing.is_object()) return timing.at("mode").get<std::string>();
-  const std::string id = c.at("id").get<std::string>();
-  const auto slash = id.rfind('/');
-  const std::string last = slash == std::string::npos ? id : id.substr(slash + 1);
-  if (last == "hot" || last == "cold") return last;
-  return report_mode;
-}
-
-namespace {
-
-// Returns `prefix` + "k=v,k=v" of the case's backend tuning (--tune, coverage
-// cases), or "" when it has none: tuning selects other code paths, so a tuned
-// case is another case than the same shape without it.
-std::string TuningText(const Json& c, const char* prefix) {
-  const auto it = c.find("tuning");
-  if (it == c.end() || !it->is_object() || it->empty()) return "";
-  std::string text;
-  for (const auto& [k, v] : it->items())
-    text += (text.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
-  return prefix + text;
-}
-
-}  // namespace
-
-std::string CaseKeyWithoutMode(const Json& c, bool with_machine) {
-  const Json& p = c.at("problem");
-  const std::string requested = c.at("requested_variant").get<std::string>();
-  std::string key = fmt::format(
-      "{} {}|{}|{}|{}x{}|{}|eps={}|affine={}|stats={}|{}|seed={}|threads={}",
-      p.at("op").get<std::string>(), p.at("dir").get<std::string>(), c.at("backend").get<std::string>(), requested.empty() ? "(default)" : requested,
-      p.at("rows").get<int64_t>(), p.at("cols").get<int64_t>(), p.at("dtype").get<std::string>(),
-      p.at("eps").get<double>(), p.at("affine").get<bool>() ? 1 : 0, p.at("stats").get<bool>() ? 1 : 0,
-      p.at("dist").get<std::string>(), p.at("seed").get<uint64_t>(), c.at("threads").get<int64_t>());
-  if (p.contains("input_file") && p.at("input_file").is_string())
-    key += "|file=" + p.at("input_file").get<std::string>();
-  key += TuningText(c, "|tune ");
-  if (with_machine) key += "|@" + c.at("machine").get<std::string>();
-  return key;
-}
-
-std::string CaseKey(const Json& c, bool with_machine, const std::string& report_mode) {
-  return CaseKeyWithoutMode(c, with_machine) + "|" + CaseMode(c, report_mode);
-}
-
-std::string CaseLabel(const Json& c, const std::string& report_mode) {
-  const Json& p = c.at("problem");
-  const std::string requested = c.at("requested_variant").get<std::string>();
-  std::string label = c.at("backend").get<std::string>();
-  if (!requested.empty()) label += ":" + requested;
-  label += fmt::format(" {}x{} {} {}", p.at("rows").get<int64_t>(), p.at("cols").get<int64_t>(),
-                       p.at("dtype").get<std::string>(), p.at("dist").get<std::string>());
-  const double eps = p.at("eps").get<double>();
-  if (eps != 1e-5) label += fmt::format(" eps={}", eps);
-  if (!p.at("affine").get<bool>()) label += " noaffine";
-  if (p.at("stats").get<bool>()) label += " stats";
-  if (p.at("seed").get<uint64_t>() != 1) label += fmt::format(" seed={}", p.at("seed").get<uint64_t>());
-  if (c.at("threads").get<int64_t>() > 0) label += fmt::format(" t{}", c.at("threads").get<int64_t>());
-  label += TuningText(c, " ");
-  const std::string mode = CaseMode(c, report_mode);
-  if (!mode.empty()) label += " " + mode;
-  return label;
-}
 
 std::string Comparison::VerdictWord() const {
   if (regression()) return "regression";
@@ -384,8 +301,8 @@ Comparison CompareReports(const LoadedReport& base, const LoadedReport& next,
   const bool with_machine = base.merged() || next.merged();
   const auto base_index = IndexCases(base, with_machine);
   const auto new_index = IndexCases(next, with_machine);
-  const Json& base_cases = base.cases();
-  const Json& new_cases = next.cases();
+  const std::vector<ReportCase>& base_cases = base.cases();
+  const std::vector<ReportCase>& new_cases = next.cases();
 
   const std::string base_mode = base.timing_mode();
   const std::string new_mode = next.timing_mode();
@@ -419,12 +336,12 @@ Comparison CompareReports(const LoadedReport& base, const LoadedReport& next,
   // 3. Equal ids.
   std::map<std::string, size_t> new_left_by_id;
   for (size_t j = 0; j < new_cases.size(); ++j)
-    if (!new_used[j]) new_left_by_id.emplace(new_cases[j].at("id").get<std::string>(), j);
+    if (!new_used[j]) new_left_by_id.emplace(new_cases[j].id, j);
   for (size_t i = 0; i < base_cases.size(); ++i) {
     if (base_used[i]) continue;
-    const auto it = new_left_by_id.find(base_cases[i].at("id").get<std::string>());
+    const auto it = new_left_by_id.find(base_cases[i].id);
     if (it == new_left_by_id.end() || new_used[it->second]) continue;
-    if (with_machine && base_cases[i].at("machine") != new_cases[it->second].at("machine")) continue;
+    if (with_machine && base_cases[i].machine != new_cases[it->second].machine) continue;
     pair_up(i, it->second);
     by_id[i] = true;
   }
@@ -435,26 +352,24 @@ Comparison CompareReports(const LoadedReport& base, const LoadedReport& next,
   cmp.new_path = next.path;
   cmp.base_machine = base.machine();
   cmp.new_machine = next.machine();
-  cmp.base_date = ContextString(base.json, "context", "date");
-  cmp.new_date = ContextString(next.json, "context", "date");
-  cmp.base_git_sha = ContextString(base.json, "tool", "git_sha");
-  cmp.new_git_sha = ContextString(next.json, "tool", "git_sha");
+  cmp.base_date = base.report.context.date;
+  cmp.new_date = next.report.context.date;
+  cmp.base_git_sha = base.report.tool.git_sha;
+  cmp.new_git_sha = next.report.tool.git_sha;
   cmp.options = options;
 
   // Returns the label of a case, with its machine when machines are part of the key.
-  const auto label = [with_machine](const Json& c, const std::string& mode) {
+  const auto label = [with_machine](const ReportCase& c, const std::string& mode) {
     std::string text = CaseLabel(c, mode);
-    if (with_machine) text += " @" + c.at("machine").get<std::string>();
+    if (with_machine) text += " @" + c.machine;
     return text;
   };
   for (size_t i = 0; i < base_cases.size(); ++i)
     if (!base_used[i])
-      cmp.only_in_base.push_back({base_cases[i].at("id").get<std::string>(), label(base_cases[i], base_mode),
-                                  base_cases[i].at("status").get<std::string>()});
+      cmp.only_in_base.push_back({base_cases[i].id, label(base_cases[i], base_mode), base_cases[i].status});
   for (size_t j = 0; j < new_cases.size(); ++j)
     if (!new_used[j])
-      cmp.only_in_new.push_back({new_cases[j].at("id").get<std::string>(), label(new_cases[j], new_mode),
-                                 new_cases[j].at("status").get<std::string>()});
+      cmp.only_in_new.push_back({new_cases[j].id, label(new_cases[j], new_mode), new_cases[j].status});
   if (pairs.empty())
     throw UsageError(fmt::format("'{}' and '{}' have no cases in common ({} and {} cases): nothing to compare",
                                  base.path, next.path, base_cases.size(), new_cases.size()));
@@ -772,7 +687,7 @@ std::string FormatMarkdown(const Comparison& c) {
   return out;
 }
 
-Json OptNumber(const std::optional<double>& v) { return v ? NumberToJson(*v) : Json(nullptr); }
+Json OptNumber(const std::optional<double>& v) { return v ? JsonNumber(*v) : Json(nullptr); }
 Json OptUlp(const std::optional<double>& v) { return OptNumber(v); }
 
 // Returns one side of a case for --format json.
@@ -825,8 +740,8 @@ std::string FormatJson(const Comparison& c) {
     k["timing"] = {{"verdict", TimingVerdictName(cc.timing)},
                    {"change", OptNumber(cc.change)},
                    {"ratio", OptNumber(cc.ratio)},
-                   {"u", cc.utest ? NumberToJson(cc.utest->u) : Json(nullptr)},
-                   {"p_value", cc.utest ? NumberToJson(cc.utest->p_value) : Json(nullptr)},
+                   {"u", cc.utest ? JsonNumber(cc.utest->u) : Json(nullptr)},
+                   {"p_value", cc.utest ? JsonNumber(cc.utest->p_value) : Json(nullptr)},
                    {"ceiling_detail", cc.ceiling_detail}};
     k["accuracy"] = {{"verdict", AccuracyVerdictName(cc.accuracy)}, {"detail", cc.accuracy_detail}};
     k["regression"] = cc.regression();

@@ -138,19 +138,7 @@ struct Comparison {
   std::string Headline() const;
 };
 
-// Returns the timing mode of a case: timing.mode, else the last component of
-// its id when that is "hot" or "cold", else `report_mode` (the report's
-// config.timing.mode; an untimed case, e.g. one that failed, has no timing).
-std::string CaseMode(const Json& report_case, const std::string& report_mode);
-// Returns the match key of a case without its mode: backend, requested
-// variant, problem (rows, cols, dtype, eps, affine, stats, dist, seed, input
-// file) and threads, plus the case's machine when `with_machine` (merged
-// reports hold several machines).
-std::string CaseKeyWithoutMode(const Json& report_case, bool with_machine);
-// Returns the full match key: CaseKeyWithoutMode, then CaseMode.
-std::string CaseKey(const Json& report_case, bool with_machine, const std::string& report_mode);
-// Returns a short label of a case: "scalar 1024x768 f32 normal t1 hot".
-std::string CaseLabel(const Json& report_case, const std::string& report_mode);
+// Cases are matched by CaseKey (report/report_model.h, the one case identity).
 
 // Returns the comparison of `next` against `base`. Cases pair by CaseKey;
 // the rest pair when only their mode is unknown on one side (an untimed case)

@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 
 #include "compare/compare.h"
-#include "core/build_info.h"
 #include "core/bounded_read.h"
 #include "core/errors.h"
 #include "io/file_io.h"
 #include "io/json_text.h"
+#include "report/report.h"
 
 namespace lnbench {
 
@@ -35,28 +35,17 @@ std::string StringField(const Json& obj, const char* key) {
   return (it != obj.end() && it->is_string()) ? it->get<std::string>() : std::string();
 }
 
-// Returns the tool block of the lnbench doing the merge.
-Json ThisTool() {
-  Json tool;
-  tool["name"] = "lnbench";
-  tool["version"] = LNBENCH_VERSION;
-  tool["git_sha"] = LNBENCH_GIT_SHA;
-  tool["build_type"] = LNBENCH_BUILD_TYPE;
-  tool["compiler"] = LNBENCH_CXX_COMPILER;
-  tool["cxx_flags"] = LNBENCH_CXX_FLAGS;
-  return tool;
-}
-
 // Returns the context.machines entries an input contributes: its own context
 // (with where it came from), or the entries of an already merged report.
 std::vector<Json> MachineEntries(const LoadedReport& input) {
-  const Json& ctx = input.json.at("context");
-  if (input.merged()) return std::vector<Json>(ctx.at("machines").begin(), ctx.at("machines").end());
+  const Report& r = input.report;
+  if (r.merged() && r.context.machines) return *r.context.machines;
   Json entry;
   entry["report"] = input.path;
-  for (const auto& [key, value] : ctx.items()) entry[key] = value;
-  entry["tool"] = input.json.at("tool");
-  entry["config"] = input.json.at("config");
+  const Json context = ToJson(r.context);
+  for (const auto& [key, value] : context.items()) entry[key] = value;
+  entry["tool"] = ToJson(r.tool);
+  entry["config"] = r.config;
   return {entry};
 }
 
@@ -71,62 +60,57 @@ std::string UtcNowIso8601() {
   return text;
 }
 
-Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info) {
+Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info) {
   if (inputs.empty()) throw UsageError("merge: no reports given");
+  Report merged;
+  merged.kind = kMergedReportKind;
+  merged.tool = ThisTool();
 
   // Bytes decide what GB/s means; reports that count one op's bytes
   // differently cannot share one model. The merged models are the union.
-  Json bytes_model = Json::object();
   std::map<std::string, std::string> model_owner;  // op -> input path
   for (const auto& in : inputs)
-    for (const auto& [op, text] : in.json.at("bytes_model").items()) {
-      const auto it = bytes_model.find(op);
-      if (it != bytes_model.end() && *it != text)
+    for (const auto& [op, text] : in.report.bytes_model) {
+      const auto it = std::find_if(merged.bytes_model.begin(), merged.bytes_model.end(),
+                                   [&op = op](const auto& m) { return m.first == op; });
+      if (it == merged.bytes_model.end()) {
+        merged.bytes_model.emplace_back(op, text);
+        model_owner[op] = in.path;
+      } else if (it->second != text) {
         throw UsageError(fmt::format("'{}' and '{}' count the bytes of {} differently (bytes_model \"{}\" vs \"{}\"): "
                                      "their GB/s cannot be merged",
-                                     model_owner[op], in.path, EscapeForTerminal(op),
-                                     EscapeForTerminal(it->get<std::string>()),
-                                     EscapeForTerminal(text.get<std::string>())));
-      if (it == bytes_model.end()) {
-        bytes_model[op] = text;
-        model_owner[op] = in.path;
+                                     model_owner[op], in.path, EscapeForTerminal(op), EscapeForTerminal(it->second),
+                                     EscapeForTerminal(text)));
       }
     }
 
-  Json machines = Json::array();
+  std::vector<Json> machines;
   for (const auto& in : inputs)
     for (auto& entry : MachineEntries(in)) machines.push_back(std::move(entry));
 
   // Cases keep their machine; the same case twice on one machine would make
   // every later comparison ambiguous.
-  Json cases = Json::array();
   std::map<std::string, std::string> owner;  // key -> input path
   for (const auto& in : inputs) {
     const std::string mode = in.timing_mode();
-    for (const Json& c : in.cases()) {
+    for (const ReportCase& c : in.cases()) {
       const auto [it, inserted] = owner.emplace(CaseKey(c, /*with_machine=*/true, mode), in.path);
       if (!inserted)
         throw UsageError(fmt::format(
             "'{}' and '{}' both hold the case {} on machine '{}': merge reports of different cases or machines",
-            it->second, in.path, EscapeForTerminal(CaseLabel(c, mode)),
-            EscapeForTerminal(c.at("machine").get<std::string>())));
-      cases.push_back(c);
+            it->second, in.path, EscapeForTerminal(CaseLabel(c, mode)), EscapeForTerminal(c.machine)));
+      merged.cases.push_back(c);
     }
   }
 
-  Json ceilings = Json::array();
-  for (const auto& in : inputs) {
-    for (const Json& c : in.json.at("ceilings")) {
-      Json ceiling = c;
-      if (!ceiling.contains("machine")) ceiling["machine"] = in.machine();
-      ceilings.push_back(std::move(ceiling));
+  for (const auto& in : inputs)
+    for (ReportCeiling ceiling : in.report.ceilings) {
+      if (!ceiling.machine) ceiling.machine = in.machine();
+      merged.ceilings.push_back(std::move(ceiling));
     }
-  }
 
   std::vector<std::string> hostnames, labels, oses, models;
-  int64_t threads = 1;
-  int64_t llc = 0;
-  Json gpus = Json::array();
+  ReportContext& context = merged.context;
   for (const Json& m : machines) {
     hostnames.push_back(StringField(m, "hostname"));
     labels.push_back(StringField(m, "machine"));
@@ -134,52 +118,39 @@ Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info
     if (const auto cpu = m.find("cpu"); cpu != m.end() && cpu->is_object()) {
       models.push_back(StringField(*cpu, "model"));
       if (const auto t = cpu->find("hardware_threads"); t != cpu->end() && t->is_number_integer())
-        threads = std::max(threads, t->get<int64_t>());
+        context.cpu.hardware_threads = std::max(context.cpu.hardware_threads, t->get<int64_t>());
       if (const auto l = cpu->find("llc_bytes"); l != cpu->end() && l->is_number_integer())
-        llc = std::max(llc, l->get<int64_t>());
+        context.cpu.llc_bytes = std::max(context.cpu.llc_bytes, l->get<int64_t>());
     }
     if (const auto g = m.find("gpus"); g != m.end() && g->is_array())
       for (const Json& gpu : *g)
-        if (std::find(gpus.begin(), gpus.end(), gpu) == gpus.end()) gpus.push_back(gpu);
+        if (std::find(context.gpus.begin(), context.gpus.end(), gpu) == context.gpus.end())
+          context.gpus.push_back(gpu);
   }
-
-  Json context;
-  context["date"] = info.date;
-  context["argv"] = info.argv;
-  context["hostname"] = JoinDistinct(hostnames);
-  context["machine"] = JoinDistinct(labels);
-  context["os"] = JoinDistinct(oses);
+  context.date = info.date;
+  context.argv = info.argv;
+  context.hostname = JoinDistinct(hostnames);
+  context.machine = JoinDistinct(labels);
+  context.os = JoinDistinct(oses);
   // Several machines have no one CPU: the models joined, and the largest
   // thread count and last-level cache (each machine's own is in `machines`).
-  context["cpu"] = {{"model", JoinDistinct(models)}, {"hardware_threads", threads}, {"llc_bytes", llc}};
-  context["gpus"] = std::move(gpus);
-  context["machines"] = machines;
+  context.cpu.model = JoinDistinct(models);
+  context.machines = std::move(machines);
 
-  Json config;
   Json paths = Json::array();
   for (const auto& in : inputs) paths.push_back(in.path);
-  config["merged_reports"] = std::move(paths);
+  merged.config = Json::object();
+  merged.config["merged_reports"] = std::move(paths);
 
-  std::map<std::string, int64_t> counts;
-  for (const Json& c : cases) ++counts[c.at("status").get<std::string>()];
-  Json summary;
-  summary["cases"] = cases.size();
-  summary["passed"] = counts["passed"];
-  summary["failed"] = counts["failed"];
-  summary["skipped"] = counts["skipped"];
-  summary["unsupported"] = counts["unsupported"];
-  summary["errors"] = counts["error"];
-
-  Json merged;
-  merged["schema_version"] = kReadableReportSchemaVersion;
-  merged["kind"] = kMergedReportKind;
-  merged["tool"] = ThisTool();
-  merged["context"] = std::move(context);
-  merged["config"] = std::move(config);
-  merged["bytes_model"] = bytes_model;
-  merged["ceilings"] = std::move(ceilings);
-  merged["cases"] = std::move(cases);
-  merged["summary"] = std::move(summary);
+  ReportSummary& summary = merged.summary;
+  summary.cases = static_cast<int64_t>(merged.cases.size());
+  for (const ReportCase& c : merged.cases) {
+    if (c.status == "passed") ++summary.passed;
+    if (c.status == "failed") ++summary.failed;
+    if (c.status == "skipped") ++summary.skipped;
+    if (c.status == "unsupported") ++summary.unsupported;
+    if (c.status == "error") ++summary.errors;
+  }
   return merged;
 }
 
@@ -201,7 +172,7 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
   // Different schema versions first: that explains every other difference.
   // Version 2 reads as version 3 (layernorm fwd), so the two merge.
   const auto readable_as = [](std::optional<int64_t> v) {
-    if (v && *v == 2) return std::optional<int64_t>(kReadableReportSchemaVersion);
+    if (v && *v == 2) return std::optional<int64_t>(kReportSchemaVersion);
     return v;
   };
   for (const auto& [path, doc] : docs) {
@@ -224,8 +195,8 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
   }
   if (!errors.empty()) throw UsageError(errors);
 
-  const Json merged = MergeReports(inputs, MergeInfo{UtcNowIso8601(), argv});
-  const std::string text = DumpJsonText(merged);
+  const Report merged = MergeReports(inputs, MergeInfo{UtcNowIso8601(), argv});
+  const std::string text = DumpJsonText(ReportToJson(merged));
   // With "-o -" the report is the standard output; the summary goes to stderr.
   const bool to_stdout = IsStdoutPath(config.output_path);
   if (to_stdout) {
@@ -234,9 +205,9 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
     WriteFileAtomically(config.output_path, text);
   }
   (to_stdout ? std::cerr : out) << fmt::format("merged {} report{} ({} cases from {} machine entr{}) into {}\n", inputs.size(),
-                     inputs.size() == 1 ? "" : "s", merged.at("cases").size(),
-                     merged.at("context").at("machines").size(),
-                     merged.at("context").at("machines").size() == 1 ? "y" : "ies", to_stdout ? "standard output" : config.output_path);
+                     inputs.size() == 1 ? "" : "s", merged.cases.size(),
+                     merged.context.machines->size(),
+                     merged.context.machines->size() == 1 ? "y" : "ies", to_stdout ? "standard output" : config.output_path);
   out.flush();
   return kExitOk;
 }

@@ -22,7 +22,7 @@ struct MergeInfo {
 // Returns the merged report of `inputs` (each already checked). Throws
 // UsageError when the inputs use different bytes models or two inputs hold
 // the same case on the same machine.
-Json MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info);
+Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& info);
 
 // Returns the current UTC time as "2025-01-31T12:34:56Z".
 std::string UtcNowIso8601();

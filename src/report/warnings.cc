@@ -128,31 +128,30 @@ RunWarnings ComputeWarnings(const RunResult& result, const RunConfig& config, co
 }
 
 namespace {
-nlohmann::ordered_json WarningsJson(const std::vector<Warning>& list) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::array();
-  for (const Warning& w : list) j.push_back({{"kind", w.kind}, {"message", w.message}});
-  return j;
+std::vector<ReportWarning> WarningsModel(const std::vector<Warning>& list) {
+  std::vector<ReportWarning> out;
+  for (const Warning& w : list) out.push_back({w.kind, w.message});
+  return out;
 }
 }  // namespace
 
-void AnnotateReport(nlohmann::ordered_json& report, const RunResult& result, const RunWarnings& warnings) {
-  auto& cases = report["cases"];
+void AnnotateReport(Report& report, const RunResult& result, const RunWarnings& warnings) {
   int with_warnings = 0;
-  for (size_t i = 0; i < result.cases.size() && i < cases.size(); ++i) {
+  for (size_t i = 0; i < result.cases.size() && i < report.cases.size(); ++i) {
     const CaseResult& r = result.cases[i];
-    auto& c = cases[i];
-    if (r.timing && c["timing"].is_object()) {
+    ReportCase& c = report.cases[i];
+    if (r.timing && c.timing) {
       // The stop rule's figure: the median's standard error (relative, and in seconds).
-      c["timing"]["median_rel_stderr"] = r.timing->stats.median_rel_err;
-      c["timing"]["median_stderr_s"] = r.timing->stats.median_rel_err * r.timing->stats.median;
+      c.timing->median_rel_stderr = r.timing->stats.median_rel_err;
+      c.timing->median_stderr_s = r.timing->stats.median_rel_err * r.timing->stats.median;
     }
     const std::vector<Warning> none;
     const auto& list = i < warnings.cases.size() ? warnings.cases[i] : none;
-    c["warnings"] = WarningsJson(list);
+    c.warnings = WarningsModel(list);
     with_warnings += !list.empty();
   }
-  report["warnings"] = WarningsJson(warnings.run);
-  report["summary"]["warnings"] = with_warnings;
+  report.warnings = WarningsModel(warnings.run);
+  report.summary.warnings = with_warnings;
 }
 
 std::vector<std::vector<std::string>> CaseWarningTexts(const RunWarnings& warnings) {

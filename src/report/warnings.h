@@ -6,11 +6,11 @@
 #ifndef LNBENCH_REPORT_WARNINGS_H_
 #define LNBENCH_REPORT_WARNINGS_H_
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/runner.h"
+#include "report/report_model.h"
 
 namespace lnbench {
 
@@ -56,7 +56,7 @@ RunWarnings ComputeWarnings(const RunResult& result, const RunConfig& config, co
 // Adds to a report built from `result` (cases in the same order): each case's
 // `warnings` and its timing's `median_stderr_s` / `median_rel_stderr`, the
 // run's `warnings`, and the summary's `warnings` (cases with any).
-void AnnotateReport(nlohmann::ordered_json& report, const RunResult& result, const RunWarnings& warnings);
+void AnnotateReport(Report& report, const RunResult& result, const RunWarnings& warnings);
 
 // Returns `warnings` as the table's "kind: message" lines.
 std::vector<std::vector<std::string>> CaseWarningTexts(const RunWarnings& warnings);

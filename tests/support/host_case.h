@@ -23,7 +23,7 @@
 #include "core/thread_pool.h"
 #include "reference/reference.h"
 
-namespace lnbench::testing {
+namespace lnbench::test_support {
 
 // Returns a problem of the given shape and data (LayerNorm forward unless `norm` says otherwise).
 inline Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist,
@@ -189,6 +189,6 @@ inline uint64_t Unwritten(const Accuracy& a) {
   return n;
 }
 
-}  // namespace lnbench::testing
+}  // namespace lnbench::test_support
 
 #endif  // LNBENCH_TESTS_SUPPORT_HOST_CASE_H_

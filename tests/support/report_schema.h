@@ -17,7 +17,7 @@
 #include <sstream>
 #include <string>
 
-namespace lnbench::testing {
+namespace lnbench::test_support {
 
 // Returns the checker's output for the report file at `path` and its exit code
 // (0 valid, 1 invalid, 2 checker unusable).
@@ -61,6 +61,6 @@ inline void ExpectReportMatchesSchema(const nlohmann::json& report) {
   fs::remove(file, ec);
 }
 
-}  // namespace lnbench::testing
+}  // namespace lnbench::test_support
 
 #endif  // LNBENCH_TESTS_SUPPORT_REPORT_SCHEMA_H_

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-namespace lnbench::testing {
+namespace lnbench::test_support {
 
 class TempDirTest : public ::testing::Test {
  protected:
@@ -33,6 +33,6 @@ class TempDirTest : public ::testing::Test {
   std::string prefix_;
 };
 
-}  // namespace lnbench::testing
+}  // namespace lnbench::test_support
 
 #endif  // LNBENCH_TESTS_SUPPORT_TEMP_DIR_TEST_H_

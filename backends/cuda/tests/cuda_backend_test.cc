@@ -70,11 +70,11 @@ struct HostCase {
                            p.affine ? beta.as<float>() : nullptr, Pool());
   }
   HostTensors inputs() const {
-    return testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+    return test_support::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
                          problem.affine ? beta.as<float>() : nullptr);
   }
   HostTensors outputs() {
-    return testing::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
+    return test_support::LnOut(y.data(), problem.stats ? mean.as<float>() : nullptr,
                           problem.stats ? rstd.as<float>() : nullptr);
   }
   // Fills the host outputs with poison, so a download that skips an element
@@ -114,7 +114,7 @@ Accuracy RunVariant(HostCase& c, const std::string& variant, std::string* resolv
   return c.Check();
 }
 
-using testing::MakeProblem;
+using test_support::MakeProblem;
 
 struct Shape {
   int64_t rows, cols;
@@ -346,7 +346,7 @@ TEST(CudaBackendTest, RefusesProblemsLargerThanDeviceMemory) {
       MakeProblem(int64_t{1} << 26, 1024, DType::kF32, Distribution::kNormal, true, false);
   float dummy[1024] = {};
   try {
-    Cuda().Prepare(p, testing::LnIn(dummy, dummy, dummy), CaseOptions{});
+    Cuda().Prepare(p, test_support::LnIn(dummy, dummy, dummy), CaseOptions{});
     FAIL() << "Prepare accepted a problem larger than device memory";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();
@@ -415,7 +415,7 @@ TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheVerifier) {
     const bool stats = i % 2 == 0 || shapes[i].cols >= 65536;
     Problem p = MakeProblem(shapes[i].rows, shapes[i].cols, dtype, dist, affine, stats);
     p.norm = Norm::kRmsNorm;
-    testing::HostCase c(p);
+    test_support::HostCase c(p);
     int ran = 0;
     for (const VariantInfo& v : Cuda().Variants()) {
       CaseOptions options;
@@ -448,7 +448,7 @@ TEST(CudaBackendTest, RmsPoisonFillsEveryOutput) {
   LNBENCH_SKIP_WITHOUT_GPU();
   Problem p = MakeProblem(4, 1000, DType::kBF16, Distribution::kNormal, true, true);
   p.norm = Norm::kRmsNorm;
-  testing::HostCase c(p);
+  test_support::HostCase c(p);
   std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(c.problem, c.inputs, {});
   prepared->Poison();
   std::memset(c.out(TensorId::kY), 0, 4 * 1000 * sizeof(uint16_t));
@@ -480,7 +480,7 @@ class CudaBackwardMatrixTest : public ::testing::TestWithParam<BackwardParam> {}
 // Every backward variant x dtype x distribution x shape (warp and block rows,
 // rows read twice, element paths, dgamma trees of 1-3 levels), with and
 // without affine, through Prepare/Poison/Run/Download against the core's
-// backward op (testing::HostCase: its inputs, float64 reference and bound).
+// backward op (test_support::HostCase: its inputs, float64 reference and bound).
 TEST_P(CudaBackwardMatrixTest, EveryVariantPassesTheVerifier) {
   LNBENCH_SKIP_WITHOUT_GPU();
   const auto [norm, dtype, dist] = GetParam();
@@ -490,16 +490,16 @@ TEST_P(CudaBackwardMatrixTest, EveryVariantPassesTheVerifier) {
   if (QuickMode()) shapes.resize(9);
   for (const auto& [rows, cols] : shapes)
     for (bool affine : {true, false}) {
-      Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 7, norm);
+      Problem p = test_support::MakeProblem(rows, cols, dtype, dist, affine, false, 7, norm);
       p.dir = Direction::kBackward;
-      testing::HostCase c(p);
+      test_support::HostCase c(p);
       // auto is one of these two (cuda_plan_test checks its choice).
       for (const char* variant : {"warp", "block"}) {
         c.Execute(Cuda(), Variant(variant));
         const Accuracy a = c.Check();
         EXPECT_TRUE(a.passed) << variant << " (" << c.resolved << ") " << p.ShortName()
                               << (affine ? " affine: " : " plain: ") << a.reason << " "
-                              << testing::Numbers(a);
+                              << test_support::Numbers(a);
       }
     }
 }
@@ -523,16 +523,16 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(CudaBackendTest, BackwardPoisonTimingAndReproducibility) {
   LNBENCH_SKIP_WITHOUT_GPU();
   for (Norm norm : AllNorms()) {
-    Problem p = testing::MakeProblem(300, 1000, DType::kBF16, Distribution::kNormal, true, false,
+    Problem p = test_support::MakeProblem(300, 1000, DType::kBF16, Distribution::kNormal, true, false,
                                      7, norm);
     p.dir = Direction::kBackward;
-    testing::HostCase c(p);
+    test_support::HostCase c(p);
     std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(p, c.inputs, {});
     prepared->Poison();
     c.Reset();
     prepared->Download(c.outputs);
     const Accuracy poisoned = c.Check();
-    EXPECT_EQ(testing::Unwritten(poisoned),
+    EXPECT_EQ(test_support::Unwritten(poisoned),
               static_cast<uint64_t>(p.elements() + p.cols * (norm == Norm::kLayerNorm ? 2 : 1)));
     prepared->Run();
     prepared->Download(c.outputs);
@@ -552,9 +552,9 @@ TEST(CudaBackendTest, BackwardPoisonTimingAndReproducibility) {
 // The forward-only variants are the user's request for a backward problem.
 TEST(CudaBackendTest, BackwardRefusesForwardOnlyVariants) {
   LNBENCH_SKIP_WITHOUT_GPU();
-  Problem p = testing::MakeProblem(4, 64, DType::kF32, Distribution::kNormal);
+  Problem p = test_support::MakeProblem(4, 64, DType::kF32, Distribution::kNormal);
   p.dir = Direction::kBackward;
-  testing::HostCase c(p);
+  test_support::HostCase c(p);
   for (const char* variant : {"cluster", "splitrow"}) {
     EXPECT_FALSE(Cuda().Supports(p, Variant(variant)).ok);
     EXPECT_THROW(Cuda().Prepare(p, c.inputs, Variant(variant)), UsageError);

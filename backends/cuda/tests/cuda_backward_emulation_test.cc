@@ -2,7 +2,7 @@
 // (tests/cuda_emulation.h) for every path (warp with sub-warp and full-warp
 // rows, block with rows held in registers and rows read twice, 16-byte and
 // element loads, dgamma trees of one to three levels) x dtype x affine on/off
-// x norm, and are checked with the core's backward ops (testing::HostCase:
+// x norm, and are checked with the core's backward ops (test_support::HostCase:
 // the op's input generators, its float64 reference and its bound, through
 // CheckOutputs), as the runner checks any backend.
 // The emulation comes first: the device headers are written against the
@@ -108,7 +108,7 @@ void Emulate(const BackwardPlan& plan, DType dtype, const EmulatedArgs& a, Norm 
 // Returns the backward problem (seed 11) of the shape, data and flags.
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
                     Norm norm) {
-  Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 11, norm);
+  Problem p = test_support::MakeProblem(rows, cols, dtype, dist, affine, false, 11, norm);
   p.dir = Direction::kBackward;
   return p;
 }
@@ -120,7 +120,7 @@ uint8_t* AlignedAt(V& v, size_t offset) {
   return p + (16 - reinterpret_cast<uintptr_t>(p) % 16) % 16 + offset;
 }
 
-// One backward problem: the core's tensors and reference (testing::HostCase:
+// One backward problem: the core's tensors and reference (test_support::HostCase:
 // the op's own input generators, its float64 reference and its bound), and
 // "device" copies of the inputs placed `offset_elems` elements past a 16-byte
 // boundary, the outputs and the tree's workspace.
@@ -202,7 +202,7 @@ struct BackwardEmulatedCase {
     return host.Check();
   }
 
-  testing::HostCase host;
+  test_support::HostCase host;
   Problem problem;
   size_t esize;
   size_t offset;
@@ -253,7 +253,7 @@ int RunAllVariants(BackwardEmulatedCase& c, const std::string& label) {
     ++ran;
     EXPECT_TRUE(acc.passed) << variant << " (" << r.plan.Describe() << ") on "
                             << c.problem.ShortName() << " " << label << ": " << acc.reason << " ["
-                            << testing::Numbers(acc) << "]";
+                            << test_support::Numbers(acc) << "]";
     EXPECT_EQ(dev::emulated_misaligned_loads.load(), misaligned_before)
         << variant << " made misaligned 16-byte loads on " << c.problem.ShortName();
   }

@@ -96,7 +96,7 @@ void Emulate(const LaunchPlan& plan, DType dtype, const dev::Params& p, Norm nor
 // Returns the problem (seed 11) of the shape, data and flags.
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
                     bool stats, Norm norm = Norm::kLayerNorm) {
-  return testing::MakeProblem(rows, cols, dtype, dist, affine, stats, 11, norm);
+  return test_support::MakeProblem(rows, cols, dtype, dist, affine, stats, 11, norm);
 }
 
 // One problem: host inputs, reference, and "device" buffers (exact-size host
@@ -154,9 +154,9 @@ struct EmulatedCase {
     p.cols = problem.cols;
     p.eps = static_cast<float>(problem.eps);
     Emulate(plan, problem.dtype, p, Norm::kLayerNorm);
-    const HostTensors in = testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
+    const HostTensors in = test_support::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr,
                                          problem.affine ? beta.as<float>() : nullptr);
-    const HostTensors out = testing::LnOut(y_dev(), problem.stats ? mean.data() : nullptr,
+    const HostTensors out = test_support::LnOut(y_dev(), problem.stats ? mean.data() : nullptr,
                                            problem.stats ? rstd.data() : nullptr);
     return CheckOutputs(problem, in, out, ref, Pool());
   }
@@ -189,7 +189,7 @@ struct EmulatedCase {
 
   // Returns the verifier's judgement of the RMSNorm outputs as they stand.
   Accuracy CheckRms() {
-    const HostTensors in = testing::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr);
+    const HostTensors in = test_support::LnIn(x.data(), problem.affine ? gamma.as<float>() : nullptr);
     HostTensors out;
     out.set(TensorId::kY, y_dev());
     if (problem.stats) out.set(TensorId::kRstd, rstd.data());

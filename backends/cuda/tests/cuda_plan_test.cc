@@ -530,7 +530,7 @@ TEST(CudaBackendHostTest, BackwardIsSupportedButNeedsADevice) {
     EXPECT_FALSE(v.ok);
     EXPECT_EQ(v.reason, available.reason);
     float x[128] = {};
-    EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x), CaseOptions{}), RuntimeError);
+    EXPECT_THROW(cuda->Prepare(p, test_support::LnIn(x), CaseOptions{}), RuntimeError);
   }
 }
 
@@ -563,7 +563,7 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   p.norm = Norm::kLayerNorm;
   EXPECT_TRUE(cuda->DeviceInfo().empty());
   float x[128] = {};
-  EXPECT_THROW(cuda->Prepare(p, testing::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
+  EXPECT_THROW(cuda->Prepare(p, test_support::LnIn(x, nullptr, nullptr), CaseOptions{}), RuntimeError);
   EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
   EXPECT_FALSE(CudaAvailable().ok);
   EXPECT_THROW(CudaDevice(), RuntimeError);

@@ -43,12 +43,12 @@ Backend& CudnnPeer() {
     if (!lnbench_available_.ok) GTEST_SKIP() << lnbench_available_.reason; \
   } while (0)
 
-using testing::MakeInputs;
-using testing::MakeOutputs;
-using testing::Numbers;
-using testing::OwnedInputs;
-using testing::OwnedOutputs;
-using testing::Unwritten;
+using test_support::MakeInputs;
+using test_support::MakeOutputs;
+using test_support::Numbers;
+using test_support::OwnedInputs;
+using test_support::OwnedOutputs;
+using test_support::Unwritten;
 
 // The core's RMSNorm op (reference and verifier) on the tensors of one case.
 Reference RmsReferenceOf(const Problem& p, const OwnedInputs& in) {
@@ -175,7 +175,7 @@ TEST(CudnnBackend, BackwardVerifiesEveryDistributionAndDType) {
       for (Distribution dist : AllDistributions())
         for (const auto& [rows, cols] : shapes)
           for (bool affine : {true, false}) {
-            Problem p = testing::MakeProblem(rows, cols, dtype, dist, affine, false, 7, norm);
+            Problem p = test_support::MakeProblem(rows, cols, dtype, dist, affine, false, 7, norm);
             p.dir = Direction::kBackward;
             const std::string where =
                 p.ShortName() + (affine ? " affine" : " no-affine") + " " + OpName(norm, p.dir);
@@ -185,7 +185,7 @@ TEST(CudnnBackend, BackwardVerifiesEveryDistributionAndDType) {
               continue;
             }
             ++supported;
-            testing::HostCase c(p);
+            test_support::HostCase c(p);
             c.Execute(CudnnPeer(), {});
             EXPECT_EQ(c.resolved, "backward");
             const Accuracy a = c.Check();
@@ -203,10 +203,10 @@ TEST(CudnnBackend, BackwardVerifiesEveryDistributionAndDType) {
 TEST(CudnnBackend, BackwardOfNoRowsGivesZeroParameterGradients) {
   SKIP_WITHOUT_CUDNN();
   for (Norm norm : AllNorms()) {
-    Problem p = testing::MakeProblem(0, 768, DType::kF32, Distribution::kNormal, true, false, 7,
+    Problem p = test_support::MakeProblem(0, 768, DType::kF32, Distribution::kNormal, true, false, 7,
                                      norm);
     p.dir = Direction::kBackward;
-    testing::HostCase c(p);
+    test_support::HostCase c(p);
     c.Execute(CudnnPeer(), {});
     const Accuracy a = c.Check();
     EXPECT_TRUE(a.passed) << a.reason;

@@ -34,12 +34,12 @@ Backend& OneDnn() {
   return *b;
 }
 
-using testing::MakeInputs;
-using testing::MakeOutputs;
-using testing::Numbers;
-using testing::OwnedInputs;
-using testing::OwnedOutputs;
-using testing::Unwritten;
+using test_support::MakeInputs;
+using test_support::MakeOutputs;
+using test_support::Numbers;
+using test_support::OwnedInputs;
+using test_support::OwnedOutputs;
+using test_support::Unwritten;
 
 // Prepares, poisons, runs once, downloads and checks one case.
 Accuracy RunAndCheck(const Problem& p, const CaseOptions& options, OwnedOutputs* outputs = nullptr,
