@@ -437,7 +437,7 @@ TEST_F(CliUxTest, ListCasesFormatsAndSweepFiles) {
 
 // --device N: validated before anything runs; the report says which GPU.
 TEST_F(CliUxTest, DeviceOptionIsCheckedAndReported) {
-  ExpectOneLineError(Run("run -b scalar --shape 8x64 --device -1"), {"--device"});
+  ExpectOneLineError(Run("run -b scalar --shape 8x64 --device -1"), {"--device", "not in range 0 to 1023"});
   ExpectOneLineError(Run("run -b scalar --shape 8x64 --device abc"), {"--device"});
   ExpectOneLineError(Run("verify -b scalar --shape 8x64 --device 1.5"), {"--device"});
   Result r = Run("verify -q -b scalar --shape 3x5 --dtype f32 --dist normal --json -");

@@ -195,7 +195,7 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
   cmd->add_option("--device", o.device,
                   "the GPU of the GPU backends (cuda, cudnn), CUDA plugins and GPU external commands: an index "
                   "from 0 (see nvidia-smi); the report names it")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1023))
       ->capture_default_str();
 }
 
