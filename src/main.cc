@@ -46,8 +46,20 @@ int main(int argc, char** argv) {
   app.allow_config_extras(CLI::config_extras_mode::error);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     sub->allow_config_extras(CLI::config_extras_mode::error);
+  // `list --cases [run|verify] ...` is parsed as the command whose cases it lists.
+  std::vector<std::string> args;
   try {
-    app.parse(argc, argv);
+    args = RewriteListCases(MutableArgv());
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
+    return kExitUsage;
+  }
+  std::vector<const char*> arg_ptrs;
+  for (const std::string& a : args) arg_ptrs.push_back(a.c_str());
+  const int parse_argc = static_cast<int>(arg_ptrs.size());
+  const char* const* parse_argv = arg_ptrs.data();
+  try {
+    app.parse(parse_argc, parse_argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -57,7 +69,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // An unknown subcommand or option gets a "did you mean"; CLI11 says only
     // "The following arguments were not expected".
-    std::string message = ExplainParseFailure(app, argc, argv);
+    std::string message = ExplainParseFailure(app, parse_argc, parse_argv);
     if (message.empty()) message = e.what();
     fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(message));
     return kExitUsage;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -653,6 +654,14 @@ std::string Failures(const RunResult& r) {
                      first.empty() ? "" : " (first: " + first.substr(0, 300) + ")");
 }
 
+// Returns the cases of `backend` in `r`.
+RunResult CasesOf(const RunResult& r, const std::string& backend) {
+  RunResult out;
+  for (const CaseResult& c : r.cases)
+    if (c.backend == backend) out.cases.push_back(c);
+  return out;
+}
+
 TEST(BrokenKernelsTest, PlantedBugsAreAllCaughtByDefaultVerify) {
   struct Planted {
     const char* name;
@@ -698,18 +707,32 @@ TEST(BrokenKernelsTest, PlantedBugsAreAllCaughtByDefaultVerify) {
   add("approximate rsqrt (2^-12)", false, false, [](Kernel& k) { k.rsqrt_rel_error = 0x1p-12; });
   add("unshifted f32 mean", false, false, [](Kernel& k) { k.shift = false; });
 
+  // Every planted kernel is a backend of one run, as the backends of one
+  // `lnbench verify` are: each problem's inputs and reference are computed
+  // once and shared, and each case is judged alone (its own poisoned outputs).
+  std::vector<std::unique_ptr<KernelBackend>> backends;
+  std::vector<Backend*> all, hidden;
+  for (size_t i = 0; i < bugs.size(); ++i) {
+    backends.push_back(std::make_unique<KernelBackend>(fmt::format("planted{:02}", i), bugs[i].k, bugs[i].hwy_paths));
+    all.push_back(backends.back().get());
+    if (bugs[i].hidden_without_coverage) hidden.push_back(backends.back().get());
+  }
+  const RunResult r = DefaultVerify(all, /*coverage=*/true);
+  // Why coverage cases exist: the default shapes never reach these paths.
+  const RunResult plain = DefaultVerify(hidden, /*coverage=*/false);
   int caught = 0;
-  for (const Planted& b : bugs) {
-    KernelBackend backend("planted", b.k, b.hwy_paths);
-    const RunResult r = DefaultVerify({&backend}, /*coverage=*/true);
-    const bool failed = r.ExitCode() == 1;
+  for (size_t i = 0; i < bugs.size(); ++i) {
+    const Planted& b = bugs[i];
+    const RunResult mine = CasesOf(r, backends[i]->Name());
+    ASSERT_FALSE(mine.cases.empty()) << b.name;
+    const bool failed = mine.ExitCode() == 1;
     caught += failed;
     EXPECT_TRUE(failed) << b.name << ": survives the default verify";
-    std::printf("%-55s caught: %s\n", b.name, Failures(r).c_str());
+    std::printf("%-55s caught: %s\n", b.name, Failures(mine).c_str());
     if (b.hidden_without_coverage) {
-      // Why coverage cases exist: the default shapes never reach these paths.
-      const RunResult plain = DefaultVerify({&backend}, /*coverage=*/false);
-      EXPECT_EQ(plain.ExitCode(), 0) << b.name << ": " << Failures(plain);
+      const RunResult mine_plain = CasesOf(plain, backends[i]->Name());
+      ASSERT_FALSE(mine_plain.cases.empty()) << b.name;
+      EXPECT_EQ(mine_plain.ExitCode(), 0) << b.name << ": " << Failures(mine_plain);
     }
   }
   std::printf("planted bugs caught by the default verify: %d of %zu\n", caught, bugs.size());

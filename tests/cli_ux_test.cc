@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -287,7 +288,21 @@ TEST_F(CliUxTest, SweepFilesThroughConfig) {
   EXPECT_EQ(over.out, "8 passed, 0 failed, 0 unsupported, 0 skipped\n") << over.err;
   ExpectOneLineError(Run("verify --config " + Path("missing.toml")), {"--config", "missing.toml"});
   std::ofstream(Path("typo.toml")) << "[verify]\nbakend = \"scalar\"\n";
-  EXPECT_EQ(Run("verify -q --config " + Path("typo.toml")).code, 2);
+  ExpectOneLineError(Run("verify -q --config " + Path("typo.toml")),
+                     {"typo.toml: unknown key 'bakend' in [verify] (did you mean 'backend'?)"});
+  std::ofstream(Path("typo2.toml")) << "[run]\nshape = \"8x64\"\ntime_budget = \"0.1\"\n";
+  ExpectOneLineError(Run("run -q --config " + Path("typo2.toml")),
+                     {"unknown key 'time_budget' in [run] (did you mean 'time-budget'?)"});
+  std::ofstream(Path("section.toml")) << "[verfy]\nbackend = \"scalar\"\n";
+  ExpectOneLineError(Run("verify -q --config " + Path("section.toml")),
+                     {"unknown section [verfy] (did you mean [verify]?)", "have: [run], [verify]"});
+  std::ofstream(Path("outside.toml")) << "backend = \"scalar\"\n";
+  ExpectOneLineError(Run("verify -q --config " + Path("outside.toml")),
+                     {"key 'backend' outside a section: put it under [run]"});
+  std::ofstream(Path("unknown.toml")) << "[verify]\nzzzzzz = 1\n";
+  Result unknown = Run("verify -q --config " + Path("unknown.toml"));
+  ExpectOneLineError(unknown, {"unknown key 'zzzzzz' in [verify] (keys are the long options of lnbench verify --help)"});
+  EXPECT_EQ(unknown.err.find("did you mean"), std::string::npos) << unknown.err;
   for (const char* example : {"ci-verify.toml", "cpu-sweep.toml"}) {
     const std::string path = std::string(LNBENCH_SOURCE_DIR) + "/examples/" + example;
     // --help parses the file and stops before any work.
@@ -320,6 +335,167 @@ TEST_F(CliUxTest, FilterSelectsCasesById) {
   for (const auto& c : rms_report["cases"]) EXPECT_EQ(c["problem"]["op"], "rmsnorm");
   ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter '('"), {"--filter '(': not a regular expression"});
   ExpectOneLineError(Run("verify -b scalar --shape 8x64 --filter nosuchcase"), {"--filter 'nosuchcase' matches no case"});
+}
+
+// lnbench list --cases: the planned ids, exactly those the run would report
+// (and --filter matches), without running anything.
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> ReportIds(const std::string& path) {
+  std::vector<std::string> ids;
+  const auto report = nlohmann::json::parse(Slurp(path));
+  for (const auto& c : report["cases"]) ids.push_back(c["id"].get<std::string>());
+  return ids;
+}
+
+TEST_F(CliUxTest, ListCasesPrintsTheIdsTheRunReports) {
+  const std::string json = Path("r.json");
+  const std::string verify = " -b scalar,highway --variant twopass,auto --shape 3x5,2x7 --dtype f32,bf16 --dist normal,special";
+  Result listed = Run("list --cases verify" + verify);
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  Result ran = Run("verify -q --json " + json + verify);
+  ASSERT_EQ(ran.code, 0) << ran.err;
+  const std::vector<std::string> ids = ReportIds(json);
+  EXPECT_EQ(Lines(listed.out), ids);
+  ASSERT_EQ(ids.size(), 32u);  // 2 shapes x 2 dtypes x 2 dists x 2 modes x 2 backends
+  EXPECT_NE(listed.err.find("32 cases planned (32 to run, 0 skipped, 0 unsupported); nothing was run"),
+            std::string::npos)
+      << listed.err;
+  // With --filter: the same selection as the run's.
+  const std::string filter = " --filter 'highway/.*/bf16/special/.*stats=1'";
+  Result some = Run("list --cases verify" + verify + filter);
+  Result some_ran = Run("verify -q --json " + json + verify + filter);
+  ASSERT_EQ(some_ran.code, 0) << some_ran.err;
+  EXPECT_EQ(Lines(some.out), ReportIds(json));
+  EXPECT_EQ(Lines(some.out).size(), 2u);
+  // A run's ids (hot, thread counts, the default cols of run are not used here).
+  const std::string run = " -b scalar --shape 8x64 --threads 1,2 --op all --cold";
+  Result run_listed = Run("list --cases run" + run);
+  Result run_ran = Run("run -q --time-budget 0.01 --min-samples 1 --json " + json + run);
+  ASSERT_EQ(run_ran.code, 0) << run_ran.err;
+  EXPECT_EQ(Lines(run_listed.out), ReportIds(json));
+  EXPECT_EQ(Lines(run_listed.out).size(), 4u);
+  EXPECT_NE(run_listed.out.find("/threads=2/cold\n"), std::string::npos) << run_listed.out;
+  // --cases alone lists run's cases; the option may come after others.
+  EXPECT_EQ(Run("list -b scalar --shape 8x64 --threads 1,2 --op all --cold --cases").out, run_listed.out);
+}
+
+TEST_F(CliUxTest, ListCasesFormatsAndSweepFiles) {
+  const std::string opts = " -b scalar --shape 3x5 --dtype f32 --dist normal --no-affine";
+  Result json = Run("list --cases verify --format json" + opts);
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["kind"], "lnbench-cases");
+  EXPECT_EQ(j["command"], "verify");
+  ASSERT_EQ(j["cases"].size(), 1u);
+  EXPECT_EQ(j["cases"][0]["id"],
+            "layernorm/fwd/scalar/twopass/3x5/f32/normal/eps=1e-05/affine=0/stats=0/seed=1/threads=1/verify");
+  EXPECT_EQ(j["cases"][0]["outcome"], "run");
+  EXPECT_EQ(j["cases"][0]["problem"]["rows"], 3);
+  EXPECT_EQ(j["cases"][0]["repro"], "lnbench verify -b scalar --variant twopass --shape 3x5 --no-affine");
+  Result csv = Run("list --cases verify --format csv" + opts);
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("id,op,dir,backend,variant,peer,shape,dtype,dist,affine,stats,threads,device,tuning,"
+                          "coverage,outcome,reason,repro\nlayernorm/fwd/scalar/twopass/3x5/",
+                          0),
+            0u)
+      << csv.out;
+  Result md = Run("list --cases verify --format md" + opts);
+  EXPECT_EQ(md.out.rfind("| id | op | dir | backend |", 0), 0u) << md.out;
+  EXPECT_EQ(Lines(md.out).size(), 3u) << md.out;
+  // verify's defaults: every variant, dtype, distribution, both modes and the coverage cases.
+  Result all = Run("list --cases verify -b scalar");
+  Result all_ran = Run("verify -q -b scalar --json " + Path("v.json"));
+  ASSERT_EQ(all_ran.code, 0) << all_ran.err;
+  EXPECT_EQ(Lines(all.out), ReportIds(Path("v.json")));
+  // A sweep file's section is the command's: list --cases verify --config reads [verify].
+  std::ofstream(Path("sweep.toml")) << "[verify]\nbackend = \"scalar\"\nshape = \"3x5,2x7\"\ndtype = \"f32\"\n"
+                                       "dist = \"normal\"\n";
+  Result swept = Run("list --cases verify --config " + Path("sweep.toml"));
+  ASSERT_EQ(swept.code, 0) << swept.err;
+  EXPECT_EQ(Lines(swept.out).size(), 4u) << swept.out;
+  if (LNBENCH_BUILT_WITH_ONEDNN != 0 && OneDnnAvailable()) {
+    // What will not run says so: oneDNN has no f16.
+    Result f16 = Run("list --cases -b onednn --shape 8x64 --dtype f16 --format csv");
+    ASSERT_EQ(f16.code, 0) << f16.err;
+    EXPECT_NE(f16.out.find(",unsupported,"), std::string::npos) << f16.out;
+    EXPECT_NE(f16.err.find("(0 to run, 0 skipped, 1 unsupported)"), std::string::npos) << f16.err;
+  }
+  ExpectOneLineError(Run("list --cases runn -b scalar"), {"list --cases 'runn': expected run or verify", "did you mean 'run'?"});
+  ExpectOneLineError(Run("list --cases -b scalar --shape 8x64 --json " + Path("x.json")), {"--json goes with a run"});
+  ExpectOneLineError(Run("list --cases -b scalar --shape 8x64 --filter nosuchcase"), {"matches no case"});
+  ExpectOneLineError(Run("list --cases -b higway --shape 8x64"), {"did you mean 'highway'?"});
+  EXPECT_FALSE(std::filesystem::exists(Path("x.json")));
+  Result help = Run("list --help");
+  EXPECT_NE(help.out.find("--cases"), std::string::npos) << help.out;
+}
+
+// --device N: validated before anything runs; the report says which GPU.
+TEST_F(CliUxTest, DeviceOptionIsCheckedAndReported) {
+  ExpectOneLineError(Run("run -b scalar --shape 8x64 --device -1"), {"--device", "not in range 0 to 1023"});
+  ExpectOneLineError(Run("run -b scalar --shape 8x64 --device abc"), {"--device"});
+  ExpectOneLineError(Run("verify -b scalar --shape 8x64 --device 1.5"), {"--device"});
+  Result r = Run("verify -q -b scalar --shape 3x5 --dtype f32 --dist normal --json -");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["config"]["device"], 0);
+  // A GPU index this machine does not have: an error naming how many it has;
+  // without a GPU the GPU cases are skipped for lack of one, as without --device.
+  const bool gpu = Run("list").out.find("cuda: available") != std::string::npos;
+  Result far = Run("verify -q -b scalar --shape 3x5 --dtype f32 --dist normal --device 64 --json -");
+  if (gpu) {
+    ExpectOneLineError(far, {"--device 64: this machine has", "NVIDIA GPU"});
+  } else {
+    ASSERT_EQ(far.code, 0) << far.err;
+    const auto report = nlohmann::json::parse(far.out);
+    EXPECT_EQ(report["config"]["device"], 64);
+    EXPECT_EQ(report["context"]["gpus"], nlohmann::json::array());
+    testing::ExpectReportMatchesSchema(report);
+  }
+  Result help = Run("run --help");
+  EXPECT_NE(help.out.find("--device"), std::string::npos);
+}
+
+// Whether `text` names the option `name` (not only a longer option it starts).
+bool Mentions(const std::string& text, const std::string& name) {
+  for (size_t pos = text.find(name); pos != std::string::npos; pos = text.find(name, pos + 1)) {
+    const size_t end = pos + name.size();
+    if (end == text.size() || !(std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '-')) return true;
+  }
+  return false;
+}
+
+// Every option of every command's --help is in README.md (compare's also in
+// docs/compare.md, which README points to), so none goes undocumented again.
+TEST_F(CliUxTest, EveryOptionIsDocumented) {
+  const std::string readme = Slurp(std::string(LNBENCH_SOURCE_DIR) + "/README.md");
+  const std::string compare_doc = Slurp(std::string(LNBENCH_SOURCE_DIR) + "/docs/compare.md");
+  ASSERT_FALSE(readme.empty());
+  size_t checked = 0;
+  for (const std::string command : {"", "run", "verify", "list", "compare", "merge"}) {
+    Result help = Run(command + " --help");
+    ASSERT_EQ(help.code, 0) << command << help.err;
+    std::istringstream in(help.out);
+    for (std::string line; std::getline(in, line);) {
+      // Option lines start with two spaces then -x, or --name.
+      const size_t start = line.find_first_not_of(' ');
+      if (start != 2 || line.compare(2, 1, "-") != 0) continue;
+      std::string names = line.substr(2, line.find(' ', 2) - 2);
+      std::istringstream parts(names);
+      for (std::string name; std::getline(parts, name, ',');) {
+        name = name.substr(0, name.find_first_of(" =:"));
+        if (name.rfind("--", 0) != 0) continue;  // short forms are documented with their long one
+        const bool documented = Mentions(readme, name) || (command == "compare" && Mentions(compare_doc, name));
+        EXPECT_TRUE(documented) << "lnbench " << command << " " << name << " is not in README.md";
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 50u);
 }
 
 }  // namespace

@@ -376,7 +376,7 @@ class CudaBackend : public Backend {
     return "lnbench's CUDA kernels (layernorm, rmsnorm; fwd, bwd): warp, block, cluster (sm_90) "
            "and split-row per row, f32 math, 16-byte loads";
   }
-  std::string DeviceId() const override { return kCudaDeviceId; }
+  std::string DeviceId() const override { return CudaDeviceId(); }
   std::map<std::string, std::string> DeviceInfo() const override { return CudaDeviceInfo(); }
   Verdict Available() const override { return CudaAvailable(); }
 

@@ -12,6 +12,16 @@
 namespace lnbench {
 namespace {
 
+// Returns a device UUID as nvidia-smi writes it: GPU-8-4-4-4-12 hex digits.
+std::string UuidText(const cudaUUID_t& uuid) {
+  std::string hex;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) hex += '-';
+    hex += fmt::format("{:02x}", static_cast<unsigned char>(uuid.bytes[i]));
+  }
+  return "GPU-" + hex;
+}
+
 struct DeviceState {
   Verdict available;
   CudaDeviceFacts facts;
@@ -40,12 +50,22 @@ const DeviceState& State() {
       s.available = Verdict::No("no NVIDIA GPU or driver found");
       return s;
     }
+    const int device = CudaDeviceIndex();
+    if (device < 0 || device >= count) {
+      s.available = Verdict::No(fmt::format("--device {}: this machine has {} NVIDIA GPU{} (0 to {})", device,
+                                            count, count == 1 ? "" : "s", count - 1));
+      return s;
+    }
     try {
       CudaDeviceFacts& f = s.facts;
-      LNBENCH_CUDA_CALL(cudaSetDevice(kCudaDevice));
+      // The current device is per host thread: lnbench's CUDA work runs on
+      // the thread that first asks for the device (the main thread).
+      LNBENCH_CUDA_CALL(cudaSetDevice(device));
       cudaDeviceProp prop{};
-      LNBENCH_CUDA_CALL(cudaGetDeviceProperties(&prop, kCudaDevice));
+      LNBENCH_CUDA_CALL(cudaGetDeviceProperties(&prop, device));
+      f.index = device;
       f.name = prop.name;
+      f.uuid = UuidText(prop.uuid);
       f.cc_major = prop.major;
       f.cc_minor = prop.minor;
       f.sm_count = prop.multiProcessorCount;
@@ -54,11 +74,11 @@ const DeviceState& State() {
       f.memory_bus_bits = prop.memoryBusWidth;
       f.max_threads_per_sm = prop.maxThreadsPerMultiProcessor;
       f.ecc = prop.ECCEnabled != 0;
-      LNBENCH_CUDA_CALL(cudaDeviceGetAttribute(&f.sm_clock_khz, cudaDevAttrClockRate, kCudaDevice));
+      LNBENCH_CUDA_CALL(cudaDeviceGetAttribute(&f.sm_clock_khz, cudaDevAttrClockRate, device));
       LNBENCH_CUDA_CALL(
-          cudaDeviceGetAttribute(&f.memory_clock_khz, cudaDevAttrMemoryClockRate, kCudaDevice));
+          cudaDeviceGetAttribute(&f.memory_clock_khz, cudaDevAttrMemoryClockRate, device));
       char bus[64] = {};
-      if (cudaDeviceGetPCIBusId(bus, sizeof(bus), kCudaDevice) == cudaSuccess) f.pci_bus_id = bus;
+      if (cudaDeviceGetPCIBusId(bus, sizeof(bus), device) == cudaSuccess) f.pci_bus_id = bus;
       LNBENCH_CUDA_CALL(cudaDriverGetVersion(&f.driver_version));
       LNBENCH_CUDA_CALL(cudaRuntimeGetVersion(&f.runtime_version));
       const cudaError_t image = ProbeKernelImage();
@@ -81,6 +101,15 @@ const DeviceState& State() {
 
 }  // namespace
 
+int CudaDeviceCount() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: not an error left for a later check
+    return 0;
+  }
+  return count;
+}
+
 Verdict CudaAvailable() { return State().available; }
 
 const CudaDeviceFacts& CudaDevice() {
@@ -97,8 +126,10 @@ std::map<std::string, std::string> CudaDeviceInfo() {
   if (!CudaAvailable().ok) return {};
   const CudaDeviceFacts& f = CudaDevice();
   return {
-      {"device", kCudaDeviceId},
+      {"device", CudaDeviceId()},
+      {"index", std::to_string(f.index)},
       {"name", f.name},
+      {"uuid", f.uuid},
       {"compute_capability", fmt::format("{}.{}", f.cc_major, f.cc_minor)},
       {"sm_count", std::to_string(f.sm_count)},
       {"l2_bytes", std::to_string(f.l2_bytes)},
@@ -129,7 +160,7 @@ void RequireDeviceMemory(uint64_t bytes, const std::string& what) {
   if (bytes + kReserve > free_bytes)
     throw RuntimeError(fmt::format(
         "{} needs {:.1f} MiB of device memory but {} has {:.1f} MiB free (keeping {} MiB spare)",
-        what, bytes / 1048576.0, kCudaDeviceId, free_bytes / 1048576.0, kReserve >> 20));
+        what, bytes / 1048576.0, CudaDeviceId(), free_bytes / 1048576.0, kReserve >> 20));
 }
 
 DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
@@ -139,7 +170,7 @@ DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
     cudaGetLastError();
     data_ = nullptr;
     throw RuntimeError(fmt::format("cudaMalloc of {} bytes on {} failed: {}: {}", bytes,
-                                   kCudaDeviceId, cudaGetErrorName(err), cudaGetErrorString(err)));
+                                   CudaDeviceId(), cudaGetErrorName(err), cudaGetErrorString(err)));
   }
 }
 

@@ -2,7 +2,8 @@
 // cudnn): device facts, availability, owned device memory and streams, event
 // timing, L2 flushing for cold samples, poison fills and the copy ceiling.
 // A plain C++ header (no kernels, no CUDA language): any .cc can include it.
-// Everything talks to device 0, "cuda:0".
+// Everything talks to the device --device selects (core/gpu_device.h; 0 by
+// default), "cuda:N".
 #ifndef LNBENCH_BACKENDS_CUDA_CUDA_DEVICE_H_
 #define LNBENCH_BACKENDS_CUDA_CUDA_DEVICE_H_
 
@@ -16,15 +17,23 @@
 
 #include "backends/backend.h"
 #include "core/dtype.h"
+#include "core/gpu_device.h"
 
 namespace lnbench {
 
-inline constexpr int kCudaDevice = 0;
-inline constexpr const char* kCudaDeviceId = "cuda:0";
+// Returns the index of the GPU every helper here talks to (--device N).
+inline int CudaDeviceIndex() { return GpuDeviceIndex(); }
+// Returns its device id, "cuda:N".
+inline std::string CudaDeviceId() { return GpuDeviceId(); }
 
-// Facts about device 0, queried once.
+// Returns how many CUDA devices this machine has: 0 without a GPU or driver.
+int CudaDeviceCount();
+
+// Facts about the selected device, queried once.
 struct CudaDeviceFacts {
+  int index = 0;
   std::string name;
+  std::string uuid;  // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi writes it
   int cc_major = 0;
   int cc_minor = 0;
   int sm_count = 0;
@@ -44,13 +53,13 @@ struct CudaDeviceFacts {
   }
 };
 
-// Returns whether device 0 exists and can run lnbench's kernels, and why not
+// Returns whether the selected device exists and can run lnbench's kernels, and why not
 // ("no CUDA device (cudaErrorNoDevice: ...)", "no kernel image for sm_75 ...").
 // Computed once per process.
 Verdict CudaAvailable();
-// Returns the facts of device 0. Throws RuntimeError when !CudaAvailable().
+// Returns the facts of the selected device. Throws RuntimeError when !CudaAvailable().
 const CudaDeviceFacts& CudaDevice();
-// Returns the facts as report strings: name, compute_capability, sm_count,
+// Returns the facts as report strings: device ("cuda:N"), index, name, uuid, pci_bus_id, compute_capability, sm_count,
 // l2_bytes, memory_bytes, clocks, bus width, peak bandwidth, driver and runtime versions.
 std::map<std::string, std::string> CudaDeviceInfo();
 // Returns "13.0" for 13000.

@@ -80,7 +80,7 @@ std::string InitLocked(CudnnState& s) {
   const CudnnApi& api = Cudnn();
   if (!api.ok()) return s.unavailable = api.error;
   try {
-    LNBENCH_CUDA_CALL(cudaSetDevice(kCudaDevice));
+    LNBENCH_CUDA_CALL(cudaSetDevice(CudaDeviceIndex()));
     s.stream = std::make_unique<CudaStream>();
     LNBENCH_CUDNN_CALL(api.Create(&s.handle));
     LNBENCH_CUDNN_CALL(api.SetStream(s.handle, s.stream->get()));
@@ -412,7 +412,7 @@ class CudnnBackend : public Backend {
            "libcudnn.so.9 loaded at run time";
   }
   bool IsPeer() const override { return true; }
-  std::string DeviceId() const override { return kCudaDeviceId; }
+  std::string DeviceId() const override { return CudaDeviceId(); }
 
   std::map<std::string, std::string> DeviceInfo() const override {
     auto info = CudaAvailable().ok ? CudaDeviceInfo() : std::map<std::string, std::string>{};
@@ -498,7 +498,7 @@ class CudnnBackend : public Backend {
 
   std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int /*threads*/, int min_samples,
                                                  double time_budget_s) override {
-    // The same probe as the cuda backend: both share device cuda:0's ceiling.
+    // The same probe as the cuda backend: both share the selected device's ceiling.
     return MeasureCudaCopyCeiling(bytes, min_samples, time_budget_s);
   }
 

@@ -18,10 +18,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "backends/cpu/cpu_backend.h"
 #include "app/registry.h"
 #include "core/errors.h"
+#include "core/gpu_device.h"
 #include "core/npy.h"
 #include "core/op.h"
 #include "core/timing.h"
@@ -98,6 +100,26 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
   std::fflush(stderr);
   const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
   const std::string d = dir.string();
+  // --device N: the command's first visible GPU is lnbench's device N, so a
+  // command that uses "its" GPU (cuda:0, torch's default) runs on the same one.
+  std::string visible;
+  if (GpuDeviceIndex() != 0) {
+    visible = std::to_string(GpuDeviceIndex());
+    if (const char* env = std::getenv("CUDA_VISIBLE_DEVICES"); env != nullptr && *env != '\0') {
+      std::vector<std::string> ids;
+      std::string item;
+      for (const char* c = env;; ++c) {
+        if (*c == ',' || *c == '\0') {
+          ids.push_back(item);
+          item.clear();
+          if (*c == '\0') break;
+        } else {
+          item += *c;
+        }
+      }
+      if (static_cast<size_t>(GpuDeviceIndex()) < ids.size()) visible = ids[GpuDeviceIndex()];
+    }
+  }
   const pid_t pid = fork();
   if (pid < 0) throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
@@ -106,6 +128,7 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
     FILE* e = std::freopen(err.c_str(), "w", stderr);
     if (o == nullptr || e == nullptr) _exit(126);
     setenv("LNBENCH_EXTERNAL_DIR", d.c_str(), 1);
+    if (!visible.empty()) setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
     // "$@" after the command: the folder is its last argument, quoted.
     const std::string script = command + " \"$@\"";
     execl("/bin/sh", "sh", "-c", script.c_str(), "sh", d.c_str(), static_cast<char*>(nullptr));
@@ -229,7 +252,7 @@ class ExternalBackend : public CpuBackend {
   bool IsPeer() const override { return d_.peer; }
   // A command on a GPU shares the built-in cuda backend's device: its ceiling
   // (device-to-device copy) and facts; none without a CUDA build.
-  std::string DeviceId() const override { return d_.device == "cpu" ? "cpu" : "cuda:0"; }
+  std::string DeviceId() const override { return d_.device == "cpu" ? "cpu" : GpuDeviceId(); }
   Verdict Available() const override {
     if (d_.device == "cpu") return Verdict::Yes();
     if (d_.device != "cuda") return Verdict::No(fmt::format("unknown device '{}' (cpu or cuda)", d_.device));

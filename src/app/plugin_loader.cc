@@ -28,6 +28,7 @@
 #include "app/registry.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
+#include "core/gpu_device.h"
 #include "core/thread_pool.h"
 #include "lnbench/plugin.h"
 
@@ -336,7 +337,7 @@ class PluginBackend : public CpuBackend {
   BackendOrigin Origin() const override {
     return {"plugin", library_->path, static_cast<int>(library_->plugin->abi_version), false};
   }
-  std::string DeviceId() const override { return backend_->device == LNB_DEVICE_CPU ? "cpu" : "cuda:0"; }
+  std::string DeviceId() const override { return backend_->device == LNB_DEVICE_CPU ? "cpu" : GpuDeviceId(); }
   Verdict Available() const override {
     if (backend_->device == LNB_DEVICE_CPU) return Verdict::Yes();
 #ifdef LNBENCH_HAVE_CUDA

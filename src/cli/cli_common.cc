@@ -18,6 +18,7 @@
 #include <regex>
 
 #include "app/external_command.h"
+#include "app/gpu_select.h"
 #include "app/plugin_loader.h"
 #include "app/registry.h"
 #include "cli/commands.h"
@@ -191,9 +192,15 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
                   "seconds one call into a plugin (prepare, a run, a timed batch) or one run of an external "
                   "command may take")
       ->check(Finite())->check(CLI::Range(0.001, 86400.0))->capture_default_str();
+  cmd->add_option("--device", o.device,
+                  "the GPU of the GPU backends (cuda, cudnn), CUDA plugins and GPU external commands: an index "
+                  "from 0 (see nvidia-smi); the report names it")
+      ->check(CLI::Range(0, 1023))
+      ->capture_default_str();
 }
 
 void RegisterForeignBackends(const ForeignOptions& o) {
+  SelectGpuDevice(o.device);
   PluginSettings settings;
   settings.isolate = !o.no_isolation;
   settings.timeout_s = o.timeout_s;
@@ -465,6 +472,7 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       problems.push_back("--tune " + kv.substr(0, eq) + " given twice");
   }
   c.coverage = o.coverage;
+  c.gpu_device = o.foreign.device;
   if (!o.filter.empty()) {
     try {
       std::regex(o.filter, std::regex::ECMAScript);  // checked here; used by ExecuteAndReport
@@ -498,8 +506,23 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   return c;
 }
 
+std::string CaseIdMode(const RunConfig& config) {
+  return !config.measure ? "verify" : config.timing.cold ? "cold" : "hot";
+}
+
+RunConfig WithFilter(const RunConfig& config, const std::string& filter) {
+  RunConfig selected = config;
+  if (filter.empty()) return selected;
+  auto re = std::make_shared<std::regex>(filter, std::regex::ECMAScript);
+  const std::string mode = CaseIdMode(config);
+  selected.select = [re, mode](const CaseResult& r) { return std::regex_search(CaseIdWithMode(r, mode), *re); };
+  return selected;
+}
+
 int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
                      const std::string& json_path, const std::string& plot_dir) {
+  // lnbench list --cases: the same options, planned and listed, nothing run.
+  if (ListCasesMode()) return PrintPlannedCases(WithFilter(config, opts.filter), opts, json_path, plot_dir);
   // Every output path is checked and the whole configuration validated before
   // anything is created, so a usage error leaves nothing behind.
   if (!json_path.empty()) CheckOutputFile("--json", json_path);
@@ -507,12 +530,7 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
     throw UsageError("--json - and --format " + opts.format + " both write to standard output: give --json a file");
   if (!plot_dir.empty()) CheckOutputFolder("--plot", plot_dir, /*may_create=*/true);
   // --filter: the selector sees the id each case will have in the report.
-  RunConfig selected = config;
-  if (!opts.filter.empty()) {
-    auto re = std::make_shared<std::regex>(opts.filter, std::regex::ECMAScript);
-    const std::string mode = !config.measure ? "verify" : config.timing.cold ? "cold" : "hot";
-    selected.select = [re, mode](const CaseResult& r) { return std::regex_search(CaseIdWithMode(r, mode), *re); };
-  }
+  const RunConfig selected = WithFilter(config, opts.filter);
   ValidateRunConfig(config);
   // Declared before the files, so on an error the files go first, then the folders.
   CreatedFolders made;

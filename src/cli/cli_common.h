@@ -21,13 +21,14 @@ struct ForeignOptions {
   std::vector<std::string> externals;  // --external NAME=COMMAND
   bool no_isolation = false;         // run plugins in lnbench's own process
   double timeout_s = 60;             // per command to a plugin's child process or external command
+  int device = 0;                    // --device N: the GPU (set before any backend is queried)
 };
 
-// Adds --plugin, --external, --no-isolation and --plugin-timeout to `cmd`.
+// Adds --plugin, --external, --no-isolation, --plugin-timeout and --device to `cmd`.
 void AddForeignOptions(CLI::App* cmd, ForeignOptions& opts);
 
-// Loads the plugins (and LNBENCH_PLUGIN_PATH's) and the external commands into
-// the registry, once per process. Throws UsageError.
+// Selects the GPU (--device), then loads the plugins (and LNBENCH_PLUGIN_PATH's)
+// and the external commands into the registry, once per process. Throws UsageError.
 void RegisterForeignBackends(const ForeignOptions& opts);
 
 struct ProblemOptions {
@@ -83,6 +84,20 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& opts, bool for_verify);
 
 // Builds the run configuration; throws UsageError listing every problem found.
 RunConfig MakeRunConfig(const ProblemOptions& opts, const std::string& command);
+
+// Returns the last part of the case ids of this configuration: "verify", "hot" or "cold".
+std::string CaseIdMode(const RunConfig& config);
+
+// Returns `config` with select set to the cases whose id matches `filter`
+// (ECMAScript, searched); unchanged for "".
+RunConfig WithFilter(const RunConfig& config, const std::string& filter);
+
+// lnbench list --cases (cli_list.cc): prints the cases `config` plans, one
+// id per line or as --format md/csv/json, and returns the exit code. Throws
+// UsageError for outputs that belong to a run (--json, --plot) and for a
+// --filter matching nothing.
+int PrintPlannedCases(const RunConfig& config, const ProblemOptions& opts, const std::string& json_path,
+                      const std::string& plot_dir);
 
 // Runs the configuration with a progress line on stderr (when it is a
 // terminal and not quiet), prints the table, writes the report if asked, and

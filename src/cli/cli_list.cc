@@ -9,9 +9,13 @@
 #include "app/registry.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/suggest.h"
 #include "core/bounded_read.h"
+#include "core/errors.h"
+#include "core/runner.h"
 #include "core/shapes.h"
 #include "io/json_text.h"
+#include "report/report.h"
 #include "report/table.h"
 
 namespace lnbench {
@@ -131,7 +135,173 @@ std::vector<std::vector<std::string>> VariantRows(const std::vector<BackendRow>&
   return rows;
 }
 
+// Prints `rows` (the first is the header) as csv or md (a GitHub table).
+void PrintRows(const std::vector<std::vector<std::string>>& rows, const std::string& format) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::string line;
+    for (size_t k = 0; k < rows[r].size(); ++k) {
+      const std::string& cell = rows[r][k];
+      if (format == "csv") {
+        const bool quote = cell.find_first_of(",\"\n") != std::string::npos;
+        std::string q;
+        for (char c : cell) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+        if (k) line += ',';
+        line += quote ? "\"" + q + "\"" : cell;
+      } else {
+        std::string e;
+        for (char c : cell) {
+          if (c == '|' || c == '*' || c == '_' || c == '`') e += '\\';
+          e += c == '\n' ? ' ' : c;
+        }
+        line += k ? " " : "| ";
+        line += e;
+        line += " |";
+      }
+    }
+    fmt::print("{}\n", line);
+    if (r == 0 && format == "md") {
+      std::string sep = "|";
+      for (size_t k = 0; k < rows[0].size(); ++k) sep += " --- |";
+      fmt::print("{}\n", sep);
+    }
+  }
+}
+
+bool list_cases_mode = false;
+
+// Returns "key=value,..." of a case's tuning.
+std::string TuningText(const std::map<std::string, std::string>& tuning) {
+  std::string t;
+  for (const auto& [k, v] : tuning) t += (t.empty() ? "" : ",") + k + "=" + v;
+  return t;
+}
+
+// Returns what becomes of a planned case: "run", "skipped" or "unsupported".
+std::string Outcome(const PlannedCaseInfo& c) {
+  if (c.runs) return "run";
+  return std::string(CaseStatusName(c.identity.status));
+}
+
 }  // namespace
+
+bool ListCasesMode() { return list_cases_mode; }
+
+std::vector<std::string> RewriteListCases(const std::vector<std::string>& argv) {
+  // The subcommand is the first word that is not an option or the value of
+  // the one top-level option that takes a value (--config FILE).
+  size_t sub = 0;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    if (argv[i] == "--config") {
+      ++i;
+      continue;
+    }
+    if (!argv[i].empty() && argv[i][0] == '-') continue;
+    sub = i;
+    break;
+  }
+  if (sub == 0 || argv[sub] != "list") return argv;
+  std::vector<std::string> out(argv.begin(), argv.begin() + static_cast<std::ptrdiff_t>(sub));
+  std::string command;
+  bool cases = false;
+  std::vector<std::string> rest;
+  for (size_t i = sub + 1; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") {
+      rest.insert(rest.end(), argv.begin() + static_cast<std::ptrdiff_t>(i), argv.end());
+      break;
+    }
+    if (a == "--cases" || a.rfind("--cases=", 0) == 0) {
+      cases = true;
+      std::string value = a.size() > 7 ? a.substr(8) : "";
+      if (value.empty() && i + 1 < argv.size() && !argv[i + 1].empty() && argv[i + 1][0] != '-') value = argv[++i];
+      if (!value.empty()) {
+        if (value != "run" && value != "verify")
+          throw UsageError("list --cases '" + value + "': expected run or verify (the command whose cases to list)" +
+                           DidYouMean(value, {"run", "verify"}));
+        command = value;
+      }
+      continue;
+    }
+    rest.push_back(a);
+  }
+  if (!cases) return argv;
+  list_cases_mode = true;
+  out.push_back(command.empty() ? "run" : command);
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+
+int PrintPlannedCases(const RunConfig& config, const ProblemOptions& opts, const std::string& json_path,
+                      const std::string& plot_dir) {
+  if (!json_path.empty()) throw UsageError("--json goes with a run, not with list --cases (use --format json)");
+  if (!plot_dir.empty()) throw UsageError("--plot goes with a run, not with list --cases");
+  const std::vector<PlannedCaseInfo> cases = PlanCases(config);
+  if (!opts.filter.empty() && cases.empty())
+    throw UsageError("--filter '" + opts.filter + "' matches no case (list the ids without --filter)");
+  const std::string mode = CaseIdMode(config);
+  size_t skipped = 0, unsupported = 0;
+  for (const PlannedCaseInfo& c : cases) {
+    skipped += c.identity.status == CaseStatus::kSkipped && !c.runs;
+    unsupported += c.identity.status == CaseStatus::kUnsupported && !c.runs;
+  }
+  if (opts.format == "table") {
+    // One id per line, as googletest's --gtest_list_tests and google/benchmark's
+    // --benchmark_list_tests: the names --filter matches.
+    for (const PlannedCaseInfo& c : cases) fmt::print("{}\n", EscapeForTerminal(CaseIdWithMode(c.identity, mode)));
+  } else if (opts.format == "json") {
+    nlohmann::ordered_json j;
+    j["kind"] = "lnbench-cases";
+    j["command"] = config.command;
+    j["cases"] = nlohmann::ordered_json::array();
+    for (const PlannedCaseInfo& c : cases) {
+      const CaseResult& r = c.identity;
+      const Problem& p = r.problem;
+      nlohmann::ordered_json cj;
+      cj["id"] = CaseIdWithMode(r, mode);
+      cj["backend"] = r.backend;
+      cj["requested_variant"] = r.requested_variant;
+      cj["peer"] = r.peer;
+      cj["device"] = r.device;
+      cj["threads"] = r.threads;
+      cj["problem"] = {{"op", std::string(NormName(p.norm))},
+                       {"dir", std::string(DirectionName(p.dir))},
+                       {"rows", p.rows},
+                       {"cols", p.cols},
+                       {"dtype", std::string(DTypeName(p.dtype))},
+                       {"dist", std::string(DistributionName(p.dist))},
+                       {"eps", p.eps},
+                       {"affine", p.affine},
+                       {"stats", p.stats},
+                       {"seed", p.seed}};
+      cj["tuning"] = r.tuning;
+      cj["coverage"] = r.coverage;
+      cj["outcome"] = Outcome(c);
+      cj["reason"] = r.reason;
+      cj["repro"] = r.repro;
+      j["cases"].push_back(cj);
+    }
+    fmt::print("{}", DumpJsonText(j));
+  } else {
+    std::vector<std::vector<std::string>> rows = {{"id", "op", "dir", "backend", "variant", "peer", "shape",
+                                                   "dtype", "dist", "affine", "stats", "threads", "device", "tuning",
+                                                   "coverage", "outcome", "reason", "repro"}};
+    for (const PlannedCaseInfo& c : cases) {
+      const CaseResult& r = c.identity;
+      const Problem& p = r.problem;
+      rows.push_back({CaseIdWithMode(r, mode), std::string(NormName(p.norm)), std::string(DirectionName(p.dir)),
+                      r.backend, r.requested_variant.empty() ? "default" : r.requested_variant, r.peer ? "1" : "0",
+                      fmt::format("{}x{}", p.rows, p.cols), std::string(DTypeName(p.dtype)),
+                      std::string(DistributionName(p.dist)), p.affine ? "1" : "0", p.stats ? "1" : "0",
+                      std::to_string(r.threads), r.device, TuningText(r.tuning), r.coverage, Outcome(c), r.reason,
+                      r.repro});
+    }
+    PrintRows(rows, opts.format);
+  }
+  // The count on stderr, so standard output holds the list alone.
+  fmt::print(stderr, "{} cases planned ({} to run, {} skipped, {} unsupported); nothing was run\n", cases.size(),
+             cases.size() - skipped - unsupported, skipped, unsupported);
+  return 0;
+}
 
 CommandFn AddListCommand(CLI::App& app) {
   auto opts = std::make_shared<ListOptions>();
@@ -143,6 +313,13 @@ CommandFn AddListCommand(CLI::App& app) {
                   "an aligned listing, md (markdown), csv (one line per variant) or json (everything)")
       ->check(CLI::IsMember({"table", "md", "csv", "json"}))
       ->capture_default_str();
+  // Shown in the help only: `list --cases` is turned into the command whose
+  // cases it lists before parsing (RewriteListCases).
+  std::string cases_help;
+  cmd->add_option("--cases", cases_help,
+                  "list the cases `lnbench run` (--cases verify: `lnbench verify`) would run with the options "
+                  "that follow (-b, --op, --shape, --cols, --dtype, --dist, --threads, --filter, --config ...), "
+                  "one id per line (--format md/csv/json: with their fields), without running them");
   return [opts, foreign] {
     RegisterForeignBackends(*foreign);
     const std::vector<BackendRow> backends = Backends();
@@ -151,35 +328,7 @@ CommandFn AddListCommand(CLI::App& app) {
     } else if (opts->format == "json") {
       PrintJson(backends);
     } else {
-      const auto rows = VariantRows(backends);
-      for (size_t r = 0; r < rows.size(); ++r) {
-        std::string line;
-        for (size_t k = 0; k < rows[r].size(); ++k) {
-          const std::string& cell = rows[r][k];
-          if (opts->format == "csv") {
-            const bool quote = cell.find_first_of(",\"\n") != std::string::npos;
-            std::string q;
-            for (char c : cell) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-            if (k) line += ',';
-            line += quote ? "\"" + q + "\"" : cell;
-          } else {
-            std::string e;
-            for (char c : cell) {
-              if (c == '|' || c == '*' || c == '_' || c == '`') e += '\\';
-              e += c;
-            }
-            line += k ? " " : "| ";
-            line += e;
-            line += " |";
-          }
-        }
-        fmt::print("{}\n", line);
-        if (r == 0 && opts->format == "md") {
-          std::string sep = "|";
-          for (size_t k = 0; k < rows[0].size(); ++k) sep += " --- |";
-          fmt::print("{}\n", sep);
-        }
-      }
+      PrintRows(VariantRows(backends), opts->format);
     }
     return 0;
   };

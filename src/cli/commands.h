@@ -22,6 +22,15 @@ CommandFn AddListCommand(CLI::App& app);     // cli_list.cc
 CommandFn AddCompareCommand(CLI::App& app);  // cli_compare.cc
 CommandFn AddMergeCommand(CLI::App& app);    // cli_merge.cc
 
+// `lnbench list --cases [run|verify] OPTIONS` (cli_list.cc): returns the argv
+// of `lnbench run|verify OPTIONS` (run when neither is named) and turns
+// ListCasesMode() on, so the cases are planned by exactly the options, defaults
+// and --config sections that would run them; any other argv comes back as it
+// is. Throws UsageError for a --cases value other than run or verify.
+std::vector<std::string> RewriteListCases(const std::vector<std::string>& argv);
+// Whether this process lists planned cases instead of running them.
+bool ListCasesMode();
+
 // The argv of this process, for reports.
 const std::vector<std::string>& ProcessArgv();
 

@@ -51,7 +51,60 @@ std::vector<std::string> LongOptions(const CLI::App& app) {
   return names;
 }
 
+// Returns the subcommand of `app` called `name`, or nullptr.
+const CLI::App* FindSubcommand(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (s->get_name() == name) return s;
+  return nullptr;
+}
+
 }  // namespace
+
+std::string ExplainConfigFailure(const CLI::App& app, const std::string& path) {
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = app.get_config_formatter_base()->from_file(path);
+  } catch (const CLI::Error&) {
+    return "";  // unreadable: CLI11's own message says so
+  }
+  std::vector<std::string> sections;
+  for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; }))
+    sections.push_back(s->get_name());
+  const std::string where = "--config " + path + ": ";
+  for (const CLI::ConfigItem& item : items) {
+    if (item.name == "++" || item.name == "--") continue;  // a section opens or closes
+    const CLI::App* scope = &app;
+    std::string section;
+    for (const std::string& parent : item.parents) {
+      section += (section.empty() ? "" : ".") + parent;
+      scope = scope == &app ? FindSubcommand(app, parent) : nullptr;
+      if (scope == nullptr) {
+        std::string have;
+        for (const std::string& c : sections) have += (have.empty() ? "[" : ", [") + c + "]";
+        const std::string near = ClosestName(parent, sections);
+        return where + "unknown section [" + section + "]" + (near.empty() ? "" : " (did you mean [" + near + "]?)") +
+               " (have: " + have + ")";
+      }
+    }
+    if (scope->get_option_no_throw("--" + item.name) != nullptr ||
+        (item.name.size() == 1 && scope->get_option_no_throw("-" + item.name) != nullptr))
+      continue;
+    std::vector<std::string> keys;
+    for (const std::string& opt : LongOptions(*scope)) keys.push_back(opt.substr(2));
+    if (scope == &app) {
+      // A key of a command written outside its section.
+      for (const std::string& c : sections)
+        if (const CLI::App* sub = FindSubcommand(app, c); sub->get_option_no_throw("--" + item.name) != nullptr)
+          return where + "key '" + item.name + "' outside a section: put it under [" + c + "] (or the section "
+                 "of the command it is for)";
+      return where + "unknown key '" + item.name + "'" + DidYouMean(item.name, keys) +
+             " (keys go in a [run] or [verify] section)";
+    }
+    return where + "unknown key '" + item.name + "' in [" + section + "]" + DidYouMean(item.name, keys) +
+           " (keys are the long options of lnbench " + section + " --help)";
+  }
+  return "";
+}
 
 std::string ExplainParseFailure(const CLI::App& app, int argc, const char* const* argv) {
   std::vector<std::string> commands;
@@ -78,6 +131,14 @@ std::string ExplainParseFailure(const CLI::App& app, int argc, const char* const
       continue;
     return "unknown option '" + name + "' for '" + sub->get_name() + "'" + DidYouMean(name, LongOptions(*sub)) +
            " (see lnbench " + sub->get_name() + " --help)";
+  }
+  // The command line is fine: a key of the --config file no command has.
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    std::string path;
+    if (arg == "--config" && i + 1 < argc) path = argv[i + 1];
+    else if (arg.rfind("--config=", 0) == 0) path = arg.substr(9);
+    if (!path.empty()) return ExplainConfigFailure(app, path);
   }
   return "";
 }

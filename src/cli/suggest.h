@@ -24,9 +24,16 @@ std::string DidYouMean(const std::string& word, const std::vector<std::string>& 
 
 // Looks at the command line a parse failed on and returns a better message
 // when the cause is an unknown subcommand or option ("unknown command 'runn'
-// (did you mean 'run'?)"); "" when it finds none.
+// (did you mean 'run'?)") or an unknown key of its --config file; "" when it
+// finds none.
 std::string ExplainParseFailure(const CLI::App& app, int argc, const char* const* argv);
 
 }  // namespace lnbench
+
+// Returns what is wrong with the --config file `path` for `app`: the first
+// section no command has or key no option of its section has, with the
+// nearest name ("--config f.toml: unknown key 'bakend' in [verify] (did you
+// mean 'backend'?) ..."); "" when every key is known or the file is unreadable.
+std::string ExplainConfigFailure(const CLI::App& app, const std::string& path);
 
 #endif  // LNBENCH_CLI_SUGGEST_H_

@@ -106,6 +106,18 @@ void AddCases(const RunConfig& config, Backend* b, const std::map<std::string, s
     for (int t : threads) pp.cases.push_back({b, v, t, tuning, coverage});
 }
 
+// Returns whether `b` runs this problem with these options: its own verdict,
+// and every tuning key known to it.
+Verdict SupportsCase(Backend& b, const Problem& p, const CaseOptions& options) {
+  const Verdict supported = b.Supports(p, options);
+  if (!supported.ok) return supported;
+  const std::vector<std::string> keys = b.TuningKeys();
+  for (const auto& [key, value] : options.tuning)
+    if (std::find(keys.begin(), keys.end(), key) == keys.end())
+      return Verdict::No(fmt::format("{}: no tuning key '{}'", b.Name(), key));
+  return Verdict::Yes();
+}
+
 std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shape>& shapes) {
   std::vector<PlannedProblem> plan;
   // One problem per shape, dtype, distribution and mode; `only` (when set)
@@ -454,20 +466,35 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   return s;
 }
 
-RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const ProgressFn& on_done) {
-  ValidateRunConfig(config);
-  RunResult result;
-  ThreadPool& pool = SharedThreadPool(0);
+namespace {
 
-  // User data: one problem shaped by the file.
-  std::optional<InputFiles> files;
-  std::vector<Shape> shapes = config.shapes;
-  if (!config.input_path.empty()) {
-    files = LoadInputFiles(config.input_path, config.gamma_path, config.beta_path, config.dy_path);
-    shapes = {{files->rows, files->cols}};
-  }
+// Returns the identity of a planned case (backend, variants, device, threads,
+// problem, tuning, path): what its report id and repro line are made of.
+CaseResult CaseIdentity(const Problem& p, const PlannedCase& pc) {
+  Backend* b = pc.backend;
+  CaseResult r;
+  r.backend = b->Name();
+  r.requested_variant = pc.requested_variant;
+  r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
+  r.peer = b->IsPeer();
+  r.origin = b->Origin();
+  r.device = b->DeviceId();
+  // --threads N is exact; 0 is every hardware thread; the default is chosen per problem.
+  const int threads = pc.threads == kAutoThreads ? DefaultThreads(p, HardwareThreads()) : pc.threads;
+  r.threads = r.device == "cpu" ? (threads > 0 ? threads : HardwareThreads()) : 0;
+  r.problem = p;
+  r.bytes = CountBytes(p);
+  r.tuning = pc.tuning;
+  r.coverage = pc.coverage;
+  return r;
+}
+
+// Returns the plan of the run: problems of `shapes` (of the --input file when
+// from_file: one problem per op, dtype and output mode), each with the cases
+// config.select accepts; a problem left with no case is dropped.
+std::vector<PlannedProblem> SelectedPlan(const RunConfig& config, const std::vector<Shape>& shapes, bool from_file) {
   std::vector<PlannedProblem> plan = Plan(config, shapes);
-  if (files) {
+  if (from_file) {
     for (auto& pp : plan) {
       pp.problem.dist = Distribution::kFile;
     }
@@ -488,14 +515,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
     for (PlannedProblem& pp : plan) {
       std::vector<PlannedCase> kept;
       for (const PlannedCase& pc : pp.cases) {
-        CaseResult r;
-        r.backend = pc.backend->Name();
-        r.requested_variant = pc.requested_variant;
-        r.device = pc.backend->DeviceId();
-        const int t = pc.threads == kAutoThreads ? DefaultThreads(pp.problem, HardwareThreads()) : pc.threads;
-        r.threads = r.device == "cpu" ? (t > 0 ? t : HardwareThreads()) : 0;
-        r.problem = pp.problem;
-        r.tuning = pc.tuning;
+        const CaseResult r = CaseIdentity(pp.problem, pc);
         if (config.select(r)) kept.push_back(pc);
       }
       pp.cases = std::move(kept);
@@ -503,6 +523,59 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
     plan.erase(std::remove_if(plan.begin(), plan.end(), [](const PlannedProblem& pp) { return pp.cases.empty(); }),
                plan.end());
   }
+  return plan;
+}
+
+}  // namespace
+
+std::vector<PlannedCaseInfo> PlanCases(const RunConfig& config) {
+  ValidateRunConfig(config);
+  std::vector<Shape> shapes = config.shapes;
+  const bool from_file = !config.input_path.empty();
+  if (from_file) {
+    // The header says the shape; no data is read.
+    const NpyHeader h = ReadNpyHeader(config.input_path);
+    if (h.shape.size() != 2 || h.shape[0] < 1 || h.shape[1] < 1)
+      throw UsageError(fmt::format("--input {}: expected a 2-D array (rows x cols)", config.input_path));
+    shapes = {{h.shape[0], h.shape[1]}};
+  }
+  std::vector<PlannedCaseInfo> out;
+  for (const PlannedProblem& pp : SelectedPlan(config, shapes, from_file))
+    for (const PlannedCase& pc : pp.cases) {
+      PlannedCaseInfo info;
+      info.identity = CaseIdentity(pp.problem, pc);
+      if (from_file) info.identity.input_file = config.input_path;
+      info.identity.repro = ReproLine(config, info.identity);
+      const Verdict available = pc.backend->Available();
+      const int threads = pc.threads == kAutoThreads ? DefaultThreads(pp.problem, HardwareThreads()) : pc.threads;
+      const Verdict supported = available.ok ? SupportsCase(*pc.backend, pp.problem, {pc.requested_variant, threads, pc.tuning})
+                                             : available;
+      info.runs = available.ok && supported.ok;
+      if (!available.ok) {
+        info.identity.status = CaseStatus::kSkipped;
+        info.identity.reason = fmt::format("{}: unavailable ({})", info.identity.backend, available.reason);
+      } else if (!supported.ok) {
+        info.identity.status = CaseStatus::kUnsupported;
+        info.identity.reason = supported.reason;
+      }
+      out.push_back(std::move(info));
+    }
+  return out;
+}
+
+RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const ProgressFn& on_done) {
+  ValidateRunConfig(config);
+  RunResult result;
+  ThreadPool& pool = SharedThreadPool(0);
+
+  // User data: one problem shaped by the file.
+  std::optional<InputFiles> files;
+  std::vector<Shape> shapes = config.shapes;
+  if (!config.input_path.empty()) {
+    files = LoadInputFiles(config.input_path, config.gamma_path, config.beta_path, config.dy_path);
+    shapes = {{files->rows, files->cols}};
+  }
+  std::vector<PlannedProblem> plan = SelectedPlan(config, shapes, files.has_value());
   size_t total = 0;
   for (const auto& pp : plan) total += pp.cases.size();
   CeilingCache ceilings(config, &result.ceilings);
@@ -531,37 +604,19 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
 
     for (const PlannedCase& pc : pp.cases) {
       Backend* b = pc.backend;
-      CaseResult r;
-      r.backend = b->Name();
-      r.requested_variant = pc.requested_variant;
-      r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
-      r.peer = b->IsPeer();
-      r.origin = b->Origin();
-      r.device = b->DeviceId();
-      // --threads N is exact; 0 is every hardware thread; the default is chosen per problem.
+      CaseResult r = CaseIdentity(p, pc);
       const int threads = pc.threads == kAutoThreads ? DefaultThreads(p, HardwareThreads()) : pc.threads;
-      r.threads = r.device == "cpu" ? (threads > 0 ? threads : HardwareThreads()) : 0;
-      r.problem = p;
       if (files) {
         r.input_file = config.input_path;
         r.input_counts = input_counts;
       }
-      r.bytes = CountBytes(p);
-      r.tuning = pc.tuning;
-      r.coverage = pc.coverage;
       r.repro = ReproLine(config, r);
       if (on_start)
         on_start(done, total, fmt::format("{} {} {}", r.backend, r.variant, p.ShortName()));
 
       const Verdict available = b->Available();
       CaseOptions options{pc.requested_variant, threads, pc.tuning};
-      Verdict supported = available.ok ? b->Supports(p, options) : available;
-      if (supported.ok) {
-        const std::vector<std::string> keys = b->TuningKeys();
-        for (const auto& [key, value] : pc.tuning)
-          if (std::find(keys.begin(), keys.end(), key) == keys.end())
-            supported = Verdict::No(fmt::format("{}: no tuning key '{}'", r.backend, key));
-      }
+      const Verdict supported = available.ok ? SupportsCase(*b, p, options) : available;
       if (!available.ok) {
         r.status = CaseStatus::kSkipped;
         r.reason = fmt::format("{}: unavailable ({})", r.backend, available.reason);

@@ -57,6 +57,8 @@ struct RunConfig {
   // --tune KEY=VALUE: CaseOptions::tuning of every case (merged under a
   // coverage case's own tuning).
   std::map<std::string, std::string> tuning;
+  // --device N: the GPU the GPU backends use (core/gpu_device.h), for the report.
+  int gpu_device = 0;
   // The backends the names in `backends` are looked up in: the application
   // layer (src/app) hands over the registry's, tests their own (planted-bug
   // backends run through the runner). Core never includes the registry.
@@ -137,6 +139,19 @@ uint64_t PeakHostBytes(const Problem& problem, const RunConfig& config, bool fro
 // stop the whole run (bad input file, out of host memory); a backend's
 // runtime failure becomes a case with status kError.
 RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const ProgressFn& on_done);
+
+// A case of the plan, not run: its identity (backend, variants, device,
+// threads, problem, tuning, coverage path) and repro line; status and reason
+// say when it will be skipped (backend unavailable) or unsupported.
+struct PlannedCaseInfo {
+  CaseResult identity;
+  bool runs = true;  // false: skipped or unsupported, with the reason in identity
+};
+
+// Returns the cases ExecuteRun would run, in its order (after config.select),
+// without generating inputs or touching a kernel; with --input only the
+// file's header is read. Throws UsageError as ValidateRunConfig does.
+std::vector<PlannedCaseInfo> PlanCases(const RunConfig& config);
 
 // Returns the shortest lnbench command that reruns exactly this case.
 std::string ReproLine(const RunConfig& config, const CaseResult& result);

@@ -160,6 +160,7 @@ Json ConfigJson(const RunConfig& c) {
   for (int t : c.threads) threads.push_back(t == kAutoThreads ? Json("auto") : Json(t));
   j["threads"] = threads;
   j["measure"] = c.measure;
+  j["device"] = c.gpu_device;  // --device: the GPU index; context.gpus has its facts when it was used
   j["timing"] = {{"mode", c.timing.cold ? "cold" : "hot"},
                  {"warmup_runs", c.timing.warmup_runs},
                  {"warmup_s", c.timing.warmup_s},

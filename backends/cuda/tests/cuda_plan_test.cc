@@ -2,6 +2,7 @@
 // choices, every variant's limits and launch shapes, the alignment rule for
 // 16-byte loads, the backward plans (dx kernel, dgamma tree, workspace), and
 // what the backend says on a machine without a device.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/layernorm_kernels.h"
 #include "backends/cuda/layernorm_plan.h"
+#include "app/gpu_select.h"
 #include "app/registry.h"
 #include "tests/support/host_case.h"
 #include "core/errors.h"
@@ -567,6 +569,44 @@ TEST(CudaBackendHostTest, RegisteredAndExplainsAvailability) {
   EXPECT_THROW(cuda->MeasureCeiling(1 << 20, 0, 1, 0.01), RuntimeError);
   EXPECT_FALSE(CudaAvailable().ok);
   EXPECT_THROW(CudaDevice(), RuntimeError);
+}
+
+
+// --device N (issue 17): the device count, the selected index and its
+// identity (UUID, PCI bus id) in the facts the report carries.
+TEST(CudaBackendHostTest, DeviceSelectionAndIdentity) {
+  int count = 0;
+  const bool have_device = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  cudaGetLastError();
+  EXPECT_EQ(CudaDeviceCount(), have_device ? count : 0);
+  EXPECT_EQ(CudaDeviceIndex(), 0);
+  EXPECT_EQ(CudaDeviceId(), "cuda:0");
+  // The application layer refuses a negative index, and one past the last GPU when there are GPUs.
+  EXPECT_THROW(SelectGpuDevice(-1), UsageError);
+  if (!have_device) {
+    SelectGpuDevice(3);  // no GPU: kept, the GPU cases are skipped for lack of one
+    EXPECT_EQ(CudaDeviceId(), "cuda:3");
+    SelectGpuDevice(0);
+    EXPECT_TRUE(CudaDeviceInfo().empty());
+    return;
+  }
+  try {
+    SelectGpuDevice(count);
+    ADD_FAILURE() << "--device " << count << " accepted on a machine with " << count << " GPUs";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(fmt::format("this machine has {} NVIDIA GPU", count)), std::string::npos)
+        << e.what();
+  }
+  SelectGpuDevice(count - 1);  // the last one; the facts below are of device 0, queried once per process
+  SelectGpuDevice(0);
+  if (!CudaAvailable().ok) GTEST_SKIP() << CudaAvailable().reason;
+  const auto info = CudaDeviceInfo();
+  EXPECT_EQ(info.at("device"), "cuda:0");
+  EXPECT_EQ(info.at("index"), "0");
+  EXPECT_EQ(info.at("uuid").rfind("GPU-", 0), 0u) << info.at("uuid");
+  EXPECT_EQ(info.at("uuid").size(), 40u) << info.at("uuid");  // GPU- + 32 hex digits + 4 dashes
+  EXPECT_FALSE(info.at("pci_bus_id").empty());
+  EXPECT_EQ(FindBackend("cuda")->DeviceId(), "cuda:0");
 }
 
 }  // namespace
