@@ -454,7 +454,7 @@ TEST_F(CliUxTest, DeviceOptionIsCheckedAndReported) {
     const auto report = nlohmann::json::parse(far.out);
     EXPECT_EQ(report["config"]["device"], 64);
     EXPECT_EQ(report["context"]["gpus"], nlohmann::json::array());
-    testing::ExpectReportMatchesSchema(report);
+    test_support::ExpectReportMatchesSchema(report);
   }
   Result help = Run("run --help");
   EXPECT_NE(help.out.find("--device"), std::string::npos);
