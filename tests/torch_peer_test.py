@@ -263,24 +263,26 @@ def test_backward_script(tmp):
 
 
 def test_backward_run(tmp):
-    """lnbench runs torch's backward through --external: LayerNorm and RMSNorm,
-    f32 and bf16, checked by lnbench tensor by tensor, and timed."""
+    """lnbench verifies torch's backward through --external (LayerNorm and
+    RMSNorm, f32 and bf16, with and without affine), tensor by tensor, then
+    times it."""
     import torch
     out = os.path.join(tmp, "bwd.json")
-    res = run([LNBENCH, "run", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",
+    res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",
                "--shape", "64x256,3x5", "--dtype", "f32,bf16", "--dist", "normal", "--both-modes",
-               "--min-samples", "3", "--time-budget", "0.05", "--json", out, "-q"])
-    if not check(res.returncode in (0, 1), f"lnbench run --dir bwd exited {res.returncode}: {res.stderr}"):
+               "--json", out, "-q"])
+    if not check(res.returncode in (0, 1), f"lnbench verify --dir bwd exited {res.returncode}: {res.stderr}"):
         return
     report = json.load(open(out))
     errors = schema_errors(report)
     check(not errors, f"bwd report fails the schema: {errors[:5]}")
     cases = report["cases"]
-    check(cases and all(c["problem"]["dir"] == "bwd" for c in cases), "not every case is a backward")
+    check(len(cases) == 2 * 2 * 2 * 2, f"{len(cases)} backward cases, want 16")
     for c in cases:
         p, t = c["problem"], (c.get("accuracy") or {}).get("tensors", {})
+        check(p["dir"] == "bwd", f"{c['id']}: not a backward")
         check(c["status"] in ("passed", "failed"), f"{c['id']}: {c['status']} {c['reason']}")
-        if c["status"] == "unsupported" or not t:
+        if not t:
             continue
         rms = p["op"] == "rmsnorm"
         check(t["dx"]["checked"] == p["rows"] * p["cols"], f"{c['id']}: dx not checked in full")
@@ -289,13 +291,21 @@ def test_backward_run(tmp):
         check("mean" not in t and "rstd" not in t and "y" not in t, f"{c['id']}: inputs checked as outputs")
         if p["dtype"] == "f32":
             check(c["status"] == "passed", f"{c['id']}: torch f32 backward failed: {c['reason']}")
-        if c["status"] == "passed":
-            check(len(c["timing"]["samples_s"]) >= 3 and c["timing"]["stop_reason"] == "external",
-                  f"{c['id']}: timing {c['timing']}")
-            check("--dir bwd" in c["repro"], f"repro {c['repro']}")
-    for c in cases:
         if c["status"] == "failed":
-            print(f"[finding] torch {torch.__version__} bwd {c['id']}: {c['reason']}")
+            print(f"[finding] torch {torch.__version__} {c['id']}: {c['reason']}")
+
+    res = run([LNBENCH, "run", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",
+               "--shape", "64x256", "--dtype", "f32", "--min-samples", "3", "--time-budget", "0.05",
+               "--json", out, "-q"])
+    if not check(res.returncode == 0, f"lnbench run --dir bwd exited {res.returncode}: {res.stderr}"):
+        return
+    cases = json.load(open(out))["cases"]
+    check(len(cases) == 2, f"{len(cases)} timed backward cases, want 2")
+    for c in cases:
+        check(c["status"] == "passed" and len(c["timing"]["samples_s"]) >= 3
+              and c["timing"]["stop_reason"] == "external", f"{c['id']}: {c['status']} {c.get('timing')}")
+        check(c["throughput"]["ceiling_gbps"] > 0, f"{c['id']}: no ceiling next to the throughput")
+        check("--dir bwd" in c["repro"], f"repro {c['repro']}")
 
 
 def main():

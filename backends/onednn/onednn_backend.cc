@@ -212,6 +212,10 @@ class OneDnnPrimitiveCase : public PreparedCase {
     omp_team_ = MeasuredOmpTeam(threads_);
   }
 
+  // Computes the outputs of a problem without rows, which oneDNN is not
+  // asked to do (it rejects zero-sized memory for some arguments).
+  virtual void ExecuteEmpty() {}
+
   Problem problem_;
   int threads_;
   ThreadPool* pool_;
@@ -219,7 +223,7 @@ class OneDnnPrimitiveCase : public PreparedCase {
 
  private:
   void Execute() {
-    if (problem_.elements() == 0) return;
+    if (problem_.elements() == 0) return ExecuteEmpty();
     try {
       primitive_.execute(stream_, args_);
       stream_.wait();
@@ -362,6 +366,13 @@ class OneDnnBackwardCase : public OneDnnPrimitiveCase {
   }
 
   std::string ResolvedVariant() const override { return kBackward; }
+
+  // dgamma and dbeta of no rows are empty sums: zeros.
+  void ExecuteEmpty() override {
+    if (!problem_.affine) return;
+    std::memset(dgamma_.data(), 0, static_cast<size_t>(problem_.cols) * 4);
+    std::memset(dbeta_.data(), 0, static_cast<size_t>(problem_.cols) * 4);
+  }
 
   void Poison() override {
     FillPoisonHost(problem_.dtype, dx_.data(), problem_.elements(), *pool_);
