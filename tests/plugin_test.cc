@@ -15,6 +15,8 @@
 #include <string>
 
 #include "app/guarded_memory.h"
+#include "app/plugin_tensors.h"
+#include "core/problem.h"
 #include "support/report_schema.h"
 #include "support/run_binary.h"
 
@@ -120,6 +122,86 @@ TEST_F(PluginTest, ExamplePluginRunsRmsNormAndSaysWhyNotForTheRest) {
   EXPECT_EQ(nlohmann::json::parse(Slurp(json))["cases"][0]["reason"], "npy: not written yet");
 }
 
+// The example plugin implements both directions of both norms: every case
+// of the default verify sweep over --op all --dir all passes, and the
+// backward's outputs are checked tensor by tensor.
+TEST_F(PluginTest, ExamplePluginPassesVerifyInBothDirections) {
+  const fs::path json = dir_ / "report.json";
+  Result r = Run(std::string("verify --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                 " -b example_c --op all --dir all --shape 1x1,7x300,64x1024,3x4097 --dtype f32 --dist all "
+                 "--both-modes --quiet --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+  testing::ExpectReportMatchesSchema(report);
+  int bwd_passed = 0, rms_bwd_passed = 0;
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed") << c.dump();
+    const auto& p = c["problem"];
+    if (p["dir"] != "bwd") continue;
+    ++bwd_passed;
+    const auto& tensors = c["accuracy"]["tensors"];
+    const bool affine = p["affine"].get<bool>(), rms = p["op"] == "rmsnorm";
+    EXPECT_TRUE(tensors.contains("dx")) << c.dump();
+    EXPECT_EQ(tensors.contains("dgamma"), affine) << c.dump();
+    EXPECT_EQ(tensors.contains("dbeta"), affine && !rms) << c.dump();
+    EXPECT_FALSE(tensors.contains("y"));
+    EXPECT_NE(c["repro"].get<std::string>().find("--dir bwd"), std::string::npos) << c["repro"];
+    if (rms) ++rms_bwd_passed;
+  }
+  EXPECT_GE(bwd_passed, 2 * 4 * 9);  // 2 norms x 4 shapes x 9 distributions, at least one mode
+  EXPECT_GE(rms_bwd_passed, 4 * 9);
+}
+
+// The tensors a plugin gets are its op's: the backward's inputs (x, gamma,
+// dy, mean, rstd) and outputs (dx, dgamma, dbeta) with their shapes, so the
+// guards, which iterate over these bindings, cover every one of them.
+TEST(PluginTensorsTest, BackwardBindsItsInputsAndOutputs) {
+  Problem p;
+  p.dir = Direction::kBackward;
+  p.rows = 7;
+  p.cols = 300;
+  p.dtype = DType::kBF16;
+  struct Expected {
+    lnb_tensor_id id;
+    const char* name;
+    bool is_output;
+    int64_t rows, cols;
+    lnb_dtype dtype;
+    size_t bytes;
+  };
+  const std::vector<Expected> layernorm = {
+      {LNB_TENSOR_X, "x", false, 7, 300, LNB_DTYPE_BF16, 4200},
+      {LNB_TENSOR_GAMMA, "gamma", false, 1, 300, LNB_DTYPE_F32, 1200},
+      {LNB_TENSOR_DY, "dy", false, 7, 300, LNB_DTYPE_BF16, 4200},
+      {LNB_TENSOR_MEAN, "mean", false, 7, 1, LNB_DTYPE_F32, 28},
+      {LNB_TENSOR_RSTD, "rstd", false, 7, 1, LNB_DTYPE_F32, 28},
+      {LNB_TENSOR_DX, "dx", true, 7, 300, LNB_DTYPE_BF16, 4200},
+      {LNB_TENSOR_DGAMMA, "dgamma", true, 1, 300, LNB_DTYPE_F32, 1200},
+      {LNB_TENSOR_DBETA, "dbeta", true, 1, 300, LNB_DTYPE_F32, 1200},
+  };
+  auto check = [](const Problem& problem, const std::vector<Expected>& want) {
+    const std::vector<PluginTensor> got = BindPluginTensors(problem, nullptr, nullptr);
+    ASSERT_EQ(got.size(), want.size()) << problem.ShortName();
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].id, want[i].id) << want[i].name;
+      EXPECT_STREQ(got[i].name, want[i].name);
+      EXPECT_EQ(got[i].is_output, want[i].is_output) << want[i].name;
+      EXPECT_EQ(got[i].rows, want[i].rows) << want[i].name;
+      EXPECT_EQ(got[i].cols, want[i].cols) << want[i].name;
+      EXPECT_EQ(got[i].dtype, want[i].dtype) << want[i].name;
+      EXPECT_EQ(got[i].bytes, want[i].bytes) << want[i].name;
+    }
+  };
+  check(p, layernorm);
+  EXPECT_EQ(ToPluginProblem(p, 2).dir, LNB_DIR_BWD);
+  // RMSNorm: no mean, no dbeta; without affine no gamma and no dgamma.
+  p.norm = Norm::kRmsNorm;
+  check(p, {layernorm[0], layernorm[1], layernorm[2], layernorm[4], layernorm[5], layernorm[6]});
+  p.affine = false;
+  check(p, {layernorm[0], layernorm[2], layernorm[4], layernorm[5]});
+  EXPECT_EQ(ToPluginProblem(p, 2).flags, 0u);
+}
+
 TEST_F(PluginTest, ExamplePluginIsTimedNextToBuiltInBackends) {
   const fs::path json = dir_ / "report.json";
   Result r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
@@ -189,6 +271,47 @@ TEST_F(PluginTest, CachedOutputsFailTheSecondVerification) {
   EXPECT_NE(c["reason"].get<std::string>().find("second verification on fresh inputs (normal seed 2) failed"),
             std::string::npos)
       << c["reason"];
+}
+
+// The backward's tensors behind the same guards (tests/plugins/planted_bwd.c):
+// a write past dbeta, a kernel that changes dy or rstd, and one that replays
+// its first dgamma/dbeta.
+TEST_F(PluginTest, BackwardTensorsAreGuarded) {
+  auto verify = [&](const std::string& bug, int code, const std::string& extra) {
+    const fs::path json = dir_ / "report.json";
+    Result r = Run("verify --plugin " + Planted("bwd_" + bug) + " -b planted_bwd_" + bug +
+                   " --dir bwd --shape 7x300 --dtype f32 --dist normal --quiet " + extra + " --json " + json.string());
+    EXPECT_EQ(r.code, code) << bug << "\n" << r.err << r.out;
+    const nlohmann::json report = nlohmann::json::parse(Slurp(json));
+    testing::ExpectReportMatchesSchema(report);
+    // verify runs both modes; the plugin takes the affine one (the plain one is unsupported).
+    EXPECT_EQ(report["cases"].size(), 2u);
+    for (const auto& c : report["cases"])
+      if (c["problem"]["affine"].get<bool>()) return c;
+    ADD_FAILURE() << "no affine case for " << bug;
+    return nlohmann::json();
+  };
+  for (const char* mode : {"", "--no-isolation"}) {
+    EXPECT_EQ(verify("ok", 0, mode)["status"], "passed") << mode;
+    nlohmann::json c = verify("oob_dbeta", 1, mode);
+    EXPECT_EQ(c["status"], "failed");
+    EXPECT_NE(c["reason"].get<std::string>().find(
+                  "out-of-bounds write: dbeta: written past its end of 1200 bytes (byte 0 to byte 3 after it)"),
+              std::string::npos)
+        << c["reason"];
+    c = verify("mutate_dy", 1, mode);
+    EXPECT_EQ(c["status"], "failed");
+    EXPECT_NE(c["reason"].get<std::string>().find("changed its input dy"), std::string::npos) << c["reason"];
+    c = verify("mutate_rstd", 1, mode);
+    EXPECT_EQ(c["status"], "failed");
+    EXPECT_NE(c["reason"].get<std::string>().find("changed its input rstd"), std::string::npos) << c["reason"];
+  }
+  const nlohmann::json c = verify("cache_dgamma", 1, "");
+  EXPECT_EQ(c["status"], "failed");
+  EXPECT_NE(c["reason"].get<std::string>().find("second verification on fresh inputs (normal seed 2) failed"),
+            std::string::npos)
+      << c["reason"];
+  EXPECT_NE(c["reason"].get<std::string>().find("dgamma"), std::string::npos) << c["reason"];
 }
 
 TEST_F(PluginTest, CrashIsAnErrorWithTheSignal) {

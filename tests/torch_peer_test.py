@@ -60,6 +60,19 @@ def test_describe(tmp):
     else:
         check("has no torch.nn.functional.rms_norm" in d["unsupported"].get("rmsnorm/fwd", ""),
               f"rmsnorm not reported unsupported with the reason: {d['unsupported']}")
+    # Backward: autograd for layernorm and (composed or F.rms_norm) rmsnorm;
+    # a dtype without a kernel is unsupported in torch's words.
+    for key in ("layernorm/bwd", "rmsnorm/bwd"):
+        check("f32" in d["supports"].get(key, []), f"{key} f32 not offered: {d['supports']}")
+        try:
+            x = torch.zeros(2, 8, dtype=torch.float16, requires_grad=True)
+            torch.autograd.grad(torch.nn.functional.layer_norm(x, (8,)).sum(), x)
+            half = True
+        except RuntimeError:
+            half = False
+        if not half and key == "layernorm/bwd":
+            check("not implemented for 'Half'" in d["unsupported"].get(key + "/f16", ""),
+                  f"{key} f16 without a kernel: {d['unsupported']}")
     # A protocol this script does not speak: exit 2 with the reason.
     with open(os.path.join(folder, "problem.json"), "w") as f:
         json.dump({"protocol": 99, "action": "describe"}, f)
@@ -169,6 +182,132 @@ def test_torch_run(tmp):
         check(any(c["backend"] == "torch" for c in m["cases"]), "merge lost torch cases")
 
 
+def write_backward_problem(folder, op, rows, cols, mean_rstd_nan=False):
+    """Writes the files lnbench writes for an f32 backward case: x, gamma, dy,
+    the forward's statistics (or NaN), problem.json. Returns (x, gamma, dy)."""
+    import numpy as np
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    dy = rng.standard_normal((rows, cols)).astype(np.float32)
+    gamma = (1 + 0.1 * rng.standard_normal(cols)).astype(np.float32)
+    os.makedirs(folder, exist_ok=True)
+    stats = np.full(rows, np.nan if mean_rstd_nan else 1.0, dtype=np.float32)
+    inputs = {"x": "x.npy", "gamma": "gamma.npy", "dy": "dy.npy", "rstd": "rstd.npy"}
+    outputs = {"dx": "dx.npy", "dgamma": "dgamma.npy"}
+    if op == "layernorm":
+        inputs["mean"] = "mean.npy"
+        outputs["dbeta"] = "dbeta.npy"
+    for name, a in (("x", x), ("gamma", gamma), ("dy", dy), ("mean", stats), ("rstd", stats)):
+        np.save(os.path.join(folder, name + ".npy"), a)
+    with open(os.path.join(folder, "problem.json"), "w") as f:
+        json.dump({"protocol": 1, "action": "run", "op": op, "dir": "bwd", "rows": rows, "cols": cols,
+                   "dtype": "f32", "eps": 1e-5, "affine": True, "stats": False, "variant": "eager", "threads": 1,
+                   "inputs": inputs, "outputs": outputs}, f)
+    return x, gamma, dy
+
+
+def test_backward_script(tmp):
+    """The backward through the protocol directly: torch's own forward saves
+    the statistics (lnbench's mean/rstd are not read: NaN there changes
+    nothing), the results match the float64 formula, and a timed run repeats
+    only the backward (the forward runs once)."""
+    import numpy as np
+    for op in ("layernorm", "rmsnorm"):
+        folder = os.path.join(tmp, "bwd_" + op)
+        x, gamma, dy = write_backward_problem(folder, op, 6, 40, mean_rstd_nan=True)
+        res = run(["/usr/bin/python3", SCRIPT, folder])
+        if not check(res.returncode == 0, f"{op} bwd run exited {res.returncode}: {res.stderr}"):
+            continue
+        xd, gd = x.astype(np.float64), gamma.astype(np.float64) * dy
+        mean = xd.mean(1, keepdims=True) if op == "layernorm" else 0 * xd[:, :1]
+        rstd = 1 / np.sqrt(((xd - mean) ** 2).mean(1, keepdims=True) + 1e-5)
+        xhat = (xd - mean) * rstd
+        a = gd.mean(1, keepdims=True) if op == "layernorm" else 0
+        dx = rstd * (gd - a - xhat * (gd * xhat).mean(1, keepdims=True))
+        got = {n: np.load(os.path.join(folder, n + ".npy")) for n in ("dx", "dgamma")}
+        check(np.allclose(got["dx"], dx, rtol=1e-4, atol=1e-5), f"{op} dx differs from the formula")
+        check(np.allclose(got["dgamma"], (dy * xhat).sum(0), rtol=1e-4, atol=1e-5), f"{op} dgamma differs")
+        if op == "layernorm":
+            check(np.allclose(np.load(os.path.join(folder, "dbeta.npy")), dy.astype(np.float64).sum(0),
+                              rtol=1e-5, atol=1e-5), "dbeta differs")
+        else:
+            check(not os.path.exists(os.path.join(folder, "dbeta.npy")), "rmsnorm wrote a dbeta")
+
+    # Only the backward is timed: count forward calls through the script's own functions.
+    sys.path.insert(0, os.path.dirname(SCRIPT))
+    try:
+        import torch
+        import torch_layernorm as peer
+        folder = os.path.join(tmp, "bwd_count")
+        write_backward_problem(folder, "layernorm", 4, 16)
+        p = json.load(open(os.path.join(folder, "problem.json")))
+        calls = {"fwd": 0}
+        real = torch.nn.functional.layer_norm
+
+        def counted(*args, **kw):
+            calls["fwd"] += 1
+            return real(*args, **kw)
+
+        torch.nn.functional.layer_norm = counted
+        try:
+            fn, names = peer.backward_kernel(p, folder)
+            samples = peer.measure(fn, {"warmup_runs": 2, "min_samples": 3, "max_samples": 5,
+                                        "time_budget_s": 0.01, "cold": False})
+        finally:
+            torch.nn.functional.layer_norm = real
+        check(names == ["dx", "dgamma", "dbeta"], f"backward outputs {names}")
+        check(len(samples) >= 3 and all(t > 0 for t in samples), f"samples {samples}")
+        check(calls["fwd"] == 1, f"the forward ran {calls['fwd']} times; only the backward may be timed")
+    finally:
+        sys.path.pop(0)
+
+
+def test_backward_run(tmp):
+    """lnbench verifies torch's backward through --external (LayerNorm and
+    RMSNorm, f32 and bf16, with and without affine), tensor by tensor, then
+    times it."""
+    import torch
+    out = os.path.join(tmp, "bwd.json")
+    res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",
+               "--shape", "64x256,3x5", "--dtype", "f32,bf16", "--dist", "normal", "--both-modes",
+               "--json", out, "-q"])
+    if not check(res.returncode in (0, 1), f"lnbench verify --dir bwd exited {res.returncode}: {res.stderr}"):
+        return
+    report = json.load(open(out))
+    errors = schema_errors(report)
+    check(not errors, f"bwd report fails the schema: {errors[:5]}")
+    cases = report["cases"]
+    check(len(cases) == 2 * 2 * 2 * 2, f"{len(cases)} backward cases, want 16")
+    for c in cases:
+        p, t = c["problem"], (c.get("accuracy") or {}).get("tensors", {})
+        check(p["dir"] == "bwd", f"{c['id']}: not a backward")
+        check(c["status"] in ("passed", "failed"), f"{c['id']}: {c['status']} {c['reason']}")
+        if not t:
+            continue
+        rms = p["op"] == "rmsnorm"
+        check(t["dx"]["checked"] == p["rows"] * p["cols"], f"{c['id']}: dx not checked in full")
+        check(("dgamma" in t) == p["affine"] and ("dbeta" in t) == (p["affine"] and not rms),
+              f"{c['id']}: tensors {list(t)}")
+        check("mean" not in t and "rstd" not in t and "y" not in t, f"{c['id']}: inputs checked as outputs")
+        if p["dtype"] == "f32":
+            check(c["status"] == "passed", f"{c['id']}: torch f32 backward failed: {c['reason']}")
+        if c["status"] == "failed":
+            print(f"[finding] torch {torch.__version__} {c['id']}: {c['reason']}")
+
+    res = run([LNBENCH, "run", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",
+               "--shape", "64x256", "--dtype", "f32", "--min-samples", "3", "--time-budget", "0.05",
+               "--json", out, "-q"])
+    if not check(res.returncode == 0, f"lnbench run --dir bwd exited {res.returncode}: {res.stderr}"):
+        return
+    cases = json.load(open(out))["cases"]
+    check(len(cases) == 2, f"{len(cases)} timed backward cases, want 2")
+    for c in cases:
+        check(c["status"] == "passed" and len(c["timing"]["samples_s"]) >= 3
+              and c["timing"]["stop_reason"] == "external", f"{c['id']}: {c['status']} {c.get('timing')}")
+        check(c["throughput"]["ceiling_gbps"] > 0, f"{c['id']}: no ceiling next to the throughput")
+        check("--dir bwd" in c["repro"], f"repro {c['repro']}")
+
+
 def main():
     if not os.path.exists(SCRIPT):
         print(f"FAIL: {SCRIPT} missing")
@@ -186,6 +325,8 @@ def main():
         test_describe(tmp)
         test_no_torch_is_a_usage_error(tmp)
         test_torch_run(tmp)
+        test_backward_script(tmp)
+        test_backward_run(tmp)
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1

@@ -1,6 +1,7 @@
 // The oneDNN peer backend: oneDNN's layer_normalization_forward primitive on
 // the CPU engine, in its inference and training forms, with use_scale and
-// use_shift for gamma and beta. It runs the whole tensor in one primitive
+// use_shift for gamma and beta, and layer_normalization_backward (diff_src,
+// diff_scale, diff_shift) for the backward op. It runs the whole tensor in one primitive
 // call with oneDNN's own threading (OpenMP in Debian's build), so it does not
 // use the CpuCase row splitting; it shares the CPU device, ceiling and
 // cache flush with our CPU backends so the numbers sit side by side.
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -30,9 +32,11 @@ namespace {
 
 using dnnl::memory;
 using Lnorm = dnnl::layer_normalization_forward;
+using LnormBwd = dnnl::layer_normalization_backward;
 
 constexpr const char* kInference = "inference";
 constexpr const char* kTraining = "training";
+constexpr const char* kBackward = "backward";
 
 // Returns the version of the oneDNN library actually loaded ("2.6.3").
 std::string OneDnnVersion() {
@@ -124,19 +128,121 @@ Lnorm::primitive_desc MakePrimitiveDesc(const Problem& problem, bool training) {
   return Lnorm::primitive_desc(desc, CpuEngine(), /*allow_empty=*/true);
 }
 
+// Returns the backward primitive descriptor for a problem (prop_kind backward:
+// diff_src plus diff_scale/diff_shift when affine, backward_data otherwise),
+// or an empty one when oneDNN has no implementation. oneDNN wants the
+// descriptor of the forward it differentiates as a hint; without
+// use_global_stats the derivative flows through mean and variance, which is
+// lnbench's backward.
+LnormBwd::primitive_desc MakeBackwardPrimitiveDesc(const Problem& problem) {
+  const Lnorm::primitive_desc hint = MakePrimitiveDesc(problem, /*training=*/true);
+  if (!hint) return {};
+  const memory::desc data({problem.rows, problem.cols}, ToDnnl(problem.dtype),
+                          memory::format_tag::ab);
+  const memory::desc stat({problem.rows}, memory::data_type::f32, memory::format_tag::a);
+  const dnnl::prop_kind kind =
+      problem.affine ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data;
+  const LnormBwd::desc desc(kind, data, data, stat, static_cast<float>(problem.eps),
+                            FlagsFor(problem));
+  return LnormBwd::primitive_desc(desc, CpuEngine(), hint, /*allow_empty=*/true);
+}
+
+// Returns oneDNN's variance for lnbench's rstd: oneDNN's backward takes the
+// variance it saved in the forward and recomputes 1/sqrt(variance + eps) in
+// f32, lnbench hands the rstd the forward saved. var = 1/rstd^2 - eps_f32 in
+// double (eps as the f32 oneDNN adds back), rounded to f32 once: oneDNN's
+// recomputed rstd is then within about 2 f32 ulps of the given one. NaN stays
+// NaN; rstd 0 (a row of infinities) gives an infinite variance.
+float VarianceFromRstd(float rstd, float eps_f32) {
+  const double r = rstd;
+  return static_cast<float>(1.0 / (r * r) - static_cast<double>(eps_f32));
+}
+
 // Returns the message of a oneDNN exception with its status.
 std::string DnnlMessage(const dnnl::error& e) {
   return std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")";
 }
 
-class OneDnnCase : public PreparedCase {
+// What the forward and backward cases share: one primitive executed on the
+// whole tensor with a set OpenMP thread count, timed with the host clock.
+class OneDnnPrimitiveCase : public PreparedCase {
+ public:
+  OneDnnPrimitiveCase(const Problem& problem, int threads)
+      : problem_(problem), threads_(ThreadsFor(threads)), pool_(&SharedThreadPool(threads)) {}
+
+  void Run() override {
+    ScopedOmpThreads scoped(threads_);
+    Execute();
+  }
+
+  double TimeBatch(int batch, bool cold) override {
+    if (cold) {
+      FlushCpuCaches();
+      batch = 1;
+    }
+    ScopedOmpThreads scoped(threads_);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < batch; ++i) Execute();
+    const auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(t1 - t0).count();
+  }
+
+ protected:
+  // Returns the details every oneDNN case reports.
+  std::map<std::string, std::string> CommonDetails() const {
+    return {
+        {"threads", std::to_string(threads_)},
+        {"omp_team", std::to_string(omp_team_)},
+        {"threading", "oneDNN's OpenMP runtime, omp_set_num_threads(" +
+                          std::to_string(threads_) + ") around primitive creation and execution"},
+        {"onednn_version", OneDnnVersion()},
+        {"onednn_impl", impl_},
+        {"onednn_isa", OneDnnIsaName()},
+        {"flags", problem_.affine ? "use_scale|use_shift" : "none"},
+        {"eps_f32", std::to_string(static_cast<float>(problem_.eps))},
+    };
+  }
+
+  // Keeps the primitive built from `pd` and measures the OpenMP team.
+  template <class PrimitiveDesc>
+  void SetPrimitive(const PrimitiveDesc& pd, dnnl::primitive primitive) {
+    impl_ = pd.impl_info_str();
+    primitive_ = std::move(primitive);
+    stream_ = dnnl::stream(CpuEngine());
+    omp_team_ = MeasuredOmpTeam(threads_);
+  }
+
+  // Computes the outputs of a problem without rows, which oneDNN is not
+  // asked to do (it rejects zero-sized memory for some arguments).
+  virtual void ExecuteEmpty() {}
+
+  Problem problem_;
+  int threads_;
+  ThreadPool* pool_;
+  std::unordered_map<int, memory> args_;
+
+ private:
+  void Execute() {
+    if (problem_.elements() == 0) return ExecuteEmpty();
+    try {
+      primitive_.execute(stream_, args_);
+      stream_.wait();
+    } catch (const dnnl::error& e) {
+      throw RuntimeError(DnnlMessage(e));
+    }
+  }
+
+  std::string impl_;
+  int omp_team_ = 0;
+  dnnl::primitive primitive_;
+  dnnl::stream stream_;
+};
+
+class OneDnnCase : public OneDnnPrimitiveCase {
  public:
   OneDnnCase(const Problem& problem, const HostTensors& inputs, int threads, bool training)
-      : problem_(problem),
-        inputs_(inputs),
-        threads_(ThreadsFor(threads)),
+      : OneDnnPrimitiveCase(problem, threads),
         training_(training),
-        pool_(&SharedThreadPool(threads)),
         y_(static_cast<size_t>(problem.elements()) * DTypeSize(problem.dtype)),
         mean_(training ? static_cast<size_t>(problem.rows) * 4 : 0),
         variance_(training ? static_cast<size_t>(problem.rows) * 4 : 0) {
@@ -145,10 +251,7 @@ class OneDnnCase : public PreparedCase {
     if (!pd)
       throw RuntimeError("oneDNN: no layer normalization implementation for " +
                          problem.ShortName());
-    impl_ = pd.impl_info_str();
-    primitive_ = Lnorm(pd);
     dnnl::engine& engine = CpuEngine();
-    stream_ = dnnl::stream(engine);
     // oneDNN reads x in place: no copy, the same bytes every backend reads.
     args_[DNNL_ARG_SRC] = memory(pd.src_desc(), engine, inputs.get(TensorId::kX));
     args_[DNNL_ARG_DST] = memory(pd.dst_desc(), engine, y_.data());
@@ -161,7 +264,7 @@ class OneDnnCase : public PreparedCase {
       args_[DNNL_ARG_MEAN] = memory(pd.mean_desc(), engine, mean_.data());
       args_[DNNL_ARG_VARIANCE] = memory(pd.variance_desc(), engine, variance_.data());
     }
-    omp_team_ = MeasuredOmpTeam(threads_);
+    SetPrimitive(pd, Lnorm(pd));
   }
 
   std::string ResolvedVariant() const override { return training_ ? kTraining : kInference; }
@@ -172,11 +275,6 @@ class OneDnnCase : public PreparedCase {
       FillPoisonHost(DType::kF32, mean_.data(), problem_.rows, *pool_);
       FillPoisonHost(DType::kF32, variance_.data(), problem_.rows, *pool_);
     }
-  }
-
-  void Run() override {
-    ScopedOmpThreads scoped(threads_);
-    Execute();
   }
 
   void Download(const HostTensors& out) override {
@@ -204,31 +302,9 @@ class OneDnnCase : public PreparedCase {
     }
   }
 
-  double TimeBatch(int batch, bool cold) override {
-    if (cold) {
-      FlushCpuCaches();
-      batch = 1;
-    }
-    ScopedOmpThreads scoped(threads_);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < batch; ++i) Execute();
-    const auto t1 = std::chrono::steady_clock::now();
-    return std::chrono::duration<double>(t1 - t0).count();
-  }
-
   std::map<std::string, std::string> Details() const override {
-    std::map<std::string, std::string> d = {
-        {"threads", std::to_string(threads_)},
-        {"omp_team", std::to_string(omp_team_)},
-        {"threading", "oneDNN's OpenMP runtime, omp_set_num_threads(" +
-                          std::to_string(threads_) + ") around primitive creation and execution"},
-        {"onednn_version", OneDnnVersion()},
-        {"onednn_impl", impl_},
-        {"onednn_isa", OneDnnIsaName()},
-        {"prop_kind", training_ ? "forward_training" : "forward_inference"},
-        {"flags", problem_.affine ? "use_scale|use_shift" : "none"},
-        {"eps_f32", std::to_string(static_cast<float>(problem_.eps))},
-    };
+    std::map<std::string, std::string> d = CommonDetails();
+    d["prop_kind"] = training_ ? "forward_training" : "forward_inference";
     if (problem_.stats)
       d["stats"] =
           "mean: oneDNN's mean output; rstd: 1/sqrt(variance + eps) computed in double from "
@@ -239,34 +315,105 @@ class OneDnnCase : public PreparedCase {
   }
 
  private:
-  void Execute() {
-    if (problem_.elements() == 0) return;
-    try {
-      primitive_.execute(stream_, args_);
-      stream_.wait();
-    } catch (const dnnl::error& e) {
-      throw RuntimeError(DnnlMessage(e));
+  bool training_;
+  HostBuffer y_, mean_, variance_;
+};
+
+// LayerNorm backward: dx (diff_src), dgamma (diff_scale) and dbeta
+// (diff_shift) from x, dy (diff_dst), gamma (scale), mean and the variance
+// derived from rstd at Prepare.
+class OneDnnBackwardCase : public OneDnnPrimitiveCase {
+ public:
+  OneDnnBackwardCase(const Problem& problem, const HostTensors& inputs, int threads)
+      : OneDnnPrimitiveCase(problem, threads),
+        dx_(static_cast<size_t>(problem.elements()) * DTypeSize(problem.dtype)),
+        dgamma_(problem.affine ? static_cast<size_t>(problem.cols) * 4 : 0),
+        dbeta_(problem.affine ? static_cast<size_t>(problem.cols) * 4 : 0),
+        shift_(problem.affine ? static_cast<size_t>(problem.cols) * 4 : 0),
+        variance_(static_cast<size_t>(problem.rows) * 4) {
+    ScopedOmpThreads scoped(threads_);
+    const LnormBwd::primitive_desc pd = MakeBackwardPrimitiveDesc(problem);
+    if (!pd)
+      throw RuntimeError("oneDNN: no layer normalization backward implementation for " +
+                         problem.ShortName());
+    // The variance oneDNN wants, from lnbench's rstd: here, before any timed
+    // run, so the conversion costs oneDNN nothing (its bytes are the rstd
+    // bytes of the model: one f32 per row either way).
+    const float eps_f32 = static_cast<float>(problem.eps);
+    const float* rstd = inputs.get<float>(TensorId::kRstd);
+    float* var = variance_.as<float>();
+    for (int64_t r = 0; r < problem.rows; ++r) var[r] = VarianceFromRstd(rstd[r], eps_f32);
+    dnnl::engine& engine = CpuEngine();
+    // x, dy, mean and gamma are read in place.
+    args_[DNNL_ARG_SRC] = memory(pd.src_desc(), engine, inputs.get(TensorId::kX));
+    args_[DNNL_ARG_DIFF_DST] = memory(pd.diff_dst_desc(), engine, inputs.get(TensorId::kDy));
+    args_[DNNL_ARG_MEAN] = memory(pd.mean_desc(), engine, inputs.get(TensorId::kMean));
+    args_[DNNL_ARG_VARIANCE] = memory(pd.variance_desc(), engine, variance_.data());
+    args_[DNNL_ARG_DIFF_SRC] = memory(pd.diff_src_desc(), engine, dx_.data());
+    if (problem.affine) {
+      const memory::desc param({problem.cols}, memory::data_type::f32, memory::format_tag::a);
+      args_[DNNL_ARG_SCALE] = memory(param, engine, inputs.get(TensorId::kGamma));
+      // oneDNN 2.6 refuses to execute a use_shift backward without a shift
+      // argument, though the derivative does not depend on beta (nor does
+      // oneDNN read it: a NaN shift changes no output bit). The backward op
+      // has no beta, so a zero buffer stands in.
+      std::memset(shift_.data(), 0, static_cast<size_t>(problem.cols) * 4);
+      args_[DNNL_ARG_SHIFT] = memory(param, engine, shift_.data());
+      args_[DNNL_ARG_DIFF_SCALE] = memory(param, engine, dgamma_.data());
+      args_[DNNL_ARG_DIFF_SHIFT] = memory(param, engine, dbeta_.data());
+    }
+    SetPrimitive(pd, LnormBwd(pd));
+  }
+
+  std::string ResolvedVariant() const override { return kBackward; }
+
+  // dgamma and dbeta of no rows are empty sums: zeros.
+  void ExecuteEmpty() override {
+    if (!problem_.affine) return;
+    std::memset(dgamma_.data(), 0, static_cast<size_t>(problem_.cols) * 4);
+    std::memset(dbeta_.data(), 0, static_cast<size_t>(problem_.cols) * 4);
+  }
+
+  void Poison() override {
+    FillPoisonHost(problem_.dtype, dx_.data(), problem_.elements(), *pool_);
+    if (problem_.affine) {
+      FillPoisonHost(DType::kF32, dgamma_.data(), problem_.cols, *pool_);
+      FillPoisonHost(DType::kF32, dbeta_.data(), problem_.cols, *pool_);
     }
   }
 
-  Problem problem_;
-  HostTensors inputs_;
-  int threads_;
-  bool training_;
-  ThreadPool* pool_;
-  HostBuffer y_, mean_, variance_;
-  std::string impl_;
-  int omp_team_ = 0;
-  Lnorm primitive_;
-  dnnl::stream stream_;
-  std::unordered_map<int, memory> args_;
+  void Download(const HostTensors& out) override {
+    const size_t esize = DTypeSize(problem_.dtype);
+    pool_->ParallelFor(problem_.elements(), [&](int64_t b, int64_t e) {
+      std::memcpy(out.get<uint8_t>(TensorId::kDx) + b * esize, dx_.as<uint8_t>() + b * esize,
+                  (e - b) * esize);
+    });
+    if (!problem_.affine) return;
+    const size_t bytes = static_cast<size_t>(problem_.cols) * 4;
+    if (float* dgamma = out.get<float>(TensorId::kDgamma)) std::memcpy(dgamma, dgamma_.data(), bytes);
+    if (float* dbeta = out.get<float>(TensorId::kDbeta)) std::memcpy(dbeta, dbeta_.data(), bytes);
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    std::map<std::string, std::string> d = CommonDetails();
+    d["prop_kind"] = problem_.affine ? "backward" : "backward_data";
+    d["stats"] =
+        "mean: lnbench's input, read in place; variance = 1/rstd^2 - eps_f32 from lnbench's "
+        "rstd, in double rounded to f32 at prepare (not timed); oneDNN recomputes "
+        "1/sqrt(variance + eps) in f32";
+    return d;
+  }
+
+ private:
+  HostBuffer dx_, dgamma_, dbeta_, shift_, variance_;
 };
 
 class OneDnnBackend : public CpuBackend {
  public:
   std::string Name() const override { return "onednn"; }
   std::string Description() const override {
-    return "oneDNN " + OneDnnVersion() + " layer_normalization_forward on the CPU engine";
+    return "oneDNN " + OneDnnVersion() +
+           " layer_normalization_forward and _backward on the CPU engine";
   }
   bool IsPeer() const override { return true; }
 
@@ -290,52 +437,66 @@ class OneDnnBackend : public CpuBackend {
     return {{kInference,
              "forward_inference: y only (the default, or training when mean/rstd are asked for)"},
             {kTraining,
-             "forward_training: y plus mean and variance (rstd = 1/sqrt(variance + eps))"}};
+             "forward_training: y plus mean and variance (rstd = 1/sqrt(variance + eps))"},
+            {kBackward,
+             "layer_normalization_backward: dx, dgamma, dbeta (the default and only variant of "
+             "--dir bwd; variance = 1/rstd^2 - eps given at prepare)"}};
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (problem.norm == Norm::kRmsNorm) return Verdict::No(RmsNormReason());
-    if (problem.dir != Direction::kForward)
-      return Verdict::No(OpName(problem.norm, problem.dir) + ": not implemented by onednn");
-    bool training = false;
-    if (!ParseVariant(options.variant, problem, &training))
-      return Verdict::No("unknown variant '" + options.variant + "' (have: inference, training)");
-    if (problem.stats && !training)
+    const std::optional<Form> form = ParseVariant(options.variant, problem);
+    if (!form)
+      return Verdict::No("unknown variant '" + options.variant +
+                         "' (have: inference, training, backward)");
+    const bool backward = problem.dir == Direction::kBackward;
+    if (backward && *form != Form::kBackward)
+      return Verdict::No("variant " + options.variant + " is a forward primitive; " +
+                         OpName(problem.norm, problem.dir) + " runs variant backward");
+    if (!backward && *form == Form::kBackward)
+      return Verdict::No("variant backward is layer_normalization_backward, for --dir bwd");
+    if (problem.stats && *form == Form::kInference)
       return Verdict::No(
           "oneDNN's forward_inference does not output mean/variance; use variant training");
     if (!(static_cast<float>(problem.eps) > 0.0f))
       return Verdict::No("eps does not fit a positive f32 (oneDNN takes a float epsilon)");
-    return DTypeVerdict(problem.dtype, training);
+    return DTypeVerdict(problem.dtype, *form);
   }
 
   std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
                                         const CaseOptions& options) override {
-    bool training = false;
-    if (!ParseVariant(options.variant, problem, &training))
+    const std::optional<Form> form = ParseVariant(options.variant, problem);
+    if (!form)
       throw UsageError("onednn: unknown variant '" + options.variant +
-                       "' (have: inference, training)");
+                       "' (have: inference, training, backward)");
     const Verdict v = Supports(problem, options);
     if (!v.ok) throw UsageError("onednn: " + v.reason);
     try {
-      return std::make_unique<OneDnnCase>(problem, inputs, options.threads, training);
+      if (*form == Form::kBackward)
+        return std::make_unique<OneDnnBackwardCase>(problem, inputs, options.threads);
+      return std::make_unique<OneDnnCase>(problem, inputs, options.threads,
+                                          *form == Form::kTraining);
     } catch (const dnnl::error& e) {
       throw RuntimeError(DnnlMessage(e));
     }
   }
 
  private:
-  // Returns false for an unknown variant; sets *training. The default is
-  // inference unless the problem asks for mean/rstd, which only training outputs.
-  static bool ParseVariant(const std::string& variant, const Problem& problem, bool* training) {
+  // The primitive a variant runs.
+  enum class Form { kInference, kTraining, kBackward };
+
+  // Returns the form of a variant, nullopt for an unknown one. The default is
+  // backward for --dir bwd, else inference unless the problem asks for
+  // mean/rstd, which only training outputs.
+  static std::optional<Form> ParseVariant(const std::string& variant, const Problem& problem) {
     if (variant.empty()) {
-      *training = problem.stats;
-      return true;
+      if (problem.dir == Direction::kBackward) return Form::kBackward;
+      return problem.stats ? Form::kTraining : Form::kInference;
     }
-    if (variant == kInference || variant == kTraining) {
-      *training = variant == kTraining;
-      return true;
-    }
-    return false;
+    if (variant == kInference) return Form::kInference;
+    if (variant == kTraining) return Form::kTraining;
+    if (variant == kBackward) return Form::kBackward;
+    return std::nullopt;
   }
 
   // Returns why rmsnorm is unsupported: oneDNN 2.x's layer normalization has
@@ -354,9 +515,9 @@ class OneDnnBackend : public CpuBackend {
   // Returns whether oneDNN has an implementation of the dtype on this CPU,
   // asked once per (dtype, form) on a small shape: implementation choice in
   // oneDNN's CPU layer norm depends on the dtype and ISA, not on the shape.
-  Verdict DTypeVerdict(DType dtype, bool training) const {
+  Verdict DTypeVerdict(DType dtype, Form form) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto key = std::make_pair(dtype, training);
+    const auto key = std::make_pair(dtype, form);
     auto it = dtype_verdicts_.find(key);
     if (it != dtype_verdicts_.end()) return it->second;
     Verdict verdict = Verdict::Yes();
@@ -366,11 +527,14 @@ class OneDnnBackend : public CpuBackend {
       probe.cols = 64;
       probe.dtype = dtype;
       probe.affine = true;
-      if (!MakePrimitiveDesc(probe, training)) {
+      const bool found = form == Form::kBackward
+                             ? static_cast<bool>(MakeBackwardPrimitiveDesc(probe))
+                             : static_cast<bool>(MakePrimitiveDesc(probe, form == Form::kTraining));
+      if (!found) {
         verdict = Verdict::No("oneDNN " + OneDnnVersion() + " has no " +
-                              std::string(DTypeName(dtype)) +
-                              " layer normalization on this CPU (effective ISA " +
-                              OneDnnIsaName() + ")");
+                              std::string(DTypeName(dtype)) + " layer normalization" +
+                              (form == Form::kBackward ? " backward" : "") +
+                              " on this CPU (effective ISA " + OneDnnIsaName() + ")");
       }
     } catch (const dnnl::error& e) {
       verdict = Verdict::No(DnnlMessage(e));
@@ -380,7 +544,7 @@ class OneDnnBackend : public CpuBackend {
   }
 
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<DType, bool>, Verdict> dtype_verdicts_;
+  mutable std::map<std::pair<DType, Form>, Verdict> dtype_verdicts_;
 };
 
 }  // namespace

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch's layer norm as an lnbench peer, through lnbench's external-command
-protocol (docs/plugins.md, protocol 1). lnbench writes the inputs, checks the
-outputs against its float64 reference, and writes the report; this script only
-runs torch and times it:
+"""PyTorch's layer norm (and RMS norm), forward and backward, as an lnbench
+peer, through lnbench's external-command protocol (docs/plugins.md, protocol
+1). lnbench writes the inputs, checks the outputs against its float64
+reference, and writes the report; this script only runs torch and times it:
 
     lnbench run --external 'torch=python3 scripts/peers/torch_layernorm.py' -b torch,highway \\
         --shape 4096x768 --dtype f32,bf16
@@ -10,7 +10,18 @@ runs torch and times it:
 Variants: "eager" (torch.nn.functional.layer_norm; torch.native_layer_norm when
 lnbench asks for the statistics) and, where this PyTorch has torch.compile,
 "compile". RMSNorm is reported unsupported where torch has no F.rms_norm
-(PyTorch before 2.4). `--device cuda` (before the folder lnbench appends) runs
+(PyTorch before 2.4).
+
+Backward (--dir bwd): autograd, the way training computes it. x, gamma (and
+beta) require grad, the forward runs once, then only
+torch.autograd.grad(y, (x, gamma, beta), dy) is timed (y.backward(dy) without
+the accumulation into .grad). Torch's backward uses the mean and rstd its own
+forward saved: lnbench's mean/rstd inputs are not read. RMSNorm backward goes
+through F.rms_norm where torch has it, else through the composed formula
+x * rsqrt(mean(x^2) + eps) * gamma. beta is no input of the backward (dbeta
+does not depend on it): zeros stand in.
+
+`--device cuda` (before the folder lnbench appends) runs
 on the GPU and times with CUDA events; lnbench then needs its CUDA build (the
 device's copy ceiling comes from its cuda backend):
 
@@ -38,19 +49,40 @@ def device_of():
     return "cuda" if "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] == "cuda" else "cpu"
 
 
+def rms_norm(x, shape, w, eps):
+    """F.rms_norm where torch has it (2.4 and later), else the same formula composed of torch ops."""
+    if hasattr(torch.nn.functional, "rms_norm"):
+        return torch.nn.functional.rms_norm(x, shape, w, eps)
+    y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    return y * w if w is not None else y
+
+
 def describe(folder):
-    variants = [{"name": "eager", "description": "torch.nn.functional.layer_norm (native_layer_norm for stats)"}]
+    variants = [{"name": "eager", "description": "fwd: torch.nn.functional.layer_norm (native_layer_norm for stats); "
+                                                 "bwd: torch.autograd.grad through it, only the backward timed"}]
     if hasattr(torch, "compile"):
-        variants.append({"name": "compile", "description": "the eager variant through torch.compile"})
+        variants.append({"name": "compile", "description": "the eager variant through torch.compile "
+                                                           "(bwd: the compiled forward's backward)"})
     unsupported = {}
-    supports = {"layernorm/fwd": []}
-    for name, dtype in DTYPES.items():
-        # This PyTorch's CPU kernels decide: f16 layer norm is missing before 2.1.
+    supports = {"layernorm/fwd": [], "layernorm/bwd": [], "rmsnorm/bwd": []}
+
+    def probe(key, name, fn):
+        # This PyTorch's kernels on the device decide: e.g. f16 layer norm is
+        # missing on the CPU before 2.1.
         try:
-            torch.nn.functional.layer_norm(torch.zeros(2, 8, dtype=dtype, device=device_of()), (8,))
-            supports["layernorm/fwd"].append(name)
+            fn()
+            supports[key].append(name)
         except RuntimeError as e:
-            unsupported[f"layernorm/fwd/{name}"] = f"torch {torch.__version__} on {device_of()}: {str(e).splitlines()[0]}"
+            unsupported[f"{key}/{name}"] = f"torch {torch.__version__} on {device_of()}: {str(e).splitlines()[0]}"
+
+    for name, dtype in DTYPES.items():
+        x = torch.zeros(2, 8, dtype=dtype, device=device_of())
+        w = torch.ones(8, dtype=dtype, device=device_of(), requires_grad=True)
+        probe("layernorm/fwd", name, lambda: torch.nn.functional.layer_norm(x, (8,), w, None))
+        grad = lambda y: torch.autograd.grad(y, (xg, w), torch.ones_like(y))
+        xg = x.clone().requires_grad_()
+        probe("layernorm/bwd", name, lambda: grad(torch.nn.functional.layer_norm(xg, (8,), w, None)))
+        probe("rmsnorm/bwd", name, lambda: grad(rms_norm(xg, (8,), w, 1e-5)))
     if hasattr(torch.nn.functional, "rms_norm"):
         supports["rmsnorm/fwd"] = list(DTYPES)
     else:
@@ -69,6 +101,37 @@ def save(folder, name, t):
     a = t.detach().cpu()
     a = a.numpy() if a.dtype in (torch.float32, torch.float16) else a.float().numpy()
     np.save(os.path.join(folder, name + ".npy"), a)
+
+
+def backward_kernel(p, folder):
+    """Returns (fn, names): fn() runs torch's backward once and returns the
+    gradients named in `names`. The forward runs here, once, untimed."""
+    dtype = DTYPES[p["dtype"]]
+    x = load(folder, "x", dtype).requires_grad_()
+    dy = load(folder, "dy", dtype)
+    shape, eps = (p["cols"],), p["eps"]
+    leaves, names = [x], ["dx"]
+    w = b = None
+    if "gamma" in p["inputs"]:
+        w = load(folder, "gamma", dtype).requires_grad_()
+        leaves.append(w)
+        names.append("dgamma")
+        if p["op"] == "layernorm":
+            # dbeta = sum(dy) does not depend on beta, which the backward is not given.
+            b = torch.zeros(p["cols"], dtype=dtype, device=device_of(), requires_grad=True)
+            leaves.append(b)
+            names.append("dbeta")
+    if p["op"] == "rmsnorm":
+        fwd = lambda: rms_norm(x, shape, w, eps)
+    else:
+        fwd = lambda: torch.nn.functional.layer_norm(x, shape, w, b, eps)
+    if p["variant"] == "compile":
+        torch._dynamo.reset()
+        fwd = torch.compile(fwd, dynamic=False)
+    y = fwd()
+    # retain_graph: the same graph (and the statistics torch's forward saved)
+    # serves every timed run.
+    return (lambda: torch.autograd.grad(y, leaves, dy, retain_graph=True)), names
 
 
 def kernel(p, folder):
@@ -125,6 +188,22 @@ def measure(fn, t):
     return samples
 
 
+def run_backward(p, folder):
+    fn, names = backward_kernel(p, folder)
+    grads = fn()
+    # dgamma/dbeta come in the parameters' dtype; lnbench reads them as f32.
+    outputs = {n: (g if n == "dx" else g.float()) for n, g in zip(names, grads)}
+    for name in p["outputs"]:
+        if name not in outputs:
+            print(f"torch_layernorm.py: no output '{name}' for {p['op']}/{p['dir']}", file=sys.stderr)
+            return 2
+        save(folder, name, outputs[name])
+    if p["action"] == "time":
+        with open(os.path.join(folder, "timing.json"), "w") as f:
+            json.dump({"samples_s": measure(fn, p["timing"])}, f)
+    return 0
+
+
 def main():
     folder = sys.argv[-1]
     with open(os.path.join(folder, "problem.json")) as f:
@@ -137,6 +216,8 @@ def main():
         return 0
     if device_of() == "cpu":
         torch.set_num_threads(p["threads"] if p["threads"] > 0 else os.cpu_count())
+    if p["dir"] == "bwd":
+        return run_backward(p, folder)
     fn = kernel(p, folder)
     with torch.no_grad():
         out = fn()
