@@ -6,10 +6,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#ifdef LNBENCH_EXAMPLE_CUDA_PLUGIN
+#include <cuda_runtime_api.h>
+#endif
 
 #include "app/guarded_memory.h"
 #include "app/plugin_worker.h"
@@ -200,6 +206,67 @@ TEST(PluginWorkerProtocolTest, RefusesAnotherVersionAndCommandsOutOfOrder) {
     EXPECT_TRUE(w->dead());
   }
 }
+
+#ifdef LNBENCH_EXAMPLE_CUDA_PLUGIN
+// The CUDA side of the worker, driven through the protocol on the example
+// CUDA plugin (CUDA builds). Without a GPU the setup is an error reply naming
+// the failed CUDA call; with one, a 2x8 LayerNorm comes back through the
+// shared memory and matches a float64 computation.
+TEST(PluginWorkerProtocolTest, CudaWorkerRunsTheExampleCudaPlugin) {
+  const int64_t rows = 2, cols = 8;
+  GuardedBuffer x("x", rows * cols * 4, true), gamma("gamma", cols * 4, true), beta("beta", cols * 4, true),
+      y("y", rows * cols * 4, true);
+  float* xv = static_cast<float*>(x.data());
+  for (int i = 0; i < rows * cols; ++i) xv[i] = static_cast<float>((i * 7) % 5) - 1.5f;
+  for (int c = 0; c < cols; ++c) {
+    static_cast<float*>(gamma.data())[c] = 1.0f + 0.25f * c;
+    static_cast<float*>(beta.data())[c] = 0.5f - 0.125f * c;
+  }
+  SetupPayload s;
+  std::snprintf(s.plugin_path, sizeof s.plugin_path, "%s", LNBENCH_EXAMPLE_CUDA_PLUGIN);
+  std::snprintf(s.backend, sizeof s.backend, "example_cuda");
+  std::snprintf(s.variant, sizeof s.variant, "rowblock");
+  s.problem = {sizeof(lnb_problem), LNB_NORM_LAYERNORM, LNB_DIR_FWD, LNB_DTYPE_F32, rows, cols, 1e-5,
+               LNB_FLAG_AFFINE, 0};
+  s.tensor_count = 4;
+  s.tensors[0] = {LNB_TENSOR_X, 0, LNB_DTYPE_F32, rows, cols, static_cast<uint64_t>(rows * cols * 4)};
+  s.tensors[1] = {LNB_TENSOR_GAMMA, 0, LNB_DTYPE_F32, 1, cols, static_cast<uint64_t>(cols * 4)};
+  s.tensors[2] = {LNB_TENSOR_BETA, 0, LNB_DTYPE_F32, 1, cols, static_cast<uint64_t>(cols * 4)};
+  s.tensors[3] = {LNB_TENSOR_Y, 1, LNB_DTYPE_F32, rows, cols, static_cast<uint64_t>(rows * cols * 4)};
+  auto w = WorkerProcess::Spawn(LNBENCH_BINARY, 60);
+  Command c;
+  c.kind = WorkerCommand::kSetup;
+  const Reply setup = w->Call(c, "setup", &s, sizeof s, {x.fd(), gamma.fd(), beta.fd(), y.fd()});
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    EXPECT_EQ(setup.kind, WorkerReply::kError);
+    EXPECT_NE(std::string(setup.text).find("cudaSetDevice"), std::string::npos) << setup.text;
+    return;
+  }
+  ASSERT_EQ(setup.kind, WorkerReply::kOk) << setup.text;
+  for (WorkerCommand k : {WorkerCommand::kPrepare, WorkerCommand::kPoison, WorkerCommand::kRun}) {
+    c.kind = k;
+    const Reply r = w->Call(c, "a command");
+    ASSERT_EQ(r.kind, WorkerReply::kOk) << static_cast<int>(k) << ": " << r.text;
+  }
+  for (int r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int k = 0; k < cols; ++k) mean += xv[r * cols + k] / double(cols);
+    for (int k = 0; k < cols; ++k) var += (xv[r * cols + k] - mean) * (xv[r * cols + k] - mean) / double(cols);
+    for (int k = 0; k < cols; ++k) {
+      const double want = (xv[r * cols + k] - mean) / std::sqrt(var + 1e-5) * static_cast<float*>(gamma.data())[k] +
+                          static_cast<float*>(beta.data())[k];
+      EXPECT_NEAR(static_cast<float*>(y.data())[r * cols + k], want, 1e-4) << r << "," << k;
+    }
+  }
+  c.kind = WorkerCommand::kTime;
+  c.batch = 3;
+  const Reply t = w->Call(c, "a timed batch");
+  EXPECT_EQ(t.kind, WorkerReply::kOk) << t.text;
+  EXPECT_GT(t.seconds, 0);
+  EXPECT_TRUE(w->ReleaseCase(10));
+}
+#endif
 
 // A file-backed buffer and its attached twin share the tensor bytes and the
 // canaries, each between guard pages of its own.
