@@ -530,12 +530,25 @@ bool WorkerProcess::ReleaseCase(double timeout_s) {
 
 std::string WorkerProcess::Reap(bool kill_first) {
   if (pid_ <= 0) return "";
-  if (kill_first) kill(pid_, SIGKILL);
   int status = 0;
-  pid_t w;
-  do {
-    w = waitpid(pid_, &status, 0);
-  } while (w < 0 && errno == EINTR);
+  pid_t w = 0;
+  if (!kill_first) {
+    // It is dying (a fault, a closed socket): give it two seconds, then kill
+    // it, so a process that closed its socket and lives on cannot hang lnbench.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      w = waitpid(pid_, &status, WNOHANG);
+      if (w < 0 && errno == EINTR) continue;
+      if (w != 0 || std::chrono::steady_clock::now() >= deadline) break;
+      usleep(1000);
+    }
+  }
+  if (w == 0) {
+    kill(pid_, SIGKILL);
+    do {
+      w = waitpid(pid_, &status, 0);
+    } while (w < 0 && errno == EINTR);
+  }
   pid_ = -1;
   dead_ = true;
   if (w < 0) return "it could not be waited for";
