@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <map>
 #include <new>
+#include <string_view>
 
+#include "app/plugin_worker.h"
 #include "cli/commands.h"
 #include "cli/suggest.h"
 #include "core/bounded_read.h"
@@ -27,6 +29,9 @@ const std::vector<std::string>& ProcessArgv() { return MutableArgv(); }
 
 int main(int argc, char** argv) {
   using namespace lnbench;
+  // lnbench started as a plugin worker by itself (app/plugin_worker.h): not a
+  // command of the CLI, and nothing of the CLI runs in it.
+  if (argc >= 2 && std::string_view(argv[1]) == kPluginWorkerCommand) return PluginWorkerMain(argc, argv);
   for (int i = 0; i < argc; ++i) MutableArgv().push_back(argv[i]);
   CLI::App app{"lnbench: verify and benchmark LayerNorm kernels against a float64 reference"};
   app.set_version_flag("--version", fmt::format("lnbench {} ({})", LNBENCH_VERSION, LNBENCH_GIT_SHA));

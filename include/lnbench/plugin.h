@@ -22,10 +22,14 @@
  * and owned by the plugin (they must stay valid while the library is loaded).
  *
  * Guards. A plugin is foreign code, so lnbench checks what it does:
- *   - by default every prepared case runs in a child process (a crash or a hang
- *     becomes an `error` case, the rest of the run goes on);
- *   - output tensors are followed by canary bytes and PROT_NONE guard pages
- *     (and preceded by a guard page): an out-of-bounds write fails the case;
+ *   - by default every prepared case runs in another process: a forked child
+ *     (CPU plugins) or a worker process started by exec (CUDA plugins, or any
+ *     with --plugin-isolation exec); a crash or a hang becomes an `error`
+ *     case, the rest of the run goes on. A worker may serve several cases of
+ *     a backend in turn, so a plugin's global state can outlive one case;
+ *   - host tensors are followed by canary bytes and PROT_NONE guard pages
+ *     (and preceded by a guard page), device tensors preceded and followed
+ *     by canary bytes: an out-of-bounds write fails the case;
  *   - inputs are checksummed after each verification run: mutating them fails;
  *   - each case is verified a second time on fresh inputs (another seed, the
  *     outputs poisoned again) through the same state: caching outputs fails.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,19 +24,64 @@ size_t PageSize() {
 
 }  // namespace
 
-GuardedBuffer::GuardedBuffer(std::string name, size_t bytes) : name_(std::move(name)), bytes_(bytes) {
+GuardedBuffer::GuardedBuffer(std::string name, size_t bytes) : GuardedBuffer(std::move(name), bytes, false) {}
+
+GuardedBuffer::GuardedBuffer(std::string name, size_t bytes, bool file_backed)
+    : name_(std::move(name)), bytes_(bytes) {
+  if (file_backed) {
+    const size_t page = PageSize();
+    fd_ = memfd_create(("lnbench-" + name_).c_str(), MFD_CLOEXEC);
+    if (fd_ < 0)
+      throw RuntimeError(fmt::format("memfd_create for tensor {} failed: {}", name_, std::strerror(errno)));
+    if (ftruncate(fd_, static_cast<off_t>((bytes + page - 1) / page * page)) != 0) {
+      const int err = errno;
+      Release();
+      throw RuntimeError(fmt::format("sizing the memfd of tensor {} ({} bytes) failed: {}", name_, bytes,
+                                     std::strerror(err)));
+    }
+  }
+  Map(true);
+}
+
+GuardedBuffer GuardedBuffer::Attach(std::string name, size_t bytes, int fd) {
+  GuardedBuffer g;
+  g.name_ = std::move(name);
+  g.bytes_ = bytes;
+  g.fd_ = fd;
+  struct stat st {};
   const size_t page = PageSize();
-  const size_t body = (bytes + page - 1) / page * page;
+  if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != (bytes + page - 1) / page * page)
+    throw RuntimeError(fmt::format("the shared memory of tensor {} does not hold {} bytes", g.name_, bytes));
+  g.Map(false);
+  return g;
+}
+
+void GuardedBuffer::Map(bool init_canaries) {
+  const size_t page = PageSize();
+  const size_t body = (bytes_ + page - 1) / page * page;
   mapped_ = page + body + page;
-  void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED)
+  // Anonymous buffers are mapped whole and shared (a forked child sees them);
+  // file-backed ones reserve the range, then map the file over the body.
+  void* p = mmap(nullptr, mapped_, fd_ < 0 ? PROT_READ | PROT_WRITE : PROT_NONE,
+                 (fd_ < 0 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    Release();
     throw RuntimeError(fmt::format("mmap of {} bytes for tensor {} failed: {}", mapped_, name_,
-                                   std::strerror(errno)));
+                                   std::strerror(err)));
+  }
   base_ = static_cast<uint8_t*>(p);
   data_ = base_ + page;
-  canary_bytes_ = body - bytes;
-  std::memset(data_ + bytes, kCanary, canary_bytes_);
-  if (mprotect(base_, page, PROT_NONE) != 0 || mprotect(data_ + body, page, PROT_NONE) != 0) {
+  canary_bytes_ = body - bytes_;
+  if (fd_ >= 0 && body > 0 &&
+      mmap(data_, body, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, 0) == MAP_FAILED) {
+    const int err = errno;
+    Release();
+    throw RuntimeError(fmt::format("mmap of the shared memory of tensor {} failed: {}", name_,
+                                   std::strerror(err)));
+  }
+  if (init_canaries) std::memset(data_ + bytes_, kCanary, canary_bytes_);
+  if (fd_ < 0 && (mprotect(base_, page, PROT_NONE) != 0 || mprotect(data_ + body, page, PROT_NONE) != 0)) {
     const int err = errno;
     Release();
     throw RuntimeError(fmt::format("mprotect of the guard pages of tensor {} failed: {}", name_,
@@ -54,6 +100,7 @@ GuardedBuffer& GuardedBuffer::operator=(GuardedBuffer&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     bytes_ = std::exchange(other.bytes_, 0);
     canary_bytes_ = std::exchange(other.canary_bytes_, 0);
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
@@ -62,8 +109,10 @@ GuardedBuffer::~GuardedBuffer() { Release(); }
 
 void GuardedBuffer::Release() {
   if (base_ != nullptr) munmap(base_, mapped_);
+  if (fd_ >= 0) close(fd_);
   base_ = nullptr;
   data_ = nullptr;
+  fd_ = -1;
 }
 
 std::string GuardedBuffer::CheckCanaries() const {

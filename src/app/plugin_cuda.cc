@@ -2,11 +2,17 @@
 // timing, device poison and the device copy ceiling, all from the shared CUDA
 // helpers the built-in cuda and cudnn backends use. Compiled in CUDA builds only.
 //
-// Guards on the GPU: every tensor is followed by kCanaryBytes of canary bytes
-// (cudaMemset), read back after each verification run; inputs are read back
-// and compared with lnbench's host copy. CUDA plugins run in lnbench's own
-// process: a CUDA context does not survive fork(), so there is no child
-// process and no timeout for them.
+// Guards on the GPU: every tensor is followed (in the worker also preceded)
+// by kCanaryBytes of canary bytes (cudaMemset), read back after each
+// verification run; inputs are read back and compared with lnbench's host copy.
+//
+// Two places run these cases. By default an exec'd worker process
+// (app/plugin_worker.h: a CUDA context does not survive fork(), exec does):
+// CudaWorkerEngine owns the device side there and exchanges tensors with
+// lnbench through shared memory. With --plugin-isolation none, CudaPluginCase
+// runs them in lnbench's own process.
+//
+// Untested on a GPU in this project's CI (no GPU there): compiled only.
 #include "app/plugin_cuda.h"
 
 #include <fmt/format.h>
@@ -85,7 +91,7 @@ class CudaPluginCase : public PreparedCase {
     }
   }
   std::map<std::string, std::string> Details() const override {
-    return {{"isolation", "none (CUDA plugins run in lnbench's process)"}};
+    return {{"isolation", "none (--plugin-isolation none)"}};
   }
 
  private:
@@ -129,6 +135,125 @@ class CudaPluginCase : public PreparedCase {
   void* state_ = nullptr;
 };
 
+// Makes `device` current before anything else of the engine touches CUDA.
+struct CurrentDevice {
+  explicit CurrentDevice(int device) { LNBENCH_CUDA_CALL(cudaSetDevice(device)); }
+};
+
+class CudaWorkerEngine : public WorkerEngine {
+ public:
+  CudaWorkerEngine(const lnb_backend* b, const lnb_problem& problem, std::string variant, int device,
+                   std::vector<PluginTensor> tensors)
+      : device_(device), b_(b), problem_(problem), variant_(std::move(variant)), tensors_(std::move(tensors)) {
+    uint64_t total = 0;
+    for (const PluginTensor& t : tensors_) total += t.bytes + 2 * kCanaryBytes;
+    RequireDeviceMemory(total, b_->name);
+    for (const PluginTensor& t : tensors_) {
+      buffers_.emplace_back(kCanaryBytes + t.bytes + kCanaryBytes);
+      uint8_t* base = buffers_.back().as<uint8_t>();
+      LNBENCH_CUDA_CALL(cudaMemset(base, kCanary, kCanaryBytes));
+      LNBENCH_CUDA_CALL(cudaMemset(base + kCanaryBytes + t.bytes, kCanary, kCanaryBytes));
+      c_tensors_[t.id] = {base + kCanaryBytes, t.rows, t.cols, t.dtype, t.is_output ? 1u : 0u};
+    }
+    Upload();
+  }
+  ~CudaWorkerEngine() override { Release(); }
+
+  void Prepare(Reply& r) override {
+    if (b_->prepare(b_->user, &problem_, variant_.c_str(), c_tensors_, &state_, r.text, sizeof r.text) != 0)
+      r.kind = WorkerReply::kError;
+  }
+  void Poison() override {
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      if (tensors_[i].is_output)
+        FillPoison(Data(i), tensors_[i].lnbench_dtype, tensors_[i].rows * tensors_[i].cols, stream_.get());
+    LNBENCH_CUDA_CHECK_LAUNCH();
+    stream_.Synchronize();
+  }
+  // One run, then the guards, then the outputs into the shared memory.
+  void Run(Reply& r) override {
+    if (!CallRun(r)) return;
+    stream_.Synchronize();
+    LNBENCH_CUDA_CHECK_LAUNCH();
+    CheckGuards(true);
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      if (tensors_[i].is_output && tensors_[i].bytes > 0)
+        LNBENCH_CUDA_CALL(cudaMemcpy(tensors_[i].host_output, Data(i), tensors_[i].bytes, cudaMemcpyDeviceToHost));
+  }
+  // CUDA events on the plugin's stream around `batch` run() calls, as
+  // CudaPluginCase times them; the canaries are checked afterwards.
+  void Time(int batch, bool cold, Reply& r) override {
+    if (cold) {
+      flusher_.Flush(stream_.get());
+      batch = 1;
+    }
+    // No held stream: a foreign run() may wait for its stream.
+    timer_.Start(stream_.get());
+    for (int i = 0; i < batch; ++i)
+      if (!CallRun(r)) return;
+    timer_.Stop(stream_.get());
+    r.seconds = timer_.Seconds();
+    LNBENCH_CUDA_CHECK_LAUNCH();
+    CheckGuards(false);
+  }
+  void Upload() override {
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      if (!tensors_[i].is_output && tensors_[i].bytes > 0)
+        LNBENCH_CUDA_CALL(cudaMemcpy(Data(i), tensors_[i].host_input, tensors_[i].bytes, cudaMemcpyHostToDevice));
+  }
+  void Release() override {
+    if (state_ != nullptr) b_->release(state_);
+    state_ = nullptr;
+  }
+
+ private:
+  uint8_t* Data(size_t i) const { return buffers_[i].as<uint8_t>() + kCanaryBytes; }
+
+  // Calls run(); false (r: kError with the plugin's reason) when it fails.
+  bool CallRun(Reply& r) {
+    if (b_->run(state_, c_tensors_, stream_.get(), r.text, sizeof r.text) == 0) return true;
+    r.kind = WorkerReply::kError;
+    return false;
+  }
+
+  // Throws GuardViolation for a changed canary before or after a tensor or,
+  // with `inputs`, a changed input.
+  void CheckGuards(bool inputs) const {
+    std::vector<uint8_t> host;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      const PluginTensor& t = tensors_[i];
+      uint8_t canary[2][kCanaryBytes];
+      LNBENCH_CUDA_CALL(cudaMemcpy(canary[0], buffers_[i].data(), kCanaryBytes, cudaMemcpyDeviceToHost));
+      LNBENCH_CUDA_CALL(cudaMemcpy(canary[1], Data(i) + t.bytes, kCanaryBytes, cudaMemcpyDeviceToHost));
+      for (size_t k = 0; k < kCanaryBytes; ++k) {
+        if (canary[0][k] != kCanary)
+          throw GuardViolation(fmt::format("{}: out-of-bounds write: {}: written before its start (byte {} before it)",
+                                           b_->name, t.name, kCanaryBytes - k));
+        if (canary[1][k] != kCanary)
+          throw GuardViolation(fmt::format("{}: out-of-bounds write: {}: written past its end of {} bytes (byte {} after it)",
+                                           b_->name, t.name, t.bytes, k));
+      }
+      if (!inputs || t.is_output || t.bytes == 0) continue;
+      host.resize(t.bytes);
+      LNBENCH_CUDA_CALL(cudaMemcpy(host.data(), Data(i), t.bytes, cudaMemcpyDeviceToHost));
+      if (std::memcmp(host.data(), t.host_input, t.bytes) != 0)
+        throw GuardViolation(fmt::format("{}: the kernel changed its input {} (inputs must not be written)", b_->name, t.name));
+    }
+  }
+
+  CurrentDevice device_;  // first: every member below lives on this device
+  const lnb_backend* b_;
+  lnb_problem problem_;
+  std::string variant_;
+  std::vector<PluginTensor> tensors_;
+  std::vector<DeviceBuffer> buffers_;
+  lnb_tensor c_tensors_[LNB_TENSOR_COUNT] = {};
+  CudaStream stream_;
+  CudaEventTimer timer_;
+  L2Flusher flusher_;
+  void* state_ = nullptr;
+};
+
 }  // namespace
 
 Verdict CudaPluginAvailable() { return CudaAvailable(); }
@@ -147,6 +272,12 @@ std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std
   for (const PluginTensor& t : tensors) total += t.bytes + kCanaryBytes;
   RequireDeviceMemory(total, name);
   return std::make_unique<CudaPluginCase>(b, name, p, cproblem, variant, tensors);
+}
+
+std::unique_ptr<WorkerEngine> MakeCudaWorkerEngine(const lnb_backend* b, const lnb_problem& problem,
+                                                   const std::string& variant, int device,
+                                                   const std::vector<PluginTensor>& tensors) {
+  return std::make_unique<CudaWorkerEngine>(b, problem, variant, device, tensors);
 }
 
 }  // namespace lnbench

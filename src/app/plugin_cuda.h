@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/plugin_tensors.h"
+#include "app/plugin_worker.h"
 #include "backends/backend.h"
 #include "lnbench/plugin.h"
 
@@ -20,11 +21,20 @@ Verdict CudaPluginAvailable();
 std::map<std::string, std::string> CudaPluginDeviceInfo();
 // Measures the device-to-device copy ceiling (the built-in cuda backend's).
 std::vector<CeilingMeasurement> CudaPluginCeiling(uint64_t bytes, int min_samples, double time_budget_s);
-// Prepares `p` on the plugin backend `b`: device tensors with canaries, a
-// stream, the plugin's prepare(). Throws RuntimeError.
+// Prepares `p` on the plugin backend `b` in lnbench's own process
+// (--plugin-isolation none): device tensors with canaries, a stream, the
+// plugin's prepare(). Throws RuntimeError.
 std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std::string& name, const Problem& p,
                                                  const lnb_problem& cproblem, const std::string& variant,
                                                  const HostTensors& inputs);
+
+// The device side of a CUDA plugin's case in an exec'd worker, on device
+// `device`: device tensors between canaries, uploaded from the shared host
+// tensors (`tensors[i].host_input`), the outputs copied back into theirs
+// (`host_output`) after each run. Throws RuntimeError.
+std::unique_ptr<WorkerEngine> MakeCudaWorkerEngine(const lnb_backend* b, const lnb_problem& problem,
+                                                   const std::string& variant, int device,
+                                                   const std::vector<PluginTensor>& tensors);
 
 }  // namespace lnbench
 

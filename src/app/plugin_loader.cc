@@ -2,25 +2,16 @@
 
 #include <dlfcn.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <ucontext.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <set>
 
 #include "app/guarded_memory.h"
 #include "app/plugin_tensors.h"
+#include "app/plugin_worker.h"
 #ifdef LNBENCH_HAVE_CUDA
 #include "app/plugin_cuda.h"
 #endif
@@ -45,241 +36,6 @@ std::string ReasonText(const char* buf, size_t size) {
   return s.empty() ? "no reason given" : s;
 }
 
-// ---------------------------------------------------------------------------
-// The child process: a fork of lnbench that calls the plugin; commands and
-// replies are fixed-size messages on a socket pair (never SIGPIPE: MSG_NOSIGNAL).
-
-enum : uint32_t { kCmdPrepare = 1, kCmdRun, kCmdTime, kCmdQuit };
-enum : uint32_t { kReplyOk = 1, kReplyError, kReplyFault };
-
-struct Command {
-  uint32_t kind = 0;
-  int32_t batch = 0;
-  uint32_t cold = 0;
-};
-
-struct Reply {
-  uint32_t kind = 0;
-  uint32_t is_write = 0;  // kReplyFault: 1 write, 0 read, 2 unknown
-  uint64_t address = 0;   // kReplyFault: the faulting address
-  double seconds = 0;     // kCmdTime
-  char text[480] = {};    // kReplyError: the plugin's reason
-};
-
-bool SendAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = send(fd, p, size, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool ReceiveAll(int fd, void* data, size_t size) {
-  char* p = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t n = recv(fd, p, size, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// The child's reply socket, for the fault handler.
-int g_fault_fd = -1;
-
-// Tells the parent where the kernel faulted, then returns: SA_RESETHAND has
-// restored the default action, so the faulting instruction runs again and the
-// child dies of the signal (the parent reports both).
-void FaultHandler(int sig, siginfo_t* info, void* context) {
-  if (info->si_code <= 0) {
-    // Sent by a process (raise, kill), not a fault: no address to report; die of it.
-    signal(sig, SIG_DFL);
-    raise(sig);
-    return;
-  }
-  Reply r;
-  r.kind = kReplyFault;
-  r.address = reinterpret_cast<uintptr_t>(info->si_addr);
-  r.is_write = 2;
-#if defined(__x86_64__)
-  // Bit 1 of the page-fault error code: the access was a write.
-  const auto* uc = static_cast<const ucontext_t*>(context);
-  r.is_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) ? 1 : 0;
-#else
-  (void)context;
-#endif
-  SendAll(g_fault_fd, &r, sizeof r);
-}
-
-[[noreturn]] void ChildMain(int fd, const lnb_backend* b, const lnb_problem* problem, const char* variant,
-                            const lnb_tensor* tensors) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  g_fault_fd = fd;
-  struct sigaction sa {};
-  sa.sa_sigaction = FaultHandler;
-  sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, nullptr);
-  sigaction(SIGBUS, &sa, nullptr);
-  void* state = nullptr;
-  for (;;) {
-    Command c;
-    if (!ReceiveAll(fd, &c, sizeof c)) _exit(0);
-    Reply r;
-    r.kind = kReplyOk;
-    int rc = 0;
-    switch (c.kind) {
-      case kCmdPrepare:
-        rc = b->prepare(b->user, problem, variant, tensors, &state, r.text, sizeof r.text);
-        break;
-      case kCmdRun:
-        rc = b->run(state, tensors, nullptr, r.text, sizeof r.text);
-        break;
-      case kCmdTime: {
-        // Timed exactly as CpuCase::TimeBatch times a built-in kernel: the
-        // host clock around `batch` back-to-back calls, nothing else inside.
-        int batch = c.batch;
-        if (c.cold) {
-          FlushCpuCaches();
-          batch = 1;
-        }
-        const auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < batch; ++i) rc |= b->run(state, tensors, nullptr, r.text, sizeof r.text);
-        const auto t1 = std::chrono::steady_clock::now();
-        r.seconds = std::chrono::duration<double>(t1 - t0).count();
-        break;
-      }
-      case kCmdQuit:
-        if (state != nullptr) b->release(state);
-        _exit(0);
-      default:
-        _exit(4);
-    }
-    if (rc != 0) r.kind = kReplyError;
-    r.text[sizeof r.text - 1] = '\0';
-    if (!SendAll(fd, &r, sizeof r)) _exit(0);
-  }
-}
-
-std::string SignalText(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev != nullptr ? fmt::format("SIG{} ({})", abbrev, strsignal(sig))
-                           : fmt::format("signal {}", sig);
-}
-
-// A forked child running ChildMain; Call() sends one command and waits for its
-// reply at most timeout_s. Throws RuntimeError when the child hangs (it is
-// killed), crashes or exits; a fault reply is returned (the child is reaped).
-class ChildProcess {
- public:
-  ChildProcess(const std::function<void(int)>& child_main, double timeout_s) : timeout_s_(timeout_s) {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-      throw RuntimeError(fmt::format("socketpair failed: {}", std::strerror(errno)));
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_ = fork();
-    if (pid_ < 0) {
-      close(fds[0]);
-      close(fds[1]);
-      throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
-    }
-    if (pid_ == 0) {
-      close(fds[0]);
-      child_main(fds[1]);
-      _exit(0);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
-  }
-
-  ~ChildProcess() {
-    if (pid_ > 0) {
-      Command quit;
-      quit.kind = kCmdQuit;
-      if (!dead_ && SendAll(fd_, &quit, sizeof quit)) {
-        // release() gets a second at most; then the child is killed.
-        pollfd p{fd_, POLLIN, 0};
-        poll(&p, 1, 1000);
-      }
-      Reap(true);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-
-  pid_t pid() const { return pid_; }
-
-  Reply Call(const Command& c, const char* what) {
-    if (dead_) throw RuntimeError("the plugin's child process is gone");
-    if (!SendAll(fd_, &c, sizeof c)) throw RuntimeError(Died(what));
-    Reply r;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s_);
-    char* p = reinterpret_cast<char*>(&r);
-    size_t got = 0;
-    while (got < sizeof r) {
-      const double left =
-          std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
-      pollfd pfd{fd_, POLLIN, 0};
-      const int ready = left > 0 ? poll(&pfd, 1, static_cast<int>(left * 1000) + 1) : 0;
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        kill(pid_, SIGKILL);
-        Reap(false);
-        throw RuntimeError(fmt::format("plugin timed out after {}s in {} (the child process was killed)",
-                                       timeout_s_, what));
-      }
-      const ssize_t n = recv(fd_, p + got, sizeof r - got, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw RuntimeError(Died(what));
-      got += static_cast<size_t>(n);
-    }
-    if (r.kind == kReplyFault) {
-      // The child dies of the fault as soon as its handler returns.
-      last_exit_ = Reap(false);
-    }
-    return r;
-  }
-
-  // How the child ended, after a fault reply ("crashed with SIGSEGV (...)").
-  const std::string& last_exit() const { return last_exit_; }
-
- private:
-  // Waits for the child (killing it first when `kill_first`) and returns how it ended.
-  std::string Reap(bool kill_first) {
-    if (pid_ <= 0) return "";
-    if (kill_first) kill(pid_, SIGKILL);
-    int status = 0;
-    pid_t w;
-    do {
-      w = waitpid(pid_, &status, 0);
-    } while (w < 0 && errno == EINTR);
-    pid_ = -1;
-    dead_ = true;
-    if (w < 0) return "it could not be waited for";
-    if (WIFSIGNALED(status)) return "crashed with " + SignalText(WTERMSIG(status));
-    return fmt::format("exited with status {}", WEXITSTATUS(status));
-  }
-
-  std::string Died(const char* what) {
-    // The socket closed: the child is dying or dead; wait for it.
-    return fmt::format("plugin {} in {}", Reap(false), what);
-  }
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool dead_ = false;
-  double timeout_s_;
-  std::string last_exit_;
-};
-
-// ---------------------------------------------------------------------------
-
 // A loaded library; shared by its backends, never unloaded (descriptors and
 // their strings live in it, and a plugin's atexit handlers may too).
 struct PluginLibrary {
@@ -288,8 +44,19 @@ struct PluginLibrary {
   const lnb_plugin* plugin = nullptr;
 };
 
+// Returns how cases of a backend on `device` run under `requested`: CUDA
+// plugins cannot be forked (a CUDA context does not survive fork()).
+PluginIsolation EffectiveIsolation(PluginIsolation requested, lnb_device device) {
+  if (requested == PluginIsolation::kNone) return PluginIsolation::kNone;
+  if (requested == PluginIsolation::kExec || device == LNB_DEVICE_CUDA) return PluginIsolation::kExec;
+  return PluginIsolation::kFork;
+}
+
 class PluginBackend;
 
+// One prepared case of a plugin backend (CPU or CUDA): lnbench's tensors in
+// guarded shared memory, the plugin called in a forked child, an exec'd
+// worker (which owns the device side of a CUDA plugin), or in-process.
 class PluginCase : public PreparedCase {
  public:
   PluginCase(const PluginBackend& backend, const Problem& problem, const HostTensors& inputs,
@@ -305,9 +72,11 @@ class PluginCase : public PreparedCase {
   void ReplaceInputs(const HostTensors& inputs) override;
 
  private:
-  // Sends `c` to the child (or calls the plugin) and throws for a failure.
-  Reply Call(const Command& c, const char* what);
-  // Throws GuardViolation for a changed canary or (with checksums) input.
+  // Sends `c` to the worker (or calls the plugin) and throws for a failure.
+  Reply Call(WorkerCommand kind, const char* what, int batch = 0, bool cold = false);
+  // Sends the case to an exec'd worker.
+  void SetUpWorker();
+  // Throws GuardViolation for a changed canary or (with checksums) input (CPU plugins).
   void CheckGuards(bool checksums) const;
   void CopyInputs(const HostTensors& inputs);
 
@@ -315,13 +84,16 @@ class PluginCase : public PreparedCase {
   Problem problem_;
   std::string variant_;
   lnb_problem cproblem_;
+  bool cuda_;
+  PluginIsolation isolation_;
   std::vector<PluginTensor> bindings_;
   std::vector<GuardedBuffer> buffers_;  // parallel to bindings_
   std::vector<uint64_t> checksums_;     // parallel to bindings_ (inputs)
   lnb_tensor tensors_[LNB_TENSOR_COUNT] = {};
-  std::unique_ptr<ChildProcess> child_;  // null without isolation
-  void* state_ = nullptr;                // without isolation
-  bool prepared_ = false;
+  std::unique_ptr<WorkerProcess> worker_;  // fork and exec
+  std::unique_ptr<WorkerEngine> local_;    // none
+  bool healthy_ = true;                    // every reply so far was ok: the worker may serve another case
+  int worker_case_ = 0;                    // exec: the how-manyth case of its worker this is
 };
 
 class PluginBackend : public CpuBackend {
@@ -382,7 +154,7 @@ class PluginBackend : public CpuBackend {
         throw UsageError(fmt::format("{}: unknown variant '{}'", Name(), options.variant));
     }
 #ifdef LNBENCH_HAVE_CUDA
-    if (backend_->device == LNB_DEVICE_CUDA)
+    if (backend_->device == LNB_DEVICE_CUDA && settings_.isolation == PluginIsolation::kNone)
       return MakeCudaPluginCase(backend_, Name(), problem, ToPluginProblem(problem, options.threads),
                                 options.variant.empty() ? Variants().front().name : options.variant, inputs);
 #endif
@@ -393,10 +165,25 @@ class PluginBackend : public CpuBackend {
   const PluginSettings& settings() const { return settings_; }
   const std::string& path() const { return library_->path; }
 
+  // Returns an idle exec'd worker of this backend (its plugin loaded, a CUDA
+  // context made), or starts a new one.
+  std::unique_ptr<WorkerProcess> TakeWorker() const {
+    if (!idle_workers_.empty()) {
+      auto w = std::move(idle_workers_.back());
+      idle_workers_.pop_back();
+      return w;
+    }
+    return WorkerProcess::Spawn(settings_.worker_binary, settings_.timeout_s);
+  }
+  // Keeps a worker that released its case cleanly for the next case.
+  void ReturnWorker(std::unique_ptr<WorkerProcess> w) const { idle_workers_.push_back(std::move(w)); }
+
  private:
   std::shared_ptr<PluginLibrary> library_;
   const lnb_backend* backend_;
   PluginSettings settings_;
+  // Exec'd workers between cases (one in practice: cases run one at a time).
+  mutable std::vector<std::unique_ptr<WorkerProcess>> idle_workers_;
 };
 
 PluginCase::PluginCase(const PluginBackend& backend, const Problem& problem, const HostTensors& inputs,
@@ -405,27 +192,76 @@ PluginCase::PluginCase(const PluginBackend& backend, const Problem& problem, con
       problem_(problem),
       variant_(options.variant.empty() ? backend.Variants().front().name : options.variant),
       cproblem_(ToPluginProblem(problem, options.threads)),
+      cuda_(backend.c()->device == LNB_DEVICE_CUDA),
+      isolation_(EffectiveIsolation(backend.settings().isolation, backend.c()->device)),
       bindings_(BindPluginTensors(problem, &inputs, nullptr)) {
+  // An exec'd worker maps the tensors from memfds; a forked child inherits
+  // the anonymous shared mappings.
+  const bool file_backed = isolation_ == PluginIsolation::kExec;
   for (const PluginTensor& t : bindings_) {
-    buffers_.emplace_back(t.name, t.bytes);
+    buffers_.emplace_back(t.name, t.bytes, file_backed);
     tensors_[t.id] = {buffers_.back().data(), t.rows, t.cols, t.dtype, t.is_output ? 1u : 0u};
   }
   CopyInputs(inputs);
   const lnb_backend* b = backend_.c();
-  if (backend_.settings().isolate) {
+  if (isolation_ == PluginIsolation::kFork) {
     // The child is forked after the tensors are mapped: it shares them.
-    child_ = std::make_unique<ChildProcess>(
-        [b, this](int fd) { ChildMain(fd, b, &cproblem_, variant_.c_str(), tensors_); },
+    worker_ = WorkerProcess::Fork(
+        [b, this](int fd) {
+          BecomeWorker(fd);
+          std::vector<const GuardedBuffer*> ranges;
+          for (const GuardedBuffer& g : buffers_) ranges.push_back(&g);
+          SetFaultRanges(ranges);
+          CpuWorkerEngine engine(b, cproblem_, variant_, tensors_);
+          ServeCase(fd, engine);
+          _exit(0);
+        },
         backend_.settings().timeout_s);
+  } else if (isolation_ == PluginIsolation::kExec) {
+    worker_ = backend_.TakeWorker();
+    SetUpWorker();
+  } else {
+    local_ = std::make_unique<CpuWorkerEngine>(b, cproblem_, variant_, tensors_);
   }
-  Command c;
-  c.kind = kCmdPrepare;
-  Call(c, "prepare");
-  prepared_ = true;
+  Call(WorkerCommand::kPrepare, "prepare");
 }
 
 PluginCase::~PluginCase() {
-  if (child_ == nullptr && prepared_ && state_ != nullptr) backend_.c()->release(state_);
+  if (worker_ != nullptr) {
+    // A worker that answered every call and released its case serves the next
+    // one; any other (and every forked child) ends here.
+    const bool released = worker_->ReleaseCase(std::min(backend_.settings().timeout_s, 10.0));
+    if (isolation_ == PluginIsolation::kExec && healthy_ && released) backend_.ReturnWorker(std::move(worker_));
+  }
+}
+
+void PluginCase::SetUpWorker() {
+  auto s = std::make_unique<SetupPayload>();
+  std::snprintf(s->plugin_path, sizeof s->plugin_path, "%s", backend_.path().c_str());
+  std::snprintf(s->backend, sizeof s->backend, "%s", backend_.c()->name);
+  std::snprintf(s->variant, sizeof s->variant, "%s", variant_.c_str());
+  if (backend_.path().size() >= sizeof s->plugin_path)
+    throw RuntimeError(fmt::format("plugin path longer than {} bytes", sizeof s->plugin_path - 1));
+  s->problem = cproblem_;
+  s->cuda_device = backend_.settings().cuda_device;
+  s->tensor_count = static_cast<uint32_t>(bindings_.size());
+  std::vector<int> fds;
+  for (size_t i = 0; i < bindings_.size(); ++i) {
+    const PluginTensor& t = bindings_[i];
+    s->tensors[i] = {static_cast<int32_t>(t.id), t.is_output ? 1u : 0u, static_cast<uint32_t>(t.dtype), t.rows,
+                     t.cols, t.bytes};
+    fds.push_back(buffers_[i].fd());
+  }
+  Command c;
+  c.kind = WorkerCommand::kSetup;
+  const Reply r = worker_->Call(c, "setup", s.get(), sizeof *s, fds);
+  if (r.kind != WorkerReply::kOk) {
+    healthy_ = false;
+    throw RuntimeError(fmt::format("{}: the plugin worker could not set up the case: {}", backend_.Name(),
+                                   ReasonText(r.text, sizeof r.text)));
+  }
+  worker_->CountCase();
+  worker_case_ = worker_->cases();
 }
 
 void PluginCase::CopyInputs(const HostTensors& inputs) {
@@ -438,50 +274,54 @@ void PluginCase::CopyInputs(const HostTensors& inputs) {
   }
 }
 
-void PluginCase::ReplaceInputs(const HostTensors& inputs) { CopyInputs(inputs); }
+void PluginCase::ReplaceInputs(const HostTensors& inputs) {
+  CopyInputs(inputs);
+  if (cuda_) Call(WorkerCommand::kUpload, "an upload");
+}
 
-Reply PluginCase::Call(const Command& c, const char* what) {
+Reply PluginCase::Call(WorkerCommand kind, const char* what, int batch, bool cold) {
   Reply r;
-  if (child_ != nullptr) {
-    r = child_->Call(c, what);
-  } else {
-    const lnb_backend* b = backend_.c();
-    r.kind = kReplyOk;
-    int rc = 0;
-    if (c.kind == kCmdPrepare) {
-      rc = b->prepare(b->user, &cproblem_, variant_.c_str(), tensors_, &state_, r.text, sizeof r.text);
-    } else if (c.kind == kCmdRun) {
-      rc = b->run(state_, tensors_, nullptr, r.text, sizeof r.text);
-    } else {
-      int batch = c.batch;
-      if (c.cold) {
-        FlushCpuCaches();
-        batch = 1;
-      }
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < batch; ++i) rc |= b->run(state_, tensors_, nullptr, r.text, sizeof r.text);
-      const auto t1 = std::chrono::steady_clock::now();
-      r.seconds = std::chrono::duration<double>(t1 - t0).count();
+  if (worker_ != nullptr) {
+    Command c;
+    c.kind = kind;
+    c.batch = batch;
+    c.cold = cold ? 1 : 0;
+    try {
+      r = worker_->Call(c, what);
+    } catch (...) {
+      healthy_ = false;
+      throw;
     }
-    if (rc != 0) r.kind = kReplyError;
+  } else {
+    switch (kind) {
+      case WorkerCommand::kPrepare: local_->Prepare(r); break;
+      case WorkerCommand::kRun: local_->Run(r); break;
+      case WorkerCommand::kTime: local_->Time(batch, cold, r); break;
+      default: break;
+    }
   }
-  if (r.kind == kReplyFault) {
-    const uintptr_t address = static_cast<uintptr_t>(r.address);
-    for (const GuardedBuffer& g : buffers_) {
-      const std::string where = g.DescribeGuardHit(address);
+  if (r.kind != WorkerReply::kOk) healthy_ = false;
+  if (r.kind == WorkerReply::kFault) {
+    if (r.tensor >= 0 && static_cast<size_t>(r.tensor) < buffers_.size()) {
+      // The offset from the tensor's start in the worker's mapping, placed on ours.
+      const GuardedBuffer& g = buffers_[static_cast<size_t>(r.tensor)];
+      const std::string where =
+          g.DescribeGuardHit(reinterpret_cast<uintptr_t>(g.data()) + static_cast<uintptr_t>(r.offset));
       if (!where.empty())
         throw GuardViolation(fmt::format("{}: out-of-bounds {} in {}: {}", backend_.Name(),
-                                         r.is_write == 1 ? "write" : r.is_write == 0 ? "read" : "access",
-                                         what, where));
+                                         r.is_write == 1 ? "write" : r.is_write == 0 ? "read" : "access", what,
+                                         where));
     }
-    throw RuntimeError(fmt::format("plugin {} at address {:#x} in {}", child_->last_exit(), address, what));
+    throw RuntimeError(fmt::format("plugin {} at address {:#x} in {}", worker_->last_exit(), r.address, what));
   }
-  if (r.kind == kReplyError)
+  if (r.kind == WorkerReply::kGuard) throw GuardViolation(ReasonText(r.text, sizeof r.text));
+  if (r.kind == WorkerReply::kError)
     throw RuntimeError(fmt::format("{}: {} failed: {}", backend_.Name(), what, ReasonText(r.text, sizeof r.text)));
   return r;
 }
 
 void PluginCase::CheckGuards(bool checksums) const {
+  if (cuda_) return;  // the worker checks the device tensors
   for (size_t i = 0; i < buffers_.size(); ++i) {
     const std::string bad = buffers_[i].CheckCanaries();
     if (!bad.empty()) throw GuardViolation(fmt::format("{}: out-of-bounds write: {}", backend_.Name(), bad));
@@ -492,6 +332,10 @@ void PluginCase::CheckGuards(bool checksums) const {
 }
 
 void PluginCase::Poison() {
+  if (cuda_) {
+    Call(WorkerCommand::kPoison, "poisoning the outputs");
+    return;
+  }
   ThreadPool& pool = SharedThreadPool(0);
   for (size_t i = 0; i < bindings_.size(); ++i)
     if (bindings_[i].is_output)
@@ -499,9 +343,8 @@ void PluginCase::Poison() {
 }
 
 void PluginCase::Run() {
-  Command c;
-  c.kind = kCmdRun;
-  Call(c, "run");
+  // A CUDA worker copies the outputs into the shared memory after the run.
+  Call(WorkerCommand::kRun, "run");
   CheckGuards(true);
 }
 
@@ -513,11 +356,7 @@ void PluginCase::Download(const HostTensors& out) {
 }
 
 double PluginCase::TimeBatch(int batch, bool cold) {
-  Command c;
-  c.kind = kCmdTime;
-  c.batch = batch;
-  c.cold = cold ? 1 : 0;
-  const Reply r = Call(c, "a timed batch");
+  const Reply r = Call(WorkerCommand::kTime, "a timed batch", batch, cold);
   // Canaries only: checksumming the inputs after every batch would add a pass
   // over them to the wall time (never to the measured time).
   CheckGuards(false);
@@ -525,8 +364,13 @@ double PluginCase::TimeBatch(int batch, bool cold) {
 }
 
 std::map<std::string, std::string> PluginCase::Details() const {
-  return {{"plugin", backend_.path()},
-          {"isolation", child_ != nullptr ? "child process" : "none (--no-isolation)"}};
+  const char* isolation = isolation_ == PluginIsolation::kFork   ? "child process"
+                          : isolation_ == PluginIsolation::kExec ? "worker process"
+                                                                 : "none (--plugin-isolation none)";
+  std::map<std::string, std::string> d = {{"plugin", backend_.path()}, {"isolation", isolation}};
+  // 1 for a fresh worker: after a crash or a timeout the next case starts one.
+  if (worker_case_ > 0) d["worker_case"] = std::to_string(worker_case_);
+  return d;
 }
 
 // ---------------------------------------------------------------------------

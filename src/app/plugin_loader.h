@@ -3,8 +3,8 @@
 // "built against ABI N, this lnbench reads M") and turns each backend of the
 // descriptor into an ordinary lnbench::Backend (PluginBackend), so nothing
 // downstream knows the difference except the guards every foreign kernel runs
-// behind: a child process with a timeout per command, guard pages and canaries
-// around the tensors, input checksums (and, in the runner, a second
+// behind: a child or worker process (app/plugin_worker.h) with a timeout per
+// command, guard pages and canaries around the tensors, input checksums (and, in the runner, a second
 // verification on fresh inputs).
 #ifndef LNBENCH_APP_PLUGIN_LOADER_H_
 #define LNBENCH_APP_PLUGIN_LOADER_H_
@@ -13,16 +13,21 @@
 #include <string>
 #include <vector>
 
+#include "app/plugin_worker.h"
 #include "backends/backend.h"
 
 namespace lnbench {
 
 struct PluginSettings {
-  // Run each prepared case in a forked child process (--no-isolation: false).
-  bool isolate = true;
-  // Seconds one command to the child (prepare, one run, one timed batch) may
-  // take before the child is killed and the case becomes an error.
+  // Where plugin cases run (--plugin-isolation; --no-isolation is kNone).
+  PluginIsolation isolation = PluginIsolation::kAuto;
+  // Seconds one command to the child or worker (prepare, one run, one timed
+  // batch) may take before it is killed and the case becomes an error.
   double timeout_s = 60;
+  // The CUDA device an exec'd worker runs CUDA plugins on.
+  int cuda_device = 0;
+  // The program started as the exec'd worker: lnbench itself.
+  std::string worker_binary = "/proc/self/exe";
 };
 
 // Loads the plugin at `path` and returns one backend per backend of its

@@ -186,8 +186,14 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
                   "NAME=COMMAND: a backend run as a program with the protocol of docs/plugins.md "
                   "(inputs as .npy, outputs read back, timed by the command; repeatable)")
       ->check(NonEmpty());
+  cmd->add_option("--plugin-isolation", o.isolation,
+                  "where plugin cases run: fork (a forked child per case), exec (a worker process started by "
+                  "exec, serving case after case), none (lnbench's own process), auto (fork for CPU plugins, "
+                  "exec for CUDA plugins)")
+      ->check(CLI::IsMember({"auto", "fork", "exec", "none"}))
+      ->capture_default_str();
   cmd->add_flag("--no-isolation", o.no_isolation,
-                "run plugins in lnbench's own process (faster start; a crashing plugin takes lnbench down)");
+                "same as --plugin-isolation none (faster start; a crashing plugin takes lnbench down)");
   cmd->add_option("--plugin-timeout", o.timeout_s,
                   "seconds one call into a plugin (prepare, a run, a timed batch) or one run of an external "
                   "command may take")
@@ -200,10 +206,16 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
 }
 
 void RegisterForeignBackends(const ForeignOptions& o) {
+  if (o.no_isolation && o.isolation != "auto" && o.isolation != "none")
+    throw UsageError(fmt::format("--no-isolation contradicts --plugin-isolation {}", o.isolation));
   SelectGpuDevice(o.device);
   PluginSettings settings;
-  settings.isolate = !o.no_isolation;
+  settings.isolation = o.no_isolation || o.isolation == "none" ? PluginIsolation::kNone
+                       : o.isolation == "fork"                 ? PluginIsolation::kFork
+                       : o.isolation == "exec"                 ? PluginIsolation::kExec
+                                                               : PluginIsolation::kAuto;
   settings.timeout_s = o.timeout_s;
+  settings.cuda_device = o.device;
   RegisterPlugins(o.plugins, settings);
   static bool externals_done = false;
   if (externals_done) return;

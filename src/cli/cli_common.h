@@ -19,12 +19,14 @@ namespace lnbench {
 struct ForeignOptions {
   std::vector<std::string> plugins;  // --plugin PATH.so (LNBENCH_PLUGIN_PATH adds more)
   std::vector<std::string> externals;  // --external NAME=COMMAND
-  bool no_isolation = false;         // run plugins in lnbench's own process
+  bool no_isolation = false;         // run plugins in lnbench's own process (--plugin-isolation none)
+  std::string isolation = "auto";    // --plugin-isolation: auto, fork, exec, none
   double timeout_s = 60;             // per command to a plugin's child process or external command
   int device = 0;                    // --device N: the GPU (set before any backend is queried)
 };
 
-// Adds --plugin, --external, --no-isolation, --plugin-timeout and --device to `cmd`.
+// Adds --plugin, --external, --plugin-isolation, --no-isolation, --plugin-timeout
+// and --device to `cmd`.
 void AddForeignOptions(CLI::App* cmd, ForeignOptions& opts);
 
 // Selects the GPU (--device), then loads the plugins (and LNBENCH_PLUGIN_PATH's)

@@ -2,6 +2,8 @@
  * Planted-bug plugins: one correct f32 LayerNorm forward, built several times
  * with one bug each (tests/CMakeLists.txt: -DBUG_<NAME>). Each must be caught
  * by lnbench's guards with the right status (tests/plugin_test.cc).
+ * With PLANTED_BUG_ROWS=N in the environment the bug shows only on problems
+ * of N rows (tests/plugin_isolation_test.cc: the cases around a crash).
  */
 #include <lnbench/plugin.h>
 #include <math.h>
@@ -44,6 +46,12 @@ static int prepare(void* user, const lnb_problem* p, const char* variant, const 
   return 0;
 }
 
+/* Returns whether the planted bug shows on `p` (see PLANTED_BUG_ROWS). */
+static int bug_applies(const lnb_problem* p) {
+  const char* rows = getenv("PLANTED_BUG_ROWS");
+  return rows == NULL || atoll(rows) == (long long)p->rows;
+}
+
 static void compute(const lnb_problem* p, const lnb_tensor* t) {
   const float* x = (const float*)t[LNB_TENSOR_X].data;
   const float* g = (const float*)t[LNB_TENSOR_GAMMA].data;
@@ -75,6 +83,10 @@ static int run(void* opaque, const lnb_tensor t[LNB_TENSOR_COUNT], void* stream,
   (void)reason_size;
   const state* s = (const state*)opaque;
   const int64_t n = s->p.rows * s->p.cols;
+  if (!bug_applies(&s->p)) {
+    compute(&s->p, t);
+    return 0;
+  }
 #if defined(BUG_CACHE)
   /* Computes once, then replays the first outputs whatever the inputs. */
   static float* cache = NULL;

@@ -1,0 +1,294 @@
+// Where plugin cases run (--plugin-isolation fork|exec|none, app/plugin_worker.h):
+// every planted bug (tests/plugins/planted_bugs.c) is caught with the same
+// status, reason and exit code in each mode that can catch it; an exec'd
+// worker serves case after case and is replaced after a crash or a hang; the
+// worker protocol refuses another version; the option's usage errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#ifdef LNBENCH_EXAMPLE_CUDA_PLUGIN
+#include <cuda_runtime_api.h>
+#endif
+
+#include "app/guarded_memory.h"
+#include "app/plugin_worker.h"
+#include "support/report_schema.h"
+#include "support/run_binary.h"
+
+namespace lnbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Planted(const std::string& bug) {
+  return std::string(LNBENCH_PLANTED_DIR) + "/libplanted_" + bug + ".so";
+}
+
+class PluginIsolationTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name)
+      if (c == '/') c = '_';
+    dir_ = fs::temp_directory_path() / ("lnbench_plugin_iso_" + std::to_string(getpid()) + "_" + name);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  testing::BinaryResult Run(const std::string& args, const std::string& env = "") {
+    return testing::RunLnbench(env + " ", args, dir_);
+  }
+
+  // Verifies `bug` in `mode` on `shapes` and returns the report's cases.
+  nlohmann::json Verify(const std::string& bug, const std::string& mode, int expected_code,
+                        const std::string& shapes = "7x300", const std::string& env = "") {
+    const fs::path json = dir_ / "report.json";
+    const testing::BinaryResult r =
+        Run("verify --plugin " + Planted(bug) + " -b planted_" + bug + " --shape " + shapes +
+                " --stats --dtype f32 --dist normal --quiet --plugin-timeout 1 --plugin-isolation " + mode +
+                " --json " + json.string(),
+            env);
+    EXPECT_EQ(r.code, expected_code) << bug << " " << mode << "\n" << r.err << r.out;
+    if (!fs::exists(json)) {
+      ADD_FAILURE() << "no report for " << bug << " " << mode << ": " << r.err;
+      return nlohmann::json::array();
+    }
+    const nlohmann::json report = nlohmann::json::parse(testing::Slurp(json));
+    testing::ExpectReportMatchesSchema(report);
+    return report["cases"];
+  }
+
+  fs::path dir_;
+};
+
+struct PlantedBug {
+  const char* name;
+  int code;
+  const char* status;
+  const char* reason;
+  bool needs_process;  // crashes lnbench itself without a child or worker
+};
+
+const PlantedBug kBugs[] = {
+    {"ok", 0, "passed", "", false},
+    {"oob_near", 1, "failed", "out-of-bounds write: y: written past its end of 8400 bytes (byte 0 to byte 3 after it)",
+     false},
+    {"oob_far", 1, "failed", "out-of-bounds write in run: y: byte 3988 after its end of 8400 bytes (guard page)", true},
+    {"mutate", 1, "failed", "the kernel changed its input x (inputs must not be written)", false},
+    {"cache", 1, "failed", "second verification on fresh inputs (normal seed 2) failed", false},
+    {"crash", 3, "error", "plugin crashed with SIGSEGV (Segmentation fault) at address 0x10 in run", true},
+    {"hang", 3, "error", "plugin timed out after 1s in run", true},
+    {"fail", 3, "error", "planted_fail: run failed: planted failure", false},
+};
+
+TEST_P(PluginIsolationTest, EveryPlantedBugIsCaught) {
+  const std::string mode = GetParam();
+  for (const PlantedBug& bug : kBugs) {
+    if (mode == "none" && bug.needs_process) continue;
+    const nlohmann::json cases = Verify(bug.name, mode, bug.code);
+    ASSERT_EQ(cases.size(), 1u) << bug.name;
+    const nlohmann::json& c = cases[0];
+    EXPECT_EQ(c["status"], bug.status) << bug.name << ": " << c.dump();
+    EXPECT_NE(c.value("reason", "").find(bug.reason), std::string::npos) << bug.name << ": " << c["reason"];
+    if (std::string(bug.name) == "ok") {
+      const char* isolation = mode == "fork" ? "child process" : mode == "exec" ? "worker process"
+                                                                               : "none (--plugin-isolation none)";
+      EXPECT_EQ(c["details"]["isolation"], isolation);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, PluginIsolationTest, ::testing::Values("fork", "exec", "none"));
+
+class ExecWorkerTest : public PluginIsolationTest {};
+
+// One worker serves the cases of a backend one after another; the case after
+// a crash or a hang gets a fresh one, and the cases around it pass.
+TEST_F(ExecWorkerTest, ServesCaseAfterCaseAndIsReplacedAfterACrashOrAHang) {
+  nlohmann::json cases = Verify("ok", "exec", 0, "1x64,2x64,3x64");
+  ASSERT_EQ(cases.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cases[i]["details"]["worker_case"], std::to_string(i + 1)) << cases[i];
+  for (const char* bug : {"crash", "hang"}) {
+    cases = Verify(bug, "exec", 3, "1x64,2x64,3x64,4x64", "PLANTED_BUG_ROWS=2");
+    ASSERT_EQ(cases.size(), 4u);
+    std::vector<std::string> status, worker_case;
+    for (const auto& c : cases) {
+      status.push_back(c["status"]);
+      worker_case.push_back(c["details"].value("worker_case", "-"));
+    }
+    EXPECT_EQ(status, (std::vector<std::string>{"passed", "error", "passed", "passed"})) << bug;
+    // The failing case's details are lost with its worker; the next case starts a fresh one.
+    EXPECT_EQ(worker_case, (std::vector<std::string>{"1", "-", "1", "2"})) << bug;
+  }
+}
+
+// A timed run through the worker: the samples are the worker's host clock
+// around back-to-back run() calls, as in the other modes.
+TEST_F(ExecWorkerTest, TimesTheKernelLikeTheOtherModes) {
+  const fs::path json = dir_ / "report.json";
+  const testing::BinaryResult r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+                                      " -b example_c --shape 64x1024 --time-budget 0.05 --plugin-isolation exec "
+                                      "--json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json c = nlohmann::json::parse(testing::Slurp(json))["cases"][0];
+  EXPECT_EQ(c["status"], "passed");
+  EXPECT_EQ(c["details"]["isolation"], "worker process");
+  EXPECT_GT(c["timing"]["median_s"].get<double>(), 0);
+}
+
+TEST_F(ExecWorkerTest, OptionErrorsAreOneLine) {
+  for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"--plugin-isolation exec --no-isolation", "--no-isolation contradicts --plugin-isolation exec"},
+           {"--plugin-isolation thread", "--plugin-isolation"}}) {
+    const testing::BinaryResult r = Run("verify --shape 2x8 -b scalar " + args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
+  // The worker's hidden subcommand is not for people.
+  const testing::BinaryResult r = Run(kPluginWorkerCommand);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("is lnbench's own plugin worker, not a command"), std::string::npos) << r.err;
+}
+
+// The protocol: a command of another version is refused, a run before a case
+// is set up is refused, and a hanging worker is killed after the timeout.
+TEST(PluginWorkerProtocolTest, RefusesAnotherVersionAndCommandsOutOfOrder) {
+  {
+    auto w = WorkerProcess::Spawn(LNBENCH_BINARY, 10);
+    Command c;
+    c.kind = WorkerCommand::kRun;
+    const Reply r = w->Call(c, "run");
+    EXPECT_EQ(r.kind, WorkerReply::kError);
+    EXPECT_STREQ(r.text, "no case set up");
+  }
+  {
+    auto w = WorkerProcess::Spawn(LNBENCH_BINARY, 10);
+    Command c;
+    c.version = kWorkerProtocolVersion + 1;
+    c.kind = WorkerCommand::kSetup;
+    const Reply r = w->Call(c, "setup");
+    EXPECT_EQ(r.kind, WorkerReply::kError);
+    EXPECT_STREQ(r.text, "plugin worker protocol mismatch");
+  }
+  {
+    // A setup naming a file that is not a plugin: an error reply, the worker lives on.
+    auto w = WorkerProcess::Spawn(LNBENCH_BINARY, 10);
+    SetupPayload s;
+    std::snprintf(s.plugin_path, sizeof s.plugin_path, "%s", LNBENCH_BINARY);
+    std::snprintf(s.backend, sizeof s.backend, "x");
+    Command c;
+    c.kind = WorkerCommand::kSetup;
+    const Reply r = w->Call(c, "setup", &s, sizeof s);
+    EXPECT_EQ(r.kind, WorkerReply::kError);
+    EXPECT_NE(std::string(r.text).find("the worker cannot load"), std::string::npos) << r.text;
+    EXPECT_FALSE(w->dead());
+  }
+  {
+    // A process that never answers is killed after the timeout.
+    auto w = WorkerProcess::Fork([](int) { for (;;) pause(); }, 0.2);
+    Command c;
+    c.kind = WorkerCommand::kRun;
+    try {
+      w->Call(c, "run");
+      ADD_FAILURE() << "no timeout";
+    } catch (const RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find("plugin timed out after 0.2s in run (its child process was killed)"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_TRUE(w->dead());
+  }
+}
+
+#ifdef LNBENCH_EXAMPLE_CUDA_PLUGIN
+// The CUDA side of the worker, driven through the protocol on the example
+// CUDA plugin (CUDA builds). Without a GPU the setup is an error reply naming
+// the failed CUDA call; with one, a 2x8 LayerNorm comes back through the
+// shared memory and matches a float64 computation.
+TEST(PluginWorkerProtocolTest, CudaWorkerRunsTheExampleCudaPlugin) {
+  const int64_t rows = 2, cols = 8;
+  GuardedBuffer x("x", rows * cols * 4, true), gamma("gamma", cols * 4, true), beta("beta", cols * 4, true),
+      y("y", rows * cols * 4, true);
+  float* xv = static_cast<float*>(x.data());
+  for (int i = 0; i < rows * cols; ++i) xv[i] = static_cast<float>((i * 7) % 5) - 1.5f;
+  for (int c = 0; c < cols; ++c) {
+    static_cast<float*>(gamma.data())[c] = 1.0f + 0.25f * c;
+    static_cast<float*>(beta.data())[c] = 0.5f - 0.125f * c;
+  }
+  SetupPayload s;
+  std::snprintf(s.plugin_path, sizeof s.plugin_path, "%s", LNBENCH_EXAMPLE_CUDA_PLUGIN);
+  std::snprintf(s.backend, sizeof s.backend, "example_cuda");
+  std::snprintf(s.variant, sizeof s.variant, "rowblock");
+  s.problem = {sizeof(lnb_problem), LNB_NORM_LAYERNORM, LNB_DIR_FWD, LNB_DTYPE_F32, rows, cols, 1e-5,
+               LNB_FLAG_AFFINE, 0};
+  s.tensor_count = 4;
+  s.tensors[0] = {LNB_TENSOR_X, 0, LNB_DTYPE_F32, rows, cols, static_cast<uint64_t>(rows * cols * 4)};
+  s.tensors[1] = {LNB_TENSOR_GAMMA, 0, LNB_DTYPE_F32, 1, cols, static_cast<uint64_t>(cols * 4)};
+  s.tensors[2] = {LNB_TENSOR_BETA, 0, LNB_DTYPE_F32, 1, cols, static_cast<uint64_t>(cols * 4)};
+  s.tensors[3] = {LNB_TENSOR_Y, 1, LNB_DTYPE_F32, rows, cols, static_cast<uint64_t>(rows * cols * 4)};
+  auto w = WorkerProcess::Spawn(LNBENCH_BINARY, 60);
+  Command c;
+  c.kind = WorkerCommand::kSetup;
+  const Reply setup = w->Call(c, "setup", &s, sizeof s, {x.fd(), gamma.fd(), beta.fd(), y.fd()});
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    EXPECT_EQ(setup.kind, WorkerReply::kError);
+    EXPECT_NE(std::string(setup.text).find("cudaSetDevice"), std::string::npos) << setup.text;
+    return;
+  }
+  ASSERT_EQ(setup.kind, WorkerReply::kOk) << setup.text;
+  for (WorkerCommand k : {WorkerCommand::kPrepare, WorkerCommand::kPoison, WorkerCommand::kRun}) {
+    c.kind = k;
+    const Reply r = w->Call(c, "a command");
+    ASSERT_EQ(r.kind, WorkerReply::kOk) << static_cast<int>(k) << ": " << r.text;
+  }
+  for (int r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int k = 0; k < cols; ++k) mean += xv[r * cols + k] / double(cols);
+    for (int k = 0; k < cols; ++k) var += (xv[r * cols + k] - mean) * (xv[r * cols + k] - mean) / double(cols);
+    for (int k = 0; k < cols; ++k) {
+      const double want = (xv[r * cols + k] - mean) / std::sqrt(var + 1e-5) * static_cast<float*>(gamma.data())[k] +
+                          static_cast<float*>(beta.data())[k];
+      EXPECT_NEAR(static_cast<float*>(y.data())[r * cols + k], want, 1e-4) << r << "," << k;
+    }
+  }
+  c.kind = WorkerCommand::kTime;
+  c.batch = 3;
+  const Reply t = w->Call(c, "a timed batch");
+  EXPECT_EQ(t.kind, WorkerReply::kOk) << t.text;
+  EXPECT_GT(t.seconds, 0);
+  EXPECT_TRUE(w->ReleaseCase(10));
+}
+#endif
+
+// A file-backed buffer and its attached twin share the tensor bytes and the
+// canaries, each between guard pages of its own.
+TEST(GuardedBufferFileTest, AttachSharesBytesAndCanaries) {
+  GuardedBuffer a("y", 100, true);
+  ASSERT_GE(a.fd(), 0);
+  GuardedBuffer b = GuardedBuffer::Attach("y", 100, dup(a.fd()));
+  ASSERT_NE(a.data(), b.data());
+  static_cast<unsigned char*>(a.data())[7] = 42;
+  EXPECT_EQ(static_cast<unsigned char*>(b.data())[7], 42);
+  EXPECT_EQ(a.Checksum(), b.Checksum());
+  EXPECT_EQ(b.CheckCanaries(), "");
+  static_cast<unsigned char*>(b.data())[101] = 0;
+  EXPECT_EQ(a.CheckCanaries(), "y: written past its end of 100 bytes (byte 1 to byte 1 after it)");
+  const uintptr_t start = reinterpret_cast<uintptr_t>(b.data());
+  EXPECT_EQ(b.DescribeGuardHit(start + 4096 + 10), "y: byte 4006 after its end of 100 bytes (guard page)");
+  EXPECT_EQ(b.DescribeGuardHit(start - 1), "y: 1 bytes before its start");
+  // The size must match what the parent made.
+  EXPECT_THROW(GuardedBuffer::Attach("y", 10000, dup(a.fd())), RuntimeError);
+  GuardedBuffer empty("mean", 0, true);
+  EXPECT_EQ(GuardedBuffer::Attach("mean", 0, dup(empty.fd())).CheckCanaries(), "");
+}
+
+}  // namespace
+}  // namespace lnbench
