@@ -73,6 +73,9 @@ struct CoverageCase {
   int64_t rows = 0;
   int64_t cols = 0;
   std::map<std::string, std::string> tuning;  // CaseOptions::tuning of the case
+  // The directions whose paths it reaches (e.g. a backward-only reduction
+  // over many row blocks); empty: every direction of the run.
+  std::vector<Direction> dirs = {};  // (= {}: initializers that omit it stay warning-free)
 };
 
 struct VariantInfo {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "backends/backend.h"
 #include "core/dtype.h"
@@ -87,7 +88,9 @@ void ReferenceRowImpl(const Load& load, int64_t cols, const float* gamma, const 
   double var = (cq.b - cq.a * corr) / h;
   if (var < 0) var = 0;  // only rounding can make it negative; NaN passes through
   const double rs = 1.0 / std::sqrt(var + eps);
-  if (gamma != nullptr && beta != nullptr) {
+  if (y == nullptr) {
+    // Statistics only (ForwardStatistics).
+  } else if (gamma != nullptr && beta != nullptr) {
     for (int64_t i = 0; i < cols; ++i)
       y[i] = ((load(i) - m0) - corr) * rs * static_cast<double>(gamma[i]) +
              static_cast<double>(beta[i]);
@@ -118,7 +121,9 @@ void RmsNormRowImpl(const Load& load, int64_t cols, const float* gamma, double e
       },
       0, cols);
   const double rs = 1.0 / std::sqrt(q / h + eps);
-  if (gamma != nullptr) {
+  if (y == nullptr) {
+    // Statistics only (ForwardStatistics).
+  } else if (gamma != nullptr) {
     for (int64_t i = 0; i < cols; ++i) y[i] = load(i) * rs * static_cast<double>(gamma[i]);
   } else {
     for (int64_t i = 0; i < cols; ++i) y[i] = load(i) * rs;
@@ -136,6 +141,39 @@ void ReferenceRow(const double* x, int64_t cols, const float* gamma, const float
 void RmsNormReferenceRow(const double* x, int64_t cols, const float* gamma, double eps, double* y,
                          double* rrms) {
   RmsNormRowImpl([x](int64_t i) { return x[i]; }, cols, gamma, eps, y, rrms);
+}
+
+// The mean x_j - mean is exact in a double for f32 inputs within 2^29 of each
+// other; xhat carries one rounding, gd = g dy none (a product of two floats is
+// exact in a double). a and b are pairwise sums (leaves of 32), so dx is within
+// a few eps_f64 of the exact value relative to rstd (|gd_j| + mean|gd| +
+// |xhat_j| mean|gd xhat|) (tests/reference_mpfr_test.cc).
+void LayerNormBackwardReferenceRow(const double* x, const double* dy, int64_t cols,
+                                   const float* gamma, double mean, double rstd, double* dx,
+                                   double* dgamma_part, double* dbeta_part) {
+  const double h = static_cast<double>(cols);
+  const auto g = [gamma](int64_t j) { return gamma ? static_cast<double>(gamma[j]) : 1.0; };
+  const auto xhat = [&](int64_t j) { return (x[j] - mean) * rstd; };
+  const double a = PairwiseSum([&](int64_t j) { return g(j) * dy[j]; }, 0, cols) / h;
+  const double b = PairwiseSum([&](int64_t j) { return g(j) * dy[j] * xhat(j); }, 0, cols) / h;
+  for (int64_t j = 0; j < cols; ++j) {
+    const double xh = xhat(j);
+    dx[j] = rstd * ((g(j) * dy[j] - a) - xh * b);
+    if (dgamma_part != nullptr) dgamma_part[j] += dy[j] * xh;
+    if (dbeta_part != nullptr) dbeta_part[j] += dy[j];
+  }
+}
+
+void RmsNormBackwardReferenceRow(const double* x, const double* dy, int64_t cols,
+                                 const float* gamma, double rrms, double* dx, double* dgamma_part) {
+  const double h = static_cast<double>(cols);
+  const auto g = [gamma](int64_t j) { return gamma ? static_cast<double>(gamma[j]) : 1.0; };
+  const double b = PairwiseSum([&](int64_t j) { return g(j) * dy[j] * (x[j] * rrms); }, 0, cols) / h;
+  for (int64_t j = 0; j < cols; ++j) {
+    const double xh = x[j] * rrms;
+    dx[j] = rrms * (g(j) * dy[j] - xh * b);
+    if (dgamma_part != nullptr) dgamma_part[j] += dy[j] * xh;
+  }
 }
 
 namespace {
@@ -189,6 +227,66 @@ void RmsNormReference(const Problem& problem, const void* x, const float* gamma,
   ForEachRow(problem, x, pool, [&](int64_t r, const auto& load) {
     RmsNormRowImpl(load, cols, gamma, problem.eps, y + r * cols, rrms + r);
   });
+}
+
+void ForwardStatistics(const Problem& problem, const void* x, float* mean, float* rstd,
+                       ThreadPool& pool) {
+  const int64_t cols = problem.cols;
+  if (problem.norm == Norm::kRmsNorm) {
+    ForEachRow(problem, x, pool, [&](int64_t r, const auto& load) {
+      double rs = 0;
+      RmsNormRowImpl(load, cols, nullptr, problem.eps, nullptr, &rs);
+      rstd[r] = static_cast<float>(rs);
+    });
+    return;
+  }
+  ForEachRow(problem, x, pool, [&](int64_t r, const auto& load) {
+    double m = 0, rs = 0;
+    ReferenceRowImpl(load, cols, nullptr, nullptr, problem.eps, nullptr, &m, &rs);
+    mean[r] = static_cast<float>(m);
+    rstd[r] = static_cast<float>(rs);
+  });
+}
+
+void BackwardRows(const Problem& problem, const void* x, const void* dy, int64_t width,
+                  double* out, ThreadPool& pool,
+                  const std::function<void(int64_t, const double*, const double*, double*)>& row) {
+  const int64_t rows = problem.rows, cols = problem.cols;
+  const int64_t blocks = (rows + kBackwardRowLeaf - 1) / kBackwardRowLeaf;
+  std::fill(out, out + width, 0.0);
+  if (blocks == 0) return;
+  const size_t w = static_cast<size_t>(width);
+  std::vector<double> partials(static_cast<size_t>(blocks) * w, 0.0);
+  pool.ParallelFor(blocks, [&](int64_t b0, int64_t b1) {
+    std::vector<double> xr(static_cast<size_t>(cols)), dyr(static_cast<size_t>(cols));
+    for (int64_t b = b0; b < b1; ++b) {
+      double* part = partials.data() + static_cast<size_t>(b) * w;
+      const int64_t r_end = std::min(rows, (b + 1) * kBackwardRowLeaf);
+      for (int64_t r = b * kBackwardRowLeaf; r < r_end; ++r) {
+        const size_t off = static_cast<size_t>(r) * static_cast<size_t>(cols);
+        for (int64_t j = 0; j < cols; ++j) {
+          xr[j] = LoadAsDouble(problem.dtype, x, off + j);
+          dyr[j] = LoadAsDouble(problem.dtype, dy, off + j);
+        }
+        row(r, xr.data(), dyr.data(), part);
+      }
+    }
+  });
+  // A pairwise tree over the blocks, level by level: block b absorbs block
+  // b + step. The tree depends on the block count only.
+  for (int64_t step = 1; step < blocks; step *= 2) {
+    const int64_t pairs = (blocks + 2 * step - 1) / (2 * step);
+    pool.ParallelFor(pairs, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t b = p * 2 * step;
+        if (b + step >= blocks) continue;
+        double* dst = partials.data() + static_cast<size_t>(b) * w;
+        const double* src = partials.data() + static_cast<size_t>(b + step) * w;
+        for (size_t j = 0; j < w; ++j) dst[j] += src[j];
+      }
+    });
+  }
+  std::copy(partials.begin(), partials.begin() + width, out);
 }
 
 Reference ComputeReference(const Problem& problem, const HostTensors& inputs, ThreadPool& pool) {

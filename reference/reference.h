@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 
 #include "core/host_buffer.h"
 #include "core/op.h"
@@ -28,10 +29,50 @@ void ReferenceRow(const double* x, int64_t cols, const float* gamma, const float
 void RmsNormReferenceRow(const double* x, int64_t cols, const float* gamma, double eps, double* y,
                          double* rrms);
 
+// Computes one LayerNorm backward row in float64 (g = gamma, or 1 when gamma
+// is nullptr; mean and rstd are the forward's saved statistics, taken as
+// exact): xhat_j = (x_j - mean) rstd, gd_j = g_j dy_j, a = sum gd / H,
+// b = sum gd xhat / H (pairwise sums), dx_j = rstd (gd_j - a - xhat_j b).
+// Adds dy_j xhat_j to dgamma_part[j] and dy_j to dbeta_part[j] (each nullable).
+void LayerNormBackwardReferenceRow(const double* x, const double* dy, int64_t cols,
+                                   const float* gamma, double mean, double rstd, double* dx,
+                                   double* dgamma_part, double* dbeta_part);
+
+// Computes one RMSNorm backward row in float64: xhat_j = x_j rrms,
+// gd_j = g_j dy_j, b = sum gd xhat / H, dx_j = rrms (gd_j - xhat_j b). Adds
+// dy_j xhat_j to dgamma_part[j] (nullable).
+void RmsNormBackwardReferenceRow(const double* x, const double* dy, int64_t cols,
+                                 const float* gamma, double rrms, double* dx, double* dgamma_part);
+
+// Writes the forward statistics of every row of x as a forward pass saves them
+// for the backward: the float64 reference rounded to f32 (round to nearest).
+// LayerNorm: mean and rstd; RMSNorm: rrms into `rstd` (`mean` unused, may be
+// nullptr). Rows with NaN or Inf give the forward reference's values (NaN,
+// or rrms 0 for an RMSNorm row with an infinity and no NaN).
+void ForwardStatistics(const Problem& problem, const void* x, float* mean, float* rstd,
+                       ThreadPool& pool);
+
+// Rows summed in one float64 chain at the leaves of the backward references'
+// pairwise sums over rows (dgamma, dbeta).
+inline constexpr int64_t kBackwardRowLeaf = 16;
+
+// Calls row(r, x_r, dy_r, partial) for every row r, with row r of x and dy
+// (problem.dtype) as doubles and `partial` a zeroed array of `width` doubles
+// shared by the rows of one fixed block of kBackwardRowLeaf rows, into which
+// `row` adds its per-column terms. Writes into out[width] the pairwise sum of
+// the blocks' partials (a fixed tree over blocks: the same result for any
+// thread count; out is 0 when there are no rows). Rows run in parallel.
+void BackwardRows(const Problem& problem, const void* x, const void* dy, int64_t width,
+                  double* out, ThreadPool& pool,
+                  const std::function<void(int64_t, const double*, const double*, double*)>& row);
+
 // The float64 reference of a problem, computed once and shared by all
 // backends: one buffer of doubles per tensor of the op's ReferenceTensors().
 struct Reference {
   std::array<HostBuffer, kTensorCount> tensors;
+  // Op-private doubles its ErrorScales reads besides the tensors (the
+  // backward ops' per-row and per-column magnitudes); empty for most ops.
+  HostBuffer aux;
   bool has(TensorId id) const { return tensors[static_cast<size_t>(id)].bytes() > 0; }
   const double* data(TensorId id) const { return tensors[static_cast<size_t>(id)].as<double>(); }
   double* data(TensorId id) { return tensors[static_cast<size_t>(id)].as<double>(); }

@@ -848,3 +848,261 @@ TEST(BrokenRmsNormKernelsTest, OnePassF32SumOfSquaresOnLargeMagnitudeRowsIsCaugh
 
 }  // namespace
 }  // namespace lnbench
+
+// ------------------------------------------------------------------ Backward
+
+namespace lnbench {
+namespace {
+
+// A LayerNorm / RMSNorm backward kernel in f32; the defaults give the
+// correct one: dx from two blocked row sums, dgamma/dbeta in 64-row f32
+// chains whose partials are summed pairwise.
+struct BwdKernel {
+  bool dgamma_row_missing = false;  // the last row left out of dgamma
+  bool dbeta_in_bf16 = false;       // dbeta's accumulator rounded to bf16 after every add
+  bool mean_term_without_gamma = false;  // a = mean(dy) instead of mean(gamma dy)
+  bool eps_omitted = false;         // rstd recomputed from x with no eps (saved one ignored)
+  bool one_chain_over_rows = false;  // dgamma/dbeta in one sequential f32 chain over all rows
+};
+
+float RoundBf16(float v) { return BF16ToFloat(FloatToBF16(v)); }
+
+// Returns the sum of v[0, n): f32 chains of 64, combined pairwise.
+float BlockedF32(const float* v, int64_t n) {
+  if (n <= 64) {
+    float s = 0;
+    for (int64_t i = 0; i < n; ++i) s += v[i];
+    return s;
+  }
+  const int64_t mid = (n / 64 + 1) / 2 * 64;
+  return BlockedF32(v, mid) + BlockedF32(v + mid, n - mid);
+}
+
+class BwdKernelCase : public CpuCase {
+ public:
+  BwdKernelCase(const Problem& problem, const HostTensors& inputs, int threads, const BwdKernel& k)
+      : CpuCase(problem, inputs, threads, "default"), k_(k) {}
+
+  void Run() override {
+    CpuCase::Run();
+    if (problem().affine) ParameterGradients();
+  }
+
+ protected:
+  // The row's rstd: the saved one, or (eps_omitted) recomputed without eps.
+  float RowRstd(int64_t r, float mu) const {
+    const Problem& p = problem();
+    const float saved = inputs().get<const float>(TensorId::kRstd)[r];
+    if (!k_.eps_omitted) return saved;
+    double q = 0;
+    for (int64_t j = 0; j < p.cols; ++j) {
+      const double d = Load(p.dtype, inputs().get(TensorId::kX), r * p.cols + j) - mu;
+      q += d * d;
+    }
+    return static_cast<float>(1.0 / std::sqrt(q / static_cast<double>(p.cols)));
+  }
+
+  float RowMean(int64_t r) const {
+    return problem().norm == Norm::kLayerNorm ? inputs().get<const float>(TensorId::kMean)[r] : 0.0f;
+  }
+
+  void ComputeRows(int64_t begin, int64_t end) override {
+    const Problem& p = problem();
+    const int64_t cols = p.cols;
+    const float* gamma = p.affine ? inputs().get<const float>(TensorId::kGamma) : nullptr;
+    std::vector<float> xhat(static_cast<size_t>(cols)), gd(static_cast<size_t>(cols)),
+        t(static_cast<size_t>(cols)), d(static_cast<size_t>(cols));
+    for (int64_t r = begin; r < end; ++r) {
+      const float mu = RowMean(r), rs = RowRstd(r, mu);
+      for (int64_t j = 0; j < cols; ++j) {
+        const float dy = Load(p.dtype, inputs().get(TensorId::kDy), r * cols + j);
+        xhat[j] = (Load(p.dtype, inputs().get(TensorId::kX), r * cols + j) - mu) * rs;
+        gd[j] = gamma ? gamma[j] * dy : dy;
+        d[j] = k_.mean_term_without_gamma ? dy : gd[j];
+        t[j] = gd[j] * xhat[j];
+      }
+      const float a = p.norm == Norm::kLayerNorm ? BlockedF32(d.data(), cols) / cols : 0.0f;
+      const float b = BlockedF32(t.data(), cols) / cols;
+      for (int64_t j = 0; j < cols; ++j)
+        Store(p.dtype, output(TensorId::kDx), r * cols + j, rs * ((gd[j] - a) - xhat[j] * b));
+    }
+  }
+
+ private:
+  void ParameterGradients() {
+    const Problem& p = problem();
+    const int64_t rows = p.rows, cols = p.cols;
+    float* dgamma = output<float>(TensorId::kDgamma);
+    float* dbeta = p.norm == Norm::kLayerNorm ? output<float>(TensorId::kDbeta) : nullptr;
+    const int64_t chain = k_.one_chain_over_rows ? std::max<int64_t>(rows, 1) : 64;
+    const int64_t blocks = (rows + chain - 1) / chain;
+    std::vector<float> pg(static_cast<size_t>(blocks)), pb(static_cast<size_t>(blocks));
+    std::vector<float> rstd(static_cast<size_t>(rows)), mean(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      mean[r] = RowMean(r);
+      rstd[r] = RowRstd(r, mean[r]);
+    }
+    const int64_t rows_in_dgamma = k_.dgamma_row_missing ? rows - 1 : rows;
+    for (int64_t j = 0; j < cols; ++j) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        float sg = 0, sb = 0;
+        for (int64_t r = b * chain; r < std::min(rows, (b + 1) * chain); ++r) {
+          const float dy = Load(p.dtype, inputs().get(TensorId::kDy), r * cols + j);
+          const float xhat = (Load(p.dtype, inputs().get(TensorId::kX), r * cols + j) - mean[r]) * rstd[r];
+          if (r < rows_in_dgamma) sg += dy * xhat;
+          sb += dy;
+          if (k_.dbeta_in_bf16) sb = RoundBf16(sb);
+        }
+        pg[b] = sg;
+        pb[b] = sb;
+      }
+      dgamma[j] = BlockedF32(pg.data(), blocks);  // blocks <= 64 here: one chain of partials
+      if (dbeta != nullptr) {
+        float s = k_.dbeta_in_bf16 ? 0.0f : BlockedF32(pb.data(), blocks);
+        if (k_.dbeta_in_bf16)
+          for (float v : pb) s = RoundBf16(s + v);
+        dbeta[j] = s;
+      }
+    }
+  }
+
+  BwdKernel k_;
+};
+
+class BwdKernelBackend : public CpuBackend {
+ public:
+  BwdKernelBackend(std::string name, const BwdKernel& k) : name_(std::move(name)), k_(k) {}
+  std::string Name() const override { return name_; }
+  std::string Description() const override { return "planted-bug backward test kernel"; }
+  Verdict Available() const override { return Verdict::Yes(); }
+  std::vector<VariantInfo> Variants() const override { return {{"default", "the kernel"}}; }
+  Verdict Supports(const Problem& problem, const CaseOptions&) const override {
+    return problem.dir == Direction::kBackward ? Verdict::Yes() : Verdict::No("backward only");
+  }
+  std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,
+                                        const CaseOptions& options) override {
+    return std::make_unique<BwdKernelCase>(problem, inputs, options.threads, k_);
+  }
+
+ private:
+  std::string name_;
+  BwdKernel k_;
+};
+
+// `lnbench verify --op all --dir bwd` with the default sweep (shapes, every
+// dtype, distribution and both modes) and the backends' coverage cases.
+RunResult DefaultBackwardVerify(const std::vector<Backend*>& backends) {
+  RunConfig c;
+  c.command = "verify";
+  for (Backend* b : backends) c.backends.push_back(b->Name());
+  c.backend_objects = backends;
+  c.skip_unavailable = false;
+  c.variants = {"all"};
+  c.shapes = ParseShapeList(kDefaultVerifyShapes);
+  c.norms = AllNorms();
+  c.dirs = {Direction::kBackward};
+  c.dtypes = {DType::kF32, DType::kBF16, DType::kF16};
+  c.dists = AllDistributions();
+  c.modes = {{true, true}, {false, false}};
+  c.measure = false;
+  c.coverage = true;
+  return ExecuteRun(c, nullptr, nullptr);
+}
+
+// Returns the number of failed cases of `r` whose reason names `tensor`.
+int FailuresNaming(const RunResult& r, const std::string& tensor) {
+  int n = 0;
+  for (const CaseResult& c : r.cases)
+    n += c.status == CaseStatus::kFailed && c.reason.find(tensor + ":") != std::string::npos;
+  return n;
+}
+
+TEST(BrokenBackwardKernelsTest, PlantedBugsAreCaughtByDefaultVerifyAndTheCorrectKernelPasses) {
+  struct Planted {
+    const char* name;
+    BwdKernel k;
+    const char* tensor;  // the output that must show it
+  };
+  const std::vector<Planted> bugs = {
+      {"dgamma: the last row missing", {.dgamma_row_missing = true}, "dgamma"},
+      {"dbeta accumulated in bf16", {.dbeta_in_bf16 = true}, "dbeta"},
+      {"dx: mean term mean(dy) instead of mean(gamma dy)", {.mean_term_without_gamma = true}, "dx"},
+      {"eps omitted (rstd recomputed without it)", {.eps_omitted = true}, "dx"},
+  };
+  for (const Planted& b : bugs) {
+    BwdKernelBackend backend("planted", b.k);
+    const RunResult r = DefaultBackwardVerify({&backend});
+    EXPECT_EQ(r.ExitCode(), 1) << b.name << ": survives the default verify";
+    EXPECT_GT(FailuresNaming(r, b.tensor), 0) << b.name << ": " << Failures(r);
+    std::printf("%-50s caught: %s (%d naming %s)\n", b.name, Failures(r).c_str(),
+                FailuresNaming(r, b.tensor), b.tensor);
+  }
+  BwdKernelBackend correct("correct", BwdKernel{});
+  const RunResult r = DefaultBackwardVerify({&correct});
+  EXPECT_EQ(r.ExitCode(), 0) << Failures(r);
+  // Our scalar backend too, with its coverage case of many row blocks.
+  Backend* scalar = FindBackend("scalar");
+  ASSERT_NE(scalar, nullptr);
+  const RunResult s = DefaultBackwardVerify({scalar});
+  EXPECT_EQ(s.ExitCode(), 0) << Failures(s);
+  int coverage = 0;
+  for (const CaseResult& c : s.cases) coverage += !c.coverage.empty();
+  EXPECT_GT(coverage, 0);
+}
+
+// Accuracy of a backward kernel on one problem.
+Accuracy CheckBwd(const BwdKernel& k, Norm norm, int64_t rows, int64_t cols, DType dtype,
+                  Distribution dist) {
+  Problem p = lnbench::testing::MakeProblem(rows, cols, dtype, dist, true, false, 13, norm);
+  p.dir = Direction::kBackward;
+  lnbench::testing::HostCase c(p);
+  BwdKernelBackend backend("k", k);
+  c.Execute(backend, {});
+  return c.Check();
+}
+
+// Where each bug shows, and the one-chain reduction over rows.
+TEST(BrokenBackwardKernelsTest, WhereEachBugShows) {
+  // eps omitted: constant rows have variance 0, so rstd is infinite.
+  for (Norm norm : AllNorms()) {
+    const Accuracy a = CheckBwd({.eps_omitted = true}, norm, 32, 64, DType::kF32, Distribution::kConstant);
+    EXPECT_FALSE(a.passed) << NormName(norm);
+  }
+  // Tiny variance rows: eps is 1000 times the variance.
+  EXPECT_FALSE(CheckBwd({.eps_omitted = true}, Norm::kLayerNorm, 8, 768, DType::kF32,
+                        Distribution::kTinyVariance).passed);
+  // The mean term: caught in every dtype once gamma is not 1.
+  for (DType dtype : kDTypes) {
+    const Accuracy a = CheckBwd({.mean_term_without_gamma = true}, Norm::kLayerNorm, 8, 300, dtype,
+                                Distribution::kNormal);
+    EXPECT_FALSE(a.passed) << DTypeName(dtype);
+    EXPECT_NE(a.reason.find("dx:"), std::string::npos) << a.reason;
+  }
+  // A missing row of dgamma: its failures are located by column.
+  const Accuracy m = CheckBwd({.dgamma_row_missing = true}, Norm::kRmsNorm, 257, 33, DType::kBF16,
+                              Distribution::kNormal);
+  EXPECT_FALSE(m.passed);
+  EXPECT_NE(m.reason.find("dgamma:"), std::string::npos) << m.reason;
+  EXPECT_NE(m.reason.find("at col "), std::string::npos) << m.reason;
+  EXPECT_EQ(m.reason.find("row"), std::string::npos) << m.reason;
+  // bf16 accumulation of dbeta: even 30 rows are far over the bound.
+  const Accuracy b = CheckBwd({.dbeta_in_bf16 = true}, Norm::kLayerNorm, 30, 300, DType::kF32,
+                              Distribution::kNormal);
+  EXPECT_FALSE(b.passed);
+  EXPECT_NE(b.reason.find("dbeta:"), std::string::npos) << b.reason;
+  // The correct kernel on many rows (65 chains) passes; one f32 chain over
+  // all rows: the ratio it reaches is printed (the bound is built for
+  // blocked sums, docs/verification.md "Backward").
+  for (Norm norm : AllNorms()) {
+    const Accuracy ok = CheckBwd({}, norm, 4159, 16, DType::kF32, Distribution::kOutliers);
+    EXPECT_TRUE(ok.passed) << ok.reason;
+    const Accuracy chain = CheckBwd({.one_chain_over_rows = true}, norm, 4159, 16, DType::kF32,
+                                    Distribution::kOutliers);
+    std::printf("%s bwd 4159x16 outliers: dgamma ratio %.3f blocked, %.3f one chain (%s)\n",
+                std::string(NormName(norm)).c_str(), ok[TensorId::kDgamma]->max_bound_ratio,
+                chain[TensorId::kDgamma]->max_bound_ratio, chain.passed ? "passes" : "fails");
+  }
+}
+
+}  // namespace
+}  // namespace lnbench

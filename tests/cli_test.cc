@@ -374,5 +374,96 @@ TEST_F(CliTest, OpAllVerifiesRmsNormBesideLayerNorm) {
   ExpectUsageError("verify -b scalar --op groupnorm --shape 2x8", "unknown op 'groupnorm'");
 }
 
+
+// --dir bwd: both backward ops on every backend, scalar passing, each case
+// with its tensors, bytes and repro line; dumps named by tensor; --dy for
+// user data; the options' mistakes are one-line usage errors.
+TEST_F(CliTest, DirBwdVerifiesTheBackwardOps) {
+  const fs::path dump = dir_ / "dump";
+  fs::create_directories(dump);
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b all --op all --dir bwd --shape 7x300 --dtype all --dist "
+                                       "normal,offset1e6,constant,special --dump " + dump.string() + " -q",
+                                       &report));
+  EXPECT_EQ(report["config"]["dirs"], nlohmann::json::array({"bwd"}));
+  ASSERT_TRUE(report["bytes_model"].contains("layernorm bwd"));
+  ASSERT_TRUE(report["bytes_model"].contains("rmsnorm bwd"));
+  int scalar_passed = 0;
+  for (const auto& c : report["cases"]) {
+    const auto& p = c["problem"];
+    EXPECT_EQ(p["dir"], "bwd");
+    EXPECT_FALSE(p["stats"].get<bool>());  // the statistics are inputs
+    const std::string repro = c["repro"];
+    EXPECT_NE(repro.find("--dir bwd"), std::string::npos) << repro;
+    EXPECT_EQ(repro.find("--stats"), std::string::npos) << repro;
+    const bool layernorm = p["op"] == "layernorm";
+    const bool affine = p["affine"];
+    const int64_t es = p["dtype"] == "f32" ? 4 : 2;
+    // x and dy read, dx written; gamma read and dgamma (dbeta) written when affine.
+    EXPECT_EQ(c["bytes"]["read"], 2 * 7 * 300 * es + (layernorm ? 2 : 1) * 7 * 4 + (affine ? 300 * 4 : 0));
+    EXPECT_EQ(c["bytes"]["written"], 7 * 300 * es + (affine ? (layernorm ? 2 : 1) * 300 * 4 : 0));
+    EXPECT_NE(c["status"], "failed") << c["backend"] << " " << c["reason"];
+    if (c["backend"] == "scalar") {
+      EXPECT_EQ(c["status"], "passed") << c["reason"];
+      scalar_passed += c["status"] == "passed";
+      const auto& t = c["accuracy"]["tensors"];
+      std::vector<std::string> names;
+      for (const auto& [k, v] : t.items()) names.push_back(k);
+      std::vector<std::string> want = {"dx"};
+      if (affine) want.push_back("dgamma");
+      if (affine && layernorm) want.push_back("dbeta");
+      std::sort(want.begin(), want.end());  // nlohmann::json sorts keys
+      EXPECT_EQ(names, want);
+    } else if (c["status"] == "unsupported") {
+      EXPECT_FALSE(c["reason"].get<std::string>().empty());
+    }
+  }
+  // Two ops x three dtypes x four distributions x two modes (--shape: no coverage cases).
+  EXPECT_EQ(scalar_passed, 2 * 3 * 4 * 2);
+  const std::string tag = "layernorm_bwd_7x300_f32_normal_aff1_st0_seed1_";
+  for (const char* name : {"x", "gamma", "dy", "mean", "rstd", "ref_dx", "ref_dgamma", "ref_dbeta"})
+    EXPECT_TRUE(fs::exists(dump / (tag + name + ".npy"))) << name;
+  for (const char* name : {"beta", "y", "ref_y", "ref_mean"})
+    EXPECT_FALSE(fs::exists(dump / (tag + name + ".npy"))) << name;
+  for (const char* name : {"dx", "dgamma", "dbeta"})
+    EXPECT_TRUE(fs::exists(dump / (tag + "scalar_twopass_t1_" + name + ".npy"))) << name;
+  EXPECT_TRUE(fs::exists(dump / "rmsnorm_bwd_7x300_f32_normal_aff1_st0_seed1_ref_dgamma.npy"));
+  EXPECT_FALSE(fs::exists(dump / "rmsnorm_bwd_7x300_f32_normal_aff1_st0_seed1_mean.npy"));
+
+  // User data: x, gamma and dy from the dump; the repro line names --dy.
+  const std::string x = (dump / (tag + "x.npy")).string();
+  const std::string gamma = (dump / (tag + "gamma.npy")).string();
+  const std::string dy = (dump / (tag + "dy.npy")).string();
+  nlohmann::json user;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b scalar --op all --dir all --input " + x + " --gamma " + gamma +
+                                           " --dy " + dy,
+                                       &user));
+  int backward = 0;
+  for (const auto& c : user["cases"]) {
+    EXPECT_EQ(c["status"], "passed") << c["reason"];
+    const std::string repro = c["repro"];
+    const bool bwd = c["problem"]["dir"] == "bwd";
+    backward += bwd;
+    EXPECT_EQ(repro.find("--dy " + dy) != std::string::npos, bwd) << repro;
+  }
+  EXPECT_EQ(backward, 12);  // two ops x three dtypes x two modes
+  EXPECT_EQ(user["config"]["dy"], dy);
+  // dx from the file's dy equals dx from the generated dy it was dumped from.
+  const fs::path again = dir_ / "again";
+  fs::create_directories(again);
+  Result r = Run("verify -b scalar --dir bwd --input " + x + " --gamma " + gamma + " --dy " + dy +
+                 " --dump " + again.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Slurp(again / "layernorm_bwd_7x300_f32_file_aff1_st0_seed1_ref_dx.npy"),
+            Slurp(dump / (tag + "ref_dx.npy")));
+
+  ExpectUsageError("verify -b scalar --dir sideways --shape 2x8", "unknown direction 'sideways'");
+  ExpectUsageError("verify -b scalar --input " + x + " --dy " + dy, "--dy goes with --dir bwd");
+  ExpectUsageError("verify -b scalar --dir bwd --shape 7x300 --dy " + dy, "go with --input");
+  ExpectUsageError("verify -b scalar --dir bwd --input " + x + " --dy " + gamma, "gamma.npy");
+  ExpectUsageError("verify -b scalar --dir all --input " + x + " --beta " + gamma,
+                   "--beta goes with --dir fwd");
+}
+
 }  // namespace
 }  // namespace lnbench

@@ -442,10 +442,83 @@ TEST(GeneratorsTest, AffineParametersAreVariedAndRounded) {
   }
 }
 
+
+// dy of the backward pass: a pure function of (seed, row, col) like x,
+// independent of x's distribution, with rows whose sizes differ by 2^12 and
+// rare elements 2^3..2^8 larger or smaller than their row.
+TEST(GeneratorsTest, DyRegeneratesAloneForAnyThreadCount) {
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 100003}, {37, 301}, {3, 1}};
+  for (DType dtype : kDTypes) {
+    for (auto [rows, cols] : shapes) {
+      const Problem p = MakeProblem(rows, cols, dtype, Distribution::kNormal, 5);
+      std::vector<uint8_t> one(static_cast<size_t>(p.elements()) * DTypeSize(dtype));
+      ThreadPool pool1(1);
+      FillDy(p, one.data(), pool1);
+      for (int threads : {2, 3, 7}) {
+        std::vector<uint8_t> many(one.size());
+        ThreadPool pool(threads);
+        FillDy(p, many.data(), pool);
+        ASSERT_TRUE(many == one) << p.ShortName() << " threads " << threads;
+      }
+      std::vector<double> row(static_cast<size_t>(cols));
+      for (int64_t r : {rows - 1, int64_t{0}}) {
+        GenerateDyRow(p, r, row.data());
+        const auto stored = StoredRow(p, one, r);
+        for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(row[c], stored[c]) << r << " " << c;
+      }
+      // The distribution of x does not change dy; the seed does.
+      Problem q = p;
+      q.dist = Distribution::kOffset1e6;
+      std::vector<double> other(static_cast<size_t>(cols));
+      GenerateDyRow(q, 0, other.data());
+      GenerateDyRow(p, 0, row.data());
+      EXPECT_EQ(row, other);
+      q.seed = 6;
+      GenerateDyRow(q, 0, other.data());
+      EXPECT_NE(row, other);
+    }
+  }
+}
+
+TEST(GeneratorsTest, DyHasAWideDynamicRangeAndStaysFinite) {
+  for (DType dtype : kDTypes) {
+    const Problem p = MakeProblem(256, 1024, dtype, Distribution::kNormal, 3);
+    std::vector<double> row(static_cast<size_t>(p.cols));
+    double min_rms = INFINITY, max_rms = 0, max_abs = 0;
+    int64_t big = 0, small = 0, total = 0;
+    for (int64_t r = 0; r < p.rows; ++r) {
+      GenerateDyRow(p, r, row.data());
+      // The row's scale from its median magnitude (robust to the rare weights).
+      std::vector<double> mags;
+      for (double v : row) {
+        ASSERT_TRUE(std::isfinite(v));
+        mags.push_back(std::fabs(v));
+        max_abs = std::max(max_abs, std::fabs(v));
+      }
+      std::nth_element(mags.begin(), mags.begin() + mags.size() / 2, mags.end());
+      const double median = mags[mags.size() / 2];
+      min_rms = std::min(min_rms, median);
+      max_rms = std::max(max_rms, median);
+      for (double v : row) {
+        big += std::fabs(v) > 40 * median;
+        small += v != 0 && std::fabs(v) < median / 40;
+        ++total;
+      }
+    }
+    EXPECT_GT(max_rms / min_rms, 1024) << DTypeName(dtype);  // rows 2^-8 .. 2^4
+    EXPECT_LT(max_abs, 65504) << DTypeName(dtype);
+    // About 1/64 of elements are 2^3..2^8 larger: many exceed 40x the median.
+    EXPECT_GT(big, total / 400) << DTypeName(dtype);
+    EXPECT_LT(big, total / 40) << DTypeName(dtype);
+    EXPECT_GT(small, total / 64) << DTypeName(dtype);
+  }
+}
+
 TEST(GeneratorsTest, EmptyProblemWritesNothing) {
   const Problem p = MakeProblem(0, 16, DType::kF32, Distribution::kNormal);
   ThreadPool pool(2);
   FillInput(p, nullptr, pool);  // must not touch memory
+  FillDy(p, nullptr, pool);
 }
 
 }  // namespace

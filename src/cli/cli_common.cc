@@ -225,7 +225,12 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--input-bytes", o.input_bytes,
                   "with --cols: rows chosen so each input is about this size (e.g. 256MiB)")
       ->check(NonEmpty());
-  cmd->add_option("--op", o.ops, "normalizations (forward): layernorm, rmsnorm, comma-separated, or 'all'")
+  cmd->add_option("--op", o.ops, "normalizations: layernorm, rmsnorm, comma-separated, or 'all'")
+      ->check(NonEmpty())
+      ->capture_default_str();
+  cmd->add_option("--dir", o.dirs,
+                  "directions: fwd (forward), bwd (backward: dx, dgamma, dbeta from x, dy, gamma and the "
+                  "saved statistics), comma-separated, or 'all'")
       ->check(NonEmpty())
       ->capture_default_str();
   cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")
@@ -252,6 +257,10 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--gamma", o.gamma, "gamma for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
   cmd->add_option("--beta", o.beta, "beta for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
+  cmd->add_option("--dy", o.dy,
+                  "output gradient for --input with --dir bwd: 2-D .npy of x's shape (default: generated from "
+                  "the seed)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--dump", o.dump,
                   "write inputs, the float64 reference and every backend's outputs as .npy into this "
                   "existing folder")
@@ -357,6 +366,23 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   }
   if (norms.empty() && problems.empty()) problems.push_back("--op: empty list");
   c.norms = norms;
+  std::vector<Direction> dirs;
+  for (const std::string& typed : SplitList(o.dirs)) {
+    const std::string name = Lower(typed);
+    std::vector<Direction> named;
+    if (name == "all") {
+      named = {Direction::kForward, Direction::kBackward};
+    } else if (const auto d = ParseDirection(name)) {
+      named = {*d};
+    } else {
+      problems.push_back("unknown direction '" + typed + "'" + DidYouMean(name, {"fwd", "bwd", "all"}) +
+                         " (have: fwd, bwd, all)");
+    }
+    for (Direction d : named)
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  if (dirs.empty() && problems.empty()) problems.push_back("--dir: empty list");
+  c.dirs = dirs;
   std::vector<DType> dtypes;
   for (const std::string& typed : SplitList(o.dtypes)) {
     const std::string d = Lower(typed);
@@ -451,9 +477,14 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     c.input_path = o.input;
     c.gamma_path = o.gamma;
     c.beta_path = o.beta;
+    c.dy_path = o.dy;
     c.shapes.clear();
-  } else if (!o.gamma.empty() || !o.beta.empty()) {
-    problems.push_back("--gamma and --beta go with --input");
+    const bool backward = std::find(dirs.begin(), dirs.end(), Direction::kBackward) != dirs.end();
+    if (!o.dy.empty() && !backward) problems.push_back("--dy goes with --dir bwd (or all)");
+    if (!o.beta.empty() && backward)
+      problems.push_back("--beta goes with --dir fwd: the backward pass has no beta input");
+  } else if (!o.gamma.empty() || !o.beta.empty() || !o.dy.empty()) {
+    problems.push_back("--gamma, --beta and --dy go with --input");
   }
   if (!o.dump.empty()) {
     attempt([&] { CheckOutputFolder("--dump", o.dump, /*may_create=*/false); });

@@ -40,6 +40,7 @@ struct ProblemOptions {
   int64_t rows = -1;         // with --cols; -1 = from --input-bytes
   std::string input_bytes;   // with --cols
   std::string ops = "layernorm";  // --op: layernorm, rmsnorm, comma-separated, or 'all'
+  std::string dirs = "fwd";       // --dir: fwd, bwd, comma-separated, or 'all'
   std::string dtypes = "f32";
   std::string dists = "normal";
   double eps = 1e-5;
@@ -48,7 +49,7 @@ struct ProblemOptions {
   bool both_modes = false;   // verify: affine+stats and neither
   std::string seed = "1";   // text: parsed by ParseUint64, so -1 and 2^64 are refused
   std::string threads = "auto";
-  std::string input, gamma, beta, dump;
+  std::string input, gamma, beta, dy, dump;
   std::vector<std::string> tune;  // KEY=VALUE backend tuning (CaseOptions::tuning)
   bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;

@@ -32,6 +32,8 @@ enum Stream : uint64_t {
   kStreamPerm = 4,   // the position shuffle of exact rows
   kStreamGamma = 5,
   kStreamBeta = 6,
+  kStreamDy = 7,     // the N(0,1) draws of dy
+  kStreamDyAux = 8,  // dy's per-row scale and per-element weights
 };
 
 // Returns the key of one (seed, stream, row).
@@ -367,20 +369,44 @@ void StoreBlock(DType dtype, const double* values, int64_t count, void* x, int64
   }
 }
 
-}  // namespace
+// The generator of one row of dy (GenerateDyRow).
+class DyRowGenerator {
+ public:
+  DyRowGenerator(const Problem& p, int64_t row)
+      : value_key_(Key(p.seed, kStreamDy, static_cast<uint64_t>(row))),
+        aux_key_(Key(p.seed, kStreamDyAux, static_cast<uint64_t>(row))),
+        row_scale_(std::ldexp(1.0, static_cast<int>(Draw(aux_key_, 0) % 13) - 8)) {}
 
-void GenerateRow(const Problem& problem, int64_t row, double* out) {
-  RowGenerator gen(problem, row);
-  gen.Fill(0, problem.cols, out);
-  for (int64_t i = 0; i < problem.cols; ++i) out[i] = RoundToDType(out[i], problem.dtype);
-}
+  // Writes columns [begin, end) into out[0, end - begin), unrounded.
+  void Fill(int64_t begin, int64_t end, double* out) const {
+    const int64_t count = end - begin;
+    NormalRange(value_key_, begin, count, out);
+    for (int64_t i = 0; i < count; ++i) {
+      // Counter 0 is the row scale; element c uses counter c + 1.
+      const uint64_t a = Draw(aux_key_, static_cast<uint64_t>(begin + i) + 1);
+      double w = 1;
+      const int k = 3 + static_cast<int>((a >> 8) % 6);  // 3 .. 8
+      if ((a & 63) == 0) w = std::ldexp(1.0, k);
+      if ((a & 63) == 1) w = std::ldexp(1.0, -k);
+      out[i] *= row_scale_ * w;
+    }
+  }
 
-void FillInput(const Problem& problem, void* x, ThreadPool& pool) {
+ private:
+  uint64_t value_key_, aux_key_;
+  double row_scale_;
+};
+
+// Fills `data` (problem.elements() values of problem.dtype) from a row
+// generator Gen(problem, row) with Fill(begin, end, out), in parallel over
+// the flat element range: values depend on (seed, row, col) only.
+template <class Gen>
+void FillRows(const Problem& problem, void* data, ThreadPool& pool) {
   const int64_t cols = problem.cols;
   const int64_t total = problem.elements();
   if (total <= 0) return;
   // Split the flat element range, not just rows, so that a problem of one huge
-  // row also uses every thread. Values depend on (seed, row, col) only.
+  // row also uses every thread.
   const int64_t tasks = std::min<int64_t>(total / kFillBlock + 1, 64 * pool.threads());
   pool.ParallelFor(tasks, [&](int64_t task_begin, int64_t task_end) {
     const int64_t begin = total * task_begin / tasks;
@@ -390,17 +416,39 @@ void FillInput(const Problem& problem, void* x, ThreadPool& pool) {
     while (at < end) {
       const int64_t row = at / cols;
       const int64_t row_end = std::min(end, (row + 1) * cols);
-      RowGenerator gen(problem, row);
+      Gen gen(problem, row);
       for (int64_t b = at; b < row_end; b += kFillBlock) {
         const int64_t e = std::min(row_end, b + kFillBlock);
         gen.Fill(b - row * cols, e - row * cols, block);
         // Rounding happens in the store (double -> f32 -> 16-bit), the same
         // path as RoundToDType, so GenerateRow and FillInput agree bit for bit.
-        StoreBlock(problem.dtype, block, e - b, x, b);
+        StoreBlock(problem.dtype, block, e - b, data, b);
       }
       at = row_end;
     }
   });
+}
+
+}  // namespace
+
+void GenerateDyRow(const Problem& problem, int64_t row, double* out) {
+  DyRowGenerator gen(problem, row);
+  gen.Fill(0, problem.cols, out);
+  for (int64_t i = 0; i < problem.cols; ++i) out[i] = RoundToDType(out[i], problem.dtype);
+}
+
+void FillDy(const Problem& problem, void* dy, ThreadPool& pool) {
+  FillRows<DyRowGenerator>(problem, dy, pool);
+}
+
+void GenerateRow(const Problem& problem, int64_t row, double* out) {
+  RowGenerator gen(problem, row);
+  gen.Fill(0, problem.cols, out);
+  for (int64_t i = 0; i < problem.cols; ++i) out[i] = RoundToDType(out[i], problem.dtype);
+}
+
+void FillInput(const Problem& problem, void* x, ThreadPool& pool) {
+  FillRows<RowGenerator>(problem, x, pool);
 }
 
 void FillAffine(const Problem& problem, float* gamma, float* beta) {

@@ -13,7 +13,7 @@
 namespace lnbench {
 
 InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_path,
-                          const std::string& beta_path) {
+                          const std::string& beta_path, const std::string& dy_path) {
   InputFiles f;
   NpyArray x = ReadNpyMatrix(x_path);
   f.rows = x.shape[0];
@@ -25,23 +25,34 @@ InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_pa
   }
   if (!gamma_path.empty()) f.gamma = ReadNpyVector(gamma_path, f.cols).data;
   if (!beta_path.empty()) f.beta = ReadNpyVector(beta_path, f.cols).data;
+  if (!dy_path.empty()) {
+    NpyArray dy = ReadNpyMatrix(dy_path);
+    if (dy.shape[0] != f.rows || dy.shape[1] != f.cols)
+      throw UsageError(fmt::format("--dy {}: shape {}x{} differs from --input {}x{}", dy_path,
+                                   dy.shape[0], dy.shape[1], f.rows, f.cols));
+    f.dy = std::move(dy.data);
+  }
   return f;
 }
 
 InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, void* x, float* gamma,
-                              float* beta, ThreadPool& pool) {
+                              float* beta, ThreadPool& pool, void* dy) {
   // A finite value that rounds to an infinity in the dtype (1e39 in f32,
   // 70000 in f16) would otherwise pass unnoticed into the run.
   std::atomic<int64_t> overflowed{0};
-  pool.ParallelFor(p.elements(), [&](int64_t b, int64_t e) {
-    int64_t local = 0;
-    for (int64_t i = b; i < e; ++i) {
-      const double v = files.x[i];
-      StoreFromDouble(p.dtype, x, i, v);
-      local += std::isfinite(v) && !std::isfinite(LoadAsDouble(p.dtype, x, i));
-    }
-    overflowed += local;
-  });
+  const auto store_matrix = [&](const std::vector<double>& values, void* dst) {
+    pool.ParallelFor(p.elements(), [&](int64_t b, int64_t e) {
+      int64_t local = 0;
+      for (int64_t i = b; i < e; ++i) {
+        const double v = values[i];
+        StoreFromDouble(p.dtype, dst, i, v);
+        local += std::isfinite(v) && !std::isfinite(LoadAsDouble(p.dtype, dst, i));
+      }
+      overflowed += local;
+    });
+  };
+  store_matrix(files.x, x);
+  if (dy != nullptr && !files.dy.empty()) store_matrix(files.dy, dy);
   InputFileCounts counts;
   counts.nonfinite_rows = files.nonfinite_rows;
   counts.overflowed_values = overflowed.load();

@@ -22,25 +22,28 @@ struct InputFiles {
   int64_t rows = 0, cols = 0;
   std::vector<double> x;             // rows*cols
   std::vector<double> gamma, beta;   // cols, or empty when not given
+  std::vector<double> dy;            // rows*cols (--dy, backward), or empty when not given
   int64_t nonfinite_rows = 0;        // rows of x holding a NaN or an infinity
 };
 
 // What became of the file's values when stored in a problem's dtype.
 struct InputFileCounts {
   int64_t nonfinite_rows = 0;     // rows of x with a NaN or infinity in the file
-  int64_t overflowed_values = 0;  // finite values of x, gamma, beta that became +-inf in the dtype
+  int64_t overflowed_values = 0;  // finite values of x, gamma, beta, dy that became +-inf in the dtype
 };
 
 // Reads and checks the files: x 2-D float32/float64, gamma/beta 1-D of length
-// cols. Throws UsageError naming the file and the problem.
+// cols, dy (optional) 2-D of x's shape. Throws UsageError naming the file and
+// the problem.
 InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_path,
-                          const std::string& beta_path);
+                          const std::string& beta_path, const std::string& dy_path = "");
 
 // Stores the file data into a problem's buffers, rounded to problem.dtype
-// (gamma/beta not given in files are 1 and 0); returns the counts of
-// non-finite rows and of values that overflowed the dtype.
+// (gamma/beta not given in files are 1 and 0; beta may be nullptr); with a
+// non-null `dy` and a dy file, stores dy too. Returns the counts of non-finite
+// rows and of values that overflowed the dtype.
 InputFileCounts FillFromFiles(const InputFiles& files, const Problem& problem, void* x, float* gamma,
-                   float* beta, ThreadPool& pool);
+                              float* beta, ThreadPool& pool, void* dy = nullptr);
 
 // Writes the input tensors of a problem into `dir` as <problem tag>_<name>.npy
 // and its float64 reference as <problem tag>_ref_<name>.npy (names from

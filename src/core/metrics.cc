@@ -259,14 +259,21 @@ std::string Where(int64_t index, int64_t cols) {
   return fmt::format("row {} col {}", index / cols, index % cols);
 }
 
-// Returns the failure description of one tensor, or "" when it passed.
-// `value_at(i)` returns (got, expected) for element i.
+// Returns the failure description of one tensor of `extent`, or "" when it
+// passed. `value_at(i)` returns (got, expected) for element i.
 template <class ValueAt>
-std::string Describe(std::string_view name, const Partial& p, int64_t cols, bool per_row,
+std::string Describe(std::string_view name, const Partial& p, int64_t cols, Extent extent,
                      const ValueAt& value_at) {
   const ErrorStats& s = p.s;
   if (s.failed == 0) return "";
-  auto where = [&](int64_t i) { return per_row ? fmt::format("row {}", i) : Where(i, cols); };
+  auto where = [&](int64_t i) {
+    switch (extent) {
+      case Extent::kRows: return fmt::format("row {}", i);
+      case Extent::kCols: return fmt::format("col {}", i);
+      case Extent::kRowsCols: break;
+    }
+    return Where(i, cols);
+  };
   std::vector<std::string> parts;
   if (s.unwritten > 0)
     parts.push_back(fmt::format("{} of {} unwritten (first at {})", s.unwritten, s.checked,
@@ -341,7 +348,9 @@ Accuracy CheckOutputs(const Problem& problem, const HostTensors& inputs, const H
       continue;
     }
     const bool per_row = t.extent != Extent::kRowsCols;
-    const double units = per_row ? th.stats_eps_units : th.compute_eps_units;
+    // Per-row and per-column tensors have the op's own allowance (the
+    // backward's dgamma/dbeta: a sum over rows).
+    const double units = per_row ? op.ComputeEpsUnits(problem, t.extent) : th.compute_eps_units;
     const double* ref_values = ref.data(t.id);
     Partial part;
     switch (dtype) {
@@ -359,9 +368,9 @@ Accuracy CheckOutputs(const Problem& problem, const HostTensors& inputs, const H
         break;
     }
     acc[t.id] = part.s;
-    // Per-row tensors are reported by row; a (rows x cols) one by row and col.
-    const int64_t cols = t.extent == Extent::kRowsCols ? problem.cols : 1;
-    const std::string why = Describe(name, part, cols, per_row, [&](int64_t i) {
+    // Per-row tensors are reported by row, per-column ones by col; a
+    // (rows x cols) one by row and col.
+    const std::string why = Describe(name, part, problem.cols, t.extent, [&](int64_t i) {
       return std::pair<double, double>(LoadAsDouble(dtype, g, i), RoundToDType(ref_values[i], dtype));
     });
     if (!why.empty()) reasons.push_back(why);

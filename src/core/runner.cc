@@ -113,6 +113,8 @@ std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shap
   auto add = [&](const Shape& shape, Backend* only, const CoverageCase* cov) {
     for (Norm norm : config.norms)
     for (Direction dir : config.dirs)
+    if (cov == nullptr || cov->dirs.empty() ||
+        std::find(cov->dirs.begin(), cov->dirs.end(), dir) != cov->dirs.end())
     for (DType dtype : config.dtypes)
       for (Distribution dist : config.dists)
         for (const OutputMode& mode : config.modes) {
@@ -125,7 +127,8 @@ std::vector<PlannedProblem> Plan(const RunConfig& config, const std::vector<Shap
           pp.problem.dist = dist;
           pp.problem.eps = config.eps;
           pp.problem.affine = mode.affine;
-          pp.problem.stats = mode.stats;
+          // The backward pass has no statistics to output (they are inputs).
+          pp.problem.stats = mode.stats && dir == Direction::kForward;
           pp.problem.seed = config.seed;
           if (only != nullptr) {
             std::map<std::string, std::string> tuning = config.tuning;
@@ -284,6 +287,9 @@ uint64_t PeakHostBytes(const Problem& p, const RunConfig& config, bool from_file
   }
   // --input: the file's values as float64, held for the whole run, and a read chunk.
   if (from_file) bytes += n * 8 + 2 * cols * 8 + (1u << 20);
+  if (from_file && !config.dy_path.empty()) bytes += n * 8;  // --dy's values
+  // The backward references' partial sums over blocks of rows (BackwardRows).
+  if (p.dir == Direction::kBackward) bytes += (rows / kBackwardRowLeaf + 1) * 4 * cols * 8;
   // --dump: the largest .npy (the float64 reference y) is encoded in memory.
   if (!config.dump_dir.empty()) bytes += n * 8 + 4096;
   // The program itself: code, libraries, thread stacks, malloc's own data
@@ -430,6 +436,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
     s += " --input " + r.input_file;
     if (!config.gamma_path.empty()) s += " --gamma " + config.gamma_path;
     if (!config.beta_path.empty()) s += " --beta " + config.beta_path;
+    if (!config.dy_path.empty() && p.dir == Direction::kBackward) s += " --dy " + config.dy_path;
   } else {
     s += fmt::format(" --shape {}x{}", p.rows, p.cols);
   }
@@ -456,7 +463,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
   std::optional<InputFiles> files;
   std::vector<Shape> shapes = config.shapes;
   if (!config.input_path.empty()) {
-    files = LoadInputFiles(config.input_path, config.gamma_path, config.beta_path);
+    files = LoadInputFiles(config.input_path, config.gamma_path, config.beta_path, config.dy_path);
     shapes = {{files->rows, files->cols}};
   }
   std::vector<PlannedProblem> plan = Plan(config, shapes);

@@ -47,8 +47,9 @@ struct RunConfig {
   TimingConfig timing;
   int ceiling_min_samples = 10;
   double ceiling_budget_s = 0.3;
-  // User data instead of generated inputs (--input/--gamma/--beta).
-  std::string input_path, gamma_path, beta_path;
+  // User data instead of generated inputs (--input/--gamma/--beta, and
+  // --dy for the backward pass).
+  std::string input_path, gamma_path, beta_path, dy_path;
   std::string dump_dir;                    // write inputs, reference and outputs as .npy
   // Also run every selected backend's CoverageCases() (each dtype,
   // distribution and mode of this configuration): verify's default sweep.

@@ -22,7 +22,9 @@ Json JsonNumber(double value) {
 
 namespace {
 
-Json ErrorStatsJson(const ErrorStats& s, int64_t cols) {
+// `extent` says how the worst element is located: row and col, row only
+// (per-row tensors) or col only (per-column tensors).
+Json ErrorStatsJson(const ErrorStats& s, Extent extent, int64_t cols) {
   Json j;
   j["checked"] = s.checked;
   j["failed"] = s.failed;
@@ -40,8 +42,15 @@ Json ErrorStatsJson(const ErrorStats& s, int64_t cols) {
   if (s.worst_index >= 0) {
     Json w;
     w["index"] = s.worst_index;
-    w["row"] = cols > 0 ? s.worst_index / cols : 0;
-    w["col"] = cols > 0 ? s.worst_index % cols : 0;
+    if (extent == Extent::kRowsCols) {
+      w["row"] = cols > 0 ? s.worst_index / cols : 0;
+      w["col"] = cols > 0 ? s.worst_index % cols : 0;
+    } else if (extent == Extent::kRows) {
+      w["row"] = s.worst_index;
+      w["col"] = 0;
+    } else {
+      w["col"] = s.worst_index;
+    }
     w["got"] = JsonNumber(s.worst_got);
     w["ref"] = JsonNumber(s.worst_ref);
     j["worst"] = w;
@@ -127,7 +136,7 @@ Json CaseJson(const CaseResult& r, const std::string& machine) {
     for (const TensorSpec& t : OpFor(r.problem).TensorsOf(r.problem, TensorRole::kOutput))
       if (a[t.id])
         tensors[std::string(TensorName(t.id))] =
-            ErrorStatsJson(*a[t.id], t.extent == Extent::kRowsCols ? r.problem.cols : 1);
+            ErrorStatsJson(*a[t.id], t.extent, r.problem.cols);
     acc["tensors"] = tensors;
     j["accuracy"] = acc;
   } else {
@@ -219,6 +228,7 @@ Json ConfigJson(const RunConfig& c) {
     j["input"] = c.input_path;
     j["gamma"] = c.gamma_path;
     j["beta"] = c.beta_path;
+    if (!c.dy_path.empty()) j["dy"] = c.dy_path;
   }
   return j;
 }

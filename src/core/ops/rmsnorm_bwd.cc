@@ -1,0 +1,150 @@
+// RMSNorm backward: from x, dy, gamma and the forward's saved rrms (tensor
+// "rstd"), dx = rrms (g dy - xhat mean(g dy xhat)) per row, xhat = x rrms,
+// and over rows dgamma = sum dy xhat (gamma present, i.e. affine).
+// docs/verification.md, "Backward", derives the bounds.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/errors.h"
+#include "core/generators.h"
+#include "core/input_files.h"
+#include "core/ops/ops.h"
+#include "core/problem.h"
+#include "reference/reference.h"
+
+namespace lnbench {
+namespace {
+
+class RmsNormBackward : public OpDescriptor {
+ public:
+  Norm norm() const override { return Norm::kRmsNorm; }
+  Direction dir() const override { return Direction::kBackward; }
+
+  std::vector<TensorSpec> Tensors(const Problem& p) const override {
+    std::vector<TensorSpec> t = {{TensorId::kX, TensorRole::kInput, Extent::kRowsCols}};
+    if (p.affine) t.push_back({TensorId::kGamma, TensorRole::kInput, Extent::kCols});
+    t.push_back({TensorId::kDy, TensorRole::kInput, Extent::kRowsCols});
+    t.push_back({TensorId::kRstd, TensorRole::kInput, Extent::kRows});
+    t.push_back({TensorId::kDx, TensorRole::kOutput, Extent::kRowsCols});
+    if (p.affine) t.push_back({TensorId::kDgamma, TensorRole::kOutput, Extent::kCols});
+    return t;
+  }
+
+  std::vector<TensorSpec> ReferenceTensors(const Problem&) const override {
+    return {{TensorId::kDx, TensorRole::kOutput, Extent::kRowsCols},
+            {TensorId::kDgamma, TensorRole::kOutput, Extent::kCols}};
+  }
+
+  std::string_view BytesModelText() const override {
+    return "read = 2*N*H*sizeof(dtype) + N*4 + (affine ? H*4 : 0); "
+           "written = N*H*sizeof(dtype) + (affine ? H*4 : 0)";
+  }
+
+  // x and gamma as for the forward pass of the seed, dy from its own
+  // generator, rrms as the forward saved it.
+  void GenerateInputs(const Problem& p, const HostTensors& in, ThreadPool& pool) const override {
+    FillInput(p, in.get(TensorId::kX), pool);
+    if (p.affine) {
+      std::vector<float> unused_beta(static_cast<size_t>(p.cols));
+      FillAffine(p, in.get<float>(TensorId::kGamma), unused_beta.data());
+    }
+    FillDy(p, in.get(TensorId::kDy), pool);
+    ForwardStatistics(p, in.get(TensorId::kX), nullptr, in.get<float>(TensorId::kRstd), pool);
+  }
+
+  // x (and gamma) from the files, dy from --dy or else from the seed, rrms
+  // computed from x as the forward saves it.
+  InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, const HostTensors& in,
+                                ThreadPool& pool) const override {
+    if (!files.beta.empty())
+      throw UsageError("--beta: rmsnorm has no beta (give only --gamma)");
+    const InputFileCounts counts =
+        lnbench::FillFromFiles(files, p, in.get(TensorId::kX), in.get<float>(TensorId::kGamma),
+                               nullptr, pool, in.get(TensorId::kDy));
+    if (files.dy.empty()) FillDy(p, in.get(TensorId::kDy), pool);
+    ForwardStatistics(p, in.get(TensorId::kX), nullptr, in.get<float>(TensorId::kRstd), pool);
+    return counts;
+  }
+
+  // The reference, and the magnitudes the bounds scale with (Reference::aux):
+  // per row B = mean|g dy xhat|, per column sum|dy xhat| over rows.
+  void ComputeReference(const Problem& p, const HostTensors& in, Reference& ref,
+                        ThreadPool& pool) const override {
+    const int64_t rows = p.rows, cols = p.cols;
+    const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
+    const float* rrms = in.get<const float>(TensorId::kRstd);
+    double* dx = ref.data(TensorId::kDx);
+    ref.aux = HostBuffer(static_cast<size_t>(rows + cols) * sizeof(double));
+    double* row_mag = ref.aux.as<double>();
+    std::vector<double> sums(static_cast<size_t>(2 * cols));
+    BackwardRows(p, in.get(TensorId::kX), in.get(TensorId::kDy), 2 * cols, sums.data(), pool,
+                 [&](int64_t r, const double* x, const double* dy, double* part) {
+                   const double rs = rrms[r];
+                   RmsNormBackwardReferenceRow(x, dy, cols, gamma, rs, dx + r * cols, part);
+                   double b = 0;
+                   for (int64_t j = 0; j < cols; ++j) {
+                     const double g = gamma ? std::fabs(static_cast<double>(gamma[j])) : 1.0;
+                     const double t = std::fabs(dy[j] * x[j] * rs);
+                     b += g * t;
+                     part[cols + j] += t;
+                   }
+                   row_mag[r] = b / static_cast<double>(cols);
+                 });
+    std::copy(sums.begin(), sums.begin() + cols, ref.data(TensorId::kDgamma));
+    std::copy(sums.begin() + cols, sums.end(), row_mag + rows);
+  }
+
+  void ErrorScales(const Problem& p, TensorId id, const HostTensors& in, const Reference& ref,
+                   int64_t begin, int64_t end, double* scale) const override {
+    const double* row_mag = ref.aux.as<double>();
+    const double* col_mag = row_mag + p.rows;
+    switch (id) {
+      case TensorId::kDx: {
+        // rrms (|g_j dy_j| + |xhat_j| B): the sizes of the two terms of dx
+        // before they cancel (LayerNorm's without the mean term).
+        const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
+        const float* rrms = in.get<const float>(TensorId::kRstd);
+        const void* x = in.get(TensorId::kX);
+        const void* dy = in.get(TensorId::kDy);
+        const int64_t cols = p.cols;
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t row = i / cols, col = i - row * cols;
+          const double rs = rrms[row];
+          const double xhat = LoadAsDouble(p.dtype, x, i) * rs;
+          const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+          scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) +
+                                              std::fabs(xhat) * row_mag[row]);
+        }
+        return;
+      }
+      case TensorId::kDgamma:
+        // sum over rows of |dy xhat|; NaN where a row has no finite terms.
+        for (int64_t c = begin; c < end; ++c) {
+          const double m = col_mag[c];
+          scale[c - begin] = std::isfinite(m) ? m : std::nan("");
+        }
+        return;
+      default:
+        std::fill(scale, scale + (end - begin), std::nan(""));
+    }
+  }
+
+  double ComputeEpsUnits(const Problem& p, Extent extent) const override {
+    // docs/verification.md, "Backward": dx's row sum is judged like the
+    // forward's (over H); dgamma/dbeta are sums over N rows, judged the same
+    // way over N (a tree, or blocked partials combined in a tree).
+    const int64_t n = extent == Extent::kRowsCols ? p.cols : p.rows;
+    return BackwardEpsUnits(n);
+  }
+};
+
+}  // namespace
+
+const OpDescriptor& RmsNormBackwardOp() {
+  static const RmsNormBackward op;
+  return op;
+}
+
+}  // namespace lnbench
