@@ -1,12 +1,13 @@
 // Tests of the Highway backward kernels (norm_bwd_highway.*). Like Highway's
-// own tests, the kernel suite runs once per SIMD target this CPU supports
-// (HWY_BEFORE_TEST), with seeded inputs checked against the maths of
-// OPS_DESIGN.md's backward contract evaluated in double here (the mean and
-// rstd inputs taken as exact, as the op's reference does).
+// own tests, the main suite runs once per SIMD target this CPU supports
+// (HWY_BEFORE_TEST sets hwy::SetSupportedTargetsForTest, so "auto" must
+// dispatch to that target), through the backend as the CLI runs it, with
+// the op's seeded inputs (x, dy, gamma, mean/rstd as the forward saves them)
+// checked against the op's float64 reference and bounds (core/metrics.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,13 +16,16 @@
 #include "hwy/highway.h"
 #include "hwy/tests/hwy_gtest.h"
 
+#include "app/registry.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/norm_bwd_highway.h"
 #include "core/dtype.h"
-#include "core/generators.h"
 #include "core/host_buffer.h"
+#include "core/metrics.h"
+#include "core/op.h"
 #include "core/problem.h"
 #include "core/thread_pool.h"
+#include "reference/reference.h"
 
 namespace lnbench {
 namespace {
@@ -30,226 +34,76 @@ constexpr DType kDTypes[] = {DType::kF32, DType::kBF16, DType::kF16};
 constexpr Norm kNorms[] = {Norm::kLayerNorm, Norm::kRmsNorm};
 constexpr double kEpsF32 = 0x1p-23;
 
-// Writes v as element i of an array of `dtype` (v already representable).
-void PutValue(void* p, DType dtype, size_t i, double v) {
-  const float f = static_cast<float>(v);
-  if (dtype == DType::kF32) {
-    static_cast<float*>(p)[i] = f;
-    return;
-  }
-  const uint16_t bits = dtype == DType::kBF16 ? FloatToBF16(f) : FloatToF16(f);
-  std::memcpy(static_cast<uint16_t*>(p) + i, &bits, 2);
+Backend& Highway() {
+  Backend* b = FindBackend("highway");
+  EXPECT_NE(b, nullptr) << "highway backend not registered";
+  return *b;
 }
 
-// Returns half the smallest subnormal of `dtype`: the absolute rounding
-// error of a result below its normal range.
-double HalfSubnormal(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return 0x1p-150;
-    case DType::kBF16: return 0x1p-134;
-    case DType::kF16: return 0x1p-25;
-  }
-  return 0;
+Problem MakeBwdProblem(Norm norm, int64_t rows, int64_t cols, DType dtype, Distribution dist,
+                       bool affine, uint64_t seed = 7) {
+  Problem p;
+  p.norm = norm;
+  p.dir = Direction::kBackward;
+  p.rows = rows;
+  p.cols = cols;
+  p.dtype = dtype;
+  p.dist = dist;
+  p.affine = affine;
+  p.seed = seed;
+  return p;
 }
 
-// Returns the unit roundoff of `dtype` (half an ulp at 1).
-double UnitRoundoff(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return 0x1p-24;
-    case DType::kBF16: return 0x1p-8;
-    case DType::kF16: return 0x1p-11;
-  }
-  return 0;
-}
+// One backward problem's tensors as its op names them, the reference, and
+// the outputs of the last Execute.
+struct BwdCase {
+  Problem problem;
+  std::vector<HostBuffer> buffers;
+  HostTensors inputs, outputs;
+  Reference ref;
+  std::string resolved;
+  std::map<std::string, std::string> details;
 
-// One backward problem: inputs generated from a seed, the kernel's outputs,
-// and the float64 expectation.
-struct BwdData {
-  Norm norm;
-  int64_t rows, cols;
-  DType dtype;
-  bool affine;
-  HostBuffer x, dy, dx;
-  std::vector<float> gamma, mean, rstd, dgamma, dbeta;
-  std::vector<double> ref_dx, scale_dx, ref_dgamma, scale_dgamma, ref_dbeta, scale_dbeta;
-
-  // dy_range: dy = N(0,1) * 2^U(-dy_range, dy_range) (a wide dynamic range).
-  BwdData(Norm n, int64_t r, int64_t c, DType t, Distribution dist, bool aff, int dy_range = 0,
-          uint64_t seed = 11)
-      : norm(n),
-        rows(r),
-        cols(c),
-        dtype(t),
-        affine(aff),
-        x(Bytes()),
-        dy(Bytes()),
-        dx(Bytes()),
-        gamma(static_cast<size_t>(c)),
-        mean(static_cast<size_t>(std::max<int64_t>(r, 1))),
-        rstd(static_cast<size_t>(std::max<int64_t>(r, 1))),
-        dgamma(static_cast<size_t>(c), std::numeric_limits<float>::quiet_NaN()),
-        dbeta(static_cast<size_t>(c), std::numeric_limits<float>::quiet_NaN()) {
-    Problem p;
-    p.rows = r;
-    p.cols = c;
-    p.dtype = t;
-    p.dist = dist;
-    p.seed = seed;
+  explicit BwdCase(const Problem& p, bool reference = true) : problem(p) {
     ThreadPool& pool = SharedThreadPool(0);
-    FillInput(p, x.data(), pool);
-    std::vector<float> beta(static_cast<size_t>(c));
-    p.affine = true;
-    FillAffine(p, gamma.data(), beta.data());
-    std::mt19937_64 rng(seed * 7919 + 1);
-    std::normal_distribution<double> normal;
-    std::uniform_real_distribution<double> exponent(-dy_range, dy_range);
-    for (int64_t i = 0; i < r * c; ++i) {
-      double v = normal(rng);
-      if (dy_range > 0) v *= std::exp2(std::round(exponent(rng)));
-      PutValue(dy.data(), t, static_cast<size_t>(i), RoundToDType(v, t));
+    const OpDescriptor& op = OpFor(p);
+    for (const TensorSpec& t : op.Tensors(p)) {
+      // At least 16 elements: a zero-byte buffer is nullptr ("not present").
+      const int64_t n = std::max<int64_t>(TensorElements(p, t.extent), 16);
+      buffers.emplace_back(static_cast<size_t>(n) * DTypeSize(TensorDType(p, t.extent)));
+      (t.role == TensorRole::kInput ? inputs : outputs).set(t.id, buffers.back().data());
     }
-    // The saved statistics: the float64 forward of x, rounded to f32.
-    for (int64_t row = 0; row < r; ++row) {
-      double s = 0, q = 0;
-      for (int64_t j = 0; j < c; ++j) s += X(row, j);
-      const double m = s / static_cast<double>(c);
-      for (int64_t j = 0; j < c; ++j) {
-        const double v = norm == Norm::kRmsNorm ? X(row, j) : X(row, j) - m;
-        q += v * v;
-      }
-      mean[static_cast<size_t>(row)] = static_cast<float>(m);
-      rstd[static_cast<size_t>(row)] = static_cast<float>(1.0 / std::sqrt(q / static_cast<double>(c) + 1e-5));
-    }
-    Expect();
+    op.GenerateInputs(p, inputs, pool);
+    if (reference) ref = ComputeReference(p, inputs, pool);
   }
 
-  size_t Bytes() const {
-    return static_cast<size_t>(std::max<int64_t>(rows * cols, 16)) * DTypeSize(dtype);
-  }
-  double X(int64_t r, int64_t j) const {
-    return LoadAsDouble(dtype, x.data(), static_cast<size_t>(r * cols + j));
-  }
-  double Dy(int64_t r, int64_t j) const {
-    return LoadAsDouble(dtype, dy.data(), static_cast<size_t>(r * cols + j));
-  }
-  double Dx(int64_t r, int64_t j) const {
-    return LoadAsDouble(dtype, dx.data(), static_cast<size_t>(r * cols + j));
-  }
-
-  // The contract's maths in double, and the scale of each value's f32
-  // error: the magnitudes of the terms the kernel rounds (sums of blocks of
-  // at most 64 terms per lane, merged in a tree).
-  void Expect() {
-    const size_t n = static_cast<size_t>(rows * cols);
-    ref_dx.assign(n, 0);
-    scale_dx.assign(n, 0);
-    ref_dgamma.assign(static_cast<size_t>(cols), 0);
-    scale_dgamma.assign(static_cast<size_t>(cols), 0);
-    ref_dbeta.assign(static_cast<size_t>(cols), 0);
-    scale_dbeta.assign(static_cast<size_t>(cols), 0);
-    const bool rms = norm == Norm::kRmsNorm;
-    const double h = static_cast<double>(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      const double m = rms ? 0.0 : mean[static_cast<size_t>(r)];
-      const double s = rstd[static_cast<size_t>(r)];
-      double a = 0, b = 0, abs_a = 0, abs_b = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const double g = affine ? gamma[static_cast<size_t>(j)] : 1.0;
-        const double gd = g * Dy(r, j);
-        const double xhat = (X(r, j) - m) * s;
-        a += gd;
-        b += gd * xhat;
-        abs_a += std::fabs(gd);
-        abs_b += std::fabs(gd * xhat);
-      }
-      a /= h;
-      b /= h;
-      abs_a /= h;
-      abs_b /= h;
-      if (rms) a = abs_a = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const size_t i = static_cast<size_t>(r * cols + j);
-        const double g = affine ? gamma[static_cast<size_t>(j)] : 1.0;
-        const double dyv = Dy(r, j);
-        const double gd = g * dyv;
-        const double xhat = (X(r, j) - m) * s;
-        ref_dx[i] = s * (gd - a - xhat * b);
-        scale_dx[i] = s * (std::fabs(gd) + abs_a + std::fabs(xhat) * abs_b);
-        ref_dgamma[static_cast<size_t>(j)] += dyv * xhat;
-        scale_dgamma[static_cast<size_t>(j)] += std::fabs(dyv * xhat);
-        ref_dbeta[static_cast<size_t>(j)] += dyv;
-        scale_dbeta[static_cast<size_t>(j)] += std::fabs(dyv);
-      }
-    }
+  // Runs the backend once (outputs poisoned first) and downloads the outputs.
+  void Execute(const std::string& variant, int threads, const std::string& stream_min = "") {
+    CaseOptions options;
+    options.variant = variant;
+    options.threads = threads;
+    if (!stream_min.empty()) options.tuning["stream_min_bytes"] = stream_min;
+    const Verdict v = Highway().Supports(problem, options);
+    ASSERT_TRUE(v.ok) << v.reason;
+    std::unique_ptr<PreparedCase> c = Highway().Prepare(problem, inputs, options);
+    resolved = c->ResolvedVariant();
+    details = c->Details();
+    c->Poison();
+    c->Run();
+    c->Download(outputs);
   }
 
-  HwyBwdArgs Args(bool stream) const {
-    HwyBwdArgs args;
-    args.x = x.data();
-    args.dy = dy.data();
-    args.dx = const_cast<void*>(dx.data());
-    args.gamma = affine ? gamma.data() : nullptr;
-    args.mean = norm == Norm::kLayerNorm ? mean.data() : nullptr;
-    args.rstd = rstd.data();
-    args.rows = rows;
-    args.cols = cols;
-    args.stream = stream;
-    return args;
+  Accuracy Check() const {
+    return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
   }
 
-  // Runs the kernel `fn` on `threads` threads (outputs poisoned first).
-  void Run(HwyBwdRowsFn fn, int threads, bool stream = false) {
-    std::memset(dx.data(), 0xFF, dx.bytes());  // NaN in every dtype
-    std::fill(dgamma.begin(), dgamma.end(), std::numeric_limits<float>::quiet_NaN());
-    std::fill(dbeta.begin(), dbeta.end(), std::numeric_limits<float>::quiet_NaN());
-    HwyBwdRunner runner(Args(stream), fn, norm == Norm::kLayerNorm);
-    runner.Run(SharedThreadPool(threads), dgamma.data(), dbeta.data());
-  }
-
-  // Returns "" when every output is within its bound, else the first misses.
-  std::string Check() const {
-    std::string out;
-    int misses = 0;
-    const auto check = [&](const char* name, int64_t i, double got, double want, double scale,
-                           double units, double round, double absolute) {
-      bool ok;
-      if (std::isnan(want)) {
-        ok = std::isnan(got);
-      } else if (std::isinf(want)) {
-        ok = got == want;
-      } else {
-        ok = std::fabs(got - want) <= units * kEpsF32 * scale + round * std::fabs(want) + absolute;
-      }
-      if (!ok && misses++ < 5)
-        out += std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(got) +
-               ", want " + std::to_string(want) + " (scale " + std::to_string(scale) + "); ";
-    };
-    // dx: a handful of f32 roundings per term, a and b from block sums of at
-    // most 32 terms per lane; then the output's rounding.
-    const double dx_units = 64 + std::log2(static_cast<double>(cols) + 1);
-    for (int64_t i = 0; i < rows * cols; ++i)
-      check("dx", i, Dx(i / cols, i % cols), ref_dx[static_cast<size_t>(i)],
-            scale_dx[static_cast<size_t>(i)], dx_units, UnitRoundoff(dtype) * 1.01,
-            HalfSubnormal(dtype));
-    if (affine) {
-      // Sequential sums of at most 64 rows, then a tree over the blocks.
-      const double blocks = std::ceil(static_cast<double>(rows) / 64) + 1;
-      const double dw_units = 64 + 8 + 2 * std::log2(blocks);
-      for (int64_t j = 0; j < cols; ++j) {
-        check("dgamma", j, dgamma[static_cast<size_t>(j)], ref_dgamma[static_cast<size_t>(j)],
-              scale_dgamma[static_cast<size_t>(j)], dw_units, 0, 0);
-        if (norm == Norm::kLayerNorm)
-          check("dbeta", j, dbeta[static_cast<size_t>(j)], ref_dbeta[static_cast<size_t>(j)],
-                scale_dbeta[static_cast<size_t>(j)], dw_units, 0, 0);
-      }
-    }
-    if (misses > 5) out += std::to_string(misses) + " misses in all";
-    return out;
-  }
-
-  std::string Name() const {
-    return std::string(NormName(norm)) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
-           " " + std::string(DTypeName(dtype)) + (affine ? " affine" : "");
+  // Returns output `id`'s bytes ("" when absent), for bitwise comparisons.
+  std::string Bits(TensorId id) const {
+    const void* p = outputs.get(id);
+    if (p == nullptr) return "";
+    const Extent extent = id == TensorId::kDx ? Extent::kRowsCols : Extent::kCols;
+    return std::string(static_cast<const char*>(p),
+                       static_cast<size_t>(TensorBytes(problem, extent)));
   }
 };
 
@@ -257,38 +111,40 @@ struct Shape {
   int64_t rows, cols;
 };
 // Rows shorter than a vector, masked tails of every kind, several sums
-// blocks per row (64 vectors), row counts that are no multiple of a block.
-constexpr Shape kShapes[] = {{0, 64},   {1, 1},    {5, 1},    {7, 3},    {1, 4096}, {6, 257},
-                             {3, 1023}, {4, 2041}, {9, 4099}, {130, 96}, {20, 2048}, {2, 65537}};
+// blocks per row (64 vectors), row counts that are no multiple of a block,
+// more row blocks than threads, full 64-row blocks (1100 rows).
+constexpr Shape kShapes[] = {{0, 64},   {1, 1},    {5, 1},     {7, 3},    {1, 4096},
+                             {6, 257},  {3, 1023}, {4, 2041},  {9, 4099}, {130, 96},
+                             {20, 2048}, {2, 65537}, {1100, 40}};
 
 // ------------------------------------------------------------------ per target
 
 HWY_BEFORE_TEST(HighwayBwdTargetTest);
 
-// Returns the kernel of `target`, after checking that dynamic dispatch (the
-// backend's "auto") picks the same one under the fixture's target mask.
-HwyBwdRowsFn KernelFor(Norm norm, DType dtype, int64_t target) {
-  const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, target);
-  EXPECT_NE(fn, nullptr);
-  EXPECT_EQ(HighwayNormBwdRowsFunction(norm, dtype, 0), fn) << HighwayTargetName(target);
-  return fn;
-}
-
-// Every norm, distribution, dtype and edge shape, with and without gamma,
-// against the contract's maths in double.
+// Every norm, distribution (kSpecial: NaN/Inf rows), dtype and edge shape,
+// with and without gamma, against the op's reference; "auto" dispatches to
+// the fixture's target, and the kernel it runs is that target's.
 TEST_P(HighwayBwdTargetTest, AllNormsDistributionsDtypesShapes) {
+  const std::string want = HighwayTargetName(GetParam());
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
-      const HwyBwdRowsFn fn = KernelFor(norm, dtype, GetParam());
-      ASSERT_NE(fn, nullptr);
+      ASSERT_EQ(HighwayNormBwdRowsFunction(norm, dtype, 0),
+                HighwayNormBwdRowsFunction(norm, dtype, GetParam()));
       for (Distribution dist : AllDistributions()) {
         for (const Shape& s : kShapes) {
           for (bool affine : {true, false}) {
-            BwdData data(norm, s.rows, s.cols, dtype, dist, affine);
-            data.Run(fn, 1);  // threads: ThreadCountDoesNotChangeBits
-            const std::string miss = data.Check();
-            EXPECT_EQ(miss, "") << data.Name() << " " << DistributionName(dist) << " target "
-                                << HighwayTargetName(GetParam());
+            BwdCase run(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, affine));
+            run.Execute("auto", 1);  // threads: ThreadCountDoesNotChangeBits
+            ASSERT_EQ(run.resolved, want);
+            const Accuracy acc = run.Check();
+            EXPECT_TRUE(acc.passed) << run.problem.ShortName() << " affine=" << affine
+                                    << " target=" << want << ": " << acc.reason;
+            if (s.rows > 0) {
+              EXPECT_EQ(acc[TensorId::kDx]->unwritten, 0u);
+            }
+            if (affine) {
+              EXPECT_EQ(acc[TensorId::kDgamma]->unwritten, 0u);
+            }
           }
         }
       }
@@ -296,37 +152,22 @@ TEST_P(HighwayBwdTargetTest, AllNormsDistributionsDtypesShapes) {
   }
 }
 
-// dy over 2^-20 .. 2^20 (f16: 2^-8 .. 2^8, its range) still verifies: the
-// scale of each term, not of the row, bounds its error.
-TEST_P(HighwayBwdTargetTest, WideDynamicRangeDy) {
-  for (Norm norm : kNorms) {
-    for (DType dtype : kDTypes) {
-      const HwyBwdRowsFn fn = KernelFor(norm, dtype, GetParam());
-      for (const Shape& s : {Shape{33, 1000}, Shape{9, 4099}}) {
-        BwdData data(norm, s.rows, s.cols, dtype, Distribution::kNormal, true,
-                     dtype == DType::kF16 ? 8 : 20);
-        data.Run(fn, 0);
-        EXPECT_EQ(data.Check(), "") << data.Name();
-      }
-    }
-  }
-}
-
-// Streaming stores of dx (unaligned rows: odd widths) give the same bits as
-// ordinary stores.
+// Streaming stores of dx (odd widths: rows at every alignment) give the
+// same bits as ordinary stores.
 TEST_P(HighwayBwdTargetTest, StreamingStoresMatchOrdinaryStores) {
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
-      const HwyBwdRowsFn fn = KernelFor(norm, dtype, GetParam());
       for (const Shape& s : {Shape{7, 1001}, Shape{5, 4096}, Shape{3, 5000}}) {
-        BwdData plain(norm, s.rows, s.cols, dtype, Distribution::kNormal, true);
-        plain.Run(fn, 1, false);
-        BwdData streamed(norm, s.rows, s.cols, dtype, Distribution::kNormal, true);
-        streamed.Run(fn, 1, true);
-        EXPECT_EQ(std::memcmp(plain.dx.data(), streamed.dx.data(), plain.dx.bytes()), 0)
-            << plain.Name();
-        EXPECT_EQ(plain.dgamma, streamed.dgamma) << plain.Name();
-        EXPECT_EQ(streamed.Check(), "") << streamed.Name();
+        BwdCase plain(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
+        plain.Execute("auto", 1, "100000000000");
+        EXPECT_EQ(plain.details.at("streaming_stores"), "no");
+        BwdCase streamed(plain.problem);
+        streamed.Execute("auto", 1, "0");
+        EXPECT_EQ(streamed.details.at("streaming_stores"), "yes");
+        EXPECT_EQ(plain.Bits(TensorId::kDx), streamed.Bits(TensorId::kDx)) << plain.problem.ShortName();
+        EXPECT_EQ(plain.Bits(TensorId::kDgamma), streamed.Bits(TensorId::kDgamma));
+        const Accuracy acc = streamed.Check();
+        EXPECT_TRUE(acc.passed) << streamed.problem.ShortName() << ": " << acc.reason;
       }
     }
   }
@@ -337,24 +178,17 @@ TEST_P(HighwayBwdTargetTest, StreamingStoresMatchOrdinaryStores) {
 TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
-      const HwyBwdRowsFn fn = KernelFor(norm, dtype, GetParam());
       for (const Shape& s : {Shape{1, 300}, Shape{37, 257}, Shape{1000, 64}, Shape{2053, 33}}) {
-        BwdData one(norm, s.rows, s.cols, dtype, Distribution::kNormal, true);
-        one.Run(fn, 1);
-        ASSERT_EQ(one.Check(), "") << one.Name();
-        const std::vector<float> dgamma = one.dgamma, dbeta = one.dbeta;
-        HostBuffer dx(one.dx.bytes());
-        std::memcpy(dx.data(), one.dx.data(), dx.bytes());
+        BwdCase one(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
+        one.Execute("auto", 1);
+        const Accuracy acc = one.Check();
+        ASSERT_TRUE(acc.passed) << one.problem.ShortName() << ": " << acc.reason;
         for (int threads : {2, 3, 7}) {
-          one.Run(fn, threads);
-          EXPECT_EQ(std::memcmp(dx.data(), one.dx.data(), dx.bytes()), 0)
-              << one.Name() << " threads " << threads;
-          EXPECT_EQ(std::memcmp(dgamma.data(), one.dgamma.data(), dgamma.size() * 4), 0)
-              << one.Name() << " threads " << threads;
-          if (norm == Norm::kLayerNorm) {
-            EXPECT_EQ(std::memcmp(dbeta.data(), one.dbeta.data(), dbeta.size() * 4), 0)
-                << one.Name() << " threads " << threads;
-          }
+          BwdCase many(one.problem, /*reference=*/false);
+          many.Execute("auto", threads);
+          for (TensorId id : {TensorId::kDx, TensorId::kDgamma, TensorId::kDbeta})
+            EXPECT_EQ(one.Bits(id), many.Bits(id))
+                << one.problem.ShortName() << " " << TensorName(id) << " threads " << threads;
         }
       }
     }
@@ -366,16 +200,31 @@ TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
 // would drift by percents (each addition near 26000 rounds at 2^-9).
 TEST_P(HighwayBwdTargetTest, ColumnSumsDoNotDriftWithRows) {
   const int64_t rows = int64_t{1} << 18, cols = 16;
-  BwdData data(Norm::kLayerNorm, rows, cols, DType::kF32, Distribution::kNormal, true);
-  for (int64_t i = 0; i < rows * cols; ++i) data.dy.as<float>()[i] = 0.1f;
-  const HwyBwdRowsFn fn = KernelFor(Norm::kLayerNorm, DType::kF32, GetParam());
-  data.Run(fn, 0);
+  BwdCase run(MakeBwdProblem(Norm::kLayerNorm, rows, cols, DType::kF32, Distribution::kNormal, true),
+              /*reference=*/false);
+  float* dy = run.inputs.get<float>(TensorId::kDy);
+  std::fill(dy, dy + rows * cols, 0.1f);
+  run.Execute("auto", 0);
+  const float* dbeta = run.outputs.get<float>(TensorId::kDbeta);
   const double want = static_cast<double>(rows) * static_cast<double>(0.1f);
-  for (int64_t j = 0; j < cols; ++j)
-    EXPECT_LE(std::fabs(data.dbeta[static_cast<size_t>(j)] - want), 16 * kEpsF32 * want) << j;
+  for (int64_t j = 0; j < cols; ++j) EXPECT_LE(std::fabs(dbeta[j] - want), 16 * kEpsF32 * want) << j;
 }
 
+// ------------------------------------------------------------------ backend
 
+// Backward is supported for both norms; Details name the row block of the
+// dgamma/dbeta partials (a function of the row count only).
+TEST(HighwayBwdBackendTest, SupportedAndDescribed) {
+  for (Norm norm : kNorms) {
+    BwdCase run(MakeBwdProblem(norm, 1100, 40, DType::kBF16, Distribution::kNormal, true));
+    run.Execute("auto", 2);
+    EXPECT_EQ(run.details.at("dgamma_row_block"), "64");
+    EXPECT_TRUE(run.Check().passed);
+    CaseOptions options;
+    options.variant = "nosuch";
+    EXPECT_FALSE(Highway().Supports(run.problem, options).ok);
+  }
+}
 
 // ------------------------------------------------------------------ merge tree
 
