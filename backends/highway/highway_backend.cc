@@ -11,6 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
+#include "backends/highway/norm_bwd_highway.h"
 #include "backends/highway/rmsnorm_highway.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
@@ -155,12 +156,63 @@ class HighwayRmsCase : public CpuCase {
   HwyRmsArgs args_;
 };
 
+// LayerNorm or RMSNorm backward on one Highway target
+// (norm_bwd_highway-inl.h). Run() is CpuCase's split of rows over threads
+// only without gamma; with gamma, rows go in fixed blocks whose dgamma/dbeta
+// partials are merged in a fixed tree (HwyBwdRunner), the same bits for
+// any thread count.
+class HighwayBwdCase : public CpuCase {
+ public:
+  HighwayBwdCase(const Problem& problem, const HostTensors& inputs, int threads,
+                 const HighwayTarget& target, HwyBwdRowsFn rows_fn, uint64_t stream_min_bytes)
+      : CpuCase(problem, inputs, threads, target.name), threads_(threads) {
+    args_.x = inputs.get(TensorId::kX);
+    args_.dy = inputs.get(TensorId::kDy);
+    args_.dx = output(TensorId::kDx);
+    args_.gamma = problem.affine ? inputs.get<const float>(TensorId::kGamma) : nullptr;
+    args_.mean = problem.norm == Norm::kLayerNorm ? inputs.get<const float>(TensorId::kMean) : nullptr;
+    args_.rstd = inputs.get<const float>(TensorId::kRstd);
+    args_.rows = problem.rows;
+    args_.cols = problem.cols;
+    // As forward: streaming stores only when dx cannot stay in the
+    // last-level cache.
+    const uint64_t dx_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
+    args_.stream = dx_bytes > stream_min_bytes;
+    runner_ = std::make_unique<HwyBwdRunner>(args_, rows_fn, problem.norm == Norm::kLayerNorm);
+  }
+
+  void Run() override {
+    runner_->Run(SharedThreadPool(threads_), output<float>(TensorId::kDgamma),
+                 output<float>(TensorId::kDbeta));
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    auto details = CpuCase::Details();
+    details["hwy_target"] = ResolvedVariant();
+    details["streaming_stores"] = args_.stream ? "yes" : "no";
+    if (args_.gamma != nullptr)
+      details["dgamma_row_block"] = std::to_string(BwdRowBlock(args_.rows));
+    return details;
+  }
+
+ protected:
+  // Unused: Run() above replaces CpuCase's row split.
+  void ComputeRows(int64_t, int64_t) override {
+    LNBENCH_CHECK(false, "HighwayBwdCase computes through HwyBwdRunner");
+  }
+
+ private:
+  int threads_;
+  HwyBwdArgs args_;
+  std::unique_ptr<HwyBwdRunner> runner_;
+};
+
 class HighwayBackend : public CpuBackend {
  public:
   std::string Name() const override { return "highway"; }
   std::string Description() const override {
     return "Google Highway SIMD, every compiled target, best picked at run time; "
-           "one read for statistics, one normalize pass";
+           "one read for statistics, one normalize pass; backward: one read of x and dy per row";
   }
   std::map<std::string, std::string> DeviceInfo() const override {
     auto info = CpuBackend::DeviceInfo();
@@ -187,7 +239,9 @@ class HighwayBackend : public CpuBackend {
   // same path of both. Row groups need rows starting on cache lines, at most
   // 1 KiB or at least 16 KiB long, and 4 rows in a thread's share;
   // 37 rows leave leftover rows in some thread's share for any thread count
-  // (37 is odd). Streaming stores start beyond the last-level cache, so the
+  // (37 is odd). Backward has no row groups; its dgamma/dbeta partials cover
+  // blocks of up to 64 rows (1100 rows: 18 blocks, a tree of 5 levels).
+  // Streaming stores start beyond the last-level cache, so the
   // streaming cases lower the threshold instead of writing gigabytes. Tails:
   // widths that are no multiple of any vector length, and rows shorter than one.
   std::vector<CoverageCase> CoverageCases() const override {
@@ -200,13 +254,13 @@ class HighwayBackend : public CpuBackend {
         {"streaming stores, single rows with a masked tail", 6, 1001, stream},
         {"streaming stores in row groups of short rows, leftover rows", 37, 256, stream},
         {"streaming stores in row groups of long rows", 9, 8192, stream},
+        {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
+         {Direction::kBackward}},
     };
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {
     if (problem.cols < 1) return Verdict::No("cols must be at least 1");
-    if (problem.dir != Direction::kForward)
-      return Verdict::No(OpName(problem.norm, problem.dir) + ": not implemented by highway");
     return ResolveVariant(options.variant).verdict;
   }
 
@@ -223,6 +277,14 @@ class HighwayBackend : public CpuBackend {
         throw UsageError("highway: --tune stream_min_bytes must be a number of bytes >= 0, not '" +
                          it->second + "'");
       stream_min_bytes = *v;
+    }
+    if (problem.dir == Direction::kBackward) {
+      const HwyBwdRowsFn bwd_fn =
+          HighwayNormBwdRowsFunction(problem.norm, problem.dtype, resolved.target.bits);
+      LNBENCH_CHECK(bwd_fn != nullptr,
+                    "no Highway backward kernel for target " + resolved.target.name);
+      return std::make_unique<HighwayBwdCase>(problem, inputs, options.threads, resolved.target,
+                                              bwd_fn, stream_min_bytes);
     }
     if (problem.norm == Norm::kRmsNorm) {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);

@@ -1,0 +1,289 @@
+// Tests of the Highway backward kernels (norm_bwd_highway.*). Like Highway's
+// own tests, the main suite runs once per SIMD target this CPU supports
+// (HWY_BEFORE_TEST sets hwy::SetSupportedTargetsForTest, so "auto" must
+// dispatch to that target), through the backend as the CLI runs it, with
+// the op's seeded inputs (x, dy, gamma, mean/rstd as the forward saves them)
+// checked against the op's float64 reference and bounds (core/metrics.h).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hwy/highway.h"
+#include "hwy/tests/hwy_gtest.h"
+
+#include "app/registry.h"
+#include "backends/highway/highway_targets.h"
+#include "backends/highway/norm_bwd_highway.h"
+#include "core/dtype.h"
+#include "core/host_buffer.h"
+#include "core/metrics.h"
+#include "core/op.h"
+#include "core/problem.h"
+#include "core/thread_pool.h"
+#include "reference/reference.h"
+
+namespace lnbench {
+namespace {
+
+constexpr DType kDTypes[] = {DType::kF32, DType::kBF16, DType::kF16};
+constexpr Norm kNorms[] = {Norm::kLayerNorm, Norm::kRmsNorm};
+constexpr double kEpsF32 = 0x1p-23;
+
+Backend& Highway() {
+  Backend* b = FindBackend("highway");
+  EXPECT_NE(b, nullptr) << "highway backend not registered";
+  return *b;
+}
+
+Problem MakeBwdProblem(Norm norm, int64_t rows, int64_t cols, DType dtype, Distribution dist,
+                       bool affine, uint64_t seed = 7) {
+  Problem p;
+  p.norm = norm;
+  p.dir = Direction::kBackward;
+  p.rows = rows;
+  p.cols = cols;
+  p.dtype = dtype;
+  p.dist = dist;
+  p.affine = affine;
+  p.seed = seed;
+  return p;
+}
+
+// One backward problem's tensors as its op names them, the reference, and
+// the outputs of the last Execute.
+struct BwdCase {
+  Problem problem;
+  std::vector<HostBuffer> buffers;
+  HostTensors inputs, outputs;
+  Reference ref;
+  std::string resolved;
+  std::map<std::string, std::string> details;
+
+  explicit BwdCase(const Problem& p, bool reference = true) : problem(p) {
+    ThreadPool& pool = SharedThreadPool(0);
+    const OpDescriptor& op = OpFor(p);
+    for (const TensorSpec& t : op.Tensors(p)) {
+      // At least 16 elements: a zero-byte buffer is nullptr ("not present").
+      const int64_t n = std::max<int64_t>(TensorElements(p, t.extent), 16);
+      buffers.emplace_back(static_cast<size_t>(n) * DTypeSize(TensorDType(p, t.extent)));
+      (t.role == TensorRole::kInput ? inputs : outputs).set(t.id, buffers.back().data());
+    }
+    op.GenerateInputs(p, inputs, pool);
+    if (reference) ref = ComputeReference(p, inputs, pool);
+  }
+
+  // Runs the backend once (outputs poisoned first) and downloads the outputs.
+  void Execute(const std::string& variant, int threads, const std::string& stream_min = "") {
+    CaseOptions options;
+    options.variant = variant;
+    options.threads = threads;
+    if (!stream_min.empty()) options.tuning["stream_min_bytes"] = stream_min;
+    const Verdict v = Highway().Supports(problem, options);
+    ASSERT_TRUE(v.ok) << v.reason;
+    std::unique_ptr<PreparedCase> c = Highway().Prepare(problem, inputs, options);
+    resolved = c->ResolvedVariant();
+    details = c->Details();
+    c->Poison();
+    c->Run();
+    c->Download(outputs);
+  }
+
+  Accuracy Check() const {
+    return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
+  }
+
+  // Returns output `id`'s bytes ("" when absent), for bitwise comparisons.
+  std::string Bits(TensorId id) const {
+    const void* p = outputs.get(id);
+    if (p == nullptr) return "";
+    const Extent extent = id == TensorId::kDx ? Extent::kRowsCols : Extent::kCols;
+    return std::string(static_cast<const char*>(p),
+                       static_cast<size_t>(TensorBytes(problem, extent)));
+  }
+};
+
+struct Shape {
+  int64_t rows, cols;
+};
+// Rows shorter than a vector, masked tails of every kind, several sums
+// blocks per row (64 vectors), row counts that are no multiple of a block,
+// more row blocks than threads, full 64-row blocks (1100 rows).
+constexpr Shape kShapes[] = {{0, 64},   {1, 1},    {5, 1},     {7, 3},    {1, 4096},
+                             {6, 257},  {3, 1023}, {4, 2041},  {9, 4099}, {130, 96},
+                             {20, 2048}, {2, 65537}, {1100, 40}};
+
+// ------------------------------------------------------------------ per target
+
+HWY_BEFORE_TEST(HighwayBwdTargetTest);
+
+// Every norm, distribution (kSpecial: NaN/Inf rows), dtype and edge shape,
+// with and without gamma, against the op's reference; "auto" dispatches to
+// the fixture's target, and the kernel it runs is that target's.
+TEST_P(HighwayBwdTargetTest, AllNormsDistributionsDtypesShapes) {
+  const std::string want = HighwayTargetName(GetParam());
+  for (Norm norm : kNorms) {
+    for (DType dtype : kDTypes) {
+      ASSERT_EQ(HighwayNormBwdRowsFunction(norm, dtype, 0),
+                HighwayNormBwdRowsFunction(norm, dtype, GetParam()));
+      for (Distribution dist : AllDistributions()) {
+        for (const Shape& s : kShapes) {
+          for (bool affine : {true, false}) {
+            BwdCase run(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, affine));
+            run.Execute("auto", 1);  // threads: ThreadCountDoesNotChangeBits
+            ASSERT_EQ(run.resolved, want);
+            const Accuracy acc = run.Check();
+            EXPECT_TRUE(acc.passed) << run.problem.ShortName() << " affine=" << affine
+                                    << " target=" << want << ": " << acc.reason;
+            if (s.rows > 0) {
+              EXPECT_EQ(acc[TensorId::kDx]->unwritten, 0u);
+            }
+            if (affine) {
+              EXPECT_EQ(acc[TensorId::kDgamma]->unwritten, 0u);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Streaming stores of dx (odd widths: rows at every alignment) give the
+// same bits as ordinary stores.
+TEST_P(HighwayBwdTargetTest, StreamingStoresMatchOrdinaryStores) {
+  for (Norm norm : kNorms) {
+    for (DType dtype : kDTypes) {
+      for (const Shape& s : {Shape{7, 1001}, Shape{5, 4096}, Shape{3, 5000}}) {
+        BwdCase plain(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
+        plain.Execute("auto", 1, "100000000000");
+        EXPECT_EQ(plain.details.at("streaming_stores"), "no");
+        BwdCase streamed(plain.problem);
+        streamed.Execute("auto", 1, "0");
+        EXPECT_EQ(streamed.details.at("streaming_stores"), "yes");
+        EXPECT_EQ(plain.Bits(TensorId::kDx), streamed.Bits(TensorId::kDx)) << plain.problem.ShortName();
+        EXPECT_EQ(plain.Bits(TensorId::kDgamma), streamed.Bits(TensorId::kDgamma));
+        const Accuracy acc = streamed.Check();
+        EXPECT_TRUE(acc.passed) << streamed.problem.ShortName() << ": " << acc.reason;
+      }
+    }
+  }
+}
+
+// dx, dgamma and dbeta are the same bits for 1, 2, 3 and 7 threads (the
+// partials cover fixed row blocks; the merge order is fixed).
+TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
+  for (Norm norm : kNorms) {
+    for (DType dtype : kDTypes) {
+      for (const Shape& s : {Shape{1, 300}, Shape{37, 257}, Shape{1000, 64}, Shape{2053, 33}}) {
+        BwdCase one(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
+        one.Execute("auto", 1);
+        const Accuracy acc = one.Check();
+        ASSERT_TRUE(acc.passed) << one.problem.ShortName() << ": " << acc.reason;
+        for (int threads : {2, 3, 7}) {
+          BwdCase many(one.problem, /*reference=*/false);
+          many.Execute("auto", threads);
+          for (TensorId id : {TensorId::kDx, TensorId::kDgamma, TensorId::kDbeta})
+            EXPECT_EQ(one.Bits(id), many.Bits(id))
+                << one.problem.ShortName() << " " << TensorName(id) << " threads " << threads;
+        }
+      }
+    }
+  }
+}
+
+// dbeta over 2^18 rows of dy = 0.1 (not a binary fraction): the blocked
+// tree keeps it within a few ulps, where one f32 accumulator per column
+// would drift by percents (each addition near 26000 rounds at 2^-9).
+TEST_P(HighwayBwdTargetTest, ColumnSumsDoNotDriftWithRows) {
+  const int64_t rows = int64_t{1} << 18, cols = 16;
+  BwdCase run(MakeBwdProblem(Norm::kLayerNorm, rows, cols, DType::kF32, Distribution::kNormal, true),
+              /*reference=*/false);
+  float* dy = run.inputs.get<float>(TensorId::kDy);
+  std::fill(dy, dy + rows * cols, 0.1f);
+  run.Execute("auto", 0);
+  const float* dbeta = run.outputs.get<float>(TensorId::kDbeta);
+  const double want = static_cast<double>(rows) * static_cast<double>(0.1f);
+  for (int64_t j = 0; j < cols; ++j) EXPECT_LE(std::fabs(dbeta[j] - want), 16 * kEpsF32 * want) << j;
+}
+
+// ------------------------------------------------------------------ backend
+
+// Backward is supported for both norms; Details name the row block of the
+// dgamma/dbeta partials (a function of the row count only).
+TEST(HighwayBwdBackendTest, SupportedAndDescribed) {
+  for (Norm norm : kNorms) {
+    BwdCase run(MakeBwdProblem(norm, 1100, 40, DType::kBF16, Distribution::kNormal, true));
+    run.Execute("auto", 2);
+    EXPECT_EQ(run.details.at("dgamma_row_block"), "64");
+    EXPECT_TRUE(run.Check().passed);
+    CaseOptions options;
+    options.variant = "nosuch";
+    EXPECT_FALSE(Highway().Supports(run.problem, options).ok);
+  }
+}
+
+// ------------------------------------------------------------------ merge tree
+
+// The canonical tree's value with combine(l, r) = 2l - r + 1 (exact in f32
+// for these sizes, and different for every other tree shape or order).
+float Canonical(int level, int64_t index) {
+  if (level == 0) return static_cast<float>(index % 7 + 1);
+  return 2 * Canonical(level - 1, 2 * index) - Canonical(level - 1, 2 * index + 1) + 1;
+}
+
+float CanonicalRoot(int64_t blocks) {
+  std::vector<float> nodes;  // the binary decomposition, largest first
+  int64_t start = 0;
+  for (int level = 62; level >= 0; --level) {
+    if ((blocks >> level & 1) == 0) continue;
+    nodes.push_back(Canonical(level, start >> level));
+    start += int64_t{1} << level;
+  }
+  if (nodes.empty()) return 0;
+  float acc = nodes.back();
+  for (size_t i = nodes.size() - 1; i-- > 0;) acc = 2 * nodes[i] - acc + 1;
+  return acc;
+}
+
+// Every split of up to 40 blocks over 1 to 5 shares (random, seeded)
+// builds the same tree as one share: the canonical one.
+TEST(HighwayBwdMergeTest, AnySplitGivesTheCanonicalTree) {
+  const auto leaf = [](int64_t block, float* sums, void*) {
+    sums[0] = static_cast<float>(block % 7 + 1);
+  };
+  const auto combine = [](float* acc, const float* b, size_t) { acc[0] = 2 * acc[0] - b[0] + 1; };
+  std::mt19937 rng(5);
+  for (int64_t blocks = 0; blocks <= 40; ++blocks) {
+    const float want = CanonicalRoot(blocks);
+    for (int trial = 0; trial < 20; ++trial) {
+      const int64_t share_count = std::min<int64_t>(blocks, 1 + trial % 5);
+      std::vector<int64_t> shares;
+      int64_t left = blocks;
+      for (int64_t s = 0; s < share_count; ++s) {
+        const int64_t take =
+            s + 1 == share_count ? left
+                                 : std::uniform_int_distribution<int64_t>(0, left)(rng);
+        shares.push_back(take);
+        left -= take;
+      }
+      float out = -1;
+      HwyBwdRunner::MergeForTest(blocks, 1, shares, leaf, nullptr, combine, &out);
+      ASSERT_EQ(out, want) << blocks << " blocks, trial " << trial;
+    }
+  }
+}
+
+TEST(HighwayBwdMergeTest, RowBlocksDependOnRowsOnly) {
+  EXPECT_EQ(BwdRowBlock(0), 1);
+  EXPECT_EQ(BwdRowBlock(1), 1);
+  EXPECT_EQ(BwdRowBlock(37), 3);
+  EXPECT_EQ(BwdRowBlock(1024), 64);
+  EXPECT_EQ(BwdRowBlock(int64_t{1} << 30), 64);
+}
+
+}  // namespace
+}  // namespace lnbench

@@ -1,0 +1,279 @@
+// Per-target LayerNorm and RMSNorm backward row kernels (included once per
+// SIMD target by norm_bwd_highway.cc through foreach_target.h; the include
+// guard toggles, as in Highway's skeleton-inl.h). All arithmetic is f32;
+// 16-bit x, dy and dx are converted on load and store (norm_rows-inl.h).
+//
+// Per row (g = gamma or 1; LayerNorm xhat = (x - mean) * rstd, RMSNorm
+// xhat = x * rrms):
+//   sums   one read of x and dy from memory, in blocks of 64 vectors:
+//          sum g*dy and sum g*dy*xhat in f32 vectors (two accumulators each,
+//          so each lane adds at most 32 terms per block), the block sums added
+//          in double. In the same pass, with gamma, the row's dgamma terms
+//          dy*xhat (and dbeta terms dy) are added to the caller's partial.
+//   dx     dx = rstd * (g*dy - a - xhat*b), a = sum g*dy / H, b = sum
+//          g*dy*xhat / H (RMSNorm: no a), evaluated as
+//          g*dy*rstd + ((x - mean) * c1 + c0) with c0 = -rstd*a and
+//          c1 = -rstd^2*b rounded once from double: two FMAs per vector.
+//          x and dy are read again from cache (L1/L2): the sums of a block of
+//          row r+1 run right after the dx of the same block of row r, so a row
+//          waits in cache for at most one row's time, and DRAM reads of the
+//          next row continue while dx is written (the next row's lines are
+//          prefetched as dx lines are written when dx streams).
+// Rows shorter than a vector go one lane at a time; loop tails use the full
+// vector ending at the row's end, masked for sums and partials, rewritten
+// with identical values for dx. The order of every sum is fixed per row, so
+// a row's dx does not depend on how rows are split over threads; partials
+// are written by the first row of a call and added to by the next ones, in
+// row order.
+#if defined(LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_INL_H_
+#undef LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_INL_H_
+#else
+#define LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_INL_H_
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <algorithm>
+
+#include "backends/highway/norm_bwd_highway.h"
+#include "backends/highway/norm_rows-inl.h"
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lnbench {
+namespace HWY_NAMESPACE {
+namespace bwd {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Elements per sums block: 64 vectors. With AVX-512 and f32 that is 4 KiB
+// each of x and dy, plus gamma and two partials: 20 KiB, within L1 while
+// the block's sums and the previous row's dx of the same columns run.
+template <class D>
+HWY_INLINE size_t BlockElements(D d) {
+  return 64 * hn::Lanes(d);
+}
+
+// One row's statistics and outputs as the block functions see them.
+template <typename T>
+struct Row {
+  const T* x;
+  const T* dy;
+  float mean;  // 0 for RMSNorm
+  float rstd;
+};
+
+// Adds the sums of g*dy and g*dy*xhat over elements [begin, end) of `row`
+// to sum_gd / sum_gdx (block sums in f32, added in double), and with
+// kAffine the row's dgamma terms dy*xhat to acc_g[] and dbeta terms dy to
+// acc_b[] (kFirst: stores them instead; kRms: no dbeta). The row holds at
+// least Lanes(d) elements before `end`; a last partial vector is the full
+// vector ending at `end`, its earlier lanes (already counted) masked off.
+template <bool kRms, bool kAffine, bool kFirst, class D, typename T>
+HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
+                          float* HWY_RESTRICT acc_g, float* HWY_RESTRICT acc_b, size_t begin,
+                          size_t end, double& sum_gd, double& sum_gdx) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const V vmean = hn::Set(d, row.mean);
+  const V vrstd = hn::Set(d, row.rstd);
+  const T* HWY_RESTRICT x = row.x;
+  const T* HWY_RESTRICT dy = row.dy;
+  // Returns xhat, g*dy and dy of the vector at i.
+  const auto load = [&](size_t i, V& xhat, V& gd, V& dyv) HWY_ATTR {
+    const V xv = LoadF32(d, x + i);
+    dyv = LoadF32(d, dy + i);
+    xhat = kRms ? hn::Mul(xv, vrstd) : hn::Mul(hn::Sub(xv, vmean), vrstd);
+    gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
+  };
+  const auto accumulate = [&](size_t i, V xhat, V dyv) HWY_ATTR {
+    if constexpr (kAffine) {
+      if constexpr (kFirst) {
+        hn::StoreU(hn::Mul(dyv, xhat), d, acc_g + i);
+        if constexpr (!kRms) hn::StoreU(dyv, d, acc_b + i);
+      } else {
+        hn::StoreU(hn::MulAdd(dyv, xhat, hn::LoadU(d, acc_g + i)), d, acc_g + i);
+        if constexpr (!kRms) hn::StoreU(hn::Add(hn::LoadU(d, acc_b + i), dyv), d, acc_b + i);
+      }
+    }
+  };
+  V s0 = hn::Zero(d), s1 = hn::Zero(d);  // g*dy
+  V t0 = hn::Zero(d), t1 = hn::Zero(d);  // g*dy*xhat
+  const size_t body_end = begin + (end - begin) / N * N;
+  size_t i = begin;
+  for (; i + 2 * N <= body_end; i += 2 * N) {
+    V xhat0, gd0, dy0, xhat1, gd1, dy1;
+    load(i, xhat0, gd0, dy0);
+    load(i + N, xhat1, gd1, dy1);
+    if constexpr (!kRms) {
+      s0 = hn::Add(s0, gd0);
+      s1 = hn::Add(s1, gd1);
+    }
+    t0 = hn::MulAdd(gd0, xhat0, t0);
+    t1 = hn::MulAdd(gd1, xhat1, t1);
+    accumulate(i, xhat0, dy0);
+    accumulate(i + N, xhat1, dy1);
+  }
+  if (i < body_end) {
+    V xhat, gd, dyv;
+    load(i, xhat, gd, dyv);
+    if constexpr (!kRms) s0 = hn::Add(s0, gd);
+    t0 = hn::MulAdd(gd, xhat, t0);
+    accumulate(i, xhat, dyv);
+  }
+  if (body_end < end) {
+    const size_t at = end - N;
+    const auto mask = hn::Not(hn::FirstN(d, N - (end - body_end)));
+    V xhat, gd, dyv;
+    load(at, xhat, gd, dyv);
+    // Masked products, not products of masked values: the masked-off lanes
+    // may hold Inf or NaN (0 * Inf is NaN).
+    if constexpr (!kRms) s1 = hn::Add(s1, hn::IfThenElseZero(mask, gd));
+    t1 = hn::Add(t1, hn::IfThenElseZero(mask, hn::Mul(gd, xhat)));
+    if constexpr (kAffine) {
+      const V old_g = hn::LoadU(d, acc_g + at);
+      const V new_g = kFirst ? hn::Mul(dyv, xhat) : hn::MulAdd(dyv, xhat, old_g);
+      hn::StoreU(hn::IfThenElse(mask, new_g, old_g), d, acc_g + at);
+      if constexpr (!kRms) {
+        const V old_b = hn::LoadU(d, acc_b + at);
+        const V new_b = kFirst ? dyv : hn::Add(old_b, dyv);
+        hn::StoreU(hn::IfThenElse(mask, new_b, old_b), d, acc_b + at);
+      }
+    }
+  }
+  if constexpr (!kRms) sum_gd += hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  sum_gdx += hn::GetLane(hn::SumOfLanes(d, hn::Add(t0, t1)));
+}
+
+// Writes dx of elements [begin, end) of `row` (a row of `cols` >= Lanes(d)
+// elements) into dx (see WriteRowRange for kStream and the range ends).
+// c0 = -rstd*a (0 for RMSNorm), c1 = -rstd^2*b. With kStream and a next
+// row, its x and dy lines at the same columns are prefetched.
+template <bool kRms, bool kAffine, bool kStream, class D, typename T>
+HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
+                        T* HWY_RESTRICT dx, size_t begin, size_t end, size_t cols, float c0,
+                        float c1, const T* next_x, const T* next_dy) {
+  using V = hn::Vec<D>;
+  const V vmean = hn::Set(d, row.mean);
+  const V vrstd = hn::Set(d, row.rstd);
+  const V vc0 = hn::Set(d, c0);
+  const V vc1 = hn::Set(d, c1);
+  const T* HWY_RESTRICT x = row.x;
+  const T* HWY_RESTRICT dy = row.dy;
+  const auto value = [=](size_t i) HWY_ATTR {
+    if (kStream && next_dy != nullptr) hwy::Prefetch(next_dy + i);
+    const V xv = LoadF32(d, x + i);
+    const V dyv = LoadF32(d, dy + i);
+    const V gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
+    const V xm = kRms ? xv : hn::Sub(xv, vmean);
+    return hn::MulAdd(gd, vrstd, hn::MulAdd(xm, vc1, vc0));
+  };
+  WriteRowRange<kStream>(d, dx, begin, end, cols, next_x, value);
+}
+
+// Computes rows [begin, end) (begin < end), pipelined over blocks: the dx
+// of block k of row r, then the sums of block k of row r+1.
+template <typename T, bool kRms, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+                              float* acc_g, float* acc_b) {
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  const T* dy = static_cast<const T*>(args.dy);
+  T* dx = static_cast<T*>(args.dx);
+  const float* gamma = args.gamma;
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row_at = [&](int64_t r) {
+    const size_t offset = static_cast<size_t>(r) * cols;
+    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
+  };
+  double sum_gd = 0, sum_gdx = 0;
+  {
+    const Row<T> first = row_at(begin);
+    for (size_t b = 0; b < cols; b += block) {
+      SumsBlock<kRms, kAffine, true>(d, first, gamma, acc_g, acc_b, b, std::min(cols, b + block),
+                                     sum_gd, sum_gdx);
+    }
+  }
+  for (int64_t r = begin; r < end; ++r) {
+    const Row<T> row = row_at(r);
+    T* dxr = dx + static_cast<size_t>(r) * cols;
+    const bool has_next = r + 1 < end;
+    const Row<T> next = has_next ? row_at(r + 1) : Row<T>{nullptr, nullptr, 0.0f, 0.0f};
+    const double rstd = row.rstd;
+    const float c0 = kRms ? 0.0f : static_cast<float>(-rstd * (sum_gd * inv_cols));
+    const float c1 = static_cast<float>(-rstd * rstd * (sum_gdx * inv_cols));
+    // dx ranges end on cache lines of dx (past the row's unaligned head),
+    // sums blocks on multiples of the block size.
+    const size_t head = kStream ? HeadElements(dxr) : 0;
+    double next_gd = 0, next_gdx = 0;
+    for (size_t k = 0;; ++k) {
+      const size_t dx_begin = k == 0 ? 0 : std::min(cols, head + k * block);
+      const size_t dx_end = std::min(cols, head + (k + 1) * block);
+      const size_t block_begin = k * block;
+      const bool do_dx = dx_begin < cols;
+      const bool do_sums = has_next && block_begin < cols;
+      if (!do_dx && !do_sums) break;
+      if (do_dx) {
+        DxRange<kRms, kAffine, kStream>(d, row, gamma, dxr, dx_begin, dx_end, cols, c0, c1,
+                                        next.x, next.dy);
+      }
+      if (do_sums) {
+        SumsBlock<kRms, kAffine, false>(d, next, gamma, acc_g, acc_b, block_begin,
+                                        std::min(cols, block_begin + block), next_gd, next_gdx);
+      }
+    }
+    sum_gd = next_gd;
+    sum_gdx = next_gdx;
+  }
+}
+
+// Computes rows [begin, end) of a problem whose x, dy and dx hold T: one
+// lane at a time for rows shorter than a vector, streaming stores for dx
+// when asked and the rows are long enough to hold whole cache lines.
+template <typename T, bool kRms>
+HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end,
+                            float* dgamma_part, float* dbeta_part) {
+  if (begin >= end) return;
+  const hn::ScalableTag<float> d;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const bool affine = args.gamma != nullptr;
+  if (cols < hn::Lanes(d)) {
+    const hn::CappedTag<float, 1> d1;
+    if (affine) {
+      RowsWithTag<T, kRms, true, false>(d1, args, begin, end, dgamma_part, dbeta_part);
+    } else {
+      RowsWithTag<T, kRms, false, false>(d1, args, begin, end, nullptr, nullptr);
+    }
+    return;
+  }
+  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
+                      cols * sizeof(T) >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  if (stream) {
+#if LNBENCH_HWY_CAN_STREAM
+    if (affine) {
+      RowsWithTag<T, kRms, true, true>(d, args, begin, end, dgamma_part, dbeta_part);
+    } else {
+      RowsWithTag<T, kRms, false, true>(d, args, begin, end, nullptr, nullptr);
+    }
+    // Streaming stores are weakly ordered: make them visible before the
+    // thread pool reports these rows as done.
+    hwy::FlushStream();
+#endif
+  } else if (affine) {
+    RowsWithTag<T, kRms, true, false>(d, args, begin, end, dgamma_part, dbeta_part);
+  } else {
+    RowsWithTag<T, kRms, false, false>(d, args, begin, end, nullptr, nullptr);
+  }
+}
+
+}  // namespace bwd
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace lnbench
+HWY_AFTER_NAMESPACE();
+
+#endif  // LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_INL_H_

@@ -1,0 +1,124 @@
+// Entry points of the Highway LayerNorm and RMSNorm backward kernels
+// (norm_bwd_highway.cc), and the deterministic reduction of dgamma/dbeta
+// over rows. A plain header: no SIMD types; the per-target code is in
+// norm_bwd_highway-inl.h.
+#ifndef LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_H_
+#define LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/op.h"
+
+namespace lnbench {
+
+class ThreadPool;
+
+// One backward problem as the row kernels see it. x, dy and dx hold
+// rows*cols elements of the dtype, row r at element r*cols (rows need not be
+// aligned); gamma is cols floats, mean and rstd rows floats.
+struct HwyBwdArgs {
+  const void* x = nullptr;
+  const void* dy = nullptr;
+  void* dx = nullptr;
+  const float* gamma = nullptr;  // nullptr: not affine (g = 1, no dgamma/dbeta)
+  const float* mean = nullptr;   // LayerNorm only
+  const float* rstd = nullptr;   // rstd (LayerNorm) or rrms (RMSNorm)
+  int64_t rows = 0;
+  int64_t cols = 1;
+  // Write dx with streaming (non-temporal) stores: for outputs larger than
+  // the last-level cache (see HwyRowsArgs::stream).
+  bool stream = false;
+};
+
+// Computes dx of rows [begin, end). With gamma (affine), also writes the
+// partial sums of those rows, in row order, to dgamma_part[0, cols)
+// (sum dy * xhat) and, for LayerNorm, dbeta_part[0, cols) (sum dy); both
+// must then be given (dbeta_part may be nullptr for RMSNorm), and
+// begin < end. Without gamma both are ignored.
+using HwyBwdRowsFn = void (*)(const HwyBwdArgs& args, int64_t begin, int64_t end,
+                              float* dgamma_part, float* dbeta_part);
+
+// Returns the backward kernel of `norm` for `dtype` compiled for Highway
+// target `target_bits` (one HWY_* bit), or nullptr if that target was not
+// compiled; target_bits 0: the target dynamic dispatch picks on this CPU.
+HwyBwdRowsFn HighwayNormBwdRowsFunction(Norm norm, DType dtype, int64_t target_bits);
+
+// Returns the rows summed into one dgamma/dbeta partial (a leaf of the merge
+// tree). It depends on the row count alone, never on the threads: 64 rows
+// (each f32 lane of a partial then adds at most 64 terms in sequence), fewer
+// when there are under 16 blocks of 64, so that threads still have blocks
+// to share.
+int64_t BwdRowBlock(int64_t rows);
+
+// Runs a backward problem over a thread pool: dx per row, and dgamma/dbeta
+// (affine) as sums over fixed row blocks (BwdRowBlock) merged in a fixed
+// binary tree over the block index: the node covering blocks
+// [k * 2^l, (k + 1) * 2^l) is the sum of its two halves, the root the sum of
+// the nodes of the binary decomposition of the block count, folded from the
+// smallest. Each thread merges the nodes wholly inside its contiguous share of
+// blocks as soon as both halves exist; the caller then feeds every thread's
+// leftover nodes, in block order, through the same merge. Every node is
+// computed from the same two children whatever the split, so the results are
+// the same bits for any thread count, and the rounding error of a column
+// grows like log2(blocks) + 64 additions, not like the row count.
+class HwyBwdRunner {
+ public:
+  // `has_dbeta`: LayerNorm (dgamma and dbeta); RMSNorm has dgamma only.
+  HwyBwdRunner(const HwyBwdArgs& args, HwyBwdRowsFn fn, bool has_dbeta);
+  ~HwyBwdRunner();
+  HwyBwdRunner(const HwyBwdRunner&) = delete;
+  HwyBwdRunner& operator=(const HwyBwdRunner&) = delete;
+
+  // Computes dx, and with gamma writes dgamma[0, cols) and (has_dbeta)
+  // dbeta[0, cols). Not reentrant: one Run at a time per runner.
+  void Run(ThreadPool& pool, float* dgamma, float* dbeta);
+
+  // For tests: the same merge over `blocks` leaves of `width` values, leaf b
+  // filled by leaf(b, sums), each thread's share given by `shares` (block
+  // counts, in order, summing to `blocks`), written to out[0, width).
+  // `add` is the merge step (acc[i] = acc[i] + b[i] in Run).
+  using LeafFn = void (*)(int64_t block, float* sums, void* context);
+  using AddFn = void (*)(float* acc, const float* b, size_t n);
+  static void MergeForTest(int64_t blocks, size_t width, const std::vector<int64_t>& shares,
+                           LeafFn leaf, void* context, AddFn add, float* out);
+
+ private:
+  struct Node {
+    int level;
+    int64_t index;
+    float* sums;
+  };
+  // One share of blocks: its first block, its unmerged nodes, and buffers.
+  struct Share {
+    int64_t first_block = 0;
+    std::vector<Node> stack;
+    std::vector<float*> free;
+    std::vector<std::unique_ptr<float[]>> storage;
+    float* Take(size_t width);
+  };
+  // Pushes `node` on `stack` and merges it with its left sibling while that
+  // is the node below (acc = left + right, into the left's buffer); a freed
+  // buffer goes to `free` when given.
+  static void PushAndMerge(std::vector<Node>& stack, Node node, size_t width, AddFn add,
+                           std::vector<float*>* free);
+  // Merges the shares' leftover nodes in block order and folds them into
+  // one; returns its sums (a buffer of some share), nullptr for no blocks.
+  static const float* MergeShares(std::vector<Share*>& shares, size_t width, AddFn add);
+
+  HwyBwdArgs args_;
+  HwyBwdRowsFn fn_;
+  bool has_dbeta_;
+  int64_t block_rows_;
+  int64_t blocks_;
+  std::vector<std::unique_ptr<Share>> shares_;
+  std::atomic<int> next_share_{0};
+};
+
+}  // namespace lnbench
+
+#endif  // LNBENCH_BACKENDS_HIGHWAY_NORM_BWD_HIGHWAY_H_
