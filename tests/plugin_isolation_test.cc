@@ -43,7 +43,7 @@ class PluginIsolationTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override { fs::remove_all(dir_); }
 
   testing::BinaryResult Run(const std::string& args, const std::string& env = "") {
-    return testing::RunLnbench(env + " ", args, dir_);
+    return test_support::RunLnbench(env + " ", args, dir_);
   }
 
   // Verifies `bug` in `mode` on `shapes` and returns the report's cases.
@@ -60,7 +60,7 @@ class PluginIsolationTest : public ::testing::TestWithParam<std::string> {
       ADD_FAILURE() << "no report for " << bug << " " << mode << ": " << r.err;
       return nlohmann::json::array();
     }
-    const nlohmann::json report = nlohmann::json::parse(testing::Slurp(json));
+    const nlohmann::json report = nlohmann::json::parse(test_support::Slurp(json));
     testing::ExpectReportMatchesSchema(report);
     return report["cases"];
   }
@@ -137,7 +137,7 @@ TEST_F(ExecWorkerTest, TimesTheKernelLikeTheOtherModes) {
                                       " -b example_c --shape 64x1024 --time-budget 0.05 --plugin-isolation exec "
                                       "--json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err;
-  const nlohmann::json c = nlohmann::json::parse(testing::Slurp(json))["cases"][0];
+  const nlohmann::json c = nlohmann::json::parse(test_support::Slurp(json))["cases"][0];
   EXPECT_EQ(c["status"], "passed");
   EXPECT_EQ(c["details"]["isolation"], "worker process");
   EXPECT_GT(c["timing"]["median_s"].get<double>(), 0);

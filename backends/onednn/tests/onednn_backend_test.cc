@@ -322,8 +322,8 @@ TEST(OneDnnBackend, EmptyProblemRuns) {
 namespace lnbench {
 namespace {
 
-using testing::HostCase;
-using testing::MakeProblem;
+using test_support::HostCase;
+using test_support::MakeProblem;
 
 // Returns the options of a case (variant "" = the default, threads 0 = all).
 CaseOptions Opts(const std::string& variant, int threads = 0) {
