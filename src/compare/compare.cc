@@ -338,7 +338,10 @@ std::string CaseKey(const Json& c, bool with_machine, const std::string& report_
 std::string CaseLabel(const Json& c, const std::string& report_mode) {
   const Json& p = c.at("problem");
   const std::string requested = c.at("requested_variant").get<std::string>();
-  std::string label = c.at("backend").get<std::string>();
+  // The op first when it is not LayerNorm forward, as Problem::ShortName does.
+  const std::string op = p.value("op", std::string("layernorm")), dir = p.value("dir", std::string("fwd"));
+  std::string label = op == "layernorm" && dir == "fwd" ? "" : op + " " + dir + " ";
+  label += c.at("backend").get<std::string>();
   if (!requested.empty()) label += ":" + requested;
   label += fmt::format(" {}x{} {} {}", p.at("rows").get<int64_t>(), p.at("cols").get<int64_t>(),
                        p.at("dtype").get<std::string>(), p.at("dist").get<std::string>());
