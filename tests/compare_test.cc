@@ -287,6 +287,14 @@ TEST(Compare, KeysIgnoreTheVariantThatRanAndIncludeTheMode) {
   EXPECT_EQ(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
   EXPECT_NE(CaseKey(c, true, "hot"), CaseKey(other, true, "hot"));
   EXPECT_EQ(CaseLabel(c, "hot"), "scalar 1024x768 f32 normal t1 hot");
+  // Another op and direction: in the key, and first in the label.
+  other = c;
+  other.problem.dir = "bwd";
+  EXPECT_NE(CaseKey(c, false, "hot"), CaseKey(other, false, "hot"));
+  EXPECT_EQ(CaseLabel(other, "hot"), "layernorm bwd scalar 1024x768 f32 normal t1 hot");
+  other.problem.op = "rmsnorm";
+  other.problem.dir = "fwd";
+  EXPECT_EQ(CaseLabel(other, "hot"), "rmsnorm fwd scalar 1024x768 f32 normal t1 hot");
 }
 
 TEST(Compare, IdenticalReports) {

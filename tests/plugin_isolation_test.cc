@@ -42,7 +42,7 @@ class PluginIsolationTest : public ::testing::TestWithParam<std::string> {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  testing::BinaryResult Run(const std::string& args, const std::string& env = "") {
+  test_support::BinaryResult Run(const std::string& args, const std::string& env = "") {
     return test_support::RunLnbench(env + " ", args, dir_);
   }
 
@@ -50,7 +50,7 @@ class PluginIsolationTest : public ::testing::TestWithParam<std::string> {
   nlohmann::json Verify(const std::string& bug, const std::string& mode, int expected_code,
                         const std::string& shapes = "7x300", const std::string& env = "") {
     const fs::path json = dir_ / "report.json";
-    const testing::BinaryResult r =
+    const test_support::BinaryResult r =
         Run("verify --plugin " + Planted(bug) + " -b planted_" + bug + " --shape " + shapes +
                 " --stats --dtype f32 --dist normal --quiet --plugin-timeout 1 --plugin-isolation " + mode +
                 " --json " + json.string(),
@@ -61,7 +61,7 @@ class PluginIsolationTest : public ::testing::TestWithParam<std::string> {
       return nlohmann::json::array();
     }
     const nlohmann::json report = nlohmann::json::parse(test_support::Slurp(json));
-    testing::ExpectReportMatchesSchema(report);
+    test_support::ExpectReportMatchesSchema(report);
     return report["cases"];
   }
 
@@ -133,7 +133,7 @@ TEST_F(ExecWorkerTest, ServesCaseAfterCaseAndIsReplacedAfterACrashOrAHang) {
 // around back-to-back run() calls, as in the other modes.
 TEST_F(ExecWorkerTest, TimesTheKernelLikeTheOtherModes) {
   const fs::path json = dir_ / "report.json";
-  const testing::BinaryResult r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
+  const test_support::BinaryResult r = Run(std::string("run --plugin ") + LNBENCH_EXAMPLE_PLUGIN +
                                       " -b example_c --shape 64x1024 --time-budget 0.05 --plugin-isolation exec "
                                       "--json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err;
@@ -147,12 +147,12 @@ TEST_F(ExecWorkerTest, OptionErrorsAreOneLine) {
   for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
            {"--plugin-isolation exec --no-isolation", "--no-isolation contradicts --plugin-isolation exec"},
            {"--plugin-isolation thread", "--plugin-isolation"}}) {
-    const testing::BinaryResult r = Run("verify --shape 2x8 -b scalar " + args);
+    const test_support::BinaryResult r = Run("verify --shape 2x8 -b scalar " + args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   }
   // The worker's hidden subcommand is not for people.
-  const testing::BinaryResult r = Run(kPluginWorkerCommand);
+  const test_support::BinaryResult r = Run(kPluginWorkerCommand);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("is lnbench's own plugin worker, not a command"), std::string::npos) << r.err;
 }

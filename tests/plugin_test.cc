@@ -132,7 +132,7 @@ TEST_F(PluginTest, ExamplePluginPassesVerifyInBothDirections) {
                  "--both-modes --quiet --json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-  testing::ExpectReportMatchesSchema(report);
+  test_support::ExpectReportMatchesSchema(report);
   int bwd_passed = 0, rms_bwd_passed = 0;
   for (const auto& c : report["cases"]) {
     EXPECT_EQ(c["status"], "passed") << c.dump();
@@ -283,7 +283,7 @@ TEST_F(PluginTest, BackwardTensorsAreGuarded) {
                    " --dir bwd --shape 7x300 --dtype f32 --dist normal --quiet " + extra + " --json " + json.string());
     EXPECT_EQ(r.code, code) << bug << "\n" << r.err << r.out;
     const nlohmann::json report = nlohmann::json::parse(Slurp(json));
-    testing::ExpectReportMatchesSchema(report);
+    test_support::ExpectReportMatchesSchema(report);
     // verify runs both modes; the plugin takes the affine one (the plain one is unsupported).
     EXPECT_EQ(report["cases"].size(), 2u);
     for (const auto& c : report["cases"])

@@ -350,5 +350,202 @@ TEST(ReferenceMpfrTest, EmptyProblem) {
   EXPECT_FALSE(r.has(TensorId::kY));
 }
 
+
+// ---- Backward -----------------------------------------------------------------
+
+// dgamma and dbeta add each block of kBackwardRowLeaf rows in one float64
+// chain (each dgamma term carries two roundings of its own), so their
+// allowance is twice the others': still 2^26 times below any f32 bound.
+constexpr double kAllowedSumUlps = 2 * kAllowedUlps;
+
+// Largest errors of the backward reference, in float64 ulps of each output's
+// scale: dx: |rstd| (|g dy| + mean|g dy| + |xhat| mean|g dy xhat|) (RMSNorm
+// without the middle term); dgamma: sum_rows |dy xhat|; dbeta: sum_rows |dy|.
+struct BwdErrors {
+  double dx = 0, dgamma = 0, dbeta = 0;
+  void Add(const BwdErrors& o) {
+    dx = std::max(dx, o.dx);
+    dgamma = std::max(dgamma, o.dgamma);
+    dbeta = std::max(dbeta, o.dbeta);
+  }
+};
+
+// Checks the backward reference of `p` (inputs from the op's generators)
+// against 256-bit arithmetic: dx per row, dgamma/dbeta as exact sums over
+// every row. Rows without finite statistics must give NaN dx and make
+// dgamma NaN (LayerNorm) where they contribute NaN terms.
+BwdErrors CheckBackwardAgainstOracle(const Problem& p) {
+  const test_support::HostCase hc(p);
+  const bool layernorm = p.norm == Norm::kLayerNorm;
+  const int64_t rows = p.rows, cols = p.cols;
+  const float* gamma = p.affine ? hc.in<const float>(TensorId::kGamma) : nullptr;
+  const float* mean = layernorm ? hc.in<const float>(TensorId::kMean) : nullptr;
+  const float* rstd = hc.in<const float>(TensorId::kRstd);
+  const double* dx = hc.ref.data(TensorId::kDx);
+  std::vector<Mp> dgamma(static_cast<size_t>(cols)), dbeta(static_cast<size_t>(cols));
+  std::vector<double> dgamma_mag(static_cast<size_t>(cols)), dbeta_mag(static_cast<size_t>(cols));
+  std::vector<bool> col_nan(static_cast<size_t>(cols), false);
+  BwdErrors worst;
+  Mp xh, gd, a, b, t, u;
+  std::vector<double> xhat(static_cast<size_t>(cols)), xr(static_cast<size_t>(cols)),
+      dyr(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const double m = layernorm ? mean[r] : 0.0, rs = rstd[r];
+    mpfr_set_zero(a, 1);
+    mpfr_set_zero(b, 1);
+    bool finite = std::isfinite(m) && std::isfinite(rs);
+    double amag = 0, bmag = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      xr[c] = LoadAsDouble(p.dtype, hc.in(TensorId::kX), r * cols + c);
+      dyr[c] = LoadAsDouble(p.dtype, hc.in(TensorId::kDy), r * cols + c);
+      finite &= std::isfinite(xr[c]);
+    }
+    if (!finite) {
+      for (int64_t c = 0; c < cols; ++c)
+        EXPECT_TRUE(std::isnan(dx[r * cols + c])) << p.ShortName() << " row " << r;
+      // Every column gets a NaN term from a LayerNorm row (NaN statistics);
+      // an RMSNorm row with only infinities has rrms 0: NaN where x is infinite.
+      for (int64_t c = 0; c < cols; ++c) col_nan[c] = col_nan[c] || layernorm || !std::isfinite(xr[c] * rs);
+      // dy is finite in every row: dbeta still sums it.
+      for (int64_t c = 0; c < cols; ++c) {
+        mpfr_add_d(dbeta[c], dbeta[c], dyr[c], MPFR_RNDN);
+        dbeta_mag[c] += std::fabs(dyr[c]);
+      }
+      continue;
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const double g = gamma ? gamma[c] : 1.0;
+      mpfr_set_d(xh, xr[c], MPFR_RNDN);
+      mpfr_sub_d(xh, xh, m, MPFR_RNDN);
+      mpfr_mul_d(xh, xh, rs, MPFR_RNDN);
+      xhat[c] = mpfr_get_d(xh, MPFR_RNDN);
+      mpfr_set_d(gd, dyr[c], MPFR_RNDN);
+      mpfr_mul_d(gd, gd, g, MPFR_RNDN);
+      mpfr_add(a, a, gd, MPFR_RNDN);
+      mpfr_mul(t, gd, xh, MPFR_RNDN);
+      mpfr_add(b, b, t, MPFR_RNDN);
+      amag += std::fabs(g * dyr[c]);
+      bmag += std::fabs(g * dyr[c] * xhat[c]);
+      // dgamma and dbeta: exact sums over rows.
+      mpfr_mul_d(t, xh, dyr[c], MPFR_RNDN);
+      mpfr_add(dgamma[c], dgamma[c], t, MPFR_RNDN);
+      mpfr_add_d(dbeta[c], dbeta[c], dyr[c], MPFR_RNDN);
+      dgamma_mag[c] += std::fabs(dyr[c] * xhat[c]);
+      dbeta_mag[c] += std::fabs(dyr[c]);
+    }
+    mpfr_div_si(a, a, cols, MPFR_RNDN);
+    mpfr_div_si(b, b, cols, MPFR_RNDN);
+    amag /= static_cast<double>(cols);
+    bmag /= static_cast<double>(cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const double g = gamma ? gamma[c] : 1.0;
+      // dx = rstd (g dy - a - xhat b), every step in 256 bits.
+      mpfr_set_d(xh, xr[c], MPFR_RNDN);
+      mpfr_sub_d(xh, xh, m, MPFR_RNDN);
+      mpfr_mul_d(xh, xh, rs, MPFR_RNDN);
+      mpfr_mul(t, xh, b, MPFR_RNDN);
+      mpfr_set_d(u, dyr[c], MPFR_RNDN);
+      mpfr_mul_d(u, u, g, MPFR_RNDN);
+      if (layernorm) mpfr_sub(u, u, a, MPFR_RNDN);
+      mpfr_sub(u, u, t, MPFR_RNDN);
+      mpfr_mul_d(u, u, rs, MPFR_RNDN);
+      const double exact = mpfr_get_d(u, MPFR_RNDN);
+      const double scale =
+          std::fabs(rs) * (std::fabs(g * dyr[c]) + (layernorm ? amag : 0.0) + std::fabs(xhat[c]) * bmag);
+      const double err = std::fabs(dx[r * cols + c] - exact);
+      const double ulps = scale > 0 ? err / (kEpsF64 * scale) : (err > 0 ? INFINITY : 0.0);
+      EXPECT_LE(ulps, kAllowedUlps) << p.ShortName() << " dx row " << r << " col " << c;
+      worst.dx = std::max(worst.dx, ulps);
+    }
+  }
+  if (!p.affine) return worst;
+  const auto check_sum = [&](const double* got, std::vector<Mp>& exact, const std::vector<double>& mag,
+                             bool may_be_nan, double* out) {
+    for (int64_t c = 0; c < cols; ++c) {
+      if (may_be_nan && col_nan[c]) {
+        EXPECT_TRUE(std::isnan(got[c])) << p.ShortName() << " col " << c;
+        continue;
+      }
+      const double err = std::fabs(got[c] - mpfr_get_d(exact[c], MPFR_RNDN));
+      const double ulps = mag[c] > 0 ? err / (kEpsF64 * mag[c]) : (err > 0 ? INFINITY : 0.0);
+      EXPECT_LE(ulps, kAllowedSumUlps) << p.ShortName() << " col " << c;
+      *out = std::max(*out, ulps);
+    }
+  };
+  check_sum(hc.ref.data(TensorId::kDgamma), dgamma, dgamma_mag, true, &worst.dgamma);
+  if (layernorm) check_sum(hc.ref.data(TensorId::kDbeta), dbeta, dbeta_mag, false, &worst.dbeta);
+  return worst;
+}
+
+BwdErrors CheckBackwardDistributions(Norm norm, DType dtype, int64_t rows, int64_t cols,
+                                         bool affine = true,
+                                         const std::vector<Distribution>& dists = AllDistributions()) {
+  BwdErrors worst;
+  for (Distribution dist : dists) {
+    Problem p = test_support::MakeProblem(rows, cols, dtype, dist, affine, false, 4321, norm);
+    p.dir = Direction::kBackward;
+    worst.Add(CheckBackwardAgainstOracle(p));
+  }
+  return worst;
+}
+
+void PrintBwd(const char* what, const BwdErrors& e) {
+  std::printf("%s: max error in float64 ulps of scale: dx %.2f, dgamma %.2f, dbeta %.2f\n", what,
+              e.dx, e.dgamma, e.dbeta);
+}
+
+TEST(ReferenceMpfrTest, BackwardSmallAndAwkwardWidthsEveryDTypeAndDistribution) {
+  for (Norm norm : AllNorms()) {
+    BwdErrors worst;
+    for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
+      for (int64_t cols : {1, 2, 3, 15, 300, 768, 4097})
+        worst.Add(CheckBackwardDistributions(norm, dtype, 17, cols));
+    worst.Add(CheckBackwardDistributions(norm, DType::kF32, 5, 768, false));
+    PrintBwd(norm == Norm::kLayerNorm ? "layernorm bwd, H <= 4097" : "rmsnorm bwd, H <= 4097", worst);
+  }
+}
+
+TEST(ReferenceMpfrTest, BackwardWideRowsUpTo2To20) {
+  for (Norm norm : AllNorms()) {
+    BwdErrors worst;
+    worst.Add(CheckBackwardDistributions(norm, DType::kBF16, 1, 65537));
+    // 2^20: the distributions that stress a row sum most (offsets, a tiny
+    // variance, outliers), to keep the 256-bit oracle's time down.
+    worst.Add(CheckBackwardDistributions(
+        norm, DType::kF32, 1, int64_t{1} << 20, true,
+        {Distribution::kNormal, Distribution::kOffset1e6, Distribution::kTinyVariance,
+         Distribution::kOutliers}));
+    PrintBwd(norm == Norm::kLayerNorm ? "layernorm bwd, H up to 2^20" : "rmsnorm bwd, H up to 2^20",
+             worst);
+  }
+}
+
+// dgamma and dbeta over many rows: blocks of kBackwardRowLeaf rows, a
+// pairwise tree over 600 blocks (N = 9601, not a power of two).
+TEST(ReferenceMpfrTest, BackwardParameterGradientsOverManyRows) {
+  for (Norm norm : AllNorms()) {
+    BwdErrors worst;
+    for (DType dtype : {DType::kF32, DType::kBF16})
+      worst.Add(CheckBackwardDistributions(norm, dtype, 9601, 5));
+    PrintBwd(norm == Norm::kLayerNorm ? "layernorm bwd, N = 9601" : "rmsnorm bwd, N = 9601", worst);
+  }
+}
+
+// The float64 sum over rows is the same for any thread count (fixed blocks,
+// fixed tree).
+TEST(ReferenceMpfrTest, BackwardSameResultForAnyThreadCount) {
+  for (Norm norm : AllNorms()) {
+    Problem p = test_support::MakeProblem(1000, 33, DType::kF32, Distribution::kOutliers, true, false, 9, norm);
+    p.dir = Direction::kBackward;
+    ThreadPool one(1), three(3);
+    const test_support::HostCase a(p, true, &one), b(p, true, &three);
+    for (TensorId id : {TensorId::kDx, TensorId::kDgamma}) {
+      const int64_t n = id == TensorId::kDx ? p.elements() : p.cols;
+      EXPECT_EQ(std::memcmp(a.ref.data(id), b.ref.data(id), static_cast<size_t>(n) * 8), 0)
+          << TensorName(id);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lnbench

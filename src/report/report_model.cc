@@ -781,7 +781,9 @@ std::string CaseKey(const ReportCase& c, bool with_machine, const std::string& r
 
 std::string CaseLabel(const ReportCase& c, const std::string& report_mode) {
   const ReportProblem& p = c.problem;
-  std::string label = c.backend;
+  // The op first when it is not LayerNorm forward, as Problem::ShortName does.
+  std::string label = p.op == "layernorm" && p.dir == "fwd" ? "" : p.op + " " + p.dir + " ";
+  label += c.backend;
   if (!c.requested_variant.empty()) label += ":" + c.requested_variant;
   label += fmt::format(" {}x{} {} {}", p.rows, p.cols, p.dtype, p.dist);
   if (p.eps != 1e-5) label += fmt::format(" eps={}", p.eps);
