@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,12 @@ struct CoverageCase {
 struct VariantInfo {
   std::string name;
   std::string description;
+  // The one direction the variant computes (oneDNN's and cuDNN's forward and
+  // backward primitives are separate variants), or none for a variant that
+  // serves both. `--variant all` (verify's default) plans a problem's cases
+  // only with the variants of its direction; naming a variant of the other
+  // direction gives an unsupported case with the backend's reason.
+  std::optional<Direction> dir = std::nullopt;
 };
 
 // Bandwidth of a plain copy on the backend's device, the ceiling results are

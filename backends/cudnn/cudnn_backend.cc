@@ -435,20 +435,20 @@ class CudnnBackend : public Backend {
   std::vector<VariantInfo> Variants() const override {
     return {{kInference,
              "CUDNN_NORM_FWD_INFERENCE, heuristic A's first engine: y only (the default, or "
-             "training when mean/rstd are asked for)"},
+             "training when mean/rstd are asked for)", Direction::kForward},
             {kTraining,
              "CUDNN_NORM_FWD_TRAINING, heuristic A's first engine: y plus mean and inv_variance "
-             "(= rstd)"},
+             "(= rstd)", Direction::kForward},
             {kInferenceTuned,
-             "inference, every engine of heuristics A and FALLBACK timed, the fastest kept"},
+             "inference, every engine of heuristics A and FALLBACK timed, the fastest kept", Direction::kForward},
             {kTrainingTuned,
-             "training, every engine of heuristics A and FALLBACK timed, the fastest kept"},
+             "training, every engine of heuristics A and FALLBACK timed, the fastest kept", Direction::kForward},
             {kBackward,
              "NORM_BACKWARD, heuristic A's first engine: dx, dscale (= dgamma) and dbias "
              "(= dbeta) from x, dy, scale and the saved mean and inv_variance (the default "
-             "for --dir bwd)"},
+             "for --dir bwd)", Direction::kBackward},
             {kBackwardTuned,
-             "backward, every engine of heuristics A and FALLBACK timed, the fastest kept"}};
+             "backward, every engine of heuristics A and FALLBACK timed, the fastest kept", Direction::kBackward}};
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {

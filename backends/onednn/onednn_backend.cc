@@ -435,12 +435,12 @@ class OneDnnBackend : public CpuBackend {
 
   std::vector<VariantInfo> Variants() const override {
     return {{kInference,
-             "forward_inference: y only (the default, or training when mean/rstd are asked for)"},
+             "forward_inference: y only (the default, or training when mean/rstd are asked for)", Direction::kForward},
             {kTraining,
-             "forward_training: y plus mean and variance (rstd = 1/sqrt(variance + eps))"},
+             "forward_training: y plus mean and variance (rstd = 1/sqrt(variance + eps))", Direction::kForward},
             {kBackward,
              "layer_normalization_backward: dx, dgamma, dbeta (the default and only variant of "
-             "--dir bwd; variance = 1/rstd^2 - eps given at prepare)"}};
+             "--dir bwd; variance = 1/rstd^2 - eps given at prepare)", Direction::kBackward}};
   }
 
   Verdict Supports(const Problem& problem, const CaseOptions& options) const override {

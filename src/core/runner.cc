@@ -70,13 +70,15 @@ struct PlannedProblem {
   std::vector<PlannedCase> cases;
 };
 
-std::vector<std::string> VariantsToRun(const RunConfig& config, Backend* backend) {
+std::vector<std::string> VariantsToRun(const RunConfig& config, Backend* backend, Direction dir) {
   if (config.variants.empty()) return {""};
   std::vector<std::string> out;
   const auto available = backend->Variants();
   for (const std::string& v : config.variants) {
     if (v == "all") {
-      for (const auto& info : available) out.push_back(info.name);
+      // Every variant of the problem's direction.
+      for (const auto& info : available)
+        if (!info.dir || *info.dir == dir) out.push_back(info.name);
     } else {
       out.push_back(v);
     }
@@ -101,7 +103,7 @@ void AddCases(const RunConfig& config, Backend* b, const std::map<std::string, s
   const bool available = b->Available().ok;
   if (!available) threads = {threads.front()};
   const std::vector<std::string> variants =
-      available ? VariantsToRun(config, b) : std::vector<std::string>{""};
+      available ? VariantsToRun(config, b, pp.problem.dir) : std::vector<std::string>{""};
   for (const std::string& v : variants)
     for (int t : threads) pp.cases.push_back({b, v, t, tuning, coverage});
 }
@@ -475,7 +477,17 @@ CaseResult CaseIdentity(const Problem& p, const PlannedCase& pc) {
   CaseResult r;
   r.backend = b->Name();
   r.requested_variant = pc.requested_variant;
-  r.variant = pc.requested_variant.empty() ? b->Variants().front().name : pc.requested_variant;
+  r.variant = pc.requested_variant;
+  if (r.variant.empty()) {
+    // The backend's default: its first variant of the problem's direction.
+    const auto variants = b->Variants();
+    r.variant = variants.front().name;
+    for (const VariantInfo& info : variants)
+      if (!info.dir || *info.dir == p.dir) {
+        r.variant = info.name;
+        break;
+      }
+  }
   r.peer = b->IsPeer();
   r.origin = b->Origin();
   r.device = b->DeviceId();
