@@ -1,5 +1,8 @@
 #include "core/op.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/errors.h"
@@ -104,5 +107,10 @@ const OpDescriptor& OpFor(Norm norm, Direction dir) {
 }
 
 const OpDescriptor& OpFor(const Problem& problem) { return OpFor(problem.norm, problem.dir); }
+
+double SumEpsUnits(int64_t n) {
+  const double log2n = std::ceil(std::log2(static_cast<double>(std::max<int64_t>(n, 2))));
+  return 6 + log2n + std::ceil(std::sqrt(static_cast<double>(std::max<int64_t>(n, 0))) / 8);
+}
 
 }  // namespace lnbench

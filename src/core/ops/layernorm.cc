@@ -109,8 +109,7 @@ class LayerNormForward : public OpDescriptor {
 
   double ComputeEpsUnits(const Problem& p, Extent) const override {
     // See docs/verification.md for the derivation.
-    const double log2h = std::ceil(std::log2(static_cast<double>(std::max<int64_t>(p.cols, 2))));
-    return 6 + log2h + std::ceil(std::sqrt(static_cast<double>(p.cols)) / 8);
+    return SumEpsUnits(p.cols);
   }
 };
 

@@ -158,16 +158,11 @@ class LayerNormBackward : public OpDescriptor {
     // forward's (over H); dgamma/dbeta are sums over N rows, judged the same
     // way over N (a tree, or blocked partials combined in a tree).
     const int64_t n = extent == Extent::kRowsCols ? p.cols : p.rows;
-    return BackwardEpsUnits(n);
+    return SumEpsUnits(n);
   }
 };
 
 }  // namespace
-
-double BackwardEpsUnits(int64_t n) {
-  const double log2n = std::ceil(std::log2(static_cast<double>(std::max<int64_t>(n, 2))));
-  return 6 + log2n + std::ceil(std::sqrt(static_cast<double>(std::max<int64_t>(n, 0))) / 8);
-}
 
 const OpDescriptor& LayerNormBackwardOp() {
   static const LayerNormBackward op;

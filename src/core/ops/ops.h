@@ -11,10 +11,11 @@ const OpDescriptor& RmsNormForwardOp();
 const OpDescriptor& LayerNormBackwardOp();
 const OpDescriptor& RmsNormBackwardOp();
 
-// Returns the backward ops' allowed f32 arithmetic error, in units of
-// eps_f32 * scale, for a sum over n terms (H for dx, N rows for dgamma and
-// dbeta): 6 + ceil(log2 n) + ceil(sqrt(n) / 8) (docs/verification.md, "Backward").
-double BackwardEpsUnits(int64_t n);
+// Returns the allowed f32 arithmetic error, in units of eps_f32 * scale, of
+// an output built on a sum over n terms: 6 + ceil(log2 n) + ceil(sqrt(n) / 8)
+// (docs/verification.md). Every op uses it: the forward ops over H (the row
+// sums), the backward ops over H for dx and over N rows for dgamma/dbeta.
+double SumEpsUnits(int64_t n);
 
 // Returns the descriptor of an op, nullptr for one not implemented.
 inline const OpDescriptor* OpDescriptorFor(Norm norm, Direction dir) {

@@ -91,8 +91,7 @@ class RmsNormForward : public OpDescriptor {
   double ComputeEpsUnits(const Problem& p, Extent) const override {
     // The LayerNorm allowance (docs/verification.md): the sum of squares is
     // one sum of positive terms, rrms and y a few more roundings.
-    const double log2h = std::ceil(std::log2(static_cast<double>(std::max<int64_t>(p.cols, 2))));
-    return 6 + log2h + std::ceil(std::sqrt(static_cast<double>(p.cols)) / 8);
+    return SumEpsUnits(p.cols);
   }
 };
 

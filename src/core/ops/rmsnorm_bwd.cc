@@ -136,7 +136,7 @@ class RmsNormBackward : public OpDescriptor {
     // forward's (over H); dgamma/dbeta are sums over N rows, judged the same
     // way over N (a tree, or blocked partials combined in a tree).
     const int64_t n = extent == Extent::kRowsCols ? p.cols : p.rows;
-    return BackwardEpsUnits(n);
+    return SumEpsUnits(n);
   }
 };
 
