@@ -8,9 +8,8 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "core/errors.h"
-#include "core/generators.h"
 #include "core/input_files.h"
+#include "core/ops/backward_common.h"
 #include "core/ops/ops.h"
 #include "core/problem.h"
 #include "reference/reference.h"
@@ -48,32 +47,16 @@ class LayerNormBackward : public OpDescriptor {
            "written = N*H*sizeof(dtype) + (affine ? 2*H*4 : 0)";
   }
 
-  // x and gamma as for the forward pass of the seed, dy from its own
-  // generator, mean and rstd as the forward saved them.
+  // Inputs: backward_common.h; mean and rstd as the forward saved them.
   void GenerateInputs(const Problem& p, const HostTensors& in, ThreadPool& pool) const override {
-    FillInput(p, in.get(TensorId::kX), pool);
-    if (p.affine) {
-      std::vector<float> unused_beta(static_cast<size_t>(p.cols));
-      FillAffine(p, in.get<float>(TensorId::kGamma), unused_beta.data());
-    }
-    FillDy(p, in.get(TensorId::kDy), pool);
-    ForwardStatistics(p, in.get(TensorId::kX), in.get<float>(TensorId::kMean),
-                      in.get<float>(TensorId::kRstd), pool);
+    GenerateBackwardInputs(p, in, in.get<float>(TensorId::kMean), pool);
   }
 
-  // x (and gamma) from the files, dy from --dy or else from the seed, mean and
-  // rstd computed from x as the forward saves them.
   InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, const HostTensors& in,
                                 ThreadPool& pool) const override {
-    if (!files.beta.empty())
-      throw UsageError("--beta: the backward pass has no beta input (give --gamma, --dy)");
-    const InputFileCounts counts =
-        lnbench::FillFromFiles(files, p, in.get(TensorId::kX), in.get<float>(TensorId::kGamma),
-                               nullptr, pool, in.get(TensorId::kDy));
-    if (files.dy.empty()) FillDy(p, in.get(TensorId::kDy), pool);
-    ForwardStatistics(p, in.get(TensorId::kX), in.get<float>(TensorId::kMean),
-                      in.get<float>(TensorId::kRstd), pool);
-    return counts;
+    return FillBackwardFromFiles(
+        files, p, in, in.get<float>(TensorId::kMean),
+        "--beta: the backward pass has no beta input (give --gamma, --dy)", pool);
   }
 
   // The reference, and the magnitudes the bounds scale with (Reference::aux):
@@ -138,27 +121,18 @@ class LayerNormBackward : public OpDescriptor {
         return;
       }
       case TensorId::kDgamma:
-      case TensorId::kDbeta: {
-        // sum over rows of |term|: a sum's error is its depth times that. NaN
-        // where a row has no finite statistics (any non-finite value is right).
-        const double* mag = id == TensorId::kDgamma ? col_mag : col_mag + p.cols;
-        for (int64_t c = begin; c < end; ++c) {
-          const double m = mag[c];
-          scale[c - begin] = std::isfinite(m) ? m : std::nan("");
-        }
+        ColumnSumScales(col_mag, begin, end, scale);
         return;
-      }
+      case TensorId::kDbeta:
+        ColumnSumScales(col_mag + p.cols, begin, end, scale);
+        return;
       default:
         std::fill(scale, scale + (end - begin), std::nan(""));
     }
   }
 
   double ComputeEpsUnits(const Problem& p, Extent extent) const override {
-    // docs/verification.md, "Backward": dx's row sums are judged like the
-    // forward's (over H); dgamma/dbeta are sums over N rows, judged the same
-    // way over N (a tree, or blocked partials combined in a tree).
-    const int64_t n = extent == Extent::kRowsCols ? p.cols : p.rows;
-    return SumEpsUnits(n);
+    return BackwardEpsUnits(p, extent);
   }
 };
 

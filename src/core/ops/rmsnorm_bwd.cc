@@ -7,9 +7,8 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "core/errors.h"
-#include "core/generators.h"
 #include "core/input_files.h"
+#include "core/ops/backward_common.h"
 #include "core/ops/ops.h"
 #include "core/problem.h"
 #include "reference/reference.h"
@@ -42,30 +41,15 @@ class RmsNormBackward : public OpDescriptor {
            "written = N*H*sizeof(dtype) + (affine ? H*4 : 0)";
   }
 
-  // x and gamma as for the forward pass of the seed, dy from its own
-  // generator, rrms as the forward saved it.
+  // Inputs: backward_common.h; rrms as the forward saved it (no mean).
   void GenerateInputs(const Problem& p, const HostTensors& in, ThreadPool& pool) const override {
-    FillInput(p, in.get(TensorId::kX), pool);
-    if (p.affine) {
-      std::vector<float> unused_beta(static_cast<size_t>(p.cols));
-      FillAffine(p, in.get<float>(TensorId::kGamma), unused_beta.data());
-    }
-    FillDy(p, in.get(TensorId::kDy), pool);
-    ForwardStatistics(p, in.get(TensorId::kX), nullptr, in.get<float>(TensorId::kRstd), pool);
+    GenerateBackwardInputs(p, in, nullptr, pool);
   }
 
-  // x (and gamma) from the files, dy from --dy or else from the seed, rrms
-  // computed from x as the forward saves it.
   InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, const HostTensors& in,
                                 ThreadPool& pool) const override {
-    if (!files.beta.empty())
-      throw UsageError("--beta: rmsnorm has no beta (give only --gamma)");
-    const InputFileCounts counts =
-        lnbench::FillFromFiles(files, p, in.get(TensorId::kX), in.get<float>(TensorId::kGamma),
-                               nullptr, pool, in.get(TensorId::kDy));
-    if (files.dy.empty()) FillDy(p, in.get(TensorId::kDy), pool);
-    ForwardStatistics(p, in.get(TensorId::kX), nullptr, in.get<float>(TensorId::kRstd), pool);
-    return counts;
+    return FillBackwardFromFiles(files, p, in, nullptr,
+                                 "--beta: rmsnorm has no beta (give only --gamma)", pool);
   }
 
   // The reference, and the magnitudes the bounds scale with (Reference::aux):
@@ -119,12 +103,8 @@ class RmsNormBackward : public OpDescriptor {
         }
         return;
       }
-      case TensorId::kDgamma:
-        // sum over rows of |dy xhat|; NaN where a row has no finite terms.
-        for (int64_t c = begin; c < end; ++c) {
-          const double m = col_mag[c];
-          scale[c - begin] = std::isfinite(m) ? m : std::nan("");
-        }
+      case TensorId::kDgamma:  // sum over rows of |dy xhat|
+        ColumnSumScales(col_mag, begin, end, scale);
         return;
       default:
         std::fill(scale, scale + (end - begin), std::nan(""));
@@ -132,11 +112,7 @@ class RmsNormBackward : public OpDescriptor {
   }
 
   double ComputeEpsUnits(const Problem& p, Extent extent) const override {
-    // docs/verification.md, "Backward": dx's row sum is judged like the
-    // forward's (over H); dgamma/dbeta are sums over N rows, judged the same
-    // way over N (a tree, or blocked partials combined in a tree).
-    const int64_t n = extent == Extent::kRowsCols ? p.cols : p.rows;
-    return SumEpsUnits(n);
+    return BackwardEpsUnits(p, extent);
   }
 };
 
