@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "reference/reference.h"
 #include "tests/support/host_case.h"
+#include "tests/support/param_name.h"
 
 namespace lnbench {
 namespace {
@@ -168,20 +169,12 @@ TEST_P(CudaMatrixTest, EveryVariantPassesTheVerifier) {
   }
 }
 
-std::string MatrixName(const ::testing::TestParamInfo<std::tuple<DType, Distribution>>& info) {
-  return std::string(DTypeName(std::get<0>(info.param))) + "_" +
-         std::string(DistributionName(std::get<1>(info.param)));
-}
 
 INSTANTIATE_TEST_SUITE_P(
     AllDtypesAndDistributions, CudaMatrixTest,
-    ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
-                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
-                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
-                                         Distribution::kTinyVariance, Distribution::kConstant,
-                                         Distribution::kOutliers, Distribution::kExact,
-                                         Distribution::kSpecial)),
-    MatrixName);
+    ::testing::Combine(test_support::AllDTypeValues(),
+                       ::testing::ValuesIn(AllDistributions())),
+    test_support::ParamName());
 
 // Constant rows normalize to exactly 0, so y is beta bit for bit, and the
 // mean is the row's value exactly.
@@ -434,13 +427,9 @@ TEST_P(CudaRmsMatrixTest, EveryVariantPassesTheVerifier) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllDtypesAndDistributions, CudaRmsMatrixTest,
-    ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
-                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
-                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
-                                         Distribution::kTinyVariance, Distribution::kConstant,
-                                         Distribution::kOutliers, Distribution::kExact,
-                                         Distribution::kSpecial)),
-    MatrixName);
+    ::testing::Combine(test_support::AllDTypeValues(),
+                       ::testing::ValuesIn(AllDistributions())),
+    test_support::ParamName());
 
 // Poison() fills y and rstd on the device: downloaded without a run, every
 // element is unwritten; after a run, none is.
@@ -504,18 +493,13 @@ TEST_P(CudaBackwardMatrixTest, EveryVariantPassesTheVerifier) {
     }
 }
 
-std::string BackwardName(const ::testing::TestParamInfo<BackwardParam>& info) {
-  return std::string(NormName(std::get<0>(info.param))) + "_" +
-         std::string(DTypeName(std::get<1>(info.param))) + "_" +
-         std::string(DistributionName(std::get<2>(info.param)));
-}
 
 INSTANTIATE_TEST_SUITE_P(
     AllNormsDtypesAndDistributions, CudaBackwardMatrixTest,
     ::testing::Combine(::testing::Values(Norm::kLayerNorm, Norm::kRmsNorm),
-                       ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                       test_support::AllDTypeValues(),
                        ::testing::ValuesIn(AllDistributions())),
-    BackwardName);
+    test_support::ParamName());
 
 // Poison reaches dx, dgamma and dbeta; a run overwrites every element;
 // timing (hot, graph, cold) leaves the outputs right and runs are bitwise

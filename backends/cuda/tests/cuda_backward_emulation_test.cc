@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "reference/reference.h"
 #include "tests/support/host_case.h"
+#include "tests/support/param_name.h"
 
 namespace lnbench {
 namespace {
@@ -36,12 +37,6 @@ namespace {
 namespace dev = layernorm_device;
 
 ThreadPool& Pool() { return SharedThreadPool(0); }
-
-int Log2(int power_of_two) {
-  int log2 = 0;
-  while ((1 << log2) < power_of_two) ++log2;
-  return log2;
-}
 
 // Device-side pointers of one run (the emulation's "device" memory).
 struct EmulatedArgs {
@@ -57,7 +52,7 @@ void EmulateTyped(const BackwardPlan& plan, const EmulatedArgs& a) {
   if (a.p.rows > 0 && plan.grid > 0) {
     if (plan.kind == KernelKind::kWarp) {
       dev::EmulateLaunch(plan.grid, kWarpKernelThreads, dev::BackwardWarpKernel<kNorm, T, kVec>,
-                         a.p, Log2(plan.lanes_per_row));
+                         a.p, dev::Log2(plan.lanes_per_row));
     } else {
       dev::EmulateLaunch(plan.grid, plan.threads, dev::BackwardBlockKernel<kNorm, T, kVec>, a.p);
     }
@@ -80,20 +75,9 @@ void EmulateTyped(const BackwardPlan& plan, const EmulatedArgs& a) {
 
 template <Norm kNorm>
 void EmulateNorm(const BackwardPlan& plan, DType dtype, const EmulatedArgs& a) {
-  const bool v = plan.vectorized;
-  switch (dtype) {
-    case DType::kF32:
-      v ? EmulateTyped<kNorm, float, true>(plan, a) : EmulateTyped<kNorm, float, false>(plan, a);
-      break;
-    case DType::kBF16:
-      v ? EmulateTyped<kNorm, dev::__nv_bfloat16, true>(plan, a)
-        : EmulateTyped<kNorm, dev::__nv_bfloat16, false>(plan, a);
-      break;
-    case DType::kF16:
-      v ? EmulateTyped<kNorm, dev::__half, true>(plan, a)
-        : EmulateTyped<kNorm, dev::__half, false>(plan, a);
-      break;
-  }
+  dev::ForStorage(dtype, plan.vectorized, [&]<typename T, bool kVec>() {
+    EmulateTyped<kNorm, T, kVec>(plan, a);
+  });
 }
 
 void Emulate(const BackwardPlan& plan, DType dtype, const EmulatedArgs& a, Norm norm) {
@@ -287,22 +271,13 @@ TEST_P(BackwardEmulatedMatrixTest, EveryVariantPassesTheVerifier) {
   }
 }
 
-std::string MatrixName(const ::testing::TestParamInfo<MatrixParam>& info) {
-  return std::string(NormName(std::get<0>(info.param))) + "_" +
-         std::string(DTypeName(std::get<1>(info.param))) + "_" +
-         std::string(DistributionName(std::get<2>(info.param)));
-}
 
 INSTANTIATE_TEST_SUITE_P(
     AllNormsDtypesAndDistributions, BackwardEmulatedMatrixTest,
     ::testing::Combine(::testing::Values(Norm::kLayerNorm, Norm::kRmsNorm),
-                       ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
-                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
-                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
-                                         Distribution::kTinyVariance, Distribution::kConstant,
-                                         Distribution::kOutliers, Distribution::kExact,
-                                         Distribution::kSpecial)),
-    MatrixName);
+                       test_support::AllDTypeValues(),
+                       ::testing::ValuesIn(AllDistributions())),
+    test_support::ParamName());
 
 // A dgamma tree of three levels (more than 64^2 rows): rows -> 65 -> 2 -> 1.
 TEST(BackwardEmulatedKernelTest, ThreeLevelTreeOverManyRows) {

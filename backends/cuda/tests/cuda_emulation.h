@@ -221,6 +221,33 @@ void EmulateLaunch(int64_t grid, int block, Kernel kernel, Args... args) {
   s.current = -1;
 }
 
+// Calls fn.template operator()<T, kVec>() with T the dtype's device storage
+// type and kVec = vectorized: the kernels' template arguments for a plan.
+template <typename Fn>
+void ForStorage(DType dtype, bool vectorized, Fn&& fn) {
+  auto with = [&]<typename T>() {
+    vectorized ? fn.template operator()<T, true>() : fn.template operator()<T, false>();
+  };
+  switch (dtype) {
+    case DType::kF32:
+      with.template operator()<float>();
+      break;
+    case DType::kBF16:
+      with.template operator()<__nv_bfloat16>();
+      break;
+    case DType::kF16:
+      with.template operator()<__half>();
+      break;
+  }
+}
+
+// Returns log2 of a power of two (a warp-per-row plan's lanes per row).
+inline int Log2(int power_of_two) {
+  int log2 = 0;
+  while ((1 << log2) < power_of_two) ++log2;
+  return log2;
+}
+
 }  // namespace layernorm_device
 }  // namespace lnbench
 

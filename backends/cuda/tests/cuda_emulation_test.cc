@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "reference/reference.h"
 #include "tests/support/host_case.h"
+#include "tests/support/param_name.h"
 
 namespace lnbench {
 namespace {
@@ -37,19 +38,13 @@ namespace dev = layernorm_device;
 
 ThreadPool& Pool() { return SharedThreadPool(0); }
 
-int Log2(int power_of_two) {
-  int log2 = 0;
-  while ((1 << log2) < power_of_two) ++log2;
-  return log2;
-}
-
 // Runs the plan's kernels as layernorm_kernels.cu launches them.
 template <Norm kNorm, typename T, bool kVec>
 void EmulateTyped(const LaunchPlan& plan, const dev::Params& p) {
   switch (plan.kind) {
     case KernelKind::kWarp:
       dev::EmulateLaunch(plan.grid, kWarpKernelThreads, dev::WarpRowKernel<kNorm, T, kVec>, p,
-                         Log2(plan.lanes_per_row));
+                         dev::Log2(plan.lanes_per_row));
       break;
     case KernelKind::kBlock:
       dev::EmulateLaunch(plan.grid, plan.threads, dev::RowBlockKernel<kNorm, T, kVec, false>, p,
@@ -68,20 +63,9 @@ void EmulateTyped(const LaunchPlan& plan, const dev::Params& p) {
 
 template <Norm kNorm>
 void EmulateNorm(const LaunchPlan& plan, DType dtype, const dev::Params& p) {
-  const bool v = plan.vectorized;
-  switch (dtype) {
-    case DType::kF32:
-      v ? EmulateTyped<kNorm, float, true>(plan, p) : EmulateTyped<kNorm, float, false>(plan, p);
-      break;
-    case DType::kBF16:
-      v ? EmulateTyped<kNorm, dev::__nv_bfloat16, true>(plan, p)
-        : EmulateTyped<kNorm, dev::__nv_bfloat16, false>(plan, p);
-      break;
-    case DType::kF16:
-      v ? EmulateTyped<kNorm, dev::__half, true>(plan, p)
-        : EmulateTyped<kNorm, dev::__half, false>(plan, p);
-      break;
-  }
+  dev::ForStorage(dtype, plan.vectorized, [&]<typename T, bool kVec>() {
+    EmulateTyped<kNorm, T, kVec>(plan, p);
+  });
 }
 
 void Emulate(const LaunchPlan& plan, DType dtype, const dev::Params& p, Norm norm) {
@@ -286,20 +270,12 @@ TEST_P(EmulatedMatrixTest, EveryVariantPassesTheVerifier) {
   }
 }
 
-std::string MatrixName(const ::testing::TestParamInfo<std::tuple<DType, Distribution>>& info) {
-  return std::string(DTypeName(std::get<0>(info.param))) + "_" +
-         std::string(DistributionName(std::get<1>(info.param)));
-}
 
 INSTANTIATE_TEST_SUITE_P(
     AllDtypesAndDistributions, EmulatedMatrixTest,
-    ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
-                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
-                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
-                                         Distribution::kTinyVariance, Distribution::kConstant,
-                                         Distribution::kOutliers, Distribution::kExact,
-                                         Distribution::kSpecial)),
-    MatrixName);
+    ::testing::Combine(test_support::AllDTypeValues(),
+                       ::testing::ValuesIn(AllDistributions())),
+    test_support::ParamName());
 
 // A large row through the split-row path (several chunks, a short last one).
 TEST(EmulatedKernelTest, SplitRowHandlesLongRows) {
@@ -422,13 +398,9 @@ TEST_P(RmsEmulatedMatrixTest, EveryVariantPassesTheVerifier) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllDtypesAndDistributions, RmsEmulatedMatrixTest,
-    ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
-                       ::testing::Values(Distribution::kNormal, Distribution::kUniform,
-                                         Distribution::kOffset1e4, Distribution::kOffset1e6,
-                                         Distribution::kTinyVariance, Distribution::kConstant,
-                                         Distribution::kOutliers, Distribution::kExact,
-                                         Distribution::kSpecial)),
-    MatrixName);
+    ::testing::Combine(test_support::AllDTypeValues(),
+                       ::testing::ValuesIn(AllDistributions())),
+    test_support::ParamName());
 
 // Long rows through the split-row path: several chunks, a short last one.
 TEST(RmsEmulatedKernelTest, SplitRowHandlesLongRows) {
