@@ -61,7 +61,7 @@ struct CaseOptions {
   // otherwise taken only by large ones. Keys are from Backend::TuningKeys();
   // the runner turns any other key into an unsupported case. Empty for the
   // backend's own choices.
-  std::map<std::string, std::string> tuning;
+  std::map<std::string, std::string> tuning = {};  // = {}: {variant, threads} initializers stay warning-free
 };
 
 // A problem that reaches one of a backend's code paths, for verification:

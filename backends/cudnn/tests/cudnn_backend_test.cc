@@ -27,6 +27,7 @@
 #include "core/thread_pool.h"
 #include "reference/reference.h"
 #include "tests/support/host_case.h"
+#include "tests/support/poison_check.h"
 
 namespace lnbench {
 namespace {
@@ -365,26 +366,9 @@ TEST(CudnnBackend, TunedVariantsPassOnWellConditionedRows) {
 
 TEST(CudnnBackend, PoisonShowsUnwrittenOutputs) {
   SKIP_WITHOUT_CUDNN();
-  Problem p;
-  p.rows = 5;
-  p.cols = 256;
-  p.stats = true;
-  OwnedInputs in = MakeInputs(p);
-  ThreadPool& pool = SharedThreadPool(0);
-  const Reference ref = ComputeReference(p, in.view, pool);
-  auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
-  OwnedOutputs out = MakeOutputs(p);
-  prepared->Poison();
-  prepared->Download(out.view);  // no Run(): every output still holds poison
-  const Accuracy a = CheckOutputs(p, in.view, out.view, ref, pool);
-  EXPECT_FALSE(a.passed);
-  EXPECT_EQ(a[TensorId::kY]->unwritten, static_cast<uint64_t>(p.elements()));
-  EXPECT_EQ(a[TensorId::kMean]->unwritten, static_cast<uint64_t>(p.rows));
-  EXPECT_EQ(a[TensorId::kRstd]->unwritten, static_cast<uint64_t>(p.rows));
-  prepared->Run();
-  prepared->Download(out.view);
-  const Accuracy b = CheckOutputs(p, in.view, out.view, ref, pool);
-  EXPECT_TRUE(b.passed) << b.reason << " | " << Numbers(b);
+  test_support::ExpectPoisonThenRunWritesAll(
+      CudnnPeer(), test_support::MakeProblem(5, 256, DType::kF32, Distribution::kNormal, true, true),
+      {"training", 0});
 }
 
 TEST(CudnnBackend, TimesHotAndColdAndMeasuresCeiling) {
@@ -492,23 +476,11 @@ TEST(CudnnBackend, RmsNormVerifiesEveryDistributionDTypeAndPhase) {
 
 TEST(CudnnBackend, RmsNormPoisonShowsUnwrittenOutputs) {
   SKIP_WITHOUT_CUDNN();
-  Problem p;
-  p.norm = Norm::kRmsNorm;
-  p.rows = 5;
-  p.cols = 256;
-  p.stats = true;
-  OwnedInputs in = MakeInputs(p);
-  const Reference ref = RmsReferenceOf(p, in);
-  auto prepared = CudnnPeer().Prepare(p, in.view, {"training", 0});
-  OwnedOutputs out = MakeOutputs(p);
-  prepared->Poison();
-  prepared->Download(out.view);  // no Run(): every output still holds poison
-  const Accuracy a = CheckRms(p, in, ref, out);
-  EXPECT_EQ(Unwritten(a), static_cast<uint64_t>(p.elements() + p.rows)) << a.reason;
-  prepared->Run();
-  prepared->Download(out.view);
-  const Accuracy b = CheckRms(p, in, ref, out);
-  EXPECT_TRUE(b.passed) << b.reason;
+  test_support::ExpectPoisonThenRunWritesAll(
+      CudnnPeer(),
+      test_support::MakeProblem(5, 256, DType::kF32, Distribution::kNormal, true, true, 7,
+                                Norm::kRmsNorm),
+      {"training", 0});
 }
 
 }  // namespace

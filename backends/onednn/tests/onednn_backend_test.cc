@@ -24,6 +24,7 @@
 #include "core/thread_pool.h"
 #include "reference/reference.h"
 #include "tests/support/host_case.h"
+#include "tests/support/poison_check.h"
 
 namespace lnbench {
 namespace {
@@ -237,27 +238,9 @@ TEST(OneDnnBackend, VerifiesEveryDistributionAndSupportedDType) {
 }
 
 TEST(OneDnnBackend, PoisonShowsUnwrittenOutputs) {
-  Problem p;
-  p.rows = 5;
-  p.cols = 33;
-  p.stats = true;
-  OwnedInputs in = MakeInputs(p);
-  ThreadPool& pool = SharedThreadPool(0);
-  const Reference ref = ComputeReference(p, in.view, pool);
-  auto prepared = OneDnn().Prepare(p, in.view, {"training", 0});
-  OwnedOutputs out = MakeOutputs(p);
-  prepared->Poison();
-  prepared->Download(out.view);  // no Run(): every output still holds poison
-  const Accuracy a = CheckOutputs(p, in.view, out.view, ref, pool);
-  EXPECT_FALSE(a.passed);
-  EXPECT_EQ(a[TensorId::kY]->unwritten, static_cast<uint64_t>(p.elements()));
-  EXPECT_EQ(a[TensorId::kMean]->unwritten, static_cast<uint64_t>(p.rows));
-  EXPECT_EQ(a[TensorId::kRstd]->unwritten, static_cast<uint64_t>(p.rows));
-  // A run then writes everything, and the case passes.
-  prepared->Run();
-  prepared->Download(out.view);
-  const Accuracy b = CheckOutputs(p, in.view, out.view, ref, pool);
-  EXPECT_TRUE(b.passed) << b.reason;
+  test_support::ExpectPoisonThenRunWritesAll(
+      OneDnn(), test_support::MakeProblem(5, 33, DType::kF32, Distribution::kNormal, true, true),
+      {"training", 0});
 }
 
 TEST(OneDnnBackend, HonoursThreadCountAndGivesSameBitsForAnyCount) {
@@ -427,20 +410,7 @@ TEST(OneDnnBackward, VerifiesEveryDistributionAndSupportedDType) {
 }
 
 TEST(OneDnnBackward, PoisonShowsUnwrittenOutputs) {
-  HostCase c(Backward(5, 33));
-  auto prepared = OneDnn().Prepare(c.problem, c.inputs, {});
-  prepared->Poison();
-  c.Reset();
-  prepared->Download(c.outputs);  // no Run(): every output still holds poison
-  const Accuracy a = c.Check();
-  EXPECT_FALSE(a.passed);
-  EXPECT_EQ(a[TensorId::kDx]->unwritten, static_cast<uint64_t>(c.problem.elements()));
-  EXPECT_EQ(a[TensorId::kDgamma]->unwritten, static_cast<uint64_t>(c.problem.cols));
-  EXPECT_EQ(a[TensorId::kDbeta]->unwritten, static_cast<uint64_t>(c.problem.cols));
-  prepared->Run();
-  prepared->Download(c.outputs);
-  const Accuracy b = c.Check();
-  EXPECT_TRUE(b.passed) << b.reason << " | " << Numbers(b);
+  test_support::ExpectPoisonThenRunWritesAll(OneDnn(), Backward(5, 33), {});
 }
 
 // dx is computed row by row, so its bits do not depend on the thread count;
