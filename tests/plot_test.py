@@ -472,6 +472,24 @@ class PlotTest(unittest.TestCase):
   def Inputs(self, run):
     return [a for a in self.runs[run] if a.endswith(".json")]
 
+  def test_every_line_of_a_chart_has_its_own_style(self):
+    # Lines of one kernel split by threads or N used to share colour and
+    # marker (only the legend told them apart): each line now differs from
+    # every other of its chart in colour, marker or dash.
+    split_charts = 0
+    for run in ("run", "merged", "two", "real_run", "rows"):
+      for chart in self.Result(run)[2]["charts"]:
+        series = chart.get("series") or []
+        if not series or "style" not in series[0]:
+          continue
+        styles = [(s["style"]["color"], s["style"]["marker"], s["style"]["linestyle"])
+                  for s in series]
+        self.assertEqual(len(styles), len(set(styles)), (run, chart["name"], styles))
+        kernels = collections.Counter((s["backend"], s["variant"], s["peer"], s["machine"])
+                                      for s in series)
+        split_charts += any(n > 1 for n in kernels.values())
+    self.assertGreater(split_charts, 0)  # the rows fixture splits every kernel by N
+
   def test_accuracy_vs_speed_labels_do_not_overlap(self):
     moved = 0
     for run in ("run", "real_run", "merged", "two"):
