@@ -145,6 +145,8 @@ def test_torch_run(tmp):
     # The script's RMSNorm path (inputs without beta, rstd written with
     # --stats) on a torch without F.rms_norm: a stand-in F.rms_norm in f32,
     # installed through sitecustomize, so the path runs on torch 1.13 too.
+    # One shape (not square: rows and cols cannot be swapped unseen): the
+    # path does not depend on it, and each case starts torch twice.
     fake = os.path.join(tmp, "fake_rms")
     os.makedirs(fake, exist_ok=True)
     with open(os.path.join(fake, "sitecustomize.py"), "w") as f:
@@ -154,12 +156,12 @@ def test_torch_run(tmp):
                 "    return (y if w is None else y * w.float()).to(x.dtype)\n"
                 "if not hasattr(torch.nn.functional, 'rms_norm'):\n"
                 "    torch.nn.functional.rms_norm = rms_norm\n")
-    res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "rmsnorm", "--shape", "5x64,3x1000",
+    res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "rmsnorm", "--shape", "5x64",
                "--dtype", "f32,bf16", "--dist", "normal", "--both-modes", "--json", rms, "-q"],
               env=dict(os.environ, PYTHONPATH=fake))
     if check(res.returncode == 0, f"torch rmsnorm with F.rms_norm exited {res.returncode}: {res.stderr}"):
         cases = json.load(open(rms))["cases"]
-        check(len(cases) == 8 and all(c["status"] == "passed" for c in cases),
+        check(len(cases) == 4 and all(c["status"] == "passed" for c in cases),
               f"torch rmsnorm: {[(c['status'], c['reason']) for c in cases]}")
         check(all(("rstd" in c["accuracy"]["tensors"]) == c["problem"]["stats"] and
                   "mean" not in c["accuracy"]["tensors"] for c in cases), "rmsnorm tensors checked")
@@ -265,11 +267,13 @@ def test_backward_script(tmp):
 def test_backward_run(tmp):
     """lnbench verifies torch's backward through --external (LayerNorm and
     RMSNorm, f32 and bf16, with and without affine), tensor by tensor, then
-    times it."""
+    times it. One shape, not square (rows and cols cannot be swapped unseen):
+    no check here depends on the shape, and each verified case starts torch
+    twice (the second verification on fresh inputs)."""
     import torch
     out = os.path.join(tmp, "bwd.json")
     res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",
-               "--shape", "64x256,3x5", "--dtype", "f32,bf16", "--dist", "normal", "--both-modes",
+               "--shape", "64x256", "--dtype", "f32,bf16", "--dist", "normal", "--both-modes",
                "--json", out, "-q"])
     if not check(res.returncode in (0, 1), f"lnbench verify --dir bwd exited {res.returncode}: {res.stderr}"):
         return
@@ -277,7 +281,7 @@ def test_backward_run(tmp):
     errors = schema_errors(report)
     check(not errors, f"bwd report fails the schema: {errors[:5]}")
     cases = report["cases"]
-    check(len(cases) == 2 * 2 * 2 * 2, f"{len(cases)} backward cases, want 16")
+    check(len(cases) == 2 * 2 * 2, f"{len(cases)} backward cases, want 8")
     for c in cases:
         p, t = c["problem"], (c.get("accuracy") or {}).get("tensors", {})
         check(p["dir"] == "bwd", f"{c['id']}: not a backward")
