@@ -578,8 +578,8 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
 #if LNBENCH_HWY_HAVE_GROUPS
   // When row groups pay off: RowGroupCount (norm_rows-inl.h).
   const int64_t groups =
-      RowGroupCount(cols * sizeof(T), cols, affine ? 8 : 0, args.x, args.y, args.row_groups,
-                    end - begin, kGroupRows);
+      RowGroupCount(cols * sizeof(T), cols, affine ? 8 : 0, args.stream, args.x, args.y,
+                    args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     const bool group_stream = args.stream;
     if (group_stream) {

@@ -66,17 +66,21 @@ constexpr size_t kCacheLineBytes = 64;
 // row reloads 32 KiB of gamma/beta from L2 for 8 KiB of x; 26% less time hot
 // in groups), and rows small enough that two groups of four plus the
 // parameters fit in it (f32 H = 768, bf16/f16 H = 768-1024: 20-24% less
-// time). f32 H = 2048 (neither) was 20-40% slower in groups.
+// time). f32 H = 2048 (neither) was 20-40% slower in groups. Both only for
+// cache-sized outputs (`stream` false): with y streamed to DRAM the same
+// groups of 3-8 KiB rows took 20-40% longer than single rows (four read
+// streams a few KiB apart instead of one sequential stream).
 HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_bytes,
-                                 const void* x, const void* y, bool enabled, int64_t rows,
-                                 size_t group_rows) {
+                                 bool stream, const void* x, const void* y, bool enabled,
+                                 int64_t rows, size_t group_rows) {
   const bool aligned = row_bytes % kCacheLineBytes == 0 &&
                        reinterpret_cast<uintptr_t>(x) % kCacheLineBytes == 0 &&
                        reinterpret_cast<uintptr_t>(y) % kCacheLineBytes == 0;
   constexpr size_t kL1Bytes = 32 * 1024;
   const size_t params = param_bytes * cols;
-  const bool params_spill = param_bytes != 0 && row_bytes + params > kL1Bytes;
-  const bool groups_fit = param_bytes != 0 && 2 * group_rows * row_bytes + params <= kL1Bytes;
+  const bool cached = param_bytes != 0 && !stream;
+  const bool params_spill = cached && row_bytes + params > kL1Bytes;
+  const bool groups_fit = cached && 2 * group_rows * row_bytes + params <= kL1Bytes;
   const bool worth_it =
       row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit;
   return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
