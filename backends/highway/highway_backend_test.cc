@@ -326,45 +326,85 @@ TEST_P(HighwayTargetTest, NarrowingRoundsToNearestEven) {
   }
 }
 
+// Adds `delta` to every element of row `row` of x (dtype elements, rounded
+// back to the dtype).
+void AddToRow(void* x, DType dtype, int64_t cols, int64_t row, float delta) {
+  for (int64_t c = row * cols; c < (row + 1) * cols; ++c) {
+    if (dtype == DType::kF32) {
+      static_cast<float*>(x)[c] += delta;
+    } else if (dtype == DType::kBF16) {
+      uint16_t& bits = static_cast<uint16_t*>(x)[c];
+      bits = FloatToBF16(BF16ToFloat(bits) + delta);
+    } else {
+      uint16_t& bits = static_cast<uint16_t*>(x)[c];
+      bits = FloatToF16(F16ToFloat(bits) + delta);
+    }
+  }
+}
+
 // Rows of whole cache lines may run in groups of four (short and long rows);
-// the group path must give the same bits as one row at a time, streaming or not.
+// the group path must give the same bits as one row at a time, streaming or
+// not, for rows whose scale takes
+// the direct form (mean within a standard deviation of zero), the offset form
+// (offset and constant data, NaN/Inf rows), and groups mixing both forms
+// ("mixed": normal rows, every third one moved 3 standard deviations away).
 TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
   ASSERT_EQ(HighwayBestTarget().bits, GetParam());
-  for (DType dtype : kDTypes) {
-    for (int64_t cols : {int64_t{32}, int64_t{96}, int64_t{8192}, int64_t{12288}}) {
-      for (bool stream : {false, true}) {
-        const Problem p = MakeProblem(11, cols, dtype, Distribution::kNormal, true, true);
-        CaseRun run(p);
-        const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
-        ASSERT_NE(fn, nullptr);
-        const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
-        HostBuffer y_single(bytes), y_group(bytes);
-        std::vector<float> stats_single(2 * p.rows), stats_group(2 * p.rows);
-        HwyRowsArgs args;
-        args.x = run.x.data();
-        args.gamma = run.gamma.as<float>();
-        args.beta = run.beta.as<float>();
-        args.cols = cols;
-        args.eps = p.eps;
-        args.stream = stream;
-        args.row_groups = false;
-        args.y = y_single.data();
-        args.mean = stats_single.data();
-        args.rstd = stats_single.data() + p.rows;
-        fn(args, 0, p.rows);
-        args.row_groups = true;
-        args.y = y_group.data();
-        args.mean = stats_group.data();
-        args.rstd = stats_group.data() + p.rows;
-        fn(args, 0, p.rows);
-        ASSERT_EQ(std::memcmp(y_single.data(), y_group.data(), bytes), 0)
-            << DTypeName(dtype) << " cols " << cols << " stream " << stream;
-        ASSERT_EQ(stats_single, stats_group) << DTypeName(dtype) << " cols " << cols;
-        std::memcpy(run.y.data(), y_group.data(), bytes);
-        std::memcpy(run.mean.data(), args.mean, p.rows * 4);
-        std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
-        const Accuracy acc = run.Check();
-        EXPECT_TRUE(acc.passed) << acc.reason;
+  struct Data {
+    Distribution dist;
+    bool mixed;
+  };
+  constexpr Data kData[] = {{Distribution::kNormal, false},
+                            {Distribution::kNormal, true},
+                            {Distribution::kOffset1e4, false},
+                            {Distribution::kConstant, false},
+                            {Distribution::kSpecial, false}};
+  for (const Data& data : kData) {
+    for (DType dtype : kDTypes) {
+      // 768 and 4096: groups since issue 15 (rows that fit twice four
+      // times in L1 with gamma/beta; 16-bit rows whose gamma/beta spill it).
+      for (int64_t cols : {int64_t{32}, int64_t{96}, int64_t{768}, int64_t{4096}, int64_t{8192},
+                           int64_t{12288}}) {
+        for (bool stream : {false, true}) {
+          SCOPED_TRACE(std::string(DistributionName(data.dist)) + (data.mixed ? " mixed" : ""));
+          const Problem p = MakeProblem(11, cols, dtype, data.dist, true, true);
+          CaseRun run(p);
+          if (data.mixed) {
+            for (int64_t r = 1; r < p.rows; r += 3) AddToRow(run.x.data(), dtype, cols, r, 3.0f);
+            run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
+          }
+          const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
+          ASSERT_NE(fn, nullptr);
+          const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
+          HostBuffer y_single(bytes), y_group(bytes);
+          std::vector<float> stats_single(2 * p.rows), stats_group(2 * p.rows);
+          HwyRowsArgs args;
+          args.x = run.x.data();
+          args.gamma = run.gamma.as<float>();
+          args.beta = run.beta.as<float>();
+          args.cols = cols;
+          args.eps = p.eps;
+          args.stream = stream;
+          args.row_groups = false;
+          args.y = y_single.data();
+          args.mean = stats_single.data();
+          args.rstd = stats_single.data() + p.rows;
+          fn(args, 0, p.rows);
+          args.row_groups = true;
+          args.y = y_group.data();
+          args.mean = stats_group.data();
+          args.rstd = stats_group.data() + p.rows;
+          fn(args, 0, p.rows);
+          ASSERT_EQ(std::memcmp(y_single.data(), y_group.data(), bytes), 0)
+              << DTypeName(dtype) << " cols " << cols << " stream " << stream;
+          ASSERT_EQ(std::memcmp(stats_single.data(), stats_group.data(), 8 * p.rows), 0)
+              << DTypeName(dtype) << " cols " << cols;  // bits: NaN rows compare too
+          std::memcpy(run.y.data(), y_group.data(), bytes);
+          std::memcpy(run.mean.data(), args.mean, p.rows * 4);
+          std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
+          const Accuracy acc = run.Check();
+          EXPECT_TRUE(acc.passed) << acc.reason;
+        }
       }
     }
   }

@@ -210,18 +210,38 @@ HWY_INLINE Moments RowMoments(D d, const T* HWY_RESTRICT x, size_t cols) {
 
 // ------------------------------ Normalize
 
-// The per-row constants of y = ((x - mean_hi) - mean_lo) * rstd, where
+// The per-row constants of y = (x - mean) * rstd, in one of two forms.
+//
+// Offset form: y = (x - mean_hi) * rstd + (-mean_lo * rstd), where
 // mean_hi + mean_lo is the double mean split in two floats: x - mean_hi is
 // exact for offset data (Sterbenz), so y keeps the accuracy of N(0,1) data
-// even at 1e6 + N(0,1). The mean_lo term is folded into one FMA,
-// (x - mean_hi) * rstd + (-mean_lo * rstd): three operations per vector
-// instead of four. A constant row gives 0 * rstd + (-0) = 0, so y = beta
-// exactly.
+// even at 1e6 + N(0,1). A constant row gives 0 * rstd + (-0) = 0, so
+// y = beta exactly.
+//
+// Direct form, for rows whose mean is within a standard deviation of zero
+// (|mean * rstd| <= 1) and whose variance is not zero: y = x * rstd + c with
+// c = -mean * rstd rounded once from double. The FMA rounds x * rstd + c
+// once, and c's own rounding is at most 2^-24 absolute, under the rounding
+// of y itself, so the accuracy is that of the offset form, with one 512-bit
+// subtraction fewer per vector (issue 15: the bf16 loops are bound by the
+// count of vector operations). The choice depends on the row's statistics
+// only, so every path and thread split takes the same one; the offset form's
+// code computes the direct form bit for bit with mean_hi = 0 (x - 0 = x), so
+// a row group may mix rows of both forms in one loop.
 template <class D>
 struct RowScale {
-  hn::Vec<D> mean_hi, rstd, offset;  // offset = -mean_lo * rstd
+  hn::Vec<D> mean_hi, rstd, offset;  // offset = -mean_lo * rstd, or c
+  bool direct;
 
-  RowScale(D d, double mean, float rstd_f) {
+  RowScale(D d, double mean, double m2, float rstd_f) {
+    const double c = -mean * static_cast<double>(rstd_f);
+    direct = m2 > 0 && std::isfinite(m2) && std::abs(c) <= 1.0;  // false for NaN
+    if (direct) {
+      mean_hi = hn::Zero(d);
+      rstd = hn::Set(d, rstd_f);
+      offset = hn::Set(d, static_cast<float>(c));
+      return;
+    }
     const float hi = static_cast<float>(mean);
     const float lo = static_cast<float>(mean - static_cast<double>(hi));
     mean_hi = hn::Set(d, hi);
@@ -230,28 +250,44 @@ struct RowScale {
   }
 };
 
-// Returns the normalized vector of x values xv [* g + b].
-template <bool kAffine, class D>
+// Returns the normalized vector of x values xv [* g + b]; kDirect: the row's
+// scale is in the direct form (skips the subtraction of mean_hi = 0).
+template <bool kAffine, bool kDirect, class D>
 HWY_INLINE hn::Vec<D> NormalizeVector(const RowScale<D>& s, hn::Vec<D> xv, hn::Vec<D> g,
                                       hn::Vec<D> b) {
-  const hn::Vec<D> t = hn::MulAdd(hn::Sub(xv, s.mean_hi), s.rstd, s.offset);
+  const hn::Vec<D> t = hn::MulAdd(kDirect ? xv : hn::Sub(xv, s.mean_hi), s.rstd, s.offset);
   return kAffine ? hn::MulAdd(t, g, b) : t;
 }
 
 // Normalizes elements [begin, end) of a row of `cols` >= Lanes(d) elements
 // into y (see WriteRowRange for kStream and prefetch).
+template <bool kAffine, bool kStream, bool kDirect, class D, typename T>
+HWY_INLINE void NormalizeRangeAs(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
+                                 const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
+                                 size_t begin, size_t end, size_t cols, const RowScale<D>& scale,
+                                 const T* prefetch) {
+  const RowScale<D> s = scale;
+  const auto value = [d, x, gamma, beta, s](size_t i) HWY_ATTR {
+    const hn::Vec<D> g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    const hn::Vec<D> b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+    return NormalizeVector<kAffine, kDirect>(s, LoadF32(d, x + i), g, b);
+  };
+  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
+}
+
+// As NormalizeRangeAs, in the form the row's scale chose.
 template <bool kAffine, bool kStream, class D, typename T>
 HWY_INLINE void NormalizeRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
                                size_t begin, size_t end, size_t cols, const RowScale<D>& scale,
                                const T* prefetch) {
-  const RowScale<D> s = scale;
-  const auto value = [d, x, gamma, beta, s](size_t i) HWY_ATTR {
-    const hn::Vec<D> g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
-    const hn::Vec<D> b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
-    return NormalizeVector<kAffine>(s, LoadF32(d, x + i), g, b);
-  };
-  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
+  if (scale.direct) {
+    NormalizeRangeAs<kAffine, kStream, true>(d, x, y, gamma, beta, begin, end, cols, scale,
+                                             prefetch);
+  } else {
+    NormalizeRangeAs<kAffine, kStream, false>(d, x, y, gamma, beta, begin, end, cols, scale,
+                                              prefetch);
+  }
 }
 
 // ------------------------------ Rows
@@ -280,7 +316,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
       args.mean[r] = static_cast<float>(moments.mean);
       args.rstd[r] = static_cast<float>(rstd);
     }
-    const RowScale<D> scale(d, moments.mean, static_cast<float>(rstd));
+    const RowScale<D> scale(d, moments.mean, moments.m2, static_cast<float>(rstd));
     const T* prefetch = next_row;
 
     // Normalize ranges end on cache lines of y (past the row's unaligned
@@ -405,8 +441,8 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
 // Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[],
 // each gamma/beta vector loaded once for all rows. Rows start on cache lines
 // and end - begin is a whole number of cache lines of T.
-template <bool kAffine, bool kStream, class D, typename T>
-HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
+template <bool kAffine, bool kStream, bool kDirect, class D, typename T>
+HWY_INLINE void NormalizeGroupAs(D d, const T* const* x, T* const* y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
                                size_t begin, size_t end, const RowScale<D>* scale,
                                const T* const* prefetch) {
@@ -430,8 +466,8 @@ HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
         hwy::Prefetch(prefetch[j] + i);
         if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch[j] + i + N);
       }
-      const V y0 = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
-      const V y1 = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
+      const V y0 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
+      const V y1 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
       StorePair<kStream>(d, y0, y1, ys[j] + i);
     }
   }
@@ -439,13 +475,30 @@ HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
     const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
     const V b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
-      const V yv = NormalizeVector<kAffine>(scale[j], LoadF32(d, xs[j] + i), g, b);
+      const V yv = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i), g, b);
       if constexpr (kStream && sizeof(T) == sizeof(float)) {
         hn::Stream(yv, d, reinterpret_cast<float*>(ys[j] + i));
       } else {
         StoreF32(d, yv, ys[j] + i);
       }
     }
+  }
+}
+
+// As NormalizeGroupAs: without the subtraction when every row of the group
+// has a direct-form scale; otherwise with it, which computes direct-form rows
+// bit for bit as well (their mean_hi is 0).
+template <bool kAffine, bool kStream, class D, typename T>
+HWY_INLINE void NormalizeGroup(D d, const T* const* x, T* const* y,
+                               const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
+                               size_t begin, size_t end, const RowScale<D>* scale,
+                               const T* const* prefetch) {
+  bool all_direct = true;
+  for (size_t j = 0; j < kGroupRows; ++j) all_direct = all_direct && scale[j].direct;
+  if (all_direct) {
+    NormalizeGroupAs<kAffine, kStream, true>(d, x, y, gamma, beta, begin, end, scale, prefetch);
+  } else {
+    NormalizeGroupAs<kAffine, kStream, false>(d, x, y, gamma, beta, begin, end, scale, prefetch);
   }
 }
 
@@ -481,8 +534,8 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
     const bool has_next = g + 1 < groups;
     const T* next_xs[R];
     if (has_next) rows_of(g + 1, next_xs, nullptr);
-    RowScale<D> scale[R] = {RowScale<D>(d, 0, 0), RowScale<D>(d, 0, 0), RowScale<D>(d, 0, 0),
-                            RowScale<D>(d, 0, 0)};
+    RowScale<D> scale[R] = {RowScale<D>(d, 0, 0, 0), RowScale<D>(d, 0, 0, 0),
+                            RowScale<D>(d, 0, 0, 0), RowScale<D>(d, 0, 0, 0)};
     static_assert(R == 4, "one initializer per row");
     for (size_t j = 0; j < R; ++j) {
       const double var = moments[j].m2 * inv_cols;
@@ -492,7 +545,7 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
         args.mean[r] = static_cast<float>(moments[j].mean);
         args.rstd[r] = static_cast<float>(rstd);
       }
-      scale[j] = RowScale<D>(d, moments[j].mean, static_cast<float>(rstd));
+      scale[j] = RowScale<D>(d, moments[j].mean, moments[j].m2, static_cast<float>(rstd));
     }
     Moments next[R];
     for (size_t b = 0; b < cols; b += block) {
@@ -525,7 +578,8 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
 #if LNBENCH_HWY_HAVE_GROUPS
   // When row groups pay off: RowGroupCount (norm_rows-inl.h).
   const int64_t groups =
-      RowGroupCount(cols * sizeof(T), args.x, args.y, args.row_groups, end - begin, kGroupRows);
+      RowGroupCount(cols * sizeof(T), cols, affine ? 8 : 0, args.stream, args.x, args.y,
+                    args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     const bool group_stream = args.stream;
     if (group_stream) {

@@ -59,12 +59,30 @@ constexpr size_t kCacheLineBytes = 64;
 // rows); in between, a group and the next one no longer fit in L1 while
 // single rows still do, and single rows were measured faster. `enabled` is
 // the backend's row_groups setting.
-HWY_INLINE int64_t RowGroupCount(size_t row_bytes, const void* x, const void* y, bool enabled,
+//
+// Issue 15 added two cases, for kernels with gamma (and beta) vectors,
+// `param_bytes` of them per column (LayerNorm 8, RMSNorm 4, 0 without):
+// rows whose row plus parameters exceed a 32 KiB L1 (bf16 H = 4096: a single
+// row reloads 32 KiB of gamma/beta from L2 for 8 KiB of x; 26% less time hot
+// in groups), and rows small enough that two groups of four plus the
+// parameters fit in it (f32 H = 768, bf16/f16 H = 768-1024: 20-24% less
+// time). f32 H = 2048 (neither) was 20-40% slower in groups. Both only for
+// cache-sized outputs (`stream` false): with y streamed to DRAM the same
+// groups of 3-8 KiB rows took 20-40% longer than single rows (four read
+// streams a few KiB apart instead of one sequential stream).
+HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_bytes,
+                                 bool stream, const void* x, const void* y, bool enabled,
                                  int64_t rows, size_t group_rows) {
   const bool aligned = row_bytes % kCacheLineBytes == 0 &&
                        reinterpret_cast<uintptr_t>(x) % kCacheLineBytes == 0 &&
                        reinterpret_cast<uintptr_t>(y) % kCacheLineBytes == 0;
-  const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
+  constexpr size_t kL1Bytes = 32 * 1024;
+  const size_t params = param_bytes * cols;
+  const bool cached = param_bytes != 0 && !stream;
+  const bool params_spill = cached && row_bytes + params > kL1Bytes;
+  const bool groups_fit = cached && 2 * group_rows * row_bytes + params <= kL1Bytes;
+  const bool worth_it =
+      row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit;
   return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
 }
 
@@ -117,6 +135,23 @@ HWY_INLINE hn::Vec<D> LoadF32(D d, const hwy::float16_t* HWY_RESTRICT p) {
   return hn::BitCast(d, hn::Or(out, sign));
 #endif
 }
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// AVX-512BW: 16 bf16 widened in order by one VPERMW (word i to the upper
+// half of lane i, the lower halves zeroed by the mask) instead of
+// VPMOVZXWD and VPSLLD: one vector operation fewer per 16 elements where the
+// normalize loops of bf16 rows are bound by the count of 512-bit
+// operations (issue 15). Exact, as the generic version.
+HWY_INLINE hn::Vec512<float> LoadF32(hn::Full512<float> d, const hwy::bfloat16_t* HWY_RESTRICT p) {
+  alignas(64) static constexpr uint16_t kToUpperHalves[32] = {
+      0, 0, 0, 1, 0, 2,  0, 3,  0, 4,  0, 5,  0, 6,  0, 7,
+      0, 8, 0, 9, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15};
+  const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m512i bits = _mm512_maskz_permutexvar_epi16(
+      0xAAAAAAAAu, _mm512_load_si512(kToUpperHalves), _mm512_castsi256_si512(half));
+  return hn::BitCast(d, hn::Vec512<uint32_t>{bits});
+}
+#endif
 
 // Loads elements [0, 2 * Lanes(d)) of p as two f32 vectors in an order of
 // its choosing: for sums, where the order of terms does not matter.
@@ -193,13 +228,17 @@ static const bool kHaveAvx512BF16 = [] {
 
 HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<float> lo,
                                              hn::Vec512<float> hi) {
-  // fpclass 0x20: subnormal; those (rare) pairs take the integer rounding.
-  if (HWY_LIKELY(kHaveAvx512BF16) &&
-      _kortestz_mask16_u8(_mm512_fpclass_ps_mask(lo.raw, 0x20),
-                          _mm512_fpclass_ps_mask(hi.raw, 0x20))) {
+  if (HWY_LIKELY(kHaveAvx512BF16)) {
     __m512i bits;
     asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
-    return hn::Vec512<uint16_t>{bits};
+    // A subnormal input gives a (signed) zero, and only a zero or subnormal
+    // input does (bf16 has f32's exponent range): one test of the 32 results
+    // against 0x7FFF instead of a VFPCLASSPS of each input (one 512-bit
+    // operation fewer per pair). Pairs with a zero, rare outside constant
+    // rows, take the integer rounding.
+    if (HWY_LIKELY(_mm512_testn_epi16_mask(bits, _mm512_set1_epi16(0x7FFF)) == 0)) {
+      return hn::Vec512<uint16_t>{bits};
+    }
   }
   const hn::Full512<uint16_t> d16;
   return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),

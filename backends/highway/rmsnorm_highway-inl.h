@@ -298,7 +298,8 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
   }
 #if LNBENCH_HWY_RMS_HAVE_GROUPS
   const int64_t groups =
-      RowGroupCount(cols * sizeof(T), args.x, args.y, args.row_groups, end - begin, kGroupRows);
+      RowGroupCount(cols * sizeof(T), cols, affine ? 4 : 0, args.stream, args.x, args.y,
+                    args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     if (args.stream) {
       if (affine) {
