@@ -19,7 +19,7 @@
 //          waits in cache for at most one row's time, and DRAM reads of the
 //          next row continue while dx is written (the next row's lines are
 //          prefetched as dx lines are written when dx streams).
-//   groups with gamma and H >= 4096, rows go in pairs (RowsWithTag): the
+//   groups with gamma and H >= 4096, rows go in pairs (RowPairs): the
 //          sums of both rows of a pair share the loads of gamma and the
 //          loads and stores of the partials, then both rows' dx run.
 // Rows shorter than a vector go one lane at a time; loop tails use the full
@@ -69,6 +69,88 @@ struct Row {
   float rstd;
 };
 
+// Adds the sums of g*dy and g*dy*xhat over elements [begin, end) of `row`
+// to sum_gd / sum_gdx (block sums in f32, added in double), and with
+// kAffine the row's dgamma terms dy*xhat to acc_g[] and dbeta terms dy to
+// acc_b[] (kFirst: stores them instead; kRms: no dbeta). The row holds at
+// least Lanes(d) elements before `end`; a last partial vector is the full
+// vector ending at `end`, its earlier lanes (already counted) masked off.
+template <bool kRms, bool kAffine, bool kFirst, class D, typename T>
+HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
+                          float* HWY_RESTRICT acc_g, float* HWY_RESTRICT acc_b, size_t begin,
+                          size_t end, double& sum_gd, double& sum_gdx) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const V vmean = hn::Set(d, row.mean);
+  const V vrstd = hn::Set(d, row.rstd);
+  const T* HWY_RESTRICT x = row.x;
+  const T* HWY_RESTRICT dy = row.dy;
+  // Returns xhat, g*dy and dy of the vector at i.
+  const auto load = [&](size_t i, V& xhat, V& gd, V& dyv) HWY_ATTR {
+    const V xv = LoadF32(d, x + i);
+    dyv = LoadF32(d, dy + i);
+    xhat = kRms ? hn::Mul(xv, vrstd) : hn::Mul(hn::Sub(xv, vmean), vrstd);
+    gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
+  };
+  const auto accumulate = [&](size_t i, V xhat, V dyv) HWY_ATTR {
+    if constexpr (kAffine) {
+      if constexpr (kFirst) {
+        hn::StoreU(hn::Mul(dyv, xhat), d, acc_g + i);
+        if constexpr (!kRms) hn::StoreU(dyv, d, acc_b + i);
+      } else {
+        hn::StoreU(hn::MulAdd(dyv, xhat, hn::LoadU(d, acc_g + i)), d, acc_g + i);
+        if constexpr (!kRms) hn::StoreU(hn::Add(hn::LoadU(d, acc_b + i), dyv), d, acc_b + i);
+      }
+    }
+  };
+  V s0 = hn::Zero(d), s1 = hn::Zero(d);  // g*dy
+  V t0 = hn::Zero(d), t1 = hn::Zero(d);  // g*dy*xhat
+  const size_t body_end = begin + (end - begin) / N * N;
+  size_t i = begin;
+  for (; i + 2 * N <= body_end; i += 2 * N) {
+    V xhat0, gd0, dy0, xhat1, gd1, dy1;
+    load(i, xhat0, gd0, dy0);
+    load(i + N, xhat1, gd1, dy1);
+    if constexpr (!kRms) {
+      s0 = hn::Add(s0, gd0);
+      s1 = hn::Add(s1, gd1);
+    }
+    t0 = hn::MulAdd(gd0, xhat0, t0);
+    t1 = hn::MulAdd(gd1, xhat1, t1);
+    accumulate(i, xhat0, dy0);
+    accumulate(i + N, xhat1, dy1);
+  }
+  if (i < body_end) {
+    V xhat, gd, dyv;
+    load(i, xhat, gd, dyv);
+    if constexpr (!kRms) s0 = hn::Add(s0, gd);
+    t0 = hn::MulAdd(gd, xhat, t0);
+    accumulate(i, xhat, dyv);
+  }
+  if (body_end < end) {
+    const size_t at = end - N;
+    const auto mask = hn::Not(hn::FirstN(d, N - (end - body_end)));
+    V xhat, gd, dyv;
+    load(at, xhat, gd, dyv);
+    // Masked products, not products of masked values: the masked-off lanes
+    // may hold Inf or NaN (0 * Inf is NaN).
+    if constexpr (!kRms) s1 = hn::Add(s1, hn::IfThenElseZero(mask, gd));
+    t1 = hn::Add(t1, hn::IfThenElseZero(mask, hn::Mul(gd, xhat)));
+    if constexpr (kAffine) {
+      const V old_g = hn::LoadU(d, acc_g + at);
+      const V new_g = kFirst ? hn::Mul(dyv, xhat) : hn::MulAdd(dyv, xhat, old_g);
+      hn::StoreU(hn::IfThenElse(mask, new_g, old_g), d, acc_g + at);
+      if constexpr (!kRms) {
+        const V old_b = hn::LoadU(d, acc_b + at);
+        const V new_b = kFirst ? dyv : hn::Add(old_b, dyv);
+        hn::StoreU(hn::IfThenElse(mask, new_b, old_b), d, acc_b + at);
+      }
+    }
+  }
+  if constexpr (!kRms) sum_gd += hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  sum_gdx += hn::GetLane(hn::SumOfLanes(d, hn::Add(t0, t1)));
+}
+
 // Adds, for each of the kRows rows rows[0, kRows), the sums of g*dy and
 // g*dy*xhat over elements [begin, end) to sum_gd[j] / sum_gdx[j] (block
 // sums in f32, added in double), and with kAffine the rows' dgamma terms
@@ -76,11 +158,11 @@ struct Row {
 // order (kFirst: rows[0] stores its terms instead; kRms: no dbeta). The rows
 // hold at least Lanes(d) elements before `end`; a last partial vector is the
 // full vector ending at `end`, its earlier lanes (already counted) masked
-// off. Each row's own sums see the same vectors in the same order whatever
-// kRows is; kRows > 1 only shares the loads and stores of gamma and of the
-// partials between rows (see RowsWithTag for why).
+// off. Each row's sums and terms are those of SumsBlock, in the same order
+// (the same bits); kRows > 1 only shares the loads of gamma and the loads
+// and stores of the partials between rows (see RowPairs for why).
 template <size_t kRows, bool kRms, bool kAffine, bool kFirst, class D, typename T>
-HWY_INLINE void SumsBlock(D d, const Row<T>* HWY_RESTRICT rows, const float* HWY_RESTRICT gamma,
+HWY_INLINE void SumsBlockRows(D d, const Row<T>* HWY_RESTRICT rows, const float* HWY_RESTRICT gamma,
                           float* HWY_RESTRICT acc_g, float* HWY_RESTRICT acc_b, size_t begin,
                           size_t end, double* sum_gd, double* sum_gdx) {
   using V = hn::Vec<D>;
@@ -199,7 +281,64 @@ HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
   WriteRowRange<kStream>(d, dx, begin, end, cols, next_x, value);
 }
 
-// Rows per group of RowsWithTag, for affine rows of kGroupMinCols columns
+// Computes rows [begin, end) (begin < end), pipelined over blocks: the dx
+// of block k of row r, then the sums of block k of row r+1.
+template <typename T, bool kRms, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+                              float* acc_g, float* acc_b) {
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  const T* dy = static_cast<const T*>(args.dy);
+  T* dx = static_cast<T*>(args.dx);
+  const float* gamma = args.gamma;
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row_at = [&](int64_t r) {
+    const size_t offset = static_cast<size_t>(r) * cols;
+    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
+  };
+  double sum_gd = 0, sum_gdx = 0;
+  {
+    const Row<T> first = row_at(begin);
+    for (size_t b = 0; b < cols; b += block) {
+      SumsBlock<kRms, kAffine, true>(d, first, gamma, acc_g, acc_b, b, std::min(cols, b + block),
+                                     sum_gd, sum_gdx);
+    }
+  }
+  for (int64_t r = begin; r < end; ++r) {
+    const Row<T> row = row_at(r);
+    T* dxr = dx + static_cast<size_t>(r) * cols;
+    const bool has_next = r + 1 < end;
+    const Row<T> next = has_next ? row_at(r + 1) : Row<T>{nullptr, nullptr, 0.0f, 0.0f};
+    const double rstd = row.rstd;
+    const float c0 = kRms ? 0.0f : static_cast<float>(-rstd * (sum_gd * inv_cols));
+    const float c1 = static_cast<float>(-rstd * rstd * (sum_gdx * inv_cols));
+    // dx ranges end on cache lines of dx (past the row's unaligned head),
+    // sums blocks on multiples of the block size.
+    const size_t head = kStream ? HeadElements(dxr) : 0;
+    double next_gd = 0, next_gdx = 0;
+    for (size_t k = 0;; ++k) {
+      const size_t dx_begin = k == 0 ? 0 : std::min(cols, head + k * block);
+      const size_t dx_end = std::min(cols, head + (k + 1) * block);
+      const size_t block_begin = k * block;
+      const bool do_dx = dx_begin < cols;
+      const bool do_sums = has_next && block_begin < cols;
+      if (!do_dx && !do_sums) break;
+      if (do_dx) {
+        DxRange<kRms, kAffine, kStream>(d, row, gamma, dxr, dx_begin, dx_end, cols, c0, c1,
+                                        next.x, next.dy);
+      }
+      if (do_sums) {
+        SumsBlock<kRms, kAffine, false>(d, next, gamma, acc_g, acc_b, block_begin,
+                                        std::min(cols, block_begin + block), next_gd, next_gdx);
+      }
+    }
+    sum_gd = next_gd;
+    sum_gdx = next_gdx;
+  }
+}
+
+// Rows per group of RowPairs, for affine rows of kGroupMinCols columns
 // or more. gamma and the two f32 partials take 12 bytes per column: from
 // 4096 columns on they no longer fit a 32 KiB L1 and come from L2 once per
 // row; a pair of rows shares those loads and stores, which cut the time of
@@ -219,22 +358,24 @@ HWY_INLINE void SumsGroupBlock(D d, size_t n, const Row<T>* rows, const float* g
   static_assert(kGroup == 1 || kGroup == 2, "groups of one or two rows");
   if constexpr (kGroup == 2) {
     if (n == 2) {
-      SumsBlock<2, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end, sum_gd,
+      SumsBlockRows<2, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end, sum_gd,
                                           sum_gdx);
       return;
     }
   }
-  SumsBlock<1, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end, sum_gd, sum_gdx);
+  SumsBlockRows<1, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end, sum_gd, sum_gdx);
 }
 
-// Computes rows [begin, end) (begin < end) in groups of kGroup rows (the
-// last group may be smaller), pipelined over blocks: the dx of block k of
+// RowsWithTag with gamma, in groups of kGroup rows (the last group may be
+// smaller), pipelined over blocks: the dx of block k of
 // every row of group g, then the sums of block k of every row of group g+1
 // (which load gamma and the partials once for the group). A row's dx and
 // its own sums do not depend on the grouping; the partials add the rows'
-// terms in row order either way, so kGroup changes no bits.
+// terms in row order either way: the same bits as RowsWithTag. A separate
+// function, not RowsWithTag with kGroup = 1, because that generalisation
+// (runtime row counts over arrays of rows) cost short rows up to 25%.
 template <size_t kGroup, typename T, bool kRms, bool kAffine, bool kStream, class D>
-HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                               float* acc_g, float* acc_b) {
   const size_t cols = static_cast<size_t>(args.cols);
   const size_t block = BlockElements(d);
@@ -307,14 +448,14 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
   }
 }
 
-// RowsWithTag with gamma: row groups for rows of kGroupMinCols or more.
+// Rows with gamma: in pairs for rows of kGroupMinCols or more.
 template <typename T, bool kRms, bool kStream, class D>
 HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                            float* dgamma_part, float* dbeta_part) {
   if (static_cast<size_t>(args.cols) >= kGroupMinCols) {
-    RowsWithTag<kGroupRows, T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
+    RowPairs<kGroupRows, T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   } else {
-    RowsWithTag<1, T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
+    RowsWithTag<T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   }
 }
 
@@ -332,9 +473,9 @@ HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end
   if (cols < hn::Lanes(d)) {
     const hn::CappedTag<float, 1> d1;
     if (affine) {
-      RowsWithTag<1, T, kRms, true, false>(d1, args, begin, end, dgamma_part, dbeta_part);
+      RowsWithTag<T, kRms, true, false>(d1, args, begin, end, dgamma_part, dbeta_part);
     } else {
-      RowsWithTag<1, T, kRms, false, false>(d1, args, begin, end, nullptr, nullptr);
+      RowsWithTag<T, kRms, false, false>(d1, args, begin, end, nullptr, nullptr);
     }
     return;
   }
@@ -345,7 +486,7 @@ HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end
     if (affine) {
       AffineRows<T, kRms, true>(d, args, begin, end, dgamma_part, dbeta_part);
     } else {
-      RowsWithTag<1, T, kRms, false, true>(d, args, begin, end, nullptr, nullptr);
+      RowsWithTag<T, kRms, false, true>(d, args, begin, end, nullptr, nullptr);
     }
     // Streaming stores are weakly ordered: make them visible before the
     // thread pool reports these rows as done.
@@ -354,7 +495,7 @@ HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end
   } else if (affine) {
     AffineRows<T, kRms, false>(d, args, begin, end, dgamma_part, dbeta_part);
   } else {
-    RowsWithTag<1, T, kRms, false, false>(d, args, begin, end, nullptr, nullptr);
+    RowsWithTag<T, kRms, false, false>(d, args, begin, end, nullptr, nullptr);
   }
 }
 
