@@ -239,8 +239,10 @@ class HighwayBackend : public CpuBackend {
   // same path of both. Row groups need rows starting on cache lines, at most
   // 1 KiB or at least 16 KiB long, and 4 rows in a thread's share;
   // 37 rows leave leftover rows in some thread's share for any thread count
-  // (37 is odd). Backward has no row groups; its dgamma/dbeta partials cover
-  // blocks of up to 64 rows (1100 rows: 18 blocks, a tree of 5 levels).
+  // (37 is odd). Backward's dgamma/dbeta partials cover blocks of up to 64
+  // rows (1100 rows: 18 blocks, a tree of 5 levels); with gamma, rows of
+  // 4096 columns and more go in pairs (34 rows: blocks of 3, a pair and a
+  // single row each; 4097 columns: a masked tail).
   // Streaming stores start beyond the last-level cache, so the
   // streaming cases lower the threshold instead of writing gigabytes. Tails:
   // widths that are no multiple of any vector length, and rows shorter than one.
@@ -256,6 +258,9 @@ class HighwayBackend : public CpuBackend {
         {"streaming stores in row groups of long rows", 9, 8192, stream},
         {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
          {Direction::kBackward}},
+        {"backward only: row pairs (>= 4096 columns) and a single row per block", 34, 4097, {},
+         {Direction::kBackward}},
+        {"backward only: streaming stores in row pairs", 34, 4097, stream, {Direction::kBackward}},
     };
   }
 

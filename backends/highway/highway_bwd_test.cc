@@ -178,7 +178,8 @@ TEST_P(HighwayBwdTargetTest, StreamingStoresMatchOrdinaryStores) {
 TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
-      for (const Shape& s : {Shape{1, 300}, Shape{37, 257}, Shape{1000, 64}, Shape{2053, 33}}) {
+      for (const Shape& s : {Shape{1, 300}, Shape{37, 257}, Shape{1000, 64}, Shape{2053, 33},
+                             Shape{40, 4111}}) {
         BwdCase one(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
         one.Execute("auto", 1);
         const Accuracy acc = one.Check();
@@ -189,6 +190,29 @@ TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
           for (TensorId id : {TensorId::kDx, TensorId::kDgamma, TensorId::kDbeta})
             EXPECT_EQ(one.Bits(id), many.Bits(id))
                 << one.problem.ShortName() << " " << TensorName(id) << " threads " << threads;
+        }
+      }
+    }
+  }
+}
+
+// Rows of 4096 columns and more go in pairs that share the loads of gamma
+// and of the dgamma/dbeta partials (norm_bwd_highway-inl.h). Row blocks of
+// 3 rows (34 rows: BwdRowBlock) make a pair and a single row per block; odd
+// widths make masked tails. Every distribution (NaN/Inf rows, offsets,
+// constant rows) against the reference, with and without gamma.
+TEST_P(HighwayBwdTargetTest, RowPairsOnEveryDistribution) {
+  ASSERT_EQ(BwdRowBlock(34), 3);
+  for (Norm norm : kNorms) {
+    for (DType dtype : kDTypes) {
+      for (Distribution dist : AllDistributions()) {
+        for (const Shape& s : {Shape{34, 4096}, Shape{34, 4097}}) {
+          BwdCase run(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, true));
+          run.Execute("auto", 1);
+          const Accuracy acc = run.Check();
+          EXPECT_TRUE(acc.passed) << run.problem.ShortName() << ": " << acc.reason;
+          EXPECT_EQ(acc[TensorId::kDx]->unwritten, 0u);
+          EXPECT_EQ(acc[TensorId::kDgamma]->unwritten, 0u);
         }
       }
     }
