@@ -22,9 +22,10 @@ LNBENCH = os.environ.get("LNBENCH_BINARY", os.path.join(SOURCE, "build", "lnbenc
 PLOT_FIXTURE = lambda name: os.path.join(SOURCE, "tests", "fixtures", "plot", name)
 
 
-def case(backend, cols, median_s, fraction):
+def case(backend, cols, median_s, fraction, variant="avx3_dl"):
   return {
       "id": f"{backend}/{cols}", "backend": backend, "threads": 1, "status": "passed",
+      "variant": variant if backend == "highway" else "inference",
       "problem": {"rows": 64, "cols": cols, "dtype": "f32", "dist": "normal",
                   "affine": True, "stats": False},
       "timing": {"median_s": median_s},
@@ -59,6 +60,19 @@ class JudgementTest(unittest.TestCase):
                                 case("highway", 4096, 1.0, 0.1), case("onednn", 4096, 2.0, 0.2)]))
     self.assertEqual(rc, 1, out)
     self.assertIn("REGRESSION: geomean fraction 20.0% < 27%", out)
+
+  def test_thresholds_follow_the_highway_target(self):
+    # 25% and 1.0x: under avx3_dl's 27% and 1.2x, over avx2's 21% and 0.93x.
+    for variant, rc_expected, says in (("avx3_dl", 1, "target avx3_dl"),
+                                       ("avx2", 0, "target avx2"),
+                                       ("sse4", 0, "thresholds of avx2 (highway ran sse4)")):
+      rc, out = self.gate(report([case("highway", 768, 1.0, 0.25, variant),
+                                  case("onednn", 768, 1.0, 0.5)]))
+      self.assertEqual(rc, rc_expected, out)
+      self.assertIn(says, out)
+    rc, out = self.gate(report([case("highway", 768, 1.0, 0.25, "avx3_dl")]),
+                        "--min-fraction", "0.2", "--peer", "")
+    self.assertEqual(rc, 0, out)
 
   def test_slower_than_peer_fails(self):
     rc, out = self.gate(report([case("highway", 768, 1.5, 0.9), case("onednn", 768, 1.0, 0.9)]))
