@@ -129,8 +129,11 @@ TEST_F(CliUxTest, MisspellingsGetASuggestion) {
 // The variants of each backend, each listed once, and every unknown one in one line.
 TEST_F(CliUxTest, VariantErrorListsEachBackendsVariants) {
   Result r = Run("run -b scalar,highway --shape 4x4 --variant avx9,twopas");
-  ExpectOneLineError(r, {"unknown variant 'avx9' (did you mean 'avx3'?), 'twopas' (did you mean 'twopass'?)",
-                         "(have: scalar: twopass; highway: auto, avx3_dl"});
+  // The nearest Highway target depends on the targets this build compiled
+  // (the sanitizer build has no avx3) and the CPU runs: one of the avx ones.
+  ExpectOneLineError(r, {"unknown variant 'avx9' (did you mean 'avx",
+                         "'twopas' (did you mean 'twopass'?)",
+                         "(have: scalar: twopass; highway: auto, "});
   EXPECT_EQ(Count(r.err, "have:"), 1u) << r.err;
   EXPECT_EQ(Count(r.err, "twopass;"), 1u) << r.err;
 }
