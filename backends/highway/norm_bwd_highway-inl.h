@@ -365,7 +365,9 @@ HWY_INLINE void SumsGroupBlock(D d, size_t n, const Row<T>* rows, const float* g
       return;
     }
   }
-  SumsBlockRows<1, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end, sum_gd, sum_gdx);
+  // A lone row is SumsBlock's (SumsBlockRows<1> would compute the same bits again).
+  SumsBlock<kRms, kAffine, kFirst>(d, rows[0], gamma, acc_g, acc_b, begin, end, sum_gd[0],
+                                   sum_gdx[0]);
 }
 
 // RowsWithTag with gamma, in groups of kGroup rows (the last group may be
