@@ -463,8 +463,8 @@ HWY_INLINE void NormalizeGroupAs(D d, const T* const* x, T* const* y,
     const V b1 = kAffine ? hn::LoadU(d, beta + i + N) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
       if (kStream && prefetch != nullptr) {
-        hwy::Prefetch(prefetch[j] + i);
-        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch[j] + i + N);
+        PrefetchNextRow(prefetch[j] + i);
+        if (sizeof(T) * 2 * N > kCacheLineBytes) PrefetchNextRow(prefetch[j] + i + N);
       }
       const V y0 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
       const V y1 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);

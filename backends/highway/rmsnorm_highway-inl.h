@@ -208,8 +208,8 @@ HWY_INLINE void ScaleGroup(D d, const T* const* x, T* const* y, const float* HWY
     const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
       if (kStream && prefetch != nullptr) {
-        hwy::Prefetch(prefetch[j] + i);
-        if (sizeof(T) * 2 * N > kCacheLineBytes) hwy::Prefetch(prefetch[j] + i + N);
+        PrefetchNextRow(prefetch[j] + i);
+        if (sizeof(T) * 2 * N > kCacheLineBytes) PrefetchNextRow(prefetch[j] + i + N);
       }
       V y0 = hn::Mul(LoadF32(d, x[j] + i), vr[j]);
       V y1 = hn::Mul(LoadF32(d, x[j] + i + N), vr[j]);
