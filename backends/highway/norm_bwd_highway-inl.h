@@ -271,7 +271,7 @@ HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
   const T* HWY_RESTRICT x = row.x;
   const T* HWY_RESTRICT dy = row.dy;
   const auto value = [=](size_t i) HWY_ATTR {
-    if (kStream && next_dy != nullptr) hwy::Prefetch(next_dy + i);
+    if (kStream && next_dy != nullptr) PrefetchNextRow(next_dy + i);
     const V xv = LoadF32(d, x + i);
     const V dyv = LoadF32(d, dy + i);
     const V gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
