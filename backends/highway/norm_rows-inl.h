@@ -55,10 +55,11 @@ constexpr size_t kCacheLineBytes = 64;
 // soon after, from L2, and the L1 miss buffers stay free for the row being
 // normalized: `lnbench_highway_bench dram`, 256 MiB, one thread, three
 // alternating runs against prefetcht0 (issue 15): f32 H = 4096 62 -> 67% and
-// H = 16384 60 -> 64% of the copy ceiling. In a bare two-pass copy with the
-// kernels' row pipeline (no arithmetic) the same change went from 59% to 80%.
-// 16-bit rows keep prefetcht0: bf16 measured 1-5 points lower with
-// prefetcht2 (more work per byte, and its statistics pass reads L1).
+// H = 16384 60 -> 64% of the copy ceiling; the backward (x and dy of the next
+// row) f32 41-43% -> 53-55%. In a bare two-pass copy with the kernels' row
+// pipeline and no arithmetic (scripts/microbench/twopass.cc) the same change
+// went from 59% to 80% of a streaming copy. 16-bit rows keep prefetcht0: bf16
+// measured 1-5 points lower with prefetcht2.
 template <typename T>
 HWY_INLINE void PrefetchNextRow(const T* p) {
 #if HWY_ARCH_X86 && !defined(HWY_DISABLE_CACHE_CONTROL)
