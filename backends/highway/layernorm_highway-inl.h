@@ -462,10 +462,7 @@ HWY_INLINE void NormalizeGroupAs(D d, const T* const* x, T* const* y,
     const V b0 = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
     const V b1 = kAffine ? hn::LoadU(d, beta + i + N) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
-      if (kStream && prefetch != nullptr) {
-        PrefetchNextRow(prefetch[j] + i);
-        if (sizeof(T) * 2 * N > kCacheLineBytes) PrefetchNextRow(prefetch[j] + i + N);
-      }
+      if (kStream && prefetch != nullptr) PrefetchNextRowPair(d, prefetch[j] + i);
       const V y0 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
       const V y1 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
       StorePair<kStream>(d, y0, y1, ys[j] + i);

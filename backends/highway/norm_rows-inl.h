@@ -71,6 +71,15 @@ HWY_INLINE void PrefetchNextRow(const T* p) {
   hwy::Prefetch(p);
 }
 
+// PrefetchNextRow for every line of the two vectors of T at p (one line for
+// 16-bit types on 512-bit vectors, two for f32), as the normalize loops write
+// them in pairs.
+template <class D, typename T>
+HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
+  PrefetchNextRow(p);
+  if (sizeof(T) * 2 * hn::Lanes(d) > kCacheLineBytes) PrefetchNextRow(p + hn::Lanes(d));
+}
+
 // Returns how many groups of `group_rows` rows, out of `rows` rows of
 // `row_bytes` bytes each, take a norm kernel's row-group path (0: single rows).
 // Row groups need every row to start on a cache line (so whole vectors and
@@ -410,11 +419,7 @@ HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, 
     }
     i = body_begin;
     for (; i + 2 * N <= body_end; i += 2 * N) {
-      if (prefetch != nullptr) {
-        PrefetchNextRow(prefetch + i);
-        // f32: the pair spans two lines.
-        if (sizeof(T) * 2 * N > kCacheLineBytes) PrefetchNextRow(prefetch + i + N);
-      }
+      if (prefetch != nullptr) PrefetchNextRowPair(d, prefetch + i);
       StorePair<true>(d, value(i), value(i + N), y + i);
     }
     if constexpr (sizeof(T) == sizeof(float)) {

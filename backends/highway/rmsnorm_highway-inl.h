@@ -207,10 +207,7 @@ HWY_INLINE void ScaleGroup(D d, const T* const* x, T* const* y, const float* HWY
     const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
     const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
-      if (kStream && prefetch != nullptr) {
-        PrefetchNextRow(prefetch[j] + i);
-        if (sizeof(T) * 2 * N > kCacheLineBytes) PrefetchNextRow(prefetch[j] + i + N);
-      }
+      if (kStream && prefetch != nullptr) PrefetchNextRowPair(d, prefetch[j] + i);
       V y0 = hn::Mul(LoadF32(d, x[j] + i), vr[j]);
       V y1 = hn::Mul(LoadF32(d, x[j] + i + N), vr[j]);
       if (kAffine) {
