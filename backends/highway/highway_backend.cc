@@ -243,6 +243,8 @@ class HighwayBackend : public CpuBackend {
   // rows (1100 rows: 18 blocks, a tree of 5 levels); with gamma, rows of
   // 4096 columns and more go in pairs (34 rows: blocks of 3, a pair and a
   // single row each; 4097 columns: a masked tail).
+  // Streamed rows of 512 bytes to 1 KiB go in batches of four (a partial
+  // batch for 37 rows and any thread count); shorter ones keep the groups.
   // Streaming stores start beyond the last-level cache, so the
   // streaming cases lower the threshold instead of writing gigabytes. Tails:
   // widths that are no multiple of any vector length, and rows shorter than one.
@@ -254,7 +256,9 @@ class HighwayBackend : public CpuBackend {
         {"row groups of short rows, leftover rows", 37, 256, {}},
         {"row groups of long rows (>= 16 KiB), leftover rows", 9, 8192, {}},
         {"streaming stores, single rows with a masked tail", 6, 1001, stream},
-        {"streaming stores in row groups of short rows, leftover rows", 37, 256, stream},
+        {"streaming stores in row groups of rows under 512 bytes, leftover rows", 37, 96, stream},
+        {"streaming stores in batches of rows of 512 bytes to 1 KiB, a partial batch", 37, 256,
+         stream},
         {"streaming stores in row groups of long rows", 9, 8192, stream},
         {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
          {Direction::kBackward}},

@@ -38,7 +38,7 @@ struct BenchConfig {
   std::string variant = "auto";
   bool affine = true;
   uint64_t hot_kib = 256;  // hot mode: x is this large
-  bool rms = false;        // hot mode: RMSNorm instead of LayerNorm
+  bool rms = false;        // dram and hot modes: RMSNorm instead of LayerNorm
 };
 
 // Returns the q-quantile of `v` (sorted in place).
@@ -97,10 +97,10 @@ double ProcessCpuSeconds() {
 // "cpu" fraction compares process CPU time instead (the same memcpy, split
 // over the same pool as MeasureCpuCopy does, against the kernel).
 void RunDram(const BenchConfig& cfg) {
-  fmt::print("# DRAM-sized: x = {} MiB, y as large; fraction = copy time (faster of memcpy and "
+  fmt::print("# DRAM-sized {}: x = {} MiB, y as large; fraction = copy time (faster of memcpy and "
              "stream copy) / kernel time for the same bytes and threads, median over {} paired samples (wall clock; cpu: "
              "process CPU time)\n",
-             cfg.x_mib, cfg.samples);
+             cfg.rms ? "RMSNorm" : "LayerNorm", cfg.x_mib, cfg.samples);
   fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10} {:>10} {:>9} {:>14} {:>9} {:>14} {:>8}\n",
              "threads", "dtype", "H", "N", "copy GB/s", "hwy GB/s", "fraction", "p10..p90",
              "cpu frac", "p10..p90", "variant");
@@ -113,6 +113,7 @@ void RunDram(const BenchConfig& cfg) {
         p.cols = cols;
         p.rows = static_cast<int64_t>((cfg.x_mib << 20) / (cols * DTypeSize(dtype)));
         p.affine = cfg.affine;
+        if (cfg.rms) p.norm = Norm::kRmsNorm;
         const uint64_t bytes = CountBytes(p).total();
         Inputs in(p, pool);
         CaseOptions o;

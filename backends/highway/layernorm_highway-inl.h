@@ -19,7 +19,8 @@
 // Rows are pipelined block by block (normalize block k of row r, then sum
 // block k of row r+1, prefetched meanwhile), so DRAM reads overlap the
 // writes. Rows that start on cache lines may go four at a time (see "Row
-// groups"). Every path sums in the same order: a row's bits do not depend on
+// groups"), and short rows streamed to DRAM in batches of four (see "Short
+// rows in batches"). Every path sums in the same order: a row's bits do not depend on
 // the path or on how rows are split over threads. Loading, converting and
 // writing rows (the part an RMSNorm kernel shares) is in norm_rows-inl.h.
 
@@ -342,6 +343,60 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
   }
 }
 
+// ------------------------------ Short rows in batches
+
+// Computes rows [begin, end) of at most one statistics block each in batches
+// of kBatchRows consecutive rows (when: BatchShortRows in norm_rows-inl.h):
+// the shifts of the batch's rows, then their sums, then their moments, each
+// row after the other, so that the rows' chains overlap while the addresses
+// stay in order; then the rows normalized in order. The statistics of the
+// next batch follow the normalize of this one, as in RowsWithTag, with the
+// same functions, so every row gets RowsWithTag's bits.
+template <typename T, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  constexpr int64_t R = kBatchRows;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
+  T* HWY_RESTRICT y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
+  Moments moments[R];
+  const auto batch_moments = [&](int64_t first, int64_t count) HWY_ATTR {
+    float shift[R], sum[R], sum_sq[R];
+    for (int64_t j = 0; j < count; ++j) {
+      moments[j] = Moments();
+      shift[j] = BlockShift(d, row(first + j), 0, cols, moments[j]);
+    }
+    for (int64_t j = 0; j < count; ++j) {
+      SumsAround(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j]);
+    }
+    for (int64_t j = 0; j < count; ++j) {
+      FinishBlock(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j], moments[j]);
+    }
+  };
+  batch_moments(begin, std::min(R, end - begin));
+  for (int64_t b = begin; b < end; b += R) {
+    const int64_t count = std::min(R, end - b);
+    const int64_t next = b + R;
+    const int64_t next_count = next < end ? std::min(R, end - next) : 0;
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t r = b + j;
+      const double rstd = 1.0 / std::sqrt(moments[j].m2 * inv_cols + args.eps);
+      if (args.mean != nullptr) {
+        args.mean[r] = static_cast<float>(moments[j].mean);
+        args.rstd[r] = static_cast<float>(rstd);
+      }
+      const RowScale<D> scale(d, moments[j].mean, moments[j].m2, static_cast<float>(rstd));
+      // The same row of the next batch: its lines are fetched while this
+      // batch is written.
+      const T* prefetch = j < next_count ? row(next + j) : nullptr;
+      NormalizeRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
+                                       args.beta, size_t{0}, cols, cols, scale, prefetch);
+    }
+    if (next_count > 0) batch_moments(next, next_count);
+  }
+}
+
 // ------------------------------ Row groups
 
 // Groups of kGroupRows rows whose starts are cache-line aligned (every row,
@@ -572,10 +627,22 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     }
     return;
   }
+  const size_t row_bytes = cols * sizeof(T);
+  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
+                      row_bytes >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  if (BatchShortRows(row_bytes, cols, BlockElements(d), stream, args.row_groups)) {
+    if (affine) {
+      ShortRowsWithTag<T, true, true>(d, args, begin, end);
+    } else {
+      ShortRowsWithTag<T, false, true>(d, args, begin, end);
+    }
+    hwy::FlushStream();
+    return;
+  }
 #if LNBENCH_HWY_HAVE_GROUPS
   // When row groups pay off: RowGroupCount (norm_rows-inl.h).
   const int64_t groups =
-      RowGroupCount(cols * sizeof(T), cols, affine ? 8 : 0, args.stream, args.x, args.y,
+      RowGroupCount(row_bytes, cols, affine ? 8 : 0, args.stream, args.x, args.y,
                     args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     const bool group_stream = args.stream;
@@ -595,8 +662,6 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     if (begin == end) return;
   }
 #endif
-  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream && cols * sizeof(T) >= 2 * kCacheLineBytes +
-                                                           hn::Lanes(d) * sizeof(T);
   if (stream) {
     if (affine) {
       RowsWithTag<T, true, true>(d, args, begin, end);

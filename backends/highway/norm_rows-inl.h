@@ -116,6 +116,39 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
   return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
 }
 
+// Returns whether a norm kernel computes its rows in batches of kBatchRows
+// consecutive rows (LayerNorm's ShortRowsWithTag, RMSNorm's likewise): rows of
+// 512 bytes to 1 KiB, each a single statistics block of `block` elements,
+// whose output is streamed to DRAM (`stream`: the kernel's own test). A batch
+// sums its rows one after the other, then writes them one after the other. Row
+// groups interleave four rows vector by vector, and for rows this short that
+// order (four streams of 256-1024 bytes inside 1-4 KiB) defeats the hardware
+// prefetcher: a statistics pass alone over 256 MiB of f32 rows of 128 takes
+// 28.4 ms in that order, 21.2 ms four rows one after the other and 13.7 ms row
+// by row, against 14.9 ms for a plain read (one thread,
+// scripts/microbench/short_rows.cc, whose rows carry less work than the
+// kernels'). The kernels' single rows in order were no faster than groups at
+// f32 H = 128: they are bound by the latency of one row's chain of reductions,
+// shift, sums, rstd in double. A batch gives the core four independent chains
+// and keeps the addresses in order. Issue 15, paired in one process
+// (lnbench_highway_bench dram, 256 MiB, one thread), time against row groups:
+// f32 H = 128 0.71-0.75, H = 256 0.60-0.69; bf16 H = 256 0.77-0.81, H = 512
+// 0.67-0.75, H = 128 unchanged (bound by the work per row; RMSNorm bf16 H =
+// 128 measured 0.67 of the copy in groups and 0.61 in batches, so rows under
+// 512 bytes keep the groups). Batches of 2, 8 and 16 rows were no faster than
+// 4. Longer rows lost (f32 H = 512: 1.24x the time of single rows), and
+// cache-resident outputs keep row groups (hot bf16 H = 256-512 took 8-10%
+// longer in batches). RMSNorm, three runs of the same measurement, medians,
+// fraction of the copy: f32 H = 128 0.69 -> 0.82, H = 256 0.62 -> 0.86; bf16 H
+// = 256 0.49 -> 0.63, H = 512 0.44 -> 0.70.
+// `enabled` is the backend's row_groups setting, which turns batches off with
+// groups, for tests that compare the paths.
+constexpr int64_t kBatchRows = 4;
+HWY_INLINE bool BatchShortRows(size_t row_bytes, size_t cols, size_t block, bool stream,
+                               bool enabled) {
+  return enabled && stream && row_bytes >= 512 && row_bytes <= 1024 && cols <= block;
+}
+
 // ------------------------------ Conversions
 
 // Returns element p[0] as float (the shift of a block; exact).

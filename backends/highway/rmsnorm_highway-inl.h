@@ -16,7 +16,8 @@
 //                   ordinary stores, or streaming stores when the output
 //                   does not fit in the last-level cache.
 // Rows are pipelined block by block (scale block k of row r, then sum block k
-// of row r+1), rows that start on cache lines may go four at a time, and every
+// of row r+1), rows that start on cache lines may go four at a time, short
+// rows streamed to DRAM in batches of four, and every
 // path sums in the same order, so a row's bits do not depend on the path or
 // on how rows are split over threads.
 #if defined(LNBENCH_RMSNORM_HIGHWAY_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -142,6 +143,42 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_
       if (sum) next_q += SumSquares(d, next_row, block_begin, std::min(cols, block_begin + block));
     }
     q = next_q;
+  }
+}
+
+// ------------------------------ Short rows in batches (as in layernorm_highway-inl.h)
+
+// Computes rows [begin, end) of at most one block each in batches of
+// kBatchRows consecutive rows (when: BatchShortRows in norm_rows-inl.h): the
+// sums of squares of the batch's rows one after the other, then the rows
+// scaled in order, the next batch summed after this one is written. Every row
+// gets RowsWithTag's bits (the same SumSquares over the row's one block).
+template <typename T, bool kAffine, bool kStream, class D>
+HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_t end) {
+  constexpr int64_t R = kBatchRows;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
+  T* HWY_RESTRICT y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
+  double q[R];
+  const auto batch_sums = [&](int64_t first, int64_t count) HWY_ATTR {
+    for (int64_t j = 0; j < count; ++j) q[j] = 0.0 + SumSquares(d, row(first + j), 0, cols);
+  };
+  batch_sums(begin, std::min(R, end - begin));
+  for (int64_t b = begin; b < end; b += R) {
+    const int64_t count = std::min(R, end - b);
+    const int64_t next = b + R;
+    const int64_t next_count = next < end ? std::min(R, end - next) : 0;
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t r = b + j;
+      const float rrms = Rrms(q[j], inv_cols, args.eps);
+      if (args.rstd != nullptr) args.rstd[r] = rrms;
+      const T* prefetch = j < next_count ? row(next + j) : nullptr;
+      ScaleRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
+                                   size_t{0}, cols, cols, rrms, prefetch);
+    }
+    if (next_count > 0) batch_sums(next, next_count);
   }
 }
 
@@ -293,9 +330,21 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     }
     return;
   }
+  const size_t row_bytes = cols * sizeof(T);
+  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
+                      row_bytes >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  if (BatchShortRows(row_bytes, cols, BlockElements(d), stream, args.row_groups)) {
+    if (affine) {
+      ShortRowsWithTag<T, true, true>(d, args, begin, end);
+    } else {
+      ShortRowsWithTag<T, false, true>(d, args, begin, end);
+    }
+    hwy::FlushStream();
+    return;
+  }
 #if LNBENCH_HWY_RMS_HAVE_GROUPS
   const int64_t groups =
-      RowGroupCount(cols * sizeof(T), cols, affine ? 4 : 0, args.stream, args.x, args.y,
+      RowGroupCount(row_bytes, cols, affine ? 4 : 0, args.stream, args.x, args.y,
                     args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
     if (args.stream) {
@@ -314,8 +363,6 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     if (begin == end) return;
   }
 #endif
-  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
-                      cols * sizeof(T) >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
   if (stream) {
     if (affine) {
       RowsWithTag<T, true, true>(d, args, begin, end);
