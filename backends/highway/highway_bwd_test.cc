@@ -153,21 +153,24 @@ TEST_P(HighwayBwdTargetTest, AllNormsDistributionsDtypesShapes) {
 }
 
 // Streaming stores of dx (odd widths: rows at every alignment) give the
-// same bits as ordinary stores.
+// same bits as ordinary stores, on one thread and split over three.
 TEST_P(HighwayBwdTargetTest, StreamingStoresMatchOrdinaryStores) {
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
-      for (const Shape& s : {Shape{7, 1001}, Shape{5, 4096}, Shape{3, 5000}}) {
+      for (const Shape& s : {Shape{7, 1001}, Shape{5, 4096}, Shape{3, 5000}, Shape{37, 131}}) {
         BwdCase plain(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
         plain.Execute("auto", 1, "100000000000");
         EXPECT_EQ(plain.details.at("streaming_stores"), "no");
-        BwdCase streamed(plain.problem);
-        streamed.Execute("auto", 1, "0");
-        EXPECT_EQ(streamed.details.at("streaming_stores"), "yes");
-        EXPECT_EQ(plain.Bits(TensorId::kDx), streamed.Bits(TensorId::kDx)) << plain.problem.ShortName();
-        EXPECT_EQ(plain.Bits(TensorId::kDgamma), streamed.Bits(TensorId::kDgamma));
-        const Accuracy acc = streamed.Check();
-        EXPECT_TRUE(acc.passed) << streamed.problem.ShortName() << ": " << acc.reason;
+        for (int threads : {1, 3}) {
+          BwdCase streamed(plain.problem);
+          streamed.Execute("auto", threads, "0");
+          EXPECT_EQ(streamed.details.at("streaming_stores"), "yes");
+          for (TensorId id : {TensorId::kDx, TensorId::kDgamma, TensorId::kDbeta})
+            EXPECT_EQ(plain.Bits(id), streamed.Bits(id))
+                << plain.problem.ShortName() << " " << TensorName(id) << " threads " << threads;
+          const Accuracy acc = streamed.Check();
+          EXPECT_TRUE(acc.passed) << streamed.problem.ShortName() << ": " << acc.reason;
+        }
       }
     }
   }
