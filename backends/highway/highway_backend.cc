@@ -245,6 +245,8 @@ class HighwayBackend : public CpuBackend {
   // single row each; 4097 columns: a masked tail).
   // Streamed rows of 512 bytes to 1 KiB go in batches of four (a partial
   // batch for 37 rows and any thread count); shorter ones keep the groups.
+  // LayerNorm's cache-resident rows of at most 128 columns go in batches too
+  // (RMSNorm's in groups).
   // Streaming stores start beyond the last-level cache, so the
   // streaming cases lower the threshold instead of writing gigabytes. Tails:
   // widths that are no multiple of any vector length, and rows shorter than one.
@@ -254,6 +256,7 @@ class HighwayBackend : public CpuBackend {
         {"rows shorter than a vector (one-lane loop)", 9, 3, {}},
         {"single rows with a masked tail", 5, 1001, {}},
         {"row groups of short rows, leftover rows", 37, 256, {}},
+        {"LayerNorm: batches of rows of at most 128 columns, a partial batch", 37, 96, {}},
         {"row groups of long rows (>= 16 KiB), leftover rows", 9, 8192, {}},
         {"streaming stores, single rows with a masked tail", 6, 1001, stream},
         {"streaming stores in row groups of rows under 512 bytes, leftover rows", 37, 96, stream},

@@ -138,7 +138,8 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
 // 512 bytes keep the groups). Batches of 2, 8 and 16 rows were no faster than
 // 4. Longer rows lost (f32 H = 512: 1.24x the time of single rows), and
 // cache-resident outputs keep row groups (hot bf16 H = 256-512 took 8-10%
-// longer in batches). RMSNorm, three runs of the same measurement, medians,
+// longer in batches; LayerNorm's rows of at most 128 columns excepted, see
+// kCachedBatchMaxCols). RMSNorm, three runs of the same measurement, medians,
 // fraction of the copy: f32 H = 128 0.69 -> 0.82, H = 256 0.62 -> 0.86; bf16 H
 // = 256 0.49 -> 0.63, H = 512 0.44 -> 0.70.
 // `enabled` is the backend's row_groups setting, which turns batches off with
