@@ -639,8 +639,7 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     return;
   }
   const size_t row_bytes = cols * sizeof(T);
-  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
-                      row_bytes >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  const bool stream = StreamRows<T>(d, cols, args.stream);
   if (BatchShortRows(row_bytes, cols, BlockElements(d), stream, args.row_groups)) {
     if (affine) {
       ShortRowsWithTag<T, true, true>(d, args, begin, end);

@@ -483,8 +483,7 @@ HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end
     }
     return;
   }
-  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
-                      cols * sizeof(T) >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  const bool stream = StreamRows<T>(d, cols, args.stream);
   if (stream) {
 #if LNBENCH_HWY_CAN_STREAM
     if (affine) {

@@ -116,6 +116,17 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
   return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
 }
 
+// Returns whether a kernel writes rows of `cols` elements of T with streaming
+// stores: when asked (`stream`: the output exceeds the last-level cache) and
+// the target can, for rows that hold two whole cache lines past any
+// unaligned head (WriteRowRange writes a head and a tail with ordinary
+// stores).
+template <typename T, class D>
+HWY_INLINE bool StreamRows(D d, size_t cols, bool stream) {
+  return LNBENCH_HWY_CAN_STREAM && stream &&
+         cols * sizeof(T) >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+}
+
 // Returns whether a norm kernel computes its rows in batches of kBatchRows
 // consecutive rows (LayerNorm's ShortRowsWithTag, RMSNorm's likewise): rows of
 // 512 bytes to 1 KiB, each a single statistics block of `block` elements,

@@ -331,8 +331,7 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     return;
   }
   const size_t row_bytes = cols * sizeof(T);
-  const bool stream = LNBENCH_HWY_CAN_STREAM && args.stream &&
-                      row_bytes >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
+  const bool stream = StreamRows<T>(d, cols, args.stream);
   if (BatchShortRows(row_bytes, cols, BlockElements(d), stream, args.row_groups)) {
     if (affine) {
       ShortRowsWithTag<T, true, true>(d, args, begin, end);
