@@ -19,9 +19,9 @@
 // Rows are pipelined block by block (normalize block k of row r, then sum
 // block k of row r+1, prefetched meanwhile), so DRAM reads overlap the
 // writes. Rows that start on cache lines may go four at a time (see "Row
-// groups"), and short rows streamed to DRAM in batches of four (see "Short
-// rows in batches"). Every path sums in the same order: a row's bits do not depend on
-// the path or on how rows are split over threads. Loading, converting and
+// groups"), and short rows in batches of four (see "Short rows in
+// batches"). Every path sums in the same order: a row's bits do not depend
+// on the path or on how rows are split over threads. Loading, converting and
 // writing rows (the part an RMSNorm kernel shares) is in norm_rows-inl.h.
 
 // Per-target include guard, toggled by foreach_target.h.
@@ -364,14 +364,6 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
 
 // ------------------------------ Short rows in batches
 
-// Computes rows [begin, end) of at most one statistics block each in batches
-// of kBatchRows consecutive rows (when: BatchShortRows in norm_rows-inl.h,
-// and kCachedBatchMaxCols below):
-// the shifts of the batch's rows, then their sums, then their moments, each
-// row after the other, so that the rows' chains overlap while the addresses
-// stay in order; then the rows normalized in order. The statistics of the
-// next batch follow the normalize of this one, as in RowsWithTag, with the
-// same functions, so every row gets RowsWithTag's bits.
 // Cache-resident rows of at most this many columns go in batches too (rows
 // of any alignment; a row is one block on every target, 128 columns being
 // the scalar target's block). Hot, 256 KiB of x, one thread, three
@@ -382,6 +374,14 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
 // groups.
 constexpr size_t kCachedBatchMaxCols = 128;
 
+// Computes rows [begin, end) of at most one statistics block each in batches
+// of kBatchRows consecutive rows (when: BatchShortRows in norm_rows-inl.h,
+// and kCachedBatchMaxCols above): the shifts of the batch's rows, then their
+// sums, then their moments, each row after the other, so that the rows'
+// chains overlap while the addresses stay in order; then the rows normalized
+// in order. The statistics of the next batch follow the normalize of this
+// one, as in RowsWithTag, with the same functions, so every row gets
+// RowsWithTag's bits.
 template <typename T, bool kAffine, bool kStream, class D>
 HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64_t end) {
   constexpr int64_t R = kBatchRows;
