@@ -57,10 +57,11 @@ struct Kernel {
   bool chan_without_delta = false; // halves' statistics merged without Chan's delta^2 term
   bool eps_missing_in_short_rows = false;  // eps left out only where H < 16 (one-lane loop)
   // Highway's path structure (layernorm_highway-inl.h, imitated by HwyLikeCase
-  // below): planted bugs in its row-group and streaming-store paths.
+  // below): planted bugs in its row-group, batch and streaming-store paths.
   bool eps_missing_in_row_groups = false;
   bool leftover_rows_skipped = false;      // rows after the last group of 4 never computed
   bool tail_unwritten_when_streaming = false;
+  bool eps_missing_in_batches = false;     // in the batches of short rows only
 };
 
 // The LayerNorm forward tensors a planted kernel reads and writes.
@@ -567,6 +568,16 @@ class HwyLikeCase : public CpuCase {
       return;
     }
     const uint64_t row_bytes = static_cast<uint64_t>(p.cols) * DTypeSize(p.dtype);
+    const bool stream = stream_ && row_bytes >= 128 + kHwyLanes * DTypeSize(p.dtype);
+    // Batches of short rows (BatchShortRows, kCachedBatchMaxCols): streamed
+    // rows of 512 bytes to 1 KiB, and cache-resident rows of at most 128
+    // columns, any alignment.
+    const bool batches = (stream && row_bytes >= 512 && row_bytes <= 1024) ||
+                         (!stream_ && p.cols <= 128);
+    if (batches) {
+      for (int64_t r = begin; r < end; ++r) RunRow(k_, p, in, out, r, t, k_.eps_missing_in_batches);
+      return;
+    }
     const bool aligned = row_bytes % 64 == 0 && reinterpret_cast<uintptr_t>(in.x) % 64 == 0 &&
                          reinterpret_cast<uintptr_t>(out.y) % 64 == 0;
     const bool worth_it = row_bytes <= 1024 || row_bytes >= 16384;
@@ -577,7 +588,6 @@ class HwyLikeCase : public CpuCase {
       begin += 4 * groups;
       if (k_.leftover_rows_skipped) return;
     }
-    const bool stream = stream_ && row_bytes >= 128 + kHwyLanes * DTypeSize(p.dtype);
     const int64_t tail = stream && k_.tail_unwritten_when_streaming ? p.cols % kHwyLanes : 0;
     for (int64_t r = begin; r < end; ++r) RunRow(k_, p, in, out, r, t, false, tail);
   }
@@ -687,6 +697,8 @@ TEST(BrokenKernelsTest, PlantedBugsAreAllCaughtByDefaultVerify) {
       [](Kernel& k) { k.leftover_rows_skipped = true; });
   add("tail not written on the streaming-store path", true, true,
       [](Kernel& k) { k.tail_unwritten_when_streaming = true; });
+  add("eps omitted in the batches of short rows", true, true,
+      [](Kernel& k) { k.eps_missing_in_batches = true; });
   add("loop tail never written", false, false, [](Kernel& k) {
     k.vector_width = 16;
     k.tail_missing_in_y = true;
