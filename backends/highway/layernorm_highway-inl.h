@@ -270,6 +270,20 @@ struct RowScale {
   }
 };
 
+// Returns row r's scale from its moments, and writes the row's mean and rstd
+// when they are asked for (args.mean): every path finishes a row this way.
+template <class D>
+HWY_INLINE RowScale<D> FinishRow(D d, const HwyRowsArgs& args, int64_t r, const Moments& m,
+                                 double inv_cols) {
+  const double var = m.m2 * inv_cols;
+  const double rstd = 1.0 / std::sqrt(var + args.eps);
+  if (args.mean != nullptr) {
+    args.mean[r] = static_cast<float>(m.mean);
+    args.rstd[r] = static_cast<float>(rstd);
+  }
+  return RowScale<D>(d, m.mean, m.m2, static_cast<float>(rstd));
+}
+
 // Returns the normalized vector of x values xv [* g + b]; kDirect: the row's
 // scale is in the direct form (skips the subtraction of mean_hi = 0).
 template <bool kAffine, bool kDirect, class D>
@@ -330,13 +344,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
     const T* xr = x + static_cast<size_t>(r) * cols;
     T* yr = y + static_cast<size_t>(r) * cols;
     const T* next_row = r + 1 < end ? xr + cols : nullptr;
-    const double var = moments.m2 * inv_cols;
-    const double rstd = 1.0 / std::sqrt(var + args.eps);
-    if (args.mean != nullptr) {
-      args.mean[r] = static_cast<float>(moments.mean);
-      args.rstd[r] = static_cast<float>(rstd);
-    }
-    const RowScale<D> scale(d, moments.mean, moments.m2, static_cast<float>(rstd));
+    const RowScale<D> scale = FinishRow(d, args, r, moments, inv_cols);
     const T* prefetch = next_row;
 
     // Normalize ranges end on cache lines of y (past the row's unaligned
@@ -404,27 +412,13 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, 
       FinishBlock(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j], moments[j]);
     }
   };
-  batch_moments(begin, std::min(R, end - begin));
-  for (int64_t b = begin; b < end; b += R) {
-    const int64_t count = std::min(R, end - b);
-    const int64_t next = b + R;
-    const int64_t next_count = next < end ? std::min(R, end - next) : 0;
-    for (int64_t j = 0; j < count; ++j) {
-      const int64_t r = b + j;
-      const double rstd = 1.0 / std::sqrt(moments[j].m2 * inv_cols + args.eps);
-      if (args.mean != nullptr) {
-        args.mean[r] = static_cast<float>(moments[j].mean);
-        args.rstd[r] = static_cast<float>(rstd);
-      }
-      const RowScale<D> scale(d, moments[j].mean, moments[j].m2, static_cast<float>(rstd));
-      // The same row of the next batch: its lines are fetched while this
-      // batch is written.
-      const T* prefetch = j < next_count ? row(next + j) : nullptr;
-      NormalizeRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
-                                       args.beta, size_t{0}, cols, cols, scale, prefetch);
-    }
-    if (next_count > 0) batch_moments(next, next_count);
-  }
+  const auto normalize = [&](int64_t j, int64_t r, int64_t next) HWY_ATTR {
+    const RowScale<D> scale = FinishRow(d, args, r, moments[j], inv_cols);
+    NormalizeRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
+                                     args.beta, size_t{0}, cols, cols, scale,
+                                     next < 0 ? nullptr : row(next));
+  };
+  ForEachBatch(begin, end, batch_moments, normalize);
 }
 
 // ------------------------------ Row groups
@@ -620,14 +614,8 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
                             RowScale<D>(d, 0, 0, 0), RowScale<D>(d, 0, 0, 0)};
     static_assert(R == 4, "one initializer per row");
     for (size_t j = 0; j < R; ++j) {
-      const double var = moments[j].m2 * inv_cols;
-      const double rstd = 1.0 / std::sqrt(var + args.eps);
-      const size_t r = static_cast<size_t>(begin + g * static_cast<int64_t>(R)) + j;
-      if (args.mean != nullptr) {
-        args.mean[r] = static_cast<float>(moments[j].mean);
-        args.rstd[r] = static_cast<float>(rstd);
-      }
-      scale[j] = RowScale<D>(d, moments[j].mean, moments[j].m2, static_cast<float>(rstd));
+      const int64_t r = begin + g * static_cast<int64_t>(R) + static_cast<int64_t>(j);
+      scale[j] = FinishRow(d, args, r, moments[j], inv_cols);
     }
     Moments next[R];
     for (size_t b = 0; b < cols; b += block) {
@@ -659,17 +647,16 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
   }
   const size_t row_bytes = cols * sizeof(T);
   const bool stream = StreamRows<T>(d, cols, args.stream);
-  if (BatchShortRows(row_bytes, cols, BlockElements(d), stream, args.row_groups)) {
-    if (affine) {
-      ShortRowsWithTag<T, true, true>(d, args, begin, end);
-    } else {
-      ShortRowsWithTag<T, false, true>(d, args, begin, end);
-    }
-    hwy::FlushStream();
-    return;
-  }
-  if (!args.stream && args.row_groups && cols <= kCachedBatchMaxCols) {
-    if (affine) {
+  if (BatchShortRows(row_bytes, cols, BlockElements(d), args.stream, stream, args.row_groups,
+                     kCachedBatchMaxCols)) {
+    if (stream) {
+      if (affine) {
+        ShortRowsWithTag<T, true, true>(d, args, begin, end);
+      } else {
+        ShortRowsWithTag<T, false, true>(d, args, begin, end);
+      }
+      hwy::FlushStream();
+    } else if (affine) {
       ShortRowsWithTag<T, true, false>(d, args, begin, end);
     } else {
       ShortRowsWithTag<T, false, false>(d, args, begin, end);

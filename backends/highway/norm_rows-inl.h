@@ -130,7 +130,7 @@ HWY_INLINE bool StreamRows(D d, size_t cols, bool stream) {
 // Returns whether a norm kernel computes its rows in batches of kBatchRows
 // consecutive rows (LayerNorm's ShortRowsWithTag, RMSNorm's likewise): rows of
 // 512 bytes to 1 KiB, each a single statistics block of `block` elements,
-// whose output is streamed to DRAM (`stream`: the kernel's own test). A batch
+// whose output is streamed to DRAM (`stream`: StreamRows). A batch
 // sums its rows one after the other, then writes them one after the other. Row
 // groups interleave four rows vector by vector, and for rows this short that
 // order (four streams of 256-1024 bytes inside 1-4 KiB) defeats the hardware
@@ -153,12 +153,35 @@ HWY_INLINE bool StreamRows(D d, size_t cols, bool stream) {
 // kCachedBatchMaxCols). RMSNorm, three runs of the same measurement, medians,
 // fraction of the copy: f32 H = 128 0.69 -> 0.82, H = 256 0.62 -> 0.86; bf16 H
 // = 256 0.49 -> 0.63, H = 512 0.44 -> 0.70.
-// `enabled` is the backend's row_groups setting, which turns batches off with
-// groups, for tests that compare the paths.
+// `cached_max_cols`: cache-resident rows (`stream_asked` false) of at most
+// this many columns go in batches too (LayerNorm's kCachedBatchMaxCols; 0:
+// none). `enabled` is the backend's row_groups setting, which turns batches
+// off with groups, for tests that compare the paths.
 constexpr int64_t kBatchRows = 4;
-HWY_INLINE bool BatchShortRows(size_t row_bytes, size_t cols, size_t block, bool stream,
-                               bool enabled) {
-  return enabled && stream && row_bytes >= 512 && row_bytes <= 1024 && cols <= block;
+HWY_INLINE bool BatchShortRows(size_t row_bytes, size_t cols, size_t block, bool stream_asked,
+                               bool stream, bool enabled, size_t cached_max_cols) {
+  if (!enabled || cols > block) return false;
+  if (stream) return row_bytes >= 512 && row_bytes <= 1024;
+  return !stream_asked && cols <= cached_max_cols;
+}
+
+// Runs rows [begin, end) in batches of kBatchRows consecutive rows:
+// sum(first, count) computes the statistics of rows [first, first + count)
+// into slots [0, count); write(j, r, next) writes row r from slot j, with
+// `next` the same row of the next batch (-1 when there is none: the row to
+// prefetch while this one is written). The statistics of the next batch
+// follow the writes of this one, so they reuse the slots.
+template <class Sum, class Write>
+HWY_INLINE void ForEachBatch(int64_t begin, int64_t end, const Sum& sum, const Write& write) {
+  constexpr int64_t R = kBatchRows;
+  sum(begin, std::min(R, end - begin));
+  for (int64_t b = begin; b < end; b += R) {
+    const int64_t count = std::min(R, end - b);
+    const int64_t next = b + R;
+    const int64_t next_count = next < end ? std::min(R, end - next) : 0;
+    for (int64_t j = 0; j < count; ++j) write(j, b + j, j < next_count ? next + j : -1);
+    if (next_count > 0) sum(next, next_count);
+  }
 }
 
 // ------------------------------ Conversions

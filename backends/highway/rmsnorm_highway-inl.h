@@ -165,21 +165,13 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, i
   const auto batch_sums = [&](int64_t first, int64_t count) HWY_ATTR {
     for (int64_t j = 0; j < count; ++j) q[j] = 0.0 + SumSquares(d, row(first + j), 0, cols);
   };
-  batch_sums(begin, std::min(R, end - begin));
-  for (int64_t b = begin; b < end; b += R) {
-    const int64_t count = std::min(R, end - b);
-    const int64_t next = b + R;
-    const int64_t next_count = next < end ? std::min(R, end - next) : 0;
-    for (int64_t j = 0; j < count; ++j) {
-      const int64_t r = b + j;
-      const float rrms = Rrms(q[j], inv_cols, args.eps);
-      if (args.rstd != nullptr) args.rstd[r] = rrms;
-      const T* prefetch = j < next_count ? row(next + j) : nullptr;
-      ScaleRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
-                                   size_t{0}, cols, cols, rrms, prefetch);
-    }
-    if (next_count > 0) batch_sums(next, next_count);
-  }
+  const auto scale = [&](int64_t j, int64_t r, int64_t next) HWY_ATTR {
+    const float rrms = Rrms(q[j], inv_cols, args.eps);
+    if (args.rstd != nullptr) args.rstd[r] = rrms;
+    ScaleRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
+                                 size_t{0}, cols, cols, rrms, next < 0 ? nullptr : row(next));
+  };
+  ForEachBatch(begin, end, batch_sums, scale);
 }
 
 // ------------------------------ Row groups (as in layernorm_highway-inl.h)
@@ -332,7 +324,8 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
   }
   const size_t row_bytes = cols * sizeof(T);
   const bool stream = StreamRows<T>(d, cols, args.stream);
-  if (BatchShortRows(row_bytes, cols, BlockElements(d), stream, args.row_groups)) {
+  if (BatchShortRows(row_bytes, cols, BlockElements(d), args.stream, stream, args.row_groups,
+                     /*cached_max_cols=*/0)) {  // streamed rows only
     if (affine) {
       ShortRowsWithTag<T, true, true>(d, args, begin, end);
     } else {
