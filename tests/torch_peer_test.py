@@ -98,7 +98,7 @@ def test_no_torch_is_a_usage_error(tmp):
 def test_torch_run(tmp):
     out = os.path.join(tmp, "torch.json")
     res = run([LNBENCH, "run", "--external", EXTERNAL, "-b", "torch,scalar", "--shape", "64x256,3x5",
-               "--dtype", "f32,f16", "--dist", "normal,outliers", "--min-samples", "3",
+               "--dtype", "f32,f16", "--dist", "normal", "--min-samples", "3",
                "--time-budget", "0.05", "--json", out, "-q"])
     # Exit 1 is a peer failing lnbench's bounds: a finding, not a broken script.
     if not check(res.returncode in (0, 1), f"lnbench run exited {res.returncode}: {res.stderr}"):
@@ -107,7 +107,9 @@ def test_torch_run(tmp):
     errors = schema_errors(report)
     check(not errors, f"report fails the schema: {errors[:5]}")
     torch_cases = [c for c in report["cases"] if c["backend"] == "torch"]
-    check(len(torch_cases) == 2 * 2 * 2, f"{len(torch_cases)} torch cases, want 8")
+    # Two shapes x two dtypes, one distribution: each verified case starts
+    # torch three times (two verifications and the timing, about 2 s each).
+    check(len(torch_cases) == 2 * 2, f"{len(torch_cases)} torch cases, want 4")
     for c in torch_cases:
         check(c["peer"] and c["origin"]["kind"] == "external" and c["origin"]["externally_timed"],
               f"{c['id']}: not an externally timed peer: {c.get('origin')}")
