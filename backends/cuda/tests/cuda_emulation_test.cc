@@ -318,6 +318,54 @@ TEST(EmulatedKernelTest, EmulationDetectsMisalignedVectorLoads) {
   EXPECT_GT(dev::emulated_misaligned_loads.load(), before);
 }
 
+// The emulation itself: a barrier orders the whole block (a value written by
+// another warp before __syncthreads is read after it), a shuffle exchanges
+// lanes, blocks see their own index, the fibers keep their floating-point
+// control state, and a thread that skips a barrier the others wait at is
+// reported as a deadlock, not a hang.
+TEST(EmulatedKernelTest, FibersBarriersShufflesAndDeadlocks) {
+  std::vector<int> out(2 * 64, -1);
+  std::vector<float> sums(2 * 64, 0.f);
+  dev::EmulateLaunch(
+      2, 64,
+      [](int* o, float* f) {
+        static int shared[64];
+        const int t = static_cast<int>(dev::threadIdx.x);
+        const int b = static_cast<int>(dev::blockIdx.x);
+        shared[t] = t + 100 * b;
+        dev::__syncthreads();
+        const int other = shared[63 - t];
+        dev::__syncthreads();  // nobody overwrites shared before all have read
+        o[b * 64 + t] = dev::__shfl_xor_sync(0xffffffffu, other, 1);
+        // A sum that rounds: the same result in every fiber (MXCSR kept).
+        volatile float x = 1.0f + static_cast<float>(t) * 0x1p-24f;
+        f[b * 64 + t] = x + 0x1p-24f;
+      },
+      out.data(), sums.data());
+  for (int b = 0; b < 2; ++b) {
+    for (int t = 0; t < 64; ++t) {
+      EXPECT_EQ(out[b * 64 + t], 63 - (t ^ 1) + 100 * b) << "block " << b << " thread " << t;
+      volatile float x = 1.0f + static_cast<float>(t) * 0x1p-24f;
+      EXPECT_EQ(sums[b * 64 + t], x + 0x1p-24f) << "thread " << t;
+    }
+  }
+  EXPECT_THROW(dev::EmulateLaunch(1, 32,
+                                  [] {
+                                    if (dev::threadIdx.x != 0) dev::__syncthreads();
+                                  }),
+               std::runtime_error);
+  // The scheduler is usable again after a deadlock.
+  std::vector<int> again(32, -1);
+  dev::EmulateLaunch(
+      1, 32,
+      [](int* o) {
+        const int t = static_cast<int>(dev::threadIdx.x);
+        o[t] = dev::__shfl_sync(0xffffffffu, 7 * t, 3);
+      },
+      again.data());
+  for (int t = 0; t < 32; ++t) EXPECT_EQ(again[t], 21);
+}
+
 // Constant rows: y is beta bit for bit and the mean is the row's value.
 TEST(EmulatedKernelTest, ConstantRowsGiveExactlyBeta) {
   for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
