@@ -649,18 +649,9 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
   const bool stream = StreamRows<T>(d, cols, args.stream);
   if (BatchShortRows(row_bytes, cols, BlockElements(d), args.stream, stream, args.row_groups,
                      kCachedBatchMaxCols)) {
-    if (stream) {
-      if (affine) {
-        ShortRowsWithTag<T, true, true>(d, args, begin, end);
-      } else {
-        ShortRowsWithTag<T, false, true>(d, args, begin, end);
-      }
-      hwy::FlushStream();
-    } else if (affine) {
-      ShortRowsWithTag<T, true, false>(d, args, begin, end);
-    } else {
-      ShortRowsWithTag<T, false, false>(d, args, begin, end);
-    }
+    WithPathFlags(affine, stream, [&]<bool kAffine, bool kStream>() HWY_ATTR {
+      ShortRowsWithTag<T, kAffine, kStream>(d, args, begin, end);
+    });
     return;
   }
 #if LNBENCH_HWY_HAVE_GROUPS
@@ -669,37 +660,16 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
       RowGroupCount(row_bytes, cols, affine ? 8 : 0, args.stream, args.x, args.y,
                     args.row_groups, end - begin, kGroupRows);
   if (groups > 0) {
-    const bool group_stream = args.stream;
-    if (group_stream) {
-      if (affine) {
-        GroupsWithTag<T, true, true>(d, args, begin, groups);
-      } else {
-        GroupsWithTag<T, false, true>(d, args, begin, groups);
-      }
-      hwy::FlushStream();
-    } else if (affine) {
-      GroupsWithTag<T, true, false>(d, args, begin, groups);
-    } else {
-      GroupsWithTag<T, false, false>(d, args, begin, groups);
-    }
+    WithPathFlags(affine, args.stream, [&]<bool kAffine, bool kStream>() HWY_ATTR {
+      GroupsWithTag<T, kAffine, kStream>(d, args, begin, groups);
+    });
     begin += groups * static_cast<int64_t>(kGroupRows);
     if (begin == end) return;
   }
 #endif
-  if (stream) {
-    if (affine) {
-      RowsWithTag<T, true, true>(d, args, begin, end);
-    } else {
-      RowsWithTag<T, false, true>(d, args, begin, end);
-    }
-    // Streaming stores are weakly ordered: make them visible before the
-    // thread pool reports this chunk as done.
-    hwy::FlushStream();
-  } else if (affine) {
-    RowsWithTag<T, true, false>(d, args, begin, end);
-  } else {
-    RowsWithTag<T, false, false>(d, args, begin, end);
-  }
+  WithPathFlags(affine, stream, [&]<bool kAffine, bool kStream>() HWY_ATTR {
+    RowsWithTag<T, kAffine, kStream>(d, args, begin, end);
+  });
 }
 
 // Stores in[0, n) as T with the kernels' conversions (full vectors, then

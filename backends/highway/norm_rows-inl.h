@@ -127,6 +127,30 @@ HWY_INLINE bool StreamRows(D d, size_t cols, bool stream) {
          cols * sizeof(T) >= 2 * kCacheLineBytes + hn::Lanes(d) * sizeof(T);
 }
 
+// Runs path.template operator()<kAffine, kStream>() with the run-time flags
+// as template arguments (every row path of a norm kernel is templated on
+// both). After streaming stores it makes them visible (FlushStream) before the
+// thread pool reports the chunk as done: they are weakly ordered.
+// kStreamOnly: the caller only ever streams, and the paths without streaming
+// stores are not instantiated.
+template <bool kStreamOnly = false, class Path>
+HWY_INLINE void WithPathFlags(bool affine, bool stream, const Path& path) {
+  if (kStreamOnly || stream) {
+    if (affine) {
+      path.template operator()<true, true>();
+    } else {
+      path.template operator()<false, true>();
+    }
+    hwy::FlushStream();
+  } else if constexpr (!kStreamOnly) {
+    if (affine) {
+      path.template operator()<true, false>();
+    } else {
+      path.template operator()<false, false>();
+    }
+  }
+}
+
 // Returns whether a norm kernel computes its rows in batches of kBatchRows
 // consecutive rows (LayerNorm's ShortRowsWithTag, RMSNorm's likewise): rows of
 // 512 bytes to 1 KiB, each a single statistics block of `block` elements,
