@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/cpu_memory.h"
 #include "core/errors.h"
 #include "core/shapes.h"
 #include "core/stats.h"
@@ -85,6 +86,19 @@ TEST(Measure, ShortRunsAreBatchedAndColdRunsAreNot) {
   EXPECT_EQ(rc.batch, 1);
   EXPECT_EQ(rc.mode, "cold");
   EXPECT_TRUE(cold.cold_seen_);
+}
+
+// The last-level cache a hypervisor reports through CPUID is capped at what
+// the VM's CPUs could own; a plausible figure passes unchanged. The flush of
+// --cold (4x) and the streaming-store threshold follow it.
+TEST(CpuCache, ImplausibleSizesAreCapped) {
+  constexpr uint64_t MiB = 1ull << 20;
+  EXPECT_EQ(PlausibleCacheBytes(508 * MiB, 2), 32 * MiB);  // this project's VM
+  EXPECT_EQ(PlausibleCacheBytes(508 * MiB, 1), 32 * MiB);  // at least two CPUs' worth
+  EXPECT_EQ(PlausibleCacheBytes(32 * MiB, 2), 32 * MiB);
+  EXPECT_EQ(PlausibleCacheBytes(256 * MiB, 64), 256 * MiB);
+  EXPECT_EQ(PlausibleCacheBytes(1152 * MiB, 192), 1152 * MiB);  // two Genoa-X sockets
+  EXPECT_GT(LastLevelCacheBytes(), 0u);
 }
 
 TEST(Shapes, ParsesListsSweepsPresets) {

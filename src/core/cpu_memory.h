@@ -13,8 +13,19 @@
 
 namespace lnbench {
 
-// Returns the last-level cache size in bytes (32 MiB if the OS does not say).
+// Returns the last-level cache size in bytes: sysfs's figure; without one,
+// the CPUID figure (sysconf) capped by PlausibleCacheBytes; 32 MiB if neither
+// says. The streaming-store threshold and the --cold flush (4x) follow it.
 uint64_t LastLevelCacheBytes();
+
+// No x86 core owns more than 12 MiB of L3 (Zen 4 with 3D V-Cache: 96 MiB per
+// eight cores); 16 MiB leaves room.
+constexpr uint64_t kMaxCacheBytesPerCpu = 16ull << 20;
+
+// Returns `reported` capped at kMaxCacheBytesPerCpu per online CPU (at least
+// two): a hypervisor's CPUID may pass the host's whole cache, or a made-up
+// one, to a small VM (508 MiB to two vCPUs on a 32 MiB L3 here).
+uint64_t PlausibleCacheBytes(uint64_t reported, int cpus);
 // Evicts lnbench's data from the CPU caches by streaming through a buffer of
 // four times the last-level cache.
 void FlushCpuCaches();
