@@ -18,6 +18,7 @@
 
 #include "app/registry.h"
 #include "backends/highway/highway_targets.h"
+#include "backends/highway/per_target_distributions.h"
 #include "backends/highway/norm_bwd_highway.h"
 #include "core/dtype.h"
 #include "core/host_buffer.h"
@@ -130,7 +131,7 @@ TEST_P(HighwayBwdTargetTest, AllNormsDistributionsDtypesShapes) {
     for (DType dtype : kDTypes) {
       ASSERT_EQ(HighwayNormBwdRowsFunction(norm, dtype, 0),
                 HighwayNormBwdRowsFunction(norm, dtype, GetParam()));
-      for (Distribution dist : AllDistributions()) {
+      for (Distribution dist : PerTargetDistributions()) {
         for (const Shape& s : kShapes) {
           for (bool affine : {true, false}) {
             BwdCase run(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, affine));
@@ -208,7 +209,7 @@ TEST_P(HighwayBwdTargetTest, RowPairsOnEveryDistribution) {
   ASSERT_EQ(BwdRowBlock(34), 3);
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
-      for (Distribution dist : AllDistributions()) {
+      for (Distribution dist : PerTargetDistributions()) {
         for (const Shape& s : {Shape{34, 4096}, Shape{34, 4097}}) {
           BwdCase run(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, true));
           run.Execute("auto", 1);
