@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "app/guarded_memory.h"
 #include "app/plugin_tensors.h"
@@ -466,6 +468,47 @@ TEST_F(PluginTest, ExternalCommandBugsAreCaught) {
     EXPECT_EQ(r.code, 2) << spec << ": " << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+// A command that declares "serve": true is started once and fed case after
+// case; one that ends in the middle of a case, or hangs, makes that case an
+// error, and the next case starts a new one. A status it answers (exit 3)
+// leaves it running.
+TEST_F(PluginTest, ServedExternalCommandRunsCaseAfterCaseAndIsReplacedWhenItDies) {
+  struct Mode {
+    const char* bug;
+    int code;
+    const char* status;
+    const char* reason;
+    bool one_process;
+  };
+  const Mode modes[] = {
+      {"", 0, "passed", "", true},
+      {"crash", 3, "error", "the external command exited with status 3: planted crash (action run)", true},
+      {"die", 3, "error", "the external command exited with status 9: planted death (action run)", false},
+      {"hang", 3, "error", "the external command timed out after 1s (killed) (action run)", false},
+  };
+  for (const Mode& m : modes) {
+    const fs::path json = dir_ / "report.json", pids = dir_ / (std::string("pids") + m.bug);
+    Result r = Run("run --external '" + NumpyCommand() + "' -b npy --shape 7x300,3x64 --stats --min-samples 3 "
+                   "--time-budget 0.05 --dist normal --plugin-timeout 1 --quiet --json " + json.string(),
+                   std::string("NUMPY_LN_SERVE=1 NUMPY_LN_PIDS=") + pids.string() + " NUMPY_LN_BUG=" + m.bug);
+    EXPECT_EQ(r.code, m.code) << m.bug << ": " << r.err;
+    const auto cases = nlohmann::json::parse(Slurp(json))["cases"];
+    ASSERT_EQ(cases.size(), 2u) << m.bug;
+    for (const auto& c : cases) {
+      EXPECT_EQ(c["status"], m.status) << m.bug;
+      EXPECT_NE(c["reason"].get<std::string>().find(m.reason), std::string::npos) << m.bug << ": " << c["reason"];
+    }
+    std::istringstream lines(Slurp(pids));
+    std::vector<std::string> served;
+    for (std::string line; std::getline(lines, line);) served.push_back(line);
+    // A passing case runs three times (two verifications and the timing);
+    // a failing one stops at its first run.
+    ASSERT_EQ(served.size(), m.code == 0 ? 6u : 2u) << m.bug;
+    const size_t processes = std::set<std::string>(served.begin(), served.end()).size();
+    EXPECT_EQ(processes, m.one_process ? 1u : served.size()) << m.bug;
   }
 }
 

@@ -54,6 +54,8 @@ def test_describe(tmp):
     d = json.load(open(os.path.join(folder, "describe.json")))
     check(d["protocol"] == 1 and d["peer"] and d["device"] == "cpu", f"describe: {d}")
     check(d["variants"][0]["name"] == "eager", f"variants {d['variants']}")
+    # Serve mode: torch is imported once per lnbench run, not per case.
+    check(d.get("serve") is True, f"describe: not served: {d}")
     check("f32" in d["supports"]["layernorm/fwd"], f"supports {d['supports']}")
     if hasattr(torch.nn.functional, "rms_norm"):
         check("rmsnorm/fwd" in d["supports"], "rms_norm exists but is not offered")
@@ -107,8 +109,8 @@ def test_torch_run(tmp):
     errors = schema_errors(report)
     check(not errors, f"report fails the schema: {errors[:5]}")
     torch_cases = [c for c in report["cases"] if c["backend"] == "torch"]
-    # Two shapes x two dtypes, one distribution: each verified case starts
-    # torch three times (two verifications and the timing, about 2 s each).
+    # Two shapes x two dtypes, one distribution: each verified case runs
+    # three times (two verifications and the timing) in the one served process.
     check(len(torch_cases) == 2 * 2, f"{len(torch_cases)} torch cases, want 4")
     for c in torch_cases:
         check(c["peer"] and c["origin"]["kind"] == "external" and c["origin"]["externally_timed"],
@@ -148,7 +150,7 @@ def test_torch_run(tmp):
     # --stats) on a torch without F.rms_norm: a stand-in F.rms_norm in f32,
     # installed through sitecustomize, so the path runs on torch 1.13 too.
     # One shape (not square: rows and cols cannot be swapped unseen): the
-    # path does not depend on it, and each case starts torch twice.
+    # path does not depend on it.
     fake = os.path.join(tmp, "fake_rms")
     os.makedirs(fake, exist_ok=True)
     with open(os.path.join(fake, "sitecustomize.py"), "w") as f:
@@ -270,8 +272,7 @@ def test_backward_run(tmp):
     """lnbench verifies torch's backward through --external (LayerNorm and
     RMSNorm, f32 and bf16, with and without affine), tensor by tensor, then
     times it. One shape, not square (rows and cols cannot be swapped unseen):
-    no check here depends on the shape, and each verified case starts torch
-    twice (the second verification on fresh inputs)."""
+    no check here depends on the shape."""
     import torch
     out = os.path.join(tmp, "bwd.json")
     res = run([LNBENCH, "verify", "--external", EXTERNAL, "-b", "torch", "--op", "all", "--dir", "bwd",

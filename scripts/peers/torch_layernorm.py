@@ -89,7 +89,7 @@ def describe(folder):
         unsupported["rmsnorm/fwd"] = f"torch {torch.__version__} has no torch.nn.functional.rms_norm"
     with open(os.path.join(folder, "describe.json"), "w") as f:
         json.dump({"protocol": PROTOCOL, "description": f"PyTorch {torch.__version__} layer norm", "device": device_of(),
-                   "peer": True, "variants": variants, "supports": supports, "unsupported": unsupported}, f)
+                   "peer": True, "serve": True, "variants": variants, "supports": supports, "unsupported": unsupported}, f)
 
 
 def load(folder, name, dtype):
@@ -204,8 +204,7 @@ def run_backward(p, folder):
     return 0
 
 
-def main():
-    folder = sys.argv[-1]
+def main(folder):
     with open(os.path.join(folder, "problem.json")) as f:
         p = json.load(f)
     if p.get("protocol") != PROTOCOL:
@@ -241,5 +240,35 @@ def main():
     return 0
 
 
+def serve():
+    """lnbench's serve mode (describe.json "serve": true; docs/plugins.md):
+    one process, torch imported once, answers case after case. Each line of
+    stdin is a case's folder; the case runs as main() would run it, its stdout
+    and stderr in the folder's files, and its exit status goes back as one
+    line on the original stdout. Ends at the end of stdin."""
+    import traceback
+    reply = os.fdopen(os.dup(1), "w")
+    for line in sys.stdin:
+        folder = line.rstrip("\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(os.path.join(folder, "stdout.txt"), "w") as out, open(os.path.join(folder, "stderr.txt"), "w") as err:
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+        os.environ["LNBENCH_EXTERNAL_DIR"] = folder
+        try:
+            status = main(folder)
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except Exception:
+            traceback.print_exc()
+            status = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        reply.write(f"{status or 0}\n")
+        reply.flush()
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if sys.argv[-1] == "--serve" else main(sys.argv[-1]))

@@ -1,7 +1,9 @@
 #include "app/external_command.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,16 +94,10 @@ Json ReadJson(const fs::path& path, const std::string& what) {
   }
 }
 
-// Runs `command` with the folder as its last argument, through /bin/sh, in its
-// own process group, stdout and stderr into files of the folder. Returns ""
-// when it exited 0, else what happened. Kills the group after timeout_s.
-std::string RunCommand(const std::string& command, const fs::path& dir, double timeout_s) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
-  const std::string d = dir.string();
-  // --device N: the command's first visible GPU is lnbench's device N, so a
-  // command that uses "its" GPU (cuda:0, torch's default) runs on the same one.
+// Returns the CUDA_VISIBLE_DEVICES a command starts with ("" to leave it):
+// with --device N, the command's first visible GPU is lnbench's device N, so
+// a command that uses "its" GPU (cuda:0, torch's default) runs on the same one.
+std::string VisibleDevices() {
   std::string visible;
   if (GpuDeviceIndex() != 0) {
     visible = std::to_string(GpuDeviceIndex());
@@ -120,6 +116,31 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
       if (static_cast<size_t>(GpuDeviceIndex()) < ids.size()) visible = ids[GpuDeviceIndex()];
     }
   }
+  return visible;
+}
+
+// Returns what a finished command's wait status says ("" for exit 0), with
+// the last line of its stderr file.
+std::string StatusText(int status, const fs::path& stderr_file) {
+  const std::string last = LastLine(stderr_file);
+  const std::string tail = last.empty() ? "" : ": " + last;
+  if (WIFSIGNALED(status)) {
+    const char* abbrev = sigabbrev_np(WTERMSIG(status));
+    return fmt::format("crashed with SIG{}{}", abbrev ? abbrev : "?", tail);
+  }
+  if (WEXITSTATUS(status) != 0) return fmt::format("exited with status {}{}", WEXITSTATUS(status), tail);
+  return "";
+}
+
+// Runs `command` with the folder as its last argument, through /bin/sh, in its
+// own process group, stdout and stderr into files of the folder. Returns ""
+// when it exited 0, else what happened. Kills the group after timeout_s.
+std::string RunCommand(const std::string& command, const fs::path& dir, double timeout_s) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
+  const std::string d = dir.string();
+  const std::string visible = VisibleDevices();
   const pid_t pid = fork();
   if (pid < 0) throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
@@ -148,14 +169,7 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  const std::string last = LastLine(dir / "stderr.txt");
-  const std::string tail = last.empty() ? "" : ": " + last;
-  if (WIFSIGNALED(status)) {
-    const char* abbrev = sigabbrev_np(WTERMSIG(status));
-    return fmt::format("crashed with SIG{}{}", abbrev ? abbrev : "?", tail);
-  }
-  if (WEXITSTATUS(status) != 0) return fmt::format("exited with status {}{}", WEXITSTATUS(status), tail);
-  return "";
+  return StatusText(status, dir / "stderr.txt");
 }
 
 // A private folder, removed with everything in it.
@@ -178,10 +192,142 @@ class TempFolder {
   fs::path path_;
 };
 
+// A command that declared "serve": true in describe.json, started once and
+// kept: lnbench writes a case's folder as one line to its stdin, and the
+// command answers one line on its stdout, the exit status it would have
+// exited with. The case's own stdout and stderr go to the folder's files, as
+// for a command run per case. A command that times out is killed and one that
+// dies is reaped; either way the case is an error, and the next case starts a
+// new one. Closing its stdin (lnbench exits or drops the backend) ends it.
+// PyTorch's import alone takes 1.5 s here, and a verified and timed case runs
+// the command three times.
+class CommandServer {
+ public:
+  CommandServer(const std::string& command, const std::string& visible) {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+      throw RuntimeError(fmt::format("socketpair failed: {}", std::strerror(errno)));
+    const std::string err = (log_.path() / "stderr.txt").string();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_ = fork();
+    if (pid_ < 0) {
+      close(fds[0]);
+      close(fds[1]);
+      throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
+    }
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      // The socket is the command's stdin and stdout (dup2 clears CLOEXEC).
+      if (dup2(fds[1], 0) < 0 || dup2(fds[1], 1) < 0) _exit(126);
+      if (std::freopen(err.c_str(), "w", stderr) == nullptr) _exit(126);
+      if (!visible.empty()) setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
+      const std::string script = command + " \"$@\"";
+      execl("/bin/sh", "sh", "-c", script.c_str(), "sh", "--serve", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  CommandServer(const CommandServer&) = delete;
+  CommandServer& operator=(const CommandServer&) = delete;
+  ~CommandServer() {
+    if (fd_ >= 0) close(fd_);  // end of its input: the command returns
+    if (pid_ > 0) {
+      // A second for it to finish, then its whole group is killed.
+      int status = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          Kill();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+  }
+
+  // Serves the case in `dir`. Returns "" for status 0, else what happened;
+  // `alive` is false when the command is gone (killed after a timeout, or
+  // dead) and must not be used again.
+  std::string Serve(const fs::path& dir, double timeout_s, bool& alive) {
+    alive = false;
+    const std::string line = dir.string() + "\n";
+    if (dir.string().find('\n') != std::string::npos) throw RuntimeError("a folder name holds a newline");
+    for (size_t sent = 0; sent < line.size();) {
+      const ssize_t n = send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Died(dir);
+      sent += static_cast<size_t>(n);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    std::string reply;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        Kill();
+        return fmt::format("timed out after {}s (killed)", timeout_s);
+      }
+      pollfd p{fd_, POLLIN, 0};
+      const int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+      if (r < 0 && errno != EINTR) throw RuntimeError(fmt::format("poll failed: {}", std::strerror(errno)));
+      if (r <= 0) continue;
+      char buf[64];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Died(dir);
+      reply.append(buf, static_cast<size_t>(n));
+      if (reply.size() > 32) {
+        Kill();
+        return "answered with more than a status line (killed)";
+      }
+      const size_t nl = reply.find('\n');
+      if (nl == std::string::npos) continue;
+      const std::string word = reply.substr(0, nl);
+      char* end = nullptr;
+      const long code = std::strtol(word.c_str(), &end, 10);
+      if (nl + 1 != reply.size() || word.empty() || *end != '\0' || code < 0 || code > 255) {
+        Kill();
+        return fmt::format("answered '{}', not an exit status (killed)", word.substr(0, 32));
+      }
+      alive = true;
+      return StatusText(static_cast<int>(code) << 8, dir / "stderr.txt");
+    }
+  }
+
+ private:
+  // The command closed its end: reaps it and says how it ended.
+  std::string Died(const fs::path& dir) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    kill(-pid_, SIGKILL);  // anything it left running
+    pid_ = -1;
+    const std::string what = StatusText(status, dir / "stderr.txt");
+    const std::string own = LastLine(log_.path() / "stderr.txt");
+    const std::string last = LastLine(dir / "stderr.txt");
+    if (what.empty()) return fmt::format("ended in the middle of a case{}", last.empty() && !own.empty() ? ": " + own : "");
+    return last.empty() && !own.empty() ? what + ": " + own : what;
+  }
+  void Kill() {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+
+  TempFolder log_;  // the command's stderr outside of cases
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
 struct CommandDescription {
   std::string description;
   std::string device = "cpu";
   bool peer = false;  // someone else's implementation (PyTorch), labelled as a peer
+  bool serve = false;  // started once and fed case after case (CommandServer)
   std::vector<VariantInfo> variants;
   // "layernorm/fwd" -> dtypes it runs; ops absent here are unsupported.
   std::map<std::string, std::vector<std::string>> supports;
@@ -294,12 +440,23 @@ class ExternalBackend : public CpuBackend {
     return std::make_unique<ExternalCase>(*this, p, inputs, variant, options.threads);
   }
   const std::string& command() const { return command_; }
-  double timeout_s() const { return timeout_s_; }
+
+  // Runs the command on the case in `dir`: per case, or through the one
+  // command kept (a new one after a case that killed it).
+  std::string Execute(const fs::path& dir) const {
+    if (!d_.serve) return RunCommand(command_, dir, timeout_s_);
+    if (!server_) server_ = std::make_unique<CommandServer>(command_, VisibleDevices());
+    bool alive = false;
+    std::string what = server_->Serve(dir, timeout_s_, alive);
+    if (!alive) server_.reset();
+    return what;
+  }
 
  private:
   std::string name_, command_;
   CommandDescription d_;
   double timeout_s_;
+  mutable std::unique_ptr<CommandServer> server_;
 };
 
 ExternalCase::ExternalCase(const ExternalBackend& backend, const Problem& p, const HostTensors& inputs,
@@ -318,7 +475,7 @@ void ExternalCase::Invoke(const std::string& action, const Json& timing) {
   j["action"] = action;
   if (!timing.is_null()) j["timing"] = timing;
   std::ofstream((dir_.path() / "problem.json")) << j.dump(1) << "\n";
-  const std::string what = RunCommand(backend_.command(), dir_.path(), backend_.timeout_s());
+  const std::string what = backend_.Execute(dir_.path());
   if (!what.empty()) throw RuntimeError(fmt::format("{}: the external command {} (action {})", backend_.Name(), what, action));
 }
 
@@ -412,6 +569,7 @@ std::unique_ptr<Backend> MakeExternalBackend(const std::string& spec, double tim
     desc.description = d.value("description", name);
     desc.device = d.value("device", "cpu");
     desc.peer = d.value("peer", false);
+    desc.serve = d.value("serve", false);
     for (const Json& v : d.at("variants")) {
       VariantInfo info{v.at("name").get<std::string>(), v.value("description", "")};
       if (!ValidName(info.name)) throw bad("variant names are [a-z0-9_-]");
