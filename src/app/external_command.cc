@@ -132,6 +132,26 @@ std::string StatusText(int status, const fs::path& stderr_file) {
   return "";
 }
 
+// In a forked child: runs `command` through /bin/sh with `arg` as its last
+// argument (quoted: "$@"), with CUDA_VISIBLE_DEVICES set to `visible` unless
+// that is empty. Never returns.
+[[noreturn]] void ExecCommand(const std::string& command, const std::string& arg, const std::string& visible) {
+  if (!visible.empty()) setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
+  const std::string script = command + " \"$@\"";
+  execl("/bin/sh", "sh", "-c", script.c_str(), "sh", arg.c_str(), static_cast<char*>(nullptr));
+  _exit(127);
+}
+
+// Kills the process group led by `pid` (and `pid`, should it not lead one
+// yet) and reaps `pid`.
+void KillGroup(pid_t pid) {
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 // Runs `command` with the folder as its last argument, through /bin/sh, in its
 // own process group, stdout and stderr into files of the folder. Returns ""
 // when it exited 0, else what happened. Kills the group after timeout_s.
@@ -149,11 +169,7 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
     FILE* e = std::freopen(err.c_str(), "w", stderr);
     if (o == nullptr || e == nullptr) _exit(126);
     setenv("LNBENCH_EXTERNAL_DIR", d.c_str(), 1);
-    if (!visible.empty()) setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
-    // "$@" after the command: the folder is its last argument, quoted.
-    const std::string script = command + " \"$@\"";
-    execl("/bin/sh", "sh", "-c", script.c_str(), "sh", d.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+    ExecCommand(command, d, visible);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   int status = 0;
@@ -162,9 +178,7 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
     if (w == pid) break;
     if (w < 0 && errno != EINTR) throw RuntimeError(fmt::format("waitpid failed: {}", std::strerror(errno)));
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
+      KillGroup(pid);
       return fmt::format("timed out after {}s (killed)", timeout_s);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -221,10 +235,7 @@ class CommandServer {
       // The socket is the command's stdin and stdout (dup2 clears CLOEXEC).
       if (dup2(fds[1], 0) < 0 || dup2(fds[1], 1) < 0) _exit(126);
       if (std::freopen(err.c_str(), "w", stderr) == nullptr) _exit(126);
-      if (!visible.empty()) setenv("CUDA_VISIBLE_DEVICES", visible.c_str(), 1);
-      const std::string script = command + " \"$@\"";
-      execl("/bin/sh", "sh", "-c", script.c_str(), "sh", "--serve", static_cast<char*>(nullptr));
-      _exit(127);
+      ExecCommand(command, "--serve", visible);
     }
     close(fds[1]);
     fd_ = fds[0];
@@ -247,11 +258,12 @@ class CommandServer {
     }
   }
 
-  // Serves the case in `dir`. Returns "" for status 0, else what happened;
-  // `alive` is false when the command is gone (killed after a timeout, or
-  // dead) and must not be used again.
-  std::string Serve(const fs::path& dir, double timeout_s, bool& alive) {
-    alive = false;
+  // Whether the command still runs: false once it was killed (after a
+  // timeout or a bad answer) or found dead; such a server is not used again.
+  bool Alive() const { return pid_ > 0; }
+
+  // Serves the case in `dir`. Returns "" for status 0, else what happened.
+  std::string Serve(const fs::path& dir, double timeout_s) {
     const std::string line = dir.string() + "\n";
     if (dir.string().find('\n') != std::string::npos) throw RuntimeError("a folder name holds a newline");
     for (size_t sent = 0; sent < line.size();) {
@@ -290,7 +302,6 @@ class CommandServer {
         Kill();
         return fmt::format("answered '{}', not an exit status (killed)", word.substr(0, 32));
       }
-      alive = true;
       return StatusText(static_cast<int>(code) << 8, dir / "stderr.txt");
     }
   }
@@ -310,11 +321,7 @@ class CommandServer {
     return last.empty() && !own.empty() ? what + ": " + own : what;
   }
   void Kill() {
-    kill(-pid_, SIGKILL);
-    kill(pid_, SIGKILL);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    KillGroup(pid_);
     pid_ = -1;
   }
 
@@ -446,9 +453,8 @@ class ExternalBackend : public CpuBackend {
   std::string Execute(const fs::path& dir) const {
     if (!d_.serve) return RunCommand(command_, dir, timeout_s_);
     if (!server_) server_ = std::make_unique<CommandServer>(command_, VisibleDevices());
-    bool alive = false;
-    std::string what = server_->Serve(dir, timeout_s_, alive);
-    if (!alive) server_.reset();
+    std::string what = server_->Serve(dir, timeout_s_);
+    if (!server_->Alive()) server_.reset();
     return what;
   }
 
