@@ -4,21 +4,21 @@
 #
 #   bash scripts/gpu-check.sh OUTDIR [BUILD_DIR]     (BUILD_DIR or $LNBENCH_GPU_BUILD, default build-gpu)
 #
-# Steps, most important first, each with its own time limit, all within a
-# total budget ($LNBENCH_GPU_CHECK_BUDGET, default 270 s; a step that would
-# start with less than 10 s left is skipped and says so):
+# Steps in this order, correctness first, each with its own time limit, all
+# within a total budget ($LNBENCH_GPU_CHECK_BUDGET, default 420 s; a step that
+# would start with less than 10 s left is skipped and says so):
 #   device     nvidia-smi, the build's facts, `lnbench list`
-#   sass       cuobjdump: 16-byte LDG/STG, local memory, registers per kernel (if cuobjdump is there)
 #   tests      the GPU test binaries run directly (ctest does not survive a moved tree)
-#   verify     `lnbench verify -b cuda` (and -b cudnn, its untuned variants, when available)
-#   sweep      `lnbench run -b cuda` over H = 128 .. 131072, f32/bf16/f16, ~256 MiB inputs
-#   rmsnorm    the verify and the sweep again with `--op rmsnorm` (cuda, and cudnn's verify),
-#              when this lnbench has `--op` (issue 12); skipped with that reason otherwise
-#   backward   `lnbench verify --op all --dir bwd` (cuda; cudnn's backward variant) and the
-#              sweep with `--dir bwd`, when this lnbench has `--dir` (issue 13)
+#   verify     `lnbench verify -b cuda`: LayerNorm, RMSNorm (--op, issue 12) and both
+#              backward passes (--dir bwd, issue 13), each when this lnbench has the option
+#   sweep      `lnbench run -b cuda` over H = 128 .. 131072, ~256 MiB inputs: LayerNorm and
+#              RMSNorm forward (f32/bf16/f16), both backward (f32/bf16); batch 1 (1x768, 1x4096)
 #   memcheck, racecheck, synccheck   compute-sanitizer on the tests' small sweep (if it is there)
-#   torch      scripts/peers/torch_layernorm.py on the same sweep (if torch sees a GPU)
-#   cudnn      the same sweep on the cuDNN peer (if available and time is left)
+#   cudnn      verify (forward variants, backward) and the same sweeps on the cuDNN peer
+#   torch      scripts/peers/torch_layernorm.py (if torch sees a GPU): eager on the sweeps,
+#              forward and backward; torch.compile on four widths, bf16
+#   variants   every cuda variant side by side at four widths, and H = 1<<20
+#   sass       cuobjdump: 16-byte LDG/STG, local memory, registers per kernel (if cuobjdump is there)
 # Logs, gtest XML and JSON reports go to OUTDIR; a summary table is printed last.
 # Exit: 0 all run steps passed, 1 a step failed, 2 usage.
 set -u -o pipefail
@@ -29,7 +29,7 @@ if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
 fi
 outdir=$1
 build=${2:-${LNBENCH_GPU_BUILD:-build-gpu}}
-budget=${LNBENCH_GPU_CHECK_BUDGET:-270}
+budget=${LNBENCH_GPU_CHECK_BUDGET:-420}
 mkdir -p "$outdir" || exit 2
 outdir=$(cd "$outdir" && pwd)
 if [[ ! -x "$build/lnbench" ]]; then
@@ -134,62 +134,7 @@ grep -qE '^cudnn( \(peer\))?: available' "$outdir/list.log" && cudnn_ok=1
 cudnn_variants=$(awk '/^cudnn/ {on = 1; next} /^[^ ]/ {on = 0} on && /^    [a-z]/ {print $1}' \
   "$outdir/list.log" | grep -v tuned | grep -v backward | paste -sd, -)
 
-# --- the standard sweep -----------------------------------------------------------
-TAIL=60 step sweep-cuda 150 "$lnbench" run -b cuda --shape "$sweep_shapes" --dtype f32,bf16,f16 \
-  --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda.json"
-
-# Every variant side by side at three widths, and the 1<<20 path.
-TAIL=40 step variants-cuda 60 "$lnbench" run -b cuda --variant all --shape 65536x1024,16384x4096,4096x16384 \
-  --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/variants-cuda.json"
-TAIL=12 step large-cuda 40 "$lnbench" run -b cuda --variant all --shape 64x1048576 \
-  --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/large-cuda.json"
-
-# --- verify ---------------------------------------------------------------------
-TAIL=4 step verify-cuda 90 "$lnbench" verify -b cuda -q --json "$outdir/verify-cuda.json"
-if ((cudnn_ok)); then
-  TAIL=4 step verify-cudnn 60 "$lnbench" verify -b cudnn ${cudnn_variants:+--variant "$cudnn_variants"} \
-    -q --json "$outdir/verify-cudnn.json"
-else
-  skip verify-cudnn "cudnn backend not available (see list.log)"
-fi
-
-# --- backward (issue 13): verify both norms' backward, before the longer steps ------
-# Only a build with --dir has backward ops; an older one says so.
-has_dir=0
-"$lnbench" verify --help 2>&1 | grep -q -- '--dir' && has_dir=1
-if ((has_dir)); then
-  TAIL=4 step verify-cuda-bwd 90 "$lnbench" verify -b cuda --op all --dir bwd -q \
-    --json "$outdir/verify-cuda-bwd.json"
-  if ((cudnn_ok)); then
-    TAIL=4 step verify-cudnn-bwd 60 "$lnbench" verify -b cudnn --op all --dir bwd \
-      --variant backward -q --json "$outdir/verify-cudnn-bwd.json"
-  fi
-else
-  skip backward "this lnbench has no --dir (issue 13); cuda_backend_test still checks backward"
-fi
-
-# --- rmsnorm: the same verify, then the same sweep, with --op rmsnorm ---------------
-# Only a build with the op-generic CLI (issue 12) has --op; an older one says so.
-if "$lnbench" verify --help 2>&1 | grep -q -- '--op'; then
-  TAIL=4 step verify-cuda-rmsnorm 90 "$lnbench" verify -b cuda --op rmsnorm -q \
-    --json "$outdir/verify-cuda-rmsnorm.json"
-  if ((cudnn_ok)); then
-    TAIL=4 step verify-cudnn-rmsnorm 60 "$lnbench" verify -b cudnn --op rmsnorm \
-      ${cudnn_variants:+--variant "$cudnn_variants"} -q --json "$outdir/verify-cudnn-rmsnorm.json"
-  fi
-  TAIL=60 step sweep-cuda-rmsnorm 150 "$lnbench" run -b cuda --op rmsnorm --shape "$sweep_shapes" \
-    --dtype f32,bf16,f16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-rmsnorm.json"
-else
-  skip rmsnorm "this lnbench has no --op (the op-generic CLI of issue 12); cuda_backend_test still checks rmsnorm"
-fi
-
-# The backward sweep: both norms, f32 and bf16, the same shapes.
-if ((has_dir)); then
-  TAIL=40 step sweep-cuda-bwd 120 "$lnbench" run -b cuda --op all --dir bwd --shape "$sweep_shapes" \
-    --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-bwd.json"
-fi
-
-# --- tests ----------------------------------------------------------------------
+# --- tests: the GPU test binaries (correctness first) ---------------------------------
 for t in cuda_plan_test cuda_backend_test cudnn_backend_test; do
   bin="$build/tests/$t"
   if [[ ! -x "$bin" ]]; then
@@ -201,6 +146,39 @@ for t in cuda_plan_test cuda_backend_test cudnn_backend_test; do
   TAIL=6 step "$t" "$limit" "$bin" --gtest_output="xml:$outdir/$t.xml"
   grep -E '^\[  FAILED  \]|Failure$' "$outdir/$t.log" | head -n 20 | sed 's/^/   /'
 done
+
+# --- verify: every op and direction on cuda ------------------------------------------
+has_op=0 has_dir=0
+"$lnbench" verify --help 2>&1 | grep -q -- '--op' && has_op=1
+"$lnbench" verify --help 2>&1 | grep -q -- '--dir' && has_dir=1
+TAIL=4 step verify-cuda 90 "$lnbench" verify -b cuda -q --json "$outdir/verify-cuda.json"
+if ((has_op)); then
+  TAIL=4 step verify-cuda-rmsnorm 90 "$lnbench" verify -b cuda --op rmsnorm -q \
+    --json "$outdir/verify-cuda-rmsnorm.json"
+else
+  skip rmsnorm "this lnbench has no --op (the op-generic CLI of issue 12); cuda_backend_test still checks rmsnorm"
+fi
+if ((has_dir)); then
+  TAIL=4 step verify-cuda-bwd 90 "$lnbench" verify -b cuda --op all --dir bwd -q \
+    --json "$outdir/verify-cuda-bwd.json"
+else
+  skip backward "this lnbench has no --dir (issue 13); cuda_backend_test still checks backward"
+fi
+
+# --- the standard sweeps on cuda: LayerNorm, RMSNorm, both backward ------------------
+TAIL=20 step sweep-cuda 150 "$lnbench" run -b cuda --shape "$sweep_shapes" --dtype f32,bf16,f16 \
+  --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda.json"
+if ((has_op)); then
+  TAIL=20 step sweep-cuda-rmsnorm 150 "$lnbench" run -b cuda --op rmsnorm --shape "$sweep_shapes" \
+    --dtype f32,bf16,f16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-rmsnorm.json"
+fi
+if ((has_dir)); then
+  TAIL=20 step sweep-cuda-bwd 120 "$lnbench" run -b cuda --op all --dir bwd --shape "$sweep_shapes" \
+    --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-bwd.json"
+fi
+# Batch 1 (graph replay of back-to-back calls), forward and backward.
+TAIL=12 step batch1-cuda 40 "$lnbench" run -b cuda --op all --dir all --shape 1x768,1x4096 \
+  --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/batch1-cuda.json"
 
 # --- compute-sanitizer on a small sweep -------------------------------------------
 if command -v compute-sanitizer >/dev/null 2>&1; then
@@ -216,21 +194,50 @@ else
   skip memcheck "compute-sanitizer not on PATH"
 fi
 
-# --- peers on the same sweep -------------------------------------------------------
+# --- cuDNN: verify, then the sweeps ---------------------------------------------------
+if ((cudnn_ok)); then
+  TAIL=4 step verify-cudnn 60 "$lnbench" verify -b cudnn ${cudnn_variants:+--variant "$cudnn_variants"} \
+    -q --json "$outdir/verify-cudnn.json"
+  if ((has_dir)); then
+    TAIL=4 step verify-cudnn-bwd 60 "$lnbench" verify -b cudnn --op all --dir bwd \
+      --variant backward -q --json "$outdir/verify-cudnn-bwd.json"
+    TAIL=20 step sweep-cudnn-bwd 90 "$lnbench" run -b cudnn --op all --dir bwd --variant backward \
+      --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 --min-samples 10 \
+      --json "$outdir/sweep-cudnn-bwd.json"
+  fi
+  TAIL=20 step sweep-cudnn 120 "$lnbench" run -b cudnn --shape "$sweep_shapes" --dtype f32,bf16,f16 \
+    --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cudnn.json"
+else
+  skip cudnn "cudnn backend not available (see list.log)"
+fi
+
+# --- PyTorch on the same sweeps: eager on all of it, compile on four widths ---------
 torch_script="$repo/scripts/peers/torch_layernorm.py"
+compile_shapes=$(tr , '\n' <<<"1024,4096,16384,65536" | while read -r h; do printf '%sx%s,' $(((256 << 20) / (h * 4))) "$h"; done)
+compile_shapes=${compile_shapes%,}
 if [[ ! -f "$torch_script" ]]; then
   skip torch "scripts/peers/torch_layernorm.py absent"
 elif ! python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
   skip torch "python3 cannot import torch with CUDA"
 else
-  TAIL=25 step torch 90 "$lnbench" run --external "torch=python3 $torch_script --device cuda" -b torch \
-    --variant "${LNBENCH_TORCH_BACKENDS:-eager,compile}" --shape "$sweep_shapes" \
-    --dtype "${LNBENCH_TORCH_DTYPES:-f32,bf16,f16}" --time-budget 0.1 --json "$outdir/sweep-torch.json"
+  torch_ext="torch=python3 $torch_script --device cuda"
+  TAIL=8 step torch 90 "$lnbench" run --external "$torch_ext" -b torch --variant eager \
+    --op all --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 --json "$outdir/sweep-torch.json"
+  if ((has_dir)); then
+    TAIL=8 step torch-bwd 90 "$lnbench" run --external "$torch_ext" -b torch --variant eager \
+      --op all --dir bwd --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 \
+      --json "$outdir/sweep-torch-bwd.json"
+  fi
+  TAIL=8 step torch-compile 100 "$lnbench" run --external "$torch_ext" -b torch --variant compile \
+    --op all --dir all --shape "$compile_shapes" --dtype bf16 --time-budget 0.1 \
+    --json "$outdir/sweep-torch-compile.json"
 fi
-if ((cudnn_ok)) && ((budget - (SECONDS - start) >= 60)); then
-  TAIL=50 step sweep-cudnn 120 "$lnbench" run -b cudnn --shape "$sweep_shapes" --dtype f32,bf16,f16 \
-    --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cudnn.json"
-fi
+
+# --- every cuda variant side by side at three widths, and the 1<<20 path ------------
+TAIL=12 step variants-cuda 60 "$lnbench" run -b cuda --variant all --shape 65536x1024,16384x4096,4096x16384,2048x32768 \
+  --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/variants-cuda.json"
+TAIL=12 step large-cuda 40 "$lnbench" run -b cuda --variant all --shape 64x1048576 \
+  --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/large-cuda.json"
 
 # --- sass: static review of what nvcc made of the kernels -----------------------
 if command -v cuobjdump >/dev/null 2>&1; then
@@ -273,7 +280,7 @@ fi
     python3 - "$outdir" <<'PY'
 import glob, json, os, sys
 out = sys.argv[1]
-for path in sorted(glob.glob(os.path.join(out, "sweep-*.json"))):
+for path in sorted(glob.glob(os.path.join(out, "sweep-*.json")) + glob.glob(os.path.join(out, "batch1-*.json"))):
     try:
         rep = json.load(open(path))
     except Exception as e:  # a cut-off run leaves no file; a bad one says so
@@ -292,17 +299,21 @@ for path in sorted(glob.glob(os.path.join(out, "sweep-*.json"))):
     table = {}
     for c in rep.get("cases", []):
         p = c["problem"]
-        key = (c.get("backend", "?"), p["cols"], p["rows"])
+        key = (c.get("backend", "?"), p.get("op", "layernorm")[:3] + "/" + p.get("dir", "fwd"), p["cols"], p["rows"])
         t = c.get("throughput") or {}
-        if c["status"] == "passed" and t:
+        tm = c.get("timing") or {}
+        if c["status"] == "passed" and t and p["rows"] == 1:
+            # Batch 1: the time per call says more than a fraction of the ceiling.
+            cell = f"{1e6 * num(tm.get('median_s')):8.2f} us {c.get('variant', '')[:8]:<8}"
+        elif c["status"] == "passed" and t:
             cell = (f"{num(t.get('bandwidth_gbps')):6.0f} {100 * num(t.get('fraction_of_ceiling')):3.0f}% "
                     f"{c.get('variant', '')[:8]:<8}")
         else:
             cell = f"{c['status'][:22]:<22}"
         table.setdefault(key, {})[p["dtype"]] = cell
-    print(f"{'backend':<14} {'H':>7} {'rows':>7} | {'f32 GB/s %ceil variant':<22} | {'bf16':<22} | {'f16':<22}")
-    for (backend, h, rows), cells in sorted(table.items()):
-        print(f"{backend[:14]:<14} {h:>7} {rows:>7} | "
+    print(f"{'backend':<10} {'op':<7} {'H':>7} {'rows':>7} | {'f32 GB/s %ceil variant':<22} | {'bf16':<22} | {'f16':<22}")
+    for (backend, op, h, rows), cells in sorted(table.items()):
+        print(f"{backend[:10]:<10} {op:<7} {h:>7} {rows:>7} | "
               + " | ".join(f"{cells.get(d, '-'):<22}" for d in ("f32", "bf16", "f16")))
     s = rep.get("summary", {})
     print(f"cases {s.get('cases')}: {s.get('passed')} passed, {s.get('failed')} failed, "
