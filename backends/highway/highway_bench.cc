@@ -331,6 +331,8 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    // Everything here is timed back to back: the pools' waits spin throughout.
+    lnbench::ScopedPoolSpinning spinning;
     return lnbench::Main(argc, argv);
   } catch (const lnbench::UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -116,6 +116,19 @@ class OpDescriptor {
   BytesModel CountBytes(const Problem& problem) const;
 };
 
+// Calls fn(row, col, i0, i1) for each row's part [i0, i1) of the element range
+// [begin, end) of a rows x cols tensor, `col` being i0's column: ErrorScales
+// works out a row's values once, not per element.
+template <class Fn>
+void ForRowSpans(int64_t begin, int64_t end, int64_t cols, Fn&& fn) {
+  for (int64_t i = begin; i < end;) {
+    const int64_t row = i / cols, col = i - row * cols;
+    const int64_t stop = end - i < cols - col ? end : i + (cols - col);
+    fn(row, col, i, stop);
+    i = stop;
+  }
+}
+
 // Returns the descriptor of the problem's norm and direction. Throws
 // UsageError for a combination no op file implements yet.
 const OpDescriptor& OpFor(const Problem& problem);

@@ -1,5 +1,12 @@
 // A fixed pool of worker threads, created once and reused for every call,
 // so that timing a threaded kernel does not time thread creation.
+//
+// Waiting: after each job a worker spins for 200 us while a ScopedPoolSpinning
+// is alive (the timed loops), so back-to-back timed calls never pay a
+// condition variable's wake-up, and for 20 us otherwise (inputs, references,
+// verification), where the caller's serial work between two calls made the
+// 200 us spin a third of `lnbench verify`'s CPU time: CPU another process on
+// the machine (the other test of a 2-core CI runner) could have used.
 #ifndef LNBENCH_CORE_THREAD_POOL_H_
 #define LNBENCH_CORE_THREAD_POOL_H_
 
@@ -46,6 +53,17 @@ class ThreadPool {
   int job_chunks_ = 0;
   std::exception_ptr error_;
   std::mutex error_mutex_;
+};
+
+// While one is alive, every pool's workers spin 200 us between jobs (see above); they nest.
+class ScopedPoolSpinning {
+ public:
+  ScopedPoolSpinning();
+  ~ScopedPoolSpinning();
+  ScopedPoolSpinning(const ScopedPoolSpinning&) = delete;
+  ScopedPoolSpinning& operator=(const ScopedPoolSpinning&) = delete;
+  // Whether any is alive.
+  static bool Active();
 };
 
 // Returns the number of hardware threads (at least 1).

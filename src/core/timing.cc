@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/thread_pool.h"
+
 namespace lnbench {
 
 TimingResult Measure(PreparedCase& prepared, const TimingConfig& config) {
@@ -17,6 +19,8 @@ TimingResult Measure(PreparedCase& prepared, const TimingConfig& config) {
     return r;
   }
   using Clock = std::chrono::steady_clock;
+  // The pools' waits spin while timed runs follow each other (thread_pool.h).
+  ScopedPoolSpinning spinning;
   // Warm-up: caches, clocks, lazy initialisation; also estimates one run's time.
   const auto warm_start = Clock::now();
   double one_run = 0;

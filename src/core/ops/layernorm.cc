@@ -77,14 +77,16 @@ class LayerNormForward : public OpDescriptor {
         const float* beta = p.affine ? in.get<const float>(TensorId::kBeta) : nullptr;
         const void* x = in.get(TensorId::kX);
         const int64_t cols = p.cols;
-        for (int64_t i = begin; i < end; ++i) {
-          const int64_t row = i / cols, col = i - row * cols;
-          const double n = (LoadAsDouble(p.dtype, x, i) - mean[row]) * rstd[row];
-          const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
-          const double b = beta ? std::fabs(static_cast<double>(beta[col])) : 0.0;
-          const double spread = std::sqrt(std::max(0.0, 1.0 - p.eps * rstd[row] * rstd[row]));
-          scale[i - begin] = g * (std::fabs(n) + spread) + b;
-        }
+        ForRowSpans(begin, end, cols, [&](int64_t row, int64_t col, int64_t i0, int64_t i1) {
+          const double m = mean[row], r = rstd[row];
+          const double spread = std::sqrt(std::max(0.0, 1.0 - p.eps * r * r));
+          for (int64_t i = i0; i < i1; ++i, ++col) {
+            const double n = (LoadAsDouble(p.dtype, x, i) - m) * r;
+            const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+            const double b = beta ? std::fabs(static_cast<double>(beta[col])) : 0.0;
+            scale[i - begin] = g * (std::fabs(n) + spread) + b;
+          }
+        });
         return;
       }
       case TensorId::kMean:

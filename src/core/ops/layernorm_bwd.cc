@@ -109,15 +109,16 @@ class LayerNormBackward : public OpDescriptor {
         const void* x = in.get(TensorId::kX);
         const void* dy = in.get(TensorId::kDy);
         const int64_t cols = p.cols;
-        for (int64_t i = begin; i < end; ++i) {
-          const int64_t row = i / cols, col = i - row * cols;
-          const double rs = rstd[row];
-          const double xhat = (LoadAsDouble(p.dtype, x, i) - mean[row]) * rs;
-          const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
-          scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) +
-                                              row_mag[2 * row] +
-                                              std::fabs(xhat) * row_mag[2 * row + 1]);
-        }
+        ForRowSpans(begin, end, cols, [&](int64_t row, int64_t col, int64_t i0, int64_t i1) {
+          const double rs = rstd[row], m = mean[row];
+          const double a = row_mag[2 * row], b = row_mag[2 * row + 1];
+          for (int64_t i = i0; i < i1; ++i, ++col) {
+            const double xhat = (LoadAsDouble(p.dtype, x, i) - m) * rs;
+            const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+            scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) + a +
+                                                std::fabs(xhat) * b);
+          }
+        });
         return;
       }
       case TensorId::kDgamma:

@@ -73,11 +73,13 @@ class RmsNormForward : public OpDescriptor {
       const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
       const void* x = in.get(TensorId::kX);
       const int64_t cols = p.cols;
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t row = i / cols, col = i - row * cols;
-        const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
-        scale[i - begin] = g * std::fabs(LoadAsDouble(p.dtype, x, i)) * rrms[row];
-      }
+      ForRowSpans(begin, end, cols, [&](int64_t row, int64_t col, int64_t i0, int64_t i1) {
+        const double r = rrms[row];
+        for (int64_t i = i0; i < i1; ++i, ++col) {
+          const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+          scale[i - begin] = g * std::fabs(LoadAsDouble(p.dtype, x, i)) * r;
+        }
+      });
       return;
     }
     for (int64_t r = begin; r < end; ++r) {

@@ -93,14 +93,15 @@ class RmsNormBackward : public OpDescriptor {
         const void* x = in.get(TensorId::kX);
         const void* dy = in.get(TensorId::kDy);
         const int64_t cols = p.cols;
-        for (int64_t i = begin; i < end; ++i) {
-          const int64_t row = i / cols, col = i - row * cols;
-          const double rs = rrms[row];
-          const double xhat = LoadAsDouble(p.dtype, x, i) * rs;
-          const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
-          scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) +
-                                              std::fabs(xhat) * row_mag[row]);
-        }
+        ForRowSpans(begin, end, cols, [&](int64_t row, int64_t col, int64_t i0, int64_t i1) {
+          const double rs = rrms[row], mag = row_mag[row];
+          for (int64_t i = i0; i < i1; ++i, ++col) {
+            const double xhat = LoadAsDouble(p.dtype, x, i) * rs;
+            const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
+            scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) +
+                                                std::fabs(xhat) * mag);
+          }
+        });
         return;
       }
       case TensorId::kDgamma:  // sum over rows of |dy xhat|
