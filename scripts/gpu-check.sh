@@ -14,9 +14,9 @@
 #   sweep      `lnbench run -b cuda` over H = 128 .. 131072, ~256 MiB inputs: LayerNorm and
 #              RMSNorm forward (f32/bf16/f16), both backward (f32/bf16); batch 1 (1x768, 1x4096)
 #   memcheck, racecheck, synccheck   compute-sanitizer on the tests' small sweep (if it is there)
-#   cudnn      verify (forward variants, backward) and the same sweeps on the cuDNN peer
-#   torch      scripts/peers/torch_layernorm.py (if torch sees a GPU): eager on the sweeps,
-#              forward and backward; torch.compile on four widths, bf16
+#   cudnn      verify (forward variants, backward) and the backward sweep on the cuDNN peer
+#   torch      scripts/peers/torch_layernorm.py (if torch sees a GPU) at five widths: eager
+#              backward and forward, torch.compile (bf16, two widths); then cuDNN's forward sweep
 #   variants   every cuda variant side by side at four widths, and H = 1<<20
 #   sass       cuobjdump: 16-byte LDG/STG, local memory, registers per kernel (if cuobjdump is there)
 # Logs, gtest XML and JSON reports go to OUTDIR; a summary table is printed last.
@@ -194,43 +194,51 @@ else
   skip memcheck "compute-sanitizer not on PATH"
 fi
 
-# --- cuDNN: verify, then the sweeps ---------------------------------------------------
+# --- cuDNN: verify, the backward sweep (torch follows), the forward sweep last ----
+torch_script="$repo/scripts/peers/torch_layernorm.py"
+# PyTorch at five widths: each case writes and reads its 256 MiB of inputs
+# through files, so the full sweep does not fit a lease (2026-12-04: the
+# forward alone ran past 60 s).
+torch_shapes=$(tr , '\n' <<<"512,1024,4096,16384,65536" | while read -r h; do printf '%sx%s,' $(((256 << 20) / (h * 4))) "$h"; done)
+torch_shapes=${torch_shapes%,}
+torch_ok=0
+if [[ -f "$torch_script" ]] && python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  torch_ok=1
+fi
+torch_ext="torch=python3 $torch_script --device cuda"
 if ((cudnn_ok)); then
   TAIL=4 step verify-cudnn 60 "$lnbench" verify -b cudnn ${cudnn_variants:+--variant "$cudnn_variants"} \
     -q --json "$outdir/verify-cudnn.json"
   if ((has_dir)); then
     TAIL=4 step verify-cudnn-bwd 60 "$lnbench" verify -b cudnn --op all --dir bwd \
       --variant backward -q --json "$outdir/verify-cudnn-bwd.json"
-    TAIL=20 step sweep-cudnn-bwd 90 "$lnbench" run -b cudnn --op all --dir bwd --variant backward \
+    TAIL=20 step sweep-cudnn-bwd 100 "$lnbench" run -b cudnn --op all --dir bwd --variant backward \
       --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 --min-samples 10 \
       --json "$outdir/sweep-cudnn-bwd.json"
   fi
-  TAIL=20 step sweep-cudnn 120 "$lnbench" run -b cudnn --shape "$sweep_shapes" --dtype f32,bf16,f16 \
-    --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cudnn.json"
 else
   skip cudnn "cudnn backend not available (see list.log)"
 fi
 
-# --- PyTorch on the same sweeps: eager on all of it, compile on four widths ---------
-torch_script="$repo/scripts/peers/torch_layernorm.py"
-compile_shapes=$(tr , '\n' <<<"1024,4096,16384,65536" | while read -r h; do printf '%sx%s,' $(((256 << 20) / (h * 4))) "$h"; done)
-compile_shapes=${compile_shapes%,}
-if [[ ! -f "$torch_script" ]]; then
-  skip torch "scripts/peers/torch_layernorm.py absent"
-elif ! python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-  skip torch "python3 cannot import torch with CUDA"
+# --- PyTorch at five widths: eager backward and forward, then torch.compile -------
+if ((torch_ok == 0)); then
+  skip torch "no scripts/peers/torch_layernorm.py, or python3 cannot import torch with CUDA"
 else
-  torch_ext="torch=python3 $torch_script --device cuda"
-  TAIL=8 step torch 90 "$lnbench" run --external "$torch_ext" -b torch --variant eager \
-    --op all --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 --json "$outdir/sweep-torch.json"
   if ((has_dir)); then
     TAIL=8 step torch-bwd 90 "$lnbench" run --external "$torch_ext" -b torch --variant eager \
-      --op all --dir bwd --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 \
+      --op all --dir bwd --shape "$torch_shapes" --dtype f32,bf16 --time-budget 0.05 \
       --json "$outdir/sweep-torch-bwd.json"
   fi
+  TAIL=8 step torch 90 "$lnbench" run --external "$torch_ext" -b torch --variant eager \
+    --op all --shape "$torch_shapes" --dtype f32,bf16 --time-budget 0.05 --json "$outdir/sweep-torch.json"
   TAIL=8 step torch-compile 100 "$lnbench" run --external "$torch_ext" -b torch --variant compile \
-    --op all --dir all --shape "$compile_shapes" --dtype bf16 --time-budget 0.1 \
+    --op all --dir all --shape "$(cut -d, -f2,3 <<<"$torch_shapes")" --dtype bf16 --time-budget 0.05 \
     --json "$outdir/sweep-torch-compile.json"
+fi
+
+if ((cudnn_ok)); then
+  TAIL=20 step sweep-cudnn 120 "$lnbench" run -b cudnn --shape "$sweep_shapes" --dtype f32,bf16,f16 \
+    --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cudnn.json"
 fi
 
 # --- every cuda variant side by side at three widths, and the 1<<20 path ------------

@@ -252,12 +252,17 @@ TEST(CudnnLoader, ResolvesEveryEntryPointOfARealLibrary) {
 // non-zero variance (errors up to 2.2 in y), rows far from zero or with a
 // tiny spread lose the mean's precision, and rows holding NaN/Inf get a
 // finite rstd of 0 (y itself is NaN as it should be). Asserted both ways.
+// bf16 tinyvar joined on an H200 (cuDNN 9.14.0, 2026-12-04), against the
+// bound that since issue 11 judges 16-bit outputs against the unrounded
+// reference: 4 to 1220 elements per shape 1.4x to 3.0x over the compute
+// allowance, about half a bf16 ulp off (f16 tinyvar passes these shapes).
 bool KnownToFail(Distribution dist, DType dtype) {
   static const std::set<std::pair<Distribution, DType>> failing = {
       {Distribution::kOffset1e4, DType::kF32},  {Distribution::kOffset1e4, DType::kBF16},
       {Distribution::kOffset1e4, DType::kF16},  {Distribution::kOffset1e6, DType::kF32},
       {Distribution::kOffset1e6, DType::kBF16}, {Distribution::kOffset1e6, DType::kF16},
-      {Distribution::kTinyVariance, DType::kF32}, {Distribution::kConstant, DType::kF32},
+      {Distribution::kTinyVariance, DType::kF32}, {Distribution::kTinyVariance, DType::kBF16},
+      {Distribution::kConstant, DType::kF32},
       {Distribution::kConstant, DType::kBF16},  {Distribution::kConstant, DType::kF16},
       {Distribution::kSpecial, DType::kF32},    {Distribution::kSpecial, DType::kBF16},
       {Distribution::kSpecial, DType::kF16},
