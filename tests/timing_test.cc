@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -106,13 +107,13 @@ TEST(ThreadPoolSpin, IdleWorkersSpinLongOnlyInTimedLoops) {
     return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
   };
   auto calls = [&] {
-    int64_t sum = 0;
+    std::atomic<int64_t> sum{0};  // the two chunks run at once
     const double t0 = cpu_seconds();
     for (int i = 0; i < 200; ++i) {
-      pool.ParallelFor(2, [&](int64_t b, int64_t e) { sum += e - b; });
+      pool.ParallelFor(2, [&](int64_t b, int64_t e) { sum.fetch_add(e - b); });
       std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the caller's serial work
     }
-    EXPECT_EQ(sum, 400);
+    EXPECT_EQ(sum.load(), 400);
     return cpu_seconds() - t0;
   };
   EXPECT_FALSE(ScopedPoolSpinning::Active());
