@@ -10,12 +10,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <limits>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/generators.h"
+#include "core/timing.h"
 
 namespace lnbench {
 namespace {
@@ -439,11 +439,6 @@ TEST(MetricsTest, EmptyProblemPasses) {
 // Disabled by default (it allocates 1.3 GB); run with
 //   metrics_test --gtest_also_run_disabled_tests --gtest_filter='*VerificationCost*'
 TEST(MetricsTest, DISABLED_VerificationCostOf256MiB) {
-  auto cpu = [] {
-    timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-  };
   auto wall = [] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -456,12 +451,12 @@ TEST(MetricsTest, DISABLED_VerificationCostOf256MiB) {
     p.stats = true;
     HostBuffer x(static_cast<size_t>(p.elements()) * 4), y(static_cast<size_t>(p.elements()) * 4);
     std::vector<float> g(p.cols), b(p.cols), m(p.rows), r(p.rows);
-    const double c0 = cpu(), w0 = wall();
+    const double c0 = ProcessCpuSeconds(), w0 = wall();
     FillInput(p, x.data(), pool);
     FillAffine(p, g.data(), b.data());
-    const double c1 = cpu(), w1 = wall();
+    const double c1 = ProcessCpuSeconds(), w1 = wall();
     const Reference ref = ComputeReference(p, x.data(), g.data(), b.data(), pool);
-    const double c2 = cpu(), w2 = wall();
+    const double c2 = ProcessCpuSeconds(), w2 = wall();
     pool.ParallelFor(p.elements(), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) y.as<float>()[i] = static_cast<float>(ref.y_data()[i]);
     });
@@ -469,10 +464,10 @@ TEST(MetricsTest, DISABLED_VerificationCostOf256MiB) {
       m[i] = static_cast<float>(ref.mean_data()[i]);
       r[i] = static_cast<float>(ref.rstd_data()[i]);
     }
-    const double c3 = cpu(), w3 = wall();
+    const double c3 = ProcessCpuSeconds(), w3 = wall();
     const Accuracy a = CheckOutputs(p, test_support::LnIn(x.data(), g.data(), b.data()),
                                     test_support::LnOut(y.data(), m.data(), r.data()), ref, pool);
-    const double c4 = cpu(), w4 = wall();
+    const double c4 = ProcessCpuSeconds(), w4 = wall();
     EXPECT_TRUE(a.passed);
     std::printf(
         "%s, %d threads: fill %.3f s wall / %.3f s cpu, reference %.3f / %.3f, check %.3f / "

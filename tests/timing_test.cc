@@ -1,8 +1,6 @@
 // Statistics, the measurement loop's stopping rules, shapes and sizes.
 #include <gtest/gtest.h>
 
-#include <time.h>
-
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -101,20 +99,15 @@ TEST(Measure, ShortRunsAreBatchedAndColdRunsAreNot) {
 // Inside a ScopedPoolSpinning the long spin is back.
 TEST(ThreadPoolSpin, IdleWorkersSpinLongOnlyInTimedLoops) {
   ThreadPool pool(2);
-  auto cpu_seconds = [] {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-  };
   auto calls = [&] {
     std::atomic<int64_t> sum{0};  // the two chunks run at once
-    const double t0 = cpu_seconds();
+    const double t0 = ProcessCpuSeconds();
     for (int i = 0; i < 200; ++i) {
       pool.ParallelFor(2, [&](int64_t b, int64_t e) { sum.fetch_add(e - b); });
       std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the caller's serial work
     }
     EXPECT_EQ(sum.load(), 400);
-    return cpu_seconds() - t0;
+    return ProcessCpuSeconds() - t0;
   };
   EXPECT_FALSE(ScopedPoolSpinning::Active());
   const double idle = calls();

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "core/host_buffer.h"
 #include "core/problem.h"
 #include "core/thread_pool.h"
+#include "core/timing.h"
 
 namespace lnbench {
 namespace {
@@ -79,13 +79,6 @@ std::unique_ptr<PreparedCase> PrepareOn(const char* backend, const Problem& p,
   const Verdict v = b->Supports(p, o);
   if (!v.ok) throw UsageError(std::string(backend) + ": " + v.reason);
   return b->Prepare(p, in, o);
-}
-
-// Returns the CPU time of this process (all threads) in seconds.
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // DRAM-sized: fraction of the copy ceiling (the faster of memcpy and the

@@ -1,5 +1,7 @@
 #include "core/timing.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -7,6 +9,12 @@
 #include "core/thread_pool.h"
 
 namespace lnbench {
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 TimingResult Measure(PreparedCase& prepared, const TimingConfig& config) {
   TimingResult r;

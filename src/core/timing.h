@@ -35,6 +35,9 @@ struct TimingResult {
 // Times `prepared` under `config`.
 TimingResult Measure(PreparedCase& prepared, const TimingConfig& config);
 
+// Returns the CPU time of this process (all threads, user and system) in seconds.
+double ProcessCpuSeconds();
+
 // Returns the statistics of a ceiling measurement as bandwidth.
 struct CeilingStats {
   SampleStats seconds;
