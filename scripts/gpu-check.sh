@@ -14,7 +14,7 @@
 #   sweep      `lnbench run -b cuda` over H = 128 .. 131072, ~256 MiB inputs: LayerNorm and
 #              RMSNorm forward (f32/bf16/f16), both backward (f32/bf16); batch 1 (1x768, 1x4096)
 #   memcheck, racecheck, synccheck   compute-sanitizer on the tests' small sweep (if it is there)
-#   cudnn      verify (forward variants, backward) and the backward sweep on the cuDNN peer
+#   cudnn      verify (forward variants, RMSNorm, backward) and the backward sweep on the cuDNN peer
 #   torch      scripts/peers/torch_layernorm.py (if torch sees a GPU) at five widths: eager
 #              backward and forward, torch.compile (bf16, two widths); then cuDNN's forward sweep
 #   variants   every cuda variant side by side at four widths, and H = 1<<20
@@ -46,8 +46,13 @@ export PATH="$PATH:/usr/local/cuda/bin"
 # The standard sweep: rows so each f32 input is about 256 MiB (16-bit inputs
 # run the same shapes, 128 MiB).
 sweep_cols=128,256,512,768,1024,1536,2048,4096,5120,8192,12288,16384,32768,65536,131072
-sweep_shapes=$(tr , '\n' <<<"$sweep_cols" | while read -r h; do printf '%sx%s,' $(((256 << 20) / (h * 4))) "$h"; done)
-sweep_shapes=${sweep_shapes%,}
+# shapes_of H,H,...: "ROWSxH,..." with rows for 256 MiB of f32 input per width.
+shapes_of() {
+  local shapes
+  shapes=$(tr , '\n' <<<"$1" | while read -r h; do printf '%sx%s,' $(((256 << 20) / (h * 4))) "$h"; done)
+  echo "${shapes%,}"
+}
+sweep_shapes=$(shapes_of "$sweep_cols")
 # The small sweep under compute-sanitizer (kernels run 10-100x slower there):
 # the test matrix's small shapes (warp, block, cluster of 4, splitrow, odd and
 # misaligned rows) for three dtype/distribution pairs (and one of RMSNorm),
@@ -199,8 +204,7 @@ torch_script="$repo/scripts/peers/torch_layernorm.py"
 # PyTorch at five widths: each case writes and reads its 256 MiB of inputs
 # through files, so the full sweep does not fit a lease (2026-12-04: the
 # forward alone ran past 60 s).
-torch_shapes=$(tr , '\n' <<<"512,1024,4096,16384,65536" | while read -r h; do printf '%sx%s,' $(((256 << 20) / (h * 4))) "$h"; done)
-torch_shapes=${torch_shapes%,}
+torch_shapes=$(shapes_of 512,1024,4096,16384,65536)
 torch_ok=0
 if [[ -f "$torch_script" ]] && python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
   torch_ok=1
@@ -209,6 +213,10 @@ torch_ext="torch=python3 $torch_script --device cuda"
 if ((cudnn_ok)); then
   TAIL=4 step verify-cudnn 60 "$lnbench" verify -b cudnn ${cudnn_variants:+--variant "$cudnn_variants"} \
     -q --json "$outdir/verify-cudnn.json"
+  if ((has_op)); then
+    TAIL=4 step verify-cudnn-rmsnorm 60 "$lnbench" verify -b cudnn --op rmsnorm \
+      ${cudnn_variants:+--variant "$cudnn_variants"} -q --json "$outdir/verify-cudnn-rmsnorm.json"
+  fi
   if ((has_dir)); then
     TAIL=4 step verify-cudnn-bwd 60 "$lnbench" verify -b cudnn --op all --dir bwd \
       --variant backward -q --json "$outdir/verify-cudnn-bwd.json"
@@ -241,7 +249,7 @@ if ((cudnn_ok)); then
     --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cudnn.json"
 fi
 
-# --- every cuda variant side by side at three widths, and the 1<<20 path ------------
+# --- every cuda variant side by side at four widths, and the 1<<20 path -------------
 TAIL=12 step variants-cuda 60 "$lnbench" run -b cuda --variant all --shape 65536x1024,16384x4096,4096x16384,2048x32768 \
   --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/variants-cuda.json"
 TAIL=12 step large-cuda 40 "$lnbench" run -b cuda --variant all --shape 64x1048576 \
