@@ -63,6 +63,23 @@ class LayerNormForward : public OpDescriptor {
                        ref.data(TensorId::kMean), ref.data(TensorId::kRstd), pool);
   }
 
+  // Returns row r's variance. From rstd = 1/sqrt(var + eps) where that keeps
+  // it (var at least 2^-20 eps: 1/rstd^2 - eps then loses at most 2^-32 of
+  // it); below that (rows of N(0,1) * 2^-40 with eps = 1e-5) the subtraction
+  // leaves rounding noise of 1/rstd^2, so it is summed from x around the
+  // reference mean, in float64.
+  static double RowVariance(const Problem& p, const void* x, double mean, double rstd,
+                            int64_t r) {
+    const double var = 1.0 / (rstd * rstd) - p.eps;
+    if (var >= 0x1p-20 * p.eps) return var;
+    double m2 = 0;
+    for (int64_t i = r * p.cols; i < (r + 1) * p.cols; ++i) {
+      const double d = LoadAsDouble(p.dtype, x, i) - mean;
+      m2 += d * d;
+    }
+    return m2 / static_cast<double>(p.cols);
+  }
+
   void ErrorScales(const Problem& p, TensorId id, const HostTensors& in, const Reference& ref,
                    int64_t begin, int64_t end, double* scale) const override {
     const double* mean = ref.data(TensorId::kMean);
@@ -97,8 +114,8 @@ class LayerNormForward : public OpDescriptor {
             s = std::nan("");
           } else if (id == TensorId::kMean) {
             // A mean computed from values of size |mean| + stddev carries that much rounding.
-            const double var = std::max(0.0, 1.0 / (rstd[r] * rstd[r]) - p.eps);
-            s = std::fabs(mean[r]) + std::sqrt(var);
+            s = std::fabs(mean[r]) + std::sqrt(RowVariance(p, in.get(TensorId::kX), mean[r],
+                                                           rstd[r], r));
           } else {
             s = std::fabs(rstd[r]);  // relative
           }
