@@ -49,20 +49,20 @@ class JudgementTest(unittest.TestCase):
       return p.returncode, p.stdout + p.stderr
 
   def test_passes_when_both_ratios_clear(self):
-    rc, out = self.gate(report([case("highway", 768, 1.0, 0.9), case("onednn", 768, 1.3, 0.7),
-                                case("highway", 4096, 1.0, 0.8), case("onednn", 4096, 1.2, 0.6)]))
+    rc, out = self.gate(report([case("highway", 768, 1.0, 0.9), case("onednn", 768, 1.6, 0.7),
+                                case("highway", 4096, 1.0, 0.8), case("onednn", 4096, 1.5, 0.6)]))
     self.assertEqual(rc, 0, out)
-    self.assertIn("geomean speedup highway vs onednn: 1.25x over 2 cases", out)
+    self.assertIn("geomean speedup highway vs onednn: 1.55x over 2 cases", out)
 
   def test_low_fraction_fails(self):
-    # Geometric mean of 0.4 and 0.1 is 0.2, under the default 0.27.
+    # Geometric mean of 0.4 and 0.1 is 0.2, under avx3_dl's 0.33.
     rc, out = self.gate(report([case("highway", 768, 1.0, 0.4), case("onednn", 768, 2.0, 0.5),
                                 case("highway", 4096, 1.0, 0.1), case("onednn", 4096, 2.0, 0.2)]))
     self.assertEqual(rc, 1, out)
-    self.assertIn("REGRESSION: geomean fraction 20.0% < 27%", out)
+    self.assertIn("REGRESSION: geomean fraction 20.0% < 33%", out)
 
   def test_thresholds_follow_the_highway_target(self):
-    # 25% and 1.0x: under avx3_dl's 27% and 1.2x, over avx2's 21% and 0.93x.
+    # 25% and 1.0x: under avx3_dl's 33% and 1.45x, over avx2's 21% and 0.93x.
     for variant, rc_expected, says in (("avx3_dl", 1, "target avx3_dl"),
                                        ("avx2", 0, "target avx2"),
                                        ("sse4", 0, "thresholds of avx2 (highway ran sse4)")):

@@ -438,6 +438,115 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
   }
 }
 
+// bf16 rows whose statistics the native sums (VDPBF16PS, on AVX-512 CPUs with
+// AVX512_BF16) must leave to the shifted sums, or may take despite
+// subnormals. Rows 0-8 of x (bf16, N(0,1) from the generator, `cols` wide)
+// become: 0 N(0,1) (native), 1 N(0,1) + 3 (mean far from zero), 2 N(0,1) *
+// 2^-40 (mean square under 2^-60), 3 N(0,1) with every 7th element a bf16
+// subnormal (flushed by the instruction, a negligible error), 4 bf16
+// subnormals only, 5 N(0,1) then N(0,1) + 100 from the middle on (a later
+// block far from the running mean), 6 zeros, 7 N(0,1) * 2^-30 (near the
+// mean-square limit), 8 N(0,1) * 2^50.
+void MakeNativeSumEdgeRows(void* x, int64_t cols) {
+  uint16_t* b = static_cast<uint16_t*>(x);
+  const auto at = [&](int64_t r, int64_t c) -> uint16_t& { return b[r * cols + c]; };
+  const auto scale = [&](int64_t r, float f) {
+    for (int64_t c = 0; c < cols; ++c) at(r, c) = FloatToBF16(BF16ToFloat(at(r, c)) * f);
+  };
+  AddToRow(x, DType::kBF16, cols, 1, 3.0f);
+  scale(2, 0x1p-40f);
+  for (int64_t c = 3; c < cols; c += 7) at(3, c) = static_cast<uint16_t>(((c & 1) << 15) | (c % 127 + 1));
+  for (int64_t c = 0; c < cols; ++c) at(4, c) = static_cast<uint16_t>(((c % 3 == 0) << 15) | (c * 37 % 127 + 1));
+  for (int64_t c = cols / 2; c < cols; ++c) at(5, c) = FloatToBF16(BF16ToFloat(at(5, c)) + 100.0f);
+  for (int64_t c = 0; c < cols; ++c) at(6, c) = 0;
+  scale(7, 0x1p-30f);
+  scale(8, 0x1p50f);
+}
+
+// The native bf16 sums are the exact sums where those are representable
+// (small integers: every partial sum exact in f32), for lengths that end in
+// each of their loops' tails; they exist on the AVX-512 targets exactly when
+// the CPU has AVX512_BF16, so on such a CPU these tests reach them.
+TEST_P(HighwayTargetTest, NativeBf16SumsAreExactWhereTheCpuHasThem) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  const HwyRawSumsFn fn = HighwayRawSumsFunction(GetParam());
+  ASSERT_NE(fn, nullptr);
+  const bool avx512 = GetParam() == HWY_AVX3 || GetParam() == HWY_AVX3_DL;
+  __builtin_cpu_init();
+  const bool expected = avx512 && __builtin_cpu_supports("avx512bf16");
+  for (size_t n : {size_t{16}, size_t{17}, size_t{31}, size_t{32}, size_t{48}, size_t{63},
+                   size_t{64}, size_t{95}, size_t{2048}, size_t{2077}}) {
+    std::vector<uint16_t> x(n);
+    double sum = 0, sum_sq = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const float v = static_cast<float>(static_cast<int>(i * 7919 % 17) - 8);
+      x[i] = FloatToBF16(v);
+      sum += v;
+      sum_sq += static_cast<double>(v) * v;
+    }
+    float got_sum = -1, got_sq = -1;
+    ASSERT_EQ(fn(x.data(), n, &got_sum, &got_sq), expected) << "n " << n;
+    if (!expected) continue;
+    EXPECT_EQ(got_sum, sum) << "n " << n;
+    EXPECT_EQ(got_sq, sum_sq) << "n " << n;
+  }
+}
+
+// LayerNorm: the rows of MakeNativeSumEdgeRows verify, and every path (single
+// rows, groups of four, batches of streamed short rows, any split over calls)
+// gives the same bits, whichever sums each row's blocks took.
+TEST_P(HighwayTargetTest, Bf16RowsTheNativeSumsMustNotTakeVerify) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  const HwyRowsFn fn = HighwayRowsFunction(DType::kBF16, GetParam());
+  ASSERT_NE(fn, nullptr);
+  for (int64_t cols : {int64_t{259}, int64_t{768}, int64_t{4096}, int64_t{4099}}) {
+    const Problem p = MakeProblem(9, cols, DType::kBF16, Distribution::kNormal, true, true);
+    CaseRun run(p);
+    MakeNativeSumEdgeRows(run.x.data(), cols);
+    run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
+    const size_t bytes = static_cast<size_t>(p.elements()) * 2;
+    HostBuffer y_base(bytes);
+    std::vector<float> stats_base(2 * p.rows);
+    HwyRowsArgs args;
+    args.x = run.x.data();
+    args.gamma = run.gamma.as<float>();
+    args.beta = run.beta.as<float>();
+    args.cols = cols;
+    args.eps = p.eps;
+    args.row_groups = false;
+    args.y = y_base.data();
+    args.mean = stats_base.data();
+    args.rstd = stats_base.data() + p.rows;
+    fn(args, 0, p.rows);
+    for (int variant = 0; variant < 4; ++variant) {
+      HostBuffer y(bytes);
+      std::vector<float> stats(2 * p.rows);
+      args.stream = (variant & 1) != 0;
+      args.row_groups = (variant & 2) != 0;
+      args.y = y.data();
+      args.mean = stats.data();
+      args.rstd = stats.data() + p.rows;
+      fn(args, 0, 5);  // two calls: a split over threads
+      fn(args, 5, p.rows);
+      ASSERT_EQ(FirstDifference(DType::kBF16, y_base.data(), y.data(),
+                                static_cast<size_t>(p.elements())),
+                "")
+          << "cols " << cols << " variant " << variant;
+      ASSERT_EQ(FirstDifference(DType::kF32, stats_base.data(), stats.data(), stats.size()), "")
+          << "cols " << cols << " variant " << variant;
+    }
+    std::memcpy(run.y.data(), y_base.data(), bytes);
+    std::memcpy(run.mean.data(), stats_base.data(), p.rows * 4);
+    std::memcpy(run.rstd.data(), stats_base.data() + p.rows, p.rows * 4);
+    const Accuracy acc = run.Check();
+    EXPECT_TRUE(acc.passed) << "cols " << cols << ": " << acc.reason;
+    for (int64_t r = 0; r < p.rows; ++r) {
+      EXPECT_TRUE(std::isfinite(stats_base[r]) && std::isfinite(stats_base[p.rows + r]))
+          << "cols " << cols << " row " << r;
+    }
+  }
+}
+
 // ------------------------------------------------------------------ RMSNorm
 
 // One problem's tensors as its op names them, and its reference.
@@ -592,6 +701,45 @@ TEST_P(HighwayTargetTest, RmsNormPathsMatchAndUnalignedRowsVerify) {
             << DTypeName(dtype) << " cols " << cols << " stream " << stream;
       }
     }
+  }
+}
+
+// RMSNorm: the same rows (MakeNativeSumEdgeRows) verify and give the same
+// bits on every path.
+TEST_P(HighwayTargetTest, RmsNormBf16RowsTheNativeSumsMustNotTakeVerify) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  const HwyRmsRowsFn fn = HighwayRmsNormRowsFunction(DType::kBF16, GetParam());
+  ASSERT_NE(fn, nullptr);
+  for (int64_t cols : {int64_t{259}, int64_t{768}, int64_t{4096}, int64_t{4099}}) {
+    RmsCase run(MakeRmsProblem(9, cols, DType::kBF16, Distribution::kNormal, true, true), false);
+    MakeNativeSumEdgeRows(run.in(TensorId::kX), cols);
+    run.ref = ComputeReference(run.problem, run.inputs, SharedThreadPool(0));
+    const size_t bytes = static_cast<size_t>(run.problem.elements()) * 2;
+    HwyRmsArgs args;
+    args.x = run.in(TensorId::kX);
+    args.gamma = run.in<const float>(TensorId::kGamma);
+    args.cols = cols;
+    args.eps = run.problem.eps;
+    args.row_groups = false;
+    args.y = run.out(TensorId::kY);
+    args.rstd = run.out<float>(TensorId::kRstd);
+    fn(args, 0, 9);
+    for (int variant = 0; variant < 4; ++variant) {
+      HostBuffer y(bytes);
+      std::vector<float> rstd(9);
+      args.stream = (variant & 1) != 0;
+      args.row_groups = (variant & 2) != 0;
+      args.y = y.data();
+      args.rstd = rstd.data();
+      fn(args, 0, 5);
+      fn(args, 5, 9);
+      ASSERT_EQ(std::memcmp(run.out(TensorId::kY), y.data(), bytes), 0)
+          << "cols " << cols << " variant " << variant;
+      ASSERT_EQ(std::memcmp(run.out<float>(TensorId::kRstd), rstd.data(), 9 * 4), 0)
+          << "cols " << cols << " variant " << variant;
+    }
+    const Accuracy acc = run.Check();
+    EXPECT_TRUE(acc.passed) << "cols " << cols << ": " << acc.reason;
   }
 }
 

@@ -207,10 +207,40 @@ HWY_INLINE void FinishBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t e
   moments.Merge(n, block_mean, block_m2);
 }
 
+// Merges block x[begin, end) into `moments` from its raw sums (RawSums: bf16
+// rows on CPUs with AVX512_BF16) and returns true, when they are safe: the
+// block's mean within sqrt(1/3) standard deviations of zero (sum^2 / n at
+// most a quarter of sum_sq, FinishBlock's test with shift 0: M2 = sum_sq -
+// sum^2 / n then loses under half a bit), sum_sq finite and at least
+// n * kRawSumsMinMeanSquare. Otherwise (offset, constant, tiny, NaN or Inf
+// data; a target or CPU without the instruction) returns false with
+// `moments` untouched, and the caller takes the shifted sums, which then
+// give the bits they always did. After a block whose running mean was
+// already far from zero (mean^2 > variance / 4) the raw sums are not tried.
+// The outcome depends on the block's values only, so every path and thread
+// split takes the same one (tested: RowGroupsMatchSingleRows).
+template <class D, typename T>
+HWY_INLINE bool RawBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                         Moments& moments) {
+  if (moments.count != 0 && !(4 * moments.mean * moments.mean * moments.count <= moments.m2)) {
+    return false;
+  }
+  float sum, sum_sq;
+  if (!RawSums<true>(d, x, begin, end, sum, sum_sq)) return false;
+  const double n = static_cast<double>(end - begin);
+  const double s = sum, q = sum_sq;
+  if (!(std::isfinite(q) && s * s <= 0.25 * n * q && q >= n * kRawSumsMinMeanSquare)) {
+    return false;
+  }
+  moments.Merge(n, s / n, q - s * s / n);
+  return true;
+}
+
 // Adds the statistics of x[begin, end) to `moments` (see SumsAround for x).
 template <class D, typename T>
 HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
                                 Moments& moments) {
+  if (RawBlock(d, x, begin, end, moments)) return;
   const float shift = BlockShift(d, x, begin, end, moments);
   float sum, sum_sq;
   SumsAround(d, x, begin, end, shift, sum, sum_sq);
@@ -401,15 +431,21 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, 
   Moments moments[R];
   const auto batch_moments = [&](int64_t first, int64_t count) HWY_ATTR {
     float shift[R], sum[R], sum_sq[R];
+    bool raw[R];
     for (int64_t j = 0; j < count; ++j) {
       moments[j] = Moments();
-      shift[j] = BlockShift(d, row(first + j), 0, cols, moments[j]);
+      raw[j] = RawBlock(d, row(first + j), 0, cols, moments[j]);
     }
     for (int64_t j = 0; j < count; ++j) {
-      SumsAround(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j]);
+      if (!raw[j]) shift[j] = BlockShift(d, row(first + j), 0, cols, moments[j]);
     }
     for (int64_t j = 0; j < count; ++j) {
-      FinishBlock(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j], moments[j]);
+      if (!raw[j]) SumsAround(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j]);
+    }
+    for (int64_t j = 0; j < count; ++j) {
+      if (!raw[j]) {
+        FinishBlock(d, row(first + j), 0, cols, shift[j], sum[j], sum_sq[j], moments[j]);
+      }
     }
   };
   const auto normalize = [&](int64_t j, int64_t r, int64_t next) HWY_ATTR {
@@ -449,8 +485,16 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
+  const bool first_block = moments[0].count == 0;  // the same for all rows of a group
+  bool raw[R];
+  bool all_raw = true;
+  for (size_t j = 0; j < R; ++j) {
+    raw[j] = RawBlock(d, x[j], begin, end, moments[j]);
+    all_raw = all_raw && raw[j];
+  }
+  if (all_raw) return;
   float shift_f[R];
-  if (moments[0].count != 0) {  // all rows of a group are at the same block
+  if (!first_block) {
     for (size_t j = 0; j < R; ++j) shift_f[j] = static_cast<float>(moments[j].mean);
   } else {
     // BlockShift's estimate for each row, the rows' chains side by side.
@@ -513,7 +557,7 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
   for (size_t j = 0; j < R; ++j) {
     const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0[j], s1[j])));
     const float sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
-    FinishBlock(d, x[j], begin, end, shift_f[j], sum, sum_sq, moments[j]);
+    if (!raw[j]) FinishBlock(d, x[j], begin, end, shift_f[j], sum, sum_sq, moments[j]);
   }
 }
 

@@ -50,6 +50,13 @@ void LoadValuesF16(const void* in, float* out, size_t n) {
   LoadValues(static_cast<const hwy::float16_t*>(in), out, n);
 }
 
+// RawSums<true> of bf16 x[0, n) (n >= Lanes), for tests.
+bool RawSumsBF16(const void* x, size_t n, float* sum, float* sum_sq) {
+  const hn::ScalableTag<float> d;
+  if (n < hn::Lanes(d)) return false;
+  return RawSums<true>(d, static_cast<const hwy::bfloat16_t*>(x), 0, n, *sum, *sum_sq);
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lnbench
@@ -71,6 +78,7 @@ HWY_EXPORT(StoreValuesF16);
 HWY_EXPORT(LoadValuesF32);
 HWY_EXPORT(LoadValuesBF16);
 HWY_EXPORT(LoadValuesF16);
+HWY_EXPORT(RawSumsBF16);
 
 namespace {
 
@@ -120,6 +128,11 @@ HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits) {
     case DType::kF16: return HWY_DISPATCH_TABLE(LoadValuesF16)[index];
   }
   return nullptr;
+}
+
+HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits) {
+  if (!IsCompiled(target_bits)) return nullptr;
+  return HWY_DISPATCH_TABLE(RawSumsBF16)[DispatchIndex(target_bits)];
 }
 
 std::string HighwayTargetName(int64_t bits) {

@@ -48,6 +48,13 @@ using HwyLoadFn = void (*)(const void* in, float* out, size_t n);
 HwyStoreFn HighwayStoreFunction(DType dtype, int64_t target_bits);
 HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits);
 
+// The statistics' native bf16 sums on their own, for tests: sets *sum and
+// *sum_sq to sum x and sum x^2 over the n >= 16 bf16 elements at x and
+// returns true where the target and CPU sum bf16 natively (VDPBF16PS:
+// AVX3/AVX3_DL on a CPU with AVX512_BF16); else returns false.
+using HwyRawSumsFn = bool (*)(const void* x, size_t n, float* sum, float* sum_sq);
+HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits);
+
 }  // namespace lnbench
 
 #endif  // LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_H_

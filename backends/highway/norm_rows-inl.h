@@ -366,9 +366,89 @@ HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<fl
   return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
                        hn::BitCast(d16, RoundedBF16InU32(d, lo)));
 }
+
 #else
 #define LNBENCH_HWY_NATIVE_BF16 0
 #endif
+
+// ------------------------------ Native bf16 sums
+
+// Raw sums of a row's elements x[begin, end), sum x and sum x^2 (no shift),
+// for the statistics of bf16 rows where the CPU sums bf16 natively:
+// VDPBF16PS (AVX512_BF16) adds a[2i] * b[2i] + a[2i+1] * b[2i+1] to each f32
+// lane, so one instruction sums 32 elements (b = 1.0) or their squares
+// (b = a) with no widening: one operation per 32 elements for a sum where
+// the widened loops take four (issue 15: the bf16 kernels are bound by the
+// count of vector operations). The products are exact (8-bit significands)
+// and each addition rounds to nearest even, as an FMA into an f32
+// accumulator does; two accumulators per sum take turns, so in a block of
+// 128 f32 vectors each lane adds at most 64 terms, as in the widened loops.
+// The instruction flushes bf16 subnormal inputs and subnormal sums to zero,
+// an error of at most 2^-126 per addition: callers use the sums only when
+// sum x^2 >= count * 2^-60, where that is far below the f32 rounding of the
+// results. A last vector shorter than 32 elements is summed widened (the full
+// vector ending at `end`, earlier lanes masked, as in the widened loops).
+//
+// Returns false (and sets nothing) where the target or the CPU lacks it.
+template <bool kWithSum, class D, typename T>
+HWY_INLINE bool RawSums(D, const T* HWY_RESTRICT, size_t, size_t, float&, float&) {
+  return false;
+}
+
+#if LNBENCH_HWY_NATIVE_BF16
+// acc + a[2i] * b[2i] + a[2i+1] * b[2i+1] in each f32 lane, by VDPBF16PS
+// (inline assembly, as VCVTNE2PS2BF16 above).
+HWY_INLINE __m512 DotBF16(__m512 acc, __m512i a, __m512i b) {
+  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
+template <bool kWithSum>
+HWY_INLINE bool RawSums(hn::Full512<float> d, const hwy::bfloat16_t* HWY_RESTRICT x, size_t begin,
+                        size_t end, float& sum, float& sum_sq) {
+  if (!kHaveAvx512BF16) return false;
+  using V = hn::Vec512<float>;
+  const size_t N = hn::Lanes(d);
+  const size_t body_end = begin + (end - begin) / N * N;
+  const size_t rest = end - body_end;
+  const __m512i ones = _mm512_set1_epi16(0x3F80);  // bf16 1.0
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, q0 = s0, q1 = s0;
+  size_t i = begin;
+  for (; i + 4 * N <= end; i += 4 * N) {
+    const __m512i a = _mm512_loadu_si512(x + i);
+    const __m512i b = _mm512_loadu_si512(x + i + 2 * N);
+    if (kWithSum) s0 = DotBF16(s0, a, ones);
+    q0 = DotBF16(q0, a, a);
+    if (kWithSum) s1 = DotBF16(s1, b, ones);
+    q1 = DotBF16(q1, b, b);
+  }
+  if (i + 2 * N <= end) {
+    const __m512i a = _mm512_loadu_si512(x + i);
+    if (kWithSum) s0 = DotBF16(s0, a, ones);
+    q0 = DotBF16(q0, a, a);
+    i += 2 * N;
+  }
+  V vs1{s1}, vq1{q1};
+  if (i < body_end) {
+    const V t = LoadF32(d, x + i);
+    vs1 = hn::Add(vs1, t);
+    vq1 = hn::MulAdd(t, t, vq1);
+  }
+  if (rest != 0) {
+    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
+    const V t = hn::IfThenElseZero(rest_mask, LoadF32(d, x + end - N));
+    vs1 = hn::Add(vs1, t);
+    vq1 = hn::MulAdd(t, t, vq1);
+  }
+  if (kWithSum) sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(V{s0}, vs1)));
+  sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(V{q0}, vq1)));
+  return true;
+}
+#endif
+
+// The smallest sum x^2 per element for which RawSums' flushing of subnormals
+// is negligible (see RawSums).
+constexpr double kRawSumsMinMeanSquare = 0x1p-60;
 
 // Returns the IEEE binary16 bit patterns of v rounded to nearest, ties to
 // even, with subnormals and overflow to infinity.

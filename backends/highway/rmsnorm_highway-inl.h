@@ -54,12 +54,25 @@ HWY_INLINE size_t BlockElements(D d) {
   return 128 * hn::Lanes(d);
 }
 
+// Sets q to sum x^2 over x[begin, end) from RawSums (bf16 rows on CPUs with
+// AVX512_BF16: one VDPBF16PS per 32 elements) and returns true, unless the
+// target or CPU lacks it or q is below (end - begin) * kRawSumsMinMeanSquare
+// (or NaN), where the widened loops below give the bits they always did.
+template <class D, typename T>
+HWY_INLINE bool RawSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t end, float& q) {
+  float unused = 0;
+  return RawSums<false>(d, x, begin, end, unused, q) &&
+         q >= static_cast<double>(end - begin) * kRawSumsMinMeanSquare;
+}
+
 // Returns sum x^2 over x[begin, end) in f32. x is the row base and holds at
 // least Lanes(d) elements before `end`, so a last partial vector is read as
 // the full vector ending at `end`, its earlier lanes masked off. The terms are
 // added in the order SumSquaresGroup uses for rows of whole vectors.
 template <class D, typename T>
 HWY_INLINE float SumSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t end) {
+  float q;
+  if (RawSquares(d, x, begin, end, q)) return q;
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   const size_t body_end = begin + (end - begin) / N * N;
@@ -194,6 +207,15 @@ HWY_INLINE void SumSquaresGroup(D d, const T* const* x, size_t begin, size_t end
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
+  bool raw[R];
+  bool all_raw = true;
+  for (size_t j = 0; j < R; ++j) {
+    float qj;
+    raw[j] = RawSquares(d, x[j], begin, end, qj);
+    if (raw[j]) q[j] += qj;
+    all_raw = all_raw && raw[j];
+  }
+  if (all_raw) return;
   V q0[R], q1[R];
   for (size_t j = 0; j < R; ++j) {
     q0[j] = hn::Zero(d);
@@ -215,7 +237,7 @@ HWY_INLINE void SumSquaresGroup(D d, const T* const* x, size_t begin, size_t end
     }
   }
   for (size_t j = 0; j < R; ++j) {
-    q[j] += hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
+    if (!raw[j]) q[j] += hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
   }
 }
 
