@@ -76,11 +76,38 @@ double SlowdownFromEnvironment() {
   return factor;
 }
 
-class HighwayCase : public CpuCase {
+// What every Highway case has: its target and whether it streams its main
+// output, both reported in Details() with, for bf16 data, whether the CPU's
+// AVX512_BF16 instructions do the conversions and sums (bf16 speed depends
+// on it: compare reports of two CPUs with that in mind).
+class HighwayCpuCase : public CpuCase {
+ public:
+  HighwayCpuCase(const Problem& problem, const HostTensors& inputs, int threads,
+                 const HighwayTarget& target)
+      : CpuCase(problem, inputs, threads, target.name), target_bits_(target.bits) {}
+
+  std::map<std::string, std::string> Details() const override {
+    auto details = CpuCase::Details();
+    details["hwy_target"] = ResolvedVariant();
+    details["streaming_stores"] = stream_ ? "yes" : "no";
+    if (problem().dtype == DType::kBF16) {
+      details["native_bf16"] = HighwayNativeBF16(target_bits_) ? "yes (AVX512_BF16)" : "no";
+    }
+    return details;
+  }
+
+ protected:
+  bool stream_ = false;  // the main output is written with streaming stores
+
+ private:
+  int64_t target_bits_;
+};
+
+class HighwayCase : public HighwayCpuCase {
  public:
   HighwayCase(const Problem& problem, const HostTensors& inputs, int threads,
               const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes)
-      : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
+      : HighwayCpuCase(problem, inputs, threads, target), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
     if (problem.affine) {
@@ -96,14 +123,12 @@ class HighwayCase : public CpuCase {
     // read but also skip the cache, so they are used only when y cannot stay
     // in the last-level cache.
     const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = y_bytes > stream_min_bytes;
+    args_.stream = stream_ = y_bytes > stream_min_bytes;
     extra_share_ = SlowdownFromEnvironment() - 1;
   }
 
   std::map<std::string, std::string> Details() const override {
-    auto details = CpuCase::Details();
-    details["hwy_target"] = ResolvedVariant();
-    details["streaming_stores"] = args_.stream ? "yes" : "no";
+    auto details = HighwayCpuCase::Details();
     if (extra_share_ > 0) details["slowdown"] = std::to_string(1 + extra_share_);
     return details;
   }
@@ -124,11 +149,11 @@ class HighwayCase : public CpuCase {
 };
 
 // RMSNorm forward on one Highway target (rmsnorm_highway-inl.h).
-class HighwayRmsCase : public CpuCase {
+class HighwayRmsCase : public HighwayCpuCase {
  public:
   HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
                  const HighwayTarget& target, HwyRmsRowsFn rows_fn, uint64_t stream_min_bytes)
-      : CpuCase(problem, inputs, threads, target.name), rows_fn_(rows_fn) {
+      : HighwayCpuCase(problem, inputs, threads, target), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
     args_.gamma = problem.affine ? inputs.get<const float>(TensorId::kGamma) : nullptr;
@@ -138,14 +163,7 @@ class HighwayRmsCase : public CpuCase {
     // As for LayerNorm: streaming stores only when y cannot stay in the
     // last-level cache.
     const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = y_bytes > stream_min_bytes;
-  }
-
-  std::map<std::string, std::string> Details() const override {
-    auto details = CpuCase::Details();
-    details["hwy_target"] = ResolvedVariant();
-    details["streaming_stores"] = args_.stream ? "yes" : "no";
-    return details;
+    args_.stream = stream_ = y_bytes > stream_min_bytes;
   }
 
  protected:
@@ -161,11 +179,11 @@ class HighwayRmsCase : public CpuCase {
 // only without gamma; with gamma, rows go in fixed blocks whose dgamma/dbeta
 // partials are merged in a fixed tree (HwyBwdRunner), the same bits for
 // any thread count.
-class HighwayBwdCase : public CpuCase {
+class HighwayBwdCase : public HighwayCpuCase {
  public:
   HighwayBwdCase(const Problem& problem, const HostTensors& inputs, int threads,
                  const HighwayTarget& target, HwyBwdRowsFn rows_fn, uint64_t stream_min_bytes)
-      : CpuCase(problem, inputs, threads, target.name), threads_(threads) {
+      : HighwayCpuCase(problem, inputs, threads, target), threads_(threads) {
     args_.x = inputs.get(TensorId::kX);
     args_.dy = inputs.get(TensorId::kDy);
     args_.dx = output(TensorId::kDx);
@@ -177,7 +195,7 @@ class HighwayBwdCase : public CpuCase {
     // As forward: streaming stores only when dx cannot stay in the
     // last-level cache.
     const uint64_t dx_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = dx_bytes > stream_min_bytes;
+    args_.stream = stream_ = dx_bytes > stream_min_bytes;
     runner_ = std::make_unique<HwyBwdRunner>(args_, rows_fn, problem.norm == Norm::kLayerNorm);
   }
 
@@ -187,9 +205,7 @@ class HighwayBwdCase : public CpuCase {
   }
 
   std::map<std::string, std::string> Details() const override {
-    auto details = CpuCase::Details();
-    details["hwy_target"] = ResolvedVariant();
-    details["streaming_stores"] = args_.stream ? "yes" : "no";
+    auto details = HighwayCpuCase::Details();
     if (args_.gamma != nullptr)
       details["dgamma_row_block"] = std::to_string(BwdRowBlock(args_.rows));
     return details;

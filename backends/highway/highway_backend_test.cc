@@ -887,6 +887,40 @@ TEST(HighwayBackendTest, RmsNormStreamsPerTuningKey) {
 }
 
 // Cache-sized outputs keep ordinary stores (the result stays in cache).
+// A bf16 case's report says whether the CPU's AVX512_BF16 instructions do
+// its conversions and sums: on the AVX-512 targets of a CPU that has them,
+// for every op and direction; other dtypes do not mention it.
+TEST(HighwayBackendTest, Bf16CasesSayWhetherTheCpuDoesBf16Natively) {
+  __builtin_cpu_init();
+  const bool cpu_bf16 = __builtin_cpu_supports("avx512bf16");
+  for (const HighwayTarget& t : HighwayCompiledTargets()) {
+    if (!t.supported) continue;
+    const bool avx512 = t.bits == HWY_AVX3 || t.bits == HWY_AVX3_DL;
+    EXPECT_EQ(HighwayNativeBF16(t.bits), avx512 && cpu_bf16) << t.name;
+    for (Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm}) {
+      for (Direction dir : {Direction::kForward, Direction::kBackward}) {
+        for (DType dtype : {DType::kBF16, DType::kF32}) {
+          Problem p = MakeProblem(4, 64, dtype, Distribution::kNormal, true, false);
+          p.norm = norm;
+          p.dir = dir;
+          test_support::HostCase host(p, false);
+          CaseOptions o;
+          o.variant = t.name;
+          std::unique_ptr<PreparedCase> c = Highway().Prepare(p, host.inputs, o);
+          const auto details = c->Details();
+          const auto it = details.find("native_bf16");
+          if (dtype != DType::kBF16) {
+            EXPECT_EQ(it, details.end()) << t.name;
+            continue;
+          }
+          ASSERT_NE(it, details.end()) << t.name;
+          EXPECT_EQ(it->second, avx512 && cpu_bf16 ? "yes (AVX512_BF16)" : "no") << t.name;
+        }
+      }
+    }
+  }
+}
+
 TEST(HighwayBackendTest, CacheSizedOutputUsesOrdinaryStores) {
   const Problem p = MakeProblem(64, 1024, DType::kF32, Distribution::kNormal, true, false);
   HostBuffer x(p.elements() * 4);

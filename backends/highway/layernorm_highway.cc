@@ -50,6 +50,15 @@ void LoadValuesF16(const void* in, float* out, size_t n) {
   LoadValues(static_cast<const hwy::float16_t*>(in), out, n);
 }
 
+// Returns whether this target uses the CPU's AVX512_BF16 instructions.
+bool NativeBF16() {
+#if LNBENCH_HWY_NATIVE_BF16
+  return kHaveAvx512BF16;
+#else
+  return false;
+#endif
+}
+
 // RawSums<true> of bf16 x[0, n) (n >= Lanes), for tests.
 bool RawSumsBF16(const void* x, size_t n, float* sum, float* sum_sq) {
   const hn::ScalableTag<float> d;
@@ -79,6 +88,7 @@ HWY_EXPORT(LoadValuesF32);
 HWY_EXPORT(LoadValuesBF16);
 HWY_EXPORT(LoadValuesF16);
 HWY_EXPORT(RawSumsBF16);
+HWY_EXPORT(NativeBF16);
 
 namespace {
 
@@ -133,6 +143,10 @@ HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits) {
 HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits) {
   if (!IsCompiled(target_bits)) return nullptr;
   return HWY_DISPATCH_TABLE(RawSumsBF16)[DispatchIndex(target_bits)];
+}
+
+bool HighwayNativeBF16(int64_t target_bits) {
+  return IsCompiled(target_bits) && HWY_DISPATCH_TABLE(NativeBF16)[DispatchIndex(target_bits)]();
 }
 
 std::string HighwayTargetName(int64_t bits) {

@@ -48,6 +48,11 @@ using HwyLoadFn = void (*)(const void* in, float* out, size_t n);
 HwyStoreFn HighwayStoreFunction(DType dtype, int64_t target_bits);
 HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits);
 
+// Returns whether the kernels of Highway target `target_bits` use the CPU's
+// AVX512_BF16 instructions for bf16 data (VCVTNE2PS2BF16 stores, VDPBF16PS
+// sums): the AVX-512 targets on a CPU that has them.
+bool HighwayNativeBF16(int64_t target_bits);
+
 // The statistics' native bf16 sums on their own, for tests: sets *sum and
 // *sum_sq to sum x and sum x^2 over the n >= 16 bf16 elements at x and
 // returns true where the target and CPU sum bf16 natively (VDPBF16PS:
