@@ -110,6 +110,24 @@ struct CaseRun {
   Accuracy Check() {
     return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
   }
+
+  // The row kernels' arguments for this problem's x, gamma and beta, writing
+  // y to `y_out` and the statistics to `stats` (mean then rstd, 2 * rows).
+  HwyRowsArgs RowsArgs(void* y_out, float* stats) {
+    HwyRowsArgs args;
+    args.x = x.data();
+    args.gamma = gamma.as<float>();
+    args.beta = beta.as<float>();
+    args.cols = problem.cols;
+    args.eps = problem.eps;
+    SetRowsOutputs(args, y_out, stats);
+    return args;
+  }
+  void SetRowsOutputs(HwyRowsArgs& args, void* y_out, float* stats) const {
+    args.y = y_out;
+    args.mean = stats;
+    args.rstd = stats + problem.rows;
+  }
 };
 
 Problem MakeProblem(int64_t rows, int64_t cols, DType dtype, Distribution dist, bool affine,
@@ -401,22 +419,12 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
           const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
           HostBuffer y_single(bytes), y_group(bytes);
           std::vector<float> stats_single(2 * p.rows), stats_group(2 * p.rows);
-          HwyRowsArgs args;
-          args.x = run.x.data();
-          args.gamma = run.gamma.as<float>();
-          args.beta = run.beta.as<float>();
-          args.cols = cols;
-          args.eps = p.eps;
+          HwyRowsArgs args = run.RowsArgs(y_single.data(), stats_single.data());
           args.stream = stream;
           args.row_groups = false;
-          args.y = y_single.data();
-          args.mean = stats_single.data();
-          args.rstd = stats_single.data() + p.rows;
           fn(args, 0, p.rows);
           args.row_groups = true;
-          args.y = y_group.data();
-          args.mean = stats_group.data();
-          args.rstd = stats_group.data() + p.rows;
+          run.SetRowsOutputs(args, y_group.data(), stats_group.data());
           fn(args, 0, 6);  // two calls (a split over threads): a partial batch or group
           fn(args, 6, p.rows);
           ASSERT_EQ(FirstDifference(dtype, y_single.data(), y_group.data(),
@@ -507,25 +515,15 @@ TEST_P(HighwayTargetTest, Bf16RowsTheNativeSumsMustNotTakeVerify) {
     const size_t bytes = static_cast<size_t>(p.elements()) * 2;
     HostBuffer y_base(bytes);
     std::vector<float> stats_base(2 * p.rows);
-    HwyRowsArgs args;
-    args.x = run.x.data();
-    args.gamma = run.gamma.as<float>();
-    args.beta = run.beta.as<float>();
-    args.cols = cols;
-    args.eps = p.eps;
+    HwyRowsArgs args = run.RowsArgs(y_base.data(), stats_base.data());
     args.row_groups = false;
-    args.y = y_base.data();
-    args.mean = stats_base.data();
-    args.rstd = stats_base.data() + p.rows;
     fn(args, 0, p.rows);
     for (int variant = 0; variant < 4; ++variant) {
       HostBuffer y(bytes);
       std::vector<float> stats(2 * p.rows);
       args.stream = (variant & 1) != 0;
       args.row_groups = (variant & 2) != 0;
-      args.y = y.data();
-      args.mean = stats.data();
-      args.rstd = stats.data() + p.rows;
+      run.SetRowsOutputs(args, y.data(), stats.data());
       fn(args, 0, 5);  // two calls: a split over threads
       fn(args, 5, p.rows);
       ASSERT_EQ(FirstDifference(DType::kBF16, y_base.data(), y.data(),
