@@ -77,14 +77,22 @@ double SlowdownFromEnvironment() {
 }
 
 // What every Highway case has: its target and whether it streams its main
-// output, both reported in Details() with, for bf16 data, whether the CPU's
-// AVX512_BF16 instructions do the conversions and sums (bf16 speed depends
-// on it: compare reports of two CPUs with that in mind).
+// output (y or dx, rows x cols of the dtype), both reported in Details() with,
+// for bf16 data, whether the CPU's AVX512_BF16 instructions do the
+// conversions and sums (bf16 speed depends on it: compare reports of two
+// CPUs with that in mind). Ordinary stores read each output line before
+// writing it: a third of the traffic when the output goes to DRAM anyway.
+// Streaming stores skip that read but also skip the cache, so they are used
+// only when the output is larger than stream_min_bytes (default: the
+// last-level cache).
 class HighwayCpuCase : public CpuCase {
  public:
   HighwayCpuCase(const Problem& problem, const HostTensors& inputs, int threads,
-                 const HighwayTarget& target)
-      : CpuCase(problem, inputs, threads, target.name), target_bits_(target.bits) {}
+                 const HighwayTarget& target, uint64_t stream_min_bytes)
+      : CpuCase(problem, inputs, threads, target.name),
+        target_bits_(target.bits),
+        stream_(static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype) >
+                stream_min_bytes) {}
 
   std::map<std::string, std::string> Details() const override {
     auto details = CpuCase::Details();
@@ -97,17 +105,19 @@ class HighwayCpuCase : public CpuCase {
   }
 
  protected:
-  bool stream_ = false;  // the main output is written with streaming stores
+  // Whether the main output is written with streaming stores.
+  bool stream() const { return stream_; }
 
  private:
   int64_t target_bits_;
+  bool stream_;
 };
 
 class HighwayCase : public HighwayCpuCase {
  public:
   HighwayCase(const Problem& problem, const HostTensors& inputs, int threads,
               const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes)
-      : HighwayCpuCase(problem, inputs, threads, target), rows_fn_(rows_fn) {
+      : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
     if (problem.affine) {
@@ -118,12 +128,7 @@ class HighwayCase : public HighwayCpuCase {
     args_.rstd = output<float>(TensorId::kRstd);
     args_.cols = problem.cols;
     args_.eps = problem.eps;
-    // Ordinary stores read each output line before writing it: a third of
-    // the traffic when y comes from DRAM anyway. Streaming stores skip that
-    // read but also skip the cache, so they are used only when y cannot stay
-    // in the last-level cache.
-    const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = stream_ = y_bytes > stream_min_bytes;
+    args_.stream = stream();
     extra_share_ = SlowdownFromEnvironment() - 1;
   }
 
@@ -153,17 +158,14 @@ class HighwayRmsCase : public HighwayCpuCase {
  public:
   HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
                  const HighwayTarget& target, HwyRmsRowsFn rows_fn, uint64_t stream_min_bytes)
-      : HighwayCpuCase(problem, inputs, threads, target), rows_fn_(rows_fn) {
+      : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
     args_.gamma = problem.affine ? inputs.get<const float>(TensorId::kGamma) : nullptr;
     args_.rstd = output<float>(TensorId::kRstd);
     args_.cols = problem.cols;
     args_.eps = problem.eps;
-    // As for LayerNorm: streaming stores only when y cannot stay in the
-    // last-level cache.
-    const uint64_t y_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = stream_ = y_bytes > stream_min_bytes;
+    args_.stream = stream();
   }
 
  protected:
@@ -183,7 +185,7 @@ class HighwayBwdCase : public HighwayCpuCase {
  public:
   HighwayBwdCase(const Problem& problem, const HostTensors& inputs, int threads,
                  const HighwayTarget& target, HwyBwdRowsFn rows_fn, uint64_t stream_min_bytes)
-      : HighwayCpuCase(problem, inputs, threads, target), threads_(threads) {
+      : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), threads_(threads) {
     args_.x = inputs.get(TensorId::kX);
     args_.dy = inputs.get(TensorId::kDy);
     args_.dx = output(TensorId::kDx);
@@ -192,10 +194,7 @@ class HighwayBwdCase : public HighwayCpuCase {
     args_.rstd = inputs.get<const float>(TensorId::kRstd);
     args_.rows = problem.rows;
     args_.cols = problem.cols;
-    // As forward: streaming stores only when dx cannot stay in the
-    // last-level cache.
-    const uint64_t dx_bytes = static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype);
-    args_.stream = stream_ = dx_bytes > stream_min_bytes;
+    args_.stream = stream();
     runner_ = std::make_unique<HwyBwdRunner>(args_, rows_fn, problem.norm == Norm::kLayerNorm);
   }
 

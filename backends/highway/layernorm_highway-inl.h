@@ -193,11 +193,18 @@ HWY_INLINE void SumsAround(D d, const T* HWY_RESTRICT x, size_t begin, size_t en
 // corrected two-pass formula). Shifts from the running mean almost never
 // need that: a row that changes level, or an unlucky first vector, does.
 // NaN and Inf sums fail the test and go straight to the merge.
+// Whether M2 = sum_sq - sum^2 / n would cancel for a block of n elements
+// summed around some shift (sum^2 / n over a quarter of sum_sq: half a bit
+// or more lost; the shift is far from the block's mean). False for NaN sums.
+HWY_INLINE bool SumsCancel(double n, float sum, float sum_sq) {
+  return static_cast<double>(sum) * sum > 0.25 * n * static_cast<double>(sum_sq);
+}
+
 template <class D, typename T>
 HWY_INLINE void FinishBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end, float shift,
                             float sum, float sum_sq, Moments& moments) {
   const double n = static_cast<double>(end - begin);
-  if (static_cast<double>(sum) * sum > 0.25 * n * static_cast<double>(sum_sq)) {
+  if (SumsCancel(n, sum, sum_sq)) {
     shift += sum / static_cast<float>(end - begin);
     SumsAround(d, x, begin, end, shift, sum, sum_sq);
   }
@@ -208,11 +215,10 @@ HWY_INLINE void FinishBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t e
 }
 
 // Merges block x[begin, end) into `moments` from its raw sums (RawSums: bf16
-// rows on CPUs with AVX512_BF16) and returns true, when they are safe: the
-// block's mean within sqrt(1/3) standard deviations of zero (sum^2 / n at
-// most a quarter of sum_sq, FinishBlock's test with shift 0: M2 = sum_sq -
-// sum^2 / n then loses under half a bit), sum_sq finite and at least
-// n * kRawSumsMinMeanSquare. Otherwise (offset, constant, tiny, NaN or Inf
+// rows on CPUs with AVX512_BF16; FinishBlock with shift 0) and returns true,
+// when they are safe: the block's mean within sqrt(1/3) standard deviations
+// of zero (the sums around 0 do not cancel: SumsCancel), sum_sq finite and
+// at least n * kRawSumsMinMeanSquare. Otherwise (offset, constant, tiny, NaN or Inf
 // data; a target or CPU without the instruction) returns false with
 // `moments` untouched, and the caller takes the shifted sums, which then
 // give the bits they always did. After a block whose running mean was
@@ -228,11 +234,11 @@ HWY_INLINE bool RawBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
   float sum, sum_sq;
   if (!RawSums<true>(d, x, begin, end, sum, sum_sq)) return false;
   const double n = static_cast<double>(end - begin);
-  const double s = sum, q = sum_sq;
-  if (!(std::isfinite(q) && s * s <= 0.25 * n * q && q >= n * kRawSumsMinMeanSquare)) {
+  if (!std::isfinite(sum_sq) || SumsCancel(n, sum, sum_sq) ||
+      sum_sq < n * kRawSumsMinMeanSquare) {
     return false;
   }
-  moments.Merge(n, s / n, q - s * s / n);
+  FinishBlock(d, x, begin, end, 0.0f, sum, sum_sq, moments);
   return true;
 }
 

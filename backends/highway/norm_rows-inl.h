@@ -366,7 +366,6 @@ HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<fl
   return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
                        hn::BitCast(d16, RoundedBF16InU32(d, lo)));
 }
-
 #else
 #define LNBENCH_HWY_NATIVE_BF16 0
 #endif
