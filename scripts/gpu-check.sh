@@ -19,6 +19,12 @@
 #              backward and forward, torch.compile (bf16, two widths); then cuDNN's forward sweep
 #   variants   every cuda variant side by side at four widths, and H = 1<<20
 #   sass       cuobjdump: 16-byte LDG/STG, local memory, registers per kernel (if cuobjdump is there)
+# The backward sweep runs more ways: unfused (LNBENCH_CUDA_BWD_PART_ROWS=off, the
+# separate level-0 kernel) and fused without the L2 prefetch (LNBENCH_CUDA_BWD_PREFETCH=off)
+# over the same shapes, and fused parts of 8, 16, 32 and 64 rows at four widths
+# (LayerNorm), so one lease compares them.
+# LNBENCH_GPU_STEPS, a bash regex, runs only the steps whose names match (the others
+# are listed as skipped): e.g. 'bwd|device|list|cuda_|memcheck|racecheck|synccheck|batch1'.
 # Logs, gtest XML and JSON reports go to OUTDIR; a summary table is printed last.
 # Exit: 0 all run steps passed, 1 a step failed, 2 usage.
 set -u -o pipefail
@@ -30,6 +36,7 @@ fi
 outdir=$1
 build=${2:-${LNBENCH_GPU_BUILD:-build-gpu}}
 budget=${LNBENCH_GPU_CHECK_BUDGET:-420}
+steps_re=${LNBENCH_GPU_STEPS:-}
 mkdir -p "$outdir" || exit 2
 outdir=$(cd "$outdir" && pwd)
 if [[ ! -x "$build/lnbench" ]]; then
@@ -66,6 +73,9 @@ race_filter='AllDtypesAndDistributions/CudaMatrixTest.*/f32_normal:AllDtypesAndD
 # ... and the backward kernels (dx per warp and block, the dgamma tree).
 sanitize_filter+=':AllNormsDtypesAndDistributions/CudaBackwardMatrixTest.*/layernorm_bf16_special:CudaBackendTest.BackwardPoisonTimingAndReproducibility'
 race_filter+=':AllNormsDtypesAndDistributions/CudaBackwardMatrixTest.*/layernorm_f32_normal:AllNormsDtypesAndDistributions/CudaBackwardMatrixTest.*/rmsnorm_f16_normal'
+# ... and fused parts of 1-64 rows, and the separate level 0 (shared memory, alternating slots).
+sanitize_filter+=':CudaBackendTest.BackwardPartRowsKnobPlansAndVerifies'
+race_filter+=':CudaBackendTest.BackwardPartRowsKnobPlansAndVerifies'
 
 start=$SECONDS
 summary=()  # "step|status|seconds|note"
@@ -92,6 +102,10 @@ note_of() {
 step() {
   local name=$1 limit=$2
   shift 2
+  if [[ -n "$steps_re" && ! "$name" =~ $steps_re ]]; then
+    summary+=("$name|SKIP|0|not in LNBENCH_GPU_STEPS")
+    return 0
+  fi
   local left=$((budget - (SECONDS - start)))
   if ((left < 10)); then
     summary+=("$name|SKIP|0|time budget spent")
@@ -180,6 +194,20 @@ fi
 if ((has_dir)); then
   TAIL=20 step sweep-cuda-bwd 120 "$lnbench" run -b cuda --op all --dir bwd --shape "$sweep_shapes" \
     --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-bwd.json"
+  # The same sweep with dgamma's level 0 as its own kernel (x and dy read twice).
+  if grep -q LNBENCH_CUDA_BWD_PART_ROWS "$lnbench"; then
+    TAIL=20 LNBENCH_CUDA_BWD_PART_ROWS=off step sweep-cuda-bwd-unfused 120 "$lnbench" run -b cuda \
+      --op all --dir bwd --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 \
+      --min-samples 10 --json "$outdir/sweep-cuda-bwd-unfused.json"
+    TAIL=20 LNBENCH_CUDA_BWD_PREFETCH=off step sweep-cuda-bwd-noprefetch 120 "$lnbench" run -b cuda \
+      --op all --dir bwd --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 \
+      --min-samples 10 --json "$outdir/sweep-cuda-bwd-noprefetch.json"
+    for rows in 8 16 32 64; do
+      TAIL=12 LNBENCH_CUDA_BWD_PART_ROWS=$rows step "sweep-cuda-bwd-parts$rows" 40 "$lnbench" run \
+        -b cuda --dir bwd --shape "$(shapes_of 768,2048,4096,8192)" --dtype f32,bf16 \
+        --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-bwd-parts$rows.json"
+    done
+  fi
 fi
 # Batch 1 (graph replay of back-to-back calls), forward and backward.
 TAIL=12 step batch1-cuda 40 "$lnbench" run -b cuda --op all --dir all --shape 1x768,1x4096 \

@@ -26,9 +26,24 @@ template <Norm kNorm, typename T, bool kVec>
 void LaunchTyped(const BackwardPlan& plan, const NormBackwardArgs& args, cudaStream_t stream) {
   const BackwardParams p{args.x,    args.dy, args.gamma, args.mean,
                          args.rstd, args.dx, args.rows,  args.cols};
+  float* ws = static_cast<float*>(args.workspace);
+  auto buffer = [&](int where, int t) {
+    return plan.TreeBuffer(where, t, ws, args.dgamma, args.dbeta, args.cols);
+  };
   if (args.rows > 0 && plan.grid > 0) {
     const dim3 grid(static_cast<unsigned>(plan.grid));
-    if (plan.kind == KernelKind::kWarp) {
+    if (plan.fused) {
+      // The dx kernel is level 0 of the tree.
+      const int dst = plan.levels.front().dst;
+      if (plan.kind == KernelKind::kWarp) {
+        FusedWarpKernel<kNorm, T, kVec><<<grid, plan.threads, 0, stream>>>(
+            p, Log2(plan.lanes_per_row), plan.part_rows, plan.prefetch, buffer(dst, 0),
+            buffer(dst, 1));
+      } else {
+        FusedBlockKernel<kNorm, T, kVec><<<grid, plan.threads, 0, stream>>>(
+            p, plan.part_rows, plan.prefetch, buffer(dst, 0), buffer(dst, 1));
+      }
+    } else if (plan.kind == KernelKind::kWarp) {
       BackwardWarpKernel<kNorm, T, kVec>
           <<<grid, kWarpKernelThreads, 0, stream>>>(p, Log2(plan.lanes_per_row));
     } else {
@@ -37,19 +52,18 @@ void LaunchTyped(const BackwardPlan& plan, const NormBackwardArgs& args, cudaStr
     LNBENCH_CUDA_CHECK_LAUNCH();
   }
   const int tiles = static_cast<int>(plan.col_tiles);
-  for (const BackwardParamLevel& level : plan.levels) {
+  for (size_t i = plan.fused ? 1 : 0; i < plan.levels.size(); ++i) {
+    const BackwardParamLevel& level = plan.levels[i];
     const dim3 grid(static_cast<unsigned>(level.grid));
-    float* ws = static_cast<float*>(args.workspace);
-    float* out_g = plan.TreeBuffer(level.dst, 0, ws, args.dgamma, args.dbeta, args.cols);
-    float* out_b = plan.TreeBuffer(level.dst, 1, ws, args.dgamma, args.dbeta, args.cols);
+    float* out_g = buffer(level.dst, 0);
+    float* out_b = buffer(level.dst, 1);
     if (level.src < 0) {
       BackwardParamRowsKernel<kNorm, T>
           <<<grid, plan.param_threads, 0, stream>>>(p, tiles, out_g, out_b);
     } else {
-      const float* in_g = plan.TreeBuffer(level.src, 0, ws, args.dgamma, args.dbeta, args.cols);
-      const float* in_b = plan.TreeBuffer(level.src, 1, ws, args.dgamma, args.dbeta, args.cols);
       BackwardParamSumKernel<<<grid, plan.param_threads, 0, stream>>>(
-          in_g, in_b, level.inputs, args.cols, tiles, out_g, out_b);
+          buffer(level.src, 0), buffer(level.src, 1), level.inputs, args.cols, tiles, out_g,
+          out_b);
     }
     LNBENCH_CUDA_CHECK_LAUNCH();
   }
@@ -88,6 +102,10 @@ void CheckNormBackwardArgs(const BackwardPlan& plan, DType dtype, const NormBack
     throw RuntimeError("cuda: gamma, dgamma (and dbeta) must all be given or all be null");
   if (affine != !plan.levels.empty() || (affine && plan.param_tensors != (layernorm ? 2 : 1)))
     throw RuntimeError("cuda: the backward plan was made for another affine setting or norm");
+  if (plan.fused && (plan.levels.empty() || plan.part_rows < 1 ||
+                     plan.grid * plan.part_rows < args.rows ||
+                     (plan.grid - 1) * static_cast<int64_t>(plan.part_rows) >= args.rows))
+    throw RuntimeError("cuda: a fused backward plan made for another number of rows");
   if (plan.WorkspaceBytes(args.cols) > 0 && args.workspace == nullptr)
     throw RuntimeError("cuda: the dgamma tree needs its workspace");
 }

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
+#include <string>
+
+#include "core/errors.h"
 
 namespace lnbench {
 namespace {
@@ -22,6 +26,10 @@ Verdict CheckCommon(const BackwardQuery& q) {
   if (q.shape.rows < 0) return Verdict::No("rows must be >= 0");
   if (q.param_tensors != 1 && q.param_tensors != 2)
     return Verdict::No("param_tensors must be 1 (rmsnorm) or 2 (layernorm)");
+  const int r = q.part_rows;
+  if (r != kPartRowsAuto && r != kPartRowsUnfused &&
+      (r < 1 || r > kBackwardTreeFanIn || (r & (r - 1)) != 0))
+    return Verdict::No(fmt::format("part_rows {} is not auto, off or a power of two 1-64", r));
   return Verdict::Yes();
 }
 
@@ -39,33 +47,50 @@ int64_t RowLoads(const BackwardQuery& q, const BackwardPlan& p) {
   return p.vectorized ? q.shape.cols / p.vec_elems : q.shape.cols;
 }
 
-// Fills the dgamma/dbeta tree: level 0 sums blocks of kBackwardTreeFanIn rows
-// (at least one block, so zero rows give zeros), each next level blocks of
+// Returns whether the dx kernel can also be level 0 of the tree: affine,
+// rows to sum, every load of a row in this plan's registers (`holders`
+// threads per row, `slots` loads each), and fusion not switched off.
+bool CanFuse(const BackwardQuery& q, const BackwardPlan& p, int64_t holders) {
+  return q.affine && q.shape.rows > 0 && q.part_rows != kPartRowsUnfused &&
+         RowLoads(q, p) <= holders * p.slots;
+}
+
+// Returns the query's rows per fused part (auto: PartRowsFor).
+int QueryPartRows(const BackwardQuery& q) {
+  return q.part_rows == kPartRowsAuto ? PartRowsFor(q.shape.rows) : q.part_rows;
+}
+
+// Fills the dgamma/dbeta tree: level 0 sums parts of `level0_fan_in` rows
+// (at least one part, so zero rows give zeros), each next level blocks of
 // kBackwardTreeFanIn partials, until one is left; levels alternate between
-// the workspace halves A and B, the last writes the outputs.
-Verdict PlanParamTree(const BackwardQuery& q, BackwardPlan& p) {
+// the workspace halves A and B, the last writes the outputs. Fused plans
+// (p.fused) have level 0 in the dx kernel: its grid is the dx kernel's.
+Verdict PlanParamTree(const BackwardQuery& q, BackwardPlan& p, int64_t level0_fan_in) {
   if (!q.affine) return Verdict::Yes();
   p.param_tensors = q.param_tensors;
   p.param_threads =
       static_cast<int>(std::clamp<int64_t>(RoundUp32(q.shape.cols), 32, kBackwardParamThreads));
   p.col_tiles = CeilDiv(q.shape.cols, p.param_threads);
   int64_t inputs = q.shape.rows;
+  int64_t fan_in = level0_fan_in;
   int src = -1;
   for (;;) {
     BackwardParamLevel level;
     level.inputs = inputs;
-    level.outputs = std::max<int64_t>(1, CeilDiv(inputs, kBackwardTreeFanIn));
+    level.fan_in = fan_in;
+    level.outputs = std::max<int64_t>(1, CeilDiv(inputs, fan_in));
     level.src = src;
     level.dst = level.outputs == 1 ? -1 : (src == 0 ? 1 : 0);
     if (level.outputs > kMaxGrid / p.col_tiles)
       return Verdict::No(fmt::format("dgamma: {} partials x {} column tiles exceed the grid limit",
                                      level.outputs, p.col_tiles));
-    level.grid = level.outputs * p.col_tiles;
+    level.grid = src < 0 && p.fused ? p.grid : level.outputs * p.col_tiles;
     if (level.dst == 0) p.half_a = std::max(p.half_a, level.outputs);
     if (level.dst == 1) p.half_b = std::max(p.half_b, level.outputs);
     p.levels.push_back(level);
     if (level.dst == -1) break;
     inputs = level.outputs;
+    fan_in = kBackwardTreeFanIn;
     src = level.dst;
   }
   return Verdict::Yes();
@@ -81,10 +106,20 @@ BackwardPlanResult PlanWarp(const BackwardQuery& q) {
   p.lanes_per_row = lanes;
   p.threads = kWarpKernelThreads;
   p.loads_per_thread = static_cast<int>(std::min<int64_t>(CeilDiv(loads, lanes), INT_MAX));
-  p.grid = CeilDiv(q.shape.rows, kWarpKernelThreads / lanes);
+  int64_t rows_per_block = kWarpKernelThreads / lanes;
+  if (CanFuse(q, p, lanes)) {
+    // A block of at least a warp takes part_rows rows, row_slots at a time.
+    p.fused = true;
+    p.prefetch = q.prefetch;
+    p.part_rows = std::max(QueryPartRows(q), 32 / lanes);
+    p.threads = std::min(kWarpKernelThreads, p.part_rows * lanes);
+    rows_per_block = p.part_rows;
+  }
+  p.grid = CeilDiv(q.shape.rows, rows_per_block);
   if (p.grid > kMaxGrid)
     return {Verdict::No(fmt::format("warp: {} rows exceed the grid limit", q.shape.rows)), {}};
-  if (Verdict v = PlanParamTree(q, p); !v.ok) return {v, {}};
+  if (Verdict v = PlanParamTree(q, p, p.fused ? p.part_rows : kBackwardTreeFanIn); !v.ok)
+    return {v, {}};
   return {Verdict::Yes(), p};
 }
 
@@ -96,10 +131,18 @@ BackwardPlanResult PlanBlock(const BackwardQuery& q) {
   p.threads = static_cast<int>(
       std::clamp<int64_t>(RoundUp32(CeilDiv(loads, p.slots)), 64, kBackwardBlockThreads));
   p.loads_per_thread = static_cast<int>(CeilDiv(loads, p.threads));
-  if (q.shape.rows > kMaxGrid)
+  int64_t rows_per_block = 1;
+  if (CanFuse(q, p, p.threads)) {
+    p.fused = true;
+    p.prefetch = q.prefetch;
+    p.part_rows = QueryPartRows(q);
+    rows_per_block = p.part_rows;
+  }
+  p.grid = CeilDiv(q.shape.rows, rows_per_block);
+  if (p.grid > kMaxGrid)
     return {Verdict::No(fmt::format("block: {} rows exceed the grid limit", q.shape.rows)), {}};
-  p.grid = q.shape.rows;
-  if (Verdict v = PlanParamTree(q, p); !v.ok) return {v, {}};
+  if (Verdict v = PlanParamTree(q, p, p.fused ? p.part_rows : kBackwardTreeFanIn); !v.ok)
+    return {v, {}};
   return {Verdict::Yes(), p};
 }
 
@@ -129,7 +172,13 @@ std::string BackwardPlan::Describe() const {
     s += fmt::format(" dgamma_tree=");
     for (size_t i = 0; i < levels.size(); ++i)
       s += fmt::format("{}{}", i == 0 ? "" : ">", levels[i].inputs);
-    s += fmt::format(">1 (fan-in {}, block {})", kBackwardTreeFanIn, param_threads);
+    if (fused) {
+      s += fmt::format(
+          ">1 (level 0 fused into dx: {} rows per part{}; then fan-in {}, block {})", part_rows,
+          prefetch ? ", next row prefetched to L2" : "", kBackwardTreeFanIn, param_threads);
+    } else {
+      s += fmt::format(">1 (fan-in {}, block {})", kBackwardTreeFanIn, param_threads);
+    }
   }
   return s;
 }
@@ -143,6 +192,37 @@ BackwardPlanResult PlanBackward(const std::string& variant, const BackwardQuery&
   if (name == "splitrow") return ForwardOnly("splitrow");
   // The forward dispatch list names every variant there is.
   return {PlanLayerNorm(name, query.shape).verdict, {}};
+}
+
+int PartRowsFor(int64_t rows) {
+  int r = kBackwardTreeFanIn;
+  while (r > kBackwardMinPartRows && rows / r < kBackwardFusedParts) r /= 2;
+  return r;
+}
+
+int ParsePartRows(const char* text) {
+  const std::string t = text == nullptr ? "" : text;
+  if (t.empty() || t == "auto") return kPartRowsAuto;
+  if (t == "off") return kPartRowsUnfused;
+  int r = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9' || r > kBackwardTreeFanIn) {
+      r = -1;
+      break;
+    }
+    r = r * 10 + (c - '0');
+  }
+  if (r < 1 || r > kBackwardTreeFanIn || (r & (r - 1)) != 0)
+    throw UsageError(fmt::format(
+        "LNBENCH_CUDA_BWD_PART_ROWS='{}': expected auto, off or a power of two 1-64", t));
+  return r;
+}
+
+bool ParsePrefetch(const char* text) {
+  const std::string t = text == nullptr ? "" : text;
+  if (t.empty() || t == "on") return true;
+  if (t == "off") return false;
+  throw UsageError(fmt::format("LNBENCH_CUDA_BWD_PREFETCH='{}': expected on or off", t));
 }
 
 bool BackwardVectorLoadsAllowed(DType dtype, int64_t cols, const void* x, const void* dy,

@@ -5,12 +5,18 @@
 // ln_bwd do it:
 //   dx: one row per warp (1-32 lanes) or per block; the row's two sums
 //       (sum g*dy, sum g*dy*xhat) then dx, in f32.
-//   dgamma/dbeta: a tree of fixed shape. Level 0 sums blocks of
-//       kBackwardTreeFanIn rows into per-block partials [blocks x H] (f32, in
+//   dgamma/dbeta: a tree of fixed shape. Level 0 sums parts of at most
+//       kBackwardTreeFanIn rows into per-part partials [parts x H] (f32, in
 //       the workspace Prepare allocates); each further level sums blocks of
 //       kBackwardTreeFanIn partials; the level with one output writes dgamma
 //       and dbeta. The shape depends on N alone, so results are bitwise
 //       reproducible, and the rounding depth grows with log(N), not with N.
+//   Fused (TransformerEngine's shape): where the dx kernel keeps the whole
+//       row in registers, it is level 0 too: each block takes part_rows
+//       consecutive rows, adds dy*xhat and dy of its columns while xhat and
+//       dy are in registers, and writes the part's partial, so x and dy are
+//       read once. Otherwise (rows past the registers, no rows) a separate
+//       kernel reads x and dy again for level 0, in parts of 64 rows.
 #ifndef LNBENCH_BACKENDS_CUDA_BACKWARD_PLAN_H_
 #define LNBENCH_BACKENDS_CUDA_BACKWARD_PLAN_H_
 
@@ -31,18 +37,23 @@ namespace lnbench {
 inline constexpr int kBackwardRowFloats = 16;
 // Threads of the block-per-row dx kernel at most (its __launch_bounds__).
 inline constexpr int kBackwardBlockThreads = 512;
-// Rows (level 0) or partials (later levels) one dgamma/dbeta partial sums.
+// Rows (level 0, at most) or partials (later levels) one dgamma/dbeta partial sums.
 inline constexpr int kBackwardTreeFanIn = 64;
+// Fused plans: rows per part when N leaves fewer than kBackwardFusedParts
+// parts of 64 rows (down to kBackwardMinPartRows), so the grid stays wide.
+inline constexpr int kBackwardFusedParts = 1024;
+inline constexpr int kBackwardMinPartRows = 8;
 // Threads per block of the dgamma/dbeta kernels: one column each.
 inline constexpr int kBackwardParamThreads = 256;
 
 // One launch of the dgamma/dbeta tree.
 struct BackwardParamLevel {
   int64_t inputs = 0;   // rows (level 0) or partials it sums per column
+  int64_t fan_in = 0;   // inputs each output sums (the last output: what is left)
   int64_t outputs = 0;  // partials it writes per column; 1 = dgamma/dbeta
   int src = -1;         // -1: x and dy (level 0); 0/1: workspace half A/B
   int dst = -1;         // -1: dgamma/dbeta; 0/1: workspace half A/B
-  int64_t grid = 0;     // blocks: outputs x column tiles
+  int64_t grid = 0;     // blocks: outputs x column tiles (fused level 0: the dx kernel's)
 };
 
 // How one backward problem is launched.
@@ -56,6 +67,11 @@ struct BackwardPlan {
   int threads = 0;           // threads per block of the dx kernel
   int loads_per_thread = 0;  // loads of a row each thread handles (kept or read again)
   int64_t grid = 0;          // blocks of the dx kernel (0 when rows == 0)
+  // The dx kernel is level 0 of the dgamma/dbeta tree: block b handles rows
+  // [b * part_rows, b * part_rows + part_rows) and writes their partial.
+  bool fused = false;
+  int part_rows = 0;  // fused: rows per block and per level-0 partial (a power of two <= 64)
+  bool prefetch = false;  // fused: each row's successor is prefetched into L2
   int param_threads = 0;     // threads per block of the dgamma/dbeta kernels
   int64_t col_tiles = 0;     // column tiles of param_threads columns
   // The dgamma/dbeta tree, level 0 first; empty without affine. With
@@ -103,12 +119,35 @@ struct BackwardQuery {
   PlanQuery shape;  // rows, cols, dtype, vector_ok (x, dy, dx, gamma aligned)
   bool affine = true;
   int param_tensors = 2;  // 2: LayerNorm (dgamma, dbeta); 1: RMSNorm (dgamma)
+  // Rows per fused part: kPartRowsAuto (PartRowsFor), kPartRowsUnfused (the
+  // separate level-0 kernel always), or a power of two 1-64. A tuning knob
+  // (LNBENCH_CUDA_BWD_PART_ROWS, ParsePartRows); the warp kernel rounds it
+  // up to fill a warp.
+  int part_rows = 0;
+  // Fused: prefetch each next row into L2 (LNBENCH_CUDA_BWD_PREFETCH, ParsePrefetch).
+  bool prefetch = true;
 };
+inline constexpr int kPartRowsAuto = 0;
+inline constexpr int kPartRowsUnfused = -1;
+
+// Returns the rows per fused part for N rows: 64, or fewer (a power of two,
+// at least kBackwardMinPartRows) while N / 64 < kBackwardFusedParts.
+int PartRowsFor(int64_t rows);
+
+// Parses LNBENCH_CUDA_BWD_PART_ROWS: "" or "auto" (kPartRowsAuto), "off"
+// (kPartRowsUnfused) or a power of two 1-64; throws UsageError naming the
+// variable otherwise.
+int ParsePartRows(const char* text);
+
+// Parses LNBENCH_CUDA_BWD_PREFETCH: "" or "on" (true), "off" (false);
+// throws UsageError naming the variable otherwise.
+bool ParsePrefetch(const char* text);
 
 // Returns the plan of `variant` ("" = "auto"): "auto" picks warp while a
 // warp holds the row in registers (H <= 512), else block; "warp" and "block"
 // run any H (loads beyond the registers are read twice); "cluster" and
-// "splitrow" are forward only (a No with the reason).
+// "splitrow" are forward only (a No with the reason). With affine, rows and
+// the row in registers, the plan is fused (query.part_rows permitting).
 BackwardPlanResult PlanBackward(const std::string& variant, const BackwardQuery& query);
 
 // Returns whether 16-byte loads are allowed for a backward problem: every

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,6 +66,13 @@ uint64_t BackwardDeviceBytesNeeded(const Problem& p, const BackwardPlan& plan) {
          plan.WorkspaceBytes(p.cols) + L2Flusher::FlushBytes();
 }
 
+// The tuning knob of fused backward plans (docs/cuda.md): rows per part,
+// "auto" (unset), or "off" for the separate level-0 kernel. Throws
+// UsageError on any other value.
+constexpr const char* kPartRowsVariable = "LNBENCH_CUDA_BWD_PART_ROWS";
+// ... and whether fused kernels prefetch each next row into L2: "on" (unset) or "off".
+constexpr const char* kPrefetchVariable = "LNBENCH_CUDA_BWD_PREFETCH";
+
 // Returns the backward plan query for `problem` on device 0 (buffers from
 // cudaMalloc: 16-byte loads depend on cols alone).
 BackwardQuery BackwardQueryFor(const Problem& problem) {
@@ -72,6 +80,8 @@ BackwardQuery BackwardQueryFor(const Problem& problem) {
   q.shape = QueryFor(problem);
   q.affine = problem.affine;
   q.param_tensors = problem.norm == Norm::kRmsNorm ? 1 : 2;
+  q.part_rows = ParsePartRows(std::getenv(kPartRowsVariable));
+  q.prefetch = ParsePrefetch(std::getenv(kPrefetchVariable));
   return q;
 }
 
@@ -355,6 +365,9 @@ class CudaBackwardCase : public TimedCudaCase {
   std::map<std::string, std::string> Details() const override {
     std::map<std::string, std::string> d = CommonDetails(plan_.Describe());
     d["workspace_bytes"] = std::to_string(workspace_.bytes());
+    for (const char* name : {kPartRowsVariable, kPrefetchVariable})
+      if (const char* knob = std::getenv(name); knob != nullptr && *knob != '\0')
+        d["tuning"] += fmt::format("{}{}={}", d["tuning"].empty() ? "" : " ", name, knob);
     return d;
   }
 

@@ -214,12 +214,19 @@ std::vector<CoverageCase> CudaCoverageCases() {
       {"cluster per row (sm_90; split row elsewhere), element path", 2, 65537, {}},
       {"split row only: beyond a cluster, several chunks and a short last one", 1, 300007, {}},
       // Backward (backward_plan.h): the shapes above reach warp and block
-      // rows, held in registers and read twice, 16-byte and element loads,
-      // and one-level dgamma trees; this one a tree of three levels (and a
-      // warp row held in registers on the element path).
-      {"backward: a dgamma tree of three levels (4097 -> 65 -> 2 -> 1), element path",
+      // rows, held in registers (fused with dgamma's level 0) and read twice
+      // (a separate level-0 kernel), 16-byte and element loads, and
+      // one-level dgamma trees; these a fused tree of three levels (and a
+      // warp row held in registers on the element path) and a separate
+      // level 0 under a second level.
+      {"backward: a fused dgamma tree of three levels (4097 -> 513 -> 9 -> 1), element path",
        4097,
        30,
+       {},
+       {Direction::kBackward}},
+      {"backward: rows past the registers, a separate level 0 under a second level (65 -> 2 -> 1)",
+       65,
+       9000,
        {},
        {Direction::kBackward}},
   };

@@ -533,6 +533,55 @@ TEST(CudaBackendTest, BackwardPoisonTimingAndReproducibility) {
   }
 }
 
+// LNBENCH_CUDA_BWD_PART_ROWS: the separate level-0 kernel ("off") and fused
+// parts of 1, 16 and 64 rows all verify, warp and block, with and without
+// the L2 prefetch (LNBENCH_CUDA_BWD_PREFETCH=off), and the launch says which
+// ran; a bad value is the user's error.
+TEST(CudaBackendTest, BackwardPartRowsKnobPlansAndVerifies) {
+  LNBENCH_SKIP_WITHOUT_GPU();
+  struct Restore {
+    ~Restore() {
+      unsetenv("LNBENCH_CUDA_BWD_PART_ROWS");
+      unsetenv("LNBENCH_CUDA_BWD_PREFETCH");
+    }
+  } restore;
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{200, 300}, {300, 1000}, {70, 4096}};
+  for (const char* knob : {"off", "1", "16", "64", "auto"}) {
+    ASSERT_EQ(setenv("LNBENCH_CUDA_BWD_PART_ROWS", knob, 1), 0);
+    // The last round: the auto part without the prefetch.
+    if (std::string(knob) == "auto") ASSERT_EQ(setenv("LNBENCH_CUDA_BWD_PREFETCH", "off", 1), 0);
+    for (Norm norm : AllNorms())
+      for (const auto& [rows, cols] : shapes) {
+        Problem p = test_support::MakeProblem(rows, cols, DType::kBF16, Distribution::kOutliers,
+                                              true, false, 7, norm);
+        p.dir = Direction::kBackward;
+        test_support::HostCase c(p);
+        for (const char* variant : {"warp", "block"}) {
+          c.Execute(Cuda(), Variant(variant));
+          const Accuracy a = c.Check();
+          EXPECT_TRUE(a.passed) << knob << " " << variant << " (" << c.resolved << ") "
+                                << p.ShortName() << ": " << a.reason;
+          std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(p, c.inputs, Variant(variant));
+          const std::string launch = prepared->Details().at("launch");
+          const bool in_registers = variant == std::string("block") || cols <= 512;
+          if (std::string(knob) == "off" || !in_registers) {
+            EXPECT_EQ(launch.find("fused"), std::string::npos) << knob << " " << launch;
+          } else {
+            EXPECT_NE(launch.find("fused into dx"), std::string::npos) << knob << " " << launch;
+            EXPECT_EQ(launch.find("prefetched") != std::string::npos,
+                      std::string(knob) != "auto")
+                << launch;
+          }
+        }
+      }
+  }
+  ASSERT_EQ(setenv("LNBENCH_CUDA_BWD_PART_ROWS", "12", 1), 0);
+  Problem p = test_support::MakeProblem(4, 64, DType::kF32, Distribution::kNormal);
+  p.dir = Direction::kBackward;
+  test_support::HostCase c(p);
+  EXPECT_THROW(Cuda().Prepare(p, c.inputs, {}), UsageError);
+}
+
 // The forward-only variants are the user's request for a backward problem.
 TEST(CudaBackendTest, BackwardRefusesForwardOnlyVariants) {
   LNBENCH_SKIP_WITHOUT_GPU();

@@ -49,8 +49,21 @@ struct EmulatedArgs {
 // Runs the plan's kernels as backward_kernels.cu launches them.
 template <Norm kNorm, typename T, bool kVec>
 void EmulateTyped(const BackwardPlan& plan, const EmulatedArgs& a) {
+  auto buffer = [&](int where, int t) {
+    return plan.TreeBuffer(where, t, a.workspace, a.dgamma, a.dbeta, a.p.cols);
+  };
   if (a.p.rows > 0 && plan.grid > 0) {
-    if (plan.kind == KernelKind::kWarp) {
+    if (plan.fused) {
+      const int dst = plan.levels.front().dst;
+      if (plan.kind == KernelKind::kWarp) {
+        dev::EmulateLaunch(plan.grid, plan.threads, dev::FusedWarpKernel<kNorm, T, kVec>, a.p,
+                           dev::Log2(plan.lanes_per_row), plan.part_rows, plan.prefetch,
+                           buffer(dst, 0), buffer(dst, 1));
+      } else {
+        dev::EmulateLaunch(plan.grid, plan.threads, dev::FusedBlockKernel<kNorm, T, kVec>, a.p,
+                           plan.part_rows, plan.prefetch, buffer(dst, 0), buffer(dst, 1));
+      }
+    } else if (plan.kind == KernelKind::kWarp) {
       dev::EmulateLaunch(plan.grid, kWarpKernelThreads, dev::BackwardWarpKernel<kNorm, T, kVec>,
                          a.p, dev::Log2(plan.lanes_per_row));
     } else {
@@ -58,17 +71,17 @@ void EmulateTyped(const BackwardPlan& plan, const EmulatedArgs& a) {
     }
   }
   const int tiles = static_cast<int>(plan.col_tiles);
-  for (const BackwardParamLevel& level : plan.levels) {
-    float* out_g = plan.TreeBuffer(level.dst, 0, a.workspace, a.dgamma, a.dbeta, a.p.cols);
-    float* out_b = plan.TreeBuffer(level.dst, 1, a.workspace, a.dgamma, a.dbeta, a.p.cols);
+  for (size_t i = plan.fused ? 1 : 0; i < plan.levels.size(); ++i) {
+    const BackwardParamLevel& level = plan.levels[i];
+    float* out_g = buffer(level.dst, 0);
+    float* out_b = buffer(level.dst, 1);
     if (level.src < 0) {
       dev::EmulateLaunch(level.grid, plan.param_threads, dev::BackwardParamRowsKernel<kNorm, T>,
                          a.p, tiles, out_g, out_b);
     } else {
-      const float* in_g = plan.TreeBuffer(level.src, 0, a.workspace, a.dgamma, a.dbeta, a.p.cols);
-      const float* in_b = plan.TreeBuffer(level.src, 1, a.workspace, a.dgamma, a.dbeta, a.p.cols);
-      dev::EmulateLaunch(level.grid, plan.param_threads, dev::BackwardParamSumKernel, in_g, in_b,
-                         level.inputs, a.p.cols, tiles, out_g, out_b);
+      dev::EmulateLaunch(level.grid, plan.param_threads, dev::BackwardParamSumKernel,
+                         buffer(level.src, 0), buffer(level.src, 1), level.inputs, a.p.cols, tiles,
+                         out_g, out_b);
     }
   }
 }
@@ -279,19 +292,80 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::ValuesIn(AllDistributions())),
     test_support::ParamName());
 
-// A dgamma tree of three levels (more than 64^2 rows): rows -> 65 -> 2 -> 1.
+// A dgamma tree of three levels: rows -> 65 -> 2 -> 1 with the separate
+// level-0 kernel (64 rows per part), rows -> 513 -> 9 -> 1 fused (8 rows per part).
 TEST(BackwardEmulatedKernelTest, ThreeLevelTreeOverManyRows) {
   for (Norm norm : AllNorms())
-    for (DType dtype : {DType::kF32, DType::kBF16}) {
-      BackwardEmulatedCase c(MakeProblem(4097, 40, dtype, Distribution::kNormal, true, norm));
-      const BackwardPlanResult r = PlanBackward("auto", c.Query());
-      ASSERT_TRUE(r.verdict.ok);
-      ASSERT_EQ(r.plan.levels.size(), 3u) << r.plan.Describe();
-      EXPECT_EQ(r.plan.levels[1].inputs, 65);
-      EXPECT_EQ(r.plan.levels[2].inputs, 2);
-      const Accuracy acc = c.Run(r.plan);
-      EXPECT_TRUE(acc.passed) << c.problem.ShortName() << ": " << acc.reason;
-    }
+    for (DType dtype : {DType::kF32, DType::kBF16})
+      for (int part_rows : {kPartRowsUnfused, kPartRowsAuto}) {
+        BackwardEmulatedCase c(MakeProblem(4097, 40, dtype, Distribution::kNormal, true, norm));
+        BackwardQuery q = c.Query();
+        q.part_rows = part_rows;
+        const BackwardPlanResult r = PlanBackward("auto", q);
+        ASSERT_TRUE(r.verdict.ok);
+        ASSERT_EQ(r.plan.fused, part_rows == kPartRowsAuto);
+        ASSERT_EQ(r.plan.levels.size(), 3u) << r.plan.Describe();
+        EXPECT_EQ(r.plan.levels[1].inputs, r.plan.fused ? 513 : 65);
+        EXPECT_EQ(r.plan.levels[2].inputs, r.plan.fused ? 9 : 2);
+        const Accuracy acc = c.Run(r.plan);
+        EXPECT_TRUE(acc.passed) << c.problem.ShortName() << ": " << acc.reason;
+      }
+}
+
+// The fused kernels (and the separate level-0 kernel) add every row and
+// column into dgamma and dbeta exactly once: on small integers (x and dy in
+// [-3, 3], mean 0, rstd 1) every order of the sums is exact, so dgamma and
+// dbeta must equal the integer sums bit for bit. Shapes: sub-warp rows (lanes
+// 1-16), full warps, blocks of 64-512 threads, element paths; rows not a
+// multiple of the part; parts of 1, 8 and 64 rows, auto and unfused.
+TEST(BackwardEmulatedKernelTest, FusedPartialsAddEveryRowAndColumnOnce) {
+  const std::vector<Shape> shapes = {{37, 1},   {70, 3},    {33, 8},   {130, 64}, {9, 300},
+                                     {65, 512}, {17, 1028}, {20, 2041}, {3, 8192}};
+  int fused_runs = 0;
+  for (Norm norm : AllNorms())
+    for (DType dtype : {DType::kF32, DType::kBF16})
+      for (const Shape& shape : shapes) {
+        BackwardEmulatedCase c(
+            MakeProblem(shape.rows, shape.cols, dtype, Distribution::kNormal, true, norm));
+        const int64_t n = shape.rows, h = shape.cols;
+        std::vector<int64_t> want_g(h, 0), want_b(h, 0);
+        for (int64_t r = 0; r < n; ++r) {
+          c.dev_mean[r] = 0.f;
+          c.dev_rstd[r] = 1.f;
+          for (int64_t j = 0; j < h; ++j) {
+            const int64_t xi = (r * 7 + j * 3) % 7 - 3, di = (r * 5 + j * 11 + 1) % 7 - 3;
+            const float xf = static_cast<float>(xi), df = static_cast<float>(di);
+            const size_t at = static_cast<size_t>(r * h + j);
+            if (dtype == DType::kF32) {
+              std::memcpy(c.x() + at * 4, &xf, 4);
+              std::memcpy(c.dy() + at * 4, &df, 4);
+            } else {
+              const uint16_t xb = FloatToBF16(xf), db = FloatToBF16(df);
+              std::memcpy(c.x() + at * 2, &xb, 2);
+              std::memcpy(c.dy() + at * 2, &db, 2);
+            }
+            want_g[j] += xi * di;
+            want_b[j] += di;
+          }
+        }
+        for (const char* variant : {"warp", "block"})
+          for (int part_rows : {kPartRowsAuto, kPartRowsUnfused, 1, 8, 64}) {
+            BackwardQuery q = c.Query();
+            q.part_rows = part_rows;
+            const BackwardPlanResult r = PlanBackward(variant, q);
+            ASSERT_TRUE(r.verdict.ok) << r.verdict.reason;
+            fused_runs += r.plan.fused ? 1 : 0;
+            c.RunOnly(r.plan, norm);
+            for (int64_t j = 0; j < h; ++j) {
+              ASSERT_EQ(c.dev_dgamma[j], static_cast<float>(want_g[j]))
+                  << "col " << j << " " << r.plan.Describe() << " " << c.problem.ShortName();
+              if (norm == Norm::kLayerNorm)
+                ASSERT_EQ(c.dev_dbeta[j], static_cast<float>(want_b[j]))
+                    << "col " << j << " " << r.plan.Describe() << " " << c.problem.ShortName();
+            }
+          }
+      }
+  EXPECT_GT(fused_runs, 100);
 }
 
 // Pointers one element past a 16-byte boundary: the element path, no
@@ -307,26 +381,35 @@ TEST(BackwardEmulatedKernelTest, MisalignedPointersUseTheElementPath) {
 }
 
 // Runs give the same bits (fixed reduction orders and a tree shape that
-// depends on N alone), whichever dx kernel ran.
+// depends on N alone), fused or not. Unfused, the same for either dx kernel;
+// fused, warp and block sum a part's rows in different orders, and both
+// pass the verifier.
 TEST(BackwardEmulatedKernelTest, RunsAreBitwiseReproducible) {
   for (Norm norm : AllNorms()) {
     BackwardEmulatedCase c(MakeProblem(200, 300, DType::kF32, Distribution::kOutliers, true, norm));
-    std::vector<float> first_dgamma;
-    for (const char* variant : {"warp", "block"}) {
-      const BackwardPlanResult r = PlanBackward(variant, c.Query());
-      ASSERT_TRUE(r.verdict.ok);
-      c.RunOnly(r.plan, norm);
-      const std::vector<uint8_t> dx(c.dx(), c.dx() + c.problem.elements() * 4);
-      // Bits, not values: the vectors end in poison NaNs past the H floats.
-      const std::vector<float> dgamma(c.dev_dgamma.begin(), c.dev_dgamma.begin() + 300);
-      c.RunOnly(r.plan, norm);
-      EXPECT_EQ(std::memcmp(dx.data(), c.dx(), dx.size()), 0) << variant;
-      EXPECT_EQ(std::memcmp(dgamma.data(), c.dev_dgamma.data(), 300 * 4), 0) << variant;
-      if (first_dgamma.empty()) {
-        first_dgamma = dgamma;
-      } else {
-        EXPECT_EQ(std::memcmp(first_dgamma.data(), dgamma.data(), 300 * 4), 0)
-            << "dgamma differs between warp and block";
+    for (int part_rows : {kPartRowsUnfused, kPartRowsAuto, 16}) {
+      std::vector<float> first_dgamma;
+      for (const char* variant : {"warp", "block"}) {
+        BackwardQuery q = c.Query();
+        q.part_rows = part_rows;
+        const BackwardPlanResult r = PlanBackward(variant, q);
+        ASSERT_TRUE(r.verdict.ok);
+        EXPECT_EQ(r.plan.fused, part_rows != kPartRowsUnfused) << r.plan.Describe();
+        c.RunOnly(r.plan, norm);
+        const std::vector<uint8_t> dx(c.dx(), c.dx() + c.problem.elements() * 4);
+        // Bits, not values: the vectors end in poison NaNs past the H floats.
+        const std::vector<float> dgamma(c.dev_dgamma.begin(), c.dev_dgamma.begin() + 300);
+        const Accuracy acc = c.Run(r.plan);
+        EXPECT_TRUE(acc.passed) << r.plan.Describe() << ": " << acc.reason;
+        EXPECT_EQ(std::memcmp(dx.data(), c.dx(), dx.size()), 0) << variant;
+        EXPECT_EQ(std::memcmp(dgamma.data(), c.dev_dgamma.data(), 300 * 4), 0) << variant;
+        if (part_rows != kPartRowsUnfused) continue;
+        if (first_dgamma.empty()) {
+          first_dgamma = dgamma;
+        } else {
+          EXPECT_EQ(std::memcmp(first_dgamma.data(), dgamma.data(), 300 * 4), 0)
+              << "unfused dgamma differs between warp and block";
+        }
       }
     }
   }

@@ -276,11 +276,13 @@ TEST(CudaPlanTest, CoverageCasesReachEveryKernelPath) {
 }
 
 // The same coverage cases reach every backward path: warp and block, rows
-// held in registers and read twice, 16-byte and element loads, and dgamma
-// trees of one and three levels.
+// held in registers (fused with level 0) and read twice (a separate level 0),
+// 16-byte and element loads, and dgamma trees of one to three levels, fused
+// and not.
 TEST(CudaBackwardPlanTest, CoverageCasesReachEveryBackwardPath) {
   std::set<std::tuple<int, bool, bool>> reached;  // kind, vectorized, read twice
-  std::set<size_t> tree_levels;
+  std::set<std::tuple<int, bool>> fused;          // kind, fused
+  std::set<std::tuple<size_t, bool>> tree_levels;  // levels, fused
   for (const CoverageCase& c : CudaCoverageCases())
     for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16})
       for (const char* variant : {"auto", "warp", "block"}) {
@@ -288,16 +290,25 @@ TEST(CudaBackwardPlanTest, CoverageCasesReachEveryBackwardPath) {
         ASSERT_TRUE(r.verdict.ok) << c.path << ": " << r.verdict.reason;
         reached.insert({static_cast<int>(r.plan.kind), r.plan.vectorized,
                         r.plan.loads_per_thread > r.plan.slots});
-        tree_levels.insert(r.plan.levels.size());
+        fused.insert({static_cast<int>(r.plan.kind), r.plan.fused});
+        EXPECT_EQ(r.plan.fused, r.plan.loads_per_thread <= r.plan.slots) << c.path;
+        tree_levels.insert({r.plan.levels.size(), r.plan.fused});
       }
-  for (KernelKind kind : {KernelKind::kWarp, KernelKind::kBlock})
+  for (KernelKind kind : {KernelKind::kWarp, KernelKind::kBlock}) {
     for (bool vec : {true, false})
       for (bool twice : {true, false})
         EXPECT_TRUE(reached.count({static_cast<int>(kind), vec, twice}))
             << "kind " << static_cast<int>(kind) << (vec ? " vectorized" : " element path")
             << (twice ? " read twice" : " held");
-  EXPECT_TRUE(tree_levels.count(1));
-  EXPECT_TRUE(tree_levels.count(3));
+    for (bool f : {true, false})
+      EXPECT_TRUE(fused.count({static_cast<int>(kind), f}))
+          << "kind " << static_cast<int>(kind) << (f ? " fused" : " unfused");
+  }
+  for (bool f : {true, false}) {
+    EXPECT_TRUE(tree_levels.count({1, f})) << f;
+    EXPECT_TRUE(tree_levels.count({2, f}) || tree_levels.count({3, f})) << f;
+  }
+  EXPECT_TRUE(tree_levels.count({3, true}));
 }
 
 TEST(CudaPlanTest, VectorLoadsNeedAlignedRowsAndPointers) {
@@ -367,7 +378,19 @@ TEST(CudaBackwardPlanTest, AutoPicksWarpWhileAWarpHoldsTheRow) {
   EXPECT_EQ(Bwd("warp", BwdQuery(10, 1, DType::kF32)).lanes_per_row, 1);
   EXPECT_EQ(Bwd("warp", BwdQuery(10, 64, DType::kF32)).lanes_per_row, 16);  // 16 loads of 4
   EXPECT_EQ(Bwd("warp", BwdQuery(10, 257, DType::kF32)).lanes_per_row, 32);  // element path
-  EXPECT_EQ(Bwd("warp", BwdQuery(1000, 64, DType::kF32)).grid, (1000 + 15) / 16);
+  // Unfused, 256 / lanes rows per block; fused, a part of 8-64 rows (here 8).
+  BackwardQuery unfused = BwdQuery(1000, 64, DType::kF32);
+  unfused.part_rows = kPartRowsUnfused;
+  EXPECT_EQ(Bwd("warp", unfused).grid, (1000 + 15) / 16);
+  EXPECT_EQ(Bwd("warp", unfused).threads, 256);
+  const BackwardPlan fused = Bwd("warp", BwdQuery(1000, 64, DType::kF32));
+  EXPECT_TRUE(fused.fused);
+  EXPECT_EQ(fused.part_rows, 8);
+  EXPECT_EQ(fused.threads, 128);  // 8 rows of 16 lanes
+  EXPECT_EQ(fused.grid, (1000 + 7) / 8);
+  // A fused warp block is at least a warp: 32 rows of one lane.
+  EXPECT_EQ(Bwd("warp", BwdQuery(1000, 1, DType::kF32)).part_rows, 32);
+  EXPECT_EQ(Bwd("warp", BwdQuery(1000, 1, DType::kF32)).threads, 32);
   // Block threads keep up to 16 floats each, 64 to 512 threads.
   EXPECT_EQ(Bwd("block", BwdQuery(3, 1024, DType::kF32)).threads, 64);
   EXPECT_EQ(Bwd("block", BwdQuery(3, 8192, DType::kF32)).threads, 512);
@@ -388,15 +411,68 @@ TEST(CudaBackwardPlanTest, EveryPlanCoversItsRow) {
         const int64_t per = p.kind == KernelKind::kWarp ? p.lanes_per_row : p.threads;
         EXPECT_GE(per * p.loads_per_thread, loads) << variant << " " << h;
         EXPECT_LT(per * (p.loads_per_thread - 1), loads) << variant << " " << h;
-        if (p.kind == KernelKind::kWarp) {
-          EXPECT_EQ(p.grid * (kWarpKernelThreads / p.lanes_per_row) >= 37, true);
-        } else {
+        // Fused exactly when the row fits in the registers (affine, rows > 0).
+        EXPECT_EQ(p.fused, p.loads_per_thread <= p.slots) << variant << " " << h;
+        int64_t rows_per_block = p.kind == KernelKind::kWarp ? kWarpKernelThreads / p.lanes_per_row : 1;
+        if (p.fused) {
+          rows_per_block = p.part_rows;
+          EXPECT_EQ(p.part_rows, p.kind == KernelKind::kWarp ? std::max(8, 32 / p.lanes_per_row) : 8);
+          if (p.kind == KernelKind::kWarp)
+            EXPECT_EQ(p.threads, std::min(kWarpKernelThreads, p.part_rows * p.lanes_per_row));
+        }
+        EXPECT_EQ(p.grid, (37 + rows_per_block - 1) / rows_per_block) << variant << " " << h;
+        if (p.kind == KernelKind::kBlock) {
           EXPECT_LE(p.threads, kBackwardBlockThreads);
           EXPECT_EQ(p.threads % 32, 0);
-          EXPECT_EQ(p.grid, 37);
         }
       }
     }
+}
+
+// Rows per fused part: 64 while N leaves 1024 parts of 64, halving down to 8.
+TEST(CudaBackwardPlanTest, PartRowsKeepTheGridWide) {
+  EXPECT_EQ(PartRowsFor(0), 8);
+  EXPECT_EQ(PartRowsFor(8191), 8);
+  EXPECT_EQ(PartRowsFor(16384), 16);
+  EXPECT_EQ(PartRowsFor(32767), 16);
+  EXPECT_EQ(PartRowsFor(32768), 32);
+  EXPECT_EQ(PartRowsFor(65536), 64);
+  EXPECT_EQ(PartRowsFor(int64_t{1} << 40), 64);
+  EXPECT_EQ(ParsePartRows(nullptr), kPartRowsAuto);
+  EXPECT_EQ(ParsePartRows(""), kPartRowsAuto);
+  EXPECT_EQ(ParsePartRows("auto"), kPartRowsAuto);
+  EXPECT_EQ(ParsePartRows("off"), kPartRowsUnfused);
+  EXPECT_EQ(ParsePartRows("1"), 1);
+  EXPECT_EQ(ParsePartRows("64"), 64);
+  for (const char* bad : {"0", "3", "128", "-8", "8 ", "x", "99999999999999999999"}) {
+    try {
+      ParsePartRows(bad);
+      ADD_FAILURE() << bad;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("LNBENCH_CUDA_BWD_PART_ROWS"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(ParsePrefetch(nullptr));
+  EXPECT_TRUE(ParsePrefetch("on"));
+  EXPECT_FALSE(ParsePrefetch("off"));
+  EXPECT_THROW(ParsePrefetch("1"), UsageError);
+  BackwardQuery no_prefetch = BwdQuery(100, 1024, DType::kF32);
+  no_prefetch.prefetch = false;
+  EXPECT_FALSE(Bwd("block", no_prefetch).prefetch);
+  EXPECT_TRUE(Bwd("block", BwdQuery(100, 1024, DType::kF32)).prefetch);
+  // A query with a bad value is refused; off and explicit sizes plan as asked.
+  BackwardQuery q = BwdQuery(100, 1024, DType::kF32);
+  q.part_rows = 3;
+  EXPECT_FALSE(PlanBackward("auto", q).verdict.ok);
+  q.part_rows = kPartRowsUnfused;
+  EXPECT_FALSE(Bwd("block", q).fused);
+  q.part_rows = 1;
+  EXPECT_EQ(Bwd("block", q).grid, 100);
+  EXPECT_EQ(Bwd("block", q).levels[0].outputs, 100);
+  // Without affine there is no tree to fuse.
+  EXPECT_FALSE(Bwd("block", BwdQuery(100, 1024, DType::kF32, false)).fused);
+  // Zero rows: the separate level 0 writes the zeros.
+  EXPECT_FALSE(Bwd("block", BwdQuery(0, 1024, DType::kF32)).fused);
 }
 
 // The dgamma tree: blocks of 64 rows, then of 64 partials, until one; the
@@ -411,7 +487,9 @@ TEST(CudaBackwardPlanTest, ParameterTreeShapeAndWorkspace) {
                         Case{4096, {4096, 64}}, Case{4097, {4097, 65, 2}},
                         Case{1 << 20, {1 << 20, 16384, 256, 4}}}) {
     for (Norm norm : AllNorms()) {
-      const BackwardPlan p = Bwd("auto", BwdQuery(c.rows, 300, DType::kF32, true, norm));
+      BackwardQuery q = BwdQuery(c.rows, 300, DType::kF32, true, norm);
+      q.part_rows = kPartRowsUnfused;
+      const BackwardPlan p = Bwd("auto", q);
       ASSERT_EQ(p.levels.size(), c.inputs.size()) << c.rows << " " << p.Describe();
       EXPECT_EQ(p.param_tensors, norm == Norm::kRmsNorm ? 1 : 2);
       EXPECT_EQ(p.param_threads, 256);
@@ -420,6 +498,7 @@ TEST(CudaBackwardPlanTest, ParameterTreeShapeAndWorkspace) {
       for (size_t i = 0; i < p.levels.size(); ++i) {
         const BackwardParamLevel& l = p.levels[i];
         EXPECT_EQ(l.inputs, c.inputs[i]);
+        EXPECT_EQ(l.fan_in, 64);
         EXPECT_EQ(l.outputs, std::max<int64_t>(1, (l.inputs + 63) / 64));
         EXPECT_EQ(l.grid, l.outputs * p.col_tiles);
         EXPECT_EQ(l.src, i == 0 ? -1 : p.levels[i - 1].dst);
@@ -437,14 +516,40 @@ TEST(CudaBackwardPlanTest, ParameterTreeShapeAndWorkspace) {
       if (b > 0) EXPECT_EQ(p.HalfOffset(1, 0, 300), uint64_t(a) * 300 * p.param_tensors);
     }
   }
+  // Fused: level 0 is the dx kernel's grid, parts of PartRowsFor(N) rows.
+  struct FusedCase {
+    int64_t rows;
+    int part_rows;
+    std::vector<int64_t> inputs;
+  };
+  for (const FusedCase& c : {FusedCase{1, 8, {1}}, FusedCase{8, 8, {8}}, FusedCase{9, 8, {9, 2}},
+                             FusedCase{4097, 8, {4097, 513, 9}},
+                             FusedCase{1 << 20, 64, {1 << 20, 16384, 256, 4}}}) {
+    const BackwardPlan p = Bwd("block", BwdQuery(c.rows, 1024, DType::kF32));
+    ASSERT_TRUE(p.fused);
+    EXPECT_EQ(p.part_rows, c.part_rows);
+    EXPECT_EQ(p.grid, (c.rows + c.part_rows - 1) / c.part_rows);
+    ASSERT_EQ(p.levels.size(), c.inputs.size()) << p.Describe();
+    EXPECT_EQ(p.levels[0].grid, p.grid);
+    EXPECT_EQ(p.levels[0].fan_in, c.part_rows);
+    EXPECT_EQ(p.levels[0].outputs, p.grid);
+    for (size_t i = 0; i < p.levels.size(); ++i) EXPECT_EQ(p.levels[i].inputs, c.inputs[i]);
+    EXPECT_EQ(p.half_a, c.inputs.size() > 1 ? c.inputs[1] : 0);
+  }
   // Without affine: no tree, no workspace.
   const BackwardPlan plain = Bwd("auto", BwdQuery(5000, 300, DType::kF32, false));
   EXPECT_TRUE(plain.levels.empty());
   EXPECT_EQ(plain.WorkspaceBytes(300), 0u);
   // Few columns: one warp of columns per block.
   EXPECT_EQ(Bwd("auto", BwdQuery(5, 3, DType::kF32)).param_threads, 32);
-  const std::string d = Bwd("auto", BwdQuery(4097, 300, DType::kF32)).Describe();
-  EXPECT_NE(d.find("dgamma_tree=4097>65>2>1"), std::string::npos) << d;
+  BackwardQuery unfused = BwdQuery(4097, 300, DType::kF32);
+  unfused.part_rows = kPartRowsUnfused;
+  const std::string d = Bwd("auto", unfused).Describe();
+  EXPECT_NE(d.find("dgamma_tree=4097>65>2>1 (fan-in 64"), std::string::npos) << d;
+  const std::string f = Bwd("auto", BwdQuery(4097, 300, DType::kF32)).Describe();
+  EXPECT_NE(f.find("dgamma_tree=4097>513>9>1 (level 0 fused into dx: 8 rows per part"),
+            std::string::npos)
+      << f;
 }
 
 // cluster and splitrow are forward only; unknown names list the variants.
