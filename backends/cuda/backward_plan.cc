@@ -108,7 +108,13 @@ BackwardPlanResult PlanWarp(const BackwardQuery& q) {
   p.loads_per_thread = static_cast<int>(std::min<int64_t>(CeilDiv(loads, lanes), INT_MAX));
   int64_t rows_per_block = kWarpKernelThreads / lanes;
   if (CanFuse(q, p, lanes)) {
-    // A block of at least a warp takes part_rows rows, row_slots at a time.
+    // Fused: as few lanes as hold the row in registers, so each lane has
+    // all its slots in flight (on an H200 the unfused rule, a load per lane,
+    // left H = 128 f32 at 45% of the copy). A block of at least a warp takes
+    // part_rows rows, row_slots at a time.
+    while (lanes > 1 && (lanes / 2) * static_cast<int64_t>(p.slots) >= loads) lanes /= 2;
+    p.lanes_per_row = lanes;
+    p.loads_per_thread = static_cast<int>(CeilDiv(loads, lanes));
     p.fused = true;
     p.prefetch = q.prefetch;
     p.part_rows = std::max(QueryPartRows(q), 32 / lanes);

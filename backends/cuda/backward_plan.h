@@ -39,9 +39,11 @@ inline constexpr int kBackwardRowFloats = 16;
 inline constexpr int kBackwardBlockThreads = 512;
 // Rows (level 0, at most) or partials (later levels) one dgamma/dbeta partial sums.
 inline constexpr int kBackwardTreeFanIn = 64;
-// Fused plans: rows per part when N leaves fewer than kBackwardFusedParts
-// parts of 64 rows (down to kBackwardMinPartRows), so the grid stays wide.
-inline constexpr int kBackwardFusedParts = 1024;
+// Fused plans: 64 rows per part (fewer partials to write and read back:
+// on an H200, parts of 64 rows beat 8, 16 and 32 at H = 2048-8192, even
+// with only 128 parts), halved (down to kBackwardMinPartRows) while N leaves
+// fewer than kBackwardFusedParts parts, about a block per SM of an H100/H200.
+inline constexpr int kBackwardFusedParts = 128;
 inline constexpr int kBackwardMinPartRows = 8;
 // Threads per block of the dgamma/dbeta kernels: one column each.
 inline constexpr int kBackwardParamThreads = 256;
@@ -131,7 +133,7 @@ inline constexpr int kPartRowsAuto = 0;
 inline constexpr int kPartRowsUnfused = -1;
 
 // Returns the rows per fused part for N rows: 64, or fewer (a power of two,
-// at least kBackwardMinPartRows) while N / 64 < kBackwardFusedParts.
+// at least kBackwardMinPartRows) while N / rows < kBackwardFusedParts.
 int PartRowsFor(int64_t rows);
 
 // Parses LNBENCH_CUDA_BWD_PART_ROWS: "" or "auto" (kPartRowsAuto), "off"

@@ -219,7 +219,7 @@ std::vector<CoverageCase> CudaCoverageCases() {
       // one-level dgamma trees; these a fused tree of three levels (and a
       // warp row held in registers on the element path) and a separate
       // level 0 under a second level.
-      {"backward: a fused dgamma tree of three levels (4097 -> 513 -> 9 -> 1), element path",
+      {"backward: a fused dgamma tree of three levels (4097 -> 129 -> 3 -> 1), element path",
        4097,
        30,
        {},

@@ -293,7 +293,7 @@ INSTANTIATE_TEST_SUITE_P(
     test_support::ParamName());
 
 // A dgamma tree of three levels: rows -> 65 -> 2 -> 1 with the separate
-// level-0 kernel (64 rows per part), rows -> 513 -> 9 -> 1 fused (8 rows per part).
+// level-0 kernel (64 rows per part), rows -> 129 -> 3 -> 1 fused (32 rows per part).
 TEST(BackwardEmulatedKernelTest, ThreeLevelTreeOverManyRows) {
   for (Norm norm : AllNorms())
     for (DType dtype : {DType::kF32, DType::kBF16})
@@ -305,8 +305,8 @@ TEST(BackwardEmulatedKernelTest, ThreeLevelTreeOverManyRows) {
         ASSERT_TRUE(r.verdict.ok);
         ASSERT_EQ(r.plan.fused, part_rows == kPartRowsAuto);
         ASSERT_EQ(r.plan.levels.size(), 3u) << r.plan.Describe();
-        EXPECT_EQ(r.plan.levels[1].inputs, r.plan.fused ? 513 : 65);
-        EXPECT_EQ(r.plan.levels[2].inputs, r.plan.fused ? 9 : 2);
+        EXPECT_EQ(r.plan.levels[1].inputs, r.plan.fused ? 129 : 65);
+        EXPECT_EQ(r.plan.levels[2].inputs, r.plan.fused ? 3 : 2);
         const Accuracy acc = c.Run(r.plan);
         EXPECT_TRUE(acc.passed) << c.problem.ShortName() << ": " << acc.reason;
       }

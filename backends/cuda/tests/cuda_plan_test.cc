@@ -374,11 +374,17 @@ TEST(CudaBackwardPlanTest, AutoPicksWarpWhileAWarpHoldsTheRow) {
       EXPECT_EQ(Bwd("auto", BwdQuery(100, h, dt)).variant, "block") << h;
   }
   EXPECT_EQ(Bwd("", BwdQuery(1, 64, DType::kF32)).variant, "warp");
-  // Lanes: at least one load each, up to 32; rows per block of 256 threads.
+  // Lanes, unfused (no affine): at least one load each, up to 32; fused: as
+  // few as hold the row in registers.
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 1, DType::kF32, false)).lanes_per_row, 1);
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 64, DType::kF32, false)).lanes_per_row, 16);  // 16 loads of 4
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 257, DType::kF32, false)).lanes_per_row, 32);  // element path
   EXPECT_EQ(Bwd("warp", BwdQuery(10, 1, DType::kF32)).lanes_per_row, 1);
-  EXPECT_EQ(Bwd("warp", BwdQuery(10, 64, DType::kF32)).lanes_per_row, 16);  // 16 loads of 4
-  EXPECT_EQ(Bwd("warp", BwdQuery(10, 257, DType::kF32)).lanes_per_row, 32);  // element path
-  // Unfused, 256 / lanes rows per block; fused, a part of 8-64 rows (here 8).
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 64, DType::kF32)).lanes_per_row, 4);   // 4 loads each
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 257, DType::kF32)).lanes_per_row, 32);  // 16 elements each
+  EXPECT_EQ(Bwd("warp", BwdQuery(10, 128, DType::kBF16)).lanes_per_row, 8);  // 2 loads of 8
+  // Unfused, 256 / lanes rows per block and a load per lane; fused, a part
+  // of 8-64 rows (here 8) and full registers.
   BackwardQuery unfused = BwdQuery(1000, 64, DType::kF32);
   unfused.part_rows = kPartRowsUnfused;
   EXPECT_EQ(Bwd("warp", unfused).grid, (1000 + 15) / 16);
@@ -386,7 +392,9 @@ TEST(CudaBackwardPlanTest, AutoPicksWarpWhileAWarpHoldsTheRow) {
   const BackwardPlan fused = Bwd("warp", BwdQuery(1000, 64, DType::kF32));
   EXPECT_TRUE(fused.fused);
   EXPECT_EQ(fused.part_rows, 8);
-  EXPECT_EQ(fused.threads, 128);  // 8 rows of 16 lanes
+  EXPECT_EQ(fused.lanes_per_row, 4);  // fused: as few lanes as hold the row (4 loads each)
+  EXPECT_EQ(fused.loads_per_thread, 4);
+  EXPECT_EQ(fused.threads, 32);  // 8 rows of 4 lanes
   EXPECT_EQ(fused.grid, (1000 + 7) / 8);
   // A fused warp block is at least a warp: 32 rows of one lane.
   EXPECT_EQ(Bwd("warp", BwdQuery(1000, 1, DType::kF32)).part_rows, 32);
@@ -429,14 +437,14 @@ TEST(CudaBackwardPlanTest, EveryPlanCoversItsRow) {
     }
 }
 
-// Rows per fused part: 64 while N leaves 1024 parts of 64, halving down to 8.
+// Rows per fused part: 64 while N leaves 128 parts of 64, halving down to 8.
 TEST(CudaBackwardPlanTest, PartRowsKeepTheGridWide) {
   EXPECT_EQ(PartRowsFor(0), 8);
-  EXPECT_EQ(PartRowsFor(8191), 8);
-  EXPECT_EQ(PartRowsFor(16384), 16);
-  EXPECT_EQ(PartRowsFor(32767), 16);
-  EXPECT_EQ(PartRowsFor(32768), 32);
-  EXPECT_EQ(PartRowsFor(65536), 64);
+  EXPECT_EQ(PartRowsFor(1024), 8);
+  EXPECT_EQ(PartRowsFor(2048), 16);
+  EXPECT_EQ(PartRowsFor(4096), 32);
+  EXPECT_EQ(PartRowsFor(8191), 32);
+  EXPECT_EQ(PartRowsFor(8192), 64);
   EXPECT_EQ(PartRowsFor(int64_t{1} << 40), 64);
   EXPECT_EQ(ParsePartRows(nullptr), kPartRowsAuto);
   EXPECT_EQ(ParsePartRows(""), kPartRowsAuto);
@@ -523,7 +531,7 @@ TEST(CudaBackwardPlanTest, ParameterTreeShapeAndWorkspace) {
     std::vector<int64_t> inputs;
   };
   for (const FusedCase& c : {FusedCase{1, 8, {1}}, FusedCase{8, 8, {8}}, FusedCase{9, 8, {9, 2}},
-                             FusedCase{4097, 8, {4097, 513, 9}},
+                             FusedCase{4097, 32, {4097, 129, 3}},
                              FusedCase{1 << 20, 64, {1 << 20, 16384, 256, 4}}}) {
     const BackwardPlan p = Bwd("block", BwdQuery(c.rows, 1024, DType::kF32));
     ASSERT_TRUE(p.fused);
@@ -547,7 +555,7 @@ TEST(CudaBackwardPlanTest, ParameterTreeShapeAndWorkspace) {
   const std::string d = Bwd("auto", unfused).Describe();
   EXPECT_NE(d.find("dgamma_tree=4097>65>2>1 (fan-in 64"), std::string::npos) << d;
   const std::string f = Bwd("auto", BwdQuery(4097, 300, DType::kF32)).Describe();
-  EXPECT_NE(f.find("dgamma_tree=4097>513>9>1 (level 0 fused into dx: 8 rows per part"),
+  EXPECT_NE(f.find("dgamma_tree=4097>129>3>1 (level 0 fused into dx: 32 rows per part"),
             std::string::npos)
       << f;
 }
@@ -617,6 +625,25 @@ TEST(CudaBackwardPlanTest, LauncherRefusesWrongArguments) {
   bad = a;
   bad.rows = 100;  // the tree needs its workspace
   EXPECT_THROW(LaunchNormBackward(tree, DType::kF32, bad, nullptr), RuntimeError);
+  // Fused plans: the rows they were made for, and 16-byte aligned partials.
+  auto refusal = [](const BackwardPlan& plan, const NormBackwardArgs& args) -> std::string {
+    try {
+      LaunchNormBackward(plan, DType::kF32, args, nullptr);
+    } catch (const RuntimeError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  ASSERT_TRUE(affine.fused);
+  bad = a;
+  bad.rows = 9;  // a plan of one 8-row part
+  EXPECT_NE(refusal(affine, bad).find("another number of rows"), std::string::npos);
+  bad = a;
+  bad.dgamma = buf + 1;
+  EXPECT_NE(refusal(affine, bad).find("16-byte aligned dgamma"), std::string::npos);
+  bad = a;
+  bad.dbeta = buf + 2;
+  EXPECT_NE(refusal(affine, bad).find("16-byte aligned dgamma"), std::string::npos);
 }
 
 // Backward is supported for both norms: without a device the only no is the
