@@ -19,10 +19,10 @@
 #              backward and forward, torch.compile (bf16, two widths); then cuDNN's forward sweep
 #   variants   every cuda variant side by side at four widths, and H = 1<<20
 #   sass       cuobjdump: 16-byte LDG/STG, local memory, registers per kernel (if cuobjdump is there)
-# The backward sweep runs more ways: unfused (LNBENCH_CUDA_BWD_PART_ROWS=off, the
-# separate level-0 kernel) and fused without the L2 prefetch (LNBENCH_CUDA_BWD_PREFETCH=off)
-# over the same shapes, and fused parts of 8, 16, 32 and 64 rows at four widths
-# (LayerNorm), so one lease compares them.
+# LNBENCH_GPU_BWD_TUNING=1 runs the backward sweep more ways (about 130 s more): unfused
+# (LNBENCH_CUDA_BWD_PART_ROWS=off, the separate level-0 kernel) and fused without the L2
+# prefetch (LNBENCH_CUDA_BWD_PREFETCH=off) over the same shapes, and fused parts of 8, 16,
+# 32 and 64 rows at four widths (LayerNorm), so one lease compares them.
 # LNBENCH_GPU_STEPS, a bash regex, runs only the steps whose names match (the others
 # are listed as skipped): e.g. 'bwd|device|list|cuda_|memcheck|racecheck|synccheck|batch1'.
 # Logs, gtest XML and JSON reports go to OUTDIR; a summary table is printed last.
@@ -194,8 +194,9 @@ fi
 if ((has_dir)); then
   TAIL=20 step sweep-cuda-bwd 120 "$lnbench" run -b cuda --op all --dir bwd --shape "$sweep_shapes" \
     --dtype f32,bf16 --time-budget 0.1 --min-samples 10 --json "$outdir/sweep-cuda-bwd.json"
-  # The same sweep with dgamma's level 0 as its own kernel (x and dy read twice).
-  if grep -q LNBENCH_CUDA_BWD_PART_ROWS "$lnbench"; then
+  # With LNBENCH_GPU_BWD_TUNING=1: the same sweep with dgamma's level 0 as its own
+  # kernel (x and dy read twice), without the L2 prefetch, and parts of 8-64 rows.
+  if [[ "${LNBENCH_GPU_BWD_TUNING:-0}" == 1 ]] && grep -q LNBENCH_CUDA_BWD_PART_ROWS "$lnbench"; then
     TAIL=20 LNBENCH_CUDA_BWD_PART_ROWS=off step sweep-cuda-bwd-unfused 120 "$lnbench" run -b cuda \
       --op all --dir bwd --shape "$sweep_shapes" --dtype f32,bf16 --time-budget 0.1 \
       --min-samples 10 --json "$outdir/sweep-cuda-bwd-unfused.json"
