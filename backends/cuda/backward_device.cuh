@@ -230,8 +230,9 @@ __global__ void __launch_bounds__(kBackwardBlockThreads)
 // of its loads over its slot's rows; then the slots' sums meet in shared
 // memory and thread c adds column c's in slot order and writes the part's
 // partial: out_g[b * cols + c] (out_b: LayerNorm). With `prefetch`, each
-// row's successor in the slot is asked into L2 before the row is read. At most part_rows <= 64
-// rows per partial, in any order: the tree's bound (backward_plan.h).
+// row's successor in the slot is asked into L2 before the row is read. At
+// most part_rows <= 64 rows per partial, in any order: the tree's bound
+// (backward_plan.h).
 template <Norm kNorm, typename T, bool kVec>
 __global__ void __launch_bounds__(kWarpKernelThreads)
     FusedWarpKernel(const BackwardParams p, const int lanes_log2, const int part_rows,

@@ -421,10 +421,11 @@ TEST(CudaBackwardPlanTest, EveryPlanCoversItsRow) {
         EXPECT_LT(per * (p.loads_per_thread - 1), loads) << variant << " " << h;
         // Fused exactly when the row fits in the registers (affine, rows > 0).
         EXPECT_EQ(p.fused, p.loads_per_thread <= p.slots) << variant << " " << h;
-        int64_t rows_per_block = p.kind == KernelKind::kWarp ? kWarpKernelThreads / p.lanes_per_row : 1;
+        const bool warp = p.kind == KernelKind::kWarp;
+        int64_t rows_per_block = warp ? kWarpKernelThreads / p.lanes_per_row : 1;
         if (p.fused) {
           rows_per_block = p.part_rows;
-          EXPECT_EQ(p.part_rows, p.kind == KernelKind::kWarp ? std::max(8, 32 / p.lanes_per_row) : 8);
+          EXPECT_EQ(p.part_rows, warp ? std::max(8, 32 / p.lanes_per_row) : 8);
           if (p.kind == KernelKind::kWarp)
             EXPECT_EQ(p.threads, std::min(kWarpKernelThreads, p.part_rows * p.lanes_per_row));
         }
