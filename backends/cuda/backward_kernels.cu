@@ -4,7 +4,6 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <cstdint>
 #include <type_traits>
 
 #include "backends/cuda/backward_device.cuh"
@@ -107,11 +106,10 @@ void CheckNormBackwardArgs(const BackwardPlan& plan, DType dtype, const NormBack
                      plan.grid * plan.part_rows < args.rows ||
                      (plan.grid - 1) * static_cast<int64_t>(plan.part_rows) >= args.rows))
     throw RuntimeError("cuda: a fused backward plan made for another number of rows");
-  // A fused 16-byte block plan stores its partials 16 bytes at a time.
-  auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  // A fused 16-byte block plan stores its partials 16 bytes at a time
+  // (RMSNorm's dbeta is null: refused above otherwise).
   if (plan.fused && plan.vectorized &&
-      (!aligned(args.dgamma) || (layernorm && !aligned(args.dbeta)) ||
-       (args.workspace != nullptr && !aligned(args.workspace))))
+      (!Aligned16(args.dgamma) || !Aligned16(args.dbeta) || !Aligned16(args.workspace)))
     throw RuntimeError("cuda: a fused 16-byte backward plan needs 16-byte aligned dgamma, dbeta "
                        "and workspace");
   if (plan.WorkspaceBytes(args.cols) > 0 && args.workspace == nullptr)

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
 #include <string>
 
 #include "core/errors.h"
@@ -17,6 +16,9 @@ constexpr int64_t kMaxGrid = INT_MAX;  // gridDim.x
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp32(int64_t a) { return CeilDiv(a, 32) * 32; }
 
+// Returns whether r is an explicit number of rows per fused part: a power of two 1-64.
+bool IsPartRows(int64_t r) { return r >= 1 && r <= kBackwardTreeFanIn && (r & (r - 1)) == 0; }
+
 Verdict CheckCommon(const BackwardQuery& q) {
   if (q.shape.cols < 1) return Verdict::No("cols must be >= 1");
   // Row offsets are 32-bit (as in the forward kernels), with room for a
@@ -27,8 +29,7 @@ Verdict CheckCommon(const BackwardQuery& q) {
   if (q.param_tensors != 1 && q.param_tensors != 2)
     return Verdict::No("param_tensors must be 1 (rmsnorm) or 2 (layernorm)");
   const int r = q.part_rows;
-  if (r != kPartRowsAuto && r != kPartRowsUnfused &&
-      (r < 1 || r > kBackwardTreeFanIn || (r & (r - 1)) != 0))
+  if (r != kPartRowsAuto && r != kPartRowsUnfused && !IsPartRows(r))
     return Verdict::No(fmt::format("part_rows {} is not auto, off or a power of two 1-64", r));
   return Verdict::Yes();
 }
@@ -210,7 +211,7 @@ int ParsePartRows(const char* text) {
   const std::string t = text == nullptr ? "" : text;
   if (t.empty() || t == "auto") return kPartRowsAuto;
   if (t == "off") return kPartRowsUnfused;
-  int r = 0;
+  int64_t r = 0;
   for (char c : t) {
     if (c < '0' || c > '9' || r > kBackwardTreeFanIn) {
       r = -1;
@@ -218,10 +219,10 @@ int ParsePartRows(const char* text) {
     }
     r = r * 10 + (c - '0');
   }
-  if (r < 1 || r > kBackwardTreeFanIn || (r & (r - 1)) != 0)
+  if (!IsPartRows(r))
     throw UsageError(fmt::format(
         "LNBENCH_CUDA_BWD_PART_ROWS='{}': expected auto, off or a power of two 1-64", t));
-  return r;
+  return static_cast<int>(r);
 }
 
 bool ParsePrefetch(const char* text) {
@@ -233,9 +234,8 @@ bool ParsePrefetch(const char* text) {
 
 bool BackwardVectorLoadsAllowed(DType dtype, int64_t cols, const void* x, const void* dy,
                                 const void* dx, const float* gamma) {
-  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  return (cols * static_cast<int64_t>(DTypeSize(dtype))) % 16 == 0 && aligned(x) && aligned(dy) &&
-         aligned(dx) && (gamma == nullptr || aligned(gamma));
+  return (cols * static_cast<int64_t>(DTypeSize(dtype))) % 16 == 0 && Aligned16(x) &&
+         Aligned16(dy) && Aligned16(dx) && Aligned16(gamma);
 }
 
 }  // namespace lnbench

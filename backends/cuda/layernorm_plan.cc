@@ -244,9 +244,8 @@ PlanResult PlanLayerNorm(const std::string& variant, const PlanQuery& query) {
 
 bool VectorLoadsAllowed(DType dtype, int64_t cols, const void* x, const void* y, const float* gamma,
                         const float* beta) {
-  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  return (cols * static_cast<int64_t>(DTypeSize(dtype))) % 16 == 0 && aligned(x) && aligned(y) &&
-         (gamma == nullptr || aligned(gamma)) && (beta == nullptr || aligned(beta));
+  return (cols * static_cast<int64_t>(DTypeSize(dtype))) % 16 == 0 && Aligned16(x) &&
+         Aligned16(y) && Aligned16(gamma) && Aligned16(beta);
 }
 
 }  // namespace lnbench

@@ -90,6 +90,10 @@ std::vector<CoverageCase> CudaCoverageCases();
 // Returns whether 16-byte loads are allowed: every row start of x and y is
 // 16-byte aligned (so cols * sizeof(dtype) is a multiple of 16) and gamma and
 // beta (when present) are 16-byte aligned.
+// Returns whether p is 16-byte aligned (nullptr is): what a 16-byte load or
+// store needs.
+inline bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 bool VectorLoadsAllowed(DType dtype, int64_t cols, const void* x, const void* y, const float* gamma,
                         const float* beta);
 
