@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,7 @@ struct HostCase {
   HostTensors inputs, outputs;
   Reference ref;
   std::string resolved;  // the variant the last Execute() ran
+  std::map<std::string, std::string> details;  // and its Details()
 
   // Allocates every tensor (at least 16 elements each: a zero-byte buffer is
   // nullptr, which reads as "not returned"), generates the inputs and, with
@@ -117,6 +119,7 @@ struct HostCase {
     c->Run();
     Reset();
     c->Download(outputs);
+    details = c->Details();
   }
 
   Accuracy Check(ThreadPool* pool = nullptr) const {

@@ -561,8 +561,7 @@ TEST(CudaBackendTest, BackwardPartRowsKnobPlansAndVerifies) {
           const Accuracy a = c.Check();
           EXPECT_TRUE(a.passed) << knob << " " << variant << " (" << c.resolved << ") "
                                 << p.ShortName() << ": " << a.reason;
-          std::unique_ptr<PreparedCase> prepared = Cuda().Prepare(p, c.inputs, Variant(variant));
-          const std::string launch = prepared->Details().at("launch");
+          const std::string launch = c.details.at("launch");
           const bool in_registers = variant == std::string("block") || cols <= 512;
           if (std::string(knob) == "off" || !in_registers) {
             EXPECT_EQ(launch.find("fused"), std::string::npos) << knob << " " << launch;
