@@ -401,12 +401,17 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
     for (DType dtype : kDTypes) {
       // 768 and 4096: groups since issue 15 (rows that fit twice four
       // times in L1 with gamma/beta; 16-bit rows whose gamma/beta spill it).
+      // Streamed 16-bit rows of 2048 (3000: rows off cache lines) to 16384
+      // columns go in chunked groups of eight rows: one call over all rows
+      // makes a full group and a partial one.
       // Streamed rows of 512-1024 bytes go in batches: 256 (f32 and bf16),
       // 131 (f32) and 259 (bf16), rows that do not start on cache lines,
       // where groups cannot go.
       for (int64_t cols : {int64_t{32}, int64_t{96}, int64_t{131}, int64_t{256}, int64_t{259},
-                           int64_t{768}, int64_t{4096}, int64_t{8192}, int64_t{12288}}) {
+                           int64_t{768}, int64_t{3000}, int64_t{4096}, int64_t{8192},
+                           int64_t{12288}}) {
         for (bool stream : {false, true}) {
+         for (int64_t split : {int64_t{6}, int64_t{11}}) {
           SCOPED_TRACE(std::string(DistributionName(data.dist)) + (data.mixed ? " mixed" : ""));
           const Problem p = MakeProblem(11, cols, dtype, data.dist, true, true);
           CaseRun run(p);
@@ -425,12 +430,13 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
           fn(args, 0, p.rows);
           args.row_groups = true;
           run.SetRowsOutputs(args, y_group.data(), stats_group.data());
-          fn(args, 0, 6);  // two calls (a split over threads): a partial batch or group
-          fn(args, 6, p.rows);
+          fn(args, 0, split);  // split 6: a split over threads, partial batches or groups
+          fn(args, split, p.rows);
           ASSERT_EQ(FirstDifference(dtype, y_single.data(), y_group.data(),
                                     static_cast<size_t>(p.elements())),
                     "")
-              << DTypeName(dtype) << " cols " << cols << " stream " << stream;
+              << DTypeName(dtype) << " cols " << cols << " stream " << stream << " split "
+              << split;
           ASSERT_EQ(FirstDifference(DType::kF32, stats_single.data(), stats_group.data(),
                                     2 * static_cast<size_t>(p.rows)),
                     "")
@@ -440,6 +446,7 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
           std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
           const Accuracy acc = run.Check();
           EXPECT_TRUE(acc.passed) << acc.reason;
+         }
         }
       }
     }

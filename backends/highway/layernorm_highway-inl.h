@@ -289,6 +289,7 @@ struct RowScale {
   hn::Vec<D> mean_hi, rstd, offset;  // offset = -mean_lo * rstd, or c
   bool direct;
 
+  RowScale() : direct(false) {}
   RowScale(D d, double mean, double m2, float rstd_f) {
     const double c = -mean * static_cast<double>(rstd_f);
     direct = m2 > 0 && std::isfinite(m2) && std::abs(c) <= 1.0;  // false for NaN
@@ -331,7 +332,7 @@ HWY_INLINE hn::Vec<D> NormalizeVector(const RowScale<D>& s, hn::Vec<D> xv, hn::V
 
 // Normalizes elements [begin, end) of a row of `cols` >= Lanes(d) elements
 // into y (see WriteRowRange for kStream and prefetch).
-template <bool kAffine, bool kStream, bool kDirect, class D, typename T>
+template <bool kAffine, bool kStream, bool kDirect, bool kIntoL2 = false, class D, typename T>
 HWY_INLINE void NormalizeRangeAs(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
                                  const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
                                  size_t begin, size_t end, size_t cols, const RowScale<D>& scale,
@@ -342,21 +343,21 @@ HWY_INLINE void NormalizeRangeAs(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y
     const hn::Vec<D> b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
     return NormalizeVector<kAffine, kDirect>(s, LoadF32(d, x + i), g, b);
   };
-  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
+  WriteRowRange<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value);
 }
 
 // As NormalizeRangeAs, in the form the row's scale chose.
-template <bool kAffine, bool kStream, class D, typename T>
+template <bool kAffine, bool kStream, bool kIntoL2 = false, class D, typename T>
 HWY_INLINE void NormalizeRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
                                size_t begin, size_t end, size_t cols, const RowScale<D>& scale,
                                const T* prefetch) {
   if (scale.direct) {
-    NormalizeRangeAs<kAffine, kStream, true>(d, x, y, gamma, beta, begin, end, cols, scale,
-                                             prefetch);
+    NormalizeRangeAs<kAffine, kStream, true, kIntoL2>(d, x, y, gamma, beta, begin, end, cols,
+                                                      scale, prefetch);
   } else {
-    NormalizeRangeAs<kAffine, kStream, false>(d, x, y, gamma, beta, begin, end, cols, scale,
-                                              prefetch);
+    NormalizeRangeAs<kAffine, kStream, false, kIntoL2>(d, x, y, gamma, beta, begin, end, cols,
+                                                       scale, prefetch);
   }
 }
 
@@ -677,6 +678,54 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
     for (size_t j = 0; j < R; ++j) moments[j] = next[j];
   }
 }
+
+// ------------------------------ Chunked row groups
+
+// Streamed 16-bit rows whose gamma and beta crowd L1 (ChunkedRowGroup in
+// norm_rows-inl.h) go in groups of kChunkRows consecutive rows: first the
+// statistics of each row of the group in turn (whole rows, in address order,
+// which the hardware prefetcher follows), then the group normalized in
+// column chunks of kChunkCols: chunk k of each row in turn, so the chunk's
+// gamma and beta (8 KiB) are loaded from L2 once for the group and stay in
+// L1 for its other rows. Each line of y written prefetches the same line of
+// the next group's row into L2 (prefetcht2), so the next statistics read
+// from L2 while this group's y goes out. Single rows instead reload the
+// whole of gamma and beta (8 bytes a column, four times the bytes of a bf16
+// row) from L2 for every row. The same functions as RowsWithTag in the same
+// order: the same bits. Affine rows only; y streamed.
+template <typename T, class D>
+HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64_t end) {
+  constexpr int64_t group = kChunkRows;
+  constexpr size_t chunk = kChunkCols;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
+  T* HWY_RESTRICT y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
+  RowScale<D> scale[kChunkRows];
+  size_t head[kChunkRows];
+  for (int64_t first = begin; first < end; first += group) {
+    const int64_t n = std::min(group, end - first);
+    const int64_t next_n = std::min(group, end - (first + n));
+    for (int64_t j = 0; j < n; ++j) {
+      scale[j] = FinishRow(d, args, first + j, RowMoments(d, row(first + j), cols), inv_cols);
+      head[j] = HeadElements(y + static_cast<size_t>(first + j) * cols);
+    }
+    for (size_t k = 0;; ++k) {
+      bool any = false;
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t nb = k == 0 ? 0 : std::min(cols, head[j] + k * chunk);
+        const size_t ne = std::min(cols, head[j] + (k + 1) * chunk);
+        if (nb >= cols) continue;
+        any = true;
+        NormalizeRange</*kAffine=*/true, /*kStream=*/true, /*kIntoL2=*/true>(
+            d, row(first + j), y + static_cast<size_t>(first + j) * cols, args.gamma, args.beta,
+            nb, ne, cols, scale[j], j < next_n ? row(first + n + j) : nullptr);
+      }
+      if (!any) break;
+    }
+  }
+}
 #endif  // LNBENCH_HWY_HAVE_GROUPS
 
 // Computes rows [begin, end) of a problem whose x and y hold T.
@@ -705,6 +754,11 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     return;
   }
 #if LNBENCH_HWY_HAVE_GROUPS
+  if (ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 8 : 0, stream, args.row_groups)) {
+    ChunkedRowsWithTag<T>(d, args, begin, end);
+    hwy::FlushStream();  // as WithPathFlags after streaming stores
+    return;
+  }
   // When row groups pay off: RowGroupCount (norm_rows-inl.h).
   const int64_t groups =
       RowGroupCount(row_bytes, cols, affine ? 8 : 0, args.stream, args.x, args.y,

@@ -60,10 +60,11 @@ constexpr size_t kCacheLineBytes = 64;
 // pipeline and no arithmetic (scripts/microbench/twopass.cc) the same change
 // went from 59% to 80% of a streaming copy. 16-bit rows keep prefetcht0: bf16
 // measured 1-5 points lower with prefetcht2.
-template <typename T>
+// kIntoL2: prefetcht2 for any T (the chunked row groups of 16-bit rows).
+template <bool kIntoL2 = false, typename T>
 HWY_INLINE void PrefetchNextRow(const T* p) {
 #if HWY_ARCH_X86 && !defined(HWY_DISABLE_CACHE_CONTROL)
-  if constexpr (sizeof(T) == sizeof(float)) {
+  if constexpr (kIntoL2 || sizeof(T) == sizeof(float)) {
     _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T2);
     return;
   }
@@ -74,10 +75,10 @@ HWY_INLINE void PrefetchNextRow(const T* p) {
 // PrefetchNextRow for every line of the two vectors of T at p (one line for
 // 16-bit types on 512-bit vectors, two for f32), as the normalize loops write
 // them in pairs.
-template <class D, typename T>
+template <bool kIntoL2 = false, class D, typename T>
 HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
-  PrefetchNextRow(p);
-  if (sizeof(T) * 2 * hn::Lanes(d) > kCacheLineBytes) PrefetchNextRow(p + hn::Lanes(d));
+  PrefetchNextRow<kIntoL2>(p);
+  if (sizeof(T) * 2 * hn::Lanes(d) > kCacheLineBytes) PrefetchNextRow<kIntoL2>(p + hn::Lanes(d));
 }
 
 // Returns how many groups of `group_rows` rows, out of `rows` rows of
@@ -114,6 +115,31 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
   const bool worth_it =
       row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit;
   return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
+}
+
+// Chunked row groups (LayerNorm's ChunkedRowsWithTag): rows per group and
+// columns per chunk (8 KiB of f32 gamma and beta).
+constexpr int64_t kChunkRows = 8;
+constexpr size_t kChunkCols = 1024;
+
+// Returns whether a norm kernel takes the chunked row groups: 16-bit rows
+// streamed to DRAM (`stream`), with gamma/beta (`param_bytes` per column),
+// whose row and parameters exceed half of a 32 KiB L1, up to rows of 32 KiB
+// (a group and the next one prefetched, 512 KiB, within L2). Issue 15,
+// `lnbench_highway_bench dram`, one thread, bf16, three alternating rounds,
+// fraction of the copy ceiling, single rows -> chunked groups: H = 4096
+// 0.46-0.49 -> 0.60-0.68, 8192 0.48-0.50 -> 0.60-0.68, 16384 0.50-0.51 ->
+// 0.60-0.65; H = 2048 0.54-0.58 -> 0.66-0.69 and 3072 0.46 -> 0.63-0.65
+// (two rounds; single rows there with prefetcht2, as the groups use). Two
+// threads, H = 4096: 0.45-0.67 -> 0.70-0.72. Not taken: f32 rows (their
+// groups of four measured 0.61-0.68 at H = 4096, chunked 0.51-0.56), rows of
+// 64 KiB and more (no gain beyond the noise at bf16 H = 32768 and 65536; two
+// threads 0.73 -> 0.59-0.63 at 65536).
+HWY_INLINE bool ChunkedRowGroup(size_t elem_bytes, size_t row_bytes, size_t cols,
+                                size_t param_bytes, bool stream, bool enabled) {
+  constexpr size_t kHalfL1Bytes = 16 * 1024, kMaxRowBytes = 32 * 1024;
+  return enabled && stream && elem_bytes == 2 && param_bytes != 0 &&
+         row_bytes + param_bytes * cols > kHalfL1Bytes && row_bytes <= kMaxRowBytes;
 }
 
 // Returns whether a kernel writes rows of `cols` elements of T with streaming
@@ -571,7 +597,7 @@ HWY_INLINE size_t HeadElements(const T* y) {
 // boundary unless end == cols. With `prefetch` (the next row, or nullptr)
 // each line written also prefetches the same offset of that row, so DRAM
 // reads continue while y is written.
-template <bool kStream, class D, typename T, class Value>
+template <bool kStream, bool kIntoL2 = false, class D, typename T, class Value>
 HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
                               const T* prefetch, const Value& value) {
   const size_t N = hn::Lanes(d);
@@ -590,12 +616,12 @@ HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, 
     }
     i = body_begin;
     for (; i + 2 * N <= body_end; i += 2 * N) {
-      if (prefetch != nullptr) PrefetchNextRowPair(d, prefetch + i);
+      if (prefetch != nullptr) PrefetchNextRowPair<kIntoL2>(d, prefetch + i);
       StorePair<true>(d, value(i), value(i + N), y + i);
     }
     if constexpr (sizeof(T) == sizeof(float)) {
       if (i < body_end) {  // one line (one vector) left
-        if (prefetch != nullptr) PrefetchNextRow(prefetch + i);
+        if (prefetch != nullptr) PrefetchNextRow<kIntoL2>(prefetch + i);
         hn::Stream(value(i), d, y + i);
       }
     }
