@@ -278,8 +278,8 @@ class HighwayBackend : public CpuBackend {
         {"streaming stores in batches of rows of 512 bytes to 1 KiB, a partial batch", 37, 256,
          stream},
         {"streaming stores in row groups of long rows", 9, 8192, stream},
-        {"LayerNorm, 16-bit rows: streaming stores in chunked groups of 8 rows off cache lines, "
-         "a partial group",
+        {"16-bit rows: streaming stores in chunked groups of 8 rows off cache lines, a partial "
+         "group",
          11, 3000, stream},
         {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
          {Direction::kBackward}},

@@ -676,15 +676,19 @@ TEST_P(HighwayTargetTest, RmsNormPathsMatchAndUnalignedRowsVerify) {
       args.y = y_base.data();
       args.rstd = rstd_base.data();
       fn(args, 0, 11);
-      for (int variant = 0; variant < 4; ++variant) {
+      for (int variant = 0; variant < 8; ++variant) {
         HostBuffer y(bytes);
         std::vector<float> rstd(11);
         args.stream = variant & 1;
         args.row_groups = (variant & 2) != 0;
         args.y = y.data();
         args.rstd = rstd.data();
-        fn(args, 0, 5);  // two calls: a split over threads
-        fn(args, 5, 11);
+        // Variants 4-7: one call over the 11 rows, which makes a full chunked
+        // group of eight streamed 16-bit rows (4099-12288 columns) and a
+        // partial one; 0-3: two calls, a split over threads.
+        const int64_t split = variant < 4 ? 5 : 11;
+        fn(args, 0, split);
+        fn(args, split, 11);
         ASSERT_EQ(std::memcmp(y_base.data(), y.data(), bytes), 0)
             << DTypeName(dtype) << " cols " << cols << " variant " << variant;
         ASSERT_EQ(rstd_base, rstd) << DTypeName(dtype) << " cols " << cols;

@@ -104,7 +104,7 @@ HWY_INLINE float Rrms(double q, double inv_cols, double eps) {
 
 // Scales elements [begin, end) of a row of `cols` >= Lanes(d) elements into
 // y (see WriteRowRange for kStream and prefetch).
-template <bool kAffine, bool kStream, class D, typename T>
+template <bool kAffine, bool kStream, bool kIntoL2 = false, class D, typename T>
 HWY_INLINE void ScaleRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
                            const float* HWY_RESTRICT gamma, size_t begin, size_t end,
                            size_t cols, float rrms, const T* prefetch) {
@@ -113,7 +113,7 @@ HWY_INLINE void ScaleRange(D d, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
     const hn::Vec<D> t = hn::Mul(LoadF32(d, x + i), vr);
     return kAffine ? hn::Mul(t, hn::LoadU(d, gamma + i)) : t;
   };
-  WriteRowRange<kStream>(d, y, begin, end, cols, prefetch, value);
+  WriteRowRange<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value);
 }
 
 // Computes rows [begin, end) as a pipeline over blocks: block k of row r is
@@ -325,6 +325,51 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int6
     }
   }
 }
+
+// Chunked row groups, as LayerNorm's ChunkedRowsWithTag (when:
+// ChunkedRowGroup in norm_rows-inl.h with 4 bytes of gamma a column): each
+// row's sums of squares in turn, then the group scaled in chunks of
+// kChunkCols columns, chunk k of each row in turn (the chunk's gamma stays
+// in L1), the next group prefetched into L2. RowsWithTag's bits.
+template <typename T, class D>
+HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_t end) {
+  constexpr int64_t group = kChunkRows;
+  constexpr size_t chunk = kChunkCols;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
+  T* HWY_RESTRICT y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
+  float rrms[kChunkRows];
+  size_t head[kChunkRows];
+  for (int64_t first = begin; first < end; first += group) {
+    const int64_t n = std::min(group, end - first);
+    const int64_t next_n = std::min(group, end - (first + n));
+    for (int64_t j = 0; j < n; ++j) {
+      double q = 0;
+      for (size_t b = 0; b < cols; b += block) {
+        q += SumSquares(d, row(first + j), b, std::min(cols, b + block));
+      }
+      rrms[j] = Rrms(q, inv_cols, args.eps);
+      if (args.rstd != nullptr) args.rstd[first + j] = rrms[j];
+      head[j] = HeadElements(y + static_cast<size_t>(first + j) * cols);
+    }
+    for (size_t k = 0;; ++k) {
+      bool any = false;
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t sb = k == 0 ? 0 : std::min(cols, head[j] + k * chunk);
+        const size_t se = std::min(cols, head[j] + (k + 1) * chunk);
+        if (sb >= cols) continue;
+        any = true;
+        ScaleRange</*kAffine=*/true, /*kStream=*/true, /*kIntoL2=*/true>(
+            d, row(first + j), y + static_cast<size_t>(first + j) * cols, args.gamma, sb, se,
+            cols, rrms[j], j < next_n ? row(first + n + j) : nullptr);
+      }
+      if (!any) break;
+    }
+  }
+}
 #endif  // LNBENCH_HWY_RMS_HAVE_GROUPS
 
 // Computes rows [begin, end) of a problem whose x and y hold T, choosing the
@@ -354,6 +399,11 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     return;
   }
 #if LNBENCH_HWY_RMS_HAVE_GROUPS
+  if (ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 4 : 0, stream, args.row_groups)) {
+    ChunkedRowsWithTag<T>(d, args, begin, end);
+    hwy::FlushStream();  // as WithPathFlags after streaming stores
+    return;
+  }
   const int64_t groups =
       RowGroupCount(row_bytes, cols, affine ? 4 : 0, args.stream, args.x, args.y,
                     args.row_groups, end - begin, kGroupRows);
