@@ -695,36 +695,22 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
 // order: the same bits. Affine rows only; y streamed.
 template <typename T, class D>
 HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64_t end) {
-  constexpr int64_t group = kChunkRows;
-  constexpr size_t chunk = kChunkCols;
   const size_t cols = static_cast<size_t>(args.cols);
   const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
   T* HWY_RESTRICT y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
   const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
   RowScale<D> scale[kChunkRows];
-  size_t head[kChunkRows];
-  for (int64_t first = begin; first < end; first += group) {
-    const int64_t n = std::min(group, end - first);
-    const int64_t next_n = std::min(group, end - (first + n));
-    for (int64_t j = 0; j < n; ++j) {
-      scale[j] = FinishRow(d, args, first + j, RowMoments(d, row(first + j), cols), inv_cols);
-      head[j] = HeadElements(y + static_cast<size_t>(first + j) * cols);
-    }
-    for (size_t k = 0;; ++k) {
-      bool any = false;
-      for (int64_t j = 0; j < n; ++j) {
-        const size_t nb = k == 0 ? 0 : std::min(cols, head[j] + k * chunk);
-        const size_t ne = std::min(cols, head[j] + (k + 1) * chunk);
-        if (nb >= cols) continue;
-        any = true;
+  ForEachChunkedGroup(
+      begin, end, y, cols,
+      [&](int64_t j, int64_t r) HWY_ATTR {
+        scale[j] = FinishRow(d, args, r, RowMoments(d, row(r), cols), inv_cols);
+      },
+      [&](int64_t j, int64_t r, size_t b, size_t e, int64_t next) HWY_ATTR {
         NormalizeRange</*kAffine=*/true, /*kStream=*/true, /*kIntoL2=*/true>(
-            d, row(first + j), y + static_cast<size_t>(first + j) * cols, args.gamma, args.beta,
-            nb, ne, cols, scale[j], j < next_n ? row(first + n + j) : nullptr);
-      }
-      if (!any) break;
-    }
-  }
+            d, row(r), y + static_cast<size_t>(r) * cols, args.gamma, args.beta, b, e, cols,
+            scale[j], next < 0 ? nullptr : row(next));
+      });
 }
 #endif  // LNBENCH_HWY_HAVE_GROUPS
 

@@ -587,6 +587,38 @@ HWY_INLINE size_t HeadElements(const T* y) {
   return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
 }
 
+// Runs rows [begin, end) of a kernel's chunked row groups (when:
+// ChunkedRowGroup; LayerNorm's and RMSNorm's ChunkedRowsWithTag): for each
+// group of kChunkRows consecutive rows, stats(j, r) for each row r (the j-th
+// of the group) in turn, then write(j, r, b, e, next) for chunk k = 0, 1, ...
+// of each row in turn, [b, e) ending on a cache line of y (past the row's
+// unaligned head) unless e = cols, and `next` the same row of the next group
+// (-1 for the last group), whose lines the write prefetches.
+template <typename T, class Stats, class Write>
+HWY_INLINE void ForEachChunkedGroup(int64_t begin, int64_t end, const T* y, size_t cols,
+                                    const Stats& stats, const Write& write) {
+  size_t head[kChunkRows];
+  for (int64_t first = begin; first < end; first += kChunkRows) {
+    const int64_t n = std::min(kChunkRows, end - first);
+    const int64_t next_n = std::min(kChunkRows, end - (first + n));
+    for (int64_t j = 0; j < n; ++j) {
+      stats(j, first + j);
+      head[j] = HeadElements(y + static_cast<size_t>(first + j) * cols);
+    }
+    for (size_t k = 0;; ++k) {
+      bool any = false;
+      for (int64_t j = 0; j < n; ++j) {
+        const size_t b = k == 0 ? 0 : std::min(cols, head[j] + k * kChunkCols);
+        const size_t e = std::min(cols, head[j] + (k + 1) * kChunkCols);
+        if (b >= cols) continue;
+        any = true;
+        write(j, first + j, b, e, j < next_n ? first + n + j : int64_t{-1});
+      }
+      if (!any) break;
+    }
+  }
+}
+
 // Writes elements [begin, end) of a row y of `cols` >= Lanes(d) elements,
 // y[i, i + Lanes(d)) = value(i), an f32 vector (value: a small functor,
 // captured by value so that it stays in registers). A last partial vector is

@@ -333,8 +333,6 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int6
 // in L1), the next group prefetched into L2. RowsWithTag's bits.
 template <typename T, class D>
 HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_t end) {
-  constexpr int64_t group = kChunkRows;
-  constexpr size_t chunk = kChunkCols;
   const size_t cols = static_cast<size_t>(args.cols);
   const size_t block = BlockElements(d);
   const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
@@ -342,33 +340,21 @@ HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin,
   const double inv_cols = 1.0 / static_cast<double>(cols);
   const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
   float rrms[kChunkRows];
-  size_t head[kChunkRows];
-  for (int64_t first = begin; first < end; first += group) {
-    const int64_t n = std::min(group, end - first);
-    const int64_t next_n = std::min(group, end - (first + n));
-    for (int64_t j = 0; j < n; ++j) {
-      double q = 0;
-      for (size_t b = 0; b < cols; b += block) {
-        q += SumSquares(d, row(first + j), b, std::min(cols, b + block));
-      }
-      rrms[j] = Rrms(q, inv_cols, args.eps);
-      if (args.rstd != nullptr) args.rstd[first + j] = rrms[j];
-      head[j] = HeadElements(y + static_cast<size_t>(first + j) * cols);
-    }
-    for (size_t k = 0;; ++k) {
-      bool any = false;
-      for (int64_t j = 0; j < n; ++j) {
-        const size_t sb = k == 0 ? 0 : std::min(cols, head[j] + k * chunk);
-        const size_t se = std::min(cols, head[j] + (k + 1) * chunk);
-        if (sb >= cols) continue;
-        any = true;
+  ForEachChunkedGroup(
+      begin, end, y, cols,
+      [&](int64_t j, int64_t r) HWY_ATTR {
+        double q = 0;
+        for (size_t b = 0; b < cols; b += block) {
+          q += SumSquares(d, row(r), b, std::min(cols, b + block));
+        }
+        rrms[j] = Rrms(q, inv_cols, args.eps);
+        if (args.rstd != nullptr) args.rstd[r] = rrms[j];
+      },
+      [&](int64_t j, int64_t r, size_t b, size_t e, int64_t next) HWY_ATTR {
         ScaleRange</*kAffine=*/true, /*kStream=*/true, /*kIntoL2=*/true>(
-            d, row(first + j), y + static_cast<size_t>(first + j) * cols, args.gamma, sb, se,
-            cols, rrms[j], j < next_n ? row(first + n + j) : nullptr);
-      }
-      if (!any) break;
-    }
-  }
+            d, row(r), y + static_cast<size_t>(r) * cols, args.gamma, b, e, cols, rrms[j],
+            next < 0 ? nullptr : row(next));
+      });
 }
 #endif  // LNBENCH_HWY_RMS_HAVE_GROUPS
 
