@@ -3,7 +3,7 @@
 // and at batch 1 against a copy of the same row. A development tool, not a
 // test: its numbers depend on the machine and on what else runs on it.
 //
-//   lnbench_highway_bench [dram|cache|latency|hot|all] [--mib M] [--kib K] [--samples S] [--rms]
+//   lnbench_highway_bench [dram|cache|latency|hot|all] [--mib M] [--kib K] [--samples S] [--rms] [--bwd]
 //                         [--threads 1,2] [--dtypes f32,bf16] [--cols 128,768,...]
 //                         [--variant auto]
 #include <algorithm>
@@ -39,6 +39,7 @@ struct BenchConfig {
   bool affine = true;
   uint64_t hot_kib = 256;  // hot mode: x is this large
   bool rms = false;        // dram and hot modes: RMSNorm instead of LayerNorm
+  bool bwd = false;        // dram and hot modes: the backward (dx, dgamma, dbeta) instead of the forward
 };
 
 // Returns the q-quantile of `v` (sorted in place).
@@ -93,7 +94,8 @@ void RunDram(const BenchConfig& cfg) {
   fmt::print("# DRAM-sized {}: x = {} MiB, y as large; fraction = copy time (faster of memcpy and "
              "stream copy) / kernel time for the same bytes and threads, median over {} paired samples (wall clock; cpu: "
              "process CPU time)\n",
-             cfg.rms ? "RMSNorm" : "LayerNorm", cfg.x_mib, cfg.samples);
+             std::string(cfg.rms ? "RMSNorm" : "LayerNorm") + (cfg.bwd ? " backward" : ""),
+             cfg.x_mib, cfg.samples);
   fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10} {:>10} {:>9} {:>14} {:>9} {:>14} {:>8}\n",
              "threads", "dtype", "H", "N", "copy GB/s", "hwy GB/s", "fraction", "p10..p90",
              "cpu frac", "p10..p90", "variant");
@@ -107,6 +109,7 @@ void RunDram(const BenchConfig& cfg) {
         p.rows = static_cast<int64_t>((cfg.x_mib << 20) / (cols * DTypeSize(dtype)));
         p.affine = cfg.affine;
         if (cfg.rms) p.norm = Norm::kRmsNorm;
+        if (cfg.bwd) p.dir = Direction::kBackward;
         const uint64_t bytes = CountBytes(p).total();
         Inputs in(p, pool);
         CaseOptions o;
@@ -197,7 +200,8 @@ void RunCache(const BenchConfig& cfg) {
 // the minimum is what other processes on a shared machine disturb least.
 void RunHot(const BenchConfig& cfg) {
   fmt::print("# hot: {}, x = {} KiB, 1 thread, min over {} samples of 50 runs\n",
-             cfg.rms ? "RMSNorm" : "LayerNorm", cfg.hot_kib, cfg.samples);
+             std::string(cfg.rms ? "RMSNorm" : "LayerNorm") + (cfg.bwd ? " backward" : ""),
+             cfg.hot_kib, cfg.samples);
   fmt::print("{:>5} {:>6} {:>6} {:>10} {:>10} {:>8}\n", "dtype", "H", "N", "min us", "ns/elem",
              "GB/s");
   ThreadPool& pool = SharedThreadPool(1);
@@ -210,6 +214,7 @@ void RunHot(const BenchConfig& cfg) {
                                                          (cols * DTypeSize(dtype))));
       p.affine = cfg.affine;
       if (cfg.rms) p.norm = Norm::kRmsNorm;
+      if (cfg.bwd) p.dir = Direction::kBackward;
       Inputs in(p, pool);
       CaseOptions o;
       o.threads = 1;
@@ -292,6 +297,8 @@ int Main(int argc, char** argv) {
       cfg.samples = std::max(1, std::stoi(value()));
     } else if (a == "--rms") {
       cfg.rms = true;
+    } else if (a == "--bwd") {
+      cfg.bwd = true;
     } else if (a == "--no-affine") {
       cfg.affine = false;
     } else if (a == "--variant") {
