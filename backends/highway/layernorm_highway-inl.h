@@ -389,15 +389,14 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
     const size_t head = kStream ? HeadElements(yr) : 0;
     Moments next;
     for (size_t k = 0;; ++k) {
-      const size_t norm_begin = k == 0 ? 0 : std::min(cols, head + k * block);
-      const size_t norm_end = std::min(cols, head + (k + 1) * block);
+      const RowRange range = RangeOfRow(k, head, block, cols);
       const size_t block_begin = k * block;
-      const bool normalize = norm_begin < cols;
+      const bool normalize = range.begin < cols;
       const bool sum = next_row != nullptr && block_begin < cols;
       if (!normalize && !sum) break;
       if (normalize) {
-        NormalizeRange<kAffine, kStream>(d, xr, yr, args.gamma, args.beta, norm_begin, norm_end,
-                                         cols, scale, prefetch);
+        NormalizeRange<kAffine, kStream>(d, xr, yr, args.gamma, args.beta, range.begin,
+                                         range.end, cols, scale, prefetch);
       }
       if (sum) {
         AccumulateBlock(d, next_row, block_begin, std::min(cols, block_begin + block), next);
@@ -661,9 +660,7 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
     const bool has_next = g + 1 < groups;
     const T* next_xs[R];
     if (has_next) rows_of(g + 1, next_xs, nullptr);
-    RowScale<D> scale[R] = {RowScale<D>(d, 0, 0, 0), RowScale<D>(d, 0, 0, 0),
-                            RowScale<D>(d, 0, 0, 0), RowScale<D>(d, 0, 0, 0)};
-    static_assert(R == 4, "one initializer per row");
+    RowScale<D> scale[R];
     for (size_t j = 0; j < R; ++j) {
       const int64_t r = begin + g * static_cast<int64_t>(R) + static_cast<int64_t>(j);
       scale[j] = FinishRow(d, args, r, moments[j], inv_cols);

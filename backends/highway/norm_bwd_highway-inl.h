@@ -318,15 +318,14 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
     const size_t head = kStream ? HeadElements(dxr) : 0;
     double next_gd = 0, next_gdx = 0;
     for (size_t k = 0;; ++k) {
-      const size_t dx_begin = k == 0 ? 0 : std::min(cols, head + k * block);
-      const size_t dx_end = std::min(cols, head + (k + 1) * block);
+      const RowRange range = RangeOfRow(k, head, block, cols);
       const size_t block_begin = k * block;
-      const bool do_dx = dx_begin < cols;
+      const bool do_dx = range.begin < cols;
       const bool do_sums = has_next && block_begin < cols;
       if (!do_dx && !do_sums) break;
       if (do_dx) {
-        DxRange<kRms, kAffine, kStream>(d, row, gamma, dxr, dx_begin, dx_end, cols, c0, c1,
-                                        next.x, next.dy);
+        DxRange<kRms, kAffine, kStream>(d, row, gamma, dxr, range.begin, range.end, cols, c0,
+                                        c1, next.x, next.dy);
       }
       if (do_sums) {
         SumsBlock<kRms, kAffine, false>(d, next, gamma, acc_g, acc_b, block_begin,
@@ -430,14 +429,13 @@ HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
       const size_t block_begin = k * block;
       bool any_dx = false;
       for (size_t j = 0; j < cur.n; ++j) {
-        const size_t dx_begin = k == 0 ? 0 : std::min(cols, head[j] + k * block);
-        const size_t dx_end = std::min(cols, head[j] + (k + 1) * block);
-        if (dx_begin >= cols) continue;
+        const RowRange range = RangeOfRow(k, head[j], block, cols);
+        if (range.begin >= cols) continue;
         any_dx = true;
         // Prefetch the same row of the next group (none for the last).
         const bool prefetch = has_next && j < next.n;
-        DxRange<kRms, kAffine, kStream>(d, cur.rows[j], gamma, dxr[j], dx_begin, dx_end, cols,
-                                        c0[j], c1[j], prefetch ? next.rows[j].x : nullptr,
+        DxRange<kRms, kAffine, kStream>(d, cur.rows[j], gamma, dxr[j], range.begin, range.end,
+                                        cols, c0[j], c1[j], prefetch ? next.rows[j].x : nullptr,
                                         prefetch ? next.rows[j].dy : nullptr);
       }
       const bool do_sums = has_next && block_begin < cols;

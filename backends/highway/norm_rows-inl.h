@@ -587,6 +587,17 @@ HWY_INLINE size_t HeadElements(const T* y) {
   return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
 }
 
+// Range k = 0, 1, ... of a row of `cols` elements written `size` elements
+// at a time, each range but the last ending on a cache line of the output
+// (`head`: the row's HeadElements, 0 without streaming stores): [begin, end),
+// with begin >= cols once the row is written.
+struct RowRange {
+  size_t begin, end;
+};
+HWY_INLINE RowRange RangeOfRow(size_t k, size_t head, size_t size, size_t cols) {
+  return {k == 0 ? 0 : std::min(cols, head + k * size), std::min(cols, head + (k + 1) * size)};
+}
+
 // Runs rows [begin, end) of a kernel's chunked row groups (when:
 // ChunkedRowGroup; LayerNorm's and RMSNorm's ChunkedRowsWithTag): for each
 // group of kChunkRows consecutive rows, stats(j, r) for each row r (the j-th
@@ -608,11 +619,10 @@ HWY_INLINE void ForEachChunkedGroup(int64_t begin, int64_t end, const T* y, size
     for (size_t k = 0;; ++k) {
       bool any = false;
       for (int64_t j = 0; j < n; ++j) {
-        const size_t b = k == 0 ? 0 : std::min(cols, head[j] + k * kChunkCols);
-        const size_t e = std::min(cols, head[j] + (k + 1) * kChunkCols);
-        if (b >= cols) continue;
+        const RowRange range = RangeOfRow(k, head[j], kChunkCols, cols);
+        if (range.begin >= cols) continue;
         any = true;
-        write(j, first + j, b, e, j < next_n ? first + n + j : int64_t{-1});
+        write(j, first + j, range.begin, range.end, j < next_n ? first + n + j : int64_t{-1});
       }
       if (!any) break;
     }

@@ -97,6 +97,16 @@ HWY_INLINE float SumSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t e
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
 }
 
+// Returns the sum of squares of a row of `cols` >= Lanes(d) elements: the
+// f32 sums of its blocks (SumSquares) added in double, in block order.
+template <class D, typename T>
+HWY_INLINE double RowSumSquares(D d, const T* HWY_RESTRICT x, size_t cols) {
+  const size_t block = BlockElements(d);
+  double q = 0;
+  for (size_t b = 0; b < cols; b += block) q += SumSquares(d, x, b, std::min(cols, b + block));
+  return q;
+}
+
 // Returns 1/sqrt(q/cols + eps), rounded once to float.
 HWY_INLINE float Rrms(double q, double inv_cols, double eps) {
   return static_cast<float>(1.0 / std::sqrt(q * inv_cols + eps));
@@ -127,11 +137,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_
   const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
   T* HWY_RESTRICT y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
-  double q = 0;
-  {
-    const T* x0 = x + static_cast<size_t>(begin) * cols;
-    for (size_t b = 0; b < cols; b += block) q += SumSquares(d, x0, b, std::min(cols, b + block));
-  }
+  double q = RowSumSquares(d, x + static_cast<size_t>(begin) * cols, cols);
   for (int64_t r = begin; r < end; ++r) {
     const T* xr = x + static_cast<size_t>(r) * cols;
     T* yr = y + static_cast<size_t>(r) * cols;
@@ -143,14 +149,13 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_
     const size_t head = kStream ? HeadElements(yr) : 0;
     double next_q = 0;
     for (size_t k = 0;; ++k) {
-      const size_t scale_begin = k == 0 ? 0 : std::min(cols, head + k * block);
-      const size_t scale_end = std::min(cols, head + (k + 1) * block);
+      const RowRange range = RangeOfRow(k, head, block, cols);
       const size_t block_begin = k * block;
-      const bool scale = scale_begin < cols;
+      const bool scale = range.begin < cols;
       const bool sum = next_row != nullptr && block_begin < cols;
       if (!scale && !sum) break;
       if (scale) {
-        ScaleRange<kAffine, kStream>(d, xr, yr, args.gamma, scale_begin, scale_end, cols, rrms,
+        ScaleRange<kAffine, kStream>(d, xr, yr, args.gamma, range.begin, range.end, cols, rrms,
                                      next_row);
       }
       if (sum) next_q += SumSquares(d, next_row, block_begin, std::min(cols, block_begin + block));
@@ -334,7 +339,6 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int6
 template <typename T, class D>
 HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_t end) {
   const size_t cols = static_cast<size_t>(args.cols);
-  const size_t block = BlockElements(d);
   const T* HWY_RESTRICT x = static_cast<const T*>(args.x);
   T* HWY_RESTRICT y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
@@ -343,11 +347,7 @@ HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin,
   ForEachChunkedGroup(
       begin, end, y, cols,
       [&](int64_t j, int64_t r) HWY_ATTR {
-        double q = 0;
-        for (size_t b = 0; b < cols; b += block) {
-          q += SumSquares(d, row(r), b, std::min(cols, b + block));
-        }
-        rrms[j] = Rrms(q, inv_cols, args.eps);
+        rrms[j] = Rrms(RowSumSquares(d, row(r), cols), inv_cols, args.eps);
         if (args.rstd != nullptr) args.rstd[r] = rrms[j];
       },
       [&](int64_t j, int64_t r, size_t b, size_t e, int64_t next) HWY_ATTR {
