@@ -411,42 +411,42 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
                            int64_t{768}, int64_t{3000}, int64_t{4096}, int64_t{8192},
                            int64_t{12288}}) {
         for (bool stream : {false, true}) {
-         for (int64_t split : {int64_t{6}, int64_t{11}}) {
-          SCOPED_TRACE(std::string(DistributionName(data.dist)) + (data.mixed ? " mixed" : ""));
-          const Problem p = MakeProblem(11, cols, dtype, data.dist, true, true);
-          CaseRun run(p);
-          if (data.mixed) {
-            for (int64_t r = 1; r < p.rows; r += 3) AddToRow(run.x.data(), dtype, cols, r, 3.0f);
-            run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
+          for (int64_t split : {int64_t{6}, int64_t{11}}) {
+            SCOPED_TRACE(std::string(DistributionName(data.dist)) + (data.mixed ? " mixed" : ""));
+            const Problem p = MakeProblem(11, cols, dtype, data.dist, true, true);
+            CaseRun run(p);
+            if (data.mixed) {
+              for (int64_t r = 1; r < p.rows; r += 3) AddToRow(run.x.data(), dtype, cols, r, 3.0f);
+              run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
+            }
+            const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
+            ASSERT_NE(fn, nullptr);
+            const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
+            HostBuffer y_single(bytes), y_group(bytes);
+            std::vector<float> stats_single(2 * p.rows), stats_group(2 * p.rows);
+            HwyRowsArgs args = run.RowsArgs(y_single.data(), stats_single.data());
+            args.stream = stream;
+            args.row_groups = false;
+            fn(args, 0, p.rows);
+            args.row_groups = true;
+            run.SetRowsOutputs(args, y_group.data(), stats_group.data());
+            fn(args, 0, split);  // split 6: a split over threads, partial batches or groups
+            fn(args, split, p.rows);
+            ASSERT_EQ(FirstDifference(dtype, y_single.data(), y_group.data(),
+                                      static_cast<size_t>(p.elements())),
+                      "")
+                << DTypeName(dtype) << " cols " << cols << " stream " << stream << " split "
+                << split;
+            ASSERT_EQ(FirstDifference(DType::kF32, stats_single.data(), stats_group.data(),
+                                      2 * static_cast<size_t>(p.rows)),
+                      "")
+                << DTypeName(dtype) << " cols " << cols;
+            std::memcpy(run.y.data(), y_group.data(), bytes);
+            std::memcpy(run.mean.data(), args.mean, p.rows * 4);
+            std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
+            const Accuracy acc = run.Check();
+            EXPECT_TRUE(acc.passed) << acc.reason;
           }
-          const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
-          ASSERT_NE(fn, nullptr);
-          const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
-          HostBuffer y_single(bytes), y_group(bytes);
-          std::vector<float> stats_single(2 * p.rows), stats_group(2 * p.rows);
-          HwyRowsArgs args = run.RowsArgs(y_single.data(), stats_single.data());
-          args.stream = stream;
-          args.row_groups = false;
-          fn(args, 0, p.rows);
-          args.row_groups = true;
-          run.SetRowsOutputs(args, y_group.data(), stats_group.data());
-          fn(args, 0, split);  // split 6: a split over threads, partial batches or groups
-          fn(args, split, p.rows);
-          ASSERT_EQ(FirstDifference(dtype, y_single.data(), y_group.data(),
-                                    static_cast<size_t>(p.elements())),
-                    "")
-              << DTypeName(dtype) << " cols " << cols << " stream " << stream << " split "
-              << split;
-          ASSERT_EQ(FirstDifference(DType::kF32, stats_single.data(), stats_group.data(),
-                                    2 * static_cast<size_t>(p.rows)),
-                    "")
-              << DTypeName(dtype) << " cols " << cols;
-          std::memcpy(run.y.data(), y_group.data(), bytes);
-          std::memcpy(run.mean.data(), args.mean, p.rows * 4);
-          std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
-          const Accuracy acc = run.Check();
-          EXPECT_TRUE(acc.passed) << acc.reason;
-         }
         }
       }
     }

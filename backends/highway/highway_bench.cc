@@ -42,6 +42,11 @@ struct BenchConfig {
   bool bwd = false;        // dram and hot modes: the backward (dx, dgamma, dbeta) instead of the forward
 };
 
+// Returns the op the dram and hot modes time, in words.
+std::string OpName(const BenchConfig& cfg) {
+  return std::string(cfg.rms ? "RMSNorm" : "LayerNorm") + (cfg.bwd ? " backward" : "");
+}
+
 // Returns the q-quantile of `v` (sorted in place).
 double Quantile(std::vector<double>& v, double q) {
   std::sort(v.begin(), v.end());
@@ -94,7 +99,7 @@ void RunDram(const BenchConfig& cfg) {
   fmt::print("# DRAM-sized {}: x = {} MiB, y as large; fraction = copy time (faster of memcpy and "
              "stream copy) / kernel time for the same bytes and threads, median over {} paired samples (wall clock; cpu: "
              "process CPU time)\n",
-             std::string(cfg.rms ? "RMSNorm" : "LayerNorm") + (cfg.bwd ? " backward" : ""),
+             OpName(cfg),
              cfg.x_mib, cfg.samples);
   fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10} {:>10} {:>9} {:>14} {:>9} {:>14} {:>8}\n",
              "threads", "dtype", "H", "N", "copy GB/s", "hwy GB/s", "fraction", "p10..p90",
@@ -200,7 +205,7 @@ void RunCache(const BenchConfig& cfg) {
 // the minimum is what other processes on a shared machine disturb least.
 void RunHot(const BenchConfig& cfg) {
   fmt::print("# hot: {}, x = {} KiB, 1 thread, min over {} samples of 50 runs\n",
-             std::string(cfg.rms ? "RMSNorm" : "LayerNorm") + (cfg.bwd ? " backward" : ""),
+             OpName(cfg),
              cfg.hot_kib, cfg.samples);
   fmt::print("{:>5} {:>6} {:>6} {:>10} {:>10} {:>8}\n", "dtype", "H", "N", "min us", "ns/elem",
              "GB/s");
