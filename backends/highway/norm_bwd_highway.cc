@@ -65,8 +65,11 @@ void AddFloats(float* acc, const float* b, size_t n) {
 
 float* HwyBwdRunner::Share::Take(size_t width) {
   if (free.empty()) {
-    storage.emplace_back(new float[width]);
-    return storage.back().get();
+    storage.push_back(hwy::AllocateAligned<float>(width));
+    LNBENCH_CHECK(storage.back() != nullptr, "out of memory for the dgamma/dbeta partials");
+    float* p = storage.back().get();
+    std::fill(p, p + width, 0.0f);
+    return p;
   }
   float* p = free.back();
   free.pop_back();
@@ -120,7 +123,11 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta) {
     return;
   }
   const size_t cols = static_cast<size_t>(args_.cols);
-  const size_t width = has_dbeta_ ? 2 * cols : cols;
+  // dbeta's partial starts on the cache line after dgamma's; the gap stays
+  // zero (Take), and merging adds zeros to it.
+  constexpr size_t kLineFloats = 64 / sizeof(float);
+  const size_t dbeta_at = (cols + kLineFloats - 1) / kLineFloats * kLineFloats;
+  const size_t width = has_dbeta_ ? dbeta_at + cols : cols;
   while (shares_.size() < static_cast<size_t>(pool.threads())) shares_.push_back(std::make_unique<Share>());
   next_share_.store(0);
   pool.ParallelFor(blocks_, [&](int64_t b0, int64_t b1) {
@@ -134,7 +141,7 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta) {
       float* sums = s.Take(width);
       const int64_t begin = b * block_rows_;
       const int64_t end = std::min(args_.rows, begin + block_rows_);
-      fn_(args_, begin, end, sums, has_dbeta_ ? sums + cols : nullptr);
+      fn_(args_, begin, end, sums, has_dbeta_ ? sums + dbeta_at : nullptr);
       PushAndMerge(s.stack, Node{0, b, sums}, width, AddFloats, &s.free);
     }
   });
@@ -147,7 +154,7 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta) {
     return;
   }
   std::copy(root, root + cols, dgamma);
-  if (has_dbeta_) std::copy(root + cols, root + width, dbeta);
+  if (has_dbeta_) std::copy(root + dbeta_at, root + width, dbeta);
 }
 
 void HwyBwdRunner::MergeForTest(int64_t blocks, size_t width, const std::vector<int64_t>& shares,
