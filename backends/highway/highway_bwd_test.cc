@@ -185,7 +185,7 @@ TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
       for (const Shape& s : {Shape{1, 300}, Shape{37, 257}, Shape{1000, 64}, Shape{2053, 33},
-                             Shape{40, 4111}}) {
+                             Shape{40, 4111}, Shape{88, 4111}}) {
         BwdCase one(MakeBwdProblem(norm, s.rows, s.cols, dtype, Distribution::kNormal, true));
         one.Execute("auto", 1);
         const Accuracy acc = one.Check();
@@ -202,17 +202,20 @@ TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
   }
 }
 
-// Rows of 4096 columns and more go in pairs that share the loads of gamma
-// and of the dgamma/dbeta partials (norm_bwd_highway-inl.h). Row blocks of
-// 3 rows (34 rows: BwdRowBlock) make a pair and a single row per block; odd
-// widths make masked tails. Every distribution (NaN/Inf rows, offsets,
-// constant rows) against the reference, with and without gamma.
+// Rows of 4096 columns and more go in pairs (f32) or chunked groups of four
+// (16-bit types) that share the loads of gamma and of the dgamma/dbeta
+// partials (norm_bwd_highway-inl.h). Row blocks of 3 rows (34 rows:
+// BwdRowBlock) make a pair and a single row, or a partial group, per block;
+// blocks of 6 rows (88 rows) a full group of four and a partial one, and a
+// last block of 4 rows one full group. Odd widths make masked tails. Every
+// distribution (NaN/Inf rows, offsets, constant rows) against the reference.
 TEST_P(HighwayBwdTargetTest, RowPairsOnEveryDistribution) {
   ASSERT_EQ(BwdRowBlock(34), 3);
+  ASSERT_EQ(BwdRowBlock(88), 6);
   for (Norm norm : kNorms) {
     for (DType dtype : kDTypes) {
       for (Distribution dist : PerTargetDistributions()) {
-        for (const Shape& s : {Shape{34, 4096}, Shape{34, 4097}}) {
+        for (const Shape& s : {Shape{34, 4096}, Shape{34, 4097}, Shape{88, 4097}}) {
           BwdCase run(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, true));
           run.Execute("auto", 1);
           const Accuracy acc = run.Check();
@@ -220,6 +223,40 @@ TEST_P(HighwayBwdTargetTest, RowPairsOnEveryDistribution) {
           EXPECT_EQ(acc[TensorId::kDx]->unwritten, 0u);
           EXPECT_EQ(acc[TensorId::kDgamma]->unwritten, 0u);
         }
+      }
+    }
+  }
+}
+
+// A row's dx does not depend on the rows computed with it: one kernel call
+// over 11 rows of 4111 columns (16-bit types: chunked groups of 4, 4 and 3;
+// f32: pairs) gives the same dx bits as 11 calls of one row each, streamed
+// and not.
+TEST_P(HighwayBwdTargetTest, GroupedRowsMatchSingleRowCalls) {
+  for (Norm norm : kNorms) {
+    for (DType dtype : kDTypes) {
+      for (const bool stream : {false, true}) {
+        BwdCase run(MakeBwdProblem(norm, 11, 4111, dtype, Distribution::kOffset1e4, true),
+                    /*reference=*/false);
+        const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, 0);
+        ASSERT_NE(fn, nullptr);
+        const size_t cols = 4111, bytes = 11 * cols * DTypeSize(dtype);
+        HwyBwdArgs args;
+        args.x = run.inputs.get(TensorId::kX);
+        args.dy = run.inputs.get(TensorId::kDy);
+        args.gamma = run.inputs.get<float>(TensorId::kGamma);
+        args.mean = norm == Norm::kLayerNorm ? run.inputs.get<float>(TensorId::kMean) : nullptr;
+        args.rstd = run.inputs.get<float>(TensorId::kRstd);
+        args.rows = 11;
+        args.cols = static_cast<int64_t>(cols);
+        args.stream = stream;
+        std::vector<float> part_g(cols), part_b(cols);
+        std::vector<char> together(bytes, 1), alone(bytes, 2);
+        args.dx = together.data();
+        fn(args, 0, 11, part_g.data(), part_b.data());
+        args.dx = alone.data();
+        for (int64_t r = 0; r < 11; ++r) fn(args, r, r + 1, part_g.data(), part_b.data());
+        EXPECT_EQ(together, alone) << run.problem.ShortName() << (stream ? " streamed" : "");
       }
     }
   }

@@ -19,9 +19,12 @@
 //          waits in cache for at most one row's time, and DRAM reads of the
 //          next row continue while dx is written (the next row's lines are
 //          prefetched as dx lines are written when dx streams).
-//   groups with gamma and H >= 4096, rows go in pairs (RowPairs): the
+//   groups with gamma and H >= 4096, f32 rows go in pairs (RowPairs): the
 //          sums of both rows of a pair share the loads of gamma and the
 //          loads and stores of the partials, then both rows' dx run.
+//          16-bit rows go in chunked groups of four (ChunkedGroups): the
+//          sums of all four, then their dx, with an L2 prefetch of the next
+//          group as dx is written.
 // Rows shorter than a vector go one lane at a time; loop tails use the full
 // vector ending at the row's end, masked for sums and partials, rewritten
 // with identical values for dx. The order of every sum is fixed per row, so
@@ -259,7 +262,7 @@ HWY_INLINE void SumsBlockRows(D d, const Row<T>* HWY_RESTRICT rows, const float*
 // elements) into dx (see WriteRowRange for kStream and the range ends).
 // c0 = -rstd*a (0 for RMSNorm), c1 = -rstd^2*b. With kStream and a next
 // row, its x and dy lines at the same columns are prefetched.
-template <bool kRms, bool kAffine, bool kStream, class D, typename T>
+template <bool kRms, bool kAffine, bool kStream, bool kIntoL2 = false, class D, typename T>
 HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
                         T* HWY_RESTRICT dx, size_t begin, size_t end, size_t cols, float c0,
                         float c1, const T* next_x, const T* next_dy) {
@@ -271,14 +274,14 @@ HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
   const T* HWY_RESTRICT x = row.x;
   const T* HWY_RESTRICT dy = row.dy;
   const auto value = [=](size_t i) HWY_ATTR {
-    if (kStream && next_dy != nullptr) PrefetchNextRow(next_dy + i);
+    if (kStream && next_dy != nullptr) PrefetchNextRow<kIntoL2>(next_dy + i);
     const V xv = LoadF32(d, x + i);
     const V dyv = LoadF32(d, dy + i);
     const V gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
     const V xm = kRms ? xv : hn::Sub(xv, vmean);
     return hn::MulAdd(gd, vrstd, hn::MulAdd(xm, vc1, vc0));
   };
-  WriteRowRange<kStream>(d, dx, begin, end, cols, next_x, value);
+  WriteRowRange<kStream, kIntoL2>(d, dx, begin, end, cols, next_x, value);
 }
 
 // Computes rows [begin, end) (begin < end), pipelined over blocks: the dx
@@ -337,10 +340,11 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
   }
 }
 
-// Rows per group of RowPairs, for affine rows of kGroupMinCols columns
-// or more. gamma and the two f32 partials take 12 bytes per column: from
-// 4096 columns on they no longer fit a 32 KiB L1 and come from L2 once per
-// row; a pair of rows shares those loads and stores. Measured on Zen 4:
+// Rows per group of RowPairs, for affine f32 rows of kGroupMinCols columns
+// or more (16-bit rows: ChunkedGroups). gamma and the two f32 partials take
+// 12 bytes per column: from 4096 columns on they no longer fit a 32 KiB L1
+// and come from L2 once per row; a pair of rows shares those loads and
+// stores. Measured on Zen 4:
 // 10-20% less time for cache-resident rows at H = 4096..16384 (f32 and
 // bf16), and 10-20% more bf16 throughput per CPU second at 256 MiB (f32 rows
 // there wait on DRAM and were unchanged). Shorter rows go one at a time:
@@ -350,23 +354,26 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
 constexpr size_t kGroupRows = 2;
 constexpr size_t kGroupMinCols = 4096;
 
-// SumsBlock over `n` (1 <= n <= kGroup <= 2) rows, kRows fixed at compile
-// time.
+// SumsBlock over `n` (1 <= n <= kGroup) rows, SumsBlockRows<n> with n fixed
+// at compile time.
 template <size_t kGroup, bool kRms, bool kAffine, bool kFirst, class D, typename T>
 HWY_INLINE void SumsGroupBlock(D d, size_t n, const Row<T>* rows, const float* gamma,
                                float* acc_g, float* acc_b, size_t begin, size_t end,
                                double* sum_gd, double* sum_gdx) {
-  static_assert(kGroup == 1 || kGroup == 2, "groups of one or two rows");
-  if constexpr (kGroup == 2) {
-    if (n == 2) {
-      SumsBlockRows<2, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end, sum_gd,
-                                          sum_gdx);
+  if constexpr (kGroup > 1) {
+    if (n == kGroup) {
+      SumsBlockRows<kGroup, kRms, kAffine, kFirst>(d, rows, gamma, acc_g, acc_b, begin, end,
+                                                   sum_gd, sum_gdx);
       return;
     }
+    SumsGroupBlock<kGroup - 1, kRms, kAffine, kFirst>(d, n, rows, gamma, acc_g, acc_b, begin, end,
+                                                      sum_gd, sum_gdx);
+  } else {
+    // A lone row is SumsBlock's (SumsBlockRows<1> would compute the same bits
+    // again).
+    SumsBlock<kRms, kAffine, kFirst>(d, rows[0], gamma, acc_g, acc_b, begin, end, sum_gd[0],
+                                     sum_gdx[0]);
   }
-  // A lone row is SumsBlock's (SumsBlockRows<1> would compute the same bits again).
-  SumsBlock<kRms, kAffine, kFirst>(d, rows[0], gamma, acc_g, acc_b, begin, end, sum_gd[0],
-                                   sum_gdx[0]);
 }
 
 // RowsWithTag with gamma, in groups of kGroup rows (the last group may be
@@ -450,14 +457,96 @@ HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
   }
 }
 
-// Rows with gamma: in pairs for rows of kGroupMinCols or more.
+// Rows per group of ChunkedGroups, for 16-bit affine rows of kGroupMinCols
+// columns or more. Measured on Zen 4 (lnbench_highway_bench dram --bwd, one
+// thread, three alternating rounds, bf16 H = 4096..65536): 0.39-0.44 of the
+// copy with pairs, 0.45-0.51 with groups of 4. Groups of 8 were slower than
+// pairs (0.30 against 0.22 ns/element in the L3: SumsBlockRows<8> keeps 32
+// accumulators, more than the registers), groups of 2 no faster; f32 rows
+// gained nothing at 256 MiB (0.51-0.59 either way) and stay in pairs.
+constexpr size_t kChunkedRows = 4;
+
+// Computes rows [begin, end) with gamma in groups of kRows rows (the last
+// may be smaller). First the sums of every row of a group, block by block
+// (SumsBlockRows: gamma and the partials loaded once per group and block,
+// the rows' terms added in row order), then the dx of every row of the
+// group, block by block and row by row in each block, each dx line written
+// prefetching the same line of the same row of the next group into L2, so
+// that the next group's sums read x and dy from L2 while this group's dx is
+// written. Each row's sums and dx, and the partials' order of additions, are
+// those of RowsWithTag: the same bits.
+template <size_t kRows, typename T, bool kRms, bool kStream, class D>
+HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+                                float* acc_g, float* acc_b) {
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  const T* dy = static_cast<const T*>(args.dy);
+  T* dx = static_cast<T*>(args.dx);
+  const float* gamma = args.gamma;
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  const auto row_at = [&](int64_t r) {
+    const size_t offset = static_cast<size_t>(r) * cols;
+    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
+  };
+  for (int64_t r0 = begin; r0 < end; r0 += static_cast<int64_t>(kRows)) {
+    const auto n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), end - r0));
+    Row<T> rows[kRows];
+    for (size_t j = 0; j < n; ++j) rows[j] = row_at(r0 + static_cast<int64_t>(j));
+    double sum_gd[kRows] = {}, sum_gdx[kRows] = {};
+    for (size_t b = 0; b < cols; b += block) {
+      const size_t e = std::min(cols, b + block);
+      if (r0 == begin) {  // the call's first row stores its terms
+        SumsGroupBlock<kRows, kRms, true, true>(d, n, rows, gamma, acc_g, acc_b, b, e, sum_gd,
+                                                sum_gdx);
+      } else {
+        SumsGroupBlock<kRows, kRms, true, false>(d, n, rows, gamma, acc_g, acc_b, b, e, sum_gd,
+                                                 sum_gdx);
+      }
+    }
+    const int64_t next0 = r0 + static_cast<int64_t>(kRows);
+    float c0[kRows] = {}, c1[kRows] = {};
+    size_t head[kRows] = {};
+    T* dxr[kRows] = {};
+    const T* next_x[kRows] = {};
+    const T* next_dy[kRows] = {};
+    for (size_t j = 0; j < n; ++j) {
+      const double rstd = rows[j].rstd;
+      c0[j] = kRms ? 0.0f : static_cast<float>(-rstd * (sum_gd[j] * inv_cols));
+      c1[j] = static_cast<float>(-rstd * rstd * (sum_gdx[j] * inv_cols));
+      dxr[j] = dx + static_cast<size_t>(r0 + static_cast<int64_t>(j)) * cols;
+      head[j] = kStream ? HeadElements(dxr[j]) : 0;
+      if (next0 + static_cast<int64_t>(j) < end) {
+        const size_t offset = static_cast<size_t>(next0 + static_cast<int64_t>(j)) * cols;
+        next_x[j] = x + offset;
+        next_dy[j] = dy + offset;
+      }
+    }
+    for (size_t k = 0;; ++k) {
+      bool any = false;
+      for (size_t j = 0; j < n; ++j) {
+        const RowRange range = RangeOfRow(k, head[j], block, cols);
+        if (range.begin >= cols) continue;
+        any = true;
+        DxRange<kRms, true, kStream, true>(d, rows[j], gamma, dxr[j], range.begin, range.end,
+                                           cols, c0[j], c1[j], next_x[j], next_dy[j]);
+      }
+      if (!any) break;
+    }
+  }
+}
+
+// Rows with gamma: from kGroupMinCols columns on, 16-bit rows in chunked
+// groups and f32 rows in pairs; shorter rows one at a time.
 template <typename T, bool kRms, bool kStream, class D>
 HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                            float* dgamma_part, float* dbeta_part) {
-  if (static_cast<size_t>(args.cols) >= kGroupMinCols) {
-    RowPairs<kGroupRows, T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
-  } else {
+  if (static_cast<size_t>(args.cols) < kGroupMinCols) {
     RowsWithTag<T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
+  } else if constexpr (sizeof(T) == 2) {
+    ChunkedGroups<kChunkedRows, T, kRms, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
+  } else {
+    RowPairs<kGroupRows, T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   }
 }
 
