@@ -72,6 +72,38 @@ struct Row {
   float rstd;
 };
 
+// A backward problem's rows as the row functions see them: row r's inputs
+// and statistics, its dx, and the dx coefficients of a row from its sums.
+template <typename T, bool kRms>
+struct BwdRows {
+  explicit BwdRows(const HwyBwdArgs& a)
+      : args(a),
+        cols(static_cast<size_t>(a.cols)),
+        x(static_cast<const T*>(a.x)),
+        dy(static_cast<const T*>(a.dy)),
+        dx(static_cast<T*>(a.dx)),
+        inv_cols(1.0 / static_cast<double>(cols)) {}
+
+  Row<T> At(int64_t r) const {
+    const size_t offset = static_cast<size_t>(r) * cols;
+    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
+  }
+  T* Dx(int64_t r) const { return dx + static_cast<size_t>(r) * cols; }
+  // c0 = -rstd*a (0 for RMSNorm) and c1 = -rstd^2*b, a = sum_gd / H and
+  // b = sum_gdx / H, each rounded once from double.
+  void Coefficients(double rstd, double sum_gd, double sum_gdx, float& c0, float& c1) const {
+    c0 = kRms ? 0.0f : static_cast<float>(-rstd * (sum_gd * inv_cols));
+    c1 = static_cast<float>(-rstd * rstd * (sum_gdx * inv_cols));
+  }
+
+  const HwyBwdArgs& args;
+  size_t cols;
+  const T* x;
+  const T* dy;
+  T* dx;
+  double inv_cols;
+};
+
 // Adds the sums of g*dy and g*dy*xhat over elements [begin, end) of `row`
 // to sum_gd / sum_gdx (block sums in f32, added in double), and with
 // kAffine the row's dgamma terms dy*xhat to acc_g[] and dbeta terms dy to
@@ -289,33 +321,25 @@ HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
 template <typename T, bool kRms, bool kAffine, bool kStream, class D>
 HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                               float* acc_g, float* acc_b) {
-  const size_t cols = static_cast<size_t>(args.cols);
+  const BwdRows<T, kRms> view(args);
+  const size_t cols = view.cols;
   const size_t block = BlockElements(d);
-  const T* x = static_cast<const T*>(args.x);
-  const T* dy = static_cast<const T*>(args.dy);
-  T* dx = static_cast<T*>(args.dx);
   const float* gamma = args.gamma;
-  const double inv_cols = 1.0 / static_cast<double>(cols);
-  const auto row_at = [&](int64_t r) {
-    const size_t offset = static_cast<size_t>(r) * cols;
-    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
-  };
   double sum_gd = 0, sum_gdx = 0;
   {
-    const Row<T> first = row_at(begin);
+    const Row<T> first = view.At(begin);
     for (size_t b = 0; b < cols; b += block) {
       SumsBlock<kRms, kAffine, true>(d, first, gamma, acc_g, acc_b, b, std::min(cols, b + block),
                                      sum_gd, sum_gdx);
     }
   }
   for (int64_t r = begin; r < end; ++r) {
-    const Row<T> row = row_at(r);
-    T* dxr = dx + static_cast<size_t>(r) * cols;
+    const Row<T> row = view.At(r);
+    T* dxr = view.Dx(r);
     const bool has_next = r + 1 < end;
-    const Row<T> next = has_next ? row_at(r + 1) : Row<T>{nullptr, nullptr, 0.0f, 0.0f};
-    const double rstd = row.rstd;
-    const float c0 = kRms ? 0.0f : static_cast<float>(-rstd * (sum_gd * inv_cols));
-    const float c1 = static_cast<float>(-rstd * rstd * (sum_gdx * inv_cols));
+    const Row<T> next = has_next ? view.At(r + 1) : Row<T>{nullptr, nullptr, 0.0f, 0.0f};
+    float c0, c1;
+    view.Coefficients(row.rstd, sum_gd, sum_gdx, c0, c1);
     // dx ranges end on cache lines of dx (past the row's unaligned head),
     // sums blocks on multiples of the block size.
     const size_t head = kStream ? HeadElements(dxr) : 0;
@@ -387,18 +411,11 @@ HWY_INLINE void SumsGroupBlock(D d, size_t n, const Row<T>* rows, const float* g
 template <size_t kGroup, typename T, bool kRms, bool kAffine, bool kStream, class D>
 HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                               float* acc_g, float* acc_b) {
-  const size_t cols = static_cast<size_t>(args.cols);
+  const BwdRows<T, kRms> view(args);
+  const size_t cols = view.cols;
   const size_t block = BlockElements(d);
-  const T* x = static_cast<const T*>(args.x);
-  const T* dy = static_cast<const T*>(args.dy);
-  T* dx = static_cast<T*>(args.dx);
   const float* gamma = args.gamma;
-  const double inv_cols = 1.0 / static_cast<double>(cols);
   const int64_t group = static_cast<int64_t>(kGroup);
-  const auto row_at = [&](int64_t r) {
-    const size_t offset = static_cast<size_t>(r) * cols;
-    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
-  };
   // The rows of group [r0, r0 + n): rows[], and their sums.
   struct Group {
     Row<T> rows[kGroup];
@@ -409,7 +426,7 @@ HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
   const auto group_at = [&](int64_t r0) {
     Group g{};
     g.n = static_cast<size_t>(std::min(group, end - r0));
-    for (size_t j = 0; j < g.n; ++j) g.rows[j] = row_at(r0 + static_cast<int64_t>(j));
+    for (size_t j = 0; j < g.n; ++j) g.rows[j] = view.At(r0 + static_cast<int64_t>(j));
     return g;
   };
   Group cur = group_at(begin);
@@ -424,10 +441,8 @@ HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
     size_t head[kGroup] = {};
     T* dxr[kGroup] = {};
     for (size_t j = 0; j < cur.n; ++j) {
-      const double rstd = cur.rows[j].rstd;
-      c0[j] = kRms ? 0.0f : static_cast<float>(-rstd * (cur.sum_gd[j] * inv_cols));
-      c1[j] = static_cast<float>(-rstd * rstd * (cur.sum_gdx[j] * inv_cols));
-      dxr[j] = dx + static_cast<size_t>(r0 + static_cast<int64_t>(j)) * cols;
+      view.Coefficients(cur.rows[j].rstd, cur.sum_gd[j], cur.sum_gdx[j], c0[j], c1[j]);
+      dxr[j] = view.Dx(r0 + static_cast<int64_t>(j));
       // dx ranges end on cache lines of dx (past the row's unaligned head),
       // sums blocks on multiples of the block size.
       head[j] = kStream ? HeadElements(dxr[j]) : 0;
@@ -478,21 +493,14 @@ constexpr size_t kChunkedRows = 4;
 template <size_t kRows, typename T, bool kRms, bool kStream, class D>
 HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                                 float* acc_g, float* acc_b) {
-  const size_t cols = static_cast<size_t>(args.cols);
+  const BwdRows<T, kRms> view(args);
+  const size_t cols = view.cols;
   const size_t block = BlockElements(d);
-  const T* x = static_cast<const T*>(args.x);
-  const T* dy = static_cast<const T*>(args.dy);
-  T* dx = static_cast<T*>(args.dx);
   const float* gamma = args.gamma;
-  const double inv_cols = 1.0 / static_cast<double>(cols);
-  const auto row_at = [&](int64_t r) {
-    const size_t offset = static_cast<size_t>(r) * cols;
-    return Row<T>{x + offset, dy + offset, kRms ? 0.0f : args.mean[r], args.rstd[r]};
-  };
   for (int64_t r0 = begin; r0 < end; r0 += static_cast<int64_t>(kRows)) {
     const auto n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kRows), end - r0));
     Row<T> rows[kRows];
-    for (size_t j = 0; j < n; ++j) rows[j] = row_at(r0 + static_cast<int64_t>(j));
+    for (size_t j = 0; j < n; ++j) rows[j] = view.At(r0 + static_cast<int64_t>(j));
     double sum_gd[kRows] = {}, sum_gdx[kRows] = {};
     for (size_t b = 0; b < cols; b += block) {
       const size_t e = std::min(cols, b + block);
@@ -511,15 +519,13 @@ HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int6
     const T* next_x[kRows] = {};
     const T* next_dy[kRows] = {};
     for (size_t j = 0; j < n; ++j) {
-      const double rstd = rows[j].rstd;
-      c0[j] = kRms ? 0.0f : static_cast<float>(-rstd * (sum_gd[j] * inv_cols));
-      c1[j] = static_cast<float>(-rstd * rstd * (sum_gdx[j] * inv_cols));
-      dxr[j] = dx + static_cast<size_t>(r0 + static_cast<int64_t>(j)) * cols;
+      view.Coefficients(rows[j].rstd, sum_gd[j], sum_gdx[j], c0[j], c1[j]);
+      dxr[j] = view.Dx(r0 + static_cast<int64_t>(j));
       head[j] = kStream ? HeadElements(dxr[j]) : 0;
       if (next0 + static_cast<int64_t>(j) < end) {
-        const size_t offset = static_cast<size_t>(next0 + static_cast<int64_t>(j)) * cols;
-        next_x[j] = x + offset;
-        next_dy[j] = dy + offset;
+        const Row<T> next = view.At(next0 + static_cast<int64_t>(j));
+        next_x[j] = next.x;
+        next_dy[j] = next.dy;
       }
     }
     for (size_t k = 0;; ++k) {
