@@ -552,6 +552,92 @@ TEST_P(HighwayTargetTest, Bf16RowsTheNativeSumsMustNotTakeVerify) {
   }
 }
 
+// Rows of every dtype that the raw sums of LayerNorm's statistics (sum x and
+// sum x^2 with no shift: the widened sums of f32, f16 and bf16 where the CPU
+// has no native bf16 sums) must take or must leave to the shifted sums.
+// Rows 0-9 of x (N(0,1) from the generator, `cols` wide) become: 0 N(0,1)
+// (raw), 1 N(0,1) + 0.5 (raw: mean inside sqrt(1/3) standard deviations),
+// 2 N(0,1) + 30 (shifted: sum x^2 - (sum x)^2 / n would lose ten bits),
+// 3 N(0,1) scaled small (f32/bf16 2^-40: mean square under 2^-60, shifted;
+// f16 2^-12, subnormal elements), 4 N(0,1) then N(0,1) + 100 from the middle
+// on (rows of two blocks: a raw first block, then one far from the running
+// mean), 5 zeros, 6 N(0,1) scaled large (2^50; f16 2^7), 7 the constant
+// 7.25, 8 N(0,1) + 0.6 (just outside the limit), 9 N(0,1) + 100 then N(0,1)
+// from the middle on (a later block whose own sums would pass, after a
+// running mean far from zero: not tried).
+void MakeRawSumEdgeRows(void* x, DType dtype, int64_t cols) {
+  const auto scale = [&](int64_t r, double f) {
+    for (int64_t c = r * cols; c < (r + 1) * cols; ++c) {
+      StoreFromDouble(dtype, x, static_cast<size_t>(c), LoadAsDouble(dtype, x, c) * f);
+    }
+  };
+  const auto set = [&](int64_t r, double v) {
+    for (int64_t c = r * cols; c < (r + 1) * cols; ++c) StoreFromDouble(dtype, x, c, v);
+  };
+  const bool f16 = dtype == DType::kF16;
+  AddToRow(x, dtype, cols, 1, 0.5f);
+  AddToRow(x, dtype, cols, 2, 30.0f);
+  scale(3, f16 ? 0x1p-12 : 0x1p-40);
+  for (int64_t c = 4 * cols + cols / 2; c < 5 * cols; ++c) {
+    StoreFromDouble(dtype, x, c, LoadAsDouble(dtype, x, c) + 100.0);
+  }
+  set(5, 0.0);
+  scale(6, f16 ? 0x1p7 : 0x1p50);
+  set(7, 7.25);
+  AddToRow(x, dtype, cols, 8, 0.6f);
+  for (int64_t c = 9 * cols; c < 9 * cols + cols / 2; ++c) {
+    StoreFromDouble(dtype, x, c, LoadAsDouble(dtype, x, c) + 100.0);
+  }
+}
+
+// LayerNorm: the rows of MakeRawSumEdgeRows verify against the reference, and
+// every path (single rows, groups of four, batches of streamed short rows,
+// chunked groups, any split over calls) gives the same bits as single rows,
+// for every dtype: rows whose whole-vector groups sum their four rows'
+// raw sums side by side must sum them in the order single rows do.
+TEST_P(HighwayTargetTest, RawSumEdgeRowsVerifyAndMatchOnEveryPath) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  for (DType dtype : kDTypes) {
+    const HwyRowsFn fn = HighwayRowsFunction(dtype, GetParam());
+    ASSERT_NE(fn, nullptr);
+    // 96 and 768: groups of short rows; 259: batches when streamed; 4096:
+    // groups (chunked groups for 16-bit rows when streamed) of two blocks;
+    // 4099: single rows of three blocks with a tail.
+    for (int64_t cols : {int64_t{96}, int64_t{259}, int64_t{768}, int64_t{4096}, int64_t{4099}}) {
+      SCOPED_TRACE(std::string(DTypeName(dtype)) + " cols " + std::to_string(cols));
+      const Problem p = MakeProblem(10, cols, dtype, Distribution::kNormal, true, true);
+      CaseRun run(p);
+      MakeRawSumEdgeRows(run.x.data(), dtype, cols);
+      run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
+      const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
+      HostBuffer y_base(bytes);
+      std::vector<float> stats_base(2 * p.rows);
+      HwyRowsArgs args = run.RowsArgs(y_base.data(), stats_base.data());
+      args.row_groups = false;
+      for (int64_t r = 0; r < p.rows; ++r) fn(args, r, r + 1);
+      for (int variant = 0; variant < 4; ++variant) {
+        HostBuffer y(bytes);
+        std::vector<float> stats(2 * p.rows);
+        args.stream = (variant & 1) != 0;
+        args.row_groups = (variant & 2) != 0;
+        run.SetRowsOutputs(args, y.data(), stats.data());
+        fn(args, 0, 4);  // two calls: a split over threads
+        fn(args, 4, p.rows);
+        ASSERT_EQ(FirstDifference(dtype, y_base.data(), y.data(), static_cast<size_t>(p.elements())),
+                  "")
+            << "variant " << variant;
+        ASSERT_EQ(FirstDifference(DType::kF32, stats_base.data(), stats.data(), stats.size()), "")
+            << "variant " << variant;
+      }
+      std::memcpy(run.y.data(), y_base.data(), bytes);
+      std::memcpy(run.mean.data(), stats_base.data(), p.rows * 4);
+      std::memcpy(run.rstd.data(), stats_base.data() + p.rows, p.rows * 4);
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << acc.reason;
+    }
+  }
+}
+
 // ------------------------------------------------------------------ RMSNorm
 
 // One problem's tensors as its op names them, and its reference.

@@ -214,25 +214,84 @@ HWY_INLINE void FinishBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t e
   moments.Merge(n, block_mean, block_m2);
 }
 
-// Merges block x[begin, end) into `moments` from its raw sums (RawSums: bf16
-// rows on CPUs with AVX512_BF16; FinishBlock with shift 0) and returns true,
-// when they are safe: the block's mean within sqrt(1/3) standard deviations
-// of zero (the sums around 0 do not cancel: SumsCancel), sum_sq finite and
-// at least n * kRawSumsMinMeanSquare. Otherwise (offset, constant, tiny, NaN or Inf
-// data; a target or CPU without the instruction) returns false with
-// `moments` untouched, and the caller takes the shifted sums, which then
-// give the bits they always did. After a block whose running mean was
-// already far from zero (mean^2 > variance / 4) the raw sums are not tried.
-// The outcome depends on the block's values only, so every path and thread
-// split takes the same one (tested: RowGroupsMatchSingleRows).
-template <class D, typename T>
-HWY_INLINE bool RawBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
-                         Moments& moments) {
-  if (moments.count != 0 && !(4 * moments.mean * moments.mean * moments.count <= moments.m2)) {
-    return false;
+// Widened raw sums, sum x and sum x^2 with no shift, of rows whose type has
+// no native raw sums (HasRawSums: bf16 on CPUs with AVX512_BF16): one
+// addition and one FMA per f32 vector, where the shifted sums (SumsAround)
+// take a subtraction, an addition and an FMA, and a first block also the
+// shift's pass over its first kShiftVectors vectors. Two accumulators per
+// sum, so each lane adds at most 64 terms of a block, as in the shifted
+// sums; each FMA rounds x * x + q once. The order of the terms is fixed
+// here for every path (single rows and row groups). Issue 15: with one
+// thread the f32 kernels were bound by the statistics' operations even at
+// DRAM (256 MiB, `lnbench_highway_bench dram`, f32 H = 4096 and 16384:
+// 0.57 of the copy with the shifted sums, 0.69 with raw sums, 0.79 with a
+// bare load and add per vector; a throw-away build).
+template <class D>
+struct RawAccumulators {
+  using V = hn::Vec<D>;
+  V s0, s1, q0, q1;
+  explicit RawAccumulators(D d)
+      : s0(hn::Zero(d)), s1(hn::Zero(d)), q0(hn::Zero(d)), q1(hn::Zero(d)) {}
+  HWY_INLINE void Pair(V v0, V v1) {
+    s0 = hn::Add(s0, v0);
+    s1 = hn::Add(s1, v1);
+    q0 = hn::MulAdd(v0, v0, q0);
+    q1 = hn::MulAdd(v1, v1, q1);
   }
-  float sum, sum_sq;
-  if (!RawSums<true>(d, x, begin, end, sum, sum_sq)) return false;
+  HWY_INLINE void One(V v) {  // a last whole vector
+    s0 = hn::Add(s0, v);
+    q0 = hn::MulAdd(v, v, q0);
+  }
+  HWY_INLINE void Rest(V v) {  // a last partial vector, earlier lanes zeroed
+    s1 = hn::Add(s1, v);
+    q1 = hn::MulAdd(v, v, q1);
+  }
+  HWY_INLINE void Finish(D d, float& sum, float& sum_sq) const {
+    sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+    sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
+  }
+};
+
+// The raw sums of block x[begin, end) of a row whose base is x (see
+// SumsAround): RawSums where the CPU has them (HasRawSums), else widened
+// (RawAccumulators; the row groups' AccumulateBlockGroup sums the same terms
+// in the same order).
+template <class D, typename T>
+HWY_INLINE void BlockRawSums(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                             float& sum, float& sum_sq) {
+  if (HasRawSums(d, x) && RawSums<true>(d, x, begin, end, sum, sum_sq)) return;
+  const size_t N = hn::Lanes(d);
+  const size_t body_end = begin + (end - begin) / N * N;
+  const size_t rest = end - body_end;
+  RawAccumulators<D> a(d);
+  size_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N) {
+    hn::Vec<D> v0, v1;
+    LoadTwoUnordered(d, x + i, v0, v1);
+    a.Pair(v0, v1);
+  }
+  if (i < body_end) a.One(LoadF32(d, x + i));
+  if (rest != 0) {
+    a.Rest(hn::IfThenElseZero(hn::Not(hn::FirstN(d, N - rest)), LoadF32(d, x + end - N)));
+  }
+  a.Finish(d, sum, sum_sq);
+}
+
+// Whether a row's next block tries the raw sums: not after a block whose
+// running mean was already far from zero (mean^2 > variance / 4).
+HWY_INLINE bool TriesRawSums(const Moments& moments) {
+  return moments.count == 0 || 4 * moments.mean * moments.mean * moments.count <= moments.m2;
+}
+
+// Merges block x[begin, end) into `moments` from its raw sums and returns
+// true, when they are safe: the block's mean within sqrt(1/3) standard
+// deviations of zero (the sums around 0 do not cancel: SumsCancel), sum_sq
+// finite and at least n * kRawSumsMinMeanSquare (squares far from f32's
+// subnormals, and from bf16's flushing in RawSums). Otherwise (offset,
+// constant, tiny, NaN or Inf data) returns false with `moments` untouched.
+template <class D, typename T>
+HWY_INLINE bool MergeRawSums(D d, const T* HWY_RESTRICT x, size_t begin, size_t end, float sum,
+                             float sum_sq, Moments& moments) {
   const double n = static_cast<double>(end - begin);
   if (!std::isfinite(sum_sq) || SumsCancel(n, sum, sum_sq) ||
       sum_sq < n * kRawSumsMinMeanSquare) {
@@ -240,6 +299,21 @@ HWY_INLINE bool RawBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
   }
   FinishBlock(d, x, begin, end, 0.0f, sum, sum_sq, moments);
   return true;
+}
+
+// Merges block x[begin, end) into `moments` from its raw sums (BlockRawSums,
+// FinishBlock with shift 0) and returns true, when TriesRawSums and
+// MergeRawSums allow it. Otherwise returns false with `moments` untouched,
+// and the caller takes the shifted sums. The outcome depends on the block's values
+// only, so every path and thread split takes the same one (tested:
+// RowGroupsMatchSingleRows).
+template <class D, typename T>
+HWY_INLINE bool RawBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                         Moments& moments) {
+  if (!TriesRawSums(moments)) return false;
+  float sum, sum_sq;
+  BlockRawSums(d, x, begin, end, sum, sum_sq);
+  return MergeRawSums(d, x, begin, end, sum, sum_sq, moments);
 }
 
 // Adds the statistics of x[begin, end) to `moments` (see SumsAround for x).
@@ -491,12 +565,45 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
+  static_assert(R == 4, "four rows' raw sums");
   const bool first_block = moments[0].count == 0;  // the same for all rows of a group
   bool raw[R];
   bool all_raw = true;
-  for (size_t j = 0; j < R; ++j) {
-    raw[j] = RawBlock(d, x[j], begin, end, moments[j]);
-    all_raw = all_raw && raw[j];
+  if (!HasRawSums(d, x[0])) {
+    // BlockRawSums of the four rows side by side (the same terms in the
+    // same order for each row).
+    bool tries = false;
+    for (size_t j = 0; j < R; ++j) tries = tries || TriesRawSums(moments[j]);
+    if (tries) {
+      RawAccumulators<D> a[R] = {RawAccumulators<D>(d), RawAccumulators<D>(d),
+                                 RawAccumulators<D>(d), RawAccumulators<D>(d)};
+      size_t i = begin;
+      for (; i + 2 * N <= end; i += 2 * N) {
+        for (size_t j = 0; j < R; ++j) {
+          V v0, v1;
+          LoadTwoUnordered(d, x[j] + i, v0, v1);
+          a[j].Pair(v0, v1);
+        }
+      }
+      if (i < end) {
+        for (size_t j = 0; j < R; ++j) a[j].One(LoadF32(d, x[j] + i));
+      }
+      for (size_t j = 0; j < R; ++j) {
+        float sum, sum_sq;
+        a[j].Finish(d, sum, sum_sq);
+        raw[j] = TriesRawSums(moments[j]) &&
+                 MergeRawSums(d, x[j], begin, end, sum, sum_sq, moments[j]);
+        all_raw = all_raw && raw[j];
+      }
+    } else {
+      for (size_t j = 0; j < R; ++j) raw[j] = false;
+      all_raw = false;
+    }
+  } else {
+    for (size_t j = 0; j < R; ++j) {
+      raw[j] = RawBlock(d, x[j], begin, end, moments[j]);
+      all_raw = all_raw && raw[j];
+    }
   }
   if (all_raw) return;
   float shift_f[R];

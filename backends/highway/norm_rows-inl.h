@@ -416,9 +416,16 @@ HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<fl
 // results. A last vector shorter than 32 elements is summed widened (the full
 // vector ending at `end`, earlier lanes masked, as in the widened loops).
 //
-// Returns false (and sets nothing) where the target or the CPU lacks it.
+// Returns false (and sets nothing) where the target or the CPU lacks it
+// (HasRawSums).
 template <bool kWithSum, class D, typename T>
 HWY_INLINE bool RawSums(D, const T* HWY_RESTRICT, size_t, size_t, float&, float&) {
+  return false;
+}
+
+// Whether RawSums sums rows of T on this target and CPU.
+template <class D, typename T>
+HWY_INLINE bool HasRawSums(D, const T*) {
   return false;
 }
 
@@ -429,6 +436,8 @@ HWY_INLINE __m512 DotBF16(__m512 acc, __m512i a, __m512i b) {
   asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
   return acc;
 }
+
+HWY_INLINE bool HasRawSums(hn::Full512<float>, const hwy::bfloat16_t*) { return kHaveAvx512BF16; }
 
 template <bool kWithSum>
 HWY_INLINE bool RawSums(hn::Full512<float> d, const hwy::bfloat16_t* HWY_RESTRICT x, size_t begin,
