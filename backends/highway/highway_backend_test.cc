@@ -453,6 +453,45 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
   }
 }
 
+// Runs the row function fn over all of run's rows as single rows (one call,
+// or one call per row when `per_row`), then with streaming stores and row
+// groups (and batches) on and off, split over two calls at `split` (a split
+// over threads): each must give the single rows' bits (any NaN for a NaN).
+// Leaves the single rows' outputs in run's y, mean and rstd, and checks them
+// against the reference.
+void ExpectPathsMatchAndVerify(CaseRun& run, HwyRowsFn fn, int64_t split, bool per_row) {
+  const Problem& p = run.problem;
+  const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(p.dtype);
+  HostBuffer y_base(bytes);
+  std::vector<float> stats_base(2 * p.rows);
+  HwyRowsArgs args = run.RowsArgs(y_base.data(), stats_base.data());
+  args.row_groups = false;
+  if (per_row) {
+    for (int64_t r = 0; r < p.rows; ++r) fn(args, r, r + 1);
+  } else {
+    fn(args, 0, p.rows);
+  }
+  for (int variant = 0; variant < 4; ++variant) {
+    HostBuffer y(bytes);
+    std::vector<float> stats(2 * p.rows);
+    args.stream = (variant & 1) != 0;
+    args.row_groups = (variant & 2) != 0;
+    run.SetRowsOutputs(args, y.data(), stats.data());
+    fn(args, 0, split);
+    fn(args, split, p.rows);
+    ASSERT_EQ(FirstDifference(p.dtype, y_base.data(), y.data(), static_cast<size_t>(p.elements())),
+              "")
+        << "variant " << variant;
+    ASSERT_EQ(FirstDifference(DType::kF32, stats_base.data(), stats.data(), stats.size()), "")
+        << "variant " << variant;
+  }
+  std::memcpy(run.y.data(), y_base.data(), bytes);
+  std::memcpy(run.mean.data(), stats_base.data(), p.rows * 4);
+  std::memcpy(run.rstd.data(), stats_base.data() + p.rows, p.rows * 4);
+  const Accuracy acc = run.Check();
+  EXPECT_TRUE(acc.passed) << acc.reason;
+}
+
 // bf16 rows whose statistics the native sums (VDPBF16PS, on AVX-512 CPUs with
 // AVX512_BF16) must leave to the shifted sums, or may take despite
 // subnormals. Rows 0-8 of x (bf16, N(0,1) from the generator, `cols` wide)
@@ -519,34 +558,12 @@ TEST_P(HighwayTargetTest, Bf16RowsTheNativeSumsMustNotTakeVerify) {
     CaseRun run(p);
     MakeNativeSumEdgeRows(run.x.data(), cols);
     run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
-    const size_t bytes = static_cast<size_t>(p.elements()) * 2;
-    HostBuffer y_base(bytes);
-    std::vector<float> stats_base(2 * p.rows);
-    HwyRowsArgs args = run.RowsArgs(y_base.data(), stats_base.data());
-    args.row_groups = false;
-    fn(args, 0, p.rows);
-    for (int variant = 0; variant < 4; ++variant) {
-      HostBuffer y(bytes);
-      std::vector<float> stats(2 * p.rows);
-      args.stream = (variant & 1) != 0;
-      args.row_groups = (variant & 2) != 0;
-      run.SetRowsOutputs(args, y.data(), stats.data());
-      fn(args, 0, 5);  // two calls: a split over threads
-      fn(args, 5, p.rows);
-      ASSERT_EQ(FirstDifference(DType::kBF16, y_base.data(), y.data(),
-                                static_cast<size_t>(p.elements())),
-                "")
-          << "cols " << cols << " variant " << variant;
-      ASSERT_EQ(FirstDifference(DType::kF32, stats_base.data(), stats.data(), stats.size()), "")
-          << "cols " << cols << " variant " << variant;
-    }
-    std::memcpy(run.y.data(), y_base.data(), bytes);
-    std::memcpy(run.mean.data(), stats_base.data(), p.rows * 4);
-    std::memcpy(run.rstd.data(), stats_base.data() + p.rows, p.rows * 4);
-    const Accuracy acc = run.Check();
-    EXPECT_TRUE(acc.passed) << "cols " << cols << ": " << acc.reason;
+    SCOPED_TRACE("cols " + std::to_string(cols));
+    ASSERT_NO_FATAL_FAILURE(ExpectPathsMatchAndVerify(run, fn, 5, /*per_row=*/false));
+    const float* mean = run.mean.as<float>();
+    const float* rstd = run.rstd.as<float>();
     for (int64_t r = 0; r < p.rows; ++r) {
-      EXPECT_TRUE(std::isfinite(stats_base[r]) && std::isfinite(stats_base[p.rows + r]))
+      EXPECT_TRUE(std::isfinite(mean[r]) && std::isfinite(rstd[r]))
           << "cols " << cols << " row " << r;
     }
   }
@@ -609,31 +626,7 @@ TEST_P(HighwayTargetTest, RawSumEdgeRowsVerifyAndMatchOnEveryPath) {
       CaseRun run(p);
       MakeRawSumEdgeRows(run.x.data(), dtype, cols);
       run.ref = ComputeReference(p, run.inputs, SharedThreadPool(0));
-      const size_t bytes = static_cast<size_t>(p.elements()) * DTypeSize(dtype);
-      HostBuffer y_base(bytes);
-      std::vector<float> stats_base(2 * p.rows);
-      HwyRowsArgs args = run.RowsArgs(y_base.data(), stats_base.data());
-      args.row_groups = false;
-      for (int64_t r = 0; r < p.rows; ++r) fn(args, r, r + 1);
-      for (int variant = 0; variant < 4; ++variant) {
-        HostBuffer y(bytes);
-        std::vector<float> stats(2 * p.rows);
-        args.stream = (variant & 1) != 0;
-        args.row_groups = (variant & 2) != 0;
-        run.SetRowsOutputs(args, y.data(), stats.data());
-        fn(args, 0, 4);  // two calls: a split over threads
-        fn(args, 4, p.rows);
-        ASSERT_EQ(FirstDifference(dtype, y_base.data(), y.data(), static_cast<size_t>(p.elements())),
-                  "")
-            << "variant " << variant;
-        ASSERT_EQ(FirstDifference(DType::kF32, stats_base.data(), stats.data(), stats.size()), "")
-            << "variant " << variant;
-      }
-      std::memcpy(run.y.data(), y_base.data(), bytes);
-      std::memcpy(run.mean.data(), stats_base.data(), p.rows * 4);
-      std::memcpy(run.rstd.data(), stats_base.data() + p.rows, p.rows * 4);
-      const Accuracy acc = run.Check();
-      EXPECT_TRUE(acc.passed) << acc.reason;
+      ASSERT_NO_FATAL_FAILURE(ExpectPathsMatchAndVerify(run, fn, 4, /*per_row=*/true));
     }
   }
 }
