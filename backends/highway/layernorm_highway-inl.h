@@ -220,61 +220,67 @@ HWY_INLINE void FinishBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t e
 // take a subtraction, an addition and an FMA, and a first block also the
 // shift's pass over its first kShiftVectors vectors. Two accumulators per
 // sum, so each lane adds at most 64 terms of a block, as in the shifted
-// sums; each FMA rounds x * x + q once. The order of the terms is fixed
-// here for every path (single rows and row groups). Issue 15: with one
-// thread the f32 kernels were bound by the statistics' operations even at
-// DRAM (256 MiB, `lnbench_highway_bench dram`, f32 H = 4096 and 16384:
-// 0.57 of the copy with the shifted sums, 0.69 with raw sums, 0.79 with a
-// bare load and add per vector; a throw-away build).
-template <class D>
-struct RawAccumulators {
+// sums; each FMA rounds x * x + q once. Issue 15: with one thread the f32
+// kernels were bound by the statistics' operations even at DRAM (256 MiB,
+// `lnbench_highway_bench dram`, f32 H = 4096 and 16384: 0.57 of the copy
+// with the shifted sums, 0.69 with raw sums, 0.79 with a bare load and add
+// per vector; a throw-away build).
+//
+// Sets sum[j] and sum_sq[j] for block [begin, end) of the kRows rows whose
+// bases are x[j] (see SumsAround), the rows side by side: single rows
+// (kRows = 1) and row groups add each row's terms in the same order, so
+// every path gives the same bits.
+template <size_t kRows, class D, typename T>
+HWY_INLINE void WidenedRawSums(D d, const T* const* x, size_t begin, size_t end, float* sum,
+                               float* sum_sq) {
   using V = hn::Vec<D>;
-  V s0, s1, q0, q1;
-  explicit RawAccumulators(D d)
-      : s0(hn::Zero(d)), s1(hn::Zero(d)), q0(hn::Zero(d)), q1(hn::Zero(d)) {}
-  HWY_INLINE void Pair(V v0, V v1) {
-    s0 = hn::Add(s0, v0);
-    s1 = hn::Add(s1, v1);
-    q0 = hn::MulAdd(v0, v0, q0);
-    q1 = hn::MulAdd(v1, v1, q1);
-  }
-  HWY_INLINE void One(V v) {  // a last whole vector
-    s0 = hn::Add(s0, v);
-    q0 = hn::MulAdd(v, v, q0);
-  }
-  HWY_INLINE void Rest(V v) {  // a last partial vector, earlier lanes zeroed
-    s1 = hn::Add(s1, v);
-    q1 = hn::MulAdd(v, v, q1);
-  }
-  HWY_INLINE void Finish(D d, float& sum, float& sum_sq) const {
-    sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-    sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
-  }
-};
-
-// The raw sums of block x[begin, end) of a row whose base is x (see
-// SumsAround): RawSums where the CPU has them (HasRawSums), else widened
-// (RawAccumulators; the row groups' AccumulateBlockGroup sums the same terms
-// in the same order).
-template <class D, typename T>
-HWY_INLINE void BlockRawSums(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
-                             float& sum, float& sum_sq) {
-  if (HasRawSums(d, x) && RawSums<true>(d, x, begin, end, sum, sum_sq)) return;
   const size_t N = hn::Lanes(d);
   const size_t body_end = begin + (end - begin) / N * N;
   const size_t rest = end - body_end;
-  RawAccumulators<D> a(d);
+  V s0[kRows], s1[kRows], q0[kRows], q1[kRows];
+  for (size_t j = 0; j < kRows; ++j) {
+    s0[j] = s1[j] = q0[j] = q1[j] = hn::Zero(d);
+  }
   size_t i = begin;
   for (; i + 2 * N <= end; i += 2 * N) {
-    hn::Vec<D> v0, v1;
-    LoadTwoUnordered(d, x + i, v0, v1);
-    a.Pair(v0, v1);
+    for (size_t j = 0; j < kRows; ++j) {
+      V v0, v1;
+      LoadTwoUnordered(d, x[j] + i, v0, v1);
+      s0[j] = hn::Add(s0[j], v0);
+      s1[j] = hn::Add(s1[j], v1);
+      q0[j] = hn::MulAdd(v0, v0, q0[j]);
+      q1[j] = hn::MulAdd(v1, v1, q1[j]);
+    }
   }
-  if (i < body_end) a.One(LoadF32(d, x + i));
-  if (rest != 0) {
-    a.Rest(hn::IfThenElseZero(hn::Not(hn::FirstN(d, N - rest)), LoadF32(d, x + end - N)));
+  if (i < body_end) {  // a last whole vector
+    for (size_t j = 0; j < kRows; ++j) {
+      const V v = LoadF32(d, x[j] + i);
+      s0[j] = hn::Add(s0[j], v);
+      q0[j] = hn::MulAdd(v, v, q0[j]);
+    }
   }
-  a.Finish(d, sum, sum_sq);
+  if (rest != 0) {  // a last partial vector: the full vector ending at `end`, earlier lanes zeroed
+    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
+    for (size_t j = 0; j < kRows; ++j) {
+      const V v = hn::IfThenElseZero(rest_mask, LoadF32(d, x[j] + end - N));
+      s1[j] = hn::Add(s1[j], v);
+      q1[j] = hn::MulAdd(v, v, q1[j]);
+    }
+  }
+  for (size_t j = 0; j < kRows; ++j) {
+    sum[j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0[j], s1[j])));
+    sum_sq[j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
+  }
+}
+
+// The raw sums of block x[begin, end) of a row whose base is x (see
+// SumsAround): RawSums where the CPU has them (HasRawSums), else widened.
+template <class D, typename T>
+HWY_INLINE void BlockRawSums(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                             float& sum, float& sum_sq) {
+  if (RawSums<true>(d, x, begin, end, sum, sum_sq)) return;
+  const T* rows[1] = {x};
+  WidenedRawSums<1>(d, rows, begin, end, &sum, &sum_sq);
 }
 
 // Whether a row's next block tries the raw sums: not after a block whose
@@ -565,34 +571,19 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   constexpr size_t R = kGroupRows;
-  static_assert(R == 4, "four rows' raw sums");
   const bool first_block = moments[0].count == 0;  // the same for all rows of a group
   bool raw[R];
   bool all_raw = true;
   if (!HasRawSums(d, x[0])) {
-    // BlockRawSums of the four rows side by side (the same terms in the
-    // same order for each row).
+    // The four rows' widened raw sums side by side.
     bool tries = false;
     for (size_t j = 0; j < R; ++j) tries = tries || TriesRawSums(moments[j]);
     if (tries) {
-      RawAccumulators<D> a[R] = {RawAccumulators<D>(d), RawAccumulators<D>(d),
-                                 RawAccumulators<D>(d), RawAccumulators<D>(d)};
-      size_t i = begin;
-      for (; i + 2 * N <= end; i += 2 * N) {
-        for (size_t j = 0; j < R; ++j) {
-          V v0, v1;
-          LoadTwoUnordered(d, x[j] + i, v0, v1);
-          a[j].Pair(v0, v1);
-        }
-      }
-      if (i < end) {
-        for (size_t j = 0; j < R; ++j) a[j].One(LoadF32(d, x[j] + i));
-      }
+      float sum[R], sum_sq[R];
+      WidenedRawSums<R>(d, x, begin, end, sum, sum_sq);
       for (size_t j = 0; j < R; ++j) {
-        float sum, sum_sq;
-        a[j].Finish(d, sum, sum_sq);
         raw[j] = TriesRawSums(moments[j]) &&
-                 MergeRawSums(d, x[j], begin, end, sum, sum_sq, moments[j]);
+                 MergeRawSums(d, x[j], begin, end, sum[j], sum_sq[j], moments[j]);
         all_raw = all_raw && raw[j];
       }
     } else {
