@@ -255,8 +255,9 @@ class HighwayBackend : public CpuBackend {
   // 1 KiB or at least 16 KiB long, and 4 rows in a thread's share;
   // 37 rows leave leftover rows in some thread's share for any thread count
   // (37 is odd). Backward's dgamma/dbeta partials cover blocks of up to 64
-  // rows (1100 rows: 18 blocks, a tree of 5 levels); with gamma, rows of
-  // 4096 columns and more go in pairs (34 rows: blocks of 3, a pair and a
+  // rows (1100 rows: 18 blocks, a tree of 5 levels); with gamma, rows whose
+  // gamma and partials take 24 KiB or more (BwdGroupsRows: 4097 columns for
+  // both norms) go in pairs or groups (34 rows: blocks of 3, a pair and a
   // single row each; 4097 columns: a masked tail).
   // Streamed rows of 512 bytes to 1 KiB go in batches of four (a partial
   // batch for 37 rows and any thread count); shorter ones keep the groups.
@@ -283,7 +284,8 @@ class HighwayBackend : public CpuBackend {
          11, 3000, stream},
         {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
          {Direction::kBackward}},
-        {"backward only: row pairs (>= 4096 columns) and a single row per block", 34, 4097, {},
+        {"backward only: row pairs (>= 24 KiB of gamma and partials) and a single row per block",
+         34, 4097, {},
          {Direction::kBackward}},
         {"backward only: streaming stores in row pairs", 34, 4097, stream, {Direction::kBackward}},
     };

@@ -19,7 +19,9 @@
 //          waits in cache for at most one row's time, and DRAM reads of the
 //          next row continue while dx is written (the next row's lines are
 //          prefetched as dx lines are written when dx streams).
-//   groups with gamma and H >= 4096, f32 rows go in pairs (RowPairs): the
+//   groups with gamma, when gamma and the partials take 24 KiB or more
+//          (LayerNorm H >= 2048, RMSNorm H >= 3072: BwdGroupsRows), f32
+//          rows go in pairs (RowPairs): the
 //          sums of both rows of a pair share the loads of gamma and the
 //          loads and stores of the partials, then both rows' dx run.
 //          16-bit rows go in chunked groups of four (ChunkedGroups): the
@@ -364,10 +366,11 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
   }
 }
 
-// Rows per group of RowPairs, for affine f32 rows of kGroupMinCols columns
-// or more (16-bit rows: ChunkedGroups). gamma and the two f32 partials take
-// 12 bytes per column: from 4096 columns on they no longer fit a 32 KiB L1
-// and come from L2 once per row; a pair of rows shares those loads and
+// Rows per group of RowPairs, for affine f32 rows whose gamma and partials
+// take 24 KiB or more (BwdGroupsRows in norm_bwd_highway.h; 16-bit rows:
+// ChunkedGroups). gamma and the two f32 partials take 12 bytes per column
+// (RMSNorm 8): they then no longer stay in a 32 KiB L1 with the rows' x and
+// dy, and come from L2 once per row; a pair of rows shares those loads and
 // stores. Measured on Zen 4:
 // 10-20% less time for cache-resident rows at H = 4096..16384 (f32 and
 // bf16), and 10-20% more bf16 throughput per CPU second at 256 MiB (f32 rows
@@ -376,7 +379,6 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
 // at H = 128, 0.39-0.40 against 0.26-0.32 ns/element). Groups of 4 were no
 // faster than pairs at any H.
 constexpr size_t kGroupRows = 2;
-constexpr size_t kGroupMinCols = 4096;
 
 // SumsBlock over `n` (1 <= n <= kGroup) rows, SumsBlockRows<n> with n fixed
 // at compile time.
@@ -472,8 +474,8 @@ HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
   }
 }
 
-// Rows per group of ChunkedGroups, for 16-bit affine rows of kGroupMinCols
-// columns or more. Measured on Zen 4 (lnbench_highway_bench dram --bwd, one
+// Rows per group of ChunkedGroups, for 16-bit affine rows whose gamma and
+// partials take 24 KiB or more (BwdGroupsRows). Measured on Zen 4 (lnbench_highway_bench dram --bwd, one
 // thread, three alternating rounds, bf16 H = 4096..65536): 0.39-0.44 of the
 // copy with pairs, 0.45-0.51 with groups of 4. Groups of 8 were slower than
 // pairs (0.30 against 0.22 ns/element in the L3: SumsBlockRows<8> keeps 32
@@ -542,12 +544,13 @@ HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int6
   }
 }
 
-// Rows with gamma: from kGroupMinCols columns on, 16-bit rows in chunked
-// groups and f32 rows in pairs; shorter rows one at a time.
+// Rows with gamma: from 24 KiB of gamma and partials on (BwdGroupsRows),
+// 16-bit rows in chunked groups and f32 rows in pairs; shorter rows one at a
+// time.
 template <typename T, bool kRms, bool kStream, class D>
 HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                            float* dgamma_part, float* dbeta_part) {
-  if (static_cast<size_t>(args.cols) < kGroupMinCols) {
+  if (!BwdGroupsRows(kRms ? Norm::kRmsNorm : Norm::kLayerNorm, args.cols)) {
     RowsWithTag<T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   } else if constexpr (sizeof(T) == 2) {
     ChunkedGroups<kChunkedRows, T, kRms, kStream>(d, args, begin, end, dgamma_part, dbeta_part);

@@ -50,6 +50,31 @@ using HwyBwdRowsFn = void (*)(const HwyBwdArgs& args, int64_t begin, int64_t end
 // compiled; target_bits 0: the target dynamic dispatch picks on this CPU.
 HwyBwdRowsFn HighwayNormBwdRowsFunction(Norm norm, DType dtype, int64_t target_bits);
 
+// Gamma and the dgamma/dbeta partials of an affine backward row, bytes a
+// column: 4 each (RMSNorm has no dbeta).
+inline int64_t BwdParamBytesPerColumn(Norm norm) { return norm == Norm::kRmsNorm ? 8 : 12; }
+
+// The bytes of gamma and partials from which affine backward rows go in
+// groups (f32: pairs; 16-bit types: chunked groups of four) that share the
+// loads of gamma and the loads and stores of the partials, rather than one
+// row at a time: three quarters of a 32 KiB L1, where those no longer stay
+// in L1 with the rows' x and dy (LayerNorm from 2048 columns, RMSNorm from
+// 3072). Until 2026-12-05 the limit was 4096 columns for both norms; on
+// Zen 4 (lnbench_highway_bench, three alternating rounds of one build
+// switched by a temporary environment variable), groups from 24 KiB took
+// LayerNorm f32 H = 2048 and 3072 from 0.48 and 0.53 of the copy to 0.51 and
+// 0.58 at 256 MiB with one thread, bf16 from 0.38 and 0.36 to 0.52 and 0.51,
+// RMSNorm H = 3072 f32 0.60 -> 0.63 and bf16 0.44 -> 0.54; in the L3
+// (`hot --kib 4096`) 8-15% less time. From 16 KiB (LayerNorm H = 1536,
+// RMSNorm H = 2048) they were 2-7% slower than single rows in the L3.
+constexpr int64_t kBwdGroupMinParamBytes = 24 << 10;
+
+// Whether affine backward rows of `cols` columns go in groups (see
+// kBwdGroupMinParamBytes).
+inline bool BwdGroupsRows(Norm norm, int64_t cols) {
+  return cols * BwdParamBytesPerColumn(norm) >= kBwdGroupMinParamBytes;
+}
+
 // Returns the rows summed into one dgamma/dbeta partial (a leaf of the merge
 // tree). It depends on the row count alone, never on the threads: 64 rows
 // (each f32 lane of a partial then adds at most 64 terms in sequence), fewer
