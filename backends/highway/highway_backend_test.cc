@@ -408,7 +408,7 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
       // 131 (f32) and 259 (bf16), rows that do not start on cache lines,
       // where groups cannot go.
       for (int64_t cols : {int64_t{32}, int64_t{96}, int64_t{131}, int64_t{256}, int64_t{259},
-                           int64_t{768}, int64_t{3000}, int64_t{4096}, int64_t{8192},
+                           int64_t{768}, int64_t{2560}, int64_t{3000}, int64_t{4096}, int64_t{8192},
                            int64_t{12288}}) {
         for (bool stream : {false, true}) {
           for (int64_t split : {int64_t{6}, int64_t{11}}) {

@@ -93,14 +93,22 @@ HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
 //
 // Issue 15 added two cases, for kernels with gamma (and beta) vectors,
 // `param_bytes` of them per column (LayerNorm 8, RMSNorm 4, 0 without):
-// rows whose row plus parameters exceed a 32 KiB L1 (bf16 H = 4096: a single
-// row reloads 32 KiB of gamma/beta from L2 for 8 KiB of x; 26% less time hot
-// in groups), and rows small enough that two groups of four plus the
+// rows whose row plus parameters exceed three quarters of a 32 KiB L1 (bf16
+// H = 4096: a single row reloads 32 KiB of gamma/beta from L2 for 8 KiB of x;
+// 26% less time hot in groups), and rows small enough that two groups of four plus the
 // parameters fit in it (f32 H = 768, bf16/f16 H = 768-1024: 20-24% less
 // time). f32 H = 2048 (neither) was 20-40% slower in groups. Both only for
 // cache-sized outputs (`stream` false): with y streamed to DRAM the same
 // groups of 3-8 KiB rows took 20-40% longer than single rows (four read
 // streams a few KiB apart instead of one sequential stream).
+// The first case started at a whole L1 (32 KiB) until 2026-12-05; from 24
+// KiB (as the backward's groups, BwdGroupsRows) it also takes LayerNorm rows
+// of 2560 columns (f32, bf16, f16) and 3072 (bf16, f16), and RMSNorm f32
+// rows of 3584: in the L3 (`lnbench_highway_bench hot --kib 4096`, three
+// alternating rounds of one build switched by a temporary environment
+// variable) LayerNorm bf16 H = 2560 and 3072 took 15% and 22% less time, f16
+// 7-10%, f32 2560 17%, RMSNorm f32 3584 13%. From 20 KiB, f32 H = 2048 took
+// 31% more (LayerNorm) and RMSNorm f32 3072 13% more.
 HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_bytes,
                                  bool stream, const void* x, const void* y, bool enabled,
                                  int64_t rows, size_t group_rows) {
@@ -110,7 +118,7 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
   constexpr size_t kL1Bytes = 32 * 1024;
   const size_t params = param_bytes * cols;
   const bool cached = param_bytes != 0 && !stream;
-  const bool params_spill = cached && row_bytes + params > kL1Bytes;
+  const bool params_spill = cached && row_bytes + params > kL1Bytes / 4 * 3;
   const bool groups_fit = cached && 2 * group_rows * row_bytes + params <= kL1Bytes;
   const bool worth_it =
       row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit;
