@@ -739,8 +739,8 @@ TEST_P(HighwayTargetTest, RmsNormPathsMatchAndUnalignedRowsVerify) {
     const HwyRmsRowsFn fn = HighwayRmsNormRowsFunction(dtype, GetParam());
     ASSERT_NE(fn, nullptr);
     for (int64_t cols : {int64_t{5}, int64_t{32}, int64_t{67}, int64_t{96}, int64_t{131},
-                         int64_t{256}, int64_t{1023}, int64_t{4099}, int64_t{8192},
-                         int64_t{12288}}) {
+                         int64_t{256}, int64_t{1023}, int64_t{2560}, int64_t{3584},
+                         int64_t{4099}, int64_t{8192}, int64_t{12288}}) {
       RmsCase run(MakeRmsProblem(11, cols, dtype, Distribution::kNormal, true, true));
       const size_t esize = DTypeSize(dtype);
       const size_t bytes = static_cast<size_t>(run.problem.elements()) * esize;

@@ -109,6 +109,18 @@ HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
 // variable) LayerNorm bf16 H = 2560 and 3072 took 15% and 22% less time, f16
 // 7-10%, f32 2560 17%, RMSNorm f32 3584 13%. From 20 KiB, f32 H = 2048 took
 // 31% more (LayerNorm) and RMSNorm f32 3072 13% more.
+//
+// Streamed f32 rows of more than 8 KiB (H > 2048) go in groups too (since
+// 2026-12-05): single rows fall from 0.87 of the copy at 4 KiB to 0.60 at
+// 10-12 KiB with one thread, where groups stay at 0.66-0.72 for any row of
+// 4 KiB or more. `lnbench_highway_bench dram`, three alternating rounds of
+// one build switched by a temporary environment variable, fraction of the
+// copy, single rows -> groups: LayerNorm H = 2304 0.63 -> 0.66, 2560 0.60 ->
+// 0.70, 3072 0.59 -> 0.70 (two threads 0.61-0.72 -> 0.64-0.80), RMSNorm
+// 2560 0.70 -> 0.76, 3072 0.67 -> 0.74; at H = 1024-2048 single rows were as
+// fast or faster (0.73-0.87 against 0.71-0.72). 16-bit rows of that size
+// take the chunked groups (ChunkedRowGroup) when affine; the others were
+// not measured and stay single.
 HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_bytes,
                                  bool stream, const void* x, const void* y, bool enabled,
                                  int64_t rows, size_t group_rows) {
@@ -120,8 +132,9 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
   const bool cached = param_bytes != 0 && !stream;
   const bool params_spill = cached && row_bytes + params > kL1Bytes / 4 * 3;
   const bool groups_fit = cached && 2 * group_rows * row_bytes + params <= kL1Bytes;
+  const bool streamed_f32 = stream && row_bytes == 4 * cols && row_bytes > 8192;
   const bool worth_it =
-      row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit;
+      row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit || streamed_f32;
   return aligned && worth_it && enabled ? rows / static_cast<int64_t>(group_rows) : 0;
 }
 
