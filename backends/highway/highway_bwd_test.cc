@@ -202,8 +202,8 @@ TEST_P(HighwayBwdTargetTest, ThreadCountDoesNotChangeBits) {
   }
 }
 
-// Rows of 4096 columns and more (and LayerNorm's from 2048, RMSNorm's from
-// 3072: BwdGroupsRows) go in pairs (f32) or chunked groups of four
+// Rows of 4096 columns and more (and narrower ones from 16-24 KiB of gamma
+// and partials: BwdGroupsRows) go in pairs (f32) or chunked groups of four
 // (16-bit types) that share the loads of gamma and of the dgamma/dbeta
 // partials (norm_bwd_highway-inl.h). Row blocks of 3 rows (34 rows:
 // BwdRowBlock) make a pair and a single row, or a partial group, per block;
@@ -230,51 +230,66 @@ TEST_P(HighwayBwdTargetTest, RowPairsOnEveryDistribution) {
 }
 
 // Rows go in groups from 24 KiB of gamma and partials (12 bytes a column
-// for LayerNorm, 8 for RMSNorm): LayerNorm from 2048 columns, RMSNorm from
-// 3072; 4096 columns and more for both, as before 2026-12-05.
-TEST(HighwayBwdGroups, FromTwentyFourKiBOfGammaAndPartials) {
-  EXPECT_FALSE(BwdGroupsRows(Norm::kLayerNorm, 2047));
-  EXPECT_TRUE(BwdGroupsRows(Norm::kLayerNorm, 2048));
-  EXPECT_FALSE(BwdGroupsRows(Norm::kRmsNorm, 3071));
-  EXPECT_TRUE(BwdGroupsRows(Norm::kRmsNorm, 3072));
-  EXPECT_TRUE(BwdGroupsRows(Norm::kRmsNorm, 4096));
+// for LayerNorm, 8 for RMSNorm), 16 KiB when dx is streamed: LayerNorm from
+// 2048 columns (streamed 1366), RMSNorm from 3072 (streamed 2048); 4096
+// columns and more for both, as before 2026-12-05.
+TEST(HighwayBwdGroups, FromTwentyFourKiBOfGammaAndPartialsSixteenStreamed) {
+  EXPECT_FALSE(BwdGroupsRows(Norm::kLayerNorm, 2047, false));
+  EXPECT_TRUE(BwdGroupsRows(Norm::kLayerNorm, 2048, false));
+  EXPECT_FALSE(BwdGroupsRows(Norm::kRmsNorm, 3071, false));
+  EXPECT_TRUE(BwdGroupsRows(Norm::kRmsNorm, 3072, false));
+  EXPECT_FALSE(BwdGroupsRows(Norm::kLayerNorm, 1365, true));
+  EXPECT_TRUE(BwdGroupsRows(Norm::kLayerNorm, 1366, true));
+  EXPECT_FALSE(BwdGroupsRows(Norm::kRmsNorm, 2047, true));
+  EXPECT_TRUE(BwdGroupsRows(Norm::kRmsNorm, 2048, true));
+  for (bool stream : {false, true}) {
+    EXPECT_TRUE(BwdGroupsRows(Norm::kLayerNorm, 4096, stream));
+    EXPECT_TRUE(BwdGroupsRows(Norm::kRmsNorm, 4096, stream));
+  }
 }
 
 // A row's dx does not depend on the rows computed with it: one kernel call
 // over 11 rows (16-bit types: chunked groups of 4, 4 and 3; f32: pairs)
-// gives the same dx bits as 11 calls of one row each, streamed and not: at
-// 4111 columns, and at the narrowest grouped width of each norm (plus a
-// masked tail: LayerNorm 2051, RMSNorm 3075).
+// gives the same dx bits as 11 calls of one row each: at 4111 columns,
+// streamed and not, and at the narrowest grouped widths of each norm (with
+// a masked tail), streamed (LayerNorm 1367, RMSNorm 2051) and not
+// (LayerNorm 2051, RMSNorm 3075).
 TEST_P(HighwayBwdTargetTest, GroupedRowsMatchSingleRowCalls) {
+  struct Width {
+    size_t cols;
+    bool stream;
+  };
   for (Norm norm : kNorms) {
-    const size_t narrowest = norm == Norm::kLayerNorm ? 2051 : 3075;
-    for (const size_t cols : {narrowest, size_t{4111}}) {
-      ASSERT_TRUE(BwdGroupsRows(norm, static_cast<int64_t>(cols)));
+    const bool ln = norm == Norm::kLayerNorm;
+    for (const Width w : {Width{ln ? 1367u : 2051u, true}, Width{ln ? 2051u : 3075u, false},
+                          Width{ln ? 2051u : 3075u, true}, Width{4111, false},
+                          Width{4111, true}}) {
+      const size_t cols = w.cols;
+      const bool stream = w.stream;
+      ASSERT_TRUE(BwdGroupsRows(norm, static_cast<int64_t>(cols), stream)) << cols;
       for (DType dtype : kDTypes) {
-        for (const bool stream : {false, true}) {
-          BwdCase run(MakeBwdProblem(norm, 11, static_cast<int64_t>(cols), dtype,
-                                     Distribution::kOffset1e4, true),
-                      /*reference=*/false);
-          const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, 0);
-          ASSERT_NE(fn, nullptr);
-          const size_t bytes = 11 * cols * DTypeSize(dtype);
-          HwyBwdArgs args;
-          args.x = run.inputs.get(TensorId::kX);
-          args.dy = run.inputs.get(TensorId::kDy);
-          args.gamma = run.inputs.get<float>(TensorId::kGamma);
-          args.mean = norm == Norm::kLayerNorm ? run.inputs.get<float>(TensorId::kMean) : nullptr;
-          args.rstd = run.inputs.get<float>(TensorId::kRstd);
-          args.rows = 11;
-          args.cols = static_cast<int64_t>(cols);
-          args.stream = stream;
-          std::vector<float> part_g(cols), part_b(cols);
-          std::vector<char> together(bytes, 1), alone(bytes, 2);
-          args.dx = together.data();
-          fn(args, 0, 11, part_g.data(), part_b.data());
-          args.dx = alone.data();
-          for (int64_t r = 0; r < 11; ++r) fn(args, r, r + 1, part_g.data(), part_b.data());
-          EXPECT_EQ(together, alone) << run.problem.ShortName() << (stream ? " streamed" : "");
-        }
+        BwdCase run(MakeBwdProblem(norm, 11, static_cast<int64_t>(cols), dtype,
+                                   Distribution::kOffset1e4, true),
+                    /*reference=*/false);
+        const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, 0);
+        ASSERT_NE(fn, nullptr);
+        const size_t bytes = 11 * cols * DTypeSize(dtype);
+        HwyBwdArgs args;
+        args.x = run.inputs.get(TensorId::kX);
+        args.dy = run.inputs.get(TensorId::kDy);
+        args.gamma = run.inputs.get<float>(TensorId::kGamma);
+        args.mean = ln ? run.inputs.get<float>(TensorId::kMean) : nullptr;
+        args.rstd = run.inputs.get<float>(TensorId::kRstd);
+        args.rows = 11;
+        args.cols = static_cast<int64_t>(cols);
+        args.stream = stream;
+        std::vector<float> part_g(cols), part_b(cols);
+        std::vector<char> together(bytes, 1), alone(bytes, 2);
+        args.dx = together.data();
+        fn(args, 0, 11, part_g.data(), part_b.data());
+        args.dx = alone.data();
+        for (int64_t r = 0; r < 11; ++r) fn(args, r, r + 1, part_g.data(), part_b.data());
+        EXPECT_EQ(together, alone) << run.problem.ShortName() << (stream ? " streamed" : "");
       }
     }
   }

@@ -20,8 +20,8 @@
 //          next row continue while dx is written (the next row's lines are
 //          prefetched as dx lines are written when dx streams).
 //   groups with gamma, when gamma and the partials take 24 KiB or more
-//          (LayerNorm H >= 2048, RMSNorm H >= 3072: BwdGroupsRows), f32
-//          rows go in pairs (RowPairs): the
+//          (LayerNorm H >= 2048, RMSNorm H >= 3072; streamed to DRAM
+//          16 KiB: BwdGroupsRows), f32 rows go in pairs (RowPairs): the
 //          sums of both rows of a pair share the loads of gamma and the
 //          loads and stores of the partials, then both rows' dx run.
 //          16-bit rows go in chunked groups of four (ChunkedGroups): the
@@ -367,7 +367,8 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
 }
 
 // Rows per group of RowPairs, for affine f32 rows whose gamma and partials
-// take 24 KiB or more (BwdGroupsRows in norm_bwd_highway.h; 16-bit rows:
+// take 24 KiB or more, 16 KiB streamed (BwdGroupsRows in
+// norm_bwd_highway.h; 16-bit rows:
 // ChunkedGroups). gamma and the two f32 partials take 12 bytes per column
 // (RMSNorm 8): they then no longer stay in a 32 KiB L1 with the rows' x and
 // dy, and come from L2 once per row; a pair of rows shares those loads and
@@ -475,8 +476,9 @@ HWY_NOINLINE void RowPairs(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
 }
 
 // Rows per group of ChunkedGroups, for 16-bit affine rows whose gamma and
-// partials take 24 KiB or more (BwdGroupsRows). Measured on Zen 4 (lnbench_highway_bench dram --bwd, one
-// thread, three alternating rounds, bf16 H = 4096..65536): 0.39-0.44 of the
+// partials take 24 KiB or more, 16 KiB streamed (BwdGroupsRows). Measured
+// on Zen 4 (lnbench_highway_bench dram --bwd, one thread, three alternating
+// rounds, bf16 H = 4096..65536): 0.39-0.44 of the
 // copy with pairs, 0.45-0.51 with groups of 4. Groups of 8 were slower than
 // pairs (0.30 against 0.22 ns/element in the L3: SumsBlockRows<8> keeps 32
 // accumulators, more than the registers), groups of 2 no faster; f32 rows
@@ -544,13 +546,13 @@ HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int6
   }
 }
 
-// Rows with gamma: from 24 KiB of gamma and partials on (BwdGroupsRows),
-// 16-bit rows in chunked groups and f32 rows in pairs; shorter rows one at a
-// time.
+// Rows with gamma: from 24 KiB of gamma and partials on (16 KiB streamed;
+// BwdGroupsRows), 16-bit rows in chunked groups and f32 rows in pairs;
+// shorter rows one at a time.
 template <typename T, bool kRms, bool kStream, class D>
 HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                            float* dgamma_part, float* dbeta_part) {
-  if (!BwdGroupsRows(kRms ? Norm::kRmsNorm : Norm::kLayerNorm, args.cols)) {
+  if (!BwdGroupsRows(kRms ? Norm::kRmsNorm : Norm::kLayerNorm, args.cols, kStream)) {
     RowsWithTag<T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   } else if constexpr (sizeof(T) == 2) {
     ChunkedGroups<kChunkedRows, T, kRms, kStream>(d, args, begin, end, dgamma_part, dbeta_part);

@@ -57,22 +57,33 @@ inline int64_t BwdParamBytesPerColumn(Norm norm) { return norm == Norm::kRmsNorm
 // The bytes of gamma and partials from which affine backward rows go in
 // groups (f32: pairs; 16-bit types: chunked groups of four) that share the
 // loads of gamma and the loads and stores of the partials, rather than one
-// row at a time: three quarters of a 32 KiB L1, where those no longer stay
-// in L1 with the rows' x and dy (LayerNorm from 2048 columns, RMSNorm from
-// 3072). Until 2026-12-05 the limit was 4096 columns for both norms; on
-// Zen 4 (lnbench_highway_bench, three alternating rounds of one build
-// switched by a temporary environment variable), groups from 24 KiB took
-// LayerNorm f32 H = 2048 and 3072 from 0.48 and 0.53 of the copy to 0.51 and
-// 0.58 at 256 MiB with one thread, bf16 from 0.38 and 0.36 to 0.52 and 0.51,
-// RMSNorm H = 3072 f32 0.60 -> 0.63 and bf16 0.44 -> 0.54; in the L3
-// (`hot --kib 4096`) 8-15% less time. From 16 KiB (LayerNorm H = 1536,
-// RMSNorm H = 2048) they were 2-7% slower than single rows in the L3.
+// row at a time. Cache-resident (dx in ordinary stores): three quarters of a
+// 32 KiB L1, where those no longer stay in L1 with the rows' x and dy
+// (LayerNorm from 2048 columns, RMSNorm from 3072). Streamed to DRAM: half
+// of it (LayerNorm from 1366 columns, RMSNorm from 2048), where the groups'
+// prefetch of the next group into L2 pays too. Until 2026-12-05 the limit
+// was 4096 columns for both norms and both cases. Measured on Zen 4
+// (lnbench_highway_bench, three alternating rounds of one build switched by
+// a temporary environment variable; results/cpu/2026-12-05-widths):
+// - in the L3 (`hot --bwd --kib 4096`), groups from 24 KiB took 8-16% less
+//   time at LayerNorm H = 2048 and 3072 and RMSNorm 3072; from 16 KiB
+//   (LayerNorm 1536, RMSNorm 2048) they took 2-7% more than single rows;
+// - at 256 MiB, one thread, fraction of the copy, single rows -> groups:
+//   LayerNorm bf16 H = 1536 0.44 -> 0.53, 2048 0.38 -> 0.52, 3072 0.36 ->
+//   0.51; f32 1536 0.56 -> 0.56, 2048 0.48 -> 0.51, 3072 0.53 -> 0.58;
+//   RMSNorm bf16 2048 0.46 -> 0.56, 2560 0.47 -> 0.53, 3072 0.44 -> 0.54;
+//   f32 2048 0.56 -> 0.57, 3072 0.60 -> 0.63. Two threads the same way or
+//   within the noise. From 8 KiB (LayerNorm 768 and 1024, RMSNorm 1024)
+//   groups were slower: LayerNorm bf16 768 0.59 -> 0.47, two threads 0.82
+//   -> 0.48.
 constexpr int64_t kBwdGroupMinParamBytes = 24 << 10;
+constexpr int64_t kBwdStreamedGroupMinParamBytes = 16 << 10;
 
 // Whether affine backward rows of `cols` columns go in groups (see
-// kBwdGroupMinParamBytes).
-inline bool BwdGroupsRows(Norm norm, int64_t cols) {
-  return cols * BwdParamBytesPerColumn(norm) >= kBwdGroupMinParamBytes;
+// kBwdGroupMinParamBytes); `stream`: dx is written with streaming stores.
+inline bool BwdGroupsRows(Norm norm, int64_t cols, bool stream) {
+  return cols * BwdParamBytesPerColumn(norm) >=
+         (stream ? kBwdStreamedGroupMinParamBytes : kBwdGroupMinParamBytes);
 }
 
 // Returns the rows summed into one dgamma/dbeta partial (a leaf of the merge
