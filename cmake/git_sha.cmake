@@ -1,0 +1,24 @@
+# Writes OUTPUT, a header defining LNBENCH_GIT_SHA (the source tree's commit,
+# "-dirty" with uncommitted changes to tracked files, "unknown" without git),
+# at every build, not only when CMake configures: a build folder configured
+# at one commit and rebuilt at another must not report the old commit. The
+# file is rewritten only when its text changes, so an unchanged commit
+# recompiles nothing.
+#   cmake -DSOURCE_DIR=<tree> -DOUTPUT=<header> -P git_sha.cmake
+execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${SOURCE_DIR}
+                OUTPUT_VARIABLE sha OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+execute_process(COMMAND git status --porcelain --untracked-files=no WORKING_DIRECTORY ${SOURCE_DIR}
+                OUTPUT_VARIABLE dirty OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT sha)
+  set(sha "unknown")
+elseif(dirty)
+  set(sha "${sha}-dirty")
+endif()
+set(text "// Generated at build time by cmake/git_sha.cmake: the commit of this build.\n#ifndef LNBENCH_CORE_GIT_SHA_H_\n#define LNBENCH_CORE_GIT_SHA_H_\n#define LNBENCH_GIT_SHA \"${sha}\"\n#endif  // LNBENCH_CORE_GIT_SHA_H_\n")
+set(old "")
+if(EXISTS "${OUTPUT}")
+  file(READ "${OUTPUT}" old)
+endif()
+if(NOT old STREQUAL text)
+  file(WRITE "${OUTPUT}" "${text}")
+endif()
