@@ -7,15 +7,8 @@ execute_process(COMMAND ${LNBENCH} --version OUTPUT_VARIABLE version RESULT_VARI
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "lnbench --version exited with ${rc}")
 endif()
-execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${SOURCE_DIR}
-                OUTPUT_VARIABLE sha OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-execute_process(COMMAND git status --porcelain --untracked-files=no WORKING_DIRECTORY ${SOURCE_DIR}
-                OUTPUT_VARIABLE dirty OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-if(NOT sha)
-  set(sha "unknown")
-elseif(dirty)
-  set(sha "${sha}-dirty")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/git_commit.cmake)
+lnbench_git_commit(${SOURCE_DIR} sha)
 string(FIND "${version}" "(${sha})" at)
 if(at EQUAL -1)
   message(FATAL_ERROR "lnbench --version says '${version}'; the source tree is at ${sha} "

@@ -5,15 +5,8 @@
 # file is rewritten only when its text changes, so an unchanged commit
 # recompiles nothing.
 #   cmake -DSOURCE_DIR=<tree> -DOUTPUT=<header> -P git_sha.cmake
-execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${SOURCE_DIR}
-                OUTPUT_VARIABLE sha OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-execute_process(COMMAND git status --porcelain --untracked-files=no WORKING_DIRECTORY ${SOURCE_DIR}
-                OUTPUT_VARIABLE dirty OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-if(NOT sha)
-  set(sha "unknown")
-elseif(dirty)
-  set(sha "${sha}-dirty")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/git_commit.cmake)
+lnbench_git_commit(${SOURCE_DIR} sha)
 set(text "// Generated at build time by cmake/git_sha.cmake: the commit of this build.\n#ifndef LNBENCH_CORE_GIT_SHA_H_\n#define LNBENCH_CORE_GIT_SHA_H_\n#define LNBENCH_GIT_SHA \"${sha}\"\n#endif  // LNBENCH_CORE_GIT_SHA_H_\n")
 set(old "")
 if(EXISTS "${OUTPUT}")
