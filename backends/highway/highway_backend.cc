@@ -256,9 +256,10 @@ class HighwayBackend : public CpuBackend {
   // 37 rows leave leftover rows in some thread's share for any thread count
   // (37 is odd). Backward's dgamma/dbeta partials cover blocks of up to 64
   // rows (1100 rows: 18 blocks, a tree of 5 levels); with gamma, rows whose
-  // gamma and partials take 24 KiB or more (BwdGroupsRows: 4097 columns for
-  // both norms) go in pairs or groups (34 rows: blocks of 3, a pair and a
-  // single row each; 4097 columns: a masked tail).
+  // gamma and partials take 24 KiB or more, 16 KiB with streaming stores
+  // (BwdGroupsRows: 4097 columns either way, for both norms), go in pairs or
+  // groups (34 rows: blocks of 3, a pair and a single row each; 4097
+  // columns: a masked tail).
   // Streamed rows of 512 bytes to 1 KiB go in batches of four (a partial
   // batch for 37 rows and any thread count); shorter ones keep the groups.
   // LayerNorm's cache-resident rows of at most 128 columns go in batches too

@@ -367,10 +367,9 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
 }
 
 // Rows per group of RowPairs, for affine f32 rows whose gamma and partials
-// take 24 KiB or more, 16 KiB streamed (BwdGroupsRows in
-// norm_bwd_highway.h; 16-bit rows:
-// ChunkedGroups). gamma and the two f32 partials take 12 bytes per column
-// (RMSNorm 8): they then no longer stay in a 32 KiB L1 with the rows' x and
+// take 24 KiB or more, 16 KiB streamed (BwdGroupsRows in norm_bwd_highway.h;
+// 16-bit rows: ChunkedGroups). gamma and the two f32 partials take 12 bytes
+// per column (RMSNorm 8): they then no longer stay in a 32 KiB L1 with the rows' x and
 // dy, and come from L2 once per row; a pair of rows shares those loads and
 // stores. Measured on Zen 4:
 // 10-20% less time for cache-resident rows at H = 4096..16384 (f32 and

@@ -13,6 +13,7 @@
 
 #include "hwy/aligned_allocator.h"
 
+#include "backends/highway/cache_sizes.h"
 #include "core/dtype.h"
 #include "core/op.h"
 
@@ -76,8 +77,8 @@ inline int64_t BwdParamBytesPerColumn(Norm norm) { return norm == Norm::kRmsNorm
 //   within the noise. From 8 KiB (LayerNorm 768 and 1024, RMSNorm 1024)
 //   groups were slower: LayerNorm bf16 768 0.59 -> 0.47, two threads 0.82
 //   -> 0.48.
-constexpr int64_t kBwdGroupMinParamBytes = 24 << 10;
-constexpr int64_t kBwdStreamedGroupMinParamBytes = 16 << 10;
+constexpr int64_t kBwdGroupMinParamBytes = kL1DataBytes / 4 * 3;
+constexpr int64_t kBwdStreamedGroupMinParamBytes = kL1DataBytes / 2;
 
 // Whether affine backward rows of `cols` columns go in groups (see
 // kBwdGroupMinParamBytes); `stream`: dx is written with streaming stores.

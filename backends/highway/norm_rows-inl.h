@@ -19,6 +19,7 @@
 
 #include <algorithm>
 
+#include "backends/highway/cache_sizes.h"
 #include "core/dtype.h"
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
@@ -95,9 +96,9 @@ HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
 // `param_bytes` of them per column (LayerNorm 8, RMSNorm 4, 0 without):
 // rows whose row plus parameters exceed three quarters of a 32 KiB L1 (bf16
 // H = 4096: a single row reloads 32 KiB of gamma/beta from L2 for 8 KiB of x;
-// 26% less time hot in groups), and rows small enough that two groups of four plus the
-// parameters fit in it (f32 H = 768, bf16/f16 H = 768-1024: 20-24% less
-// time). f32 H = 2048 (neither) was 20-40% slower in groups. Both only for
+// 26% less time hot in groups), and rows small enough that two groups of
+// four plus the parameters fit in it (f32 H = 768, bf16/f16 H = 768-1024:
+// 20-24% less time). f32 H = 2048 (neither) was 20-40% slower in groups. Both only for
 // cache-sized outputs (`stream` false): with y streamed to DRAM the same
 // groups of 3-8 KiB rows took 20-40% longer than single rows (four read
 // streams a few KiB apart instead of one sequential stream).
@@ -127,11 +128,10 @@ HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_byt
   const bool aligned = row_bytes % kCacheLineBytes == 0 &&
                        reinterpret_cast<uintptr_t>(x) % kCacheLineBytes == 0 &&
                        reinterpret_cast<uintptr_t>(y) % kCacheLineBytes == 0;
-  constexpr size_t kL1Bytes = 32 * 1024;
   const size_t params = param_bytes * cols;
   const bool cached = param_bytes != 0 && !stream;
-  const bool params_spill = cached && row_bytes + params > kL1Bytes / 4 * 3;
-  const bool groups_fit = cached && 2 * group_rows * row_bytes + params <= kL1Bytes;
+  const bool params_spill = cached && row_bytes + params > kL1DataBytes / 4 * 3;
+  const bool groups_fit = cached && 2 * group_rows * row_bytes + params <= kL1DataBytes;
   const bool streamed_f32 = stream && row_bytes == 4 * cols && row_bytes > 8192;
   const bool worth_it =
       row_bytes <= 1024 || row_bytes >= 16384 || params_spill || groups_fit || streamed_f32;
@@ -160,9 +160,9 @@ constexpr size_t kChunkCols = 1024;
 // 0.63-0.87, 8192 0.56-0.58 -> 0.64-0.68, 16384 0.58-0.61 -> 0.60-0.67.
 HWY_INLINE bool ChunkedRowGroup(size_t elem_bytes, size_t row_bytes, size_t cols,
                                 size_t param_bytes, bool stream, bool enabled) {
-  constexpr size_t kHalfL1Bytes = 16 * 1024, kMaxRowBytes = 32 * 1024;
+  constexpr size_t kMaxRowBytes = 32 * 1024;
   return enabled && stream && elem_bytes == 2 && param_bytes != 0 &&
-         row_bytes + param_bytes * cols > kHalfL1Bytes && row_bytes <= kMaxRowBytes;
+         row_bytes + param_bytes * cols > kL1DataBytes / 2 && row_bytes <= kMaxRowBytes;
 }
 
 // Returns whether a kernel writes rows of `cols` elements of T with streaming
