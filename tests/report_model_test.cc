@@ -140,6 +140,7 @@ Report FullReport() {
   ctx.hardware_threads = 2;
   ctx.llc_bytes = 1 << 25;
   ctx.hwy_targets = {"AVX2", "SSE4"};
+  ctx.transparent_hugepages = "madvise";
   ctx.gpus = {{{"id", "0"}, {"name", "GPU Y"}}};
 
   Report report = BuildReport(config, result, ctx);
@@ -160,6 +161,7 @@ TEST(ReportModel, WriteReadWriteGivesTheSameBytes) {
   const Json& c = j["cases"][0];
   for (const char* key : {"origin", "tuning", "coverage", "warnings"}) EXPECT_TRUE(c.contains(key)) << key;
   EXPECT_TRUE(c["problem"].contains("input_file"));
+  EXPECT_EQ(j["context"]["cpu"]["transparent_hugepages"], "madvise");
   EXPECT_TRUE(c["problem"].contains("input_nonfinite_rows"));
   EXPECT_TRUE(c["timing"].contains("median_rel_stderr"));
   EXPECT_EQ(c["accuracy"]["tensors"].size(), 3u);

@@ -5,11 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <thread>
 
 #include "core/cpu_memory.h"
 #include "core/errors.h"
+#include "core/host_buffer.h"
 #include "core/shapes.h"
 #include "core/stats.h"
 #include "core/thread_pool.h"
@@ -133,6 +137,53 @@ TEST(CpuCache, ImplausibleSizesAreCapped) {
   EXPECT_EQ(PlausibleCacheBytes(256 * MiB, 64), 256 * MiB);
   EXPECT_EQ(PlausibleCacheBytes(1152 * MiB, 192), 1152 * MiB);  // two Genoa-X sockets
   EXPECT_GT(LastLevelCacheBytes(), 0u);
+}
+
+// Returns the AnonHugePages bytes /proc/self/smaps gives the mapping that
+// holds `p` (0 if none is found).
+uint64_t AnonHugePagesAt(const void* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    uintptr_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = lo <= a && a < hi;
+    } else if (inside && line.rfind("AnonHugePages:", 0) == 0) {
+      return std::strtoull(line.c_str() + std::strlen("AnonHugePages:"), nullptr, 10) * 1024;
+    }
+  }
+  return 0;
+}
+
+// Buffers of 4 MiB or more are 2 MiB aligned and advised as huge pages; where
+// the kernel's mode gives them (madvise, always: Debian's default is madvise),
+// a touched buffer is backed by them. Smaller buffers keep 4 KiB alignment.
+TEST(HostBufferPages, LargeBuffersGetHugePages) {
+  EXPECT_EQ(SelectedSysfsChoice("always [madvise] never"), "madvise");
+  EXPECT_EQ(SelectedSysfsChoice("[always] madvise never"), "always");
+  EXPECT_EQ(SelectedSysfsChoice("always madvise [never]\n"), "never");
+  EXPECT_EQ(SelectedSysfsChoice("always madvise never"), "");
+  EXPECT_EQ(SelectedSysfsChoice(""), "");
+
+  HostBuffer small(kHugePageMinBytes - 1);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data()) % kHostAlignment, 0u);
+  EXPECT_FALSE(small.huge_pages_advised());
+
+  const size_t bytes = 4 * kHugePageBytes + 12345;  // not a whole number of huge pages
+  HostBuffer large(bytes);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(large.data()) % kHugePageBytes, 0u);
+  EXPECT_EQ(large.bytes(), bytes);
+  std::memset(large.data(), 1, bytes);
+  const std::string mode = TransparentHugePagesMode();
+  std::printf("transparent_hugepage mode: '%s', AnonHugePages of a %zu-byte buffer: %llu\n",
+              mode.c_str(), bytes, static_cast<unsigned long long>(AnonHugePagesAt(large.data())));
+  ASSERT_FALSE(mode.empty()) << "no /sys/kernel/mm/transparent_hugepage/enabled";
+  EXPECT_TRUE(large.huge_pages_advised());
+  if (mode == "madvise" || mode == "always") {
+    EXPECT_GE(AnonHugePagesAt(large.data()), kHugePageBytes);
+  }
 }
 
 TEST(Shapes, ParsesListsSweepsPresets) {

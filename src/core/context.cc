@@ -49,6 +49,7 @@ RunContext CollectContext(const std::vector<std::string>& argv,
   c.cpu_model = CpuModelName();
   c.hardware_threads = HardwareThreads();
   c.llc_bytes = LastLevelCacheBytes();
+  c.transparent_hugepages = TransparentHugePagesMode();
   c.machine = c.cpu_model;
   std::set<std::string> seen_devices;
   for (Backend* b : known) {

@@ -250,6 +250,20 @@ MemoryLimit HostMemoryLimit() {
   return limit;
 }
 
+std::string SelectedSysfsChoice(const std::string& line) {
+  const size_t open = line.find('[');
+  const size_t close = line.find(']', open == std::string::npos ? 0 : open);
+  if (open == std::string::npos || close == std::string::npos) return "";
+  return line.substr(open + 1, close - open - 1);
+}
+
+std::string TransparentHugePagesMode() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  if (!std::getline(in, line)) return "";
+  return SelectedSysfsChoice(line);
+}
+
 std::string CpuModelName() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;

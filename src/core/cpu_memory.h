@@ -51,6 +51,14 @@ MemoryLimit HostMemoryLimit();
 // Returns the CPU model name from /proc/cpuinfo ("unknown" otherwise).
 std::string CpuModelName();
 
+// Returns the selected word of a Linux sysfs choice line, e.g. "madvise" from
+// "always [madvise] never"; "" when no word is in brackets.
+std::string SelectedSysfsChoice(const std::string& line);
+// Returns the transparent huge page mode (/sys/kernel/mm/transparent_hugepage/
+// enabled): "always", "madvise" or "never"; "" where the file is absent.
+// Large HostBuffers ask for huge pages, which `never` refuses.
+std::string TransparentHugePagesMode();
+
 }  // namespace lnbench
 
 #endif  // LNBENCH_CORE_CPU_MEMORY_H_

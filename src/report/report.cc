@@ -210,7 +210,12 @@ Report BuildReport(const RunConfig& config, const RunResult& result, const RunCo
   context.hostname = ctx.hostname;
   context.machine = ctx.machine;
   context.os = ctx.os;
-  context.cpu = ReportCpu{ctx.cpu_model, ctx.hardware_threads, static_cast<int64_t>(ctx.llc_bytes), ctx.hwy_targets};
+  context.cpu.model = ctx.cpu_model;
+  context.cpu.hardware_threads = ctx.hardware_threads;
+  context.cpu.llc_bytes = static_cast<int64_t>(ctx.llc_bytes);
+  context.cpu.hwy_targets = ctx.hwy_targets;
+  if (!ctx.transparent_hugepages.empty())
+    context.cpu.transparent_hugepages = ctx.transparent_hugepages;
   for (const auto& g : ctx.gpus) {
     Json gj = Json::object();
     for (const auto& [k, v] : g) gj[k] = v;

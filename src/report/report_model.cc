@@ -68,6 +68,7 @@ Json ToJson(const ReportContext& c) {
   cpu["hardware_threads"] = c.cpu.hardware_threads;
   cpu["llc_bytes"] = c.cpu.llc_bytes;
   if (c.cpu.hwy_targets) cpu["hwy_targets"] = *c.cpu.hwy_targets;
+  if (c.cpu.transparent_hugepages) cpu["transparent_hugepages"] = *c.cpu.transparent_hugepages;
   j["cpu"] = cpu;
   j["gpus"] = c.gpus;
   if (c.machines) j["machines"] = *c.machines;
@@ -448,6 +449,8 @@ class ReportReader {
     c.cpu.hardware_threads = Integer(cpu, "hardware_threads", "context.cpu", 1);
     c.cpu.llc_bytes = Integer(cpu, "llc_bytes", "context.cpu", 0);
     if (cpu.contains("hwy_targets")) c.cpu.hwy_targets = Strings(cpu, "hwy_targets", "context.cpu");
+    if (cpu.contains("transparent_hugepages"))
+      c.cpu.transparent_hugepages = String(cpu, "transparent_hugepages", "context.cpu");
     c.gpus = Array(ctx, "gpus", "context");
     if (merged || ctx.contains("machines")) {
       const Json& machines = Array(ctx, "machines", "context");

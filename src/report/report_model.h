@@ -41,6 +41,9 @@ struct ReportCpu {
   int64_t hardware_threads = 1;
   int64_t llc_bytes = 0;
   std::optional<std::vector<std::string>> hwy_targets;
+  // The kernel's transparent huge page mode ("always", "madvise", "never"),
+  // which decides whether lnbench's buffers of 4 MiB or more get 2 MiB pages.
+  std::optional<std::string> transparent_hugepages;
 };
 
 struct ReportContext {
