@@ -1,13 +1,13 @@
 // Statistics, the measurement loop's stopping rules, shapes and sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <random>
 #include <thread>
 
@@ -99,8 +99,11 @@ TEST(Measure, ShortRunsAreBatchedAndColdRunsAreNot) {
 
 // Outside timed loops a pool's worker spins 20 us after a job, not 200 us:
 // with a millisecond of the caller's own work between calls, 200 calls cost
-// the process under 25 ms of CPU (12 ms here; a 200 us spin: 40 ms and more).
-// Inside a ScopedPoolSpinning the long spin is back.
+// the process under 25 ms of CPU (8-12 ms here; a 200 us spin: 40 ms and more).
+// Inside a ScopedPoolSpinning the long spin is back. Other load only adds
+// CPU time (the limit was exceeded once in three runs of the whole suite with
+// ctest -j2 on a 2-vCPU VM), so the idle figure is the least of up to three tries: a long
+// spin exceeds the limit in every one.
 TEST(ThreadPoolSpin, IdleWorkersSpinLongOnlyInTimedLoops) {
   ThreadPool pool(2);
   auto calls = [&] {
@@ -114,7 +117,8 @@ TEST(ThreadPoolSpin, IdleWorkersSpinLongOnlyInTimedLoops) {
     return ProcessCpuSeconds() - t0;
   };
   EXPECT_FALSE(ScopedPoolSpinning::Active());
-  const double idle = calls();
+  double idle = calls();
+  for (int retry = 0; retry < 2 && idle >= 0.025; ++retry) idle = std::min(idle, calls());
   EXPECT_LT(idle, 0.025) << "the worker spun between calls outside a timed loop";
   ScopedPoolSpinning outer;
   {
