@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "backends/cpu/cpu_backend.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
@@ -23,6 +27,31 @@ constexpr const char* kAutoVariant = "auto";
 // Tuning key: y bytes above which streaming stores are used (default: the
 // last-level cache size). 0 streams every problem whose rows are long enough.
 constexpr const char* kStreamMinBytes = "stream_min_bytes";
+
+// Tuning key: how the forward of both norms writes streamed 16-bit rows of
+// 2-32 KiB with gamma (ChunkedRowGroup in norm_rows-inl.h): "chunked" (groups
+// of eight rows in column chunks) or "interleaved" (groups of four rows on
+// cache lines, vector by vector: InterleavedGroupsWithTag). The same bits
+// either way; the default follows the CPU (InterleavedGroupsByDefault).
+constexpr const char* kGroups16 = "groups16";
+
+// Whether the interleaved groups are the default: on AMD CPUs of family 0x1A
+// (Zen 5) and later, where they measured faster than the chunked groups
+// (layernorm_highway-inl.h); Zen 4 measured the other way, and CPUs not
+// measured keep the chunked groups.
+bool InterleavedGroupsByDefault() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+  const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
+  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const unsigned base = (a >> 8) & 0xF;
+  const unsigned family = base + (base == 0xF ? (a >> 20) & 0xFF : 0);
+  return family >= 0x1A;
+#else
+  return false;
+#endif
+}
 
 // Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.
 std::optional<uint64_t> ParseStreamMinBytes(const std::string& text) {
@@ -116,7 +145,8 @@ class HighwayCpuCase : public CpuCase {
 class HighwayCase : public HighwayCpuCase {
  public:
   HighwayCase(const Problem& problem, const HostTensors& inputs, int threads,
-              const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes)
+              const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes,
+              bool interleaved_16bit)
       : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
@@ -129,12 +159,16 @@ class HighwayCase : public HighwayCpuCase {
     args_.cols = problem.cols;
     args_.eps = problem.eps;
     args_.stream = stream();
+    args_.interleaved_16bit = interleaved_16bit;
     extra_share_ = SlowdownFromEnvironment() - 1;
   }
 
   std::map<std::string, std::string> Details() const override {
     auto details = HighwayCpuCase::Details();
     if (extra_share_ > 0) details["slowdown"] = std::to_string(1 + extra_share_);
+    if (DTypeSize(problem().dtype) == 2) {
+      details["groups16"] = args_.interleaved_16bit ? "interleaved" : "chunked";
+    }
     return details;
   }
 
@@ -157,7 +191,8 @@ class HighwayCase : public HighwayCpuCase {
 class HighwayRmsCase : public HighwayCpuCase {
  public:
   HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
-                 const HighwayTarget& target, HwyRmsRowsFn rows_fn, uint64_t stream_min_bytes)
+                 const HighwayTarget& target, HwyRmsRowsFn rows_fn, uint64_t stream_min_bytes,
+                 bool interleaved_16bit)
       : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
@@ -166,6 +201,15 @@ class HighwayRmsCase : public HighwayCpuCase {
     args_.cols = problem.cols;
     args_.eps = problem.eps;
     args_.stream = stream();
+    args_.interleaved_16bit = interleaved_16bit;
+  }
+
+  std::map<std::string, std::string> Details() const override {
+    auto details = HighwayCpuCase::Details();
+    if (DTypeSize(problem().dtype) == 2) {
+      details["groups16"] = args_.interleaved_16bit ? "interleaved" : "chunked";
+    }
+    return details;
   }
 
  protected:
@@ -247,7 +291,7 @@ class HighwayBackend : public CpuBackend {
     return variants;
   }
 
-  std::vector<std::string> TuningKeys() const override { return {kStreamMinBytes}; }
+  std::vector<std::string> TuningKeys() const override { return {kStreamMinBytes, kGroups16}; }
 
   // The runner runs these for every op selected (--op), and the LayerNorm
   // and RMSNorm kernels choose their paths alike, so each case reaches the
@@ -283,6 +327,12 @@ class HighwayBackend : public CpuBackend {
         {"16-bit rows: streaming stores in chunked groups of 8 rows off cache lines, a partial "
          "group",
          11, 3000, stream},
+        {"16-bit rows: streaming stores in chunked groups of 8 rows on cache lines, a partial "
+         "group",
+         11, 2560, {{kStreamMinBytes, "0"}, {kGroups16, "chunked"}}, {Direction::kForward}},
+        {"16-bit rows: streaming stores in interleaved groups of 4 rows on cache lines, a "
+         "leftover row",
+         9, 2560, {{kStreamMinBytes, "0"}, {kGroups16, "interleaved"}}, {Direction::kForward}},
         {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
          {Direction::kBackward}},
         {"backward only: row pairs (>= 24 KiB of gamma and partials) and a single row per block",
@@ -311,6 +361,14 @@ class HighwayBackend : public CpuBackend {
                          it->second + "'");
       stream_min_bytes = *v;
     }
+    bool interleaved_16bit = InterleavedGroupsByDefault();
+    const auto groups = options.tuning.find(kGroups16);
+    if (groups != options.tuning.end()) {
+      if (groups->second != "chunked" && groups->second != "interleaved")
+        throw UsageError("highway: --tune groups16 must be chunked or interleaved, not '" +
+                         groups->second + "'");
+      interleaved_16bit = groups->second == "interleaved";
+    }
     if (problem.dir == Direction::kBackward) {
       const HwyBwdRowsFn bwd_fn =
           HighwayNormBwdRowsFunction(problem.norm, problem.dtype, resolved.target.bits);
@@ -323,12 +381,12 @@ class HighwayBackend : public CpuBackend {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
       return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
-                                              rms_fn, stream_min_bytes);
+                                              rms_fn, stream_min_bytes, interleaved_16bit);
     }
     const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
     LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
     return std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
-                                         rows_fn, stream_min_bytes);
+                                         rows_fn, stream_min_bytes, interleaved_16bit);
   }
 };
 

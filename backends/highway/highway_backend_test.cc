@@ -429,18 +429,26 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
             args.row_groups = false;
             fn(args, 0, p.rows);
             args.row_groups = true;
-            run.SetRowsOutputs(args, y_group.data(), stats_group.data());
-            fn(args, 0, split);  // split 6: a split over threads, partial batches or groups
-            fn(args, split, p.rows);
-            ASSERT_EQ(FirstDifference(dtype, y_single.data(), y_group.data(),
-                                      static_cast<size_t>(p.elements())),
-                      "")
-                << DTypeName(dtype) << " cols " << cols << " stream " << stream << " split "
-                << split;
-            ASSERT_EQ(FirstDifference(DType::kF32, stats_single.data(), stats_group.data(),
-                                      2 * static_cast<size_t>(p.rows)),
-                      "")
-                << DTypeName(dtype) << " cols " << cols;
+            // Streamed 16-bit rows of 2048-16384 columns: chunked groups, then
+            // interleaved groups (the per-CPU choice, --tune groups16).
+            for (bool interleaved : {false, true}) {
+              args.interleaved_16bit = interleaved;
+              // Finite values no row writes: a row the path missed differs.
+              std::memset(y_group.data(), 0x7B, bytes);
+              std::fill(stats_group.begin(), stats_group.end(), 1e30f);
+              run.SetRowsOutputs(args, y_group.data(), stats_group.data());
+              fn(args, 0, split);  // split 6: a split over threads, partial batches or groups
+              fn(args, split, p.rows);
+              ASSERT_EQ(FirstDifference(dtype, y_single.data(), y_group.data(),
+                                        static_cast<size_t>(p.elements())),
+                        "")
+                  << DTypeName(dtype) << " cols " << cols << " stream " << stream << " split "
+                  << split << " interleaved " << interleaved;
+              ASSERT_EQ(FirstDifference(DType::kF32, stats_single.data(), stats_group.data(),
+                                        2 * static_cast<size_t>(p.rows)),
+                        "")
+                  << DTypeName(dtype) << " cols " << cols << " interleaved " << interleaved;
+            }
             std::memcpy(run.y.data(), y_group.data(), bytes);
             std::memcpy(run.mean.data(), args.mean, p.rows * 4);
             std::memcpy(run.rstd.data(), args.rstd, p.rows * 4);
@@ -755,24 +763,31 @@ TEST_P(HighwayTargetTest, RmsNormPathsMatchAndUnalignedRowsVerify) {
       args.y = y_base.data();
       args.rstd = rstd_base.data();
       fn(args, 0, 11);
-      for (int variant = 0; variant < 8; ++variant) {
+      for (int variant = 0; variant < 16; ++variant) {
         HostBuffer y(bytes);
+        std::memset(y.data(), 0x7B, bytes);  // finite values no row writes
         std::vector<float> rstd(11);
         args.stream = variant & 1;
         args.row_groups = (variant & 2) != 0;
+        // Variants 8-15: streamed 16-bit rows of 2560-12288 columns on cache
+        // lines in interleaved groups instead of chunked ones.
+        args.interleaved_16bit = (variant & 8) != 0;
         args.y = y.data();
         args.rstd = rstd.data();
-        // Variants 4-7: one call over the 11 rows, which makes a full chunked
-        // group of eight streamed 16-bit rows (4099-12288 columns) and a
-        // partial one; 0-3: two calls, a split over threads.
-        const int64_t split = variant < 4 ? 5 : 11;
+        // Variants 4-7 and 12-15: one call over the 11 rows, which makes a
+        // full chunked group of eight streamed 16-bit rows (4099-12288
+        // columns) and a partial one, or two interleaved groups of four and
+        // a single row; the others: two calls, a split over threads.
+        const int64_t split = (variant & 4) == 0 ? 5 : 11;
         fn(args, 0, split);
         fn(args, split, 11);
         ASSERT_EQ(std::memcmp(y_base.data(), y.data(), bytes), 0)
             << DTypeName(dtype) << " cols " << cols << " variant " << variant;
         ASSERT_EQ(rstd_base, rstd) << DTypeName(dtype) << " cols " << cols;
       }
-      // Unaligned rows: x and y one element past a cache line.
+      // Unaligned rows: x and y one element past a cache line (interleaved
+      // groups asked for: those rows must keep the other paths).
+      args.interleaved_16bit = true;
       HostBuffer x_off(bytes + 64), y_off(bytes + 64);
       std::memcpy(static_cast<char*>(x_off.data()) + esize, args.x, bytes);
       for (bool stream : {false, true}) {
@@ -972,6 +987,46 @@ TEST(HighwayBackendTest, RmsNormStreamsPerTuningKey) {
     const Accuracy acc = run.Check();
     EXPECT_TRUE(acc.passed) << acc.reason;
   }
+}
+
+// --tune groups16 picks the path of streamed 16-bit LayerNorm rows (chunked
+// or interleaved groups), Details() says which, both verify with every
+// element written, and any other value is a usage error. Without the key the
+// choice follows the CPU (interleaved on AMD family 0x1A and later).
+TEST(HighwayBackendTest, Groups16TuningKeyPicksThePathAndSaysSo) {
+  const Problem p = MakeProblem(37, 4096, DType::kBF16, Distribution::kNormal, true, true);
+  for (const char* path : {"chunked", "interleaved"}) {
+    CaseRun run(p);
+    CaseOptions options;
+    options.tuning["stream_min_bytes"] = "0";
+    options.tuning["groups16"] = path;
+    std::unique_ptr<PreparedCase> c = Highway().Prepare(p, run.inputs, options);
+    EXPECT_EQ(c->Details().at("groups16"), path);
+    EXPECT_EQ(c->Details().at("streaming_stores"), "yes");
+    c->Poison();
+    c->Run();
+    c->Download(run.outputs);
+    const Accuracy acc = run.Check();
+    EXPECT_TRUE(acc.passed) << path << ": " << acc.reason;
+    EXPECT_EQ(acc[TensorId::kY]->unwritten, 0u) << path;
+  }
+  CaseRun run(p);
+  const std::string by_default =
+      Highway().Prepare(p, run.inputs, CaseOptions{})->Details().at("groups16");
+  EXPECT_TRUE(by_default == "chunked" || by_default == "interleaved") << by_default;
+  CaseOptions bad;
+  bad.tuning["groups16"] = "rows";
+  try {
+    Highway().Prepare(p, run.inputs, bad);
+    ADD_FAILURE() << "groups16=rows was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("groups16 must be chunked or interleaved, not 'rows'"),
+              std::string::npos)
+        << e.what();
+  }
+  const Problem f32 = MakeProblem(5, 4096, DType::kF32, Distribution::kNormal, true, true);
+  CaseRun run32(f32);
+  EXPECT_EQ(Highway().Prepare(f32, run32.inputs, CaseOptions{})->Details().count("groups16"), 0u);
 }
 
 // Cache-sized outputs keep ordinary stores (the result stays in cache).

@@ -774,6 +774,51 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
   }
 }
 
+// Streamed 16-bit rows of the chunked groups' widths (ChunkedRowGroup) whose
+// rows start on cache lines, when args.interleaved_16bit (the backend's
+// choice per CPU): groups of kGroupRows rows, first each row's statistics in
+// turn (whole rows, in address order), then the group normalized vector by
+// vector (NormalizeGroup: each gamma/beta vector loaded once for the four
+// rows, four streams of y written side by side), each pair of vectors
+// prefetching the same columns of the next group's rows (prefetcht0). The
+// same functions as single rows in the same order: the same bits. On the Zen 5
+// VM (2026-12-05, `lnbench_highway_bench dram --dtypes bf16 --cols
+// 4096,8192,16384 --threads 1,2`, three alternating rounds, medians of the
+// fraction of the copy) the chunked groups reached 0.49-0.65 and these
+// 0.70-0.97, one thread and two; scripts/microbench/bf16_params.cc agrees
+// (grp8_C1024_t2 0.61-0.68, ilv4 0.78-0.87). On the Zen 4 VM the same
+// microbenchmark ranked them the other way (0.73-0.76 against 0.53-0.54), so
+// other CPUs keep the chunked groups.
+template <typename T, class D>
+HWY_NOINLINE void InterleavedGroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin,
+                                           int64_t groups) {
+  constexpr size_t R = kGroupRows;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  T* y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  for (int64_t g = 0; g < groups; ++g) {
+    const T* xs[R];
+    T* ys[R];
+    const T* next[R];
+    RowScale<D> scale[R];
+    for (size_t j = 0; j < R; ++j) {
+      const int64_t r = begin + g * static_cast<int64_t>(R) + static_cast<int64_t>(j);
+      xs[j] = x + static_cast<size_t>(r) * cols;
+      ys[j] = y + static_cast<size_t>(r) * cols;
+      next[j] = xs[j] + R * cols;
+      scale[j] = FinishRow(d, args, r, RowMoments(d, xs[j], cols), inv_cols);
+    }
+    const bool has_next = g + 1 < groups;
+    for (size_t b = 0; b < cols; b += block) {
+      NormalizeGroup</*kAffine=*/true, /*kStream=*/true>(
+          d, xs, ys, args.gamma, args.beta, b, std::min(cols, b + block), scale,
+          has_next ? next : nullptr);
+    }
+  }
+}
+
 // ------------------------------ Chunked row groups
 
 // Streamed 16-bit rows whose gamma and beta crowd L1 (ChunkedRowGroup in
@@ -835,6 +880,18 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     return;
   }
 #if LNBENCH_HWY_HAVE_GROUPS
+  if (args.interleaved_16bit &&
+      ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 8 : 0, stream, args.row_groups) &&
+      row_bytes % kCacheLineBytes == 0 &&
+      reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
+      reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0) {
+    const int64_t groups = (end - begin) / static_cast<int64_t>(kGroupRows);
+    InterleavedGroupsWithTag<T>(d, args, begin, groups);
+    begin += groups * static_cast<int64_t>(kGroupRows);
+    if (begin < end) RowsWithTag<T, /*kAffine=*/true, /*kStream=*/true>(d, args, begin, end);
+    hwy::FlushStream();  // as WithPathFlags after streaming stores
+    return;
+  }
   if (ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 8 : 0, stream, args.row_groups)) {
     ChunkedRowsWithTag<T>(d, args, begin, end);
     hwy::FlushStream();  // as WithPathFlags after streaming stores

@@ -29,6 +29,11 @@ struct HwyRowsArgs {
   // layernorm_highway-inl.h). Results are the same bits either way; tests
   // turn it off to compare the two paths.
   bool row_groups = true;
+  // Streamed 16-bit rows that take the chunked row groups (ChunkedRowGroup)
+  // go in interleaved groups instead (InterleavedGroupsWithTag), when their
+  // rows start on cache lines. The same bits either way; the backend picks
+  // per CPU (--tune groups16).
+  bool interleaved_16bit = false;
 };
 
 // Computes rows [begin, end) of `args`.

@@ -331,6 +331,42 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int6
   }
 }
 
+// Interleaved groups, as LayerNorm's InterleavedGroupsWithTag (when:
+// args.interleaved_16bit, and rows of the chunked groups' widths on cache
+// lines): each row's sums of squares in turn, then the group of four scaled
+// vector by vector (ScaleGroup), prefetching the next group's rows.
+// RowsWithTag's bits.
+template <typename T, class D>
+HWY_NOINLINE void InterleavedGroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin,
+                                           int64_t groups) {
+  constexpr size_t R = kGroupRows;
+  const size_t cols = static_cast<size_t>(args.cols);
+  const size_t block = BlockElements(d);
+  const T* x = static_cast<const T*>(args.x);
+  T* y = static_cast<T*>(args.y);
+  const double inv_cols = 1.0 / static_cast<double>(cols);
+  for (int64_t g = 0; g < groups; ++g) {
+    const T* xs[R];
+    T* ys[R];
+    const T* next[R];
+    float rrms[R];
+    for (size_t j = 0; j < R; ++j) {
+      const size_t r = static_cast<size_t>(begin + g * static_cast<int64_t>(R)) + j;
+      xs[j] = x + r * cols;
+      ys[j] = y + r * cols;
+      next[j] = xs[j] + R * cols;
+      rrms[j] = Rrms(RowSumSquares(d, xs[j], cols), inv_cols, args.eps);
+      if (args.rstd != nullptr) args.rstd[r] = rrms[j];
+    }
+    const bool has_next = g + 1 < groups;
+    for (size_t b = 0; b < cols; b += block) {
+      ScaleGroup</*kAffine=*/true, /*kStream=*/true>(d, xs, ys, args.gamma, b,
+                                                     std::min(cols, b + block), rrms,
+                                                     has_next ? next : nullptr);
+    }
+  }
+}
+
 // Chunked row groups, as LayerNorm's ChunkedRowsWithTag (when:
 // ChunkedRowGroup in norm_rows-inl.h with 4 bytes of gamma a column): each
 // row's sums of squares in turn, then the group scaled in chunks of
@@ -385,6 +421,18 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     return;
   }
 #if LNBENCH_HWY_RMS_HAVE_GROUPS
+  if (args.interleaved_16bit &&
+      ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 4 : 0, stream, args.row_groups) &&
+      row_bytes % kCacheLineBytes == 0 &&
+      reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
+      reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0) {
+    const int64_t groups = (end - begin) / static_cast<int64_t>(kGroupRows);
+    InterleavedGroupsWithTag<T>(d, args, begin, groups);
+    begin += groups * static_cast<int64_t>(kGroupRows);
+    if (begin < end) RowsWithTag<T, /*kAffine=*/true, /*kStream=*/true>(d, args, begin, end);
+    hwy::FlushStream();  // as WithPathFlags after streaming stores
+    return;
+  }
   if (ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 4 : 0, stream, args.row_groups)) {
     ChunkedRowsWithTag<T>(d, args, begin, end);
     hwy::FlushStream();  // as WithPathFlags after streaming stores

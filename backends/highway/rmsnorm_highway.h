@@ -23,6 +23,9 @@ struct HwyRmsArgs {
   // Allow rows in groups of four where that is faster (rmsnorm_highway-inl.h);
   // the same bits either way, tests turn it off to compare the two paths.
   bool row_groups = true;
+  // Streamed 16-bit rows of the chunked groups' widths on cache lines go in
+  // interleaved groups instead (see HwyRowsArgs::interleaved_16bit).
+  bool interleaved_16bit = false;
 };
 
 // Computes rows [begin, end) of `args`.
