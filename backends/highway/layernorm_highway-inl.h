@@ -882,9 +882,7 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
 #if LNBENCH_HWY_HAVE_GROUPS
   if (args.interleaved_16bit &&
       ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 8 : 0, stream, args.row_groups) &&
-      row_bytes % kCacheLineBytes == 0 &&
-      reinterpret_cast<uintptr_t>(args.x) % kCacheLineBytes == 0 &&
-      reinterpret_cast<uintptr_t>(args.y) % kCacheLineBytes == 0) {
+      RowsOnCacheLines(row_bytes, args.x, args.y)) {
     const int64_t groups = (end - begin) / static_cast<int64_t>(kGroupRows);
     InterleavedGroupsWithTag<T>(d, args, begin, groups);
     begin += groups * static_cast<int64_t>(kGroupRows);

@@ -82,6 +82,14 @@ HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
   if (sizeof(T) * 2 * hn::Lanes(d) > kCacheLineBytes) PrefetchNextRow<kIntoL2>(p + hn::Lanes(d));
 }
 
+// Whether every row of row_bytes of x and of y starts on a cache line (what
+// the row groups' vector-by-vector loops need).
+HWY_INLINE bool RowsOnCacheLines(size_t row_bytes, const void* x, const void* y) {
+  return row_bytes % kCacheLineBytes == 0 &&
+         reinterpret_cast<uintptr_t>(x) % kCacheLineBytes == 0 &&
+         reinterpret_cast<uintptr_t>(y) % kCacheLineBytes == 0;
+}
+
 // Returns how many groups of `group_rows` rows, out of `rows` rows of
 // `row_bytes` bytes each, take a norm kernel's row-group path (0: single rows).
 // Row groups need every row to start on a cache line (so whole vectors and
@@ -125,9 +133,7 @@ HWY_INLINE void PrefetchNextRowPair(D d, const T* p) {
 HWY_INLINE int64_t RowGroupCount(size_t row_bytes, size_t cols, size_t param_bytes,
                                  bool stream, const void* x, const void* y, bool enabled,
                                  int64_t rows, size_t group_rows) {
-  const bool aligned = row_bytes % kCacheLineBytes == 0 &&
-                       reinterpret_cast<uintptr_t>(x) % kCacheLineBytes == 0 &&
-                       reinterpret_cast<uintptr_t>(y) % kCacheLineBytes == 0;
+  const bool aligned = RowsOnCacheLines(row_bytes, x, y);
   const size_t params = param_bytes * cols;
   const bool cached = param_bytes != 0 && !stream;
   const bool params_spill = cached && row_bytes + params > kL1DataBytes / 4 * 3;
