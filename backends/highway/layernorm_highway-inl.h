@@ -776,12 +776,13 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
 
 // Streamed 16-bit rows of the chunked groups' widths (ChunkedRowGroup) whose
 // rows start on cache lines, when args.interleaved_16bit (the backend's
-// choice per CPU): groups of kGroupRows rows, first each row's statistics in
-// turn (whole rows, in address order), then the group normalized vector by
-// vector (NormalizeGroup: each gamma/beta vector loaded once for the four
-// rows, four streams of y written side by side), each pair of vectors
-// prefetching the same columns of the next group's rows (prefetcht0). The
-// same functions as single rows in the same order: the same bits. On the Zen 5
+// choice per CPU): groups of kGroupRows rows (leftover rows one at a time),
+// first each row's statistics in turn (whole rows, in address order), then
+// the group normalized vector by vector (NormalizeGroup: each gamma/beta
+// vector loaded once for the four rows, four streams of y written side by
+// side), each pair of vectors prefetching the same columns of the next
+// group's rows (prefetcht0). The same functions as single rows in the same
+// order: the same bits. On the Zen 5
 // VM (2026-12-05, `lnbench_highway_bench dram --dtypes bf16 --cols
 // 4096,8192,16384 --threads 1,2`, three alternating rounds, medians of the
 // fraction of the copy) the chunked groups reached 0.49-0.65 and these
@@ -791,32 +792,24 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
 // other CPUs keep the chunked groups.
 template <typename T, class D>
 HWY_NOINLINE void InterleavedGroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin,
-                                           int64_t groups) {
+                                           int64_t end) {
   constexpr size_t R = kGroupRows;
   const size_t cols = static_cast<size_t>(args.cols);
-  const size_t block = BlockElements(d);
-  const T* x = static_cast<const T*>(args.x);
-  T* y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
-  for (int64_t g = 0; g < groups; ++g) {
-    const T* xs[R];
-    T* ys[R];
-    const T* next[R];
-    RowScale<D> scale[R];
-    for (size_t j = 0; j < R; ++j) {
-      const int64_t r = begin + g * static_cast<int64_t>(R) + static_cast<int64_t>(j);
-      xs[j] = x + static_cast<size_t>(r) * cols;
-      ys[j] = y + static_cast<size_t>(r) * cols;
-      next[j] = xs[j] + R * cols;
-      scale[j] = FinishRow(d, args, r, RowMoments(d, xs[j], cols), inv_cols);
-    }
-    const bool has_next = g + 1 < groups;
-    for (size_t b = 0; b < cols; b += block) {
-      NormalizeGroup</*kAffine=*/true, /*kStream=*/true>(
-          d, xs, ys, args.gamma, args.beta, b, std::min(cols, b + block), scale,
-          has_next ? next : nullptr);
-    }
-  }
+  const int64_t groups = (end - begin) / static_cast<int64_t>(R);
+  RowScale<D> scale[R];
+  ForEachInterleavedGroup<R>(
+      begin, groups, static_cast<const T*>(args.x), static_cast<T*>(args.y), cols,
+      BlockElements(d),
+      [&](size_t j, int64_t r, const T* xr) HWY_ATTR {
+        scale[j] = FinishRow(d, args, r, RowMoments(d, xr, cols), inv_cols);
+      },
+      [&](const T* const* xs, T* const* ys, size_t b, size_t e, const T* const* next) HWY_ATTR {
+        NormalizeGroup</*kAffine=*/true, /*kStream=*/true>(d, xs, ys, args.gamma, args.beta, b,
+                                                           e, scale, next);
+      });
+  begin += groups * static_cast<int64_t>(R);  // leftover rows alone
+  if (begin < end) RowsWithTag<T, /*kAffine=*/true, /*kStream=*/true>(d, args, begin, end);
 }
 
 // ------------------------------ Chunked row groups
@@ -880,18 +873,12 @@ HWY_INLINE void LayerNormRows(const HwyRowsArgs& args, int64_t begin, int64_t en
     return;
   }
 #if LNBENCH_HWY_HAVE_GROUPS
-  if (args.interleaved_16bit &&
-      ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 8 : 0, stream, args.row_groups) &&
-      RowsOnCacheLines(row_bytes, args.x, args.y)) {
-    const int64_t groups = (end - begin) / static_cast<int64_t>(kGroupRows);
-    InterleavedGroupsWithTag<T>(d, args, begin, groups);
-    begin += groups * static_cast<int64_t>(kGroupRows);
-    if (begin < end) RowsWithTag<T, /*kAffine=*/true, /*kStream=*/true>(d, args, begin, end);
-    hwy::FlushStream();  // as WithPathFlags after streaming stores
-    return;
-  }
   if (ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 8 : 0, stream, args.row_groups)) {
-    ChunkedRowsWithTag<T>(d, args, begin, end);
+    if (args.interleaved_16bit && RowsOnCacheLines(row_bytes, args.x, args.y)) {
+      InterleavedGroupsWithTag<T>(d, args, begin, end);
+    } else {
+      ChunkedRowsWithTag<T>(d, args, begin, end);
+    }
     hwy::FlushStream();  // as WithPathFlags after streaming stores
     return;
   }

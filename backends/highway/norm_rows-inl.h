@@ -665,6 +665,32 @@ HWY_INLINE void ForEachChunkedGroup(int64_t begin, int64_t end, const T* y, size
   }
 }
 
+// Runs rows [begin, begin + groups * R) of a kernel's interleaved groups
+// (LayerNorm's and RMSNorm's InterleavedGroupsWithTag): for each group of R
+// consecutive rows, stats(j, r, xr) for each row r (the j-th of the group, xr
+// its x) in turn, then write(xs, ys, b, e, next) for each block [b, e) of
+// `block` columns, xs and ys the group's rows and `next` the next group's
+// rows (nullptr for the last group), whose lines the write prefetches.
+template <size_t R, typename T, class Stats, class Write>
+HWY_INLINE void ForEachInterleavedGroup(int64_t begin, int64_t groups, const T* x, T* y,
+                                        size_t cols, size_t block, const Stats& stats,
+                                        const Write& write) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const T* xs[R];
+    T* ys[R];
+    const T* next[R];
+    for (size_t j = 0; j < R; ++j) {
+      const int64_t r = begin + g * static_cast<int64_t>(R) + static_cast<int64_t>(j);
+      xs[j] = x + static_cast<size_t>(r) * cols;
+      ys[j] = y + static_cast<size_t>(r) * cols;
+      next[j] = xs[j] + R * cols;
+      stats(j, r, xs[j]);
+    }
+    const T* const* prefetch = g + 1 < groups ? next : nullptr;
+    for (size_t b = 0; b < cols; b += block) write(xs, ys, b, std::min(cols, b + block), prefetch);
+  }
+}
+
 // Writes elements [begin, end) of a row y of `cols` >= Lanes(d) elements,
 // y[i, i + Lanes(d)) = value(i), an f32 vector (value: a small functor,
 // captured by value so that it stays in registers). A last partial vector is

@@ -338,33 +338,24 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int6
 // RowsWithTag's bits.
 template <typename T, class D>
 HWY_NOINLINE void InterleavedGroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin,
-                                           int64_t groups) {
+                                           int64_t end) {
   constexpr size_t R = kGroupRows;
   const size_t cols = static_cast<size_t>(args.cols);
-  const size_t block = BlockElements(d);
-  const T* x = static_cast<const T*>(args.x);
-  T* y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
-  for (int64_t g = 0; g < groups; ++g) {
-    const T* xs[R];
-    T* ys[R];
-    const T* next[R];
-    float rrms[R];
-    for (size_t j = 0; j < R; ++j) {
-      const size_t r = static_cast<size_t>(begin + g * static_cast<int64_t>(R)) + j;
-      xs[j] = x + r * cols;
-      ys[j] = y + r * cols;
-      next[j] = xs[j] + R * cols;
-      rrms[j] = Rrms(RowSumSquares(d, xs[j], cols), inv_cols, args.eps);
-      if (args.rstd != nullptr) args.rstd[r] = rrms[j];
-    }
-    const bool has_next = g + 1 < groups;
-    for (size_t b = 0; b < cols; b += block) {
-      ScaleGroup</*kAffine=*/true, /*kStream=*/true>(d, xs, ys, args.gamma, b,
-                                                     std::min(cols, b + block), rrms,
-                                                     has_next ? next : nullptr);
-    }
-  }
+  const int64_t groups = (end - begin) / static_cast<int64_t>(R);
+  float rrms[R];
+  ForEachInterleavedGroup<R>(
+      begin, groups, static_cast<const T*>(args.x), static_cast<T*>(args.y), cols,
+      BlockElements(d),
+      [&](size_t j, int64_t r, const T* xr) HWY_ATTR {
+        rrms[j] = Rrms(RowSumSquares(d, xr, cols), inv_cols, args.eps);
+        if (args.rstd != nullptr) args.rstd[r] = rrms[j];
+      },
+      [&](const T* const* xs, T* const* ys, size_t b, size_t e, const T* const* next) HWY_ATTR {
+        ScaleGroup</*kAffine=*/true, /*kStream=*/true>(d, xs, ys, args.gamma, b, e, rrms, next);
+      });
+  begin += groups * static_cast<int64_t>(R);  // leftover rows alone
+  if (begin < end) RowsWithTag<T, /*kAffine=*/true, /*kStream=*/true>(d, args, begin, end);
 }
 
 // Chunked row groups, as LayerNorm's ChunkedRowsWithTag (when:
@@ -421,18 +412,12 @@ HWY_INLINE void RmsNormRows(const HwyRmsArgs& args, int64_t begin, int64_t end) 
     return;
   }
 #if LNBENCH_HWY_RMS_HAVE_GROUPS
-  if (args.interleaved_16bit &&
-      ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 4 : 0, stream, args.row_groups) &&
-      RowsOnCacheLines(row_bytes, args.x, args.y)) {
-    const int64_t groups = (end - begin) / static_cast<int64_t>(kGroupRows);
-    InterleavedGroupsWithTag<T>(d, args, begin, groups);
-    begin += groups * static_cast<int64_t>(kGroupRows);
-    if (begin < end) RowsWithTag<T, /*kAffine=*/true, /*kStream=*/true>(d, args, begin, end);
-    hwy::FlushStream();  // as WithPathFlags after streaming stores
-    return;
-  }
   if (ChunkedRowGroup(sizeof(T), row_bytes, cols, affine ? 4 : 0, stream, args.row_groups)) {
-    ChunkedRowsWithTag<T>(d, args, begin, end);
+    if (args.interleaved_16bit && RowsOnCacheLines(row_bytes, args.x, args.y)) {
+      InterleavedGroupsWithTag<T>(d, args, begin, end);
+    } else {
+      ChunkedRowsWithTag<T>(d, args, begin, end);
+    }
     hwy::FlushStream();  // as WithPathFlags after streaming stores
     return;
   }
