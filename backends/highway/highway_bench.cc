@@ -5,16 +5,25 @@
 //
 //   lnbench_highway_bench [dram|cache|latency|hot|all] [--mib M] [--kib K] [--samples S] [--rms] [--bwd]
 //                         [--threads 1,2] [--dtypes f32,bf16] [--cols 128,768,...]
-//                         [--variant auto]
+//                         [--variant auto] [--tune key=value]... [--ab key=A,B]
+//
+// --tune passes a backend setting (CaseOptions::tuning, as `lnbench run --tune`).
+// --ab key=A,B (dram and hot modes) times the case with key=A and with key=B
+// in the same process, in pairs of samples whose order alternates, and
+// reports B's time / A's time per pair (median and p10..p90): on a shared
+// machine whose bandwidth drifts between runs, a paired ratio separates two
+// code paths that separate runs cannot.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "app/registry.h"
 #include "core/cpu_memory.h"
@@ -40,6 +49,9 @@ struct BenchConfig {
   uint64_t hot_kib = 256;  // hot mode: x is this large
   bool rms = false;        // dram and hot modes: RMSNorm instead of LayerNorm
   bool bwd = false;        // dram and hot modes: the backward (dx, dgamma, dbeta) instead of the forward
+  std::map<std::string, std::string> tuning;  // --tune key=value
+  std::string ab_key;                         // --ab key=A,B: A/B pairs (empty: none)
+  std::string ab_a, ab_b;
 };
 
 // Returns the op the dram and hot modes time, in words.
@@ -54,6 +66,38 @@ double Quantile(std::vector<double>& v, double q) {
   const size_t lo = static_cast<size_t>(pos);
   const size_t hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// The options of a case: the variant and --tune settings, and with `ab_value`
+// the --ab key set to it.
+CaseOptions OptionsFor(const BenchConfig& cfg, int threads, const std::string* ab_value) {
+  CaseOptions o;
+  o.threads = threads;
+  o.variant = cfg.variant;
+  o.tuning = cfg.tuning;
+  if (ab_value != nullptr) o.tuning[cfg.ab_key] = *ab_value;
+  return o;
+}
+
+// The header words of the A/B columns ("" without --ab).
+std::string AbHeader(const BenchConfig& cfg) {
+  if (cfg.ab_key.empty()) return "";
+  return fmt::format(" {:>9} {:>14}", "B/A time", "p10..p90");
+}
+
+// The A/B columns of one case from its per-pair ratios ("" without --ab).
+std::string AbColumns(std::vector<double>& ratios) {
+  if (ratios.empty()) return "";
+  return fmt::format(" {:>9.3f} {:>6.3f}..{:<6.3f}", Quantile(ratios, 0.5), Quantile(ratios, 0.1),
+                     Quantile(ratios, 0.9));
+}
+
+// Prints what --ab compares, above a mode's table.
+void PrintAb(const BenchConfig& cfg) {
+  if (cfg.ab_key.empty()) return;
+  fmt::print("# A/B: A = --tune {0}={1} (the table's other columns), B = --tune {0}={2}; "
+             "B/A time = B's time / A's time per pair of samples, order alternating\n",
+             cfg.ab_key, cfg.ab_a, cfg.ab_b);
 }
 
 // Inputs of one problem, filled by the core's generators.
@@ -101,9 +145,10 @@ void RunDram(const BenchConfig& cfg) {
              "process CPU time)\n",
              OpName(cfg),
              cfg.x_mib, cfg.samples);
-  fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10} {:>10} {:>9} {:>14} {:>9} {:>14} {:>8}\n",
+  PrintAb(cfg);
+  fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10} {:>10} {:>9} {:>14} {:>9} {:>14} {:>8}{}\n",
              "threads", "dtype", "H", "N", "copy GB/s", "hwy GB/s", "fraction", "p10..p90",
-             "cpu frac", "p10..p90", "variant");
+             "cpu frac", "p10..p90", "variant", AbHeader(cfg));
   for (int threads : cfg.threads) {
     ThreadPool& pool = SharedThreadPool(threads);
     for (DType dtype : cfg.dtypes) {
@@ -117,11 +162,14 @@ void RunDram(const BenchConfig& cfg) {
         if (cfg.bwd) p.dir = Direction::kBackward;
         const uint64_t bytes = CountBytes(p).total();
         Inputs in(p, pool);
-        CaseOptions o;
-        o.threads = threads;
-        o.variant = cfg.variant;
-        auto c = PrepareOn("highway", p, in.view, o);
+        const bool ab = !cfg.ab_key.empty();
+        auto c = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, ab ? &cfg.ab_a : nullptr));
         c->Run();
+        std::unique_ptr<PreparedCase> cb;
+        if (ab) {
+          cb = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, &cfg.ab_b));
+          cb->Run();
+        }
         // The CPU-time copy: as MeasureCpuCopy, on buffers kept for the case.
         const uint64_t half = bytes / 2;
         HostBuffer src(half), dst(half);
@@ -142,18 +190,22 @@ void RunDram(const BenchConfig& cfg) {
           }
         });
         copy();
-        std::vector<double> copy_s, kernel_s, ratio, cpu_ratio;
+        std::vector<double> copy_s, kernel_s, ratio, cpu_ratio, ab_ratio;
         for (int s = 0; s < cfg.samples; ++s) {
           // The report's ceiling: the faster of memcpy and the streaming copy.
           CeilingMeasurement m = MeasureCpuCopy(bytes, threads, 1, 0.0);
           CeilingMeasurement ms = MeasureCpuCopy(bytes, threads, 1, 0.0, /*streaming=*/true);
           const double cs = std::min(Quantile(m.seconds, 0.0), Quantile(ms.seconds, 0.0)) *
                             static_cast<double>(bytes) / static_cast<double>(m.bytes_per_copy);
+          // With --ab, B runs before A in odd samples and after it in even ones.
+          const bool b_first = ab && s % 2 == 1;
+          const double tb_before = b_first ? cb->TimeBatch(1, false) : 0.0;
           const double cpu0 = ProcessCpuSeconds();
           copy();
           const double cpu1 = ProcessCpuSeconds();
           const double ks = c->TimeBatch(1, false);
           const double cpu2 = ProcessCpuSeconds();
+          if (ab) ab_ratio.push_back((b_first ? tb_before : cb->TimeBatch(1, false)) / ks);
           copy_s.push_back(cs);
           kernel_s.push_back(ks);
           ratio.push_back(cs / ks);
@@ -161,11 +213,11 @@ void RunDram(const BenchConfig& cfg) {
         }
         const double copy_med = Quantile(copy_s, 0.5), kernel_med = Quantile(kernel_s, 0.5);
         fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10.2f} {:>10.2f} {:>9.3f} {:>6.3f}..{:<6.3f} "
-                   "{:>9.3f} {:>6.3f}..{:<6.3f} {:>8}\n",
+                   "{:>9.3f} {:>6.3f}..{:<6.3f} {:>8}{}\n",
                    threads, DTypeName(dtype), cols, p.rows, bytes / copy_med / 1e9,
                    bytes / kernel_med / 1e9, Quantile(ratio, 0.5), Quantile(ratio, 0.1),
                    Quantile(ratio, 0.9), Quantile(cpu_ratio, 0.5), Quantile(cpu_ratio, 0.1),
-                   Quantile(cpu_ratio, 0.9), c->ResolvedVariant());
+                   Quantile(cpu_ratio, 0.9), c->ResolvedVariant(), AbColumns(ab_ratio));
         std::fflush(stdout);
       }
     }
@@ -207,8 +259,9 @@ void RunHot(const BenchConfig& cfg) {
   fmt::print("# hot: {}, x = {} KiB, 1 thread, min over {} samples of 50 runs\n",
              OpName(cfg),
              cfg.hot_kib, cfg.samples);
-  fmt::print("{:>5} {:>6} {:>6} {:>10} {:>10} {:>8}\n", "dtype", "H", "N", "min us", "ns/elem",
-             "GB/s");
+  PrintAb(cfg);
+  fmt::print("{:>5} {:>6} {:>6} {:>10} {:>10} {:>8}{}\n", "dtype", "H", "N", "min us", "ns/elem",
+             "GB/s", AbHeader(cfg));
   ThreadPool& pool = SharedThreadPool(1);
   for (DType dtype : cfg.dtypes) {
     for (int64_t cols : cfg.cols) {
@@ -221,15 +274,27 @@ void RunHot(const BenchConfig& cfg) {
       if (cfg.rms) p.norm = Norm::kRmsNorm;
       if (cfg.bwd) p.dir = Direction::kBackward;
       Inputs in(p, pool);
-      CaseOptions o;
-      o.threads = 1;
-      o.variant = cfg.variant;
-      auto hwy = PrepareOn("highway", p, in.view, o);
-      std::vector<double> th = Sample(*hwy, cfg.samples, 50);
+      const bool ab = !cfg.ab_key.empty();
+      auto hwy = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, ab ? &cfg.ab_a : nullptr));
+      std::vector<double> th, ab_ratio;
+      if (ab) {
+        // Pairs of samples (50 runs each), B first in odd pairs.
+        auto hb = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, &cfg.ab_b));
+        hwy->Run();
+        hb->Run();
+        for (int k = 0; k < cfg.samples; ++k) {
+          const bool b_first = k % 2 == 1;
+          const double tb_before = b_first ? hb->TimeBatch(50, false) / 50 : 0.0;
+          th.push_back(hwy->TimeBatch(50, false) / 50);
+          ab_ratio.push_back((b_first ? tb_before : hb->TimeBatch(50, false) / 50) / th.back());
+        }
+      } else {
+        th = Sample(*hwy, cfg.samples, 50);
+      }
       const double t = Quantile(th, 0.0);
-      fmt::print("{:>5} {:>6} {:>6} {:>10.2f} {:>10.4f} {:>8.2f}\n", DTypeName(dtype), cols,
+      fmt::print("{:>5} {:>6} {:>6} {:>10.2f} {:>10.4f} {:>8.2f}{}\n", DTypeName(dtype), cols,
                  p.rows, t * 1e6, t * 1e9 / static_cast<double>(p.rows * cols),
-                 static_cast<double>(CountBytes(p).total()) / t / 1e9);
+                 static_cast<double>(CountBytes(p).total()) / t / 1e9, AbColumns(ab_ratio));
       std::fflush(stdout);
     }
   }
@@ -308,6 +373,25 @@ int Main(int argc, char** argv) {
       cfg.affine = false;
     } else if (a == "--variant") {
       cfg.variant = value();
+    } else if (a == "--tune" || a == "--ab") {
+      const std::string kv = value();
+      const size_t eq = kv.find('=');
+      if (eq == 0 || eq == std::string::npos || eq + 1 == kv.size()) {
+        throw UsageError(a + " needs key=value, not '" + kv + "'");
+      }
+      const std::string key = kv.substr(0, eq), v = kv.substr(eq + 1);
+      if (a == "--tune") {
+        cfg.tuning[key] = v;
+      } else {
+        const size_t comma = v.find(',');
+        if (comma == 0 || comma == std::string::npos || comma + 1 == v.size() ||
+            v.find(',', comma + 1) != std::string::npos) {
+          throw UsageError("--ab needs key=A,B (two values), not '" + kv + "'");
+        }
+        cfg.ab_key = key;
+        cfg.ab_a = v.substr(0, comma);
+        cfg.ab_b = v.substr(comma + 1);
+      }
     } else if (a == "--threads") {
       cfg.threads = ParseList<int>(value(), [](const std::string& s) { return std::stoi(s); });
     } else if (a == "--cols") {
@@ -320,6 +404,21 @@ int Main(int argc, char** argv) {
       });
     } else {
       throw UsageError("unknown argument " + a);
+    }
+  }
+  {
+    // Settings the backend does not have would be ignored: refuse them.
+    Backend* hwy = FindBackend("highway");
+    LNBENCH_CHECK(hwy != nullptr, "backend missing: highway");
+    const std::vector<std::string> keys = hwy->TuningKeys();
+    std::vector<std::string> asked;
+    for (const auto& [key, v] : cfg.tuning) asked.push_back(key);
+    if (!cfg.ab_key.empty()) asked.push_back(cfg.ab_key);
+    for (const std::string& key : asked) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        throw UsageError("highway has no setting '" + key + "' (it has: " +
+                         fmt::format("{}", fmt::join(keys, ", ")) + ")");
+      }
     }
   }
   fmt::print("# cpu: {}, {} hardware threads, LLC {} MiB\n", CpuModelName(), HardwareThreads(),
