@@ -197,19 +197,21 @@ void RunDram(const BenchConfig& cfg) {
           CeilingMeasurement ms = MeasureCpuCopy(bytes, threads, 1, 0.0, /*streaming=*/true);
           const double cs = std::min(Quantile(m.seconds, 0.0), Quantile(ms.seconds, 0.0)) *
                             static_cast<double>(bytes) / static_cast<double>(m.bytes_per_copy);
-          // With --ab, B runs before A in odd samples and after it in even ones.
-          const bool b_first = ab && s % 2 == 1;
-          const double tb_before = b_first ? cb->TimeBatch(1, false) : 0.0;
           const double cpu0 = ProcessCpuSeconds();
           copy();
           const double cpu1 = ProcessCpuSeconds();
-          const double ks = c->TimeBatch(1, false);
+          // With --ab, the copy is followed by A then B in even samples and by
+          // B then A in odd ones: each side takes each place equally often.
+          const bool b_first = ab && s % 2 == 1;
+          const double tb_first = b_first ? cb->TimeBatch(1, false) : 0.0;
           const double cpu2 = ProcessCpuSeconds();
-          if (ab) ab_ratio.push_back((b_first ? tb_before : cb->TimeBatch(1, false)) / ks);
+          const double ks = c->TimeBatch(1, false);
+          const double cpu3 = ProcessCpuSeconds();
+          if (ab) ab_ratio.push_back((b_first ? tb_first : cb->TimeBatch(1, false)) / ks);
           copy_s.push_back(cs);
           kernel_s.push_back(ks);
           ratio.push_back(cs / ks);
-          cpu_ratio.push_back((cpu1 - cpu0) / (cpu2 - cpu1));
+          cpu_ratio.push_back((cpu1 - cpu0) / (cpu3 - cpu2));
         }
         const double copy_med = Quantile(copy_s, 0.5), kernel_med = Quantile(kernel_s, 0.5);
         fmt::print("{:>7} {:>5} {:>7} {:>8} {:>10.2f} {:>10.2f} {:>9.3f} {:>6.3f}..{:<6.3f} "
