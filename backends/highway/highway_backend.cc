@@ -35,6 +35,15 @@ constexpr const char* kStreamMinBytes = "stream_min_bytes";
 // either way; the default follows the CPU (InterleavedGroupsByDefault).
 constexpr const char* kGroups16 = "groups16";
 
+// Tuning key: how the backward computes affine rows that go in groups
+// (BwdGroupsRows in norm_bwd_highway.h): "fused" (each row's sums alone,
+// then four rows' dx and dgamma/dbeta terms in one pass; rows of a multiple
+// of 32 columns on cache lines, others take the shared sums) or
+// "shared_sums" (the rows' sums side by side, adding the terms, then their
+// dx). The same bits either way; by default fused where dx is streamed
+// (BwdFusedGroups).
+constexpr const char* kBwdGroups = "bwd_groups";
+
 // Whether the interleaved groups are the default: on AMD CPUs of family 0x1A
 // (Zen 5) and later, where they measured faster than the chunked groups
 // (layernorm_highway-inl.h); Zen 4 measured the other way, and CPUs not
@@ -228,8 +237,10 @@ class HighwayRmsCase : public HighwayCpuCase {
 class HighwayBwdCase : public HighwayCpuCase {
  public:
   HighwayBwdCase(const Problem& problem, const HostTensors& inputs, int threads,
-                 const HighwayTarget& target, HwyBwdRowsFn rows_fn, uint64_t stream_min_bytes)
+                 const HighwayTarget& target, HwyBwdRowsFn rows_fn, uint64_t stream_min_bytes,
+                 BwdGroups groups)
       : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), threads_(threads) {
+    args_.groups = groups;
     args_.x = inputs.get(TensorId::kX);
     args_.dy = inputs.get(TensorId::kDy);
     args_.dx = output(TensorId::kDx);
@@ -249,8 +260,14 @@ class HighwayBwdCase : public HighwayCpuCase {
 
   std::map<std::string, std::string> Details() const override {
     auto details = HighwayCpuCase::Details();
-    if (args_.gamma != nullptr)
+    if (args_.gamma != nullptr) {
       details["dgamma_row_block"] = std::to_string(BwdRowBlock(args_.rows));
+      // The path of rows in groups (none: single rows).
+      details["bwd_groups"] =
+          !BwdGroupsRows(problem().norm, args_.cols, args_.stream)         ? "none"
+          : BwdFusedGroups(args_.groups, args_.cols, args_.dx, args_.stream) ? "fused"
+                                                                           : "shared_sums";
+    }
     return details;
   }
 
@@ -291,7 +308,9 @@ class HighwayBackend : public CpuBackend {
     return variants;
   }
 
-  std::vector<std::string> TuningKeys() const override { return {kStreamMinBytes, kGroups16}; }
+  std::vector<std::string> TuningKeys() const override {
+    return {kStreamMinBytes, kGroups16, kBwdGroups};
+  }
 
   // The runner runs these for every op selected (--op), and the LayerNorm
   // and RMSNorm kernels choose their paths alike, so each case reaches the
@@ -303,7 +322,9 @@ class HighwayBackend : public CpuBackend {
   // gamma and partials take 24 KiB or more, 16 KiB with streaming stores
   // (BwdGroupsRows: 4097 columns either way, for both norms), go in pairs or
   // groups (34 rows: blocks of 3, a pair and a single row each; 4097
-  // columns: a masked tail).
+  // columns: a masked tail); streamed rows of a multiple of 32 columns on
+  // cache lines in fused groups of four (88 rows: blocks of 6, a group of 4
+  // and one of 2; BwdFusedGroups), the others in shared sums.
   // Streamed rows of 512 bytes to 1 KiB go in batches of four (a partial
   // batch for 37 rows and any thread count); shorter ones keep the groups.
   // LayerNorm's cache-resident rows of at most 128 columns go in batches too
@@ -338,7 +359,16 @@ class HighwayBackend : public CpuBackend {
         {"backward only: row pairs (>= 24 KiB of gamma and partials) and a single row per block",
          34, 4097, {},
          {Direction::kBackward}},
-        {"backward only: streaming stores in row pairs", 34, 4097, stream, {Direction::kBackward}},
+        {"backward only: streaming stores in row pairs (rows off cache lines)", 34, 4097, stream,
+         {Direction::kBackward}},
+        {"backward only: streaming stores in fused groups of 4 rows on cache lines, a partial "
+         "group",
+         88, 2048, stream, {Direction::kBackward}},
+        {"backward only: fused groups without streaming stores (--tune bwd_groups=fused)", 88,
+         3072, {{kBwdGroups, "fused"}}, {Direction::kBackward}},
+        {"backward only: streaming stores in shared-sums groups on cache lines (--tune "
+         "bwd_groups=shared_sums)",
+         34, 2048, {{kStreamMinBytes, "0"}, {kBwdGroups, "shared_sums"}}, {Direction::kBackward}},
     };
   }
 
@@ -369,13 +399,21 @@ class HighwayBackend : public CpuBackend {
                          groups->second + "'");
       interleaved_16bit = groups->second == "interleaved";
     }
+    BwdGroups bwd_groups = BwdGroups::kAuto;
+    const auto bg = options.tuning.find(kBwdGroups);
+    if (bg != options.tuning.end()) {
+      if (bg->second != "fused" && bg->second != "shared_sums")
+        throw UsageError("highway: --tune bwd_groups must be fused or shared_sums, not '" +
+                         bg->second + "'");
+      bwd_groups = bg->second == "fused" ? BwdGroups::kFused : BwdGroups::kSharedSums;
+    }
     if (problem.dir == Direction::kBackward) {
       const HwyBwdRowsFn bwd_fn =
           HighwayNormBwdRowsFunction(problem.norm, problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(bwd_fn != nullptr,
                     "no Highway backward kernel for target " + resolved.target.name);
       return std::make_unique<HighwayBwdCase>(problem, inputs, options.threads, resolved.target,
-                                              bwd_fn, stream_min_bytes);
+                                              bwd_fn, stream_min_bytes, bwd_groups);
     }
     if (problem.norm == Norm::kRmsNorm) {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);

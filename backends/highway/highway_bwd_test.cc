@@ -23,6 +23,7 @@
 #include "backends/highway/per_target_distributions.h"
 #include "backends/highway/norm_bwd_highway.h"
 #include "core/dtype.h"
+#include "core/errors.h"
 #include "core/host_buffer.h"
 #include "core/metrics.h"
 #include "core/op.h"
@@ -81,11 +82,13 @@ struct BwdCase {
   }
 
   // Runs the backend once (outputs poisoned first) and downloads the outputs.
-  void Execute(const std::string& variant, int threads, const std::string& stream_min = "") {
+  void Execute(const std::string& variant, int threads, const std::string& stream_min = "",
+               const std::string& bwd_groups = "") {
     CaseOptions options;
     options.variant = variant;
     options.threads = threads;
     if (!stream_min.empty()) options.tuning["stream_min_bytes"] = stream_min;
+    if (!bwd_groups.empty()) options.tuning["bwd_groups"] = bwd_groups;
     const Verdict v = Highway().Supports(problem, options);
     ASSERT_TRUE(v.ok) << v.reason;
     std::unique_ptr<PreparedCase> c = Highway().Prepare(problem, inputs, options);
@@ -226,6 +229,93 @@ TEST_P(HighwayBwdTargetTest, RowPairsOnEveryDistribution) {
         }
       }
     }
+  }
+}
+
+// The fused groups (each row's sums alone, then four rows' dx and
+// dgamma/dbeta terms in one pass) and the shared sums (the rows' sums side by
+// side, adding the terms) give the same bits for dx, dgamma and dbeta, on
+// every distribution (offsets, constant rows; NaN/Inf rows: see below), and
+// both verify against the reference, streamed and not, on one thread and on
+// three. Widths: the narrowest grouped multiple of
+// 32 columns of each norm (streamed: LayerNorm 1376, RMSNorm 2048; not:
+// 2048 and 3072) and 4096. Row counts: 11 (blocks of 11: groups of 4, 4
+// and 3) and 88 (blocks of 6: a group of 4 and one of 2).
+TEST_P(HighwayBwdTargetTest, FusedGroupsMatchSharedSums) {
+  constexpr const char* kStreamAlways = "0";
+  constexpr const char* kStreamNever = "100000000000";
+  for (Norm norm : kNorms) {
+    const bool ln = norm == Norm::kLayerNorm;
+    for (const char* stream : {kStreamAlways, kStreamNever}) {
+      const bool streamed = std::string(stream) == kStreamAlways;
+      const int64_t narrow = streamed ? (ln ? 1376 : 2048) : (ln ? 2048 : 3072);
+      for (DType dtype : kDTypes) {
+        for (Distribution dist : PerTargetDistributions()) {
+          for (const Shape& s : {Shape{11, narrow}, Shape{88, 4096}}) {
+            if (s.rows == 88 && dist != Distribution::kOffset1e4) continue;
+            BwdCase shared(MakeBwdProblem(norm, s.rows, s.cols, dtype, dist, true));
+            shared.Execute("auto", 1, stream, "shared_sums");
+            ASSERT_EQ(shared.details.at("bwd_groups"), "shared_sums");
+            const Accuracy acc = shared.Check();
+            EXPECT_TRUE(acc.passed) << shared.problem.ShortName() << ": " << acc.reason;
+            for (int threads : {1, 3}) {
+              BwdCase fused(shared.problem, /*reference=*/false);
+              fused.Execute("auto", threads, stream, "fused");
+              ASSERT_EQ(fused.details.at("bwd_groups"), "fused");
+              ASSERT_EQ(fused.details.at("streaming_stores"), streamed ? "yes" : "no");
+              const Accuracy fused_acc = CheckOutputs(fused.problem, fused.inputs, fused.outputs,
+                                                      shared.ref, SharedThreadPool(0));
+              EXPECT_TRUE(fused_acc.passed) << fused.problem.ShortName() << ": " << fused_acc.reason;
+              EXPECT_EQ(fused_acc[TensorId::kDx]->unwritten, 0u);
+              // NaN rows: a NaN's payload and sign may differ between paths on
+              // targets without FMA (the compiler may swap the operands of an
+              // addition, and x86 returns the first operand's NaN); the check
+              // above holds them to being NaN.
+              if (dist == Distribution::kSpecial) continue;
+              for (TensorId id : {TensorId::kDx, TensorId::kDgamma, TensorId::kDbeta})
+                EXPECT_TRUE(shared.Bits(id) == fused.Bits(id))
+                    << shared.problem.ShortName() << " " << TensorName(id) << " threads "
+                    << threads << (streamed ? " streamed" : "") << ": bits differ";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Which path grouped rows take by default (BwdFusedGroups): fused where dx
+// is streamed and rows hold a multiple of 32 columns, shared sums where dx
+// stays in cache or rows hold another count (4097, 4112), none below the
+// groups' width; a bad --tune bwd_groups value is a usage error.
+TEST(HighwayBwdGroups, FusedByDefaultWhereDxStreamsOnCacheLines) {
+  struct Want {
+    int64_t cols;
+    const char* stream;
+    const char* path;
+  };
+  for (const Want& w : {Want{4096, "0", "fused"}, Want{1376, "0", "fused"},
+                        Want{4096, "100000000000", "shared_sums"},
+                        Want{4097, "0", "shared_sums"}, Want{4112, "0", "shared_sums"},
+                        Want{1024, "0", "none"}}) {
+    BwdCase run(MakeBwdProblem(Norm::kLayerNorm, 5, w.cols, DType::kBF16,
+                               Distribution::kNormal, true),
+                /*reference=*/false);
+    run.Execute("auto", 1, w.stream);
+    EXPECT_EQ(run.details.at("bwd_groups"), w.path) << w.cols << " stream_min " << w.stream;
+  }
+  EXPECT_TRUE(BwdFusedGroups(BwdGroups::kFused, 4096, reinterpret_cast<void*>(64), false));
+  EXPECT_FALSE(BwdFusedGroups(BwdGroups::kFused, 4096, reinterpret_cast<void*>(96), true));
+  EXPECT_FALSE(BwdFusedGroups(BwdGroups::kSharedSums, 4096, reinterpret_cast<void*>(64), true));
+  BwdCase run(MakeBwdProblem(Norm::kRmsNorm, 5, 4096, DType::kF32, Distribution::kNormal, true),
+              /*reference=*/false);
+  try {
+    run.Execute("auto", 1, "", "pairs");
+    ADD_FAILURE() << "bwd_groups=pairs was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("bwd_groups must be fused or shared_sums, not 'pairs'"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -26,7 +26,11 @@
 //          loads and stores of the partials, then both rows' dx run.
 //          16-bit rows go in chunked groups of four (ChunkedGroups): the
 //          sums of all four, then their dx, with an L2 prefetch of the next
-//          group as dx is written.
+//          group as dx is written. Both share the sums; where dx streams
+//          to DRAM (BwdFusedGroups), rows on cache lines go instead in fused
+//          groups of four (FusedGroups): each row's sums alone, then the
+//          four rows' dx and dgamma/dbeta terms in one pass over the
+//          columns, the partials loaded and stored once for the four.
 // Rows shorter than a vector go one lane at a time; loop tails use the full
 // vector ending at the row's end, masked for sums and partials, rewritten
 // with identical values for dx. The order of every sum is fixed per row, so
@@ -112,7 +116,7 @@ struct BwdRows {
 // acc_b[] (kFirst: stores them instead; kRms: no dbeta). The row holds at
 // least Lanes(d) elements before `end`; a last partial vector is the full
 // vector ending at `end`, its earlier lanes (already counted) masked off.
-template <bool kRms, bool kAffine, bool kFirst, class D, typename T>
+template <bool kRms, bool kAffine, bool kFirst, bool kPartials = kAffine, class D, typename T>
 HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
                           float* HWY_RESTRICT acc_g, float* HWY_RESTRICT acc_b, size_t begin,
                           size_t end, double& sum_gd, double& sum_gdx) {
@@ -130,7 +134,7 @@ HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamm
     gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
   };
   const auto accumulate = [&](size_t i, V xhat, V dyv) HWY_ATTR {
-    if constexpr (kAffine) {
+    if constexpr (kAffine && kPartials) {
       if constexpr (kFirst) {
         hn::StoreU(hn::Mul(dyv, xhat), d, acc_g + i);
         if constexpr (!kRms) hn::StoreU(dyv, d, acc_b + i);
@@ -173,7 +177,7 @@ HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamm
     // may hold Inf or NaN (0 * Inf is NaN).
     if constexpr (!kRms) s1 = hn::Add(s1, hn::IfThenElseZero(mask, gd));
     t1 = hn::Add(t1, hn::IfThenElseZero(mask, hn::Mul(gd, xhat)));
-    if constexpr (kAffine) {
+    if constexpr (kAffine && kPartials) {
       const V old_g = hn::LoadU(d, acc_g + at);
       const V new_g = kFirst ? hn::Mul(dyv, xhat) : hn::MulAdd(dyv, xhat, old_g);
       hn::StoreU(hn::IfThenElse(mask, new_g, old_g), d, acc_g + at);
@@ -366,6 +370,147 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyBwdArgs& args, int64_t begin, int64_
   }
 }
 
+// Rows per group of FusedGroups. Measured against groups of 2 and 8 on the
+// Zen 5 VM (`lnbench_highway_bench dram --bwd --ab`, one thread, H = 1024,
+// 4096, 16384): bf16 took 1.12-1.16x the time of groups of 4 with either; f32
+// 0.91-1.03 with pairs and 0.94-1.02 with 8, within the noise.
+constexpr size_t kFusedRows = 4;
+
+// Writes dx of the n (<= kFusedRows) rows `rows` (dx rows dxr, each on cache
+// lines) and adds their dgamma terms dy*xhat and dbeta terms dy to the
+// partials, over all `cols` columns (a multiple of 2 * Lanes(d)), two vectors
+// of columns at a time: in each step gamma and the partials are loaded once,
+// then each row's dx is written and its terms added, in row order (kFirst:
+// row 0 stores its terms instead). next_x/next_dy: the same rows of the next
+// group (nullptr: none), prefetched into L2 as dx is written.
+template <size_t n, bool kRms, bool kFirst, bool kStream, class D, typename T>
+HWY_INLINE void FusedDxPartials(D d, const Row<T>* rows, T* const* dxr, const float* c0,
+                                const float* c1, const float* HWY_RESTRICT gamma,
+                                float* HWY_RESTRICT acc_g, float* HWY_RESTRICT acc_b, size_t cols,
+                                const T* const* next_x, const T* const* next_dy) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < cols; i += 2 * N) {
+    const V g0 = hn::LoadU(d, gamma + i);
+    const V g1 = hn::LoadU(d, gamma + i + N);
+    V pg0, pg1, pb0 = hn::Zero(d), pb1 = hn::Zero(d);
+    if constexpr (!kFirst) {
+      pg0 = hn::LoadU(d, acc_g + i);
+      pg1 = hn::LoadU(d, acc_g + i + N);
+      if constexpr (!kRms) {
+        pb0 = hn::LoadU(d, acc_b + i);
+        pb1 = hn::LoadU(d, acc_b + i + N);
+      }
+    }
+    for (size_t j = 0; j < n; ++j) {
+      if (kStream && next_x[j] != nullptr) {
+        PrefetchNextRowPair<true>(d, next_x[j] + i);
+        PrefetchNextRowPair<true>(d, next_dy[j] + i);
+      }
+      const V vmean = hn::Set(d, rows[j].mean);
+      const V vrstd = hn::Set(d, rows[j].rstd);
+      const V vc0 = hn::Set(d, c0[j]);
+      const V vc1 = hn::Set(d, c1[j]);
+      const V x0 = LoadF32(d, rows[j].x + i);
+      const V x1 = LoadF32(d, rows[j].x + i + N);
+      const V dy0 = LoadF32(d, rows[j].dy + i);
+      const V dy1 = LoadF32(d, rows[j].dy + i + N);
+      const V xm0 = kRms ? x0 : hn::Sub(x0, vmean);
+      const V xm1 = kRms ? x1 : hn::Sub(x1, vmean);
+      const V out0 = hn::MulAdd(hn::Mul(g0, dy0), vrstd, hn::MulAdd(xm0, vc1, vc0));
+      const V out1 = hn::MulAdd(hn::Mul(g1, dy1), vrstd, hn::MulAdd(xm1, vc1, vc0));
+      StorePair<kStream>(d, out0, out1, dxr[j] + i);
+      const V xhat0 = hn::Mul(xm0, vrstd);
+      const V xhat1 = hn::Mul(xm1, vrstd);
+      if (kFirst && j == 0) {
+        pg0 = hn::Mul(dy0, xhat0);
+        pg1 = hn::Mul(dy1, xhat1);
+        pb0 = dy0;
+        pb1 = dy1;
+      } else {
+        pg0 = hn::MulAdd(dy0, xhat0, pg0);
+        pg1 = hn::MulAdd(dy1, xhat1, pg1);
+        if constexpr (!kRms) {
+          pb0 = hn::Add(pb0, dy0);
+          pb1 = hn::Add(pb1, dy1);
+        }
+      }
+    }
+    hn::StoreU(pg0, d, acc_g + i);
+    hn::StoreU(pg1, d, acc_g + i + N);
+    if constexpr (!kRms) {
+      hn::StoreU(pb0, d, acc_b + i);
+      hn::StoreU(pb1, d, acc_b + i + N);
+    }
+  }
+}
+
+// FusedDxPartials with the row count n (1 <= n <= kMax) fixed at compile time.
+template <size_t kMax, bool kRms, bool kFirst, bool kStream, class D, typename T>
+HWY_INLINE void FusedDxPartialsN(D d, size_t n, const Row<T>* rows, T* const* dxr,
+                                 const float* c0, const float* c1, const float* gamma,
+                                 float* acc_g, float* acc_b, size_t cols, const T* const* next_x,
+                                 const T* const* next_dy) {
+  if constexpr (kMax > 1) {
+    if (n < kMax) {
+      FusedDxPartialsN<kMax - 1, kRms, kFirst, kStream>(d, n, rows, dxr, c0, c1, gamma, acc_g,
+                                                        acc_b, cols, next_x, next_dy);
+      return;
+    }
+  }
+  FusedDxPartials<kMax, kRms, kFirst, kStream>(d, rows, dxr, c0, c1, gamma, acc_g, acc_b, cols,
+                                               next_x, next_dy);
+}
+
+// Computes affine rows [begin, end) in groups of kFusedRows rows (the last
+// may be smaller): the sums of each row of the group, row after row (from
+// DRAM, or from L2 where the previous group prefetched them), then in one
+// pass over the columns the group's dx and dgamma/dbeta terms
+// (FusedDxPartials), prefetching the next group into L2. Each row's sums and
+// dx, and the partials' order of additions, are RowsWithTag's: the same bits.
+// Rows hold a multiple of 2 * Lanes(d) columns, dx rows start on cache lines
+// (BwdFusedGroups).
+template <typename T, bool kRms, bool kStream, class D>
+HWY_NOINLINE void FusedGroups(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+                              float* acc_g, float* acc_b) {
+  const BwdRows<T, kRms> view(args);
+  const size_t cols = view.cols;
+  const size_t block = BlockElements(d);
+  const float* gamma = args.gamma;
+  constexpr int64_t R = static_cast<int64_t>(kFusedRows);
+  for (int64_t r0 = begin; r0 < end; r0 += R) {
+    const auto n = static_cast<size_t>(std::min(R, end - r0));
+    Row<T> rows[kFusedRows];
+    T* dxr[kFusedRows] = {};
+    float c0[kFusedRows] = {}, c1[kFusedRows] = {};
+    const T* next_x[kFusedRows] = {};
+    const T* next_dy[kFusedRows] = {};
+    for (size_t j = 0; j < n; ++j) {
+      const int64_t r = r0 + static_cast<int64_t>(j);
+      rows[j] = view.At(r);
+      dxr[j] = view.Dx(r);
+      double sum_gd = 0, sum_gdx = 0;
+      for (size_t b = 0; b < cols; b += block) {
+        SumsBlock<kRms, true, false, false>(d, rows[j], gamma, nullptr, nullptr, b,
+                                            std::min(cols, b + block), sum_gd, sum_gdx);
+      }
+      view.Coefficients(rows[j].rstd, sum_gd, sum_gdx, c0[j], c1[j]);
+      if (r + R < end) {
+        const Row<T> next = view.At(r + R);
+        next_x[j] = next.x;
+        next_dy[j] = next.dy;
+      }
+    }
+    if (r0 == begin) {
+      FusedDxPartialsN<kFusedRows, kRms, true, kStream>(d, n, rows, dxr, c0, c1, gamma, acc_g,
+                                                        acc_b, cols, next_x, next_dy);
+    } else {
+      FusedDxPartialsN<kFusedRows, kRms, false, kStream>(d, n, rows, dxr, c0, c1, gamma, acc_g,
+                                                         acc_b, cols, next_x, next_dy);
+    }
+  }
+}
+
 // Rows per group of RowPairs, for affine f32 rows whose gamma and partials
 // take 24 KiB or more, 16 KiB streamed (BwdGroupsRows in norm_bwd_highway.h;
 // 16-bit rows: ChunkedGroups). gamma and the two f32 partials take 12 bytes
@@ -546,13 +691,17 @@ HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int6
 }
 
 // Rows with gamma: from 24 KiB of gamma and partials on (16 KiB streamed;
-// BwdGroupsRows), 16-bit rows in chunked groups and f32 rows in pairs;
-// shorter rows one at a time.
+// BwdGroupsRows) in groups: fused groups where BwdFusedGroups says so, else
+// 16-bit rows in chunked groups and f32 rows in pairs; shorter rows one at a
+// time.
 template <typename T, bool kRms, bool kStream, class D>
 HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                            float* dgamma_part, float* dbeta_part) {
   if (!BwdGroupsRows(kRms ? Norm::kRmsNorm : Norm::kLayerNorm, args.cols, kStream)) {
     RowsWithTag<T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
+  } else if (BwdFusedGroups(args.groups, args.cols, args.dx, kStream) &&
+             static_cast<size_t>(args.cols) % (2 * hn::Lanes(d)) == 0) {
+    FusedGroups<T, kRms, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   } else if constexpr (sizeof(T) == 2) {
     ChunkedGroups<kChunkedRows, T, kRms, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   } else {

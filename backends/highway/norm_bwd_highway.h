@@ -21,6 +21,21 @@ namespace lnbench {
 
 class ThreadPool;
 
+// How affine rows that go in groups (BwdGroupsRows) are computed, the same
+// bits either way (norm_bwd_highway-inl.h):
+enum class BwdGroups {
+  // fused where dx is streamed to DRAM, shared sums where it stays in cache
+  kAuto,
+  // FusedGroups: the sums of four rows one row after the other, then their
+  // dx and dgamma/dbeta terms in one pass over the columns; rows of a
+  // multiple of 32 columns with dx on cache lines (BwdFusedGroups), others
+  // take the shared sums
+  kFused,
+  // RowPairs (f32) and ChunkedGroups (16-bit): the sums of the group's rows
+  // side by side, adding the dgamma/dbeta terms, then their dx
+  kSharedSums,
+};
+
 // One backward problem as the row kernels see it. x, dy and dx hold
 // rows*cols elements of the dtype, row r at element r*cols (rows need not be
 // aligned); gamma is cols floats, mean and rstd rows floats.
@@ -36,6 +51,7 @@ struct HwyBwdArgs {
   // Write dx with streaming (non-temporal) stores: for outputs larger than
   // the last-level cache (see HwyRowsArgs::stream).
   bool stream = false;
+  BwdGroups groups = BwdGroups::kAuto;
 };
 
 // Computes dx of rows [begin, end). With gamma (affine), also writes the
@@ -85,6 +101,28 @@ constexpr int64_t kBwdStreamedGroupMinParamBytes = kL1DataBytes / 2;
 inline bool BwdGroupsRows(Norm norm, int64_t cols, bool stream) {
   return cols * BwdParamBytesPerColumn(norm) >=
          (stream ? kBwdStreamedGroupMinParamBytes : kBwdGroupMinParamBytes);
+}
+
+// Whether affine rows that go in groups (BwdGroupsRows) take the fused
+// groups: `groups` asks for them (kAuto: when dx is streamed, `stream`), and
+// the rows fit them: a multiple of 32 columns (whole pairs of vectors on
+// every fixed-width target, whole cache lines for any dtype) and dx, of
+// rows of that many columns, starting on a cache line.
+//
+// Why streamed rows default to them (issue 13; Zen 5 VM, 2026-12-05,
+// `lnbench_highway_bench dram --bwd [--rms] --ab bwd_groups=shared_sums,fused`,
+// 256 MiB, fused time / shared-sums time per pair of samples, medians):
+// LayerNorm H = 2048-65536 0.79-0.85 on one thread (bf16 0.79-0.95), 0.77-0.94
+// on two; RMSNorm 0.82-0.97 and 0.82-0.95. The shared sums add four rows'
+// dgamma/dbeta terms while those rows are read from DRAM, three streams
+// of partials and gamma beside the rows' x and dy; the fused groups read
+// each row's x and dy alone (as a copy reads), and the dx pass, from L2,
+// loads and stores the partials once for four rows. Cache-resident rows
+// gained nothing (`hot --bwd --kib 4096`: 0.95-1.12) and keep the shared
+// sums.
+inline bool BwdFusedGroups(BwdGroups groups, int64_t cols, const void* dx, bool stream) {
+  const bool asked = groups == BwdGroups::kFused || (groups == BwdGroups::kAuto && stream);
+  return asked && cols % 32 == 0 && reinterpret_cast<uintptr_t>(dx) % 64 == 0;
 }
 
 // Returns the rows summed into one dgamma/dbeta partial (a leaf of the merge
