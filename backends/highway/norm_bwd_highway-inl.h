@@ -110,6 +110,24 @@ struct BwdRows {
   double inv_cols;
 };
 
+// Returns dx from g*dy and x - mean (x for RMSNorm): g*dy*rstd + (xm*c1 + c0)
+// (c0 = -rstd*a, c1 = -rstd^2*b). Every path's dx is this expression, so
+// every path gives the same bits.
+template <class V>
+HWY_INLINE V DxOf(V gd, V xm, V vrstd, V vc0, V vc1) {
+  return hn::MulAdd(gd, vrstd, hn::MulAdd(xm, vc1, vc0));
+}
+
+// Adds one row's dgamma term dy*xhat to pg and (LayerNorm) its dbeta term dy
+// to pb, or with `store` (the first row of a call) sets them to the terms.
+// Every path adds a row's terms through this, rows in row order, so the
+// partials are the same bits whichever path computed them.
+template <bool kRms, class V>
+HWY_INLINE void AddRowTerms(bool store, V xhat, V dyv, V& pg, V& pb) {
+  pg = store ? hn::Mul(dyv, xhat) : hn::MulAdd(dyv, xhat, pg);
+  if constexpr (!kRms) pb = store ? dyv : hn::Add(pb, dyv);
+}
+
 // Adds the sums of g*dy and g*dy*xhat over elements [begin, end) of `row`
 // to sum_gd / sum_gdx (block sums in f32, added in double), and with
 // kAffine the row's dgamma terms dy*xhat to acc_g[] and dbeta terms dy to
@@ -135,13 +153,14 @@ HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamm
   };
   const auto accumulate = [&](size_t i, V xhat, V dyv) HWY_ATTR {
     if constexpr (kAffine && kPartials) {
-      if constexpr (kFirst) {
-        hn::StoreU(hn::Mul(dyv, xhat), d, acc_g + i);
-        if constexpr (!kRms) hn::StoreU(dyv, d, acc_b + i);
-      } else {
-        hn::StoreU(hn::MulAdd(dyv, xhat, hn::LoadU(d, acc_g + i)), d, acc_g + i);
-        if constexpr (!kRms) hn::StoreU(hn::Add(hn::LoadU(d, acc_b + i), dyv), d, acc_b + i);
+      V pg = hn::Zero(d), pb = hn::Zero(d);
+      if constexpr (!kFirst) {
+        pg = hn::LoadU(d, acc_g + i);
+        if constexpr (!kRms) pb = hn::LoadU(d, acc_b + i);
       }
+      AddRowTerms<kRms>(kFirst, xhat, dyv, pg, pb);
+      hn::StoreU(pg, d, acc_g + i);
+      if constexpr (!kRms) hn::StoreU(pb, d, acc_b + i);
     }
   };
   V s0 = hn::Zero(d), s1 = hn::Zero(d);  // g*dy
@@ -179,13 +198,12 @@ HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamm
     t1 = hn::Add(t1, hn::IfThenElseZero(mask, hn::Mul(gd, xhat)));
     if constexpr (kAffine && kPartials) {
       const V old_g = hn::LoadU(d, acc_g + at);
-      const V new_g = kFirst ? hn::Mul(dyv, xhat) : hn::MulAdd(dyv, xhat, old_g);
-      hn::StoreU(hn::IfThenElse(mask, new_g, old_g), d, acc_g + at);
-      if constexpr (!kRms) {
-        const V old_b = hn::LoadU(d, acc_b + at);
-        const V new_b = kFirst ? dyv : hn::Add(old_b, dyv);
-        hn::StoreU(hn::IfThenElse(mask, new_b, old_b), d, acc_b + at);
-      }
+      V old_b = hn::Zero(d);
+      if constexpr (!kRms) old_b = hn::LoadU(d, acc_b + at);
+      V pg = old_g, pb = old_b;
+      AddRowTerms<kRms>(kFirst, xhat, dyv, pg, pb);
+      hn::StoreU(hn::IfThenElse(mask, pg, old_g), d, acc_g + at);
+      if constexpr (!kRms) hn::StoreU(hn::IfThenElse(mask, pb, old_b), d, acc_b + at);
     }
   }
   if constexpr (!kRms) sum_gd += hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
@@ -227,9 +245,7 @@ HWY_INLINE void SumsBlockRows(D d, const Row<T>* HWY_RESTRICT rows, const float*
   // The new partials at i from the old ones (unused for kFirst), adding row
   // 0's terms first.
   const auto partials = [&](size_t j, V xhat, V dyv, V& pg, V& pb) HWY_ATTR {
-    const bool store = kFirst && j == 0;
-    pg = store ? hn::Mul(dyv, xhat) : hn::MulAdd(dyv, xhat, pg);
-    if constexpr (!kRms) pb = store ? dyv : hn::Add(pb, dyv);
+    AddRowTerms<kRms>(kFirst && j == 0, xhat, dyv, pg, pb);
   };
   V s0[kRows], s1[kRows];  // g*dy
   V t0[kRows], t1[kRows];  // g*dy*xhat
@@ -317,7 +333,7 @@ HWY_INLINE void DxRange(D d, const Row<T>& row, const float* HWY_RESTRICT gamma,
     const V dyv = LoadF32(d, dy + i);
     const V gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
     const V xm = kRms ? xv : hn::Sub(xv, vmean);
-    return hn::MulAdd(gd, vrstd, hn::MulAdd(xm, vc1, vc0));
+    return DxOf(gd, xm, vrstd, vc0, vc1);
   };
   WriteRowRange<kStream, kIntoL2>(d, dx, begin, end, cols, next_x, value);
 }
@@ -393,7 +409,7 @@ HWY_INLINE void FusedDxPartials(D d, const Row<T>* rows, T* const* dxr, const fl
   for (size_t i = 0; i < cols; i += 2 * N) {
     const V g0 = hn::LoadU(d, gamma + i);
     const V g1 = hn::LoadU(d, gamma + i + N);
-    V pg0, pg1, pb0 = hn::Zero(d), pb1 = hn::Zero(d);
+    V pg0 = hn::Zero(d), pg1 = hn::Zero(d), pb0 = hn::Zero(d), pb1 = hn::Zero(d);
     if constexpr (!kFirst) {
       pg0 = hn::LoadU(d, acc_g + i);
       pg1 = hn::LoadU(d, acc_g + i + N);
@@ -417,24 +433,11 @@ HWY_INLINE void FusedDxPartials(D d, const Row<T>* rows, T* const* dxr, const fl
       const V dy1 = LoadF32(d, rows[j].dy + i + N);
       const V xm0 = kRms ? x0 : hn::Sub(x0, vmean);
       const V xm1 = kRms ? x1 : hn::Sub(x1, vmean);
-      const V out0 = hn::MulAdd(hn::Mul(g0, dy0), vrstd, hn::MulAdd(xm0, vc1, vc0));
-      const V out1 = hn::MulAdd(hn::Mul(g1, dy1), vrstd, hn::MulAdd(xm1, vc1, vc0));
-      StorePair<kStream>(d, out0, out1, dxr[j] + i);
-      const V xhat0 = hn::Mul(xm0, vrstd);
-      const V xhat1 = hn::Mul(xm1, vrstd);
-      if (kFirst && j == 0) {
-        pg0 = hn::Mul(dy0, xhat0);
-        pg1 = hn::Mul(dy1, xhat1);
-        pb0 = dy0;
-        pb1 = dy1;
-      } else {
-        pg0 = hn::MulAdd(dy0, xhat0, pg0);
-        pg1 = hn::MulAdd(dy1, xhat1, pg1);
-        if constexpr (!kRms) {
-          pb0 = hn::Add(pb0, dy0);
-          pb1 = hn::Add(pb1, dy1);
-        }
-      }
+      StorePair<kStream>(d, DxOf(hn::Mul(g0, dy0), xm0, vrstd, vc0, vc1),
+                         DxOf(hn::Mul(g1, dy1), xm1, vrstd, vc0, vc1), dxr[j] + i);
+      const bool store = kFirst && j == 0;
+      AddRowTerms<kRms>(store, hn::Mul(xm0, vrstd), dy0, pg0, pb0);
+      AddRowTerms<kRms>(store, hn::Mul(xm1, vrstd), dy1, pg1, pb1);
     }
     hn::StoreU(pg0, d, acc_g + i);
     hn::StoreU(pg1, d, acc_g + i + N);

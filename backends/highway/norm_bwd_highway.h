@@ -110,16 +110,16 @@ inline bool BwdGroupsRows(Norm norm, int64_t cols, bool stream) {
 // rows of that many columns, starting on a cache line.
 //
 // Why streamed rows default to them (issue 13; Zen 5 VM, 2026-12-05,
-// `lnbench_highway_bench dram --bwd [--rms] --ab bwd_groups=shared_sums,fused`,
-// 256 MiB, fused time / shared-sums time per pair of samples, medians):
-// LayerNorm H = 2048-65536 0.79-0.85 on one thread (bf16 0.79-0.95), 0.77-0.94
-// on two; RMSNorm 0.82-0.97 and 0.82-0.95. The shared sums add four rows'
-// dgamma/dbeta terms while those rows are read from DRAM, three streams
-// of partials and gamma beside the rows' x and dy; the fused groups read
-// each row's x and dy alone (as a copy reads), and the dx pass, from L2,
-// loads and stores the partials once for four rows. Cache-resident rows
-// gained nothing (`hot --bwd --kib 4096`: 0.95-1.12) and keep the shared
-// sums.
+// `lnbench_highway_bench dram --bwd [--rms] --ab bwd_groups=fused,shared_sums`,
+// 256 MiB, one and two threads, shared-sums time / fused time per pair of
+// samples, medians; docs/results.md): f32 1.04-1.24 at H = 4096-65536, both
+// norms (1.11 or more in 15 of 16 cells), bf16 0.95-1.15, against 0.90-1.05
+// where both sides ran the same code. The shared sums add the rows'
+// dgamma/dbeta terms while those rows are read from DRAM, streams of
+// partials and gamma beside the rows' x and dy; the fused groups read each
+// row's x and dy alone (as a copy reads), and the dx pass, from L2, loads
+// and stores the partials once for four rows. Cache-resident rows gained
+// nothing (`hot --bwd --kib 4096`: 0.95-1.12) and keep the shared sums.
 inline bool BwdFusedGroups(BwdGroups groups, int64_t cols, const void* dx, bool stream) {
   const bool asked = groups == BwdGroups::kFused || (groups == BwdGroups::kAuto && stream);
   return asked && cols % 32 == 0 && reinterpret_cast<uintptr_t>(dx) % 64 == 0;
