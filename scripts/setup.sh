@@ -87,11 +87,11 @@ case "${1:-}" in
     ;;
   test)
     install_deps
-    # The tests that only drive the product (the CLI end to end, io, readers,
-    # plugins, compare) are compiled and run once, in the sanitizer build
+    # The tests of readers, io, plugins and compare that need nothing only
+    # the Release build has are compiled and run once, in the sanitizer build
     # below, where the product code under them is instrumented
-    # (LNBENCH_HARNESS_TESTS in CMakeLists.txt).
-    build -DLNBENCH_HARNESS_TESTS=OFF
+    # (LNBENCH_MEMORY_TESTS in CMakeLists.txt and tests/CMakeLists.txt).
+    build -DLNBENCH_MEMORY_TESTS=OFF
     log "tests (Release)"
     ctest_log="$(mktemp)"
     trap 'rm -f "$ctest_log"' EXIT
