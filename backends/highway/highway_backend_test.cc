@@ -212,6 +212,35 @@ TEST_P(HighwayTargetTest, ConstantRowsAreExact) {
   }
 }
 
+// Rows whose variance eps dominates, with a mean near zero that is still many
+// standard deviations from it: x = m + 1e-5 z (z spread like N(0,1)), var =
+// 1e-10, rstd = 316, sigma * rstd = 0.0032, m * rstd = 0.9. The direct form
+// y = x * rstd + c (RowScale) would carry c's rounding, up to 3e-8, where
+// the verifier allows 15 * 2^-23 * (|n| + 0.0032), about 6e-9 near the mean:
+// most rows failed on every target under the old rule (|m * rstd| <= 1).
+// The offset form keeps them within the bound. Batches (H = 128), row groups
+// (768) and single rows (4099); with and without affine.
+TEST_P(HighwayTargetTest, EpsDominatedRowsNearZeroTakeTheOffsetForm) {
+  for (int64_t cols : {int64_t{128}, int64_t{768}, int64_t{4099}}) {
+    for (bool affine : {false, true}) {
+      CaseRun run(MakeProblem(16, cols, DType::kF32, Distribution::kNormal, affine, true));
+      const double sigma = 1e-5;
+      const double m = 0.9 * std::sqrt(sigma * sigma + run.problem.eps);
+      float* x = run.x.as<float>();
+      uint64_t h = 88172645463325252ull;
+      for (int64_t i = 0; i < run.problem.elements(); ++i) {
+        h ^= h << 13, h ^= h >> 7, h ^= h << 17;  // xorshift64
+        const double z = (static_cast<double>(h % 2001) - 1000.0) / 577.0;  // uniform, sd 1
+        x[i] = static_cast<float>(m + sigma * z);
+      }
+      run.ref = ComputeReference(run.problem, run.inputs, SharedThreadPool(0));
+      run.Execute("auto", 0);
+      const Accuracy acc = run.Check();
+      EXPECT_TRUE(acc.passed) << run.problem.ShortName() << ": " << acc.reason;
+    }
+  }
+}
+
 // Large offsets must cost no accuracy: 1e4 + N(0,1) and 1e6 + N(0,1) stay
 // within the same bound as N(0,1), and the worst error is of the same size.
 TEST_P(HighwayTargetTest, OffsetDataKeepsNormalAccuracy) {
