@@ -525,6 +525,7 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, 
   T* HWY_RESTRICT y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
   const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
+  const bool prefetch = BatchPrefetchesNextRows<T>(cols);
   Moments moments[R];
   const auto batch_moments = [&](int64_t first, int64_t count) HWY_ATTR {
     float shift[R], sum[R], sum_sq[R];
@@ -549,7 +550,7 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, 
     const RowScale<D> scale = FinishRow(d, args, r, moments[j], inv_cols);
     NormalizeRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
                                      args.beta, size_t{0}, cols, cols, scale,
-                                     next < 0 ? nullptr : row(next));
+                                     next < 0 || !prefetch ? nullptr : row(next));
   };
   ForEachBatch(begin, end, batch_moments, normalize);
 }

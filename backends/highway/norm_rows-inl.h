@@ -244,6 +244,22 @@ HWY_INLINE bool BatchShortRows(size_t row_bytes, size_t cols, size_t block, bool
   return !stream_asked && cols <= cached_max_cols;
 }
 
+// Whether a batch of short rows prefetches the next batch's rows while it
+// writes its own (the `next` row of ForEachBatch's write): not for f32 rows of
+// at most 512 bytes (H <= 128), which the hardware prefetcher keeps ahead of
+// on its own; their 16 prefetcht2 per row cost time. Issue 15, one thread,
+// 256 MiB, both forms of the kernel timed on the same buffers in one process
+// in random order (a throw-away build of scripts/microbench/minimal_ln.cc with
+// the kernel's switch), time without / with the prefetch, median of 15
+// processes: LayerNorm f32 H = 128 0.93 (0.89-1.04, 14 of 15 under 1),
+// RMSNorm f32 H = 128 0.90 (0.85-1.00, 14 of 15). Wider and 16-bit rows keep
+// it: LayerNorm f32 H = 256 0.98 (0.91-1.22), RMSNorm f32 H = 256 1.06; bf16
+// H = 256 and 512 1.04/1.03 (LayerNorm) and 1.15/1.06 (RMSNorm, 10 runs).
+template <typename T>
+HWY_INLINE bool BatchPrefetchesNextRows(size_t cols) {
+  return sizeof(T) != sizeof(float) || cols * sizeof(T) > 512;
+}
+
 // Runs rows [begin, end) in batches of kBatchRows consecutive rows:
 // sum(first, count) computes the statistics of rows [first, first + count)
 // into slots [0, count); write(j, r, next) writes row r from slot j, with

@@ -179,6 +179,7 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, i
   T* HWY_RESTRICT y = static_cast<T*>(args.y);
   const double inv_cols = 1.0 / static_cast<double>(cols);
   const auto row = [x, cols](int64_t r) { return x + static_cast<size_t>(r) * cols; };
+  const bool prefetch = BatchPrefetchesNextRows<T>(cols);
   double q[R];
   const auto batch_sums = [&](int64_t first, int64_t count) HWY_ATTR {
     for (int64_t j = 0; j < count; ++j) q[j] = 0.0 + SumSquares(d, row(first + j), 0, cols);
@@ -187,7 +188,8 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, i
     const float rrms = Rrms(q[j], inv_cols, args.eps);
     if (args.rstd != nullptr) args.rstd[r] = rrms;
     ScaleRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
-                                 size_t{0}, cols, cols, rrms, next < 0 ? nullptr : row(next));
+                                 size_t{0}, cols, cols, rrms,
+                                 next < 0 || !prefetch ? nullptr : row(next));
   };
   ForEachBatch(begin, end, batch_sums, scale);
 }

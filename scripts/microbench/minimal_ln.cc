@@ -1,0 +1,194 @@
+// minimal_ln: how close can a LayerNorm forward of short f32 rows come to the
+// streaming copy on this machine, and what do the Highway kernel's extras cost
+// (issue 15: f32 H = 128 is the preset's furthest DRAM cell from 90%)? One
+// thread, rows of H = 128 f32 (8 AVX-512 vectors), affine, streaming stores,
+// x drawn uniform in [-2, 2) (mean 0, as the default `normal` rows: the
+// kernel's raw sums apply).
+//
+//   g++ -O2 -march=native -o /tmp/minimal_ln scripts/microbench/minimal_ln.cc && /tmp/minimal_ln [rounds] [KiB of x] [reps] [H]
+//
+// With the kernel itself (its f32 rows function, AVX3_DL target) timed on the
+// same buffers, linked against a Release build in build/:
+//
+//   g++ -O2 -march=native -DWITH_KERNEL -DHWY_WANT_AVX3_DL -I. -Isrc -o /tmp/minimal_ln
+//     scripts/microbench/minimal_ln.cc -Wl,--start-group build/backends/highway/liblnbench_backend_highway.a
+//     build/liblnbench_backends.a build/liblnbench_core.a -Wl,--end-group -lhwy -lfmt -lpthread
+//
+// Every variant runs on the same x and y, in a new random order each round
+// (the variant right after the copy ran slower, whichever it was). Prints each
+// variant's median time and the streaming copy's median time over it
+// ("vs copy"; 1.00 = the copy's speed). Defaults: 15 rounds, 256 MiB of x
+// (DRAM), H = 128; `15 256 300` is a cache-sized x timed 300 times per
+// sample. H: a multiple of 32 up to 1024.
+//
+// Variants, each a batch of 4 rows (statistics of the 4, then the 4 written),
+// as the kernel's ShortRowsWithTag:
+//   batch4       raw sums (sum x, sum x^2, two accumulators each, loops over
+//                a row length known at run time), mean and rstd in double;
+//   batch4_pf    + prefetcht2 of the next batch's row while each row is
+//                written (two lines per 32 elements, as WriteRowRange);
+//   batch4_chk   + the kernel's safety tests of the raw sums and its choice
+//                of the direct or offset form (MergeRawSums, FinishBlock,
+//                RowScale);
+//   batch4_both  both.
+#include <immintrin.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#ifdef WITH_KERNEL
+#include "backends/highway/layernorm_highway.h"
+#include "hwy/targets.h"
+#endif
+
+static double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+static volatile int g_cols = 128;  // volatile: a row length known at run time only
+alignas(64) static float g_gamma[1024], g_beta[1024];
+
+static void StreamCopy(float* y, const float* x, size_t n) {
+  for (size_t i = 0; i < n; i += 32) {
+    const __m512 a = _mm512_loadu_ps(x + i), c = _mm512_loadu_ps(x + i + 16);
+    _mm512_stream_ps(y + i, a);
+    _mm512_stream_ps(y + i + 16, c);
+  }
+  _mm_sfence();
+}
+
+template <bool kPrefetch, bool kChecks>
+static void Batch4(float* y, const float* x, size_t n) {
+  const int h = g_cols;
+  for (size_t i = 0; i < n; i += 4 * static_cast<size_t>(h)) {
+    float mean[4], rstd[4];
+    for (int j = 0; j < 4; ++j) {
+      const float* xr = x + i + j * h;
+      __m512 s0 = _mm512_setzero_ps(), s1 = s0, q0 = s0, q1 = s0;
+      for (int k = 0; k < h; k += 32) {
+        const __m512 a = _mm512_load_ps(xr + k), c = _mm512_load_ps(xr + k + 16);
+        s0 = _mm512_add_ps(s0, a);
+        s1 = _mm512_add_ps(s1, c);
+        q0 = _mm512_fmadd_ps(a, a, q0);
+        q1 = _mm512_fmadd_ps(c, c, q1);
+      }
+      const double ss = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+      const double qq = _mm512_reduce_add_ps(_mm512_add_ps(q0, q1));
+      double mu = ss / h;
+      double var = qq / h - mu * mu;
+      if (kChecks) {  // the tests MergeRawSums, FinishBlock and RowScale make
+        if (!std::isfinite(qq) || ss * ss > 0.25 * h * qq || qq < h * 1e-30) {
+          mean[j] = rstd[j] = 0;
+          continue;
+        }
+        if (ss * ss > 0.25 * h * qq) mu += 1;
+        if (var < 0) var = 0;
+        const double rs = 1.0 / std::sqrt(var + 1e-5);
+        const double c = -mu * rs;
+        const bool direct = var > 0 && std::isfinite(var) && std::abs(c) <= 1.0;
+        mean[j] = direct ? 0.0f : static_cast<float>(mu);
+        rstd[j] = static_cast<float>(rs);
+      } else {
+        mean[j] = static_cast<float>(mu);
+        rstd[j] = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
+      }
+    }
+    const bool next = i + 4 * static_cast<size_t>(h) < n;
+    for (int j = 0; j < 4; ++j) {
+      const float* xr = x + i + j * h;
+      float* yr = y + i + j * h;
+      const __m512 m = _mm512_set1_ps(mean[j]), r = _mm512_set1_ps(rstd[j]);
+      for (int k = 0; k < h; k += 16) {
+        const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_load_ps(xr + k), m), r);
+        const __m512 o = _mm512_fmadd_ps(t, _mm512_load_ps(g_gamma + k), _mm512_load_ps(g_beta + k));
+        if (kPrefetch && (k & 16) == 0 && next) {
+          _mm_prefetch(reinterpret_cast<const char*>(xr + 4 * h + k), _MM_HINT_T2);
+          _mm_prefetch(reinterpret_cast<const char*>(xr + 4 * h + k + 16), _MM_HINT_T2);
+        }
+        _mm512_stream_ps(yr + k, o);
+      }
+    }
+  }
+  _mm_sfence();
+}
+
+#ifdef WITH_KERNEL
+static lnbench::HwyRowsFn g_kernel;
+static void Kernel(float* y, const float* x, size_t n) {
+  lnbench::HwyRowsArgs a;
+  a.x = x;
+  a.y = y;
+  a.cols = g_cols;
+  a.gamma = g_gamma;
+  a.beta = g_beta;
+  a.stream = true;
+  g_kernel(a, 0, static_cast<int64_t>(n / g_cols));
+}
+#endif
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? atoi(argv[1]) : 15;
+  const size_t bytes = static_cast<size_t>(argc > 2 ? atoll(argv[2]) : 262144) << 10;
+  const int reps = argc > 3 ? atoi(argv[3]) : 1;
+  const int cols = argc > 4 ? atoi(argv[4]) : 128;
+  if (cols < 32 || cols > 1024 || cols % 32 != 0) {
+    fprintf(stderr, "minimal_ln: H must be a multiple of 32 from 32 to 1024\n");
+    return 2;
+  }
+  g_cols = cols;
+  const size_t n = bytes / sizeof(float) / (4 * cols) * (4 * cols);  // whole batches
+  float* x = static_cast<float*>(aligned_alloc(2 << 20, bytes));
+  float* y = static_cast<float*>(aligned_alloc(2 << 20, bytes));
+  madvise(x, bytes, MADV_HUGEPAGE);
+  madvise(y, bytes, MADV_HUGEPAGE);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = (static_cast<float>((i * 2654435761u) % 2000) - 1000.0f) * 0.002f;
+    y[i] = 0;
+  }
+  for (int i = 0; i < 1024; ++i) {
+    g_gamma[i] = 1.0f + i * 1e-3f;
+    g_beta[i] = 0.5f;
+  }
+  struct Variant {
+    const char* name;
+    void (*run)(float*, const float*, size_t);
+  };
+  std::vector<Variant> v = {{"stream_copy", StreamCopy},
+                            {"batch4", Batch4<false, false>},
+                            {"batch4_pf", Batch4<true, false>},
+                            {"batch4_chk", Batch4<false, true>},
+                            {"batch4_both", Batch4<true, true>}};
+#ifdef WITH_KERNEL
+  g_kernel = lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3_DL);
+  if (g_kernel == nullptr) {
+    fprintf(stderr, "minimal_ln: no AVX3_DL kernel in this build\n");
+    return 1;
+  }
+  v.push_back({"kernel", Kernel});
+#endif
+  std::vector<std::vector<double>> t(v.size());
+  std::vector<size_t> order(v.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937 rng(42);
+  for (int r = 0; r < rounds; ++r) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t k : order) {
+      const double s = Now();
+      for (int q = 0; q < reps; ++q) v[k].run(y, x, n);
+      t[k].push_back((Now() - s) / reps);
+    }
+  }
+  for (auto& a : t) std::sort(a.begin(), a.end());
+  const double copy = t[0][rounds / 2];
+  for (size_t k = 0; k < v.size(); ++k) {
+    printf("%-12s %10.4f ms  vs copy %.2f\n", v[k].name, t[k][rounds / 2] * 1e3,
+           copy / t[k][rounds / 2]);
+  }
+  return 0;
+}
