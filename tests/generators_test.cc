@@ -193,10 +193,42 @@ TEST(GeneratorsTest, TinyVarianceRowsHaveVarianceFarBelowEps) {
     for (int64_t r = 0; r < p.rows; ++r) {
       GenerateRow(p, r, row.data());
       const auto m = MomentsOf(row);
-      // Standard deviation 1e-4 (variance 1e-8, 1000 times below eps = 1e-5).
-      EXPECT_NEAR(std::sqrt(m.var), 1e-4, 1.5e-5) << p.ShortName();
-      const double centre = dtype == DType::kF32 ? 1.0 : dtype == DType::kBF16 ? 0x1p-9 : 0x1p-6;
-      EXPECT_NEAR(m.mean, centre, 1e-5) << p.ShortName();
+      if (r % 2 == 0) {
+        // Standard deviation 1e-4 (variance 1e-8, 1000 times below eps = 1e-5).
+        EXPECT_NEAR(std::sqrt(m.var), 1e-4, 1.5e-5) << p.ShortName();
+        const double centre = dtype == DType::kF32 ? 1.0 : dtype == DType::kBF16 ? 0x1p-9 : 0x1p-6;
+        EXPECT_NEAR(m.mean, centre, 1e-5) << p.ShortName() << " row " << r;
+      } else {
+        // Odd rows: standard deviation 1e-5 (bf16: 4 ulps of the centre,
+        // 2^-14), within one sqrt(var + eps) of zero, above it on rows 1, 5,
+        // below on rows 3, 7, and many standard deviations away from it.
+        const double sigma = dtype == DType::kBF16 ? 0x1p-14 : 1e-5;
+        EXPECT_NEAR(std::sqrt(m.var), sigma, 0.15 * sigma) << p.ShortName() << " row " << r;
+        const double scale = std::sqrt(m.var + p.eps);
+        EXPECT_NEAR(m.mean, (r % 4 == 1 ? 0.9 : -0.9) * scale, 0.01 * scale)
+            << p.ShortName() << " row " << r;
+        EXPECT_GT(std::abs(m.mean), 40 * std::sqrt(m.var)) << p.ShortName() << " row " << r;
+      }
+    }
+  }
+}
+
+// The centre of the rows near zero follows eps, up to 1.
+TEST(GeneratorsTest, TinyVarianceRowsNearZeroFollowEpsUpToOne) {
+  for (const auto& [eps, centre] : std::vector<std::pair<double, double>>{
+           {1e-5, 0.9 * std::sqrt(1e-5)}, {1e-3, 0.9 * std::sqrt(1e-3)}, {0.0, 0.9e-5},
+           {1e6, 1.0}}) {
+    for (DType dtype : kDTypes) {
+      Problem p = MakeProblem(4, 4096, dtype, Distribution::kTinyVariance, 4);
+      p.eps = eps;
+      std::vector<double> row(static_cast<size_t>(p.cols));
+      GenerateRow(p, 1, row.data());
+      // The noise's mean: under 2^-6 standard deviations, at most 4 ulps
+      // (bf16) of the centre.
+      const double tol = 1e-3 * centre + 1e-6;
+      EXPECT_NEAR(MomentsOf(row).mean, centre, tol) << p.ShortName() << " eps " << eps;
+      GenerateRow(p, 3, row.data());
+      EXPECT_NEAR(MomentsOf(row).mean, -centre, tol) << p.ShortName() << " eps " << eps;
     }
   }
 }

@@ -123,16 +123,33 @@ Spread OffsetSpread(Distribution dist, DType dtype) {
   return {centre, std::max(1.0, 4 * UlpOf(dtype, centre))};
 }
 
-// Centre and spread of tinyvar: 1 + 1e-4 N(0,1) in f32, variance 1e-8, far
-// below the default eps. 16-bit types round 1 + 1e-4 N(0,1) to 1 (their ulp at
-// 1 is 2^-7 or 2^-10), so there the centre moves down to the largest power of
-// two whose ulp is at most 1e-4/4: the variance stays 1e-8.
-Spread TinySpread(DType dtype) {
-  if (dtype == DType::kF32) return {1.0, 1e-4};
+// Centre and spread of tinyvar rows, whose variance is far below the default
+// eps = 1e-5.
+// Even rows: 1 + 1e-4 N(0,1) in f32, variance 1e-8. 16-bit types round that
+// to 1 (their ulp at 1 is 2^-7 or 2^-10), so there the centre moves down to
+// the largest power of two whose ulp is at most 1e-4/4: the variance stays 1e-8.
+// Odd rows: +/- 0.9 sqrt(sigma^2 + eps) + sigma N(0,1), sigma = 1e-5 (f32,
+// f16) or 4 ulps of the centre (bf16: 6.1e-5 at eps = 1e-5). eps dominates
+// the variance, and the mean, though 285 (bf16: 47) standard deviations from
+// zero, is within one sqrt(var + eps) of it. A kernel that folds the mean into
+// an offset, y = x * rstd - mean * rstd, whenever |mean * rstd| <= 1 passes
+// the even rows and fails these: y is only about 0.003 there, and the
+// offset's rounding is against 0.9 (docs/verification.md). Rows 1, 5, 9, ...
+// sit above zero, rows 3, 7, ... below it. The centre is capped at 1 (for an
+// eps above 1.2, where rows around 1 are eps-dominated too), so that f16
+// holds it for any eps.
+Spread TinySpread(DType dtype, double eps, uint64_t row) {
+  if (row & 1) {
+    const double sigma = std::max(1e-5, 4 * UlpOf(dtype, std::min(1.0, 0.9 * std::sqrt(eps))));
+    const double centre = std::min(1.0, 0.9 * std::sqrt(sigma * sigma + eps));
+    return {(row & 2) ? -centre : centre, sigma};
+  }
+  constexpr double kSigma = 1e-4;
+  if (dtype == DType::kF32) return {1.0, kSigma};
   const int mant_bits = dtype == DType::kBF16 ? 7 : 10;
   const double centre =
-      std::ldexp(1.0, static_cast<int>(std::floor(std::log2(1e-4 / 4))) + mant_bits);
-  return {centre, 1e-4};
+      std::ldexp(1.0, static_cast<int>(std::floor(std::log2(kSigma / 4))) + mant_bits);
+  return {centre, kSigma};
 }
 
 // The shape of an exact-statistics row: values (centre +/- k) * unit with
@@ -188,7 +205,7 @@ class RowGenerator {
         spread_ = OffsetSpread(p.dist, p.dtype);
         break;
       case Distribution::kTinyVariance:
-        spread_ = TinySpread(p.dtype);
+        spread_ = TinySpread(p.dtype, p.eps, row_);
         break;
       case Distribution::kConstant: {
         // One value per row, log-uniform in [1e-2, 1e4] with a random sign, kept
