@@ -16,7 +16,8 @@ JOBS="${JOBS:-$(nproc)}"
 BUILD_DIR="${BUILD_DIR:-build}"
 ASAN_DIR="${ASAN_DIR:-build-asan}"
 
-log() { printf '== %s\n' "$*" >&2; }
+# Each step with the seconds since the script started (where the time goes).
+log() { printf '== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 install_deps() {
   local missing=()
@@ -34,18 +35,14 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# build [cmake -D options...]: the Release build, every target.
+# build TARGET [cmake -D options...]: the Release build of TARGET (all:
+# every target; lnbench: the tool and its libraries alone).
 build() {
-  log "building ${BUILD_DIR} (Release)"
+  local target="$1"
+  shift
+  log "building ${BUILD_DIR} (Release, target ${target})"
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-  cmake --build "$BUILD_DIR" -j"$JOBS"
-}
-
-# The Release build of the lnbench binary alone (with its libraries), for run.
-build_tool() {
-  log "building ${BUILD_DIR} (Release, lnbench)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD_DIR" -j"$JOBS" --target lnbench
+  cmake --build "$BUILD_DIR" -j"$JOBS" --target "$target"
 }
 
 build_asan() {
@@ -75,11 +72,11 @@ no_silent_skips() {
 
 case "${1:-}" in
   deps) install_deps ;;
-  build) install_deps; build ;;
+  build) install_deps; build all -DLNBENCH_MEMORY_TESTS=ON ;;
   run)
     shift
     install_deps
-    build_tool
+    build lnbench
     mkdir -p results/local
     out="results/local/run-$(date -u +%Y%m%d-%H%M%S).json"
     log "lnbench run $* (report: $out)"
@@ -91,7 +88,7 @@ case "${1:-}" in
     # the Release build has are compiled and run once, in the sanitizer build
     # below, where the product code under them is instrumented
     # (LNBENCH_MEMORY_TESTS in CMakeLists.txt and tests/CMakeLists.txt).
-    build -DLNBENCH_MEMORY_TESTS=OFF
+    build all -DLNBENCH_MEMORY_TESTS=OFF
     log "tests (Release)"
     ctest_log="$(mktemp)"
     trap 'rm -f "$ctest_log"' EXIT
@@ -106,6 +103,7 @@ case "${1:-}" in
       ctest --test-dir "$ASAN_DIR" --output-on-failure -j"$JOBS" --timeout 900 \
       | tee "$ctest_log"
     no_silent_skips "$ctest_log" 'AddressSpaceLimit|RunsOutOfMemory'
+    log "every test passed"
     ;;
   *)
     echo "usage: scripts/setup.sh run [lnbench run options] | test | deps | build" >&2
