@@ -112,10 +112,14 @@ struct Moments {
 // every target with `lnbench verify --dump` over 12 shapes, both norms and
 // directions: the same bits, except the sign of some NaN outputs of the
 // `special` rows on the targets without AVX (which of two NaN operands an
-// SSE addition keeps follows the compiler's operand order). Issue 15, one thread, 4 MiB of x in
-// cache, ten alternating runs of `lnbench_highway_bench hot` against the
-// division, median of the paired time ratios: f32 H = 128 0.82, H = 256 0.92;
-// bf16 H = 128 0.79, H = 256 0.86.
+// SSE addition keeps follows the compiler's operand order). A small gain:
+// one thread, 4 MiB of x in cache, eight alternating runs of
+// `lnbench_highway_bench hot` against the division, median of the paired
+// time ratios, H = 128 / 256 / 768 / 1024 / 4096: f32 0.98 / 0.98 / 1.00 /
+// 0.97 / 0.98, bf16 1.00 / 0.96 / 0.99 / 0.96 / 0.98 (a first, noisier set
+// of ten runs gave 0.79-0.92 at H = 128-256). At 256 MiB no change beyond
+// the spread (`dram`, H = 128, one thread, eight alternating runs, median
+// fraction of the copy: f32 0.74 -> 0.73, bf16 0.57 -> 0.55).
 HWY_INLINE double DivideByCount(double v, size_t count) {
   if ((count & (count - 1)) == 0) {
     const uint64_t bits = static_cast<uint64_t>(1023 - __builtin_ctzll(count)) << 52;

@@ -1,4 +1,5 @@
-// The main of every test binary: gtest's, after one malloc setting.
+// The main of every test binary: gtest's, after two malloc settings (one policy:
+// keep freed memory for the next case).
 //
 // A test runs hundreds of cases in one process, each allocating its inputs,
 // outputs and float64 reference (up to tens of MiB) and freeing them. glibc
