@@ -3,6 +3,7 @@
 // user ("avx2"). Rows are split over the shared thread pool by CpuCase.
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,32 @@ bool InterleavedGroupsByDefault() {
 #else
   return false;
 #endif
+}
+
+// LayerNorm forward rows of 16-bit data and at most this many columns (256
+// bytes) keep ordinary stores beyond the last-level cache unless the
+// stream_min_bytes tuning is given: they then go in batches of four rows
+// (ShortRowsWithTag, as cache-resident rows of at most kCachedBatchMaxCols =
+// 128 columns do) instead of streamed row groups. Issue 15, 256 MiB of x,
+// `lnbench_highway_bench dram --ab stream_min_bytes=A,1000000000000` (both
+// forms timed in one process, in pairs of samples of alternating order; A = 0
+// or the 32 MiB LLC, both streaming), median of the paired time ratios,
+// ordinary / streamed: one thread, bf16 H = 64 / 96 / 128 0.73 / 0.68 / 0.72
+// (H = 128 again: 0.70, 0.73), f16 0.73 / 0.71 / 0.74 (H = 128 again: 0.74,
+// 0.78); two threads, H = 128, bf16 0.72, 1.03, 0.76, 0.73 and f16 0.96,
+// 0.73, 0.76 in separate runs. `lnbench run -b highway --cols 128
+// --input-bytes 256MiB --dtype bf16,f16`, three alternating runs against
+// `--tune stream_min_bytes=33554432`, median fraction of the ceiling: one
+// thread bf16 0.51 -> 0.78, f16 0.45 -> 0.70; two threads within the spread.
+// Not f32 rows (H = 128 0.97; H = 256 1.19), not 16-bit H = 256 (one thread
+// 1.06), not RMSNorm (bf16 H = 128 0.93, f32 1.23). The report's details say
+// streaming_stores "no" for these cases.
+constexpr int64_t kUnstreamedMaxCols16 = 128;
+
+// Whether a problem keeps ordinary stores at any size by default (above).
+bool UnstreamedByDefault(const Problem& problem) {
+  return problem.norm == Norm::kLayerNorm && problem.dir == Direction::kForward &&
+         DTypeSize(problem.dtype) == 2 && problem.cols <= kUnstreamedMaxCols16;
 }
 
 // Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.
@@ -390,6 +417,8 @@ class HighwayBackend : public CpuBackend {
         throw UsageError("highway: --tune stream_min_bytes must be a number of bytes >= 0, not '" +
                          it->second + "'");
       stream_min_bytes = *v;
+    } else if (UnstreamedByDefault(problem)) {
+      stream_min_bytes = std::numeric_limits<uint64_t>::max();
     }
     bool interleaved_16bit = InterleavedGroupsByDefault();
     const auto groups = options.tuning.find(kGroups16);

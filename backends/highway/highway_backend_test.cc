@@ -962,6 +962,48 @@ TEST(HighwayBackendTest, ThreadCountDoesNotChangeResults) {
   }
 }
 
+// Beyond the last-level cache, LayerNorm forward 16-bit rows of at most 128
+// columns keep ordinary stores (batches of four rows), unless the tuning
+// asks for streaming; wider rows, f32 rows, RMSNorm and the backward stream.
+// Prepared only, never run (see below), then one such case runs and verifies.
+TEST(HighwayBackendTest, ShortSixteenBitLayerNormRowsKeepOrdinaryStoresBeyondTheCache) {
+  const uint64_t llc = LastLevelCacheBytes();
+  struct Want {
+    Norm norm;
+    DType dtype;
+    int64_t cols;
+    bool stream;
+  };
+  const Want wants[] = {
+      {Norm::kLayerNorm, DType::kBF16, 128, false}, {Norm::kLayerNorm, DType::kF16, 64, false},
+      {Norm::kLayerNorm, DType::kBF16, 136, true},  {Norm::kLayerNorm, DType::kF32, 128, true},
+      {Norm::kRmsNorm, DType::kBF16, 128, true},
+  };
+  for (const Want& w : wants) {
+    const auto rows = static_cast<int64_t>(llc / static_cast<uint64_t>(w.cols * DTypeSize(w.dtype))) + 1;
+    Problem p = MakeProblem(rows, w.cols, w.dtype, Distribution::kNormal, true, true);
+    p.norm = w.norm;
+    HostBuffer x(static_cast<size_t>(p.elements()) * DTypeSize(w.dtype));
+    HostBuffer gamma(static_cast<size_t>(w.cols) * 4), beta(static_cast<size_t>(w.cols) * 4);
+    const std::string what = std::string(NormName(w.norm)) + " " +
+                             std::string(DTypeName(w.dtype)) + " " + std::to_string(w.cols);
+    EXPECT_EQ(Highway()
+                  .Prepare(p, {x.data(), gamma.data(), beta.data()}, CaseOptions{})
+                  ->Details()
+                  .at("streaming_stores"),
+              w.stream ? "yes" : "no")
+        << what;
+    CaseOptions streamed;
+    streamed.tuning["stream_min_bytes"] = "0";
+    EXPECT_EQ(Highway()
+                  .Prepare(p, {x.data(), gamma.data(), beta.data()}, streamed)
+                  ->Details()
+                  .at("streaming_stores"),
+              "yes")
+        << what;
+  }
+}
+
 // An output larger than the last-level cache switches to streaming stores
 // (through the backend, as the CLI runs it), and the streamed rows verify.
 // The decision is checked at the threshold itself: an output of exactly the
