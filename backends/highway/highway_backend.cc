@@ -63,11 +63,11 @@ bool InterleavedGroupsByDefault() {
 #endif
 }
 
-// LayerNorm forward rows of 16-bit data and at most this many columns (256
-// bytes) keep ordinary stores beyond the last-level cache unless the
-// stream_min_bytes tuning is given: they then go in batches of four rows
-// (ShortRowsWithTag, as cache-resident rows of at most kCachedBatchMaxCols =
-// 128 columns do) instead of streamed row groups. Issue 15, 256 MiB of x,
+// LayerNorm forward rows of 16-bit data and at most kCachedBatchMaxCols
+// columns (layernorm_highway.h; 256 bytes) keep ordinary stores beyond the
+// last-level cache unless the stream_min_bytes tuning is given: they then go
+// in batches of four rows (ShortRowsWithTag, as cache-resident rows of that
+// width do) instead of streamed row groups. Issue 15, 256 MiB of x,
 // `lnbench_highway_bench dram --ab stream_min_bytes=A,1000000000000` (both
 // forms timed in one process, in pairs of samples of alternating order; A = 0
 // or the 32 MiB LLC, both streaming), median of the paired time ratios,
@@ -81,12 +81,12 @@ bool InterleavedGroupsByDefault() {
 // Not f32 rows (H = 128 0.97; H = 256 1.19), not 16-bit H = 256 (one thread
 // 1.06), not RMSNorm (bf16 H = 128 0.93, f32 1.23). The report's details say
 // streaming_stores "no" for these cases.
-constexpr int64_t kUnstreamedMaxCols16 = 128;
 
 // Whether a problem keeps ordinary stores at any size by default (above).
 bool UnstreamedByDefault(const Problem& problem) {
   return problem.norm == Norm::kLayerNorm && problem.dir == Direction::kForward &&
-         DTypeSize(problem.dtype) == 2 && problem.cols <= kUnstreamedMaxCols16;
+         DTypeSize(problem.dtype) == 2 &&
+         problem.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
 }
 
 // Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.

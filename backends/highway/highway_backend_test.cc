@@ -964,8 +964,8 @@ TEST(HighwayBackendTest, ThreadCountDoesNotChangeResults) {
 
 // Beyond the last-level cache, LayerNorm forward 16-bit rows of at most 128
 // columns keep ordinary stores (batches of four rows), unless the tuning
-// asks for streaming; wider rows, f32 rows, RMSNorm and the backward stream.
-// Prepared only, never run (see below), then one such case runs and verifies.
+// asks for streaming; wider rows, f32 rows and RMSNorm stream. Prepared
+// only, never run (see below).
 TEST(HighwayBackendTest, ShortSixteenBitLayerNormRowsKeepOrdinaryStoresBeyondTheCache) {
   const uint64_t llc = LastLevelCacheBytes();
   struct Want {
@@ -980,7 +980,8 @@ TEST(HighwayBackendTest, ShortSixteenBitLayerNormRowsKeepOrdinaryStoresBeyondThe
       {Norm::kRmsNorm, DType::kBF16, 128, true},
   };
   for (const Want& w : wants) {
-    const auto rows = static_cast<int64_t>(llc / static_cast<uint64_t>(w.cols * DTypeSize(w.dtype))) + 1;
+    const auto row_bytes = static_cast<uint64_t>(w.cols * DTypeSize(w.dtype));
+    const auto rows = static_cast<int64_t>(llc / row_bytes) + 1;
     Problem p = MakeProblem(rows, w.cols, w.dtype, Distribution::kNormal, true, true);
     p.norm = w.norm;
     HostBuffer x(static_cast<size_t>(p.elements()) * DTypeSize(w.dtype));

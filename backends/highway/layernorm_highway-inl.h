@@ -530,15 +530,8 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
 
 // ------------------------------ Short rows in batches
 
-// Cache-resident rows of at most this many columns go in batches too (rows
-// of any alignment; a row is one block on every target, 128 columns being
-// the scalar target's block). Hot, 256 KiB of x, one thread, three
-// alternating runs of `lnbench_highway_bench hot`, batches against row
-// groups: f32 H = 64-128 10-12% less time (H = 128: 13.9 against 15.6 us;
-// H = 192 5%), f16 H = 64-128 12-15% less, H = 192 the same; bf16 H = 128 and
-// f32 H = 256 the same, bf16 H = 256-512 8-10% more: longer rows keep the
-// groups.
-constexpr size_t kCachedBatchMaxCols = 128;
+// Rows of at most kCachedBatchMaxCols columns (layernorm_highway.h) go in
+// batches when they stay in cache, and 16-bit ones at any size.
 
 // Computes rows [begin, end) of at most one statistics block each in batches
 // of kBatchRows consecutive rows (when: BatchShortRows in norm_rows-inl.h,

@@ -11,6 +11,18 @@
 
 namespace lnbench {
 
+// LayerNorm rows of at most this many columns go in batches of four rows
+// (ShortRowsWithTag in layernorm_highway-inl.h) when they stay in cache, and
+// 16-bit ones at any size (the backend's UnstreamedByDefault keeps ordinary
+// stores for them). Rows of any alignment; a row is one block on every
+// target, 128 columns being the scalar target's block. Hot, 256 KiB of x, one
+// thread, three alternating runs of `lnbench_highway_bench hot`, batches
+// against row groups: f32 H = 64-128 10-12% less time (H = 128: 13.9 against
+// 15.6 us; H = 192 5%), f16 H = 64-128 12-15% less, H = 192 the same; bf16 H
+// = 128 and f32 H = 256 the same, bf16 H = 256-512 8-10% more: longer rows
+// keep the groups.
+constexpr size_t kCachedBatchMaxCols = 128;
+
 // One problem as the row kernels see it. x and y hold rows*cols elements of
 // the problem's dtype, row r at element r*cols (rows need not be aligned).
 struct HwyRowsArgs {
