@@ -352,8 +352,9 @@ class HighwayBackend : public CpuBackend {
   // columns: a masked tail); streamed rows of a multiple of 32 columns on
   // cache lines in fused groups of four (88 rows: blocks of 6, a group of 4
   // and one of 2; BwdFusedGroups), the others in shared sums.
-  // Streamed rows of 512 bytes to 1 KiB go in batches of four (a partial
-  // batch for 37 rows and any thread count); shorter ones keep the groups.
+  // Streamed rows of 512 bytes to 1 KiB (16-bit ones to 2 KiB) go in batches
+  // of four (a partial batch for 37 rows and any thread count); shorter ones
+  // keep the groups.
   // LayerNorm's cache-resident rows of at most 128 columns go in batches too
   // (RMSNorm's in groups).
   // Streaming stores start beyond the last-level cache, so the
@@ -371,6 +372,9 @@ class HighwayBackend : public CpuBackend {
         {"streaming stores in row groups of rows under 512 bytes, leftover rows", 37, 96, stream},
         {"streaming stores in batches of rows of 512 bytes to 1 KiB, a partial batch", 37, 256,
          stream},
+        {"16-bit rows: streaming stores in batches of rows of 1 to 2 KiB with a masked tail, a "
+         "partial batch",
+         37, 1001, stream},
         {"streaming stores in row groups of long rows", 9, 8192, stream},
         {"16-bit rows: streaming stores in chunked groups of 8 rows off cache lines, a partial "
          "group",

@@ -208,7 +208,8 @@ HWY_INLINE void WithPathFlags(bool affine, bool stream, const Path& path) {
 
 // Returns whether a norm kernel computes its rows in batches of kBatchRows
 // consecutive rows (LayerNorm's ShortRowsWithTag, RMSNorm's likewise): rows of
-// 512 bytes to 1 KiB, each a single statistics block of `block` elements,
+// 512 bytes to 1 KiB (16-bit rows to 2 KiB, below), each a single statistics
+// block of `block` elements,
 // whose output is streamed to DRAM (`stream`: StreamRows). A batch
 // sums its rows one after the other, then writes them one after the other. Row
 // groups interleave four rows vector by vector, and for rows this short that
@@ -232,6 +233,17 @@ HWY_INLINE void WithPathFlags(bool affine, bool stream, const Path& path) {
 // kCachedBatchMaxCols). RMSNorm, three runs of the same measurement, medians,
 // fraction of the copy: f32 H = 128 0.69 -> 0.82, H = 256 0.62 -> 0.86; bf16 H
 // = 256 0.49 -> 0.63, H = 512 0.44 -> 0.70.
+// 16-bit rows go in batches up to 2 KiB (bf16/f16 H = 1024) since
+// 2026-12-06: single rows of 1-2 KiB were bound by the same chain (hot,
+// `perf record`: a tenth of the samples on the division and conversion of
+// each row's rstd). Issue 15, paired in one process (`lnbench_highway_bench
+// dram --ab`, 256 MiB, a throw-away build switching the limit), time in batches
+// / single rows, median of 15 pairs per run, 2-4 runs: LayerNorm one thread bf16
+// H = 768 0.92, 0.97, 0.97, 0.78, H = 1024 0.91, 1.03, 0.88, 0.79; f16 768
+// 0.72, 0.80, 0.92, 1024 0.83, 0.89, 1.00; two threads 0.87-1.02 (12 cells);
+// RMSNorm 0.78-1.07 (24 cells, 20 under 1). Not for f32 rows of 1.5-2 KiB
+// (H = 384 0.95 and 1.00, 512 1.03 and 1.00) nor bf16 rows of 3 KiB (0.96,
+// 0.93); bf16 H = 2048 took 1.29x (its chunked groups are faster).
 // `cached_max_cols`: cache-resident rows (`stream_asked` false) of at most
 // this many columns go in batches too (LayerNorm's kCachedBatchMaxCols; 0:
 // none). `enabled` is the backend's row_groups setting, which turns batches
@@ -240,7 +252,7 @@ constexpr int64_t kBatchRows = 4;
 HWY_INLINE bool BatchShortRows(size_t row_bytes, size_t cols, size_t block, bool stream_asked,
                                bool stream, bool enabled, size_t cached_max_cols) {
   if (!enabled || cols > block) return false;
-  if (stream) return row_bytes >= 512 && row_bytes <= 1024;
+  if (stream) return row_bytes >= 512 && row_bytes <= (row_bytes == 2 * cols ? 2048 : 1024);
   return !stream_asked && cols <= cached_max_cols;
 }
 
