@@ -241,7 +241,7 @@ HWY_INLINE void WithPathFlags(bool affine, bool stream, const Path& path) {
 // / single rows, median of 15 pairs per run, 2-4 runs: LayerNorm one thread bf16
 // H = 768 0.92, 0.97, 0.97, 0.78, H = 1024 0.91, 1.03, 0.88, 0.79; f16 768
 // 0.72, 0.80, 0.92, 1024 0.83, 0.89, 1.00; two threads 0.87-1.02 (12 cells);
-// RMSNorm 0.78-1.07 (24 cells, 20 under 1). The same code on both sides gave
+// RMSNorm 0.78-1.07 (20 cells, 18 under 1). The same code on both sides gave
 // 0.88-1.06 (16 cells, two processes): the gain is clear for f16 at H = 768
 // on one thread, 5-10% in the other one-thread cells, and within that spread on
 // two threads. Not for f32 rows of 1.5-2 KiB (H = 384 0.95 and 1.00, 512 1.03
