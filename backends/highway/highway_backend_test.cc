@@ -438,8 +438,8 @@ TEST_P(HighwayTargetTest, RowGroupsMatchSingleRows) {
       // where groups cannot go; 16-bit rows to 2048 bytes too: 768, and 1001
       // (a masked tail).
       for (int64_t cols : {int64_t{32}, int64_t{96}, int64_t{131}, int64_t{256}, int64_t{259},
-                           int64_t{768}, int64_t{1001}, int64_t{2560}, int64_t{3000}, int64_t{4096}, int64_t{8192},
-                           int64_t{12288}}) {
+                           int64_t{768}, int64_t{1001}, int64_t{2560}, int64_t{3000}, int64_t{4096},
+                           int64_t{8192}, int64_t{12288}}) {
         for (bool stream : {false, true}) {
           for (int64_t split : {int64_t{6}, int64_t{11}}) {
             SCOPED_TRACE(std::string(DistributionName(data.dist)) + (data.mixed ? " mixed" : ""));

@@ -252,10 +252,15 @@ HWY_INLINE void WithPathFlags(bool affine, bool stream, const Path& path) {
 // none). `enabled` is the backend's row_groups setting, which turns batches
 // off with groups, for tests that compare the paths.
 constexpr int64_t kBatchRows = 4;
+constexpr size_t kBatchMinRowBytes = 512, kBatchMaxRowBytes = 1024, kBatchMaxRowBytes16 = 2048;
 HWY_INLINE bool BatchShortRows(size_t row_bytes, size_t cols, size_t block, bool stream_asked,
                                bool stream, bool enabled, size_t cached_max_cols) {
   if (!enabled || cols > block) return false;
-  if (stream) return row_bytes >= 512 && row_bytes <= (row_bytes == 2 * cols ? 2048 : 1024);
+  if (stream) {
+    const bool narrow = row_bytes == 2 * cols;  // bf16, f16
+    return row_bytes >= kBatchMinRowBytes &&
+           row_bytes <= (narrow ? kBatchMaxRowBytes16 : kBatchMaxRowBytes);
+  }
   return !stream_asked && cols <= cached_max_cols;
 }
 
