@@ -63,30 +63,64 @@ bool InterleavedGroupsByDefault() {
 #endif
 }
 
-// LayerNorm forward rows of 16-bit data and at most kCachedBatchMaxCols
-// columns (layernorm_highway.h; 256 bytes) keep ordinary stores beyond the
-// last-level cache unless the stream_min_bytes tuning is given: they then go
-// in batches of four rows (ShortRowsWithTag, as cache-resident rows of that
-// width do) instead of streamed row groups. Issue 15, 256 MiB of x,
-// `lnbench_highway_bench dram --ab stream_min_bytes=A,1000000000000` (both
-// forms timed in one process, in pairs of samples of alternating order; A = 0
-// or the 32 MiB LLC, both streaming), median of the paired time ratios,
-// ordinary / streamed: one thread, bf16 H = 64 / 96 / 128 0.73 / 0.68 / 0.72
-// (H = 128 again: 0.70, 0.73), f16 0.73 / 0.71 / 0.74 (H = 128 again: 0.74,
-// 0.78); two threads, H = 128, bf16 0.72, 1.03, 0.76, 0.73 and f16 0.96,
-// 0.73, 0.76 in separate runs. `lnbench run -b highway --cols 128
-// --input-bytes 256MiB --dtype bf16,f16`, three alternating runs against
-// `--tune stream_min_bytes=33554432`, median fraction of the ceiling: one
-// thread bf16 0.51 -> 0.78, f16 0.45 -> 0.70; two threads within the spread.
-// Not f32 rows (H = 128 0.97; H = 256 1.19), not 16-bit H = 256 (one thread
-// 1.06), not RMSNorm (bf16 H = 128 0.93, f32 1.23). The report's details say
-// streaming_stores "no" for these cases.
+// Short rows keep ordinary stores beyond the last-level cache, unless the
+// stream_min_bytes tuning is given (UnstreamedByDefault), and the forward
+// then writes them one row at a time (SingleRowsByDefault). On the Zen 5 VM
+// ordinary stores of rows this short beat streaming stores, and for the
+// forward single rows beat the batches and groups that suit streamed or
+// cache-resident rows (scripts/microbench/store_kind.cc: on 4 KiB and on
+// huge pages alike; oneDNN writes one row at a time with ordinary stores). Issue 15, `lnbench_highway_bench dram --ab`, 256
+// MiB, a throw-away build switching the path, time with ordinary stores and
+// single rows / the streamed path, median of 11 pairs, two processes (the
+// same code on both sides: 0.88-1.06):
+//   LayerNorm f32, one thread:  H = 32 0.89, 48 0.82, 64 0.73 0.75, 96 0.51,
+//     128 0.87 0.81, 192 0.82 0.81, 256 0.90 0.89, 320 0.97; 384 0.94 0.95
+//     (left streamed); 512 1.09 1.17, 1024 1.26 1.31 (lost);
+//   two threads: 64 0.73 0.75, 128 0.82 0.65, 192 0.81 0.75, 256 0.86 0.87;
+//   LayerNorm bf16 (f16), one thread: H = 160 0.82 (0.71), 192 0.80 0.77
+//     (0.90 0.91), 256 0.95 0.89 (0.96 0.97), 384 0.84 0.83 (0.86 0.84),
+//     512 0.81 0.90 (0.88 0.90), 640 0.81 (0.81), 768 0.85 0.83 (0.86 0.87),
+//     896 0.87 (0.82), 1024 0.99 0.97 (1.01 0.99); two threads 0.73-0.91
+//     at H = 192-768;
+//   RMSNorm, one thread: f32 H = 64 0.85, 128 0.90, 192 0.94, 256 0.98, 512
+//     1.28; bf16 H = 64 0.81, 128 0.80, 192 0.76, 256 0.84, 384 0.84, 512 0.92,
+//     768 0.92, 1024 1.10.
+// LayerNorm's 16-bit rows of at most kCachedBatchMaxCols columns keep their
+// batches of four rows (ShortRowsWithTag, as in cache): single rows took
+// 1.09-1.23x their time (bf16 and f16, H = 64 and 128, one and two threads).
+// Before 2026-12-06 only those rows kept ordinary stores (the batches: one
+// thread bf16 0.51 -> 0.78 of the ceiling, f16 0.45 -> 0.70).
+// The backward writes dx with ordinary stores (its short rows are single
+// rows either way) for f32 rows of at most 512 bytes and 16-bit rows of at
+// most 1.5 KiB: `--bwd --ab stream_min_bytes`-style pairs as above, one
+// thread, LayerNorm f32 H = 64 0.78, 128 0.89 (256 1.05, 512 1.00, 768 1.09:
+// left streamed), bf16 H = 64 0.98, 128 0.92, 256 0.87, 512 0.89, 768 0.89
+// (1024 0.99); RMSNorm f32 128 0.93 (256 1.12), bf16 128 0.79, 256 0.81,
+// 768 0.82.
+// The report's details say streaming_stores "no" for these cases, and
+// row_path "single rows" where the forward goes one row at a time.
+constexpr uint64_t kUnstreamedMaxRowBytes = 1024, kUnstreamedMaxRowBytes16 = 1792;
+constexpr uint64_t kBwdUnstreamedMaxRowBytes = 512, kBwdUnstreamedMaxRowBytes16 = 1536;
 
 // Whether a problem keeps ordinary stores at any size by default (above).
 bool UnstreamedByDefault(const Problem& problem) {
-  return problem.norm == Norm::kLayerNorm && problem.dir == Direction::kForward &&
-         DTypeSize(problem.dtype) == 2 &&
-         problem.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
+  const uint64_t elem = DTypeSize(problem.dtype);
+  const uint64_t row_bytes = static_cast<uint64_t>(problem.cols) * elem;
+  if (problem.dir == Direction::kBackward)
+    return row_bytes <= (elem == 2 ? kBwdUnstreamedMaxRowBytes16 : kBwdUnstreamedMaxRowBytes);
+  return row_bytes <= (elem == 2 ? kUnstreamedMaxRowBytes16 : kUnstreamedMaxRowBytes);
+}
+
+// Whether a forward problem kept unstreamed by default goes one row at a time
+// once its output exceeds the last-level cache (above; HwyRowsArgs::row_groups
+// false). In cache, the batches and groups stay.
+bool SingleRowsByDefault(const Problem& problem) {
+  const bool short_16bit = DTypeSize(problem.dtype) == 2 &&
+                           problem.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
+  return problem.dir == Direction::kForward && UnstreamedByDefault(problem) &&
+         !(problem.norm == Norm::kLayerNorm && short_16bit) &&
+         static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype) >
+             LastLevelCacheBytes();
 }
 
 // Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.
@@ -182,7 +216,7 @@ class HighwayCase : public HighwayCpuCase {
  public:
   HighwayCase(const Problem& problem, const HostTensors& inputs, int threads,
               const HighwayTarget& target, HwyRowsFn rows_fn, uint64_t stream_min_bytes,
-              bool interleaved_16bit)
+              bool interleaved_16bit, bool single_rows)
       : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
@@ -196,6 +230,7 @@ class HighwayCase : public HighwayCpuCase {
     args_.eps = problem.eps;
     args_.stream = stream();
     args_.interleaved_16bit = interleaved_16bit;
+    args_.row_groups = !single_rows;
     extra_share_ = SlowdownFromEnvironment() - 1;
   }
 
@@ -205,6 +240,7 @@ class HighwayCase : public HighwayCpuCase {
     if (DTypeSize(problem().dtype) == 2) {
       details["groups16"] = args_.interleaved_16bit ? "interleaved" : "chunked";
     }
+    if (!args_.row_groups) details["row_path"] = "single rows";
     return details;
   }
 
@@ -228,7 +264,7 @@ class HighwayRmsCase : public HighwayCpuCase {
  public:
   HighwayRmsCase(const Problem& problem, const HostTensors& inputs, int threads,
                  const HighwayTarget& target, HwyRmsRowsFn rows_fn, uint64_t stream_min_bytes,
-                 bool interleaved_16bit)
+                 bool interleaved_16bit, bool single_rows)
       : HighwayCpuCase(problem, inputs, threads, target, stream_min_bytes), rows_fn_(rows_fn) {
     args_.x = inputs.get(TensorId::kX);
     args_.y = output(TensorId::kY);
@@ -238,6 +274,7 @@ class HighwayRmsCase : public HighwayCpuCase {
     args_.eps = problem.eps;
     args_.stream = stream();
     args_.interleaved_16bit = interleaved_16bit;
+    args_.row_groups = !single_rows;
   }
 
   std::map<std::string, std::string> Details() const override {
@@ -245,6 +282,7 @@ class HighwayRmsCase : public HighwayCpuCase {
     if (DTypeSize(problem().dtype) == 2) {
       details["groups16"] = args_.interleaved_16bit ? "interleaved" : "chunked";
     }
+    if (!args_.row_groups) details["row_path"] = "single rows";
     return details;
   }
 
@@ -413,6 +451,7 @@ class HighwayBackend : public CpuBackend {
     const ResolvedTarget resolved = ResolveVariant(options.variant);
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);
     uint64_t stream_min_bytes = LastLevelCacheBytes();
+    bool single_rows = false;  // forward rows one at a time (SingleRowsByDefault)
     const auto it = options.tuning.find(kStreamMinBytes);
     if (it != options.tuning.end()) {
       const auto v = ParseStreamMinBytes(it->second);
@@ -423,6 +462,7 @@ class HighwayBackend : public CpuBackend {
       stream_min_bytes = *v;
     } else if (UnstreamedByDefault(problem)) {
       stream_min_bytes = std::numeric_limits<uint64_t>::max();
+      single_rows = SingleRowsByDefault(problem);
     }
     bool interleaved_16bit = InterleavedGroupsByDefault();
     const auto groups = options.tuning.find(kGroups16);
@@ -452,12 +492,14 @@ class HighwayBackend : public CpuBackend {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
       return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
-                                              rms_fn, stream_min_bytes, interleaved_16bit);
+                                              rms_fn, stream_min_bytes, interleaved_16bit,
+                                              single_rows);
     }
     const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
     LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
     return std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
-                                         rows_fn, stream_min_bytes, interleaved_16bit);
+                                         rows_fn, stream_min_bytes, interleaved_16bit,
+                                         single_rows);
   }
 };
 

@@ -963,46 +963,70 @@ TEST(HighwayBackendTest, ThreadCountDoesNotChangeResults) {
   }
 }
 
-// Beyond the last-level cache, LayerNorm forward 16-bit rows of at most 128
-// columns keep ordinary stores (batches of four rows), unless the tuning
-// asks for streaming; wider rows, f32 rows and RMSNorm stream. Prepared
-// only, never run (see below).
-TEST(HighwayBackendTest, ShortSixteenBitLayerNormRowsKeepOrdinaryStoresBeyondTheCache) {
+// Beyond the last-level cache, short rows keep ordinary stores unless the
+// tuning asks for streaming (UnstreamedByDefault in highway_backend.cc):
+// forward f32 rows of at most 1 KiB and 16-bit rows of at most 1792 bytes,
+// backward f32 rows of at most 512 bytes and 16-bit rows of at most 1.5 KiB.
+// The forward then goes one row at a time, except LayerNorm's 16-bit rows of
+// at most 128 columns (batches); in cache nothing changes. Prepared only,
+// never run (see below).
+TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCache) {
   const uint64_t llc = LastLevelCacheBytes();
   struct Want {
     Norm norm;
+    Direction dir;
     DType dtype;
     int64_t cols;
     bool stream;
+    bool single;  // row_path "single rows"
   };
+  constexpr Norm kLn = Norm::kLayerNorm, kRms = Norm::kRmsNorm;
+  constexpr Direction kFwd = Direction::kForward, kBwd = Direction::kBackward;
   const Want wants[] = {
-      {Norm::kLayerNorm, DType::kBF16, 128, false}, {Norm::kLayerNorm, DType::kF16, 64, false},
-      {Norm::kLayerNorm, DType::kBF16, 136, true},  {Norm::kLayerNorm, DType::kF32, 128, true},
-      {Norm::kRmsNorm, DType::kBF16, 128, true},
+      {kLn, kFwd, DType::kBF16, 128, false, false},  {kLn, kFwd, DType::kF16, 64, false, false},
+      {kLn, kFwd, DType::kBF16, 136, false, true},   {kLn, kFwd, DType::kF16, 896, false, true},
+      {kLn, kFwd, DType::kBF16, 1024, true, false},  {kLn, kFwd, DType::kF32, 128, false, true},
+      {kLn, kFwd, DType::kF32, 256, false, true},    {kLn, kFwd, DType::kF32, 264, true, false},
+      {kRms, kFwd, DType::kBF16, 128, false, true},  {kRms, kFwd, DType::kF32, 512, true, false},
+      {kLn, kBwd, DType::kF32, 128, false, false},   {kLn, kBwd, DType::kF32, 256, true, false},
+      {kRms, kBwd, DType::kBF16, 768, false, false}, {kRms, kBwd, DType::kBF16, 1024, true, false},
   };
   for (const Want& w : wants) {
     const auto row_bytes = static_cast<uint64_t>(w.cols * DTypeSize(w.dtype));
-    const auto rows = static_cast<int64_t>(llc / row_bytes) + 1;
-    Problem p = MakeProblem(rows, w.cols, w.dtype, Distribution::kNormal, true, true);
-    p.norm = w.norm;
-    HostBuffer x(static_cast<size_t>(p.elements()) * DTypeSize(w.dtype));
-    HostBuffer gamma(static_cast<size_t>(w.cols) * 4), beta(static_cast<size_t>(w.cols) * 4);
     const std::string what = std::string(NormName(w.norm)) + " " +
+                             std::string(DirectionName(w.dir)) + " " +
                              std::string(DTypeName(w.dtype)) + " " + std::to_string(w.cols);
-    EXPECT_EQ(Highway()
-                  .Prepare(p, {x.data(), gamma.data(), beta.data()}, CaseOptions{})
-                  ->Details()
-                  .at("streaming_stores"),
-              w.stream ? "yes" : "no")
-        << what;
-    CaseOptions streamed;
-    streamed.tuning["stream_min_bytes"] = "0";
-    EXPECT_EQ(Highway()
-                  .Prepare(p, {x.data(), gamma.data(), beta.data()}, streamed)
-                  ->Details()
-                  .at("streaming_stores"),
-              "yes")
-        << what;
+    for (const bool beyond : {false, true}) {
+      const auto rows = static_cast<int64_t>(beyond ? llc / row_bytes + 1 : 64);
+      Problem p = MakeProblem(rows, w.cols, w.dtype, Distribution::kNormal, true, true);
+      p.norm = w.norm;
+      p.dir = w.dir;
+      // Every tensor the op reads, allocated and never touched.
+      HostBuffer x(static_cast<size_t>(p.elements()) * DTypeSize(w.dtype));
+      HostBuffer dy(static_cast<size_t>(p.elements()) * DTypeSize(w.dtype));
+      HostBuffer params(static_cast<size_t>(w.cols) * 4), stats(static_cast<size_t>(rows) * 4);
+      HostTensors in;
+      in.set(TensorId::kX, x.data());
+      in.set(TensorId::kGamma, params.data());
+      in.set(TensorId::kBeta, params.data());
+      if (w.dir == kBwd) {
+        in.set(TensorId::kDy, dy.data());
+        in.set(TensorId::kMean, stats.data());
+        in.set(TensorId::kRstd, stats.data());
+      }
+      const auto details = Highway().Prepare(p, in, CaseOptions{})->Details();
+      EXPECT_EQ(details.at("streaming_stores"), beyond && w.stream ? "yes" : "no")
+          << what << (beyond ? " beyond" : " in") << " the cache";
+      EXPECT_EQ(details.count("row_path") ? details.at("row_path") : "",
+                beyond && w.single ? "single rows" : "")
+          << what << (beyond ? " beyond" : " in") << " the cache";
+      if (!beyond) continue;
+      CaseOptions streamed;
+      streamed.tuning["stream_min_bytes"] = "0";
+      const auto asked = Highway().Prepare(p, in, streamed)->Details();
+      EXPECT_EQ(asked.at("streaming_stores"), "yes") << what;
+      EXPECT_EQ(asked.count("row_path"), 0u) << what;
+    }
   }
 }
 

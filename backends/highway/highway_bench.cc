@@ -10,7 +10,8 @@
 // --tune passes a backend setting (CaseOptions::tuning, as `lnbench run --tune`).
 // --ab key=A,B (dram and hot modes) times the case with key=A and with key=B
 // in the same process, in pairs of samples whose order alternates, and
-// reports B's time / A's time per pair (median and p10..p90): on a shared
+// reports B's time / A's time per pair (median and p10..p90); the value
+// "default" leaves the key unset (the backend's own choice). On a shared
 // machine whose bandwidth drifts between runs, a paired ratio separates two
 // code paths that separate runs cannot. Each side has its own output
 // buffers, whose placement in memory differs: the same code on both sides
@@ -72,14 +73,23 @@ double Quantile(std::vector<double>& v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+// An --ab value that leaves the key unset: the backend's default.
+constexpr const char* kAbDefault = "default";
+
 // The options of a case: the variant and --tune settings, and with `ab_value`
-// the --ab key set to it.
+// the --ab key set to it (kAbDefault: not set).
 CaseOptions OptionsFor(const BenchConfig& cfg, int threads, const std::string* ab_value) {
   CaseOptions o;
   o.threads = threads;
   o.variant = cfg.variant;
   o.tuning = cfg.tuning;
-  if (ab_value != nullptr) o.tuning[cfg.ab_key] = *ab_value;
+  if (ab_value != nullptr) {
+    if (*ab_value == kAbDefault) {
+      o.tuning.erase(cfg.ab_key);
+    } else {
+      o.tuning[cfg.ab_key] = *ab_value;
+    }
+  }
   return o;
 }
 

@@ -37,9 +37,11 @@ struct HwyRowsArgs {
   // Write y with streaming (non-temporal) stores: for outputs larger than the
   // last-level cache, where ordinary stores would first read every line.
   bool stream = false;
-  // Allow rows to be processed in groups where that is faster (see
-  // layernorm_highway-inl.h). Results are the same bits either way; tests
-  // turn it off to compare the two paths.
+  // Allow rows to be processed in groups or batches where that is faster
+  // (see layernorm_highway-inl.h); off: one row at a time. Results are the
+  // same bits either way; tests turn it off to compare the paths, and the
+  // backend for short rows beyond the cache (SingleRowsByDefault in
+  // highway_backend.cc).
   bool row_groups = true;
   // Streamed 16-bit rows that take the chunked row groups (ChunkedRowGroup)
   // go in interleaved groups instead (InterleavedGroupsWithTag), when their

@@ -20,8 +20,9 @@ struct HwyRmsArgs {
   double eps = 1e-5;
   // Write y with streaming (non-temporal) stores (see HwyRowsArgs::stream).
   bool stream = false;
-  // Allow rows in groups of four where that is faster (rmsnorm_highway-inl.h);
-  // the same bits either way, tests turn it off to compare the two paths.
+  // Allow rows in groups or batches where that is faster
+  // (rmsnorm_highway-inl.h); off: one row at a time. The same bits either
+  // way (see HwyRowsArgs::row_groups).
   bool row_groups = true;
   // Streamed 16-bit rows of the chunked groups' widths on cache lines go in
   // interleaved groups instead (see HwyRowsArgs::interleaved_16bit).
