@@ -20,6 +20,7 @@
 #include "backends/highway/rmsnorm_highway.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
+#include "core/thread_pool.h"
 
 namespace lnbench {
 namespace {
@@ -63,47 +64,65 @@ bool InterleavedGroupsByDefault() {
 #endif
 }
 
-// Short rows keep ordinary stores beyond the last-level cache, unless the
-// stream_min_bytes tuning is given (UnstreamedByDefault), and the forward
-// then writes them one row at a time (SingleRowsByDefault). On the Zen 5 VM
-// ordinary stores of rows this short beat streaming stores, and for the
-// forward single rows beat the batches and groups that suit streamed or
-// cache-resident rows (scripts/microbench/store_kind.cc: on 4 KiB and on
-// huge pages alike; oneDNN writes one row at a time with ordinary stores). Issue 15, `lnbench_highway_bench dram --ab`, 256
-// MiB, a throw-away build switching the path, time with ordinary stores and
-// single rows / the streamed path, median of 11 pairs, two processes (the
-// same code on both sides: 0.88-1.06):
-//   LayerNorm f32, one thread:  H = 32 0.89, 48 0.82, 64 0.73 0.75, 96 0.51,
-//     128 0.87 0.81, 192 0.82 0.81, 256 0.90 0.89, 320 0.97; 384 0.94 0.95
-//     (left streamed); 512 1.09 1.17, 1024 1.26 1.31 (lost);
-//   two threads: 64 0.73 0.75, 128 0.82 0.65, 192 0.81 0.75, 256 0.86 0.87;
-//   LayerNorm bf16 (f16), one thread: H = 160 0.82 (0.71), 192 0.80 0.77
-//     (0.90 0.91), 256 0.95 0.89 (0.96 0.97), 384 0.84 0.83 (0.86 0.84),
-//     512 0.81 0.90 (0.88 0.90), 640 0.81 (0.81), 768 0.85 0.83 (0.86 0.87),
-//     896 0.87 (0.82), 1024 0.99 0.97 (1.01 0.99); two threads 0.73-0.91
-//     at H = 192-768;
-//   RMSNorm, one thread: f32 H = 64 0.85, 128 0.90, 192 0.94, 256 0.98, 512
-//     1.28; bf16 H = 64 0.81, 128 0.80, 192 0.76, 256 0.84, 384 0.84, 512 0.92,
-//     768 0.92, 1024 1.10.
-// LayerNorm's 16-bit rows of at most kCachedBatchMaxCols columns keep their
-// batches of four rows (ShortRowsWithTag, as in cache): single rows took
-// 1.09-1.23x their time (bf16 and f16, H = 64 and 128, one and two threads).
-// Before 2026-12-06 only those rows kept ordinary stores (the batches: one
-// thread bf16 0.51 -> 0.78 of the ceiling, f16 0.45 -> 0.70).
-// The backward writes dx with ordinary stores (its short rows are single
-// rows either way) for f32 rows of at most 512 bytes and 16-bit rows of at
-// most 1.5 KiB: `--bwd --ab stream_min_bytes`-style pairs as above, one
-// thread, LayerNorm f32 H = 64 0.78, 128 0.89 (256 1.05, 512 1.00, 768 1.09:
-// left streamed), bf16 H = 64 0.98, 128 0.92, 256 0.87, 512 0.89, 768 0.89
-// (1024 0.99); RMSNorm f32 128 0.93 (256 1.12), bf16 128 0.79, 256 0.81,
-// 768 0.82.
+// Short rows keep ordinary stores beyond the last-level cache on one thread,
+// unless the stream_min_bytes tuning is given (UnstreamedByDefault), and the
+// forward then writes them one row at a time (SingleRowsByDefault). On the
+// Zen 5 VM one thread cannot fill the memory bus, so the lines ordinary
+// stores read before writing cost little, and ordinary stores with single
+// rows beat the streamed batches and groups (scripts/microbench/store_kind.cc,
+// on 4 KiB and huge pages alike; oneDNN writes one row at a time with
+// ordinary stores). Two threads are bound by the bus, and there the extra
+// reads cost more than they gain. Issue 15, `lnbench_highway_bench dram --ab
+// stream_min_bytes=33554432,default` (and a throw-away build before), 256
+// MiB, time of this default / the streamed path, medians of 11 pairs, two to
+// three processes (the same code on both sides: 0.88-1.06):
+//   one thread, LayerNorm f32: H = 32 0.89, 48 0.82, 64 0.68-0.77, 96 0.51,
+//     128 0.75-0.89, 192 0.81-0.82, 256 0.85-0.95, 320 0.97 (384 0.94-0.95,
+//     512 1.09-1.26, 1024 1.26-1.35: left streamed);
+//   one thread, LayerNorm bf16 (f16): H = 160 0.82 (0.71), 192 0.77-0.80
+//     (0.90-0.91), 256 0.86-0.95 (0.96-0.97), 384 0.83-0.84 (0.84-0.86),
+//     512 0.81-0.90 (0.88-0.90), 640 0.81 (0.81), 768 0.83-0.85 (0.86-0.87),
+//     896 0.87 (0.82); 1024 0.91-0.99 (0.99-1.01);
+//   one thread, RMSNorm: f32 H = 64 0.83-0.85, 128 0.87-0.90, 256 0.96-0.98
+//     (512 1.28); bf16 H = 64-768 0.76-0.92 (1024 1.10);
+//   two threads, in a later state of the VM: LayerNorm f32 H = 128 1.02 and
+//     1.12, 256 1.12-1.13, bf16 512-768 1.01-1.07, RMSNorm f32 H = 64-256
+//     1.07-1.23, bf16 512-768 1.10-1.20 (LayerNorm f32 H = 64 0.93-0.94 and
+//     bf16 64-256 0.81-0.99 still gained; earlier the same day two threads
+//     had gained: LayerNorm f32 H = 64-256 0.65-0.87, bf16/f16 H = 192-768
+//     0.73-0.91).
+// LayerNorm's 16-bit rows of at most kCachedBatchMaxCols columns keep ordinary
+// stores on any number of threads, in their batches of four rows
+// (ShortRowsWithTag, as in cache): against streaming, one thread bf16 H = 64
+// / 96 / 128 0.73 / 0.68 / 0.72, f16 0.73 / 0.71 / 0.74, two threads H = 128
+// bf16 0.72, 1.03, 0.76, 0.73, f16 0.96, 0.73, 0.76; single rows took
+// 1.09-1.23x the batches' time. Until 2026-12-06 those were the only rows
+// kept unstreamed.
+// The backward's dx, one thread: ordinary stores for f32 rows of at most 512
+// bytes and 16-bit rows of at most 1.5 KiB (its short rows are single rows
+// either way): LayerNorm f32 H = 64 0.78, 128 0.89-0.91 (256 1.05, 512 1.00,
+// 768 1.09: left streamed), bf16 H = 64 0.98, 128 0.82-0.92, 256 0.87, 512
+// 0.89, 768 0.85-0.89 (1024 0.99); RMSNorm f32 128 0.93-0.94 (256 1.12),
+// bf16 128 0.78-0.79, 256 0.81, 768 0.82. Two threads: bf16 H = 512-768
+// 1.04-1.27, RMSNorm f32 H = 64-128 1.07-1.14.
 // The report's details say streaming_stores "no" for these cases, and
 // row_path "single rows" where the forward goes one row at a time.
 constexpr uint64_t kUnstreamedMaxRowBytes = 1024, kUnstreamedMaxRowBytes16 = 1792;
 constexpr uint64_t kBwdUnstreamedMaxRowBytes = 512, kBwdUnstreamedMaxRowBytes16 = 1536;
 
-// Whether a problem keeps ordinary stores at any size by default (above).
-bool UnstreamedByDefault(const Problem& problem) {
+// Whether a LayerNorm forward problem of 16-bit rows of at most
+// kCachedBatchMaxCols columns (kept unstreamed on any number of threads).
+bool ShortSixteenBitLayerNorm(const Problem& problem) {
+  return problem.norm == Norm::kLayerNorm && problem.dir == Direction::kForward &&
+         DTypeSize(problem.dtype) == 2 &&
+         problem.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
+}
+
+// Whether a problem run on `threads` threads (0: every hardware thread)
+// keeps ordinary stores at any size by default (above).
+bool UnstreamedByDefault(const Problem& problem, int threads) {
+  if (ShortSixteenBitLayerNorm(problem)) return true;
+  if ((threads == 0 ? HardwareThreads() : threads) != 1) return false;
   const uint64_t elem = DTypeSize(problem.dtype);
   const uint64_t row_bytes = static_cast<uint64_t>(problem.cols) * elem;
   if (problem.dir == Direction::kBackward)
@@ -114,11 +133,9 @@ bool UnstreamedByDefault(const Problem& problem) {
 // Whether a forward problem kept unstreamed by default goes one row at a time
 // once its output exceeds the last-level cache (above; HwyRowsArgs::row_groups
 // false). In cache, the batches and groups stay.
-bool SingleRowsByDefault(const Problem& problem) {
-  const bool short_16bit = DTypeSize(problem.dtype) == 2 &&
-                           problem.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
-  return problem.dir == Direction::kForward && UnstreamedByDefault(problem) &&
-         !(problem.norm == Norm::kLayerNorm && short_16bit) &&
+bool SingleRowsByDefault(const Problem& problem, int threads) {
+  return problem.dir == Direction::kForward && UnstreamedByDefault(problem, threads) &&
+         !ShortSixteenBitLayerNorm(problem) &&
          static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype) >
              LastLevelCacheBytes();
 }
@@ -460,9 +477,9 @@ class HighwayBackend : public CpuBackend {
         throw UsageError("highway: --tune stream_min_bytes must be a number of bytes >= 0, not '" +
                          it->second + "'");
       stream_min_bytes = *v;
-    } else if (UnstreamedByDefault(problem)) {
+    } else if (UnstreamedByDefault(problem, options.threads)) {
       stream_min_bytes = std::numeric_limits<uint64_t>::max();
-      single_rows = SingleRowsByDefault(problem);
+      single_rows = SingleRowsByDefault(problem, options.threads);
     }
     bool interleaved_16bit = InterleavedGroupsByDefault();
     const auto groups = options.tuning.find(kGroups16);

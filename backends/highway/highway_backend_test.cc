@@ -963,22 +963,23 @@ TEST(HighwayBackendTest, ThreadCountDoesNotChangeResults) {
   }
 }
 
-// Beyond the last-level cache, short rows keep ordinary stores unless the
-// tuning asks for streaming (UnstreamedByDefault in highway_backend.cc):
-// forward f32 rows of at most 1 KiB and 16-bit rows of at most 1792 bytes,
-// backward f32 rows of at most 512 bytes and 16-bit rows of at most 1.5 KiB.
-// The forward then goes one row at a time, except LayerNorm's 16-bit rows of
-// at most 128 columns (batches); in cache nothing changes. Prepared only,
-// never run (see below).
-TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCache) {
+// Beyond the last-level cache, short rows keep ordinary stores on one thread
+// unless the tuning asks for streaming (UnstreamedByDefault in
+// highway_backend.cc): forward f32 rows of at most 1 KiB and 16-bit rows of
+// at most 1792 bytes, backward f32 rows of at most 512 bytes and 16-bit rows
+// of at most 1.5 KiB; the forward then goes one row at a time. On two threads
+// they stream, except LayerNorm's forward 16-bit rows of at most 128 columns,
+// which keep ordinary stores and their batches on any number of threads. In
+// cache nothing changes. Prepared only, never run (see below).
+TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCacheOnOneThread) {
   const uint64_t llc = LastLevelCacheBytes();
   struct Want {
     Norm norm;
     Direction dir;
     DType dtype;
     int64_t cols;
-    bool stream;
-    bool single;  // row_path "single rows"
+    bool stream;  // on one thread
+    bool single;  // row_path "single rows" on one thread
   };
   constexpr Norm kLn = Norm::kLayerNorm, kRms = Norm::kRmsNorm;
   constexpr Direction kFwd = Direction::kForward, kBwd = Direction::kBackward;
@@ -993,9 +994,8 @@ TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCache) {
   };
   for (const Want& w : wants) {
     const auto row_bytes = static_cast<uint64_t>(w.cols * DTypeSize(w.dtype));
-    const std::string what = std::string(NormName(w.norm)) + " " +
-                             std::string(DirectionName(w.dir)) + " " +
-                             std::string(DTypeName(w.dtype)) + " " + std::to_string(w.cols);
+    const bool any_threads = w.norm == kLn && w.dir == kFwd && w.dtype != DType::kF32 &&
+                             w.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
     for (const bool beyond : {false, true}) {
       const auto rows = static_cast<int64_t>(beyond ? llc / row_bytes + 1 : 64);
       Problem p = MakeProblem(rows, w.cols, w.dtype, Distribution::kNormal, true, true);
@@ -1014,18 +1014,27 @@ TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCache) {
         in.set(TensorId::kMean, stats.data());
         in.set(TensorId::kRstd, stats.data());
       }
-      const auto details = Highway().Prepare(p, in, CaseOptions{})->Details();
-      EXPECT_EQ(details.at("streaming_stores"), beyond && w.stream ? "yes" : "no")
-          << what << (beyond ? " beyond" : " in") << " the cache";
-      EXPECT_EQ(details.count("row_path") ? details.at("row_path") : "",
-                beyond && w.single ? "single rows" : "")
-          << what << (beyond ? " beyond" : " in") << " the cache";
-      if (!beyond) continue;
-      CaseOptions streamed;
-      streamed.tuning["stream_min_bytes"] = "0";
-      const auto asked = Highway().Prepare(p, in, streamed)->Details();
-      EXPECT_EQ(asked.at("streaming_stores"), "yes") << what;
-      EXPECT_EQ(asked.count("row_path"), 0u) << what;
+      for (const int threads : {1, 2}) {
+        const std::string what = std::string(NormName(w.norm)) + " " +
+                                 std::string(DirectionName(w.dir)) + " " +
+                                 std::string(DTypeName(w.dtype)) + " " + std::to_string(w.cols) +
+                                 (beyond ? " beyond" : " in") + " the cache, " +
+                                 std::to_string(threads) + " thread(s)";
+        CaseOptions options;
+        options.threads = threads;
+        const auto details = Highway().Prepare(p, in, options)->Details();
+        const bool stream = beyond && (threads == 1 ? w.stream : !any_threads);
+        const bool single = beyond && threads == 1 && w.single;
+        EXPECT_EQ(details.at("streaming_stores"), stream ? "yes" : "no") << what;
+        EXPECT_EQ(details.count("row_path") ? details.at("row_path") : "",
+                  single ? "single rows" : "")
+            << what;
+        if (!beyond) continue;
+        options.tuning["stream_min_bytes"] = "0";
+        const auto asked = Highway().Prepare(p, in, options)->Details();
+        EXPECT_EQ(asked.at("streaming_stores"), "yes") << what;
+        EXPECT_EQ(asked.count("row_path"), 0u) << what;
+      }
     }
   }
 }
