@@ -110,7 +110,7 @@ bool InterleavedGroupsByDefault() {
 constexpr uint64_t kUnstreamedMaxRowBytes = 1024, kUnstreamedMaxRowBytes16 = 1792;
 constexpr uint64_t kBwdUnstreamedMaxRowBytes = 512, kBwdUnstreamedMaxRowBytes16 = 1536;
 
-// Whether a LayerNorm forward problem of 16-bit rows of at most
+// Whether `problem` is a LayerNorm forward of 16-bit rows of at most
 // kCachedBatchMaxCols columns (kept unstreamed on any number of threads).
 bool ShortSixteenBitLayerNorm(const Problem& problem) {
   return problem.norm == Norm::kLayerNorm && problem.dir == Direction::kForward &&

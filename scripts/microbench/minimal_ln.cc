@@ -35,22 +35,18 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <vector>
 
+#include "shuffled_rounds.h"
 #ifdef WITH_KERNEL
 #include "backends/highway/layernorm_highway.h"
 #include "hwy/targets.h"
 #endif
 
-static double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 static volatile int g_cols = 128;  // volatile: a row length known at run time only
 alignas(64) static float g_gamma[1024], g_beta[1024];
 
@@ -172,19 +168,12 @@ int main(int argc, char** argv) {
   }
   v.push_back({"kernel", Kernel});
 #endif
-  std::vector<std::vector<double>> t(v.size());
-  std::vector<size_t> order(v.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::mt19937 rng(42);
-  for (int r = 0; r < rounds; ++r) {
-    std::shuffle(order.begin(), order.end(), rng);
-    for (size_t k : order) {
-      const double s = Now();
-      for (int q = 0; q < reps; ++q) v[k].run(y, x, n);
-      t[k].push_back((Now() - s) / reps);
-    }
+  std::vector<std::vector<double>> t = ShuffledRounds(v.size(), rounds, [&](size_t k) {
+    for (int q = 0; q < reps; ++q) v[k].run(y, x, n);
+  });
+  for (auto& a : t) {
+    for (double& s : a) s /= reps;
   }
-  for (auto& a : t) std::sort(a.begin(), a.end());
   const double copy = t[0][rounds / 2];
   for (size_t k = 0; k < v.size(); ++k) {
     printf("%-12s %10.4f ms  vs copy %.2f\n", v[k].name, t[k][rounds / 2] * 1e3,

@@ -39,28 +39,23 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include <immintrin.h>
 
 #include "backends/highway/layernorm_highway.h"
+#include "shuffled_rounds.h"
 #include "hwy/targets.h"
 #ifdef WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 void StreamCopy(float* y, const float* x, size_t n) {
   for (size_t i = 0; i < n; i += 32) {
@@ -171,19 +166,8 @@ int main(int argc, char** argv) {
                  st.wait();
                }});
 #endif
-  std::vector<std::vector<double>> t(v.size());
-  std::vector<size_t> order(v.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::mt19937 rng(42);
-  for (int r = 0; r < rounds; ++r) {
-    std::shuffle(order.begin(), order.end(), rng);
-    for (size_t k : order) {
-      const double s = Now();
-      v[k].run();
-      t[k].push_back(Now() - s);
-    }
-  }
-  for (auto& a : t) std::sort(a.begin(), a.end());
+  const std::vector<std::vector<double>> t =
+      ShuffledRounds(v.size(), rounds, [&](size_t k) { v[k].run(); });
   const double copy = t[0][static_cast<size_t>(rounds / 2)];
   std::printf("# %s pages (AnonHugePages %s), H = %lld f32, one thread, 256 MiB of x, %d rounds\n",
               pages.c_str(), AnonHugePages().c_str(), static_cast<long long>(cols), rounds);
