@@ -20,6 +20,7 @@
 #include "backends/highway/rmsnorm_highway.h"
 #include "core/cpu_memory.h"
 #include "core/errors.h"
+#include "core/op.h"
 #include "core/thread_pool.h"
 
 namespace lnbench {
@@ -136,8 +137,7 @@ bool UnstreamedByDefault(const Problem& problem, int threads) {
 bool SingleRowsByDefault(const Problem& problem, int threads) {
   return problem.dir == Direction::kForward && UnstreamedByDefault(problem, threads) &&
          !ShortSixteenBitLayerNorm(problem) &&
-         static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype) >
-             LastLevelCacheBytes();
+         TensorBytes(problem, Extent::kRowsCols) > LastLevelCacheBytes();
 }
 
 // Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.
@@ -207,8 +207,7 @@ class HighwayCpuCase : public CpuCase {
                  const HighwayTarget& target, uint64_t stream_min_bytes)
       : CpuCase(problem, inputs, threads, target.name),
         target_bits_(target.bits),
-        stream_(static_cast<uint64_t>(problem.elements()) * DTypeSize(problem.dtype) >
-                stream_min_bytes) {}
+        stream_(TensorBytes(problem, Extent::kRowsCols) > stream_min_bytes) {}
 
   std::map<std::string, std::string> Details() const override {
     auto details = CpuCase::Details();
