@@ -146,6 +146,47 @@ TEST_F(CliTest, RunWritesSchemaValidReport) {
   EXPECT_EQ(files, 0);
 }
 
+// --ceiling-per-case measures the copy ceiling again before every timed case
+// and divides each case by its own; by default cases of one device, thread
+// count and size bucket share one measurement. 64x768 and 60x768 f32 fall in
+// the same bucket (512 KiB of read + written bytes, memcpy only: in cache).
+TEST_F(CliTest, CeilingPerCaseMeasuresTheCeilingBeforeEveryTimedCase) {
+  const std::string args = "run -b scalar --shape 64x768,60x768 --threads 1 --time-budget 0.02 --json ";
+  const fs::path shared = dir_ / "shared.json";
+  Result r = Run(args + shared.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto report = LoadReport(shared);
+  ExpectSchemaValid(report);
+  EXPECT_EQ(report["config"]["ceiling"], "shared");
+  ASSERT_EQ(report["ceilings"].size(), 1u) << report["ceilings"].dump();
+  ASSERT_EQ(report["cases"].size(), 2u);
+  for (const auto& c : report["cases"])
+    EXPECT_EQ(c["throughput"]["ceiling_gbps"], report["ceilings"][0]["bandwidth_gbps"]);
+  EXPECT_EQ(r.out.find("one per case"), std::string::npos) << r.out;
+
+  const fs::path per_case = dir_ / "per_case.json";
+  r = Run(args + per_case.string() + " --ceiling-per-case");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  report = LoadReport(per_case);
+  ExpectSchemaValid(report);
+  EXPECT_EQ(report["config"]["ceiling"], "per_case");
+  ASSERT_EQ(report["cases"].size(), 2u);
+  ASSERT_EQ(report["ceilings"].size(), 2u) << report["ceilings"].dump();
+  // In the order the cases ran, each against the measurement made just before it.
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& c = report["cases"][i];
+    const auto& ceiling = report["ceilings"][i];
+    EXPECT_EQ(ceiling["method"], "memcpy");
+    EXPECT_EQ(c["throughput"]["ceiling_gbps"], ceiling["bandwidth_gbps"]);
+    EXPECT_NEAR(c["throughput"]["fraction_of_ceiling"].get<double>(),
+                c["throughput"]["bandwidth_gbps"].get<double>() / ceiling["bandwidth_gbps"].get<double>(),
+                1e-9);
+  }
+  // The table gives the two measurements one line, with their range.
+  EXPECT_NE(r.out.find("cpu 1 thr memcpy: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(2 measurements, one per case;"), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, ReproLineRerunsTheSameCase) {
   const fs::path json = dir_ / "r.json";
   ASSERT_EQ(Run("run -b scalar --shape 5x1023 --dtype f16 --dist offset1e4 --seed 7 --stats --time-budget 0.02 --json " +

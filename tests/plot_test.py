@@ -181,11 +181,27 @@ class PlotTest(unittest.TestCase):
         d["id"] += "/%s/%d" % (dtype, rows)
         rows_cases.append(d)
     rows_report = dict(report, cases=rows_cases)
-    for name, data in (("single", single), ("no_ceiling", no_ceiling), ("rows", rows_report)):
+    # `lnbench run --ceiling-per-case`: a ceiling measured before every timed
+    # case, each a little different.
+    per_case = LoadJson(Fixture("real_run_cpu.json"))
+    per_case["config"]["ceiling"] = "per_case"
+    per_case["ceilings"] = []
+    for i, c in enumerate(per_case["cases"]):
+      t = c["throughput"]
+      if not t:
+        continue
+      ceiling = next(dict(m) for m in LoadJson(Fixture("real_run_cpu.json"))["ceilings"]
+                     if m["bandwidth_gbps"] == t["ceiling_gbps"])
+      ceiling["bandwidth_gbps"] = t["ceiling_gbps"] * (0.8 + 0.005 * i)
+      per_case["ceilings"].append(ceiling)
+      t["ceiling_gbps"] = ceiling["bandwidth_gbps"]
+      t["fraction_of_ceiling"] = t["bandwidth_gbps"] / ceiling["bandwidth_gbps"]
+    for name, data in (("single", single), ("no_ceiling", no_ceiling), ("rows", rows_report),
+                       ("per_case", per_case)):
       with open(os.path.join(cls.tmp, name + ".json"), "w") as f:
         json.dump(data, f)
       runs[name] = [os.path.join(cls.tmp, name + ".json"), "--format",
-                    "svg" if name == "rows" else "png"]
+                    "svg" if name in ("rows", "per_case") else "png"]
     cls.out = {name: os.path.join(cls.tmp, name) for name in runs}
     cls.runs = runs
     # Independent runs, started together: the test stays well under 30 s.
@@ -468,6 +484,27 @@ class PlotTest(unittest.TestCase):
     chart = next(c for c in self.Result("merged")[2]["charts"] if c["name"] == "bandwidth_f32")
     keys = [(c["machine"], c["device"], "%.3g" % c["gbps"]) for c in chart["ceilings"]]
     self.assertEqual(len(keys), len(set(keys)))
+
+  def test_ceilings_measured_per_case_are_one_band(self):
+    _, _, manifest = self.Result("per_case")
+    report = LoadJson(os.path.join(self.tmp, "per_case.json"))
+    for dtype in ("f32", "bf16"):
+      chart = next(c for c in manifest["charts"] if c["name"] == "bandwidth_" + dtype)
+      quoted = sorted({c["throughput"]["ceiling_gbps"] for c in report["cases"]
+                       if Timed(c) and c["problem"]["dtype"] == dtype})
+      self.assertGreaterEqual(len(quoted), 3)
+      # One device and thread count (cpu, 2 threads, memcpy): one band over its values.
+      self.assertEqual(len(chart["ceilings"]), 1, chart["ceilings"])
+      band = chart["ceilings"][0]
+      self.assertEqual(band["measurements"], len(quoted))
+      self.assertAlmostEqual(band["gbps_min"], quoted[0])
+      self.assertAlmostEqual(band["gbps_max"], quoted[-1])
+      self.assertEqual((band["device"], band["method"], band["threads"]), ("cpu", "memcpy", 2))
+      texts = self.LegendTexts(os.path.join(self.out["per_case"], "bandwidth_%s.svg" % dtype))
+      ceilings = [t for t in texts if t.startswith("ceiling")]
+      self.assertEqual(len(ceilings), 1, texts)
+      self.assertIn("per case", ceilings[0])
+      self.assertLessEqual(len(ceilings[0]), 48, ceilings[0])
 
   def Inputs(self, run):
     return [a for a in self.runs[run] if a.endswith(".json")]

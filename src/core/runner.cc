@@ -194,12 +194,12 @@ class CeilingCache {
       : config_(config), out_(out) {}
 
   // Returns the ceiling for the backend's device, threads and size bucket,
-  // measuring it the first time.
+  // measuring it the first time (every time with config.ceiling_per_case).
   const CeilingResult& Get(Backend* backend, int threads, uint64_t bytes) {
     const uint64_t bucket = CeilingBucket(bytes);
     const std::string key = fmt::format("{}/{}/{}", backend->DeviceId(), threads, bucket);
     auto it = index_.find(key);
-    if (it != index_.end()) return (*out_)[it->second];
+    if (it != index_.end() && !config_.ceiling_per_case) return (*out_)[it->second];
     auto ms = backend->MeasureCeiling(bucket, threads, config_.ceiling_min_samples,
                                       config_.ceiling_budget_s);
     size_t first = out_->size();

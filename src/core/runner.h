@@ -47,6 +47,12 @@ struct RunConfig {
   TimingConfig timing;
   int ceiling_min_samples = 10;
   double ceiling_budget_s = 0.3;
+  // --ceiling-per-case: measure the copy ceiling again right before every
+  // timed case, instead of once per device, thread count and size bucket
+  // for the whole run. On a machine whose bandwidth drifts over minutes (a
+  // shared VM), each fraction is then taken against the bandwidth of its own
+  // moment; it costs one ceiling measurement per timed case.
+  bool ceiling_per_case = false;
   // User data instead of generated inputs (--input/--gamma/--beta, and
   // --dy for the backward pass).
   std::string input_path, gamma_path, beta_path, dy_path;

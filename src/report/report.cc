@@ -169,6 +169,9 @@ Json ConfigJson(const RunConfig& c) {
                  {"max_noise", c.timing.max_noise},
                  {"time_budget_s", c.timing.time_budget_s},
                  {"min_sample_s", c.timing.min_sample_s}};
+  // How often the copy ceiling was measured: once per device, thread count
+  // and size bucket ("shared"), or before every timed case ("per_case").
+  if (c.measure) j["ceiling"] = c.ceiling_per_case ? "per_case" : "shared";
   if (!c.input_path.empty()) {
     j["input"] = c.input_path;
     j["gamma"] = c.gamma_path;

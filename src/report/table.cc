@@ -328,14 +328,46 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
   }
   if (!result.ceilings.empty()) {
     out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";
-    for (const CeilingResult& c : result.ceilings)
-      out += fmt::format("  {} {} {}: {:.2f} GB/s over {} (median of {}, noise {:.1f}%)\n",
-                         c.device, c.device == "cpu" ? fmt::format("{} thr", c.threads) : "",
-                         c.measurement.method, c.stats.bandwidth_gbps,
-                         c.measurement.bytes_per_copy >= (1u << 20)
-                             ? fmt::format("{} MiB", c.measurement.bytes_per_copy >> 20)
-                             : fmt::format("{} KiB", c.measurement.bytes_per_copy >> 10),
-                         c.measurement.seconds.size(), c.stats.seconds.noise * 100);
+    // One line per kind of copy (device, threads, method, size); a kind
+    // measured again for every case (--ceiling-per-case) gets one line with
+    // the range of its measurements.
+    std::vector<std::vector<const CeilingResult*>> kinds;
+    for (const CeilingResult& c : result.ceilings) {
+      auto same = [&c](const std::vector<const CeilingResult*>& k) {
+        return k[0]->device == c.device && k[0]->threads == c.threads &&
+               k[0]->measurement.method == c.measurement.method &&
+               k[0]->measurement.bytes_per_copy == c.measurement.bytes_per_copy;
+      };
+      auto it = std::find_if(kinds.begin(), kinds.end(), same);
+      if (it == kinds.end()) {
+        kinds.push_back({&c});
+      } else {
+        it->push_back(&c);
+      }
+    }
+    for (const auto& k : kinds) {
+      const CeilingResult& c = *k[0];
+      const std::string what = fmt::format(
+          "  {} {} {}", c.device, c.device == "cpu" ? fmt::format("{} thr", c.threads) : "",
+          c.measurement.method);
+      const std::string size = c.measurement.bytes_per_copy >= (1u << 20)
+                                   ? fmt::format("{} MiB", c.measurement.bytes_per_copy >> 20)
+                                   : fmt::format("{} KiB", c.measurement.bytes_per_copy >> 10);
+      if (k.size() == 1) {
+        out += fmt::format("{}: {:.2f} GB/s over {} (median of {}, noise {:.1f}%)\n", what,
+                           c.stats.bandwidth_gbps, size, c.measurement.seconds.size(),
+                           c.stats.seconds.noise * 100);
+        continue;
+      }
+      double lo = c.stats.bandwidth_gbps, hi = lo, noise = 0;
+      for (const CeilingResult* m : k) {
+        lo = std::min(lo, m->stats.bandwidth_gbps);
+        hi = std::max(hi, m->stats.bandwidth_gbps);
+        noise = std::max(noise, m->stats.seconds.noise);
+      }
+      out += fmt::format("{}: {:.2f}-{:.2f} GB/s over {} ({} measurements, one per case; noise up to {:.1f}%)\n",
+                         what, lo, hi, size, k.size(), noise * 100);
+    }
   }
   // User data (--input): what the table cannot show, once per dtype.
   std::vector<DType> told;
