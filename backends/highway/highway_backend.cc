@@ -222,6 +222,8 @@ class HighwayCpuCase : public CpuCase {
  protected:
   // Whether the main output is written with streaming stores.
   bool stream() const { return stream_; }
+  // The Highway target (one HWY_* bit) the case runs.
+  int64_t target_bits() const { return target_bits_; }
 
  private:
   int64_t target_bits_;
@@ -348,6 +350,8 @@ class HighwayBwdCase : public HighwayCpuCase {
           !BwdGroupsRows(problem().norm, args_.cols, args_.stream)         ? "none"
           : BwdFusedGroups(args_.groups, args_.cols, args_.dx, args_.stream) ? "fused"
                                                                            : "shared_sums";
+      // Where the rows' dgamma/dbeta partials live between rows.
+      details["dgamma_partials"] = BwdRegisterRows(target_bits(), args_.cols) ? "registers" : "memory";
     }
     return details;
   }

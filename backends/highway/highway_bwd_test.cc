@@ -385,6 +385,69 @@ TEST_P(HighwayBwdTargetTest, GroupedRowsMatchSingleRowCalls) {
   }
 }
 
+// Short affine rows with the dgamma/dbeta partials in registers
+// (BwdRegisterRows: AVX-512, 1 to 8 whole vectors) give the bits of the
+// partials in memory: dx and both partials, for rows of every eligible width
+// and some that are not, calls of 1 to 70 rows (more than a row block),
+// NaN/Inf and constant rows, streamed or not. On targets without the path
+// both sides run the same code.
+TEST_P(HighwayBwdTargetTest, RegisterPartialsMatchMemoryPartials) {
+  const bool avx512 = BwdRegisterRows(GetParam(), 128);
+  for (Norm norm : kNorms) {
+    const bool ln = norm == Norm::kLayerNorm;
+    for (DType dtype : kDTypes) {
+      for (int64_t cols : {16, 32, 48, 80, 96, 112, 128, 144, 8, 40}) {
+        EXPECT_EQ(BwdRegisterRows(GetParam(), cols), avx512 && cols % 16 == 0 && cols <= 128)
+            << cols;
+        for (Distribution dist : {Distribution::kNormal, Distribution::kOffset1e4,
+                                  Distribution::kSpecial, Distribution::kConstant}) {
+          BwdCase run(MakeBwdProblem(norm, 70, cols, dtype, dist, true), /*reference=*/false);
+          // Dynamic dispatch: the fixture's target.
+          const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, 0);
+          ASSERT_NE(fn, nullptr);
+          HwyBwdArgs args;
+          args.x = run.inputs.get(TensorId::kX);
+          args.dy = run.inputs.get(TensorId::kDy);
+          args.gamma = run.inputs.get<float>(TensorId::kGamma);
+          args.mean = ln ? run.inputs.get<float>(TensorId::kMean) : nullptr;
+          args.rstd = run.inputs.get<float>(TensorId::kRstd);
+          args.rows = 70;
+          args.cols = cols;
+          const size_t bytes = static_cast<size_t>(70 * cols) * DTypeSize(dtype);
+          for (bool stream : {false, true}) {
+            args.stream = stream;
+            for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{70}}) {
+              // Both dx on cache lines: with another alignment the streamed
+              // rows split into other stores, and on the targets without AVX
+              // the sign of a NaN may then differ (see DivideByCount).
+              HostBuffer dx_reg(bytes), dx_mem(bytes);
+              std::memset(dx_reg.data(), 1, bytes);
+              std::memset(dx_mem.data(), 2, bytes);
+              std::vector<float> g_reg(cols, 3), b_reg(cols, 3), g_mem(cols, 4), b_mem(cols, 4);
+              args.register_partials = true;
+              args.dx = dx_reg.data();
+              fn(args, 70 - n, 70, g_reg.data(), b_reg.data());
+              args.register_partials = false;
+              args.dx = dx_mem.data();
+              fn(args, 70 - n, 70, g_mem.data(), b_mem.data());
+              const std::string what = run.problem.ShortName() + " rows " + std::to_string(n) +
+                                       (stream ? " streamed" : "");
+              const size_t first = static_cast<size_t>((70 - n) * cols) * DTypeSize(dtype);
+              EXPECT_EQ(0, std::memcmp(static_cast<char*>(dx_reg.data()) + first,
+                                       static_cast<char*>(dx_mem.data()) + first, bytes - first))
+                  << what;
+              EXPECT_EQ(0, std::memcmp(g_reg.data(), g_mem.data(), cols * sizeof(float))) << what;
+              if (ln) {
+                EXPECT_EQ(0, std::memcmp(b_reg.data(), b_mem.data(), cols * sizeof(float))) << what;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // dbeta over 2^18 rows of dy = 0.1 (not a binary fraction): the blocked
 // tree keeps it within a few ulps, where one f32 accumulator per column
 // would drift by percents (each addition near 26000 rounds at 2^-9).

@@ -31,6 +31,10 @@
 //          groups of four (FusedGroups): each row's sums alone, then the
 //          four rows' dx and dgamma/dbeta terms in one pass over the
 //          columns, the partials loaded and stored once for the four.
+//   short  affine rows of 1 to 8 whole vectors on AVX-512 (f32 H <= 128;
+//          BwdRegisterRows) keep the dgamma/dbeta partials in registers for
+//          the whole call (RegisterRows) instead of loading and storing them
+//          for every row.
 // Rows shorter than a vector go one lane at a time; loop tails use the full
 // vector ending at the row's end, masked for sums and partials, rewritten
 // with identical values for dx. The order of every sum is fixed per row, so
@@ -693,6 +697,107 @@ HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int6
   }
 }
 
+// ------------------------------ Short rows with the partials in registers
+
+#undef LNBENCH_HWY_BWD_REGISTER_PARTIALS
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+#define LNBENCH_HWY_BWD_REGISTER_PARTIALS 1
+#else
+#define LNBENCH_HWY_BWD_REGISTER_PARTIALS 0
+#endif
+
+#if LNBENCH_HWY_BWD_REGISTER_PARTIALS
+// The most vectors a row may hold for RegisterRows (BwdRegisterRows in
+// norm_bwd_highway.h): its dgamma and dbeta partials then take 16 of the 32
+// vector registers of AVX-512 (AVX2's 16 would hold rows of 32 f32 at most).
+constexpr size_t kRegisterRowVectors = 8;
+
+// RowsWithTag for affine rows of exactly kNv whole vectors (kNv <= 8: f32
+// H = 16, 32, ..., 128 on AVX-512), with the dgamma/dbeta partials held in
+// registers over all rows of the call and stored once at its end, instead
+// of loaded, added to and stored again for every row (two loads and two
+// stores more per vector of a row, beside the row's own two loads). Each
+// row's sums, its dx and the partials' additions are RowsWithTag's, in the
+// same order: the same bits (tested: RegisterPartialsMatchMemoryPartials).
+// Issue 13 (H = 128 was the backward's furthest cell from 80% of the copy):
+// on the Zen 5 VM, `lnbench_highway_bench dram --bwd [--rms] --cols 128
+// --ab` against the partials in memory, two processes, time ratios
+// 0.82-0.96 for LayerNorm and RMSNorm, f32 and bf16, one and two threads
+// (one cell of 16 at 1.06); in the L2 (`hot --bwd`, H = 64, 96, 128)
+// 0.77-0.89.
+template <size_t kNv, typename T, bool kRms, bool kStream, class D>
+HWY_NOINLINE void RegisterRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+                               float* HWY_RESTRICT acc_g, float* HWY_RESTRICT acc_b) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const BwdRows<T, kRms> view(args);
+  const size_t cols = view.cols;
+  const float* HWY_RESTRICT gamma = args.gamma;
+  V pg[kNv], pb[kNv];
+  HWY_UNROLL(8)
+  for (size_t k = 0; k < kNv; ++k) pg[k] = pb[k] = hn::Zero(d);
+  // SumsBlock over the whole row, its terms added to pg/pb (first: stored).
+  const auto sums = [&](const Row<T>& row, bool first, double& sum_gd,
+                        double& sum_gdx) HWY_ATTR {
+    const V vmean = hn::Set(d, row.mean);
+    const V vrstd = hn::Set(d, row.rstd);
+    V s0 = hn::Zero(d), s1 = hn::Zero(d), t0 = hn::Zero(d), t1 = hn::Zero(d);
+    HWY_UNROLL(8)
+    for (size_t k = 0; k < kNv; ++k) {
+      const V xv = LoadF32(d, row.x + k * N);
+      const V dyv = LoadF32(d, row.dy + k * N);
+      const V xhat = kRms ? hn::Mul(xv, vrstd) : hn::Mul(hn::Sub(xv, vmean), vrstd);
+      const V gd = hn::Mul(hn::LoadU(d, gamma + k * N), dyv);
+      if (k % 2 == 0) {
+        if constexpr (!kRms) s0 = hn::Add(s0, gd);
+        t0 = hn::MulAdd(gd, xhat, t0);
+      } else {
+        if constexpr (!kRms) s1 = hn::Add(s1, gd);
+        t1 = hn::MulAdd(gd, xhat, t1);
+      }
+      AddRowTerms<kRms>(first, xhat, dyv, pg[k], pb[k]);
+    }
+    if constexpr (!kRms) sum_gd += hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+    sum_gdx += hn::GetLane(hn::SumOfLanes(d, hn::Add(t0, t1)));
+  };
+  double sum_gd = 0, sum_gdx = 0;
+  sums(view.At(begin), true, sum_gd, sum_gdx);
+  for (int64_t r = begin; r < end; ++r) {
+    const Row<T> row = view.At(r);
+    const bool has_next = r + 1 < end;
+    const Row<T> next = has_next ? view.At(r + 1) : Row<T>{nullptr, nullptr, 0.0f, 0.0f};
+    float c0, c1;
+    view.Coefficients(row.rstd, sum_gd, sum_gdx, c0, c1);
+    DxRange<kRms, true, kStream>(d, row, gamma, view.Dx(r), 0, cols, cols, c0, c1, next.x,
+                                 next.dy);
+    sum_gd = 0;
+    sum_gdx = 0;
+    if (has_next) sums(next, false, sum_gd, sum_gdx);
+  }
+  HWY_UNROLL(8)
+  for (size_t k = 0; k < kNv; ++k) {
+    hn::StoreU(pg[k], d, acc_g + k * N);
+    if constexpr (!kRms) hn::StoreU(pb[k], d, acc_b + k * N);
+  }
+}
+
+// RegisterRows with kNv = cols / Lanes(d), for 1 <= that <= kMax; returns
+// false (and computes nothing) for other rows.
+template <size_t kMax, typename T, bool kRms, bool kStream, class D>
+HWY_INLINE bool RegisterRowsN(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
+                              float* acc_g, float* acc_b) {
+  if constexpr (kMax == 0) {
+    return false;
+  } else {
+    if (static_cast<size_t>(args.cols) == kMax * hn::Lanes(d)) {
+      RegisterRows<kMax, T, kRms, kStream>(d, args, begin, end, acc_g, acc_b);
+      return true;
+    }
+    return RegisterRowsN<kMax - 1, T, kRms, kStream>(d, args, begin, end, acc_g, acc_b);
+  }
+}
+#endif  // LNBENCH_HWY_BWD_REGISTER_PARTIALS
+
 // Rows with gamma: from 24 KiB of gamma and partials on (16 KiB streamed;
 // BwdGroupsRows) in groups: fused groups where BwdFusedGroups says so, else
 // 16-bit rows in chunked groups and f32 rows in pairs; shorter rows one at a
@@ -701,6 +806,13 @@ template <typename T, bool kRms, bool kStream, class D>
 HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t end,
                            float* dgamma_part, float* dbeta_part) {
   if (!BwdGroupsRows(kRms ? Norm::kRmsNorm : Norm::kLayerNorm, args.cols, kStream)) {
+#if LNBENCH_HWY_BWD_REGISTER_PARTIALS
+    if (args.register_partials &&
+        RegisterRowsN<kRegisterRowVectors, T, kRms, kStream>(d, args, begin, end, dgamma_part,
+                                                             dbeta_part)) {
+      return;
+    }
+#endif
     RowsWithTag<T, kRms, true, kStream>(d, args, begin, end, dgamma_part, dbeta_part);
   } else if (BwdFusedGroups(args.groups, args.cols, args.dx, kStream) &&
              static_cast<size_t>(args.cols) % (2 * hn::Lanes(d)) == 0) {

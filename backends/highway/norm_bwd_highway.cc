@@ -44,6 +44,14 @@ namespace lnbench {
 
 HWY_EXPORT(NormBwdKernel);
 
+bool BwdRegisterRows(int64_t target_bits, int64_t cols) {
+  // LNBENCH_HWY_BWD_REGISTER_PARTIALS in norm_bwd_highway-inl.h: HWY_AVX3
+  // and better x86 targets, 16 f32 lanes, kRegisterRowVectors = 8.
+  constexpr int64_t kAvx512 = HWY_AVX3 | HWY_AVX3_DL;
+  return HWY_ARCH_X86 && (target_bits & kAvx512) != 0 && cols % 16 == 0 && cols >= 16 &&
+         cols <= 8 * 16;
+}
+
 HwyBwdRowsFn HighwayNormBwdRowsFunction(Norm norm, DType dtype, int64_t target_bits) {
   if (target_bits == 0) return HWY_DYNAMIC_DISPATCH(NormBwdKernel)(norm, dtype);
   if ((target_bits & (target_bits - 1)) != 0 || (target_bits & HWY_TARGETS) == 0) return nullptr;

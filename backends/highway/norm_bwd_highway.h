@@ -52,6 +52,9 @@ struct HwyBwdArgs {
   // the last-level cache (see HwyRowsArgs::stream).
   bool stream = false;
   BwdGroups groups = BwdGroups::kAuto;
+  // Short affine rows (BwdRegisterRows) keep the dgamma/dbeta partials in
+  // registers; false: in memory, as longer rows (tests compare the two).
+  bool register_partials = true;
 };
 
 // Computes dx of rows [begin, end). With gamma (affine), also writes the
@@ -124,6 +127,13 @@ inline bool BwdFusedGroups(BwdGroups groups, int64_t cols, const void* dx, bool 
   const bool asked = groups == BwdGroups::kFused || (groups == BwdGroups::kAuto && stream);
   return asked && cols % 32 == 0 && reinterpret_cast<uintptr_t>(dx) % 64 == 0;
 }
+
+// Whether affine backward rows of `cols` columns keep their dgamma/dbeta
+// partials in registers on Highway target `target_bits` (one HWY_* bit):
+// AVX-512 targets, rows of 1 to 8 whole f32 vectors (H = 16, 32, ..., 128),
+// when HwyBwdArgs::register_partials and the rows do not go in groups
+// (BwdGroupsRows; rows that short never do).
+bool BwdRegisterRows(int64_t target_bits, int64_t cols);
 
 // Returns the rows summed into one dgamma/dbeta partial (a leaf of the merge
 // tree). It depends on the row count alone, never on the threads: 64 rows
