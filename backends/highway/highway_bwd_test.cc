@@ -103,6 +103,20 @@ struct BwdCase {
     return CheckOutputs(problem, inputs, outputs, ref, SharedThreadPool(0));
   }
 
+  // Returns the row kernels' view of the inputs (dx, stream and the paths
+  // left to the caller), for tests that call a kernel directly.
+  HwyBwdArgs KernelArgs() const {
+    HwyBwdArgs args;
+    args.x = inputs.get(TensorId::kX);
+    args.dy = inputs.get(TensorId::kDy);
+    args.gamma = inputs.get<float>(TensorId::kGamma);
+    args.mean = problem.norm == Norm::kLayerNorm ? inputs.get<float>(TensorId::kMean) : nullptr;
+    args.rstd = inputs.get<float>(TensorId::kRstd);
+    args.rows = problem.rows;
+    args.cols = problem.cols;
+    return args;
+  }
+
   // Returns output `id`'s bytes ("" when absent), for bitwise comparisons.
   std::string Bits(TensorId id) const {
     const void* p = outputs.get(id);
@@ -364,14 +378,7 @@ TEST_P(HighwayBwdTargetTest, GroupedRowsMatchSingleRowCalls) {
         const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, 0);
         ASSERT_NE(fn, nullptr);
         const size_t bytes = 11 * cols * DTypeSize(dtype);
-        HwyBwdArgs args;
-        args.x = run.inputs.get(TensorId::kX);
-        args.dy = run.inputs.get(TensorId::kDy);
-        args.gamma = run.inputs.get<float>(TensorId::kGamma);
-        args.mean = ln ? run.inputs.get<float>(TensorId::kMean) : nullptr;
-        args.rstd = run.inputs.get<float>(TensorId::kRstd);
-        args.rows = 11;
-        args.cols = static_cast<int64_t>(cols);
+        HwyBwdArgs args = run.KernelArgs();
         args.stream = stream;
         std::vector<float> part_g(cols), part_b(cols);
         std::vector<char> together(bytes, 1), alone(bytes, 2);
@@ -405,14 +412,7 @@ TEST_P(HighwayBwdTargetTest, RegisterPartialsMatchMemoryPartials) {
           // Dynamic dispatch: the fixture's target.
           const HwyBwdRowsFn fn = HighwayNormBwdRowsFunction(norm, dtype, 0);
           ASSERT_NE(fn, nullptr);
-          HwyBwdArgs args;
-          args.x = run.inputs.get(TensorId::kX);
-          args.dy = run.inputs.get(TensorId::kDy);
-          args.gamma = run.inputs.get<float>(TensorId::kGamma);
-          args.mean = ln ? run.inputs.get<float>(TensorId::kMean) : nullptr;
-          args.rstd = run.inputs.get<float>(TensorId::kRstd);
-          args.rows = 70;
-          args.cols = cols;
+          HwyBwdArgs args = run.KernelArgs();
           const size_t bytes = static_cast<size_t>(70 * cols) * DTypeSize(dtype);
           for (bool stream : {false, true}) {
             args.stream = stream;
