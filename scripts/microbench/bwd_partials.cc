@@ -14,7 +14,7 @@
 //   /tmp/bwd_partials [rounds] [H]
 //
 // Needs AVX-512. Zen 5 VM, 2026-12-06, before 3a92de0 (kernel = partials in memory),
-// H = 128, fraction of the copy in three processes: mini_nt_pf 1.00-1.11, +g_nt_pf
+// H = 128, fraction of the copy in four processes (regs: two): mini_nt_pf 1.00-1.11, +g_nt_pf
 // 0.96-1.02, +gp_nt_pf 0.90-0.94, +gpd_nt_pf 0.86-0.93, regs_nt 0.92-0.98, kernel
 // 0.80-0.93; H = 768: +g_nt_pf 0.94, +gp_nt_pf 0.83.
 #include <immintrin.h>
