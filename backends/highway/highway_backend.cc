@@ -123,7 +123,7 @@ bool ShortSixteenBitLayerNorm(const Problem& problem) {
 // keeps ordinary stores at any size by default (above).
 bool UnstreamedByDefault(const Problem& problem, int threads) {
   if (ShortSixteenBitLayerNorm(problem)) return true;
-  if ((threads == 0 ? HardwareThreads() : threads) != 1) return false;
+  if (PoolThreads(threads) != 1) return false;
   const uint64_t elem = DTypeSize(problem.dtype);
   const uint64_t row_bytes = static_cast<uint64_t>(problem.cols) * elem;
   if (problem.dir == Direction::kBackward)

@@ -110,10 +110,12 @@ int HardwareThreads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+int PoolThreads(int threads) { return threads <= 0 ? HardwareThreads() : threads; }
+
 ThreadPool& SharedThreadPool(int threads) {
   static std::mutex mutex;
   static std::map<int, std::unique_ptr<ThreadPool>> pools;
-  if (threads <= 0) threads = HardwareThreads();
+  threads = PoolThreads(threads);
   std::lock_guard<std::mutex> lock(mutex);
   auto& pool = pools[threads];
   if (!pool) pool = std::make_unique<ThreadPool>(threads);

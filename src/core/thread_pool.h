@@ -69,6 +69,10 @@ class ScopedPoolSpinning {
 // Returns the number of hardware threads (at least 1).
 int HardwareThreads();
 
+// Returns the threads of SharedThreadPool(threads): `threads`, or every
+// hardware thread for 0 (or less).
+int PoolThreads(int threads);
+
 // Returns a pool with `threads` threads (0 = all hardware threads), created on
 // first use and kept for the life of the process.
 ThreadPool& SharedThreadPool(int threads);
