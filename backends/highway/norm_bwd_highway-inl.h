@@ -132,6 +132,18 @@ HWY_INLINE void AddRowTerms(bool store, V xhat, V dyv, V& pg, V& pb) {
   if constexpr (!kRms) pb = store ? dyv : hn::Add(pb, dyv);
 }
 
+// Loads the vectors of x and dy at i and sets the row's terms there: xhat,
+// gd = g*dy (kAffine, g the vector of gamma at i; else dy) and dyv = dy.
+// Every sums path computes a row's terms through this: the same bits.
+template <bool kRms, bool kAffine, class D, typename T, class V = hn::Vec<D>>
+HWY_INLINE void RowTerms(D d, const T* HWY_RESTRICT x, const T* HWY_RESTRICT dy, size_t i, V g,
+                         V vmean, V vrstd, V& xhat, V& gd, V& dyv) {
+  const V xv = LoadF32(d, x + i);
+  dyv = LoadF32(d, dy + i);
+  xhat = kRms ? hn::Mul(xv, vrstd) : hn::Mul(hn::Sub(xv, vmean), vrstd);
+  gd = kAffine ? hn::Mul(g, dyv) : dyv;
+}
+
 // Adds the sums of g*dy and g*dy*xhat over elements [begin, end) of `row`
 // to sum_gd / sum_gdx (block sums in f32, added in double), and with
 // kAffine the row's dgamma terms dy*xhat to acc_g[] and dbeta terms dy to
@@ -150,10 +162,8 @@ HWY_INLINE void SumsBlock(D d, const Row<T>& row, const float* HWY_RESTRICT gamm
   const T* HWY_RESTRICT dy = row.dy;
   // Returns xhat, g*dy and dy of the vector at i.
   const auto load = [&](size_t i, V& xhat, V& gd, V& dyv) HWY_ATTR {
-    const V xv = LoadF32(d, x + i);
-    dyv = LoadF32(d, dy + i);
-    xhat = kRms ? hn::Mul(xv, vrstd) : hn::Mul(hn::Sub(xv, vmean), vrstd);
-    gd = kAffine ? hn::Mul(hn::LoadU(d, gamma + i), dyv) : dyv;
+    const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+    RowTerms<kRms, kAffine>(d, x, dy, i, g, vmean, vrstd, xhat, gd, dyv);
   };
   const auto accumulate = [&](size_t i, V xhat, V dyv) HWY_ATTR {
     if constexpr (kAffine && kPartials) {
@@ -241,10 +251,7 @@ HWY_INLINE void SumsBlockRows(D d, const Row<T>* HWY_RESTRICT rows, const float*
   }
   // Returns xhat, g*dy and dy of row j's vector at i (g: gamma at i).
   const auto load = [&](size_t j, size_t i, V g, V& xhat, V& gd, V& dyv) HWY_ATTR {
-    const V xv = LoadF32(d, x[j] + i);
-    dyv = LoadF32(d, dy[j] + i);
-    xhat = kRms ? hn::Mul(xv, vrstd[j]) : hn::Mul(hn::Sub(xv, vmean[j]), vrstd[j]);
-    gd = kAffine ? hn::Mul(g, dyv) : dyv;
+    RowTerms<kRms, kAffine>(d, x[j], dy[j], i, g, vmean[j], vrstd[j], xhat, gd, dyv);
   };
   // The new partials at i from the old ones (unused for kFirst), adding row
   // 0's terms first.
@@ -711,6 +718,23 @@ HWY_NOINLINE void ChunkedGroups(D d, const HwyBwdArgs& args, int64_t begin, int6
 // norm_bwd_highway.h): its dgamma and dbeta partials then take 16 of the 32
 // vector registers of AVX-512 (AVX2's 16 would hold rows of 32 f32 at most).
 constexpr size_t kRegisterRowVectors = 8;
+#endif  // LNBENCH_HWY_BWD_REGISTER_PARTIALS
+
+// Whether affine rows of `cols` columns take RegisterRows on this target:
+// 1 to kRegisterRowVectors whole vectors (BwdRegisterRows asks this of a target).
+template <class D>
+HWY_INLINE bool RegisterRowsFit(D d, size_t cols) {
+#if LNBENCH_HWY_BWD_REGISTER_PARTIALS
+  return cols % hn::Lanes(d) == 0 && cols >= hn::Lanes(d) &&
+         cols <= kRegisterRowVectors * hn::Lanes(d);
+#else
+  (void)d;
+  (void)cols;
+  return false;
+#endif
+}
+
+#if LNBENCH_HWY_BWD_REGISTER_PARTIALS
 
 // RowsWithTag for affine rows of exactly kNv whole vectors (kNv <= 8: f32
 // H = 16, 32, ..., 128 on AVX-512), with the dgamma/dbeta partials held in
@@ -744,10 +768,9 @@ HWY_NOINLINE void RegisterRows(D d, const HwyBwdArgs& args, int64_t begin, int64
     V s0 = hn::Zero(d), s1 = hn::Zero(d), t0 = hn::Zero(d), t1 = hn::Zero(d);
     HWY_UNROLL(8)
     for (size_t k = 0; k < kNv; ++k) {
-      const V xv = LoadF32(d, row.x + k * N);
-      const V dyv = LoadF32(d, row.dy + k * N);
-      const V xhat = kRms ? hn::Mul(xv, vrstd) : hn::Mul(hn::Sub(xv, vmean), vrstd);
-      const V gd = hn::Mul(hn::LoadU(d, gamma + k * N), dyv);
+      V xhat, gd, dyv;
+      RowTerms<kRms, true>(d, row.x, row.dy, k * N, hn::LoadU(d, gamma + k * N), vmean, vrstd,
+                           xhat, gd, dyv);
       if (k % 2 == 0) {
         if constexpr (!kRms) s0 = hn::Add(s0, gd);
         t0 = hn::MulAdd(gd, xhat, t0);

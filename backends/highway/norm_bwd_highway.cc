@@ -29,6 +29,12 @@ HwyBwdRowsFn NormBwdKernel(Norm norm, DType dtype) {
   return nullptr;
 }
 
+// Whether this target's kernels keep the partials of affine rows of `cols`
+// columns in registers (bwd::RegisterRowsFit).
+bool RegisterRowsOnTarget(int64_t cols) {
+  return bwd::RegisterRowsFit(hn::ScalableTag<float>(), static_cast<size_t>(cols));
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lnbench
@@ -43,21 +49,31 @@ HWY_AFTER_NAMESPACE();
 namespace lnbench {
 
 HWY_EXPORT(NormBwdKernel);
+HWY_EXPORT(RegisterRowsOnTarget);
+
+namespace {
+
+// Returns the dispatch-table index of `target_bits` (one compiled HWY_* bit),
+// or -1.
+int TargetIndex(int64_t target_bits) {
+  if ((target_bits & (target_bits - 1)) != 0 || (target_bits & HWY_TARGETS) == 0) return -1;
+  hwy::ChosenTarget chosen;
+  chosen.Update(target_bits);
+  return static_cast<int>(chosen.GetIndex());
+}
+
+}  // namespace
 
 bool BwdRegisterRows(int64_t target_bits, int64_t cols) {
-  // LNBENCH_HWY_BWD_REGISTER_PARTIALS in norm_bwd_highway-inl.h: HWY_AVX3
-  // and better x86 targets, 16 f32 lanes, kRegisterRowVectors = 8.
-  constexpr int64_t kAvx512 = HWY_AVX3 | HWY_AVX3_DL;
-  return HWY_ARCH_X86 && (target_bits & kAvx512) != 0 && cols % 16 == 0 && cols >= 16 &&
-         cols <= 8 * 16;
+  if (target_bits == 0) return HWY_DYNAMIC_DISPATCH(RegisterRowsOnTarget)(cols);
+  const int index = TargetIndex(target_bits);
+  return index >= 0 && HWY_DISPATCH_TABLE(RegisterRowsOnTarget)[index](cols);
 }
 
 HwyBwdRowsFn HighwayNormBwdRowsFunction(Norm norm, DType dtype, int64_t target_bits) {
   if (target_bits == 0) return HWY_DYNAMIC_DISPATCH(NormBwdKernel)(norm, dtype);
-  if ((target_bits & (target_bits - 1)) != 0 || (target_bits & HWY_TARGETS) == 0) return nullptr;
-  hwy::ChosenTarget chosen;
-  chosen.Update(target_bits);
-  return HWY_DISPATCH_TABLE(NormBwdKernel)[chosen.GetIndex()](norm, dtype);
+  const int index = TargetIndex(target_bits);
+  return index < 0 ? nullptr : HWY_DISPATCH_TABLE(NormBwdKernel)[index](norm, dtype);
 }
 
 int64_t BwdRowBlock(int64_t rows) { return std::clamp<int64_t>((rows + 15) / 16, 1, 64); }

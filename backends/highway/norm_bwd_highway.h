@@ -129,7 +129,8 @@ inline bool BwdFusedGroups(BwdGroups groups, int64_t cols, const void* dx, bool 
 }
 
 // Whether affine backward rows of `cols` columns keep their dgamma/dbeta
-// partials in registers on Highway target `target_bits` (one HWY_* bit):
+// partials in registers on Highway target `target_bits` (one HWY_* bit; 0:
+// the target dynamic dispatch picks), as that target's kernel decides it:
 // AVX-512 targets, rows of 1 to 8 whole f32 vectors (H = 16, 32, ..., 128),
 // when HwyBwdArgs::register_partials and the rows do not go in groups
 // (BwdGroupsRows; rows that short never do).
