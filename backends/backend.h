@@ -99,6 +99,25 @@ struct CeilingMeasurement {
   std::vector<double> seconds;
 };
 
+// Copies on a backend's device that the runner times between a case's own
+// samples (`lnbench run --ceiling paired`), each copy method once per
+// sample, so that every sample of the kernel has copies of its own moment.
+class CopySampler {
+ public:
+  virtual ~CopySampler() = default;
+  // Returns the copy methods, as CeilingMeasurement::method names them.
+  virtual std::vector<std::string> Methods() const = 0;
+  // Returns the bytes of one copy (read + written).
+  virtual uint64_t BytesPerCopy() const = 0;
+  // Returns whether the copies' buffers fit in the device's last-level
+  // cache. Then Time() copies once untimed first, and the runner runs the
+  // kernel once untimed after the copies, so both are timed hot, as in
+  // back-to-back sampling.
+  virtual bool InCache() const = 0;
+  // Times one copy with Methods()[method]; returns seconds.
+  virtual double Time(size_t method) = 0;
+};
+
 // One problem prepared on one backend and variant.
 class PreparedCase {
  public:
@@ -183,6 +202,12 @@ class Backend {
   virtual std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int threads,
                                                          int min_samples,
                                                          double time_budget_s) = 0;
+  // Prepares the copies of MeasureCeiling(bytes, threads) for timing one at
+  // a time between a case's samples (--ceiling paired); nullptr where the
+  // backend cannot (the runner then measures a ceiling before the case).
+  virtual std::unique_ptr<CopySampler> PrepareCopySampler(uint64_t /*bytes*/, int /*threads*/) {
+    return nullptr;
+  }
 };
 
 }  // namespace lnbench

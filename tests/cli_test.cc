@@ -187,6 +187,55 @@ TEST_F(CliTest, CeilingPerCaseMeasuresTheCeilingBeforeEveryTimedCase) {
   EXPECT_NE(r.out.find("(2 measurements, one per case;"), std::string::npos) << r.out;
 }
 
+// --ceiling paired times a copy before every sample of every case: each
+// case has its own ceiling measurement with one copy per sample, and its
+// fraction is the median of the samples' own fractions, which the report's
+// samples reproduce. In cache (as here) only memcpy is timed.
+TEST_F(CliTest, CeilingPairedDividesEverySampleByItsOwnCopy) {
+  const fs::path json = dir_ / "paired.json";
+  Result r = Run("run -b scalar --shape 64x768,60x768 --threads 1 --time-budget 0.02 --ceiling paired --json " +
+                 json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  EXPECT_EQ(report["config"]["ceiling"], "paired");
+  ASSERT_EQ(report["cases"].size(), 2u);
+  ASSERT_EQ(report["ceilings"].size(), 2u) << report["ceilings"].dump();
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& c = report["cases"][i];
+    const auto& ceiling = report["ceilings"][i];
+    const auto& t = c["throughput"];
+    const auto& kernel = c["timing"]["samples_s"];
+    const auto& copies = ceiling["samples_s"];
+    EXPECT_EQ(ceiling["method"], "memcpy");
+    ASSERT_EQ(copies.size(), kernel.size());
+    EXPECT_EQ(t["pairs"], kernel.size());
+    EXPECT_EQ(t["ceiling_gbps"], ceiling["bandwidth_gbps"]);
+    std::vector<double> f;
+    const double bytes = c["bytes"]["total"].get<double>(), copy_bytes = ceiling["bytes_per_copy"].get<double>();
+    for (size_t k = 0; k < kernel.size(); ++k)
+      f.push_back(bytes * copies[k].get<double>() / (kernel[k].get<double>() * copy_bytes));
+    std::sort(f.begin(), f.end());
+    const auto quantile = [&f](double q) {
+      const double pos = q * static_cast<double>(f.size() - 1);
+      const size_t lo = static_cast<size_t>(pos), hi = std::min(lo + 1, f.size() - 1);
+      return f[lo] + (f[hi] - f[lo]) * (pos - static_cast<double>(lo));
+    };
+    EXPECT_NEAR(t["fraction_of_ceiling"].get<double>(), quantile(0.5), 1e-9 * quantile(0.5));
+    EXPECT_NEAR(t["fraction_p10"].get<double>(), quantile(0.1), 1e-9 * quantile(0.5));
+    EXPECT_NEAR(t["fraction_p90"].get<double>(), quantile(0.9), 1e-9 * quantile(0.5));
+  }
+  EXPECT_NE(r.out.find("(2 measurements, one per case, paired with its samples;"), std::string::npos) << r.out;
+
+  // An unknown mode, or both spellings at once, is a usage error.
+  r = Run("run -b scalar --shape 4x8 --ceiling sometimes");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--ceiling"), std::string::npos) << r.err;
+  r = Run("run -b scalar --shape 4x8 --ceiling paired --ceiling-per-case");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("excludes"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, ReproLineRerunsTheSameCase) {
   const fs::path json = dir_ / "r.json";
   ASSERT_EQ(Run("run -b scalar --shape 5x1023 --dtype f16 --dist offset1e4 --seed 7 --stats --time-budget 0.02 --json " +

@@ -59,6 +59,7 @@ class CpuBackend : public Backend {
   std::map<std::string, std::string> DeviceInfo() const override;
   std::vector<CeilingMeasurement> MeasureCeiling(uint64_t bytes, int threads, int min_samples,
                                                  double time_budget_s) override;
+  std::unique_ptr<CopySampler> PrepareCopySampler(uint64_t bytes, int threads) override;
 };
 
 }  // namespace lnbench

@@ -424,6 +424,9 @@ class ExternalBackend : public CpuBackend {
     if (cuda != nullptr) return cuda->MeasureCeiling(bytes, threads, min_samples, time_budget_s);
     return CpuBackend::MeasureCeiling(bytes, threads, min_samples, time_budget_s);
   }
+  // The command times itself (SelfTimedSamples): nothing to pair with; the
+  // runner measures a ceiling before each of its cases instead.
+  std::unique_ptr<CopySampler> PrepareCopySampler(uint64_t, int) override { return nullptr; }
   std::vector<VariantInfo> Variants() const override { return d_.variants; }
   Verdict Supports(const Problem& p, const CaseOptions&) const override {
     const std::string op = OpKey(p);

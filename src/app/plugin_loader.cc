@@ -131,6 +131,11 @@ class PluginBackend : public CpuBackend {
 #endif
     return CpuBackend::MeasureCeiling(bytes, threads, min_samples, time_budget_s);
   }
+  std::unique_ptr<CopySampler> PrepareCopySampler(uint64_t bytes, int threads) override {
+    // A CUDA plugin's copies are the GPU's: not paired (a ceiling before each case).
+    if (backend_->device != LNB_DEVICE_CPU) return nullptr;
+    return CpuBackend::PrepareCopySampler(bytes, threads);
+  }
   std::vector<VariantInfo> Variants() const override {
     std::vector<VariantInfo> v;
     for (int i = 0; i < backend_->variant_count; ++i)

@@ -17,7 +17,8 @@ struct RunOptions {
   double max_noise_pct = 0.5;
   double time_budget = 0.5;
   bool cold = false;
-  bool ceiling_per_case = false;
+  std::string ceiling = "shared";
+  bool ceiling_per_case = false;  // the older spelling of --ceiling per-case
 };
 
 // The default job: every available backend on a short sweep of real model
@@ -51,9 +52,16 @@ CommandFn AddRunCommand(CLI::App& app) {
       ->check(Finite())->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   cmd->add_flag("--cold", opts->cold,
                 "flush caches before every sample (CPU: stream 4x the last-level cache; GPU: L2)");
-  cmd->add_flag("--ceiling-per-case", opts->ceiling_per_case,
-                "measure the copy ceiling again right before every timed case (default: once per "
-                "device, thread count and size for the whole run); for machines whose bandwidth drifts");
+  CLI::Option* ceiling =
+      cmd->add_option("--ceiling", opts->ceiling,
+                      "when the copy ceiling is measured: shared (once per device, thread count and size "
+                      "for the whole run), per-case (again right before every timed case) or paired "
+                      "(copies between every case's samples, each sample divided by its own; for "
+                      "machines whose bandwidth drifts)")
+          ->check(CLI::IsMember({"shared", "per-case", "paired"}))
+          ->capture_default_str();
+  cmd->add_flag("--ceiling-per-case", opts->ceiling_per_case, "the same as --ceiling per-case")
+      ->excludes(ceiling);
   return [opts] {
     ProblemOptions po = opts->problem;
     if (po.shapes.empty() && po.cols.empty() && po.input.empty()) po.cols = kDefaultCols;
@@ -66,7 +74,9 @@ CommandFn AddRunCommand(CLI::App& app) {
     config.timing.max_noise = opts->max_noise_pct / 100;
     config.timing.time_budget_s = opts->time_budget;
     config.timing.cold = opts->cold;
-    config.ceiling_per_case = opts->ceiling_per_case;
+    config.ceiling = opts->ceiling_per_case || opts->ceiling == "per-case" ? CeilingMode::kPerCase
+                     : opts->ceiling == "paired"                          ? CeilingMode::kPaired
+                                                                          : CeilingMode::kShared;
     config.measure = true;
     return ExecuteAndReport(config, po, opts->json, opts->plot);
   };

@@ -117,44 +117,52 @@ void StreamCopy(uint8_t* dst, const uint8_t* src, size_t n) {
 }
 }  // namespace
 
+CpuCopy::CpuCopy(uint64_t bytes, int threads)
+    : half_(std::max<uint64_t>(bytes / 2, 4096)), src_(half_), dst_(half_), pool_(SharedThreadPool(threads)) {
+  // First touch of both buffers, in parallel like the copies.
+  const int64_t chunks = pool_.threads();
+  pool_.ParallelFor(chunks, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const uint64_t lo = half_ * c / chunks, hi = half_ * (c + 1) / chunks;
+      std::memset(src_.as<uint8_t>() + lo, 1, hi - lo);
+      std::memset(dst_.as<uint8_t>() + lo, 0, hi - lo);
+    }
+  });
+}
+
+void CpuCopy::Copy(bool streaming) {
+  const int64_t chunks = pool_.threads();
+  pool_.ParallelFor(chunks, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const uint64_t lo = half_ * c / chunks, hi = half_ * (c + 1) / chunks;
+      if (streaming)
+        StreamCopy(dst_.as<uint8_t>() + lo, src_.as<uint8_t>() + lo, hi - lo);
+      else
+        std::memcpy(dst_.as<uint8_t>() + lo, src_.as<uint8_t>() + lo, hi - lo);
+    }
+  });
+}
+
+double CpuCopy::Time(bool streaming) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Copy(streaming);
+  const auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double>(t1 - t0).count();
+}
+
 CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
                                   double time_budget_s, bool streaming) {
   CeilingMeasurement m;
   m.method = streaming ? "stream_copy" : "memcpy";
-  const uint64_t half = std::max<uint64_t>(bytes / 2, 4096);
-  m.bytes_per_copy = half * 2;
-  HostBuffer src(half), dst(half);
-  ThreadPool& pool = SharedThreadPool(threads);
-  const int64_t chunks = pool.threads();
-  auto copy = [&] {
-    pool.ParallelFor(chunks, [&](int64_t b, int64_t e) {
-      for (int64_t c = b; c < e; ++c) {
-        const uint64_t lo = half * c / chunks, hi = half * (c + 1) / chunks;
-        if (streaming)
-          StreamCopy(dst.as<uint8_t>() + lo, src.as<uint8_t>() + lo, hi - lo);
-        else
-          std::memcpy(dst.as<uint8_t>() + lo, src.as<uint8_t>() + lo, hi - lo);
-      }
-    });
-  };
-  // First touch of both buffers, in parallel like the copies.
-  pool.ParallelFor(chunks, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      const uint64_t lo = half * c / chunks, hi = half * (c + 1) / chunks;
-      std::memset(src.as<uint8_t>() + lo, 1, hi - lo);
-      std::memset(dst.as<uint8_t>() + lo, 0, hi - lo);
-    }
-  });
+  CpuCopy copy(bytes, threads);
+  m.bytes_per_copy = copy.bytes_per_copy();
   // Timed copies follow each other: the pool's waits spin (thread_pool.h).
   ScopedPoolSpinning spinning;
-  copy();
+  copy.Time(streaming);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0;; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    copy();
-    const auto t1 = std::chrono::steady_clock::now();
-    m.seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
-    const double spent = std::chrono::duration<double>(t1 - start).count();
+    m.seconds.push_back(copy.Time(streaming));
+    const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (i + 1 >= min_samples && spent > time_budget_s) break;
     if (i + 1 >= 1000) break;
   }

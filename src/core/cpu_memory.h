@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "core/dtype.h"
+#include "core/host_buffer.h"
 #include "core/thread_pool.h"
 
 namespace lnbench {
@@ -29,8 +30,26 @@ uint64_t PlausibleCacheBytes(uint64_t reported, int cpus);
 // Evicts lnbench's data from the CPU caches by streaming through a buffer of
 // four times the last-level cache.
 void FlushCpuCaches();
-// Times a copy of `bytes`/2 from one buffer to another (bytes counts read +
-// written), split over `threads` threads; returns the samples. memcpy, or with
+// A copy of `bytes`/2 from one buffer to another (bytes counts read +
+// written), split over `threads` threads of the shared pool: memcpy, or a
+// copy with non-temporal stores ("stream_copy"). The buffers are touched
+// once, in parallel like the copies, when it is made.
+class CpuCopy {
+ public:
+  CpuCopy(uint64_t bytes, int threads);
+  // read + written bytes of one copy
+  uint64_t bytes_per_copy() const { return half_ * 2; }
+  // Copies once and returns the seconds it took (steady clock).
+  double Time(bool streaming);
+
+ private:
+  void Copy(bool streaming);
+  uint64_t half_;
+  HostBuffer src_, dst_;
+  ThreadPool& pool_;
+};
+// Times copies of `bytes`/2 (CpuCopy) until it has `min_samples` and
+// `time_budget_s` has passed; returns the samples. memcpy, or with
 // `streaming` a copy with non-temporal stores ("stream_copy").
 CeilingMeasurement MeasureCpuCopy(uint64_t bytes, int threads, int min_samples,
                                   double time_budget_s, bool streaming = false);

@@ -23,6 +23,15 @@
 
 namespace lnbench {
 
+std::string_view CeilingModeName(CeilingMode mode) {
+  switch (mode) {
+    case CeilingMode::kShared: return "shared";
+    case CeilingMode::kPerCase: return "per_case";
+    case CeilingMode::kPaired: return "paired";
+  }
+  return "shared";
+}
+
 std::string_view CaseStatusName(CaseStatus status) {
   switch (status) {
     case CaseStatus::kPassed: return "passed";
@@ -194,36 +203,110 @@ class CeilingCache {
       : config_(config), out_(out) {}
 
   // Returns the ceiling for the backend's device, threads and size bucket,
-  // measuring it the first time (every time with config.ceiling_per_case).
-  const CeilingResult& Get(Backend* backend, int threads, uint64_t bytes) {
+  // measuring it the first time (every time unless config.ceiling is
+  // kShared: kPaired comes here for backends that cannot pair).
+  // Returns its index in the run's ceilings.
+  size_t Get(Backend* backend, int threads, uint64_t bytes) {
     const uint64_t bucket = CeilingBucket(bytes);
     const std::string key = fmt::format("{}/{}/{}", backend->DeviceId(), threads, bucket);
     auto it = index_.find(key);
-    if (it != index_.end() && !config_.ceiling_per_case) return (*out_)[it->second];
-    auto ms = backend->MeasureCeiling(bucket, threads, config_.ceiling_min_samples,
-                                      config_.ceiling_budget_s);
-    size_t first = out_->size();
+    if (it != index_.end() && config_.ceiling == CeilingMode::kShared) return it->second;
+    index_[key] = Add(backend, threads,
+                      backend->MeasureCeiling(bucket, threads, config_.ceiling_min_samples,
+                                              config_.ceiling_budget_s),
+                      /*paired=*/false);
+    return index_[key];
+  }
+
+  // Records the copies timed between one case's samples; returns the index
+  // of the fastest.
+  size_t AddPaired(Backend* backend, int threads, std::vector<CeilingMeasurement> ms) {
+    return Add(backend, threads, std::move(ms), /*paired=*/true);
+  }
+
+ private:
+  // Appends the measurements; returns the index of the fastest copy (the
+  // ceiling: a fraction of it never flatters).
+  size_t Add(Backend* backend, int threads, std::vector<CeilingMeasurement> ms, bool paired) {
+    const size_t first = out_->size();
     for (auto& m : ms) {
       CeilingResult c;
       c.device = backend->DeviceId();
       c.threads = threads;
       c.stats = SummarizeCeiling(m);
       c.measurement = std::move(m);
+      c.paired = paired;
       out_->push_back(std::move(c));
     }
     if (out_->size() == first) throw RuntimeError(backend->Name() + ": no ceiling measured");
-    // The ceiling is the fastest copy measured: a fraction of it never flatters.
     size_t best = first;
     for (size_t i = first; i < out_->size(); ++i)
       if ((*out_)[i].stats.bandwidth_gbps > (*out_)[best].stats.bandwidth_gbps) best = i;
-    index_[key] = best;
-    return (*out_)[best];
+    return best;
   }
 
- private:
   const RunConfig& config_;
   std::vector<CeilingResult>* out_;
   std::map<std::string, size_t> index_;
+};
+
+// The copies timed between the samples of one case (CeilingMode::kPaired).
+class PairedCopies {
+ public:
+  // `sampler` may be null (the backend cannot pair): then Hook() is empty.
+  PairedCopies(std::unique_ptr<CopySampler> sampler, PreparedCase& prepared, bool cold)
+      : sampler_(std::move(sampler)), prepared_(prepared), cold_(cold) {
+    if (sampler_) seconds_.resize(sampler_->Methods().size());
+  }
+
+  bool Active() const { return sampler_ != nullptr; }
+
+  // Returns Measure's before_sample: one copy of each method, then, for
+  // data in cache, one untimed run of the kernel, so that its sample is hot
+  // again (a cold sample flushes the caches itself).
+  std::function<void()> Hook() {
+    if (!sampler_) return {};
+    return [this] {
+      for (size_t m = 0; m < seconds_.size(); ++m) seconds_[m].push_back(sampler_->Time(m));
+      if (sampler_->InCache() && !cold_) prepared_.Run();
+    };
+  }
+
+  // Whether every sample of `timing` had its copies (an externally timed
+  // case never calls the hook).
+  bool Paired(const TimingResult& timing) const {
+    return sampler_ && !seconds_.empty() && seconds_[0].size() == timing.samples_s.size() &&
+           !timing.samples_s.empty();
+  }
+
+  // Returns the copies as ceiling measurements, one per method.
+  std::vector<CeilingMeasurement> Measurements() const {
+    std::vector<CeilingMeasurement> out;
+    const std::vector<std::string> methods = sampler_->Methods();
+    for (size_t m = 0; m < methods.size(); ++m)
+      out.push_back(CeilingMeasurement{methods[m], sampler_->BytesPerCopy(), seconds_[m]});
+    return out;
+  }
+
+  // Returns each sample's fraction: its bandwidth over the faster copy
+  // timed just before it.
+  std::vector<double> Fractions(const TimingResult& timing, uint64_t bytes) const {
+    std::vector<double> f;
+    for (size_t i = 0; i < timing.samples_s.size(); ++i) {
+      double copy_s = seconds_[0][i];
+      for (const std::vector<double>& m : seconds_) copy_s = std::min(copy_s, m[i]);
+      // (bytes / kernel_s) / (bytes_per_copy / copy_s)
+      f.push_back(static_cast<double>(bytes) * copy_s /
+                  (timing.samples_s[i] * static_cast<double>(sampler_->BytesPerCopy())));
+    }
+    return f;
+  }
+
+ private:
+  std::unique_ptr<CopySampler> sampler_;
+  PreparedCase& prepared_;
+  bool cold_;
+  std::vector<std::vector<double>> seconds_;  // [method][sample]
 };
 
 // Host buffers of one problem, by TensorId.
@@ -653,15 +736,37 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
           } else {
             r.status = CaseStatus::kPassed;
             if (config.measure && p.rows > 0) {
-              r.timing = Measure(*prepared, config.timing);
-              const CeilingResult& c = ceilings.Get(b, r.threads, r.bytes.total());
+              // Paired copies where the backend can time them between its
+              // samples (not a command that times itself); otherwise the
+              // ceiling of the run's mode, measured before the case (an
+              // index: later measurements grow the vector).
+              PairedCopies paired(config.ceiling == CeilingMode::kPaired && !b->Origin().externally_timed
+                                      ? b->PrepareCopySampler(CeilingBucket(r.bytes.total()), r.threads)
+                                      : nullptr,
+                                  *prepared, config.timing.cold);
+              std::optional<size_t> before;
+              if (!paired.Active()) before = ceilings.Get(b, r.threads, r.bytes.total());
+              r.timing = Measure(*prepared, config.timing, paired.Hook());
               Throughput t;
               t.bandwidth_gbps = r.bytes.total() / r.timing->stats.median / 1e9;
               t.elements_per_s = static_cast<double>(n) / r.timing->stats.median;
-              t.ceiling_gbps = c.stats.bandwidth_gbps;
-              t.fraction_of_ceiling = t.ceiling_gbps > 0 ? t.bandwidth_gbps / t.ceiling_gbps
-                                                         : std::numeric_limits<double>::quiet_NaN();
-              t.ceiling_method = c.measurement.method;
+              if (paired.Paired(*r.timing)) {
+                const CeilingResult& c = result.ceilings[ceilings.AddPaired(b, r.threads, paired.Measurements())];
+                const SampleStats f = Summarize(paired.Fractions(*r.timing, r.bytes.total()));
+                t.ceiling_gbps = c.stats.bandwidth_gbps;
+                t.ceiling_method = c.measurement.method;
+                t.fraction_of_ceiling = f.median;
+                t.pairs = static_cast<int>(r.timing->samples_s.size());
+                t.fraction_p10 = f.p10;
+                t.fraction_p90 = f.p90;
+              } else {
+                if (!before) before = ceilings.Get(b, r.threads, r.bytes.total());
+                const CeilingResult& c = result.ceilings[*before];
+                t.ceiling_gbps = c.stats.bandwidth_gbps;
+                t.fraction_of_ceiling = t.ceiling_gbps > 0 ? t.bandwidth_gbps / t.ceiling_gbps
+                                                           : std::numeric_limits<double>::quiet_NaN();
+                t.ceiling_method = c.measurement.method;
+              }
               r.throughput = t;
             } else if (config.measure) {
               r.reason = "empty problem: nothing to time";

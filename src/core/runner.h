@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backends/backend.h"
@@ -27,6 +28,23 @@ struct OutputMode {
   bool affine = true;
   bool stats = false;
 };
+
+// How often, and when, the copy ceiling a case is divided by is measured.
+//   kShared   once per device, thread count and size bucket, the first time
+//             the run needs it; every later case of the bucket shares it.
+//   kPerCase  again right before every timed case. On a machine whose
+//             bandwidth drifts over minutes (a shared VM), each fraction is
+//             then taken against the bandwidth of its own moment.
+//   kPaired   during every timed case: before each of the case's samples,
+//             one copy of each method (Backend::PrepareCopySampler), so each
+//             sample has copies of its own moment. The case's fraction is the
+//             median over its samples of the sample's bandwidth / the faster
+//             copy of its pair: drift within the case cancels too. A backend
+//             without a sampler (GPUs, external commands) falls back to
+//             kPerCase.
+enum class CeilingMode { kShared, kPerCase, kPaired };
+// Returns "shared", "per_case" or "paired" (the report's config.ceiling).
+std::string_view CeilingModeName(CeilingMode mode);
 
 struct RunConfig {
   std::string command = "run";            // "run" or "verify": shapes the repro line
@@ -47,12 +65,8 @@ struct RunConfig {
   TimingConfig timing;
   int ceiling_min_samples = 10;
   double ceiling_budget_s = 0.3;
-  // --ceiling-per-case: measure the copy ceiling again right before every
-  // timed case, instead of once per device, thread count and size bucket
-  // for the whole run. On a machine whose bandwidth drifts over minutes (a
-  // shared VM), each fraction is then taken against the bandwidth of its own
-  // moment; it costs one ceiling measurement per timed case.
-  bool ceiling_per_case = false;
+  // How the copy ceiling is measured (--ceiling): CeilingMode.
+  CeilingMode ceiling = CeilingMode::kShared;
   // User data instead of generated inputs (--input/--gamma/--beta, and
   // --dy for the backward pass).
   std::string input_path, gamma_path, beta_path, dy_path;
@@ -84,6 +98,11 @@ struct Throughput {
   double ceiling_gbps = 0;
   double fraction_of_ceiling = 0;
   std::string ceiling_method;
+  // Paired ceilings (CeilingMode::kPaired): how many samples had their own
+  // copies, and the 10th and 90th percentiles of the samples' fractions
+  // (fraction_of_ceiling is their median). pairs == 0: not paired.
+  int pairs = 0;
+  double fraction_p10 = 0, fraction_p90 = 0;
 };
 
 struct CaseResult {
@@ -114,6 +133,7 @@ struct CeilingResult {
   int threads = 0;
   CeilingMeasurement measurement;
   CeilingStats stats;
+  bool paired = false;  // timed between one case's samples (CeilingMode::kPaired)
 };
 
 struct RunResult {

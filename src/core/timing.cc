@@ -16,7 +16,8 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-TimingResult Measure(PreparedCase& prepared, const TimingConfig& config) {
+TimingResult Measure(PreparedCase& prepared, const TimingConfig& config,
+                     const std::function<void()>& before_sample) {
   TimingResult r;
   r.mode = config.cold ? "cold" : "hot";
   // An external command measured its own samples (it warmed up itself).
@@ -46,11 +47,17 @@ TimingResult Measure(PreparedCase& prepared, const TimingConfig& config) {
     r.batch = static_cast<int>(std::min(10000.0, std::ceil(want)));
   }
   const auto start = Clock::now();
+  double hook_s = 0;  // before_sample's time, outside the budget
   for (;;) {
+    if (before_sample) {
+      const auto h0 = Clock::now();
+      before_sample();
+      hook_s += std::chrono::duration<double>(Clock::now() - h0).count();
+    }
     const double s = prepared.TimeBatch(r.batch, config.cold);
     r.samples_s.push_back(s / r.batch);
     const int n = static_cast<int>(r.samples_s.size());
-    const double spent = std::chrono::duration<double>(Clock::now() - start).count();
+    const double spent = std::chrono::duration<double>(Clock::now() - start).count() - hook_s;
     if (n >= config.min_samples) {
       const SampleStats st = Summarize(r.samples_s);
       if (st.median_rel_err <= config.max_noise) {

@@ -4,6 +4,7 @@
 #ifndef LNBENCH_CORE_TIMING_H_
 #define LNBENCH_CORE_TIMING_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,11 @@ struct TimingResult {
   std::string stop_reason;  // "noise", "time_budget", "max_samples", "external"
 };
 
-// Times `prepared` under `config`.
-TimingResult Measure(PreparedCase& prepared, const TimingConfig& config);
+// Times `prepared` under `config`. `before_sample`, when set, runs before
+// each timed sample (after the warm-up), untimed: the runner's paired copies
+// (--ceiling paired). Not for an externally timed case, which times itself.
+TimingResult Measure(PreparedCase& prepared, const TimingConfig& config,
+                     const std::function<void()>& before_sample = {});
 
 // Returns the CPU time of this process (all threads, user and system) in seconds.
 double ProcessCpuSeconds();

@@ -118,8 +118,17 @@ ReportCase CaseModel(const CaseResult& r, const std::string& machine) {
                         static_cast<int64_t>(r.bytes.total()), std::string(OpFor(r.problem).BytesModelText())};
   if (r.throughput) {
     const Throughput& t = *r.throughput;
-    c.throughput = ReportThroughput{t.bandwidth_gbps, t.elements_per_s, t.ceiling_gbps, t.fraction_of_ceiling,
-                                    t.ceiling_method};
+    ReportThroughput& rt = c.throughput.emplace();
+    rt.bandwidth_gbps = t.bandwidth_gbps;
+    rt.elements_per_s = t.elements_per_s;
+    rt.ceiling_gbps = t.ceiling_gbps;
+    rt.fraction_of_ceiling = t.fraction_of_ceiling;
+    rt.ceiling_method = t.ceiling_method;
+    if (t.pairs > 0) {
+      rt.pairs = t.pairs;
+      rt.fraction_p10 = t.fraction_p10;
+      rt.fraction_p90 = t.fraction_p90;
+    }
   }
   c.details = StringPairs(r.details.begin(), r.details.end());
   c.repro = r.repro;
@@ -170,8 +179,9 @@ Json ConfigJson(const RunConfig& c) {
                  {"time_budget_s", c.timing.time_budget_s},
                  {"min_sample_s", c.timing.min_sample_s}};
   // How often the copy ceiling was measured: once per device, thread count
-  // and size bucket ("shared"), or before every timed case ("per_case").
-  if (c.measure) j["ceiling"] = c.ceiling_per_case ? "per_case" : "shared";
+  // and size bucket ("shared"), before every timed case ("per_case"), or
+  // between the samples of every timed case ("paired"): CeilingMode.
+  if (c.measure) j["ceiling"] = CeilingModeName(c.ceiling);
   if (!c.input_path.empty()) {
     j["input"] = c.input_path;
     j["gamma"] = c.gamma_path;

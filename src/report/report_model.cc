@@ -219,6 +219,11 @@ Json ToJson(const ReportCase& c) {
                        {"ceiling_gbps", JsonNumber(t.ceiling_gbps)},
                        {"fraction_of_ceiling", JsonNumber(t.fraction_of_ceiling)},
                        {"ceiling_method", t.ceiling_method}};
+    if (t.pairs) {
+      j["throughput"]["pairs"] = *t.pairs;
+      j["throughput"]["fraction_p10"] = JsonNumber(t.fraction_p10.value_or(0));
+      j["throughput"]["fraction_p90"] = JsonNumber(t.fraction_p90.value_or(0));
+    }
   } else {
     j["throughput"] = nullptr;
   }
@@ -607,10 +612,17 @@ class ReportReader {
     if (const Json& t = Get(c, "throughput", where); !t.is_null()) {
       const std::string hw = where + ".throughput";
       if (!t.is_object()) Fail(hw, "is " + JsonTypeName(t) + ", expected an object or null");
-      out.throughput = ReportThroughput{Number(t, "bandwidth_gbps", hw), Number(t, "elements_per_s", hw),
-                                        SchemaNumber(t, "ceiling_gbps", hw),
-                                        SchemaNumber(t, "fraction_of_ceiling", hw),
-                                        String(t, "ceiling_method", hw)};
+      ReportThroughput& rt = out.throughput.emplace();
+      rt.bandwidth_gbps = Number(t, "bandwidth_gbps", hw);
+      rt.elements_per_s = Number(t, "elements_per_s", hw);
+      rt.ceiling_gbps = SchemaNumber(t, "ceiling_gbps", hw);
+      rt.fraction_of_ceiling = SchemaNumber(t, "fraction_of_ceiling", hw);
+      rt.ceiling_method = String(t, "ceiling_method", hw);
+      out.throughput->pairs = OptionalInteger(t, "pairs", hw, 1);
+      if (out.throughput->pairs) {
+        out.throughput->fraction_p10 = SchemaNumber(t, "fraction_p10", hw);
+        out.throughput->fraction_p90 = SchemaNumber(t, "fraction_p90", hw);
+      }
     }
     out.details = StringObject(c, "details", where);
     if (c.contains("warnings")) out.warnings = Warnings(c, "warnings", where);

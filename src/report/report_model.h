@@ -129,6 +129,10 @@ struct ReportThroughput {
   double bandwidth_gbps = 0, elements_per_s = 0;
   double ceiling_gbps = 0, fraction_of_ceiling = 0;
   std::string ceiling_method;
+  // Paired ceilings (config.ceiling "paired"): samples paired with copies,
+  // and the 10th and 90th percentiles of their fractions.
+  std::optional<int64_t> pairs;
+  std::optional<double> fraction_p10, fraction_p90;
 };
 
 struct ReportOrigin {

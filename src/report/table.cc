@@ -329,8 +329,8 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
   if (!result.ceilings.empty()) {
     out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";
     // One line per kind of copy (device, threads, method, size); a kind
-    // measured again for every case (--ceiling-per-case) gets one line with
-    // the range of its measurements.
+    // measured again for every case (--ceiling per-case or paired) gets one
+    // line with the range of its measurements.
     std::vector<std::vector<const CeilingResult*>> kinds;
     for (const CeilingResult& c : result.ceilings) {
       auto same = [&c](const std::vector<const CeilingResult*>& k) {
@@ -365,8 +365,8 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
         hi = std::max(hi, m->stats.bandwidth_gbps);
         noise = std::max(noise, m->stats.seconds.noise);
       }
-      out += fmt::format("{}: {:.2f}-{:.2f} GB/s over {} ({} measurements, one per case; noise up to {:.1f}%)\n",
-                         what, lo, hi, size, k.size(), noise * 100);
+      out += fmt::format("{}: {:.2f}-{:.2f} GB/s over {} ({} measurements, one per case{}; noise up to {:.1f}%)\n",
+                         what, lo, hi, size, k.size(), c.paired ? ", paired with its samples" : "", noise * 100);
     }
   }
   // User data (--input): what the table cannot show, once per dtype.
