@@ -47,6 +47,13 @@ constexpr const char* kGroups16 = "groups16";
 // (BwdFusedGroups).
 constexpr const char* kBwdGroups = "bwd_groups";
 
+// Tuning key: how the forward of both norms goes over its rows: "single"
+// (one row at a time, in order: no batches, row groups or chunked groups) or
+// "grouped" (batches and groups where the kernels' rules take them). The
+// same bits either way; by default single rows where SingleRowsByDefault
+// says so, else grouped.
+constexpr const char* kRowPath = "row_path";
+
 // Whether the interleaved groups are the default: on AMD CPUs of family 0x1A
 // (Zen 5) and later, where they measured faster than the chunked groups
 // (layernorm_highway-inl.h); Zen 4 measured the other way, and CPUs not
@@ -65,15 +72,18 @@ bool InterleavedGroupsByDefault() {
 #endif
 }
 
-// Short rows keep ordinary stores beyond the last-level cache on one thread,
-// unless the stream_min_bytes tuning is given (UnstreamedByDefault), and the
-// forward then writes them one row at a time (SingleRowsByDefault). On the
-// Zen 5 VM one thread cannot fill the memory bus, so the lines ordinary
-// stores read before writing cost little, and ordinary stores with single
-// rows beat the streamed batches and groups (scripts/microbench/store_kind.cc,
-// on 4 KiB and huge pages alike; oneDNN writes one row at a time with
-// ordinary stores). Two threads are bound by the bus, and there the extra
-// reads cost more than they gain. Issue 15, `lnbench_highway_bench dram --ab
+// Short rows keep ordinary stores beyond the last-level cache, unless the
+// stream_min_bytes tuning is given (UnstreamedByDefault): the forward on any
+// number of threads, and it then writes them one row at a time
+// (SingleRowsByDefault); the backward on one thread. On the Zen 5 VM one
+// thread cannot fill the memory bus, so the lines ordinary stores read before
+// writing cost little, and ordinary stores with single rows beat the
+// streamed batches and groups (scripts/microbench/store_kind.cc, on 4 KiB and
+// huge pages alike; oneDNN writes one row at a time with ordinary stores).
+// Two threads are bound by the bus; there ordinary stores in batches or
+// groups lost (below), but ordinary stores with single rows won too (the
+// forward's two-thread figures of 2026-12-06 15:00-15:20 below). Issue 15,
+// `lnbench_highway_bench dram --ab
 // stream_min_bytes=33554432,default` (and a throw-away build before), 256
 // MiB, time of this default / the streamed path, medians of 11 pairs, two to
 // three processes (the same code on both sides: 0.88-1.06):
@@ -91,7 +101,17 @@ bool InterleavedGroupsByDefault() {
 //     1.07-1.23, bf16 512-768 1.10-1.20 (LayerNorm f32 H = 64 0.93-0.94 and
 //     bf16 64-256 0.81-0.99 still gained; earlier the same day two threads
 //     had gained: LayerNorm f32 H = 64-256 0.65-0.87, bf16/f16 H = 192-768
-//     0.73-0.91).
+//     0.73-0.91). Those two-thread runs kept the batches and groups (the
+//     tuning turned single rows off). Single rows with ordinary stores
+//     against the default of then (streamed batches and groups), two
+//     threads, `--ab stream_min_bytes=default,1000000000000 --ab
+//     row_path=default,single`, two processes, medians of 11 pairs:
+//     LayerNorm f32 H = 64 0.73 / 0.71, 96 0.53 / 0.53, 128 0.87 / 0.80, 192
+//     0.93 / 0.92, 256 0.94 / 0.88 (320 0.95 / 0.89, 384 1.05 / 0.97, 512
+//     1.17 / 1.13); bf16 H = 256 0.90 / 0.87, 512 0.92 / 0.82, 768 0.83 /
+//     0.95 (1024 1.01 / 1.11); RMSNorm f32 H = 64 0.85 / 0.83, 128 0.91 /
+//     0.87, 256 0.97 / 0.95; bf16 H = 64 0.95 / 0.79, 128 0.77 / 0.77, 256
+//     0.83 / 0.76, 512 0.93 / 0.88. So the one-thread limits hold on two.
 // LayerNorm's 16-bit rows of at most kCachedBatchMaxCols columns keep ordinary
 // stores on any number of threads, in their batches of four rows
 // (ShortRowsWithTag, as in cache): against streaming, one thread bf16 H = 64
@@ -120,14 +140,15 @@ bool ShortSixteenBitLayerNorm(const Problem& problem) {
 }
 
 // Whether a problem run on `threads` threads (0: every hardware thread)
-// keeps ordinary stores at any size by default (above).
+// keeps ordinary stores at any size by default (above): the forward on any
+// number of threads, the backward on one.
 bool UnstreamedByDefault(const Problem& problem, int threads) {
   if (ShortSixteenBitLayerNorm(problem)) return true;
-  if (PoolThreads(threads) != 1) return false;
   const uint64_t elem = DTypeSize(problem.dtype);
   const uint64_t row_bytes = static_cast<uint64_t>(problem.cols) * elem;
   if (problem.dir == Direction::kBackward)
-    return row_bytes <= (elem == 2 ? kBwdUnstreamedMaxRowBytes16 : kBwdUnstreamedMaxRowBytes);
+    return PoolThreads(threads) == 1 &&
+           row_bytes <= (elem == 2 ? kBwdUnstreamedMaxRowBytes16 : kBwdUnstreamedMaxRowBytes);
   return row_bytes <= (elem == 2 ? kUnstreamedMaxRowBytes16 : kUnstreamedMaxRowBytes);
 }
 
@@ -394,7 +415,7 @@ class HighwayBackend : public CpuBackend {
   }
 
   std::vector<std::string> TuningKeys() const override {
-    return {kStreamMinBytes, kGroups16, kBwdGroups};
+    return {kStreamMinBytes, kGroups16, kBwdGroups, kRowPath};
   }
 
   // The runner runs these for every op selected (--op), and the LayerNorm
@@ -483,6 +504,13 @@ class HighwayBackend : public CpuBackend {
     } else if (UnstreamedByDefault(problem, options.threads)) {
       stream_min_bytes = std::numeric_limits<uint64_t>::max();
       single_rows = SingleRowsByDefault(problem, options.threads);
+    }
+    const auto row_path = options.tuning.find(kRowPath);
+    if (row_path != options.tuning.end()) {
+      if (row_path->second != "single" && row_path->second != "grouped")
+        throw UsageError("highway: --tune row_path must be single or grouped, not '" +
+                         row_path->second + "'");
+      single_rows = row_path->second == "single";
     }
     bool interleaved_16bit = InterleavedGroupsByDefault();
     const auto groups = options.tuning.find(kGroups16);

@@ -963,23 +963,23 @@ TEST(HighwayBackendTest, ThreadCountDoesNotChangeResults) {
   }
 }
 
-// Beyond the last-level cache, short rows keep ordinary stores on one thread
-// unless the tuning asks for streaming (UnstreamedByDefault in
-// highway_backend.cc): forward f32 rows of at most 1 KiB and 16-bit rows of
-// at most 1792 bytes, backward f32 rows of at most 512 bytes and 16-bit rows
-// of at most 1.5 KiB; the forward then goes one row at a time. On two threads
-// they stream, except LayerNorm's forward 16-bit rows of at most 128 columns,
-// which keep ordinary stores and their batches on any number of threads. In
-// cache nothing changes. Prepared only, never run (see below).
-TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCacheOnOneThread) {
+// Beyond the last-level cache, short rows keep ordinary stores unless the
+// tuning asks for streaming (UnstreamedByDefault in highway_backend.cc):
+// forward f32 rows of at most 1 KiB and 16-bit rows of at most 1792 bytes on
+// any number of threads, going one row at a time (except LayerNorm's 16-bit
+// rows of at most 128 columns, which keep their batches); backward f32 rows
+// of at most 512 bytes and 16-bit rows of at most 1.5 KiB on one thread (on
+// two they stream). In cache nothing changes. Prepared only, never run (see
+// below).
+TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCache) {
   const uint64_t llc = LastLevelCacheBytes();
   struct Want {
     Norm norm;
     Direction dir;
     DType dtype;
     int64_t cols;
-    bool stream;  // on one thread
-    bool single;  // row_path "single rows" on one thread
+    bool stream;  // forward: on any number of threads; backward: on one thread
+    bool single;  // row_path "single rows"
   };
   constexpr Norm kLn = Norm::kLayerNorm, kRms = Norm::kRmsNorm;
   constexpr Direction kFwd = Direction::kForward, kBwd = Direction::kBackward;
@@ -994,8 +994,6 @@ TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCacheOnOneThread) {
   };
   for (const Want& w : wants) {
     const auto row_bytes = static_cast<uint64_t>(w.cols * DTypeSize(w.dtype));
-    const bool any_threads = w.norm == kLn && w.dir == kFwd && w.dtype != DType::kF32 &&
-                             w.cols <= static_cast<int64_t>(kCachedBatchMaxCols);
     for (const bool beyond : {false, true}) {
       const auto rows = static_cast<int64_t>(beyond ? llc / row_bytes + 1 : 64);
       Problem p = MakeProblem(rows, w.cols, w.dtype, Distribution::kNormal, true, true);
@@ -1023,8 +1021,8 @@ TEST(HighwayBackendTest, ShortRowsKeepOrdinaryStoresBeyondTheCacheOnOneThread) {
         CaseOptions options;
         options.threads = threads;
         const auto details = Highway().Prepare(p, in, options)->Details();
-        const bool stream = beyond && (threads == 1 ? w.stream : !any_threads);
-        const bool single = beyond && threads == 1 && w.single;
+        const bool stream = beyond && (w.dir == kFwd || threads == 1 ? w.stream : true);
+        const bool single = beyond && w.single;
         EXPECT_EQ(details.at("streaming_stores"), stream ? "yes" : "no") << what;
         EXPECT_EQ(details.count("row_path") ? details.at("row_path") : "",
                   single ? "single rows" : "")
@@ -1133,6 +1131,48 @@ TEST(HighwayBackendTest, Groups16TuningKeyPicksThePathAndSaysSo) {
   const Problem f32 = MakeProblem(5, 4096, DType::kF32, Distribution::kNormal, true, true);
   CaseRun run32(f32);
   EXPECT_EQ(Highway().Prepare(f32, run32.inputs, CaseOptions{})->Details().count("groups16"), 0u);
+}
+
+// --tune row_path picks how the forward goes over its rows: one at a time
+// ("single", Details() says "single rows") or in the batches and groups the
+// kernels choose ("grouped"). Both verify and give the same bits; any other
+// value is a usage error. 64 rows of 128 (in cache: batches by default) and
+// of 4096 (row groups), both norms.
+TEST(HighwayBackendTest, RowPathTuningKeyPicksSingleRowsOrGroups) {
+  for (const Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm}) {
+    for (const int64_t cols : {128, 4096}) {
+      Problem p = MakeProblem(64, cols, DType::kBF16, Distribution::kNormal, true, true);
+      p.norm = norm;
+      const std::string what = std::string(NormName(norm)) + " H = " + std::to_string(cols);
+      std::vector<uint16_t> y[2];
+      for (const int single : {0, 1}) {
+        test_support::HostCase run(p);
+        CaseOptions options;
+        options.tuning["row_path"] = single ? "single" : "grouped";
+        run.Execute(Highway(), options);
+        EXPECT_EQ(run.details.count("row_path") ? run.details.at("row_path") : "",
+                  single ? "single rows" : "")
+            << what;
+        const Accuracy acc = run.Check();
+        EXPECT_TRUE(acc.passed) << what << ": " << acc.reason;
+        const uint16_t* out = run.out<uint16_t>(TensorId::kY);
+        y[single].assign(out, out + p.elements());
+      }
+      EXPECT_EQ(y[0], y[1]) << what << ": single rows and groups differ";
+    }
+  }
+  const Problem p = MakeProblem(4, 128, DType::kF32, Distribution::kNormal, true, true);
+  CaseRun run(p);
+  CaseOptions bad;
+  bad.tuning["row_path"] = "batched";
+  try {
+    Highway().Prepare(p, run.inputs, bad);
+    ADD_FAILURE() << "row_path=batched was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("row_path must be single or grouped, not 'batched'"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // Cache-sized outputs keep ordinary stores (the result stays in cache).

@@ -5,13 +5,14 @@
 //
 //   lnbench_highway_bench [dram|cache|latency|hot|all] [--mib M] [--kib K] [--samples S] [--rms] [--bwd]
 //                         [--threads 1,2] [--dtypes f32,bf16] [--cols 128,768,...]
-//                         [--variant auto] [--tune key=value]... [--ab key=A,B]
+//                         [--variant auto] [--tune key=value]... [--ab key=A,B]...
 //
 // --tune passes a backend setting (CaseOptions::tuning, as `lnbench run --tune`).
 // --ab key=A,B (dram and hot modes) times the case with key=A and with key=B
 // in the same process, in pairs of samples whose order alternates, and
 // reports B's time / A's time per pair (median and p10..p90); the value
-// "default" leaves the key unset (the backend's own choice). On a shared
+// "default" leaves the key unset (the backend's own choice). Several --ab
+// keys set together: side A takes every key's A, side B every key's B. On a shared
 // machine whose bandwidth drifts between runs, a paired ratio separates two
 // code paths that separate runs cannot. Each side has its own output
 // buffers, whose placement in memory differs: the same code on both sides
@@ -55,8 +56,11 @@ struct BenchConfig {
   bool rms = false;        // dram and hot modes: RMSNorm instead of LayerNorm
   bool bwd = false;        // dram and hot modes: the backward (dx, dgamma, dbeta) instead of the forward
   std::map<std::string, std::string> tuning;  // --tune key=value
-  std::string ab_key;                         // --ab key=A,B: A/B pairs (empty: none)
-  std::string ab_a, ab_b;
+  // --ab key=A,B (repeatable: side A sets every key to its A, side B to its B).
+  struct AbSetting {
+    std::string key, a, b;
+  };
+  std::vector<AbSetting> ab;  // empty: no A/B pairs
 };
 
 // Returns the op the dram and hot modes time, in words.
@@ -76,18 +80,23 @@ double Quantile(std::vector<double>& v, double q) {
 // An --ab value that leaves the key unset: the backend's default.
 constexpr const char* kAbDefault = "default";
 
-// The options of a case: the variant and --tune settings, and with `ab_value`
-// the --ab key set to it (kAbDefault: not set).
-CaseOptions OptionsFor(const BenchConfig& cfg, int threads, const std::string* ab_value) {
+// Which side of --ab a case is prepared for.
+enum class AbSide { kNone, kA, kB };
+
+// The options of a case: the variant and --tune settings, and on an --ab
+// side each --ab key set to that side's value (kAbDefault: not set).
+CaseOptions OptionsFor(const BenchConfig& cfg, int threads, AbSide side) {
   CaseOptions o;
   o.threads = threads;
   o.variant = cfg.variant;
   o.tuning = cfg.tuning;
-  if (ab_value != nullptr) {
-    if (*ab_value == kAbDefault) {
-      o.tuning.erase(cfg.ab_key);
+  if (side == AbSide::kNone) return o;
+  for (const BenchConfig::AbSetting& s : cfg.ab) {
+    const std::string& value = side == AbSide::kA ? s.a : s.b;
+    if (value == kAbDefault) {
+      o.tuning.erase(s.key);
     } else {
-      o.tuning[cfg.ab_key] = *ab_value;
+      o.tuning[s.key] = value;
     }
   }
   return o;
@@ -95,7 +104,7 @@ CaseOptions OptionsFor(const BenchConfig& cfg, int threads, const std::string* a
 
 // The header words of the A/B columns ("" without --ab).
 std::string AbHeader(const BenchConfig& cfg) {
-  if (cfg.ab_key.empty()) return "";
+  if (cfg.ab.empty()) return "";
   return fmt::format(" {:>9} {:>14}", "B/A time", "p10..p90");
 }
 
@@ -108,10 +117,15 @@ std::string AbColumns(std::vector<double>& ratios) {
 
 // Prints what --ab compares, above a mode's table.
 void PrintAb(const BenchConfig& cfg) {
-  if (cfg.ab_key.empty()) return;
-  fmt::print("# A/B: A = --tune {0}={1} (the table's other columns), B = --tune {0}={2}; "
+  if (cfg.ab.empty()) return;
+  std::string a, b;
+  for (const BenchConfig::AbSetting& s : cfg.ab) {
+    a += fmt::format(" {}={}", s.key, s.a);
+    b += fmt::format(" {}={}", s.key, s.b);
+  }
+  fmt::print("# A/B: A = --tune{} (the table's other columns), B = --tune{}; "
              "B/A time = B's time / A's time per pair of samples, order alternating\n",
-             cfg.ab_key, cfg.ab_a, cfg.ab_b);
+             a, b);
 }
 
 // Inputs of one problem, filled by the core's generators.
@@ -176,12 +190,12 @@ void RunDram(const BenchConfig& cfg) {
         if (cfg.bwd) p.dir = Direction::kBackward;
         const uint64_t bytes = CountBytes(p).total();
         Inputs in(p, pool);
-        const bool ab = !cfg.ab_key.empty();
-        auto c = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, ab ? &cfg.ab_a : nullptr));
+        const bool ab = !cfg.ab.empty();
+        auto c = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, ab ? AbSide::kA : AbSide::kNone));
         c->Run();
         std::unique_ptr<PreparedCase> cb;
         if (ab) {
-          cb = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, &cfg.ab_b));
+          cb = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, AbSide::kB));
           cb->Run();
         }
         // The CPU-time copy: as MeasureCpuCopy, on buffers kept for the case.
@@ -290,12 +304,12 @@ void RunHot(const BenchConfig& cfg) {
       if (cfg.rms) p.norm = Norm::kRmsNorm;
       if (cfg.bwd) p.dir = Direction::kBackward;
       Inputs in(p, pool);
-      const bool ab = !cfg.ab_key.empty();
-      auto hwy = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, ab ? &cfg.ab_a : nullptr));
+      const bool ab = !cfg.ab.empty();
+      auto hwy = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, ab ? AbSide::kA : AbSide::kNone));
       std::vector<double> th, ab_ratio;
       if (ab) {
         // Pairs of samples (50 runs each), B first in odd pairs.
-        auto hb = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, &cfg.ab_b));
+        auto hb = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, AbSide::kB));
         hwy->Run();
         hb->Run();
         for (int k = 0; k < cfg.samples; ++k) {
@@ -404,9 +418,9 @@ int Main(int argc, char** argv) {
             v.find(',', comma + 1) != std::string::npos) {
           throw UsageError("--ab needs key=A,B (two values), not '" + kv + "'");
         }
-        cfg.ab_key = key;
-        cfg.ab_a = v.substr(0, comma);
-        cfg.ab_b = v.substr(comma + 1);
+        for (const BenchConfig::AbSetting& s : cfg.ab)
+          if (s.key == key) throw UsageError("--ab " + key + " given twice");
+        cfg.ab.push_back({key, v.substr(0, comma), v.substr(comma + 1)});
       }
     } else if (a == "--threads") {
       cfg.threads = ParseList<int>(value(), [](const std::string& s) { return std::stoi(s); });
@@ -429,7 +443,7 @@ int Main(int argc, char** argv) {
     const std::vector<std::string> keys = hwy->TuningKeys();
     std::vector<std::string> asked;
     for (const auto& [key, v] : cfg.tuning) asked.push_back(key);
-    if (!cfg.ab_key.empty()) asked.push_back(cfg.ab_key);
+    for (const BenchConfig::AbSetting& s : cfg.ab) asked.push_back(s.key);
     for (const std::string& key : asked) {
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
         throw UsageError("highway has no setting '" + key + "' (it has: " +
