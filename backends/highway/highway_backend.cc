@@ -125,11 +125,19 @@ bool InterleavedGroupsByDefault() {
 // 768 1.09: left streamed), bf16 H = 64 0.98, 128 0.82-0.92, 256 0.87, 512
 // 0.89, 768 0.85-0.89 (1024 0.99); RMSNorm f32 128 0.93-0.94 (256 1.12),
 // bf16 128 0.78-0.79, 256 0.81, 768 0.82. Two threads: bf16 H = 512-768
-// 1.04-1.27, RMSNorm f32 H = 64-128 1.07-1.14.
+// 1.04-1.27, RMSNorm f32 H = 64-128 1.07-1.14. Two threads again on
+// 2026-12-06 (`lnbench_highway_bench dram --bwd [--rms] --threads 2 --ab
+// stream_min_bytes=default,1000000000000`, two processes, medians of 9
+// pairs): LayerNorm bf16 H = 128 0.80 / 0.78, 256 0.84 / 0.86, 768 0.87 /
+// 0.89, f32 H = 128 0.99 / 0.99, 256 1.07 / 1.14, 768 1.00 / 1.04; RMSNorm
+// bf16 H = 128 0.82 / 0.83, 256 0.82 / 0.86, 768 0.84 / 1.16, f32 H = 128
+// 1.05 / 1.02 (256-768 1.06-1.36). So on more threads the backward keeps
+// ordinary stores for 16-bit rows of at most 512 bytes only.
 // The report's details say streaming_stores "no" for these cases, and
 // row_path "single rows" where the forward goes one row at a time.
 constexpr uint64_t kUnstreamedMaxRowBytes = 1024, kUnstreamedMaxRowBytes16 = 1792;
 constexpr uint64_t kBwdUnstreamedMaxRowBytes = 512, kBwdUnstreamedMaxRowBytes16 = 1536;
+constexpr uint64_t kBwdUnstreamedMaxRowBytes16Threads = 512;  // 16-bit rows on 2+ threads
 
 // Whether `problem` is a LayerNorm forward of 16-bit rows of at most
 // kCachedBatchMaxCols columns (kept unstreamed on any number of threads).
@@ -141,14 +149,16 @@ bool ShortSixteenBitLayerNorm(const Problem& problem) {
 
 // Whether a problem run on `threads` threads (0: every hardware thread)
 // keeps ordinary stores at any size by default (above): the forward on any
-// number of threads, the backward on one.
+// number of threads; the backward on one, and its 16-bit rows of at most
+// 512 bytes on more.
 bool UnstreamedByDefault(const Problem& problem, int threads) {
   if (ShortSixteenBitLayerNorm(problem)) return true;
   const uint64_t elem = DTypeSize(problem.dtype);
   const uint64_t row_bytes = static_cast<uint64_t>(problem.cols) * elem;
-  if (problem.dir == Direction::kBackward)
-    return PoolThreads(threads) == 1 &&
-           row_bytes <= (elem == 2 ? kBwdUnstreamedMaxRowBytes16 : kBwdUnstreamedMaxRowBytes);
+  if (problem.dir == Direction::kBackward) {
+    if (PoolThreads(threads) != 1) return elem == 2 && row_bytes <= kBwdUnstreamedMaxRowBytes16Threads;
+    return row_bytes <= (elem == 2 ? kBwdUnstreamedMaxRowBytes16 : kBwdUnstreamedMaxRowBytes);
+  }
   return row_bytes <= (elem == 2 ? kUnstreamedMaxRowBytes16 : kUnstreamedMaxRowBytes);
 }
 
