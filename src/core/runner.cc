@@ -288,15 +288,19 @@ class PairedCopies {
     return out;
   }
 
-  // Returns each sample's fraction: its bandwidth over the faster copy
-  // timed just before it.
-  std::vector<double> Fractions(const TimingResult& timing, uint64_t bytes) const {
+  // Returns each sample's fraction: its bandwidth over the bandwidth of the
+  // copy of `method` (the ceiling's: the faster by median) timed just before
+  // it. One method for every sample: the faster of two copies per sample
+  // would pick each sample's luckier copy, a ceiling biased upwards by the
+  // copies' noise.
+  std::vector<double> Fractions(const TimingResult& timing, uint64_t bytes, const std::string& method) const {
+    const std::vector<std::string> methods = sampler_->Methods();
+    const size_t m = static_cast<size_t>(std::find(methods.begin(), methods.end(), method) - methods.begin());
+    LNBENCH_CHECK(m < methods.size(), "paired ceiling: unknown copy method " + method);
     std::vector<double> f;
     for (size_t i = 0; i < timing.samples_s.size(); ++i) {
-      double copy_s = seconds_[0][i];
-      for (const std::vector<double>& m : seconds_) copy_s = std::min(copy_s, m[i]);
       // (bytes / kernel_s) / (bytes_per_copy / copy_s)
-      f.push_back(static_cast<double>(bytes) * copy_s /
+      f.push_back(static_cast<double>(bytes) * seconds_[m][i] /
                   (timing.samples_s[i] * static_cast<double>(sampler_->BytesPerCopy())));
     }
     return f;
@@ -752,7 +756,8 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
               t.elements_per_s = static_cast<double>(n) / r.timing->stats.median;
               if (paired.Paired(*r.timing)) {
                 const CeilingResult& c = result.ceilings[ceilings.AddPaired(b, r.threads, paired.Measurements())];
-                const SampleStats f = Summarize(paired.Fractions(*r.timing, r.bytes.total()));
+                const SampleStats f =
+                    Summarize(paired.Fractions(*r.timing, r.bytes.total(), c.measurement.method));
                 t.ceiling_gbps = c.stats.bandwidth_gbps;
                 t.ceiling_method = c.measurement.method;
                 t.fraction_of_ceiling = f.median;

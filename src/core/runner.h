@@ -38,8 +38,9 @@ struct OutputMode {
 //   kPaired   during every timed case: before each of the case's samples,
 //             one copy of each method (Backend::PrepareCopySampler), so each
 //             sample has copies of its own moment. The case's fraction is the
-//             median over its samples of the sample's bandwidth / the faster
-//             copy of its pair: drift within the case cancels too. A backend
+//             median over its samples of the sample's bandwidth / that of the
+//             copy timed just before it, by the method whose copies were
+//             faster in the median: drift within the case cancels too. A backend
 //             without a sampler (GPUs, external commands) falls back to
 //             kPerCase.
 enum class CeilingMode { kShared, kPerCase, kPaired };
