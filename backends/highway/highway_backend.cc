@@ -13,6 +13,8 @@
 #include <cpuid.h>
 #endif
 
+#include <fmt/format.h>
+
 #include "backends/cpu/cpu_backend.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/layernorm_highway.h"
@@ -169,6 +171,19 @@ bool SingleRowsByDefault(const Problem& problem, int threads) {
   return problem.dir == Direction::kForward && UnstreamedByDefault(problem, threads) &&
          !ShortSixteenBitLayerNorm(problem) &&
          TensorBytes(problem, Extent::kRowsCols) > LastLevelCacheBytes();
+}
+
+// Returns the value of a tuning key that takes one of two words, or nullopt
+// when it is not given; any other word is a usage error (exit 2), not an
+// unsupported case: the value is a typo.
+std::optional<std::string> TwoWayTuning(const CaseOptions& options, const char* key,
+                                        const char* a, const char* b) {
+  const auto it = options.tuning.find(key);
+  if (it == options.tuning.end()) return std::nullopt;
+  if (it->second != a && it->second != b)
+    throw UsageError(fmt::format("highway: --tune {} must be {} or {}, not '{}'", key, a, b,
+                                 it->second));
+  return it->second;
 }
 
 // Parses the stream_min_bytes tuning value; nullopt when it is not a number >= 0.
@@ -515,29 +530,14 @@ class HighwayBackend : public CpuBackend {
       stream_min_bytes = std::numeric_limits<uint64_t>::max();
       single_rows = SingleRowsByDefault(problem, options.threads);
     }
-    const auto row_path = options.tuning.find(kRowPath);
-    if (row_path != options.tuning.end()) {
-      if (row_path->second != "single" && row_path->second != "grouped")
-        throw UsageError("highway: --tune row_path must be single or grouped, not '" +
-                         row_path->second + "'");
-      single_rows = row_path->second == "single";
-    }
+    if (const auto path = TwoWayTuning(options, kRowPath, "single", "grouped"))
+      single_rows = *path == "single";
     bool interleaved_16bit = InterleavedGroupsByDefault();
-    const auto groups = options.tuning.find(kGroups16);
-    if (groups != options.tuning.end()) {
-      if (groups->second != "chunked" && groups->second != "interleaved")
-        throw UsageError("highway: --tune groups16 must be chunked or interleaved, not '" +
-                         groups->second + "'");
-      interleaved_16bit = groups->second == "interleaved";
-    }
+    if (const auto groups = TwoWayTuning(options, kGroups16, "chunked", "interleaved"))
+      interleaved_16bit = *groups == "interleaved";
     BwdGroups bwd_groups = BwdGroups::kAuto;
-    const auto bg = options.tuning.find(kBwdGroups);
-    if (bg != options.tuning.end()) {
-      if (bg->second != "fused" && bg->second != "shared_sums")
-        throw UsageError("highway: --tune bwd_groups must be fused or shared_sums, not '" +
-                         bg->second + "'");
-      bwd_groups = bg->second == "fused" ? BwdGroups::kFused : BwdGroups::kSharedSums;
-    }
+    if (const auto bg = TwoWayTuning(options, kBwdGroups, "fused", "shared_sums"))
+      bwd_groups = *bg == "fused" ? BwdGroups::kFused : BwdGroups::kSharedSums;
     if (problem.dir == Direction::kBackward) {
       const HwyBwdRowsFn bwd_fn =
           HighwayNormBwdRowsFunction(problem.norm, problem.dtype, resolved.target.bits);
