@@ -1097,6 +1097,19 @@ TEST(HighwayBackendTest, RmsNormStreamsPerTuningKey) {
   }
 }
 
+// Expects Prepare to refuse --tune key=value with a usage error that says `says`.
+void ExpectTuningRefused(const Problem& p, const HostTensors& inputs, const std::string& key,
+                         const std::string& value, const std::string& says) {
+  CaseOptions bad;
+  bad.tuning[key] = value;
+  try {
+    Highway().Prepare(p, inputs, bad);
+    ADD_FAILURE() << key << "=" << value << " was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+  }
+}
+
 // --tune groups16 picks the path of streamed 16-bit LayerNorm rows (chunked
 // or interleaved groups), Details() says which, both verify with every
 // element written, and any other value is a usage error. Without the key the
@@ -1122,16 +1135,8 @@ TEST(HighwayBackendTest, Groups16TuningKeyPicksThePathAndSaysSo) {
   const std::string by_default =
       Highway().Prepare(p, run.inputs, CaseOptions{})->Details().at("groups16");
   EXPECT_TRUE(by_default == "chunked" || by_default == "interleaved") << by_default;
-  CaseOptions bad;
-  bad.tuning["groups16"] = "rows";
-  try {
-    Highway().Prepare(p, run.inputs, bad);
-    ADD_FAILURE() << "groups16=rows was accepted";
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("groups16 must be chunked or interleaved, not 'rows'"),
-              std::string::npos)
-        << e.what();
-  }
+  ExpectTuningRefused(p, run.inputs, "groups16", "rows",
+                      "groups16 must be chunked or interleaved, not 'rows'");
   const Problem f32 = MakeProblem(5, 4096, DType::kF32, Distribution::kNormal, true, true);
   CaseRun run32(f32);
   EXPECT_EQ(Highway().Prepare(f32, run32.inputs, CaseOptions{})->Details().count("groups16"), 0u);
@@ -1167,16 +1172,8 @@ TEST(HighwayBackendTest, RowPathTuningKeyPicksSingleRowsOrGroups) {
   }
   const Problem p = MakeProblem(4, 128, DType::kF32, Distribution::kNormal, true, true);
   CaseRun run(p);
-  CaseOptions bad;
-  bad.tuning["row_path"] = "batched";
-  try {
-    Highway().Prepare(p, run.inputs, bad);
-    ADD_FAILURE() << "row_path=batched was accepted";
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("row_path must be single or grouped, not 'batched'"),
-              std::string::npos)
-        << e.what();
-  }
+  ExpectTuningRefused(p, run.inputs, "row_path", "batched",
+                      "row_path must be single or grouped, not 'batched'");
 }
 
 // Cache-sized outputs keep ordinary stores (the result stays in cache).
