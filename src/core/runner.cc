@@ -250,6 +250,22 @@ class CeilingCache {
   std::map<std::string, size_t> index_;
 };
 
+// Returns each sample's fraction of a paired ceiling: its bandwidth over
+// that of `copies`' sample timed just before it. `copies` is one method's
+// (the ceiling's, the faster by median) for every sample: the faster of two
+// copies per sample would pick each sample's luckier copy, a ceiling biased
+// upwards by the copies' noise.
+std::vector<double> PairedFractions(const TimingResult& timing, uint64_t bytes,
+                                    const CeilingMeasurement& copies) {
+  std::vector<double> f;
+  for (size_t i = 0; i < timing.samples_s.size(); ++i) {
+    // (bytes / kernel_s) / (bytes_per_copy / copy_s)
+    f.push_back(static_cast<double>(bytes) * copies.seconds[i] /
+                (timing.samples_s[i] * static_cast<double>(copies.bytes_per_copy)));
+  }
+  return f;
+}
+
 // The copies timed between the samples of one case (CeilingMode::kPaired).
 class PairedCopies {
  public:
@@ -275,8 +291,7 @@ class PairedCopies {
   // Whether every sample of `timing` had its copies (an externally timed
   // case never calls the hook).
   bool Paired(const TimingResult& timing) const {
-    return sampler_ && !seconds_.empty() && seconds_[0].size() == timing.samples_s.size() &&
-           !timing.samples_s.empty();
+    return sampler_ && seconds_[0].size() == timing.samples_s.size() && !timing.samples_s.empty();
   }
 
   // Returns the copies as ceiling measurements, one per method.
@@ -286,24 +301,6 @@ class PairedCopies {
     for (size_t m = 0; m < methods.size(); ++m)
       out.push_back(CeilingMeasurement{methods[m], sampler_->BytesPerCopy(), seconds_[m]});
     return out;
-  }
-
-  // Returns each sample's fraction: its bandwidth over the bandwidth of the
-  // copy of `method` (the ceiling's: the faster by median) timed just before
-  // it. One method for every sample: the faster of two copies per sample
-  // would pick each sample's luckier copy, a ceiling biased upwards by the
-  // copies' noise.
-  std::vector<double> Fractions(const TimingResult& timing, uint64_t bytes, const std::string& method) const {
-    const std::vector<std::string> methods = sampler_->Methods();
-    const size_t m = static_cast<size_t>(std::find(methods.begin(), methods.end(), method) - methods.begin());
-    LNBENCH_CHECK(m < methods.size(), "paired ceiling: unknown copy method " + method);
-    std::vector<double> f;
-    for (size_t i = 0; i < timing.samples_s.size(); ++i) {
-      // (bytes / kernel_s) / (bytes_per_copy / copy_s)
-      f.push_back(static_cast<double>(bytes) * seconds_[m][i] /
-                  (timing.samples_s[i] * static_cast<double>(sampler_->BytesPerCopy())));
-    }
-    return f;
   }
 
  private:
@@ -756,8 +753,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
               t.elements_per_s = static_cast<double>(n) / r.timing->stats.median;
               if (paired.Paired(*r.timing)) {
                 const CeilingResult& c = result.ceilings[ceilings.AddPaired(b, r.threads, paired.Measurements())];
-                const SampleStats f =
-                    Summarize(paired.Fractions(*r.timing, r.bytes.total(), c.measurement.method));
+                const SampleStats f = Summarize(PairedFractions(*r.timing, r.bytes.total(), c.measurement));
                 t.ceiling_gbps = c.stats.bandwidth_gbps;
                 t.ceiling_method = c.measurement.method;
                 t.fraction_of_ceiling = f.median;
