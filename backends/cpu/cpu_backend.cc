@@ -83,19 +83,27 @@ double CeilingJitterFromEnvironment() {
   return factor;
 }
 
+// Returns sample i of a ceiling's method as LNBENCH_TEST_CEILING_JITTER
+// leaves it: two samples in three `jitter` times slower.
+double Jittered(double seconds, uint64_t i, double jitter) {
+  return i % 3 != 0 ? seconds * jitter : seconds;
+}
+
+// Whether a ceiling of `bytes` (read + written) times a streaming copy beside
+// memcpy: beyond the cache, where a streaming copy can beat memcpy (which may
+// still read every destination line first); the runner takes the faster.
+bool CeilingStreams(uint64_t bytes) { return bytes / 2 > LastLevelCacheBytes(); }
+
 }  // namespace
 
 std::vector<CeilingMeasurement> CpuBackend::MeasureCeiling(uint64_t bytes, int threads,
                                                            int min_samples, double time_budget_s) {
   std::vector<CeilingMeasurement> out = {MeasureCpuCopy(bytes, threads, min_samples, time_budget_s)};
-  // Beyond the cache a streaming copy can beat memcpy (which may still read
-  // every destination line first); the runner takes the faster of the two.
-  if (bytes / 2 > LastLevelCacheBytes())
+  if (CeilingStreams(bytes))
     out.push_back(MeasureCpuCopy(bytes, threads, min_samples, time_budget_s, /*streaming=*/true));
   if (const double jitter = CeilingJitterFromEnvironment(); jitter != 1)
     for (CeilingMeasurement& m : out)
-      for (size_t i = 0; i < m.seconds.size(); ++i)
-        if (i % 3 != 0) m.seconds[i] *= jitter;
+      for (size_t i = 0; i < m.seconds.size(); ++i) m.seconds[i] = Jittered(m.seconds[i], i, jitter);
   return out;
 }
 
@@ -107,7 +115,7 @@ class CpuCopySampler : public CopySampler {
  public:
   CpuCopySampler(uint64_t bytes, int threads)
       : copy_(bytes, threads),
-        streaming_(bytes / 2 > LastLevelCacheBytes()),
+        streaming_(CeilingStreams(bytes)),
         jitter_(CeilingJitterFromEnvironment()) {}
   std::vector<std::string> Methods() const override {
     if (streaming_) return {"memcpy", "stream_copy"};
@@ -119,8 +127,7 @@ class CpuCopySampler : public CopySampler {
     const bool streaming = method == 1;
     if (!streaming_) copy_.Time(streaming);  // warm: timed hot, as back to back
     const double s = copy_.Time(streaming);
-    // LNBENCH_TEST_CEILING_JITTER: two samples in three of each method slowed.
-    return samples_[method]++ % 3 != 0 ? s * jitter_ : s;
+    return Jittered(s, samples_[method]++, jitter_);
   }
 
  private:
