@@ -140,6 +140,95 @@ TEST(ThreadPoolSpin, IdleWorkersSpinLongOnlyInTimedLoops) {
               1e3 * idle, 1e3 * timed);
 }
 
+// Guided chunks: each a 1 / (2 * threads) share of what is left, rounded up
+// to the grain; only the last may be shorter; they cover [0, count) in order.
+TEST(ThreadPoolChunks, BoundsAreGuidedSharesInWholeGrains) {
+  EXPECT_TRUE(BalancedChunks(0, 2, 8).empty());
+  EXPECT_TRUE(BalancedChunks(-3, 2, 8).empty());
+  EXPECT_EQ(BalancedChunks(5, 2, 8), (std::vector<int64_t>{0, 5}));
+  EXPECT_EQ(BalancedChunks(10, 1, 1), (std::vector<int64_t>{0, 5, 8, 9, 10}));
+  EXPECT_EQ(BalancedChunks(100, 2, 0), BalancedChunks(100, 2, 1));  // a grain of at least 1
+  for (const int threads : {1, 2, 3, 8}) {
+    for (const int64_t grain : {1, 8, 24}) {
+      for (const int64_t count : {1, 7, 100, 1000, 1000003}) {
+        const std::vector<int64_t> b = BalancedChunks(count, threads, grain);
+        ASSERT_GE(b.size(), 2u);
+        EXPECT_EQ(b.front(), 0);
+        EXPECT_EQ(b.back(), count);
+        for (size_t k = 0; k + 1 < b.size(); ++k) {
+          const int64_t left = count - b[k], chunk = b[k + 1] - b[k];
+          const int64_t share = (left + 2 * threads - 1) / (2 * threads);
+          EXPECT_EQ(chunk, std::min(left, (share + grain - 1) / grain * grain))
+              << count << " " << threads << " " << grain << " chunk " << k;
+        }
+      }
+    }
+  }
+  std::vector<int64_t> reused = {7, 7, 7};
+  BalancedChunksInto(1000, 2, 8, reused);
+  EXPECT_EQ(reused, BalancedChunks(1000, 2, 8));
+}
+
+// ParallelForChunks runs every chunk once, with its index, and a thread that
+// finishes sooner claims more: here the worker sleeps 2 ms per chunk and the
+// caller not at all, so the caller runs most of the range (a static split
+// would give each half). A throw stops the claims, is rethrown, and the pool
+// then runs static and chunked jobs as before.
+TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
+  ThreadPool pool(2);
+  const int64_t count = 4000;
+  const std::vector<int64_t> bounds = BalancedChunks(count, 2, 16);
+  std::vector<std::atomic<int>> seen(static_cast<size_t>(count));
+  std::vector<std::atomic<int>> chunk_seen(bounds.size() - 1);
+  std::atomic<int64_t> caller_rows{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  pool.ParallelForChunks(count, 16, [&](int64_t k, int64_t b, int64_t e) {
+    EXPECT_EQ(b, bounds[static_cast<size_t>(k)]);
+    EXPECT_EQ(e, bounds[static_cast<size_t>(k) + 1]);
+    chunk_seen[static_cast<size_t>(k)].fetch_add(1);
+    for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
+    if (std::this_thread::get_id() == caller) {
+      caller_rows.fetch_add(e - b);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  for (int64_t i = 0; i < count; ++i) ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1) << i;
+  for (auto& c : chunk_seen) EXPECT_EQ(c.load(), 1);
+  EXPECT_GT(caller_rows.load(), count * 3 / 4) << "the faster thread did not take more rows";
+
+  std::atomic<int> ran{0};
+  EXPECT_THROW(pool.ParallelForChunks(count, 1,
+                                      [&](int64_t k, int64_t, int64_t) {
+                                        ran.fetch_add(1);
+                                        if (k == 0) throw RuntimeError("chunk 0 failed");
+                                      }),
+               RuntimeError);
+  EXPECT_LT(ran.load(), static_cast<int>(BalancedChunks(count, 2, 1).size()) - 1);
+  std::atomic<int64_t> sum{0};
+  pool.ParallelFor(count, [&](int64_t b, int64_t e) { sum.fetch_add(e - b); });
+  EXPECT_EQ(sum.load(), count);
+  pool.ParallelForChunks(count, 1, [&](int64_t, int64_t b, int64_t e) { sum.fetch_add(e - b); });
+  EXPECT_EQ(sum.load(), 2 * count);
+  ThreadPool one(1);
+  std::vector<int64_t> order;
+  one.ParallelForChunks(100, 8, [&](int64_t k, int64_t, int64_t) { order.push_back(k); });
+  EXPECT_EQ(order.size(), BalancedChunks(100, 1, 8).size() - 1);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+}
+
+// The streaming copy, in balanced chunks over two threads, copies every byte
+// of a size that is no multiple of its 64 KiB blocks; memcpy too.
+TEST(CpuCopyTest, EveryByteCopiedEitherWay) {
+  for (const bool streaming : {true, false}) {
+    CpuCopy copy(2 * (3 * 1024 * 1024 + 12345), 2);
+    EXPECT_GT(copy.Time(streaming), 0);
+    const uint64_t half = copy.bytes_per_copy() / 2;
+    const uint8_t* dst = copy.destination();
+    EXPECT_EQ(std::count(dst, dst + half, 1), static_cast<long>(half)) << streaming;
+  }
+}
+
 // The last-level cache a hypervisor reports through CPUID is capped at what
 // the VM's CPUs could own; a plausible figure passes unchanged. The flush of
 // --cold (4x) and the streaming-store threshold follow it.

@@ -1,5 +1,6 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -29,7 +30,21 @@ void CpuCase::Poison() {
                    TensorElements(problem_, t.extent), *pool_);
 }
 
+int64_t BalancedGrainRows(uint64_t row_bytes) {
+  const uint64_t rows = std::max<uint64_t>(1, (kBalancedChunkMinBytes + row_bytes - 1) /
+                                                  std::max<uint64_t>(row_bytes, 1));
+  return static_cast<int64_t>((rows + kBalancedChunkRowMultiple - 1) / kBalancedChunkRowMultiple *
+                              kBalancedChunkRowMultiple);
+}
+
 void CpuCase::Run() {
+  if (balanced_rows_ && pool_->threads() > 1) {
+    const uint64_t row_bytes = TensorBytes(problem_, Extent::kRowsCols) /
+                               static_cast<uint64_t>(std::max<int64_t>(problem_.rows, 1));
+    pool_->ParallelForChunks(problem_.rows, BalancedGrainRows(row_bytes),
+                             [this](int64_t, int64_t b, int64_t e) { ComputeRows(b, e); });
+    return;
+  }
   pool_->ParallelFor(problem_.rows, [this](int64_t b, int64_t e) { ComputeRows(b, e); });
 }
 
@@ -59,7 +74,9 @@ double CpuCase::TimeBatch(int batch, bool cold) {
 }
 
 std::map<std::string, std::string> CpuCase::Details() const {
-  return {{"threads", std::to_string(pool_->threads())}};
+  std::map<std::string, std::string> details = {{"threads", std::to_string(pool_->threads())}};
+  if (balanced_rows_ && pool_->threads() > 1) details["row_split"] = "balanced chunks";
+  return details;
 }
 
 std::map<std::string, std::string> CpuBackend::DeviceInfo() const {

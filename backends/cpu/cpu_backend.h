@@ -29,6 +29,12 @@ class CpuCase : public PreparedCase {
   double TimeBatch(int batch, bool cold) override;
   std::map<std::string, std::string> Details() const override;
 
+  // Whether Run() splits rows over threads in balanced chunks
+  // (ThreadPool::ParallelForChunks in grains of BalancedGrainRows) instead of one contiguous share per thread; off by
+  // default. Only for kernels whose rows are independent (a forward).
+  void set_balanced_rows(bool on) { balanced_rows_ = on; }
+  bool balanced_rows() const { return balanced_rows_; }
+
  protected:
   // Computes rows [begin, end): reads inputs(), writes the output() tensors.
   virtual void ComputeRows(int64_t begin, int64_t end) = 0;
@@ -46,11 +52,23 @@ class CpuCase : public PreparedCase {
   Problem problem_;
   HostTensors inputs_;
   ThreadPool* pool_;
+  bool balanced_rows_ = false;
   std::string variant_;
   std::vector<TensorSpec> output_specs_;
   std::array<HostBuffer, kTensorCount> buffers_;
   HostTensors outputs_;
 };
+
+// The least input a balanced chunk of rows covers (CpuCase::set_balanced_rows),
+// so that a cache-sized problem still goes in a few chunks and a claim costs
+// nothing next to its rows; and the multiple of rows every chunk but the last
+// is, so that kernels taking rows in groups (of 4 or 8) get whole groups.
+inline constexpr uint64_t kBalancedChunkMinBytes = 64 * 1024;
+inline constexpr uint64_t kBalancedChunkRowMultiple = 8;
+
+// Returns the grain, in rows of `row_bytes` each, of CpuCase's balanced chunks:
+// at least kBalancedChunkMinBytes, a multiple of kBalancedChunkRowMultiple.
+int64_t BalancedGrainRows(uint64_t row_bytes);
 
 // A CPU backend: device "cpu", memcpy ceiling.
 class CpuBackend : public Backend {

@@ -56,6 +56,25 @@ constexpr const char* kBwdGroups = "bwd_groups";
 // says so, else grouped.
 constexpr const char* kRowPath = "row_path";
 
+// Tuning key: how the forward of both norms splits its rows over threads:
+// "static" (one contiguous share per thread) or "balanced" (chunks each
+// thread claims as it finishes one: CpuCase::set_balanced_rows). The same
+// bits either way (rows are independent). Balanced by default: the two
+// vCPUs of the Zen 5 VM differ in speed, by 1.5x on short rows in cache at
+// times, and which one is slower changes (`taskset -c 0` / `-c 1
+// lnbench_highway_bench hot`, 2026-12-06), so a static split waits for the
+// slower half. Issue 15, two threads, 256 MiB, `lnbench_highway_bench dram
+// --ab row_split=static,balanced`, balanced / static time, medians of 9-11
+// pairs (the same code on both sides: 0.88-1.06): LayerNorm f32 H = 128
+// 0.93-0.96, 768 0.83-0.99, 1024 0.89-0.95, 4096 0.91-0.98, 8192 0.90,
+// 16384 0.89, 65536 0.89-0.93; bf16 H = 128 0.78-0.88, 768 0.80-0.90, 1024
+// 0.89-0.91, 4096 0.96-0.97, 8192 0.98, 16384 1.02, 65536 0.97 (chunks of
+// whole groups of 8 rows; 1.08 before); RMSNorm f32 H = 128 0.87, 768 1.01,
+// 4096 0.99, bf16 1.00, 0.95, 0.97. In cache (`hot`, 256 KiB, two threads)
+// 0.97-1.06, within the noise. The backward keeps its static split (its
+// dgamma/dbeta partials are one contiguous share per thread).
+constexpr const char* kRowSplit = "row_split";
+
 // Whether the interleaved groups are the default: on AMD CPUs of family 0x1A
 // (Zen 5) and later, where they measured faster than the chunked groups
 // (layernorm_highway-inl.h); Zen 4 measured the other way, and CPUs not
@@ -440,7 +459,7 @@ class HighwayBackend : public CpuBackend {
   }
 
   std::vector<std::string> TuningKeys() const override {
-    return {kStreamMinBytes, kGroups16, kBwdGroups, kRowPath};
+    return {kStreamMinBytes, kGroups16, kBwdGroups, kRowPath, kRowSplit};
   }
 
   // The runner runs these for every op selected (--op), and the LayerNorm
@@ -532,6 +551,9 @@ class HighwayBackend : public CpuBackend {
     }
     if (const auto path = TwoWayTuning(options, kRowPath, "single", "grouped"))
       single_rows = *path == "single";
+    bool balanced = true;
+    if (const auto split = TwoWayTuning(options, kRowSplit, "static", "balanced"))
+      balanced = *split == "balanced";
     bool interleaved_16bit = InterleavedGroupsByDefault();
     if (const auto groups = TwoWayTuning(options, kGroups16, "chunked", "interleaved"))
       interleaved_16bit = *groups == "interleaved";
@@ -549,15 +571,19 @@ class HighwayBackend : public CpuBackend {
     if (problem.norm == Norm::kRmsNorm) {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
-      return std::make_unique<HighwayRmsCase>(problem, inputs, options.threads, resolved.target,
-                                              rms_fn, stream_min_bytes, interleaved_16bit,
-                                              single_rows);
+      auto rms = std::make_unique<HighwayRmsCase>(problem, inputs, options.threads,
+                                                  resolved.target, rms_fn, stream_min_bytes,
+                                                  interleaved_16bit, single_rows);
+      rms->set_balanced_rows(balanced);
+      return rms;
     }
     const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
     LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
-    return std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
-                                         rows_fn, stream_min_bytes, interleaved_16bit,
-                                         single_rows);
+    auto ln = std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
+                                            rows_fn, stream_min_bytes, interleaved_16bit,
+                                            single_rows);
+    ln->set_balanced_rows(balanced);
+    return ln;
   }
 };
 

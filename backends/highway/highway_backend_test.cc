@@ -13,6 +13,7 @@
 #include "hwy/highway.h"
 #include "hwy/tests/hwy_gtest.h"
 
+#include "backends/cpu/cpu_backend.h"
 #include "backends/highway/highway_targets.h"
 #include "backends/highway/per_target_distributions.h"
 #include "backends/highway/layernorm_highway.h"
@@ -1174,6 +1175,60 @@ TEST(HighwayBackendTest, RowPathTuningKeyPicksSingleRowsOrGroups) {
   CaseRun run(p);
   ExpectTuningRefused(p, run.inputs, "row_path", "batched",
                       "row_path must be single or grouped, not 'batched'");
+}
+
+// --tune row_split picks how the forward splits its rows over threads: one
+// contiguous share per thread ("static") or chunks claimed as threads finish
+// ("balanced", the default; Details() says "balanced chunks" where there are
+// two or more threads). Both verify and give the same bits, for both norms
+// and a row count that leaves a short last chunk (2001 rows of 512 bytes:
+// grains of 128 rows); the backward and one thread never say it; any other
+// value is a usage error.
+TEST(HighwayBackendTest, RowSplitTuningKeyBalancesChunksWithTheSameBits) {
+  EXPECT_EQ(BalancedGrainRows(512), 128);
+  EXPECT_EQ(BalancedGrainRows(256), 256);
+  EXPECT_EQ(BalancedGrainRows(128 * 1024), 8);  // whole groups of 8 rows
+  EXPECT_EQ(BalancedGrainRows(3000), 24);       // 22 rows cover 64 KiB: rounded up to 8s
+  for (const Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm}) {
+    for (const DType dtype : {DType::kF32, DType::kBF16}) {
+      Problem p = MakeProblem(2001, 128, dtype, Distribution::kNormal, true, true);
+      p.norm = norm;
+      const std::string what = std::string(NormName(norm)) + " " + std::string(DTypeName(dtype));
+      std::vector<uint8_t> y[3];
+      for (const int split : {0, 1, 2}) {  // static, balanced, default
+        test_support::HostCase run(p);
+        CaseOptions options;
+        options.threads = 2;
+        if (split < 2) options.tuning["row_split"] = split == 0 ? "static" : "balanced";
+        run.Execute(Highway(), options);
+        EXPECT_EQ(run.details.count("row_split") ? run.details.at("row_split") : "",
+                  split == 0 ? "" : "balanced chunks")
+            << what;
+        const Accuracy acc = run.Check();
+        EXPECT_TRUE(acc.passed) << what << ": " << acc.reason;
+        const uint8_t* out = run.out<uint8_t>(TensorId::kY);
+        y[split].assign(out, out + p.elements() * DTypeSize(dtype));
+      }
+      EXPECT_EQ(y[0], y[1]) << what << ": balanced and static splits differ";
+      EXPECT_EQ(y[1], y[2]) << what;
+    }
+  }
+  Problem one = MakeProblem(2001, 128, DType::kF32, Distribution::kNormal, true, false);
+  test_support::HostCase single(one);
+  CaseOptions o1;
+  o1.threads = 1;
+  single.Execute(Highway(), o1);
+  EXPECT_EQ(single.details.count("row_split"), 0u) << "one thread has nothing to balance";
+  Problem bwd = one;
+  bwd.dir = Direction::kBackward;
+  test_support::HostCase back(bwd);
+  CaseOptions o2;
+  o2.threads = 2;
+  back.Execute(Highway(), o2);
+  EXPECT_EQ(back.details.count("row_split"), 0u) << "the backward keeps its static split";
+  CaseRun run(one);
+  ExpectTuningRefused(one, run.inputs, "row_split", "dynamic",
+                      "row_split must be static or balanced, not 'dynamic'");
 }
 
 // Cache-sized outputs keep ordinary stores (the result stays in cache).

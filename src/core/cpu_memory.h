@@ -31,9 +31,10 @@ uint64_t PlausibleCacheBytes(uint64_t reported, int cpus);
 // four times the last-level cache.
 void FlushCpuCaches();
 // A copy of `bytes`/2 from one buffer to another (bytes counts read +
-// written), split over `threads` threads of the shared pool: memcpy, or a
-// copy with non-temporal stores ("stream_copy"). The buffers are touched
-// once, in parallel like the copies, when it is made.
+// written), split over `threads` threads of the shared pool: memcpy (one
+// call per thread, on a contiguous share), or a copy with non-temporal stores
+// ("stream_copy", in balanced chunks: ThreadPool::ParallelForChunks). The
+// buffers are touched once, in parallel like the copies, when it is made.
 class CpuCopy {
  public:
   CpuCopy(uint64_t bytes, int threads);
@@ -41,6 +42,8 @@ class CpuCopy {
   uint64_t bytes_per_copy() const { return half_ * 2; }
   // Copies once and returns the seconds it took (steady clock).
   double Time(bool streaming);
+  // The copy's destination (bytes_per_copy() / 2 bytes; tests check it).
+  const uint8_t* destination() const { return dst_.as<uint8_t>(); }
 
  private:
   void Copy(bool streaming);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -56,6 +57,22 @@ void ThreadPool::RunChunk(int index) {
   }
 }
 
+void ThreadPool::RunClaimedChunks() {
+  const int64_t chunks = static_cast<int64_t>(chunk_bounds_.size()) - 1;
+  for (;;) {
+    const int64_t k = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (k >= chunks) return;
+    try {
+      (*chunk_job_)(k, chunk_bounds_[static_cast<size_t>(k)], chunk_bounds_[static_cast<size_t>(k) + 1]);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+      next_chunk_.store(chunks, std::memory_order_relaxed);  // skip the rest
+      return;
+    }
+  }
+}
+
 void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   for (;;) {
@@ -74,7 +91,11 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    RunChunk(index);
+    if (chunk_job_ != nullptr) {
+      RunClaimedChunks();
+    } else {
+      RunChunk(index);
+    }
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -103,6 +124,53 @@ void ThreadPool::ParallelFor(int64_t count, const std::function<void(int64_t, in
   }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
+}
+
+void ThreadPool::ParallelForChunks(int64_t count, int64_t grain,
+                                   const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+  if (count <= 0) return;
+  BalancedChunksInto(count, threads_, grain, chunk_bounds_);
+  if (threads_ == 1 || chunk_bounds_.size() == 2) {
+    for (size_t k = 0; k + 1 < chunk_bounds_.size(); ++k)
+      fn(static_cast<int64_t>(k), chunk_bounds_[k], chunk_bounds_[k + 1]);
+    return;
+  }
+  chunk_job_ = &fn;
+  next_chunk_.store(0, std::memory_order_relaxed);
+  error_ = nullptr;
+  pending_.store(threads_ - 1, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
+  RunClaimedChunks();
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins > 4096) std::this_thread::yield();
+  }
+  chunk_job_ = nullptr;
+  if (error_) std::rethrow_exception(error_);
+}
+
+void BalancedChunksInto(int64_t count, int threads, int64_t grain, std::vector<int64_t>& bounds) {
+  bounds.clear();
+  if (count <= 0) return;
+  const int64_t parts = 2 * static_cast<int64_t>(threads < 1 ? 1 : threads);
+  const int64_t g = grain < 1 ? 1 : grain;
+  bounds.push_back(0);
+  for (int64_t at = 0; at < count;) {
+    const int64_t left = count - at;
+    const int64_t share = (left + parts - 1) / parts;
+    const int64_t chunk = (share + g - 1) / g * g;  // >= g: share >= 1
+    at += std::min(chunk, left);
+    bounds.push_back(at);
+  }
+}
+
+std::vector<int64_t> BalancedChunks(int64_t count, int threads, int64_t grain) {
+  std::vector<int64_t> bounds;
+  BalancedChunksInto(count, threads, grain, bounds);
+  return bounds;
 }
 
 int HardwareThreads() {

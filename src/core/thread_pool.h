@@ -35,11 +35,24 @@ class ThreadPool {
   // are done. The first exception thrown by fn is rethrown here.
   void ParallelFor(int64_t count, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Splits [0, count) into the contiguous chunks of BalancedChunks(count,
+  // threads(), grain) and calls fn(chunk, begin, end) for each, chunk
+  // being its index; the caller and the workers each claim the next chunk as
+  // they finish one, so a thread on a faster or less loaded core computes more
+  // of the range than a static split would give it. One thread may run
+  // several chunks, in increasing order. Returns when all are done; the first
+  // exception thrown by fn is rethrown here (the chunks not yet claimed are
+  // then skipped).
+  void ParallelForChunks(int64_t count, int64_t grain,
+                         const std::function<void(int64_t, int64_t, int64_t)>& fn);
+
  private:
   // Stops and joins every worker started so far.
   void StopWorkers();
   void WorkerLoop(int index);
   void RunChunk(int index);
+  // Claims and runs chunks of a ParallelForChunks job until none is left.
+  void RunClaimedChunks();
 
   const int threads_;
   std::vector<std::thread> workers_;
@@ -51,6 +64,12 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_count_ = 0;
   int job_chunks_ = 0;
+  // ParallelForChunks: its function (nullptr in ParallelFor), chunk bounds
+  // (kept between calls: no allocation in a timed loop once sized) and the
+  // index of the next chunk to claim.
+  const std::function<void(int64_t, int64_t, int64_t)>* chunk_job_ = nullptr;
+  std::vector<int64_t> chunk_bounds_;
+  std::atomic<int64_t> next_chunk_{0};
   std::exception_ptr error_;
   std::mutex error_mutex_;
 };
@@ -65,6 +84,20 @@ class ScopedPoolSpinning {
   // Whether any is alive.
   static bool Active();
 };
+
+// Returns the bounds of guided self-scheduling chunks of [0, count) for
+// `threads` threads: bounds[0] = 0 < bounds[1] < ... < bounds.back() = count,
+// chunk k being [bounds[k], bounds[k + 1]). Each chunk is a
+// 1 / (2 * threads) share of what the chunks before it left, rounded up to a
+// multiple of `grain` (at least 1); only the last may be shorter. The first
+// chunks are long (a contiguous stream for the hardware prefetcher, few
+// claims), the last short enough that threads of unequal speed finish
+// together. The same bounds for the same arguments, whichever thread claims
+// which chunk. Empty for count <= 0.
+std::vector<int64_t> BalancedChunks(int64_t count, int threads, int64_t grain);
+
+// Fills `bounds` as BalancedChunks does, reusing its storage.
+void BalancedChunksInto(int64_t count, int threads, int64_t grain, std::vector<int64_t>& bounds);
 
 // Returns the number of hardware threads (at least 1).
 int HardwareThreads();
