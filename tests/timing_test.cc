@@ -172,8 +172,9 @@ TEST(ThreadPoolChunks, BoundsAreGuidedSharesInWholeGrains) {
 // ParallelForChunks runs every chunk once, with its index, and a thread that
 // finishes sooner claims more: here the worker sleeps 2 ms per chunk and the
 // caller not at all, so the caller runs most of the range (a static split
-// would give each half). A throw stops the claims, is rethrown, and the pool
-// then runs static and chunked jobs as before.
+// would give each half). A throw stops the claims (the others take 1 ms a
+// chunk, so most are left), is rethrown, and the pool then runs static and
+// chunked jobs as before.
 TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
   ThreadPool pool(2);
   const int64_t count = 4000;
@@ -202,6 +203,7 @@ TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
                                       [&](int64_t k, int64_t, int64_t) {
                                         ran.fetch_add(1);
                                         if (k == 0) throw RuntimeError("chunk 0 failed");
+                                        std::this_thread::sleep_for(std::chrono::milliseconds(1));
                                       }),
                RuntimeError);
   EXPECT_LT(ran.load(), static_cast<int>(BalancedChunks(count, 2, 1).size()) - 1);

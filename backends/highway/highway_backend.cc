@@ -56,7 +56,7 @@ constexpr const char* kBwdGroups = "bwd_groups";
 // says so, else grouped.
 constexpr const char* kRowPath = "row_path";
 
-// Tuning key: how the forward of both norms splits its rows over threads:
+// Tuning key: how both norms, both directions, split their rows over threads:
 // "static" (one contiguous share per thread) or "balanced" (chunks each
 // thread claims as it finishes one: CpuCase::set_balanced_rows). The same
 // bits either way (rows are independent). Balanced by default: the two
@@ -71,8 +71,12 @@ constexpr const char* kRowPath = "row_path";
 // 0.89-0.91, 4096 0.96-0.97, 8192 0.98, 16384 1.02, 65536 0.97 (chunks of
 // whole groups of 8 rows; 1.08 before); RMSNorm f32 H = 128 0.87, 768 1.01,
 // 4096 0.99, bf16 1.00, 0.95, 0.97. In cache (`hot`, 256 KiB, two threads)
-// 0.97-1.06, within the noise. The backward keeps its static split (its
-// dgamma/dbeta partials are one contiguous share per thread).
+// 0.97-1.06, within the noise. The backward, bound by memory, neither gains
+// nor loses (`dram --bwd [--rms]`, H = 128-65536, f32 and bf16: medians
+// 0.92-1.08, most 0.96-1.00, with the copy at 52-69 GB/s, when the vCPUs
+// differed less), and splits the same way: each chunk of whole blocks is a
+// share of its own in HwyBwdRunner's merge, whose dgamma/dbeta bits do not
+// depend on the split.
 constexpr const char* kRowSplit = "row_split";
 
 // Whether the interleaved groups are the default: on AMD CPUs of family 0x1A
@@ -378,10 +382,9 @@ class HighwayRmsCase : public HighwayCpuCase {
 };
 
 // LayerNorm or RMSNorm backward on one Highway target
-// (norm_bwd_highway-inl.h). Run() is CpuCase's split of rows over threads
-// only without gamma; with gamma, rows go in fixed blocks whose dgamma/dbeta
-// partials are merged in a fixed tree (HwyBwdRunner), the same bits for
-// any thread count.
+// (norm_bwd_highway-inl.h). Rows go in fixed blocks whose dgamma/dbeta
+// partials are merged in a fixed tree (HwyBwdRunner), the same bits for any
+// thread count and split (balanced chunks or one share per thread).
 class HighwayBwdCase : public HighwayCpuCase {
  public:
   HighwayBwdCase(const Problem& problem, const HostTensors& inputs, int threads,
@@ -402,8 +405,9 @@ class HighwayBwdCase : public HighwayCpuCase {
   }
 
   void Run() override {
+    const uint64_t row_bytes = static_cast<uint64_t>(problem().cols) * DTypeSize(problem().dtype);
     runner_->Run(SharedThreadPool(threads_), output<float>(TensorId::kDgamma),
-                 output<float>(TensorId::kDbeta));
+                 output<float>(TensorId::kDbeta), balanced_rows() ? BalancedGrainRows(row_bytes) : 0);
   }
 
   std::map<std::string, std::string> Details() const override {
@@ -565,8 +569,11 @@ class HighwayBackend : public CpuBackend {
           HighwayNormBwdRowsFunction(problem.norm, problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(bwd_fn != nullptr,
                     "no Highway backward kernel for target " + resolved.target.name);
-      return std::make_unique<HighwayBwdCase>(problem, inputs, options.threads, resolved.target,
-                                              bwd_fn, stream_min_bytes, bwd_groups);
+      auto bwd = std::make_unique<HighwayBwdCase>(problem, inputs, options.threads,
+                                                  resolved.target, bwd_fn, stream_min_bytes,
+                                                  bwd_groups);
+      bwd->set_balanced_rows(balanced);
+      return bwd;
     }
     if (problem.norm == Norm::kRmsNorm) {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);

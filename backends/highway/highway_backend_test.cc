@@ -1181,8 +1181,8 @@ TEST(HighwayBackendTest, RowPathTuningKeyPicksSingleRowsOrGroups) {
 // contiguous share per thread ("static") or chunks claimed as threads finish
 // ("balanced", the default; Details() says "balanced chunks" where there are
 // two or more threads). Both verify and give the same bits, for both norms
-// and a row count that leaves a short last chunk (2001 rows of 512 bytes:
-// grains of 128 rows); the backward and one thread never say it; any other
+// and directions and a row count that leaves a short last chunk (2001 rows
+// of 512 bytes: grains of 128 rows); one thread never says it; any other
 // value is a usage error.
 TEST(HighwayBackendTest, RowSplitTuningKeyBalancesChunksWithTheSameBits) {
   EXPECT_EQ(BalancedGrainRows(512), 128);
@@ -1219,13 +1219,35 @@ TEST(HighwayBackendTest, RowSplitTuningKeyBalancesChunksWithTheSameBits) {
   o1.threads = 1;
   single.Execute(Highway(), o1);
   EXPECT_EQ(single.details.count("row_split"), 0u) << "one thread has nothing to balance";
-  Problem bwd = one;
-  bwd.dir = Direction::kBackward;
-  test_support::HostCase back(bwd);
-  CaseOptions o2;
-  o2.threads = 2;
-  back.Execute(Highway(), o2);
-  EXPECT_EQ(back.details.count("row_split"), 0u) << "the backward keeps its static split";
+  // The backward: dx, dgamma and dbeta the same bits either way (2001 rows:
+  // 32 blocks of 64 rows, chunks of whole blocks), with and without gamma.
+  for (const Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm}) {
+    for (const bool affine : {true, false}) {
+      Problem bwd = MakeProblem(2001, 128, DType::kBF16, Distribution::kNormal, affine, false);
+      bwd.norm = norm;
+      bwd.dir = Direction::kBackward;
+      const std::string what = std::string(NormName(norm)) + (affine ? " affine" : "");
+      std::vector<uint8_t> out[2];
+      for (const int balanced : {0, 1}) {
+        test_support::HostCase back(bwd);
+        CaseOptions o2;
+        o2.threads = 2;
+        o2.tuning["row_split"] = balanced ? "balanced" : "static";
+        back.Execute(Highway(), o2);
+        EXPECT_EQ(back.details.count("row_split"), static_cast<size_t>(balanced)) << what;
+        const Accuracy acc = back.Check();
+        EXPECT_TRUE(acc.passed) << what << ": " << acc.reason;
+        for (const TensorId id : {TensorId::kDx, TensorId::kDgamma, TensorId::kDbeta}) {
+          const uint8_t* o = back.out<uint8_t>(id);
+          if (o == nullptr) continue;
+          const size_t bytes = id == TensorId::kDx ? bwd.elements() * 2 : 128 * 4;
+          out[balanced].insert(out[balanced].end(), o, o + bytes);
+        }
+      }
+      EXPECT_GT(out[0].size(), 0u) << what;
+      EXPECT_EQ(out[0], out[1]) << what << ": balanced and static splits differ";
+    }
+  }
   CaseRun run(one);
   ExpectTuningRefused(one, run.inputs, "row_split", "dynamic",
                       "row_split must be static or balanced, not 'dynamic'");

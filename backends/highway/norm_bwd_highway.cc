@@ -140,10 +140,16 @@ HwyBwdRunner::HwyBwdRunner(const HwyBwdArgs& args, HwyBwdRowsFn fn, bool has_dbe
 
 HwyBwdRunner::~HwyBwdRunner() = default;
 
-void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta) {
+void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta, int64_t grain_rows) {
+  const bool chunked = grain_rows > 0 && pool.threads() > 1;
   if (args_.gamma == nullptr) {
     // No dgamma/dbeta: rows are independent, any split will do.
-    pool.ParallelFor(args_.rows, [this](int64_t b, int64_t e) { fn_(args_, b, e, nullptr, nullptr); });
+    if (chunked) {
+      pool.ParallelForChunks(args_.rows, grain_rows,
+                             [this](int64_t, int64_t b, int64_t e) { fn_(args_, b, e, nullptr, nullptr); });
+    } else {
+      pool.ParallelFor(args_.rows, [this](int64_t b, int64_t e) { fn_(args_, b, e, nullptr, nullptr); });
+    }
     return;
   }
   const size_t cols = static_cast<size_t>(args_.cols);
@@ -152,12 +158,17 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta) {
   constexpr size_t kLineFloats = 64 / sizeof(float);
   const size_t dbeta_at = (cols + kLineFloats - 1) / kLineFloats * kLineFloats;
   const size_t width = has_dbeta_ ? dbeta_at + cols : cols;
-  while (shares_.size() < static_cast<size_t>(pool.threads())) shares_.push_back(std::make_unique<Share>());
+  // Balanced: chunks of whole blocks covering at least the grain's rows.
+  const int64_t grain_blocks = chunked ? (grain_rows + block_rows_ - 1) / block_rows_ : 1;
+  if (chunked && (chunks_for_threads_ != pool.threads() || chunks_grain_ != grain_blocks)) {
+    chunks_ = static_cast<int64_t>(BalancedChunks(blocks_, pool.threads(), grain_blocks).size()) - 1;
+    chunks_for_threads_ = pool.threads();
+    chunks_grain_ = grain_blocks;
+  }
+  const size_t slots = chunked ? static_cast<size_t>(chunks_) : static_cast<size_t>(pool.threads());
+  while (shares_.size() < slots) shares_.push_back(std::make_unique<Share>());
   next_share_.store(0);
-  pool.ParallelFor(blocks_, [&](int64_t b0, int64_t b1) {
-    const int slot = next_share_.fetch_add(1);
-    LNBENCH_CHECK(static_cast<size_t>(slot) < shares_.size(), "more shares than threads");
-    Share& s = *shares_[static_cast<size_t>(slot)];
+  const auto share_blocks = [&](Share& s, int64_t b0, int64_t b1) {
     s.first_block = b0;
     for (const Node& n : s.stack) s.free.push_back(n.sums);
     s.stack.clear();
@@ -168,9 +179,23 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta) {
       fn_(args_, begin, end, sums, has_dbeta_ ? sums + dbeta_at : nullptr);
       PushAndMerge(s.stack, Node{0, b, sums}, width, AddFloats, &s.free);
     }
-  });
+  };
   std::vector<Share*> used;
-  for (int i = 0; i < next_share_.load(); ++i) used.push_back(shares_[static_cast<size_t>(i)].get());
+  if (chunked) {
+    // Chunk k fills share k; every chunk runs, so shares [0, chunks) are used.
+    pool.ParallelForChunks(blocks_, grain_blocks, [&](int64_t k, int64_t b0, int64_t b1) {
+      LNBENCH_CHECK(k < chunks_, "more chunks than shares");
+      share_blocks(*shares_[static_cast<size_t>(k)], b0, b1);
+    });
+    for (int64_t k = 0; k < chunks_; ++k) used.push_back(shares_[static_cast<size_t>(k)].get());
+  } else {
+    pool.ParallelFor(blocks_, [&](int64_t b0, int64_t b1) {
+      const int slot = next_share_.fetch_add(1);
+      LNBENCH_CHECK(static_cast<size_t>(slot) < shares_.size(), "more shares than threads");
+      share_blocks(*shares_[static_cast<size_t>(slot)], b0, b1);
+    });
+    for (int i = 0; i < next_share_.load(); ++i) used.push_back(shares_[static_cast<size_t>(i)].get());
+  }
   const float* root = MergeShares(used, width, AddFloats);
   if (root == nullptr) {  // no rows: sums over nothing
     std::fill(dgamma, dgamma + cols, 0.0f);

@@ -163,8 +163,12 @@ class HwyBwdRunner {
   HwyBwdRunner& operator=(const HwyBwdRunner&) = delete;
 
   // Computes dx, and with gamma writes dgamma[0, cols) and (has_dbeta)
-  // dbeta[0, cols). Not reentrant: one Run at a time per runner.
-  void Run(ThreadPool& pool, float* dgamma, float* dbeta);
+  // dbeta[0, cols). Not reentrant: one Run at a time per runner. With
+  // `grain_rows` > 0 (BalancedGrainRows of the row's bytes), the rows go in
+  // the balanced chunks of ThreadPool::ParallelForChunks, in grains of that
+  // many rows (with gamma: of whole blocks), each chunk a share of its own;
+  // 0: one share per thread. The same bits either way.
+  void Run(ThreadPool& pool, float* dgamma, float* dbeta, int64_t grain_rows = 0);
 
   // For tests: the same merge over `blocks` leaves of `width` values, leaf b
   // filled by leaf(b, sums), each thread's share given by `shares` (block
@@ -209,6 +213,11 @@ class HwyBwdRunner {
   int64_t blocks_;
   std::vector<std::unique_ptr<Share>> shares_;
   std::atomic<int> next_share_{0};
+  // Balanced runs: the pool's thread count and grain (in blocks) the chunk
+  // count below is for.
+  int chunks_for_threads_ = 0;
+  int64_t chunks_grain_ = 0;
+  int64_t chunks_ = 0;
 };
 
 }  // namespace lnbench
