@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "core/thread_pool.h"
 #include "support/report_schema.h"
 #include "support/run_binary.h"
 
@@ -191,6 +192,39 @@ TEST_F(CliTest, CeilingPerCaseMeasuresTheCeilingBeforeEveryTimedCase) {
 // case has its own ceiling measurement with one copy per sample, and its
 // fraction is the median of the samples' own fractions, which the report's
 // samples reproduce. In cache (as here) only memcpy is timed.
+// --cpus pins every case's threads: the report names the CPUs, --threads 0
+// means one per listed CPU, and a thread count the list cannot hold, a CPU
+// the process may not use or garbage is a usage error (exit 2, one line).
+TEST_F(CliTest, CpusPinsThreadsAndTheReportSaysSo) {
+  const std::vector<int> allowed = AllowedCpus();
+  ASSERT_FALSE(allowed.empty());
+  const std::string last = std::to_string(allowed.back());
+  const fs::path json = dir_ / "pinned.json";
+  Result r = Run("run -b scalar --shape 64x768 --threads 0 --cpus " + last + " --time-budget 0.02 -q --json " +
+                 json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto report = LoadReport(json);
+  ExpectSchemaValid(report);
+  EXPECT_EQ(report["context"]["cpu"]["pinned_cpus"], nlohmann::json::array({allowed.back()}));
+  EXPECT_EQ(report["context"]["cpu"]["hardware_threads"], 1);
+  ASSERT_EQ(report["cases"].size(), 1u);
+  EXPECT_EQ(report["cases"][0]["threads"], 1);
+  r = Run("run -b scalar --shape 64x768 --time-budget 0.02 -q --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_FALSE(LoadReport(json)["context"]["cpu"].contains("pinned_cpus"));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"--cpus " + last + " --threads 2", "--threads 2 needs 2 CPUs, but --cpus '" + last + "' lists 1"},
+      {"--cpus 99999", "--cpus '99999': CPU 99999 is not one this process may run on (allowed: "},
+      {"--cpus 1-x", "--cpus '1-x': 'x' is not a CPU number"},
+  };
+  for (const auto& [args, says] : bad) {
+    r = Run("run -b scalar --shape 4x8 " + args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_NE(r.err.find(says), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
 TEST_F(CliTest, CeilingPairedDividesEverySampleByItsOwnCopy) {
   const fs::path json = dir_ / "paired.json";
   Result r = Run("run -b scalar --shape 64x768,60x768 --threads 1 --time-budget 0.02 --ceiling paired --json " +

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sched.h>
+#include <string>
 #include <thread>
 
 #include "core/cpu_memory.h"
@@ -217,6 +219,63 @@ TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
   one.ParallelForChunks(100, 8, [&](int64_t k, int64_t, int64_t) { order.push_back(k); });
   EXPECT_EQ(order.size(), BalancedChunks(100, 1, 8).size() - 1);
   EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+}
+
+// --cpus takes lists as taskset -c does, in the order given; garbage, a range
+// that goes down, a CPU listed twice or one the process may not use is a
+// usage error naming the option and the list.
+TEST(ThreadCpus, ParsesListsAsTasksetDoes) {
+  EXPECT_EQ(ParseCpuList("--cpus", "1", {}), (std::vector<int>{1}));
+  EXPECT_EQ(ParseCpuList("--cpus", "3,0-2", {}), (std::vector<int>{3, 0, 1, 2}));
+  EXPECT_EQ(ParseCpuList("--cpus", "5,0-1", {0, 1, 2, 5}), (std::vector<int>{5, 0, 1}));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"", "'' is not a CPU number"},       {"a", "'a' is not a CPU number"},
+      {"1-", "'' is not a CPU number"},     {"-1", "'' is not a CPU number"},
+      {"1,,2", "'' is not a CPU number"},   {"99999999", "'99999999' is not a CPU number"},
+      {"2-1", "the range 2-1 goes down"},   {"1,1", "CPU 1 is listed twice"},
+      {"0-2,2", "CPU 2 is listed twice"},   {"3", "CPU 3 is not one this process may run on (allowed: 0-2,5)"},
+  };
+  for (const auto& [text, says] : bad) {
+    try {
+      ParseCpuList("--cpus", text, {0, 1, 2, 5});
+      ADD_FAILURE() << "'" << text << "' was accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--cpus '" + text + "': " + says), std::string::npos) << e.what();
+    }
+  }
+}
+
+// SetThreadCpus pins the caller to the first CPU and worker i of every pool
+// (a shared pool already running, and a pool made later) to the i-th, wrapping;
+// HardwareThreads() is then the list's length. An empty list gives every
+// thread back the CPUs the process had.
+TEST(ThreadCpus, PinsTheCallerAndEveryWorker) {
+  const std::vector<int> allowed = AllowedCpus();
+  ASSERT_FALSE(allowed.empty());
+  EXPECT_EQ(HardwareThreads(), static_cast<int>(allowed.size()));
+  EXPECT_GE(OnlineCpus(), static_cast<int>(allowed.size()));
+  const int first = allowed.front(), last = allowed.back();
+  ThreadPool& shared = SharedThreadPool(2);  // started before the pin
+  const auto cpus_of = [](ThreadPool& pool) {
+    std::vector<std::atomic<int>> seen(static_cast<size_t>(pool.threads()));
+    pool.ParallelFor(pool.threads(), [&](int64_t b, int64_t) { seen[static_cast<size_t>(b)] = sched_getcpu(); });
+    std::vector<int> out;
+    for (auto& s : seen) out.push_back(s.load());
+    return out;
+  };
+  SetThreadCpus({last, first});
+  EXPECT_EQ(ThreadCpus(), (std::vector<int>{last, first}));
+  EXPECT_EQ(HardwareThreads(), 2);
+  EXPECT_EQ(sched_getcpu(), last);
+  EXPECT_EQ(cpus_of(shared), (std::vector<int>{last, first}));
+  {
+    ThreadPool later(3);
+    EXPECT_EQ(cpus_of(later), (std::vector<int>{last, first, last}));
+  }
+  SetThreadCpus({});
+  EXPECT_TRUE(ThreadCpus().empty());
+  EXPECT_EQ(AllowedCpus(), allowed);
+  EXPECT_EQ(HardwareThreads(), static_cast<int>(allowed.size()));
 }
 
 // The streaming copy, in balanced chunks over two threads, copies every byte

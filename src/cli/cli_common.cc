@@ -28,6 +28,7 @@
 #include "core/context.h"
 #include "core/default_threads.h"
 #include "core/errors.h"
+#include "core/thread_pool.h"
 #include "io/file_io.h"
 #include "report/report.h"
 #include "report/table.h"
@@ -272,6 +273,11 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "problem runs on one core), N exactly, or 0 (all cores)")
       ->check(NonEmpty())
       ->capture_default_str();
+  cmd->add_option("--cpus", o.cpus,
+                  "pin CPU threads: thread i of every case on the i-th CPU of this list (as taskset -c: "
+                  "1, 0,2, 0-3), the main thread on the first; every --threads count must fit in it, and "
+                  "0 (all cores) means one thread per listed CPU. Keeps a one-thread case on one core")
+      ->check(NonEmpty());
   cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64 .npy (rows x cols)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--gamma", o.gamma, "gamma for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
@@ -476,6 +482,14 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       c.threads.push_back(static_cast<int>(v));
   }
   if (c.threads.empty()) c.threads = {kAutoThreads};
+  if (!o.cpus.empty()) {
+    attempt([&] { c.cpus = ParseCpuList("--cpus", o.cpus, AllowedCpus()); });
+    for (const int t : c.threads) {
+      if (!c.cpus.empty() && t > static_cast<int>(c.cpus.size()))
+        problems.push_back(fmt::format("--threads {} needs {} CPUs, but --cpus '{}' lists {}", t, t, o.cpus,
+                                       c.cpus.size()));
+    }
+  }
   for (const std::string& kv : o.tune) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
@@ -544,6 +558,8 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   // --filter: the selector sees the id each case will have in the report.
   const RunConfig selected = WithFilter(config, opts.filter);
   ValidateRunConfig(config);
+  // --cpus: pinned before anything runs (inputs, references and timing alike).
+  if (!config.cpus.empty()) SetThreadCpus(config.cpus);
   // Declared before the files, so on an error the files go first, then the folders.
   CreatedFolders made;
   if (!plot_dir.empty()) CreateOutputFolder("--plot", plot_dir, &made);

@@ -52,6 +52,7 @@ struct ProblemOptions {
   bool both_modes = false;   // verify: affine+stats and neither
   std::string seed = "1";   // text: parsed by ParseUint64, so -1 and 2^64 are refused
   std::string threads = "auto";
+  std::string cpus;  // --cpus LIST ("" = not pinned)
   std::string input, gamma, beta, dy, dump;
   std::vector<std::string> tune;  // KEY=VALUE backend tuning (CaseOptions::tuning)
   bool coverage = false;          // add each backend's coverage cases (verify's default)

@@ -48,6 +48,7 @@ RunContext CollectContext(const std::vector<std::string>& argv,
   if (uname(&u) == 0) c.os = std::string(u.sysname) + " " + u.release + " " + u.machine;
   c.cpu_model = CpuModelName();
   c.hardware_threads = HardwareThreads();
+  c.pinned_cpus = ThreadCpus();
   c.llc_bytes = LastLevelCacheBytes();
   c.transparent_hugepages = TransparentHugePagesMode();
   c.machine = c.cpu_model;

@@ -21,6 +21,7 @@ struct RunContext {
   int hardware_threads = 1;
   uint64_t llc_bytes = 0;
   std::string transparent_hugepages;  // TransparentHugePagesMode(): "" when unknown
+  std::vector<int> pinned_cpus;       // ThreadCpus(): --cpus, empty when not pinned
   std::vector<std::string> hwy_targets;
   std::vector<std::map<std::string, std::string>> gpus;  // one per GPU device, with "id"
 };

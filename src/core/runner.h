@@ -62,6 +62,9 @@ struct RunConfig {
   uint64_t seed = 1;
   std::vector<int> threads = {-1};         // CPU thread counts (0 = all hardware threads;
                                            // kAutoThreads = -1: chosen per problem, DefaultThreads)
+  // --cpus: the CPUs threads are pinned to (SetThreadCpus: thread i on
+  // cpus[i]); empty: not pinned.
+  std::vector<int> cpus;
   bool measure = true;                     // false: verify only
   TimingConfig timing;
   int ceiling_min_samples = 10;

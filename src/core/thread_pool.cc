@@ -1,17 +1,55 @@
 #include "core/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "core/errors.h"
 
 namespace lnbench {
 namespace {
 std::atomic<int> g_spinning{0};
+
+// SetThreadCpus's state: the CPUs threads are pinned to, and the CPUs the
+// process was allowed before (what an empty list restores).
+std::mutex g_pin_mutex;
+std::vector<int> g_thread_cpus;
+std::vector<int> g_original_cpus;
+
+// The shared pools (SharedThreadPool), and their lock: taken before
+// g_pin_mutex wherever both are held.
+std::mutex g_pools_mutex;
+std::map<int, std::unique_ptr<ThreadPool>>& SharedPools() {
+  static auto* pools = new std::map<int, std::unique_ptr<ThreadPool>>();
+  return *pools;
+}
+
+// Sets the affinity of `thread` to `cpus`; throws RuntimeError when refused.
+void PinThread(pthread_t thread, const std::vector<int>& cpus) {
+  if (cpus.empty()) return;
+  const int top = *std::max_element(cpus.begin(), cpus.end());
+  const size_t n = static_cast<size_t>(top) + 1;
+  cpu_set_t* set = CPU_ALLOC(n);
+  if (set == nullptr) throw RuntimeError("out of memory for a CPU set");
+  const size_t bytes = CPU_ALLOC_SIZE(n);
+  CPU_ZERO_S(bytes, set);
+  for (const int c : cpus) CPU_SET_S(static_cast<size_t>(c), bytes, set);
+  const int rc = pthread_setaffinity_np(thread, bytes, set);
+  CPU_FREE(set);
+  if (rc != 0) {
+    throw RuntimeError(
+        fmt::format("cannot pin a thread to CPU {}: {}", fmt::join(cpus, ","), std::strerror(rc)));
+  }
+}
 }  // namespace
 
 ScopedPoolSpinning::ScopedPoolSpinning() { g_spinning.fetch_add(1, std::memory_order_relaxed); }
@@ -21,6 +59,8 @@ bool ScopedPoolSpinning::Active() { return g_spinning.load(std::memory_order_rel
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
   try {
     for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+    std::lock_guard<std::mutex> lock(g_pin_mutex);
+    if (!g_thread_cpus.empty()) PinWorkers(g_thread_cpus, g_original_cpus);
   } catch (const std::exception& e) {
     // No stack for one more thread (ulimit -v, a thread limit): stop the
     // workers already started (a joinable std::thread must not be destroyed)
@@ -33,6 +73,13 @@ ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
 }
 
 ThreadPool::~ThreadPool() { StopWorkers(); }
+
+void ThreadPool::PinWorkers(const std::vector<int>& cpus, const std::vector<int>& original) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const std::vector<int> to = cpus.empty() ? original : std::vector<int>{cpus[(i + 1) % cpus.size()]};
+    PinThread(workers_[i].native_handle(), to);
+  }
+}
 
 void ThreadPool::StopWorkers() {
   {
@@ -173,19 +220,107 @@ std::vector<int64_t> BalancedChunks(int64_t count, int threads, int64_t grain) {
   return bounds;
 }
 
-int HardwareThreads() {
+std::vector<int> AllowedCpus() {
+  for (size_t n = 1024; n <= (size_t{1} << 20); n *= 4) {
+    cpu_set_t* set = CPU_ALLOC(n);
+    if (set == nullptr) return {};
+    const size_t bytes = CPU_ALLOC_SIZE(n);
+    CPU_ZERO_S(bytes, set);
+    if (sched_getaffinity(0, bytes, set) == 0) {
+      std::vector<int> cpus;
+      for (size_t c = 0; c < n; ++c)
+        if (CPU_ISSET_S(c, bytes, set)) cpus.push_back(static_cast<int>(c));
+      CPU_FREE(set);
+      return cpus;
+    }
+    const int err = errno;
+    CPU_FREE(set);
+    if (err != EINVAL) return {};  // EINVAL: the kernel's mask is larger; try a larger set
+  }
+  return {};
+}
+
+std::vector<int> ParseCpuList(const std::string& option, const std::string& text,
+                              const std::vector<int>& allowed) {
+  const auto allowed_text = [&] {
+    std::string out;
+    for (size_t i = 0; i < allowed.size();) {
+      size_t j = i;
+      while (j + 1 < allowed.size() && allowed[j + 1] == allowed[j] + 1) ++j;
+      if (!out.empty()) out += ',';
+      out += std::to_string(allowed[i]);
+      if (j > i) out += fmt::format("-{}", allowed[j]);
+      i = j + 1;
+    }
+    return out;
+  };
+  const auto number = [&](const std::string& t) {
+    if (t.empty() || t.size() > 7 || t.find_first_not_of("0123456789") != std::string::npos)
+      throw UsageError(fmt::format("{} '{}': '{}' is not a CPU number (e.g. 0, 1-3, 0,2)", option,
+                                   text, t));
+    return std::stoi(t);
+  };
+  std::vector<int> cpus;
+  std::set<int> seen;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const size_t dash = item.find('-');
+    const int lo = number(item.substr(0, dash));
+    const int hi = dash == std::string::npos ? lo : number(item.substr(dash + 1));
+    if (hi < lo)
+      throw UsageError(fmt::format("{} '{}': the range {} goes down", option, text, item));
+    for (int c = lo; c <= hi; ++c) {
+      if (!seen.insert(c).second)
+        throw UsageError(fmt::format("{} '{}': CPU {} is listed twice", option, text, c));
+      if (!allowed.empty() && !std::binary_search(allowed.begin(), allowed.end(), c))
+        throw UsageError(fmt::format("{} '{}': CPU {} is not one this process may run on (allowed: {})",
+                                     option, text, c, allowed_text()));
+      cpus.push_back(c);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return cpus;
+}
+
+void SetThreadCpus(const std::vector<int>& cpus) {
+  std::lock_guard<std::mutex> pools_lock(g_pools_mutex);
+  std::lock_guard<std::mutex> lock(g_pin_mutex);
+  if (g_original_cpus.empty()) g_original_cpus = AllowedCpus();
+  PinThread(pthread_self(), cpus.empty() ? g_original_cpus : std::vector<int>{cpus[0]});
+  g_thread_cpus = cpus;
+  for (auto& [threads, pool] : SharedPools()) pool->PinWorkers(cpus, g_original_cpus);
+  if (cpus.empty()) g_original_cpus.clear();
+}
+
+std::vector<int> ThreadCpus() {
+  std::lock_guard<std::mutex> lock(g_pin_mutex);
+  return g_thread_cpus;
+}
+
+int OnlineCpus() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
+}
+
+int HardwareThreads() {
+  {
+    std::lock_guard<std::mutex> lock(g_pin_mutex);
+    if (!g_thread_cpus.empty()) return static_cast<int>(g_thread_cpus.size());
+  }
+  const std::vector<int> allowed = AllowedCpus();
+  if (!allowed.empty()) return static_cast<int>(allowed.size());
+  return OnlineCpus();
 }
 
 int PoolThreads(int threads) { return threads <= 0 ? HardwareThreads() : threads; }
 
 ThreadPool& SharedThreadPool(int threads) {
-  static std::mutex mutex;
-  static std::map<int, std::unique_ptr<ThreadPool>> pools;
   threads = PoolThreads(threads);
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& pool = pools[threads];
+  std::lock_guard<std::mutex> lock(g_pools_mutex);
+  auto& pool = SharedPools()[threads];
   if (!pool) pool = std::make_unique<ThreadPool>(threads);
   return *pool;
 }

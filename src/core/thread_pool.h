@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,10 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return threads_; }
+
+  // Pins worker i (i >= 1) to cpus[i % cpus.size()], or back to `original`
+  // for an empty `cpus` (SetThreadCpus).
+  void PinWorkers(const std::vector<int>& cpus, const std::vector<int>& original);
 
   // Splits [0, count) into at most threads() contiguous chunks and calls
   // fn(begin, end) for each, on the caller and the workers; returns when all
@@ -99,7 +104,34 @@ std::vector<int64_t> BalancedChunks(int64_t count, int threads, int64_t grain);
 // Fills `bounds` as BalancedChunks does, reusing its storage.
 void BalancedChunksInto(int64_t count, int threads, int64_t grain, std::vector<int64_t>& bounds);
 
-// Returns the number of hardware threads (at least 1).
+// Returns the CPUs this process may run on (sched_getaffinity: taskset,
+// cgroup cpusets), in increasing order; empty where that is unknown.
+std::vector<int> AllowedCpus();
+
+// Parses a CPU list as taskset -c takes it ("1", "0,2", "0-3,8"): the CPUs in
+// the order given, ranges ascending. Throws UsageError naming `option` for
+// garbage, a reversed range, a CPU listed twice or one outside `allowed`
+// (when `allowed` is not empty).
+std::vector<int> ParseCpuList(const std::string& option, const std::string& text,
+                              const std::vector<int>& allowed);
+
+// Pins threads for the rest of the process: the calling thread to cpus[0],
+// and worker i (i >= 1) of every pool, those running and those created later,
+// to cpus[i % cpus.size()]. HardwareThreads() is then cpus.size(). An empty
+// list undoes it: every pinned thread gets back the affinity the process
+// had before. Throws RuntimeError when the kernel refuses an affinity.
+void SetThreadCpus(const std::vector<int>& cpus);
+
+// The CPUs SetThreadCpus pinned threads to (empty: none).
+std::vector<int> ThreadCpus();
+
+// Returns the CPUs online on the machine (at least 1), whatever this process
+// may use: what machine-wide counters (/proc/stat, the load average) share.
+int OnlineCpus();
+
+// Returns the number of hardware threads (at least 1): the CPUs threads are
+// pinned to (SetThreadCpus), else those this process may run on, else
+// std::thread::hardware_concurrency.
 int HardwareThreads();
 
 // Returns the threads of SharedThreadPool(threads): `threads`, or every

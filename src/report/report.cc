@@ -229,6 +229,8 @@ Report BuildReport(const RunConfig& config, const RunResult& result, const RunCo
   context.cpu.hwy_targets = ctx.hwy_targets;
   if (!ctx.transparent_hugepages.empty())
     context.cpu.transparent_hugepages = ctx.transparent_hugepages;
+  if (!ctx.pinned_cpus.empty())
+    context.cpu.pinned_cpus = std::vector<int64_t>(ctx.pinned_cpus.begin(), ctx.pinned_cpus.end());
   for (const auto& g : ctx.gpus) {
     Json gj = Json::object();
     for (const auto& [k, v] : g) gj[k] = v;

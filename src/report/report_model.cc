@@ -69,6 +69,7 @@ Json ToJson(const ReportContext& c) {
   cpu["llc_bytes"] = c.cpu.llc_bytes;
   if (c.cpu.hwy_targets) cpu["hwy_targets"] = *c.cpu.hwy_targets;
   if (c.cpu.transparent_hugepages) cpu["transparent_hugepages"] = *c.cpu.transparent_hugepages;
+  if (c.cpu.pinned_cpus) cpu["pinned_cpus"] = *c.cpu.pinned_cpus;
   j["cpu"] = cpu;
   j["gpus"] = c.gpus;
   if (c.machines) j["machines"] = *c.machines;
@@ -456,6 +457,17 @@ class ReportReader {
     if (cpu.contains("hwy_targets")) c.cpu.hwy_targets = Strings(cpu, "hwy_targets", "context.cpu");
     if (cpu.contains("transparent_hugepages"))
       c.cpu.transparent_hugepages = String(cpu, "transparent_hugepages", "context.cpu");
+    if (cpu.contains("pinned_cpus")) {
+      const Json& pinned = Array(cpu, "pinned_cpus", "context.cpu");
+      if (pinned.empty()) Fail("context.cpu.pinned_cpus", "is empty");
+      c.cpu.pinned_cpus.emplace();
+      for (size_t i = 0; i < pinned.size(); ++i) {
+        const std::string where = fmt::format("context.cpu.pinned_cpus[{}]", i);
+        if (!pinned[i].is_number_integer() || (!pinned[i].is_number_unsigned() && pinned[i].get<int64_t>() < 0))
+          Fail(where, "is " + pinned[i].dump() + ", expected a CPU number (an integer >= 0)");
+        c.cpu.pinned_cpus->push_back(pinned[i].get<int64_t>());
+      }
+    }
     c.gpus = Array(ctx, "gpus", "context");
     if (merged || ctx.contains("machines")) {
       const Json& machines = Array(ctx, "machines", "context");

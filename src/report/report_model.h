@@ -44,6 +44,8 @@ struct ReportCpu {
   // The kernel's transparent huge page mode ("always", "madvise", "never"),
   // which decides whether lnbench's buffers of 4 MiB or more get 2 MiB pages.
   std::optional<std::string> transparent_hugepages;
+  // --cpus: the CPUs the run pinned its threads to (thread i on the i-th).
+  std::optional<std::vector<int64_t>> pinned_cpus;
 };
 
 struct ReportContext {

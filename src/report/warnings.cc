@@ -38,7 +38,7 @@ const CeilingResult* CeilingOf(const RunResult& result, const CaseResult& r) {
 
 MachineSample SampleMachine() {
   MachineSample s;
-  s.hardware_threads = HardwareThreads();
+  s.hardware_threads = OnlineCpus();  // the load and /proc/stat are machine-wide
   s.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   {
     std::ifstream in(ProcPath("loadavg"));
