@@ -212,6 +212,19 @@ TEST_F(CliTest, CpusPinsThreadsAndTheReportSaysSo) {
   r = Run("run -b scalar --shape 64x768 --time-budget 0.02 -q --json " + json.string());
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_FALSE(LoadReport(json)["context"]["cpu"].contains("pinned_cpus"));
+  // oneDNN's OpenMP team is pinned as lnbench's pool is: thread i on the i-th CPU.
+  if (LNBENCH_BUILT_WITH_ONEDNN && allowed.size() >= 2) {
+    const std::string list = last + "," + std::to_string(allowed.front());
+    r = Run("run -b onednn,highway --shape 512x768 --threads 1,2 --cpus " + list +
+            " --time-budget 0.02 -q --json " + json.string());
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    report = LoadReport(json);
+    ASSERT_EQ(report["cases"].size(), 4u);
+    for (const auto& c : report["cases"]) {
+      if (c["backend"] != "onednn") continue;
+      EXPECT_EQ(c["details"]["omp_cpus"], c["threads"] == 1 ? last : list) << c["details"].dump();
+    }
+  }
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"--cpus " + last + " --threads 2", "--threads 2 needs 2 CPUs, but --cpus '" + last + "' lists 1"},
       {"--cpus 99999", "--cpus '99999': CPU 99999 is not one this process may run on (allowed: "},

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <random>
 #include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <thread>
 
@@ -247,8 +249,9 @@ TEST(ThreadCpus, ParsesListsAsTasksetDoes) {
 
 // SetThreadCpus pins the caller to the first CPU and worker i of every pool
 // (a shared pool already running, and a pool made later) to the i-th, wrapping;
-// HardwareThreads() is then the list's length. An empty list gives every
-// thread back the CPUs the process had.
+// HardwareThreads() is then the list's length; a forked child gets every
+// listed CPU through ChildAffinity. An empty list gives every thread back the
+// CPUs the process had.
 TEST(ThreadCpus, PinsTheCallerAndEveryWorker) {
   const std::vector<int> allowed = AllowedCpus();
   ASSERT_FALSE(allowed.empty());
@@ -271,6 +274,24 @@ TEST(ThreadCpus, PinsTheCallerAndEveryWorker) {
   {
     ThreadPool later(3);
     EXPECT_EQ(cpus_of(later), (std::vector<int>{last, first, last}));
+  }
+  // A child forked now inherits the main thread's one CPU; ChildAffinity
+  // gives it every listed CPU back.
+  const ChildAffinity affinity;
+  for (const bool apply : {false, true}) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (apply) affinity.Apply();
+      const std::vector<int> want = apply ? std::vector<int>{std::min(first, last), std::max(first, last)}
+                                          : std::vector<int>{last};
+      std::vector<int> have = AllowedCpus();
+      if (first == last) have.erase(std::unique(have.begin(), have.end()), have.end());
+      _exit(have == (first == last ? std::vector<int>{last} : want) ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "apply " << apply;
   }
   SetThreadCpus({});
   EXPECT_TRUE(ThreadCpus().empty());

@@ -100,12 +100,39 @@ class ScopedOmpThreads {
 };
 
 // Returns the size of the team OpenMP actually forms for `threads` (it can be
-// smaller when OMP_DYNAMIC or OMP_THREAD_LIMIT say so).
-int MeasuredOmpTeam(int threads) {
+// smaller when OMP_DYNAMIC or OMP_THREAD_LIMIT say so). Under --cpus
+// (ThreadCpus), pins team thread i to the i-th listed CPU, as lnbench's own
+// pool does: OpenMP's threads are made by the pinned main thread and would
+// otherwise all inherit its one CPU. libgomp keeps its threads between
+// parallel regions of a team size, so primitives created and run with
+// `threads` run on the pinned ones. `on_cpus` gets the CPU each team thread
+// was on after the pin, in team order ("1,0"); "" when not pinned.
+int MeasuredOmpTeam(int threads, std::string* on_cpus) {
   ScopedOmpThreads scoped(threads);
+  const std::vector<int> cpus = ThreadCpus();
   int team = 0;
+  std::string pin_error;
+  std::vector<int> seen(static_cast<size_t>(std::max(threads, 1)), -1);
 #pragma omp parallel
-  if (omp_get_thread_num() == 0) team = omp_get_num_threads();
+  {
+    const int i = omp_get_thread_num();
+    if (!cpus.empty()) {
+      try {
+        PinCallingThread(cpus[static_cast<size_t>(i) % cpus.size()]);
+      } catch (const std::exception& e) {
+#pragma omp critical
+        pin_error = e.what();
+      }
+      if (static_cast<size_t>(i) < seen.size()) seen[static_cast<size_t>(i)] = sched_getcpu();
+    }
+    if (i == 0) team = omp_get_num_threads();
+  }
+  if (!pin_error.empty()) throw RuntimeError("onednn: " + pin_error);
+  on_cpus->clear();
+  for (int t = 0; !cpus.empty() && t < team && static_cast<size_t>(t) < seen.size(); ++t) {
+    if (t > 0) *on_cpus += ',';
+    *on_cpus += std::to_string(seen[static_cast<size_t>(t)]);
+  }
   return team;
 }
 
@@ -190,7 +217,7 @@ class OneDnnPrimitiveCase : public PreparedCase {
  protected:
   // Returns the details every oneDNN case reports.
   std::map<std::string, std::string> CommonDetails() const {
-    return {
+    std::map<std::string, std::string> details = {
         {"threads", std::to_string(threads_)},
         {"omp_team", std::to_string(omp_team_)},
         {"threading", "oneDNN's OpenMP runtime, omp_set_num_threads(" +
@@ -201,6 +228,8 @@ class OneDnnPrimitiveCase : public PreparedCase {
         {"flags", problem_.affine ? "use_scale|use_shift" : "none"},
         {"eps_f32", std::to_string(static_cast<float>(problem_.eps))},
     };
+    if (!omp_cpus_.empty()) details["omp_cpus"] = omp_cpus_;
+    return details;
   }
 
   // Keeps the primitive built from `pd` and measures the OpenMP team.
@@ -209,7 +238,7 @@ class OneDnnPrimitiveCase : public PreparedCase {
     impl_ = pd.impl_info_str();
     primitive_ = std::move(primitive);
     stream_ = dnnl::stream(CpuEngine());
-    omp_team_ = MeasuredOmpTeam(threads_);
+    omp_team_ = MeasuredOmpTeam(threads_, &omp_cpus_);
   }
 
   // Computes the outputs of a problem without rows, which oneDNN is not
@@ -234,6 +263,7 @@ class OneDnnPrimitiveCase : public PreparedCase {
 
   std::string impl_;
   int omp_team_ = 0;
+  std::string omp_cpus_;  // --cpus: the CPU of each team thread, "" when not pinned
   dnnl::primitive primitive_;
   dnnl::stream stream_;
 };

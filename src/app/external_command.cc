@@ -28,6 +28,7 @@
 #include "core/gpu_device.h"
 #include "core/npy.h"
 #include "core/op.h"
+#include "core/thread_pool.h"
 #include "core/timing.h"
 
 namespace lnbench {
@@ -161,10 +162,12 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
   const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
   const std::string d = dir.string();
   const std::string visible = VisibleDevices();
+  const ChildAffinity affinity;  // --cpus: the command may use every listed CPU
   const pid_t pid = fork();
   if (pid < 0) throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
     setpgid(0, 0);
+    affinity.Apply();
     FILE* o = std::freopen(out.c_str(), "w", stdout);
     FILE* e = std::freopen(err.c_str(), "w", stderr);
     if (o == nullptr || e == nullptr) _exit(126);
@@ -224,6 +227,7 @@ class CommandServer {
     const std::string err = (log_.path() / "stderr.txt").string();
     std::fflush(stdout);
     std::fflush(stderr);
+    const ChildAffinity affinity;  // --cpus: the command may use every listed CPU
     pid_ = fork();
     if (pid_ < 0) {
       close(fds[0]);
@@ -232,6 +236,7 @@ class CommandServer {
     }
     if (pid_ == 0) {
       setpgid(0, 0);
+      affinity.Apply();
       // The socket is the command's stdin and stdout (dup2 clears CLOEXEC).
       if (dup2(fds[1], 0) < 0 || dup2(fds[1], 1) < 0) _exit(126);
       if (std::freopen(err.c_str(), "w", stderr) == nullptr) _exit(126);

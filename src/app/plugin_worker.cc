@@ -25,6 +25,7 @@
 #include "core/errors.h"
 #include "core/gpu_device.h"
 #include "core/op.h"
+#include "core/thread_pool.h"
 
 extern char** environ;
 
@@ -430,6 +431,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::Fork(const std::function<void(int)
     throw RuntimeError(fmt::format("socketpair failed: {}", std::strerror(errno)));
   std::fflush(stdout);
   std::fflush(stderr);
+  const ChildAffinity affinity;  // --cpus: the worker's threads may use every listed CPU
   const pid_t pid = fork();
   if (pid < 0) {
     const int err = errno;
@@ -438,6 +440,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::Fork(const std::function<void(int)
     throw RuntimeError(fmt::format("fork failed: {}", std::strerror(err)));
   }
   if (pid == 0) {
+    affinity.Apply();
     close(fds[0]);
     child_main(fds[1]);
     _exit(0);
@@ -459,7 +462,16 @@ std::unique_ptr<WorkerProcess> WorkerProcess::Spawn(const std::string& binary, d
   std::fflush(stdout);
   std::fflush(stderr);
   pid_t pid = -1;
+  // --cpus: posix_spawn has no affinity attribute, and the worker inherits
+  // the calling thread's CPUs (the pinned main thread's one): widen them to
+  // every listed CPU for the spawn, then put them back.
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  const bool pinned = !ThreadCpus().empty() && sched_getaffinity(0, sizeof saved, &saved) == 0;
+  const ChildAffinity affinity;
+  if (pinned) affinity.Apply();
   const int err = posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, environ);
+  if (pinned) sched_setaffinity(0, sizeof saved, &saved);
   close(fds[1]);
   if (err != 0) {
     close(fds[0]);

@@ -65,9 +65,11 @@ int RunProgram(const std::vector<std::string>& argv) {
   args.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
+  const ChildAffinity affinity;  // --cpus: the program may use every listed CPU
   const pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
+    affinity.Apply();
     execv(args[0], args.data());
     _exit(127);
   }

@@ -295,6 +295,21 @@ void SetThreadCpus(const std::vector<int>& cpus) {
   if (cpus.empty()) g_original_cpus.clear();
 }
 
+void PinCallingThread(int cpu) { PinThread(pthread_self(), {cpu}); }
+
+ChildAffinity::ChildAffinity() {
+  CPU_ZERO(&set_);
+  for (const int c : ThreadCpus()) {
+    if (c < 0 || c >= CPU_SETSIZE) continue;
+    CPU_SET(c, &set_);
+    active_ = true;
+  }
+}
+
+void ChildAffinity::Apply() const {
+  if (active_) sched_setaffinity(0, sizeof set_, &set_);
+}
+
 std::vector<int> ThreadCpus() {
   std::lock_guard<std::mutex> lock(g_pin_mutex);
   return g_thread_cpus;

@@ -10,6 +10,8 @@
 #ifndef LNBENCH_CORE_THREAD_POOL_H_
 #define LNBENCH_CORE_THREAD_POOL_H_
 
+#include <sched.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -124,6 +126,26 @@ void SetThreadCpus(const std::vector<int>& cpus);
 
 // The CPUs SetThreadCpus pinned threads to (empty: none).
 std::vector<int> ThreadCpus();
+
+// Pins the calling thread to `cpu` (a oneDNN OpenMP thread, for one);
+// throws RuntimeError when the kernel refuses.
+void PinCallingThread(int cpu);
+
+// The affinity a child process gets: every CPU of ThreadCpus(), so that a
+// program lnbench forks (an external backend, the PyTorch peer, a plugin's
+// worker) may use all the listed CPUs, not only the pinned main thread's
+// one, which a fork inherits. Made in the parent before fork(); Apply(), one
+// system call, is safe in the child between fork and exec. Nothing to do
+// when threads are not pinned, or for CPUs beyond CPU_SETSIZE (1024).
+class ChildAffinity {
+ public:
+  ChildAffinity();
+  void Apply() const;
+
+ private:
+  cpu_set_t set_;
+  bool active_ = false;
+};
 
 // Returns the CPUs online on the machine (at least 1), whatever this process
 // may use: what machine-wide counters (/proc/stat, the load average) share.
