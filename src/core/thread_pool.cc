@@ -29,8 +29,8 @@ std::vector<int> g_original_cpus;
 // g_pin_mutex wherever both are held.
 std::mutex g_pools_mutex;
 std::map<int, std::unique_ptr<ThreadPool>>& SharedPools() {
-  static auto* pools = new std::map<int, std::unique_ptr<ThreadPool>>();
-  return *pools;
+  static std::map<int, std::unique_ptr<ThreadPool>> pools;  // joined at exit
+  return pools;
 }
 
 // Sets the affinity of `thread` to `cpus`; throws RuntimeError when refused.
@@ -59,8 +59,6 @@ bool ScopedPoolSpinning::Active() { return g_spinning.load(std::memory_order_rel
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
   try {
     for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
-    std::lock_guard<std::mutex> lock(g_pin_mutex);
-    if (!g_thread_cpus.empty()) PinWorkers(g_thread_cpus, g_original_cpus);
   } catch (const std::exception& e) {
     // No stack for one more thread (ulimit -v, a thread limit): stop the
     // workers already started (a joinable std::thread must not be destroyed)
@@ -69,6 +67,13 @@ ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
     StopWorkers();
     throw RuntimeError(fmt::format("out of memory or threads: started {} of {} threads ({})", started,
                                    threads_, e.what()));
+  }
+  try {
+    std::lock_guard<std::mutex> lock(g_pin_mutex);
+    if (!g_thread_cpus.empty()) PinWorkers(g_thread_cpus, g_original_cpus);
+  } catch (...) {
+    StopWorkers();  // a constructor that throws runs no destructor
+    throw;
   }
 }
 
