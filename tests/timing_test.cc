@@ -149,6 +149,7 @@ TEST(ThreadPoolSpin, IdleWorkersSpinLongOnlyInTimedLoops) {
 TEST(ThreadPoolChunks, BoundsAreGuidedSharesInWholeGrains) {
   EXPECT_TRUE(BalancedChunks(0, 2, 8).empty());
   EXPECT_TRUE(BalancedChunks(-3, 2, 8).empty());
+  EXPECT_EQ(BalancedChunkCount(0, 2, 8), 0);
   EXPECT_EQ(BalancedChunks(5, 2, 8), (std::vector<int64_t>{0, 5}));
   EXPECT_EQ(BalancedChunks(10, 1, 1), (std::vector<int64_t>{0, 5, 8, 9, 10}));
   EXPECT_EQ(BalancedChunks(100, 2, 0), BalancedChunks(100, 2, 1));  // a grain of at least 1
@@ -157,6 +158,7 @@ TEST(ThreadPoolChunks, BoundsAreGuidedSharesInWholeGrains) {
       for (const int64_t count : {1, 7, 100, 1000, 1000003}) {
         const std::vector<int64_t> b = BalancedChunks(count, threads, grain);
         ASSERT_GE(b.size(), 2u);
+        EXPECT_EQ(BalancedChunkCount(count, threads, grain), static_cast<int64_t>(b.size()) - 1);
         EXPECT_EQ(b.front(), 0);
         EXPECT_EQ(b.back(), count);
         for (size_t k = 0; k + 1 < b.size(); ++k) {

@@ -37,11 +37,14 @@ int64_t BalancedGrainRows(uint64_t row_bytes) {
                               kBalancedChunkRowMultiple);
 }
 
+void CpuCase::set_balanced_rows(bool on) {
+  const uint64_t row_bytes = static_cast<uint64_t>(problem_.cols) * DTypeSize(problem_.dtype);
+  balanced_grain_rows_ = on ? BalancedGrainRows(row_bytes) : 0;
+}
+
 void CpuCase::Run() {
-  if (balanced_rows_ && pool_->threads() > 1) {
-    const uint64_t row_bytes = TensorBytes(problem_, Extent::kRowsCols) /
-                               static_cast<uint64_t>(std::max<int64_t>(problem_.rows, 1));
-    pool_->ParallelForChunks(problem_.rows, BalancedGrainRows(row_bytes),
+  if (balanced_grain_rows_ > 0 && pool_->threads() > 1) {
+    pool_->ParallelForChunks(problem_.rows, balanced_grain_rows_,
                              [this](int64_t, int64_t b, int64_t e) { ComputeRows(b, e); });
     return;
   }
@@ -75,7 +78,7 @@ double CpuCase::TimeBatch(int batch, bool cold) {
 
 std::map<std::string, std::string> CpuCase::Details() const {
   std::map<std::string, std::string> details = {{"threads", std::to_string(pool_->threads())}};
-  if (balanced_rows_ && pool_->threads() > 1) details["row_split"] = "balanced chunks";
+  if (balanced_grain_rows_ > 0 && pool_->threads() > 1) details["row_split"] = "balanced chunks";
   return details;
 }
 

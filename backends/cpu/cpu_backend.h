@@ -30,10 +30,13 @@ class CpuCase : public PreparedCase {
   std::map<std::string, std::string> Details() const override;
 
   // Whether Run() splits rows over threads in balanced chunks
-  // (ThreadPool::ParallelForChunks in grains of BalancedGrainRows) instead of one contiguous share per thread; off by
-  // default. Only for kernels whose rows are independent (a forward).
-  void set_balanced_rows(bool on) { balanced_rows_ = on; }
-  bool balanced_rows() const { return balanced_rows_; }
+  // (ThreadPool::ParallelForChunks) instead of one contiguous share per
+  // thread; off by default. Only for kernels whose rows are independent.
+  void set_balanced_rows(bool on);
+  // The grain of the balanced chunks, in rows (BalancedGrainRows of the
+  // problem's row), fixed by set_balanced_rows; 0 when rows are split
+  // statically.
+  int64_t balanced_grain_rows() const { return balanced_grain_rows_; }
 
  protected:
   // Computes rows [begin, end): reads inputs(), writes the output() tensors.
@@ -52,7 +55,7 @@ class CpuCase : public PreparedCase {
   Problem problem_;
   HostTensors inputs_;
   ThreadPool* pool_;
-  bool balanced_rows_ = false;
+  int64_t balanced_grain_rows_ = 0;
   std::string variant_;
   std::vector<TensorSpec> output_specs_;
   std::array<HostBuffer, kTensorCount> buffers_;

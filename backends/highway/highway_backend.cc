@@ -405,9 +405,8 @@ class HighwayBwdCase : public HighwayCpuCase {
   }
 
   void Run() override {
-    const uint64_t row_bytes = static_cast<uint64_t>(problem().cols) * DTypeSize(problem().dtype);
     runner_->Run(SharedThreadPool(threads_), output<float>(TensorId::kDgamma),
-                 output<float>(TensorId::kDbeta), balanced_rows() ? BalancedGrainRows(row_bytes) : 0);
+                 output<float>(TensorId::kDbeta), balanced_grain_rows());
   }
 
   std::map<std::string, std::string> Details() const override {
@@ -564,33 +563,30 @@ class HighwayBackend : public CpuBackend {
     BwdGroups bwd_groups = BwdGroups::kAuto;
     if (const auto bg = TwoWayTuning(options, kBwdGroups, "fused", "shared_sums"))
       bwd_groups = *bg == "fused" ? BwdGroups::kFused : BwdGroups::kSharedSums;
+    std::unique_ptr<HighwayCpuCase> prepared;
     if (problem.dir == Direction::kBackward) {
       const HwyBwdRowsFn bwd_fn =
           HighwayNormBwdRowsFunction(problem.norm, problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(bwd_fn != nullptr,
                     "no Highway backward kernel for target " + resolved.target.name);
-      auto bwd = std::make_unique<HighwayBwdCase>(problem, inputs, options.threads,
+      prepared = std::make_unique<HighwayBwdCase>(problem, inputs, options.threads,
                                                   resolved.target, bwd_fn, stream_min_bytes,
                                                   bwd_groups);
-      bwd->set_balanced_rows(balanced);
-      return bwd;
-    }
-    if (problem.norm == Norm::kRmsNorm) {
+    } else if (problem.norm == Norm::kRmsNorm) {
       const HwyRmsRowsFn rms_fn = HighwayRmsNormRowsFunction(problem.dtype, resolved.target.bits);
       LNBENCH_CHECK(rms_fn != nullptr, "no Highway RMSNorm kernel for target " + resolved.target.name);
-      auto rms = std::make_unique<HighwayRmsCase>(problem, inputs, options.threads,
+      prepared = std::make_unique<HighwayRmsCase>(problem, inputs, options.threads,
                                                   resolved.target, rms_fn, stream_min_bytes,
                                                   interleaved_16bit, single_rows);
-      rms->set_balanced_rows(balanced);
-      return rms;
+    } else {
+      const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
+      LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
+      prepared = std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
+                                               rows_fn, stream_min_bytes, interleaved_16bit,
+                                               single_rows);
     }
-    const HwyRowsFn rows_fn = HighwayRowsFunction(problem.dtype, resolved.target.bits);
-    LNBENCH_CHECK(rows_fn != nullptr, "no Highway kernel for target " + resolved.target.name);
-    auto ln = std::make_unique<HighwayCase>(problem, inputs, options.threads, resolved.target,
-                                            rows_fn, stream_min_bytes, interleaved_16bit,
-                                            single_rows);
-    ln->set_balanced_rows(balanced);
-    return ln;
+    prepared->set_balanced_rows(balanced);
+    return prepared;
   }
 };
 

@@ -160,12 +160,8 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta, int64_t gr
   const size_t width = has_dbeta_ ? dbeta_at + cols : cols;
   // Balanced: chunks of whole blocks covering at least the grain's rows.
   const int64_t grain_blocks = chunked ? (grain_rows + block_rows_ - 1) / block_rows_ : 1;
-  if (chunked && (chunks_for_threads_ != pool.threads() || chunks_grain_ != grain_blocks)) {
-    chunks_ = static_cast<int64_t>(BalancedChunks(blocks_, pool.threads(), grain_blocks).size()) - 1;
-    chunks_for_threads_ = pool.threads();
-    chunks_grain_ = grain_blocks;
-  }
-  const size_t slots = chunked ? static_cast<size_t>(chunks_) : static_cast<size_t>(pool.threads());
+  const int64_t chunks = chunked ? BalancedChunkCount(blocks_, pool.threads(), grain_blocks) : 0;
+  const size_t slots = chunked ? static_cast<size_t>(chunks) : static_cast<size_t>(pool.threads());
   while (shares_.size() < slots) shares_.push_back(std::make_unique<Share>());
   next_share_.store(0);
   const auto share_blocks = [&](Share& s, int64_t b0, int64_t b1) {
@@ -184,10 +180,10 @@ void HwyBwdRunner::Run(ThreadPool& pool, float* dgamma, float* dbeta, int64_t gr
   if (chunked) {
     // Chunk k fills share k; every chunk runs, so shares [0, chunks) are used.
     pool.ParallelForChunks(blocks_, grain_blocks, [&](int64_t k, int64_t b0, int64_t b1) {
-      LNBENCH_CHECK(k < chunks_, "more chunks than shares");
+      LNBENCH_CHECK(k < chunks, "more chunks than shares");
       share_blocks(*shares_[static_cast<size_t>(k)], b0, b1);
     });
-    for (int64_t k = 0; k < chunks_; ++k) used.push_back(shares_[static_cast<size_t>(k)].get());
+    for (int64_t k = 0; k < chunks; ++k) used.push_back(shares_[static_cast<size_t>(k)].get());
   } else {
     pool.ParallelFor(blocks_, [&](int64_t b0, int64_t b1) {
       const int slot = next_share_.fetch_add(1);

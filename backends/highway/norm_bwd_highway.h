@@ -213,11 +213,6 @@ class HwyBwdRunner {
   int64_t blocks_;
   std::vector<std::unique_ptr<Share>> shares_;
   std::atomic<int> next_share_{0};
-  // Balanced runs: the pool's thread count and grain (in blocks) the chunk
-  // count below is for.
-  int chunks_for_threads_ = 0;
-  int64_t chunks_grain_ = 0;
-  int64_t chunks_ = 0;
 };
 
 }  // namespace lnbench

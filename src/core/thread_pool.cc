@@ -109,6 +109,14 @@ void ThreadPool::RunChunk(int index) {
   }
 }
 
+void ThreadPool::RunPart(int index) {
+  if (chunk_job_ != nullptr) {
+    RunClaimedChunks();
+  } else {
+    RunChunk(index);
+  }
+}
+
 void ThreadPool::RunClaimedChunks() {
   const int64_t chunks = static_cast<int64_t>(chunk_bounds_.size()) - 1;
   for (;;) {
@@ -143,11 +151,7 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    if (chunk_job_ != nullptr) {
-      RunClaimedChunks();
-    } else {
-      RunChunk(index);
-    }
+    RunPart(index);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -161,6 +165,10 @@ void ThreadPool::ParallelFor(int64_t count, const std::function<void(int64_t, in
   job_ = &fn;
   job_count_ = count;
   job_chunks_ = static_cast<int>(count < threads_ ? count : threads_);
+  RunJob();
+}
+
+void ThreadPool::RunJob() {
   error_ = nullptr;
   pending_.store(threads_ - 1, std::memory_order_release);
   {
@@ -168,13 +176,14 @@ void ThreadPool::ParallelFor(int64_t count, const std::function<void(int64_t, in
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   wake_.notify_all();
-  RunChunk(0);
+  RunPart(0);
   // Spin first (a chunk usually ends within microseconds of the others), then
   // yield, so a worker preempted on a busy machine gets the core back.
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins > 4096) std::this_thread::yield();
   }
   job_ = nullptr;
+  chunk_job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }
 
@@ -189,34 +198,38 @@ void ThreadPool::ParallelForChunks(int64_t count, int64_t grain,
   }
   chunk_job_ = &fn;
   next_chunk_.store(0, std::memory_order_relaxed);
-  error_ = nullptr;
-  pending_.store(threads_ - 1, std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-  }
-  wake_.notify_all();
-  RunClaimedChunks();
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins > 4096) std::this_thread::yield();
-  }
-  chunk_job_ = nullptr;
-  if (error_) std::rethrow_exception(error_);
+  RunJob();
 }
+
+namespace {
+
+// Returns where the balanced chunk of [0, count) starting at `at` < count
+// ends (BalancedChunks), for `threads` threads and `grain`.
+int64_t BalancedChunkEnd(int64_t at, int64_t count, int threads, int64_t grain) {
+  const int64_t parts = 2 * static_cast<int64_t>(threads < 1 ? 1 : threads);
+  const int64_t g = grain < 1 ? 1 : grain;
+  const int64_t left = count - at;
+  const int64_t share = (left + parts - 1) / parts;
+  const int64_t chunk = (share + g - 1) / g * g;  // >= g: share >= 1
+  return at + std::min(chunk, left);
+}
+
+}  // namespace
 
 void BalancedChunksInto(int64_t count, int threads, int64_t grain, std::vector<int64_t>& bounds) {
   bounds.clear();
   if (count <= 0) return;
-  const int64_t parts = 2 * static_cast<int64_t>(threads < 1 ? 1 : threads);
-  const int64_t g = grain < 1 ? 1 : grain;
   bounds.push_back(0);
   for (int64_t at = 0; at < count;) {
-    const int64_t left = count - at;
-    const int64_t share = (left + parts - 1) / parts;
-    const int64_t chunk = (share + g - 1) / g * g;  // >= g: share >= 1
-    at += std::min(chunk, left);
+    at = BalancedChunkEnd(at, count, threads, grain);
     bounds.push_back(at);
   }
+}
+
+int64_t BalancedChunkCount(int64_t count, int threads, int64_t grain) {
+  int64_t chunks = 0;
+  for (int64_t at = 0; at < count; ++chunks) at = BalancedChunkEnd(at, count, threads, grain);
+  return chunks;
 }
 
 std::vector<int64_t> BalancedChunks(int64_t count, int threads, int64_t grain) {

@@ -60,6 +60,13 @@ class ThreadPool {
   void RunChunk(int index);
   // Claims and runs chunks of a ParallelForChunks job until none is left.
   void RunClaimedChunks();
+  // Runs thread `index`'s part of the current job: its chunk of a
+  // ParallelFor, or chunks claimed from a ParallelForChunks.
+  void RunPart(int index);
+  // Runs the job set up in job_ or chunk_job_ (ParallelFor or
+  // ParallelForChunks): wakes the workers, runs the caller's part, waits for
+  // the workers, clears the job and rethrows the first exception.
+  void RunJob();
 
   const int threads_;
   std::vector<std::thread> workers_;
@@ -102,6 +109,10 @@ class ScopedPoolSpinning {
 // together. The same bounds for the same arguments, whichever thread claims
 // which chunk. Empty for count <= 0.
 std::vector<int64_t> BalancedChunks(int64_t count, int threads, int64_t grain);
+
+// Returns the number of chunks BalancedChunks gives (0 for count <= 0),
+// without making them.
+int64_t BalancedChunkCount(int64_t count, int threads, int64_t grain);
 
 // Fills `bounds` as BalancedChunks does, reusing its storage.
 void BalancedChunksInto(int64_t count, int threads, int64_t grain, std::vector<int64_t>& bounds);
