@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -392,18 +393,119 @@ TEST_P(HighwayTargetTest, NarrowingRoundsToNearestEven) {
   }
 }
 
+// Sets elements [begin, end) of x (dtype elements) to scale * x + delta,
+// rounded back to the dtype.
+void ScaleAndAdd(void* x, DType dtype, int64_t begin, int64_t end, float scale, float delta) {
+  for (int64_t c = begin; c < end; ++c) {
+    if (dtype == DType::kF32) {
+      float& v = static_cast<float*>(x)[c];
+      v = scale * v + delta;
+    } else if (dtype == DType::kBF16) {
+      uint16_t& bits = static_cast<uint16_t*>(x)[c];
+      bits = FloatToBF16(scale * BF16ToFloat(bits) + delta);
+    } else {
+      uint16_t& bits = static_cast<uint16_t*>(x)[c];
+      bits = FloatToF16(scale * F16ToFloat(bits) + delta);
+    }
+  }
+}
+
 // Adds `delta` to every element of row `row` of x (dtype elements, rounded
 // back to the dtype).
 void AddToRow(void* x, DType dtype, int64_t cols, int64_t row, float delta) {
-  for (int64_t c = row * cols; c < (row + 1) * cols; ++c) {
-    if (dtype == DType::kF32) {
-      static_cast<float*>(x)[c] += delta;
-    } else if (dtype == DType::kBF16) {
-      uint16_t& bits = static_cast<uint16_t*>(x)[c];
-      bits = FloatToBF16(BF16ToFloat(bits) + delta);
-    } else {
-      uint16_t& bits = static_cast<uint16_t*>(x)[c];
-      bits = FloatToF16(F16ToFloat(bits) + delta);
+  ScaleAndAdd(x, dtype, row * cols, (row + 1) * cols, 1.0f, delta);
+}
+
+// The first row of a call sums its whole blocks four or two side by side
+// (RowMoments, RowSumSquares), the rows after it block by block, beside the
+// writes of the row before (RowsWithTag): the same row must get the same
+// bits either way, also where a block's raw sums turn out unsafe after they
+// were taken (the block is summed again around its shift) and where that
+// stops the row's raw sums. Rows of 12325 columns: 6 whole blocks and a part
+// on AVX-512, 12 on AVX2, 24 on SSE4, 96 without SIMD (and their first 8192,
+// 6144 and 4096 columns for the statistics alone). The statistics in double
+// through the test hooks, then the outputs of calls with two equal rows, the
+// first of the call and the one after it.
+TEST_P(HighwayTargetTest, WholeBlocksSideBySideMatchBlocksOneByOne) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  constexpr int64_t kCols = 12325;
+  struct Pattern {
+    const char* name;
+    int64_t begin, end;  // columns set to scale * x + delta
+    float scale, delta;
+  };
+  constexpr Pattern kPatterns[] = {
+      {"normal", 0, 0, 1.0f, 0.0f},
+      {"level change at 3000", 3000, kCols, 1.0f, 1e4f},
+      {"offset block 4096-6143", 4096, 6144, 1.0f, 1e4f},
+      {"zeros 0-2047", 0, 2048, 0.0f, 0.0f},
+      {"zeros 0-12287", 0, 12288, 0.0f, 0.0f},
+      {"tiny 0-8191", 0, 8192, 1e-20f, 0.0f},  // squares subnormal in f32
+      {"nan at 5000", 5000, 5001, 0.0f, std::numeric_limits<float>::quiet_NaN()},
+      {"inf at 9000", 9000, 9001, 0.0f, std::numeric_limits<float>::infinity()},
+  };
+  for (DType dtype : kDTypes) {
+    const size_t esize = DTypeSize(dtype);
+    const size_t row_bytes = static_cast<size_t>(kCols) * esize;
+    const HwyRowsFn ln = HighwayRowsFunction(dtype, GetParam());
+    const HwyRmsRowsFn rms = HighwayRmsNormRowsFunction(dtype, GetParam());
+    const HwyRowMomentsFn moments = HighwayRowMomentsFunction(dtype, GetParam());
+    const HwyRowSquaresFn squares = HighwayRowSquaresFunction(dtype, GetParam());
+    ASSERT_NE(ln, nullptr);
+    ASSERT_NE(rms, nullptr);
+    ASSERT_NE(moments, nullptr);
+    ASSERT_NE(squares, nullptr);
+    // Same double bits (a NaN for a NaN).
+    const auto same = [](double a, double b) {
+      return std::memcmp(&a, &b, sizeof(double)) == 0 || (std::isnan(a) && std::isnan(b));
+    };
+    for (const Pattern& pattern : kPatterns) {
+      SCOPED_TRACE(std::string(DTypeName(dtype)) + ", " + pattern.name);
+      CaseRun run(MakeProblem(2, kCols, dtype, Distribution::kNormal, true, true));
+      ScaleAndAdd(run.x.data(), dtype, pattern.begin, pattern.end, pattern.scale, pattern.delta);
+      std::memcpy(static_cast<char*>(run.x.data()) + row_bytes, run.x.data(), row_bytes);
+      // The statistics in double, before any rounding to the outputs.
+      for (int64_t cols : {int64_t{kCols}, int64_t{8192}, int64_t{6144}, int64_t{4096}}) {
+        double mean[2], m2[2];
+        moments(run.x.data(), static_cast<size_t>(cols), true, &mean[0], &m2[0]);
+        moments(run.x.data(), static_cast<size_t>(cols), false, &mean[1], &m2[1]);
+        EXPECT_TRUE(same(mean[0], mean[1])) << "cols " << cols << ": " << mean[0] << " " << mean[1];
+        EXPECT_TRUE(same(m2[0], m2[1])) << "cols " << cols << ": " << m2[0] << " " << m2[1];
+        const double q0 = squares(run.x.data(), static_cast<size_t>(cols), true);
+        const double q1 = squares(run.x.data(), static_cast<size_t>(cols), false);
+        EXPECT_TRUE(same(q0, q1)) << "cols " << cols << ": " << q0 << " " << q1;
+      }
+      for (bool stream : {false, true}) {
+        HostBuffer y(2 * row_bytes);
+        std::vector<float> stats(4, 1e30f);
+        HwyRowsArgs args = run.RowsArgs(y.data(), stats.data());
+        args.stream = stream;
+        args.row_groups = false;
+        ln(args, 0, 2);
+        EXPECT_EQ(FirstDifference(dtype, y.data(), static_cast<char*>(y.data()) + row_bytes,
+                                  static_cast<size_t>(kCols)),
+                  "")
+            << "layernorm, stream " << stream;
+        EXPECT_EQ(FirstDifference(DType::kF32, &stats[0], &stats[1], 1), "") << "mean";
+        EXPECT_EQ(FirstDifference(DType::kF32, &stats[2], &stats[3], 1), "") << "rstd";
+
+        HwyRmsArgs rargs;
+        rargs.x = run.x.data();
+        rargs.gamma = run.gamma.as<float>();
+        rargs.cols = kCols;
+        rargs.eps = run.problem.eps;
+        rargs.y = y.data();
+        std::vector<float> rrms(2, 1e30f);
+        rargs.rstd = rrms.data();
+        rargs.stream = stream;
+        rargs.row_groups = false;
+        rms(rargs, 0, 2);
+        EXPECT_EQ(FirstDifference(dtype, y.data(), static_cast<char*>(y.data()) + row_bytes,
+                                  static_cast<size_t>(kCols)),
+                  "")
+            << "rmsnorm, stream " << stream;
+        EXPECT_EQ(FirstDifference(DType::kF32, &rrms[0], &rrms[1], 1), "") << "rrms";
+      }
     }
   }
 }

@@ -304,14 +304,22 @@ HWY_INLINE void WidenedRawSums(D d, const T* const* x, size_t begin, size_t end,
   }
 }
 
-// The raw sums of block x[begin, end) of a row whose base is x (see
-// SumsAround): RawSums where the CPU has them (HasRawSums), else widened.
+// The raw sums of block [begin, end) of the kRows rows whose bases are x[j]
+// (see SumsAround), side by side: RawSumsRows where the CPU has them
+// (HasRawSums), else widened. Each row gets the bits it gets alone.
+template <size_t kRows, class D, typename T>
+HWY_INLINE void BlockRawSumsRows(D d, const T* const* x, size_t begin, size_t end, float* sum,
+                                 float* sum_sq) {
+  if (RawSumsRows<true, kRows>(d, x, begin, end, sum, sum_sq)) return;
+  WidenedRawSums<kRows>(d, x, begin, end, sum, sum_sq);
+}
+
+// The raw sums of block x[begin, end) of a row whose base is x.
 template <class D, typename T>
 HWY_INLINE void BlockRawSums(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
                              float& sum, float& sum_sq) {
-  if (RawSums<true>(d, x, begin, end, sum, sum_sq)) return;
   const T* rows[1] = {x};
-  WidenedRawSums<1>(d, rows, begin, end, &sum, &sum_sq);
+  BlockRawSumsRows<1>(d, rows, begin, end, &sum, &sum_sq);
 }
 
 // Whether a row's next block tries the raw sums: not after a block whose
@@ -353,23 +361,67 @@ HWY_INLINE bool RawBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
   return MergeRawSums(d, x, begin, end, sum, sum_sq, moments);
 }
 
-// Adds the statistics of x[begin, end) to `moments` (see SumsAround for x).
+// Adds the statistics of x[begin, end) to `moments` from sums around a
+// shift: the path of blocks whose raw sums are not safe.
 template <class D, typename T>
-HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
-                                Moments& moments) {
-  if (RawBlock(d, x, begin, end, moments)) return;
+HWY_INLINE void ShiftedBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                             Moments& moments) {
   const float shift = BlockShift(d, x, begin, end, moments);
   float sum, sum_sq;
   SumsAround(d, x, begin, end, shift, sum, sum_sq);
   FinishBlock(d, x, begin, end, shift, sum, sum_sq, moments);
 }
 
-// Returns the mean and M2 of a row of `cols` >= Lanes(d) elements.
+// Adds the statistics of x[begin, end) to `moments` (see SumsAround for x).
+template <class D, typename T>
+HWY_INLINE void AccumulateBlock(D d, const T* HWY_RESTRICT x, size_t begin, size_t end,
+                                Moments& moments) {
+  if (RawBlock(d, x, begin, end, moments)) return;
+  ShiftedBlock(d, x, begin, end, moments);
+}
+
+// Adds whole blocks [begin, begin + kBlocks * block), ... of a row to
+// `moments` while at least kBlocks whole blocks are left and the row still
+// tries raw sums, and returns where it stopped. The blocks' raw sums are
+// taken side by side, ahead of knowing whether each block uses them; each
+// block is then merged in order exactly as AccumulateBlock merges it (a block
+// whose raw sums are not tried or not safe is summed around its shift), so
+// the row gets AccumulateBlock's bits. A row's blocks otherwise go one after
+// the other, each bound by the latency of its two chains of FMAs (four
+// cycles per two vectors): for the first row of a call, whose statistics
+// nothing overlaps (batch 1), that was most of the statistics' time.
+template <size_t kBlocks, class D, typename T>
+HWY_INLINE size_t WholeBlocksSideBySide(D d, const T* HWY_RESTRICT x, size_t cols, size_t block,
+                                        size_t begin, Moments& moments) {
+  for (; begin + kBlocks * block <= cols && TriesRawSums(moments); begin += kBlocks * block) {
+    const T* bases[kBlocks];
+    for (size_t k = 0; k < kBlocks; ++k) bases[k] = x + begin + k * block;
+    float sum[kBlocks], sum_sq[kBlocks];
+    BlockRawSumsRows<kBlocks>(d, bases, 0, block, sum, sum_sq);
+    for (size_t k = 0; k < kBlocks; ++k) {
+      const size_t b = begin + k * block;
+      if (!TriesRawSums(moments) ||
+          !MergeRawSums(d, x, b, b + block, sum[k], sum_sq[k], moments)) {
+        ShiftedBlock(d, x, b, b + block, moments);
+      }
+    }
+  }
+  return begin;
+}
+
+// Returns the mean and M2 of a row of `cols` >= Lanes(d) elements: whole
+// blocks four or two side by side (WholeBlocksSideBySide) in rows of at most
+// kSideBySideMaxRowBytes, the rest one by one, every block merged in order.
 template <class D, typename T>
 HWY_INLINE Moments RowMoments(D d, const T* HWY_RESTRICT x, size_t cols) {
   Moments moments;
   const size_t block = BlockElements(d);
-  for (size_t begin = 0; begin < cols; begin += block) {
+  size_t begin = 0;
+  if (cols * sizeof(T) <= kSideBySideMaxRowBytes) {
+    begin = WholeBlocksSideBySide<4>(d, x, cols, block, begin, moments);
+    begin = WholeBlocksSideBySide<2>(d, x, cols, block, begin, moments);
+  }
+  for (; begin < cols; begin += block) {
     AccumulateBlock(d, x, begin, std::min(cols, begin + block), moments);
   }
   return moments;

@@ -66,6 +66,32 @@ bool RawSumsBF16(const void* x, size_t n, float* sum, float* sum_sq) {
   return RawSums<true>(d, static_cast<const hwy::bfloat16_t*>(x), 0, n, *sum, *sum_sq);
 }
 
+// A row's statistics, for tests: RowMoments (whole blocks side by side) or
+// AccumulateBlock block by block, as the rows after a call's first get them.
+template <typename T>
+void RowMomentsOf(const void* x, size_t cols, bool side_by_side, double* mean, double* m2) {
+  const hn::ScalableTag<float> d;
+  const T* row = static_cast<const T*>(x);
+  Moments m;
+  if (side_by_side) {
+    m = RowMoments(d, row, cols);
+  } else {
+    const size_t block = BlockElements(d);
+    for (size_t b = 0; b < cols; b += block) AccumulateBlock(d, row, b, std::min(cols, b + block), m);
+  }
+  *mean = m.mean;
+  *m2 = m.m2;
+}
+void RowMomentsF32(const void* x, size_t cols, bool side_by_side, double* mean, double* m2) {
+  RowMomentsOf<float>(x, cols, side_by_side, mean, m2);
+}
+void RowMomentsBF16(const void* x, size_t cols, bool side_by_side, double* mean, double* m2) {
+  RowMomentsOf<hwy::bfloat16_t>(x, cols, side_by_side, mean, m2);
+}
+void RowMomentsF16(const void* x, size_t cols, bool side_by_side, double* mean, double* m2) {
+  RowMomentsOf<hwy::float16_t>(x, cols, side_by_side, mean, m2);
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lnbench
@@ -89,6 +115,9 @@ HWY_EXPORT(LoadValuesBF16);
 HWY_EXPORT(LoadValuesF16);
 HWY_EXPORT(RawSumsBF16);
 HWY_EXPORT(NativeBF16);
+HWY_EXPORT(RowMomentsF32);
+HWY_EXPORT(RowMomentsBF16);
+HWY_EXPORT(RowMomentsF16);
 
 namespace {
 
@@ -143,6 +172,17 @@ HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits) {
 HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits) {
   if (!IsCompiled(target_bits)) return nullptr;
   return HWY_DISPATCH_TABLE(RawSumsBF16)[DispatchIndex(target_bits)];
+}
+
+HwyRowMomentsFn HighwayRowMomentsFunction(DType dtype, int64_t target_bits) {
+  if (!IsCompiled(target_bits)) return nullptr;
+  const size_t index = DispatchIndex(target_bits);
+  switch (dtype) {
+    case DType::kF32: return HWY_DISPATCH_TABLE(RowMomentsF32)[index];
+    case DType::kBF16: return HWY_DISPATCH_TABLE(RowMomentsBF16)[index];
+    case DType::kF16: return HWY_DISPATCH_TABLE(RowMomentsF16)[index];
+  }
+  return nullptr;
 }
 
 bool HighwayNativeBF16(int64_t target_bits) {

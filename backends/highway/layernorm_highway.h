@@ -79,6 +79,13 @@ bool HighwayNativeBF16(int64_t target_bits);
 using HwyRawSumsFn = bool (*)(const void* x, size_t n, float* sum, float* sum_sq);
 HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits);
 
+// A row's mean and M2 (sum of (x - mean)^2) in double, for tests: as the
+// first row of a call gets them (side_by_side: whole blocks side by side)
+// or as the rows after it do (block by block). cols >= the target's lanes.
+using HwyRowMomentsFn = void (*)(const void* x, size_t cols, bool side_by_side, double* mean,
+                                 double* m2);
+HwyRowMomentsFn HighwayRowMomentsFunction(DType dtype, int64_t target_bits);
+
 }  // namespace lnbench
 
 #endif  // LNBENCH_BACKENDS_HIGHWAY_LAYERNORM_HIGHWAY_H_

@@ -280,6 +280,19 @@ HWY_INLINE bool BatchPrefetchesNextRows(size_t cols) {
   return sizeof(T) != sizeof(float) || cols * sizeof(T) > 512;
 }
 
+// Rows of at most this many bytes sum their whole statistics blocks side by
+// side when nothing else overlaps their statistics (RowMoments,
+// RowSumSquares: the first row of a call). Longer rows come from L2, whose
+// bandwidth bounds them rather than the latency of a block's chains, and
+// four blocks read side by side were slower there than one after the other.
+// Issue 15, one row in cache (`lnbench_highway_bench hot --kib` one row's
+// size), one thread on one vCPU, five alternating runs against blocks one
+// by one, median of the paired time ratios: LayerNorm f32 H = 4096 / 8192 /
+// 16384 0.92 / 0.87 / 0.95, bf16 0.86 / 0.85 / 0.91; RMSNorm f32 0.78 /
+// 0.84 / 0.96, bf16 1.05 / 0.83 / 0.93; at H = 65536 (128-256 KiB) LayerNorm
+// f32 1.05, bf16 0.89, RMSNorm f32 1.03, bf16 1.20.
+constexpr size_t kSideBySideMaxRowBytes = 64 * 1024;
+
 // Runs rows [begin, end) in batches of kBatchRows consecutive rows:
 // sum(first, count) computes the statistics of rows [first, first + count)
 // into slots [0, count); write(j, r, next) writes row r from slot j, with
@@ -481,8 +494,12 @@ HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<fl
 //
 // Returns false (and sets nothing) where the target or the CPU lacks it
 // (HasRawSums).
-template <bool kWithSum, class D, typename T>
-HWY_INLINE bool RawSums(D, const T* HWY_RESTRICT, size_t, size_t, float&, float&) {
+//
+// RawSumsRows sums block [begin, end) of kRows rows whose bases are x[j]
+// side by side (RowMoments: whole blocks of one row, each its own chain),
+// each row's terms in RawSums' order, so each gets RawSums' bits.
+template <bool kWithSum, size_t kRows, class D, typename T>
+HWY_INLINE bool RawSumsRows(D, const T* const*, size_t, size_t, float*, float*) {
   return false;
 }
 
@@ -502,48 +519,64 @@ HWY_INLINE __m512 DotBF16(__m512 acc, __m512i a, __m512i b) {
 
 HWY_INLINE bool HasRawSums(hn::Full512<float>, const hwy::bfloat16_t*) { return kHaveAvx512BF16; }
 
-template <bool kWithSum>
-HWY_INLINE bool RawSums(hn::Full512<float> d, const hwy::bfloat16_t* HWY_RESTRICT x, size_t begin,
-                        size_t end, float& sum, float& sum_sq) {
+template <bool kWithSum, size_t kRows>
+HWY_INLINE bool RawSumsRows(hn::Full512<float> d, const hwy::bfloat16_t* const* x, size_t begin,
+                            size_t end, float* sum, float* sum_sq) {
   if (!kHaveAvx512BF16) return false;
   using V = hn::Vec512<float>;
   const size_t N = hn::Lanes(d);
   const size_t body_end = begin + (end - begin) / N * N;
   const size_t rest = end - body_end;
   const __m512i ones = _mm512_set1_epi16(0x3F80);  // bf16 1.0
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0, q0 = s0, q1 = s0;
+  __m512 s0[kRows], s1[kRows], q0[kRows], q1[kRows];
+  for (size_t j = 0; j < kRows; ++j) s0[j] = s1[j] = q0[j] = q1[j] = _mm512_setzero_ps();
   size_t i = begin;
   for (; i + 4 * N <= end; i += 4 * N) {
-    const __m512i a = _mm512_loadu_si512(x + i);
-    const __m512i b = _mm512_loadu_si512(x + i + 2 * N);
-    if (kWithSum) s0 = DotBF16(s0, a, ones);
-    q0 = DotBF16(q0, a, a);
-    if (kWithSum) s1 = DotBF16(s1, b, ones);
-    q1 = DotBF16(q1, b, b);
+    for (size_t j = 0; j < kRows; ++j) {
+      const __m512i a = _mm512_loadu_si512(x[j] + i);
+      const __m512i b = _mm512_loadu_si512(x[j] + i + 2 * N);
+      if (kWithSum) s0[j] = DotBF16(s0[j], a, ones);
+      q0[j] = DotBF16(q0[j], a, a);
+      if (kWithSum) s1[j] = DotBF16(s1[j], b, ones);
+      q1[j] = DotBF16(q1[j], b, b);
+    }
   }
   if (i + 2 * N <= end) {
-    const __m512i a = _mm512_loadu_si512(x + i);
-    if (kWithSum) s0 = DotBF16(s0, a, ones);
-    q0 = DotBF16(q0, a, a);
+    for (size_t j = 0; j < kRows; ++j) {
+      const __m512i a = _mm512_loadu_si512(x[j] + i);
+      if (kWithSum) s0[j] = DotBF16(s0[j], a, ones);
+      q0[j] = DotBF16(q0[j], a, a);
+    }
     i += 2 * N;
   }
-  V vs1{s1}, vq1{q1};
-  if (i < body_end) {
-    const V t = LoadF32(d, x + i);
-    vs1 = hn::Add(vs1, t);
-    vq1 = hn::MulAdd(t, t, vq1);
+  for (size_t j = 0; j < kRows; ++j) {
+    V vs1{s1[j]}, vq1{q1[j]};
+    if (i < body_end) {
+      const V t = LoadF32(d, x[j] + i);
+      vs1 = hn::Add(vs1, t);
+      vq1 = hn::MulAdd(t, t, vq1);
+    }
+    if (rest != 0) {
+      const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
+      const V t = hn::IfThenElseZero(rest_mask, LoadF32(d, x[j] + end - N));
+      vs1 = hn::Add(vs1, t);
+      vq1 = hn::MulAdd(t, t, vq1);
+    }
+    if (kWithSum) sum[j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(V{s0[j]}, vs1)));
+    sum_sq[j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(V{q0[j]}, vq1)));
   }
-  if (rest != 0) {
-    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
-    const V t = hn::IfThenElseZero(rest_mask, LoadF32(d, x + end - N));
-    vs1 = hn::Add(vs1, t);
-    vq1 = hn::MulAdd(t, t, vq1);
-  }
-  if (kWithSum) sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(V{s0}, vs1)));
-  sum_sq = hn::GetLane(hn::SumOfLanes(d, hn::Add(V{q0}, vq1)));
   return true;
 }
 #endif
+
+// RawSums of one row (declared after the overloads above, which a call from a
+// template only finds if they precede it).
+template <bool kWithSum, class D, typename T>
+HWY_INLINE bool RawSums(D d, const T* HWY_RESTRICT x, size_t begin, size_t end, float& sum,
+                        float& sum_sq) {
+  const T* rows[1] = {x};
+  return RawSumsRows<kWithSum, 1>(d, rows, begin, end, &sum, &sum_sq);
+}
 
 // The smallest sum x^2 per element for which RawSums' flushing of subnormals
 // is negligible (see RawSums).

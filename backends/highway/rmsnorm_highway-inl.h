@@ -65,45 +65,92 @@ HWY_INLINE bool RawSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t en
          q >= static_cast<double>(end - begin) * kRawSumsMinMeanSquare;
 }
 
-// Returns sum x^2 over x[begin, end) in f32. x is the row base and holds at
-// least Lanes(d) elements before `end`, so a last partial vector is read as
-// the full vector ending at `end`, its earlier lanes masked off. The terms are
-// added in the order SumSquaresGroup uses for rows of whole vectors.
-template <class D, typename T>
-HWY_INLINE float SumSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t end) {
-  float q;
-  if (RawSquares(d, x, begin, end, q)) return q;
+// Sets q[j] to sum x^2 over block [begin, end) of the kRows rows whose bases
+// are x[j], widened, the rows side by side. x[j] holds at least Lanes(d)
+// elements before `end`, so a last partial vector is read as the full vector
+// ending at `end`, its earlier lanes masked off. The terms are added in the
+// order SumSquaresGroup uses for rows of whole vectors.
+template <size_t kRows, class D, typename T>
+HWY_INLINE void WidenedSquaresRows(D d, const T* const* x, size_t begin, size_t end, float* q) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   const size_t body_end = begin + (end - begin) / N * N;
   const size_t rest = end - body_end;
-  V q0 = hn::Zero(d), q1 = hn::Zero(d);
+  V q0[kRows], q1[kRows];
+  for (size_t j = 0; j < kRows; ++j) q0[j] = q1[j] = hn::Zero(d);
   size_t i = begin;
   for (; i + 2 * N <= end; i += 2 * N) {
-    V v0, v1;
-    LoadTwoUnordered(d, x + i, v0, v1);
-    q0 = hn::MulAdd(v0, v0, q0);
-    q1 = hn::MulAdd(v1, v1, q1);
+    for (size_t j = 0; j < kRows; ++j) {
+      V v0, v1;
+      LoadTwoUnordered(d, x[j] + i, v0, v1);
+      q0[j] = hn::MulAdd(v0, v0, q0[j]);
+      q1[j] = hn::MulAdd(v1, v1, q1[j]);
+    }
   }
-  if (i < body_end) {
-    const V v = LoadF32(d, x + i);
-    q0 = hn::MulAdd(v, v, q0);
+  for (size_t j = 0; j < kRows; ++j) {
+    if (i < body_end) {
+      const V v = LoadF32(d, x[j] + i);
+      q0[j] = hn::MulAdd(v, v, q0[j]);
+    }
+    if (rest != 0) {
+      const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
+      const V v = hn::IfThenElseZero(rest_mask, LoadF32(d, x[j] + end - N));
+      q1[j] = hn::MulAdd(v, v, q1[j]);
+    }
+    q[j] = hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
   }
-  if (rest != 0) {
-    const auto rest_mask = hn::Not(hn::FirstN(d, N - rest));
-    const V v = hn::IfThenElseZero(rest_mask, LoadF32(d, x + end - N));
-    q1 = hn::MulAdd(v, v, q1);
+}
+
+// Returns sum x^2 over x[begin, end) in f32 (x is the row base, as in
+// WidenedSquaresRows): the raw sums where they are safe, else widened.
+template <class D, typename T>
+HWY_INLINE float SumSquares(D d, const T* HWY_RESTRICT x, size_t begin, size_t end) {
+  float q;
+  if (RawSquares(d, x, begin, end, q)) return q;
+  const T* rows[1] = {x};
+  WidenedSquaresRows<1>(d, rows, begin, end, &q);
+  return q;
+}
+
+// SumSquares of block [begin, end) of the kRows rows whose bases are x[j],
+// side by side; each row gets SumSquares' bits.
+template <size_t kRows, class D, typename T>
+HWY_INLINE void SumSquaresRows(D d, const T* const* x, size_t begin, size_t end, float* q) {
+  float unused[kRows];
+  if (RawSumsRows<false, kRows>(d, x, begin, end, unused, q)) {
+    const double min_q = static_cast<double>(end - begin) * kRawSumsMinMeanSquare;
+    for (size_t j = 0; j < kRows; ++j) {
+      if (!(q[j] >= min_q)) WidenedSquaresRows<1>(d, x + j, begin, end, q + j);
+    }
+    return;
   }
-  return hn::GetLane(hn::SumOfLanes(d, hn::Add(q0, q1)));
+  WidenedSquaresRows<kRows>(d, x, begin, end, q);
 }
 
 // Returns the sum of squares of a row of `cols` >= Lanes(d) elements: the
-// f32 sums of its blocks (SumSquares) added in double, in block order.
+// f32 sums of its blocks (SumSquares) added in double, in block order. Whole
+// blocks of rows of at most kSideBySideMaxRowBytes go four or two side by
+// side (SumSquaresRows), as in LayerNorm's RowMoments: one block's two
+// chains of FMAs are bound by their latency.
 template <class D, typename T>
 HWY_INLINE double RowSumSquares(D d, const T* HWY_RESTRICT x, size_t cols) {
   const size_t block = BlockElements(d);
   double q = 0;
-  for (size_t b = 0; b < cols; b += block) q += SumSquares(d, x, b, std::min(cols, b + block));
+  size_t b = 0;
+  const auto side_by_side = [&]<size_t kBlocks>() HWY_ATTR {
+    for (; b + kBlocks * block <= cols; b += kBlocks * block) {
+      const T* bases[kBlocks];
+      for (size_t k = 0; k < kBlocks; ++k) bases[k] = x + b + k * block;
+      float f[kBlocks];
+      SumSquaresRows<kBlocks>(d, bases, 0, block, f);
+      for (size_t k = 0; k < kBlocks; ++k) q += f[k];
+    }
+  };
+  if (cols * sizeof(T) <= kSideBySideMaxRowBytes) {
+    side_by_side.template operator()<4>();
+    side_by_side.template operator()<2>();
+  }
+  for (; b < cols; b += block) q += SumSquares(d, x, b, std::min(cols, b + block));
   return q;
 }
 

@@ -23,6 +23,28 @@ void RmsNormRowsF16(const HwyRmsArgs& args, int64_t begin, int64_t end) {
   rms::RmsNormRows<hwy::float16_t>(args, begin, end);
 }
 
+// A row's sum of squares, for tests: RowSumSquares (whole blocks side by
+// side) or SumSquares block by block, as the rows after a call's first.
+template <typename T>
+double RowSquaresOf(const void* x, size_t cols, bool side_by_side) {
+  const hn::ScalableTag<float> d;
+  const T* row = static_cast<const T*>(x);
+  if (side_by_side) return rms::RowSumSquares(d, row, cols);
+  const size_t block = rms::BlockElements(d);
+  double q = 0;
+  for (size_t b = 0; b < cols; b += block) q += rms::SumSquares(d, row, b, std::min(cols, b + block));
+  return q;
+}
+double RowSquaresF32(const void* x, size_t cols, bool side_by_side) {
+  return RowSquaresOf<float>(x, cols, side_by_side);
+}
+double RowSquaresBF16(const void* x, size_t cols, bool side_by_side) {
+  return RowSquaresOf<hwy::bfloat16_t>(x, cols, side_by_side);
+}
+double RowSquaresF16(const void* x, size_t cols, bool side_by_side) {
+  return RowSquaresOf<hwy::float16_t>(x, cols, side_by_side);
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace lnbench
@@ -34,17 +56,40 @@ namespace lnbench {
 HWY_EXPORT(RmsNormRowsF32);
 HWY_EXPORT(RmsNormRowsBF16);
 HWY_EXPORT(RmsNormRowsF16);
+HWY_EXPORT(RowSquaresF32);
+HWY_EXPORT(RowSquaresBF16);
+HWY_EXPORT(RowSquaresF16);
 
-HwyRmsRowsFn HighwayRmsNormRowsFunction(DType dtype, int64_t target_bits) {
+namespace {
+// The index of `target_bits` in HWY_EXPORT's tables; SIZE_MAX if that
+// target was not compiled.
+size_t RmsDispatchIndex(int64_t target_bits) {
   if (target_bits == 0 || (target_bits & (target_bits - 1)) != 0 || (target_bits & HWY_TARGETS) == 0)
-    return nullptr;
+    return SIZE_MAX;
   hwy::ChosenTarget chosen;
   chosen.Update(target_bits);
-  const size_t index = chosen.GetIndex();
+  return chosen.GetIndex();
+}
+}  // namespace
+
+HwyRmsRowsFn HighwayRmsNormRowsFunction(DType dtype, int64_t target_bits) {
+  const size_t index = RmsDispatchIndex(target_bits);
+  if (index == SIZE_MAX) return nullptr;
   switch (dtype) {
     case DType::kF32: return HWY_DISPATCH_TABLE(RmsNormRowsF32)[index];
     case DType::kBF16: return HWY_DISPATCH_TABLE(RmsNormRowsBF16)[index];
     case DType::kF16: return HWY_DISPATCH_TABLE(RmsNormRowsF16)[index];
+  }
+  return nullptr;
+}
+
+HwyRowSquaresFn HighwayRowSquaresFunction(DType dtype, int64_t target_bits) {
+  const size_t index = RmsDispatchIndex(target_bits);
+  if (index == SIZE_MAX) return nullptr;
+  switch (dtype) {
+    case DType::kF32: return HWY_DISPATCH_TABLE(RowSquaresF32)[index];
+    case DType::kBF16: return HWY_DISPATCH_TABLE(RowSquaresBF16)[index];
+    case DType::kF16: return HWY_DISPATCH_TABLE(RowSquaresF16)[index];
   }
   return nullptr;
 }

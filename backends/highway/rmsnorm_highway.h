@@ -36,6 +36,12 @@ using HwyRmsRowsFn = void (*)(const HwyRmsArgs& args, int64_t begin, int64_t end
 // or nullptr if that target was not compiled.
 HwyRmsRowsFn HighwayRmsNormRowsFunction(DType dtype, int64_t target_bits);
 
+// A row's sum of squares in double, for tests: as the first row of a call
+// gets it (side_by_side: whole blocks side by side) or as the rows after it
+// do (block by block). cols >= the target's lanes.
+using HwyRowSquaresFn = double (*)(const void* x, size_t cols, bool side_by_side);
+HwyRowSquaresFn HighwayRowSquaresFunction(DType dtype, int64_t target_bits);
+
 }  // namespace lnbench
 
 #endif  // LNBENCH_BACKENDS_HIGHWAY_RMSNORM_HIGHWAY_H_
