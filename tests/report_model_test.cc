@@ -289,6 +289,37 @@ TEST(ReportModel, VersionsAndUnknownFields) {
   }
 }
 
+// context.cpu.pinned_cpus (`--cpus`): CPU numbers, each once, as the schema
+// says (uniqueItems); the reader names the element it refuses.
+TEST(ReportModel, PinnedCpusAreDistinctCpuNumbers) {
+  Json doc = ReportToJson(FullReport());
+  doc["context"]["cpu"]["pinned_cpus"] = {3, 0, 2};
+  const Report r = ReportFromJson(doc, "pinned.json");
+  ASSERT_TRUE(r.context.cpu.pinned_cpus.has_value());
+  EXPECT_EQ(*r.context.cpu.pinned_cpus, (std::vector<int64_t>{3, 0, 2}));
+  EXPECT_EQ(ReportToJson(r)["context"]["cpu"]["pinned_cpus"], doc["context"]["cpu"]["pinned_cpus"]);
+  const struct {
+    Json value;
+    const char* message;
+  } kBad[] = {
+      {Json::array({1, 0, 1}), "pinned_cpus[2]: is CPU 1 again (each CPU is listed once)"},
+      {Json::array({0, -1}), "pinned_cpus[1]: is -1, expected at least 0"},
+      {Json::array({Json(uint64_t{1} << 63)}), "pinned_cpus[0]: is 9223372036854775808, expected at most"},
+      {Json::array({"0"}), "pinned_cpus[0]: is a string, expected an integer"},
+      {Json::array({1.5}), "pinned_cpus[0]: is a number, expected an integer"},
+      {Json::array(), "pinned_cpus: is empty"},
+  };
+  for (const auto& bad : kBad) {
+    doc["context"]["cpu"]["pinned_cpus"] = bad.value;
+    try {
+      ReportFromJson(doc, "pinned.json");
+      ADD_FAILURE() << "read " << bad.value.dump();
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(bad.message), std::string::npos) << e.what();
+    }
+  }
+}
+
 // tests/fixtures/compare/merged_base_other_machine.json is what `lnbench
 // merge base.json other_machine.json` wrote before the report model (main at
 // 9f3f7f7); the merge writes the same values (the lnbench doing the merge and

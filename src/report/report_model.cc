@@ -345,13 +345,16 @@ class ReportReader {
     if (!v.is_boolean()) Fail(Join(where, key), "is " + JsonTypeName(v) + ", expected true or false");
     return v.get<bool>();
   }
-  int64_t Integer(const Json& obj, const char* key, const std::string& where, int64_t min) const {
-    const Json& v = Get(obj, key, where);
-    if (!v.is_number_integer()) Fail(Join(where, key), "is " + JsonTypeName(v) + ", expected an integer");
+  // An integer in [min, INT64_MAX]; `where` names the value.
+  int64_t IntegerValue(const Json& v, const std::string& where, int64_t min) const {
+    if (!v.is_number_integer()) Fail(where, "is " + JsonTypeName(v) + ", expected an integer");
     if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-      Fail(Join(where, key), fmt::format("is {}, expected at most {}", v.dump(), std::numeric_limits<int64_t>::max()));
-    if (v.get<int64_t>() < min) Fail(Join(where, key), fmt::format("is {}, expected at least {}", v.dump(), min));
+      Fail(where, fmt::format("is {}, expected at most {}", v.dump(), std::numeric_limits<int64_t>::max()));
+    if (v.get<int64_t>() < min) Fail(where, fmt::format("is {}, expected at least {}", v.dump(), min));
     return v.get<int64_t>();
+  }
+  int64_t Integer(const Json& obj, const char* key, const std::string& where, int64_t min) const {
+    return IntegerValue(Get(obj, key, where), Join(where, key), min);
   }
   std::optional<int64_t> OptionalInteger(const Json& obj, const char* key, const std::string& where,
                                          int64_t min) const {
@@ -463,9 +466,11 @@ class ReportReader {
       c.cpu.pinned_cpus.emplace();
       for (size_t i = 0; i < pinned.size(); ++i) {
         const std::string where = fmt::format("context.cpu.pinned_cpus[{}]", i);
-        if (!pinned[i].is_number_integer() || (!pinned[i].is_number_unsigned() && pinned[i].get<int64_t>() < 0))
-          Fail(where, "is " + pinned[i].dump() + ", expected a CPU number (an integer >= 0)");
-        c.cpu.pinned_cpus->push_back(pinned[i].get<int64_t>());
+        const int64_t cpu_number = IntegerValue(pinned[i], where, 0);
+        if (std::find(c.cpu.pinned_cpus->begin(), c.cpu.pinned_cpus->end(), cpu_number) !=
+            c.cpu.pinned_cpus->end())
+          Fail(where, fmt::format("is CPU {} again (each CPU is listed once)", cpu_number));
+        c.cpu.pinned_cpus->push_back(cpu_number);
       }
     }
     c.gpus = Array(ctx, "gpus", "context");
