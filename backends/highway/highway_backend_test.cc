@@ -477,17 +477,23 @@ TEST_P(HighwayTargetTest, WholeBlocksSideBySideMatchBlocksOneByOne) {
       }
       for (bool stream : {false, true}) {
         HostBuffer y(2 * row_bytes);
-        std::vector<float> stats(4, 1e30f);
+        // The call's two rows of y, and of each statistic, hold the same bits.
+        const auto expect_equal_rows = [&](const char* what, const std::vector<float>& stats) {
+          EXPECT_EQ(FirstDifference(dtype, y.data(), static_cast<char*>(y.data()) + row_bytes,
+                                    static_cast<size_t>(kCols)),
+                    "")
+              << what << ", stream " << stream;
+          for (size_t k = 0; k < stats.size(); k += 2) {
+            EXPECT_EQ(FirstDifference(DType::kF32, &stats[k], &stats[k + 1], 1), "")
+                << what << " statistic " << k / 2;
+          }
+        };
+        std::vector<float> stats(4, 1e30f);  // mean, mean, rstd, rstd
         HwyRowsArgs args = run.RowsArgs(y.data(), stats.data());
         args.stream = stream;
         args.row_groups = false;
         ln(args, 0, 2);
-        EXPECT_EQ(FirstDifference(dtype, y.data(), static_cast<char*>(y.data()) + row_bytes,
-                                  static_cast<size_t>(kCols)),
-                  "")
-            << "layernorm, stream " << stream;
-        EXPECT_EQ(FirstDifference(DType::kF32, &stats[0], &stats[1], 1), "") << "mean";
-        EXPECT_EQ(FirstDifference(DType::kF32, &stats[2], &stats[3], 1), "") << "rstd";
+        expect_equal_rows("layernorm", stats);
 
         HwyRmsArgs rargs;
         rargs.x = run.x.data();
@@ -500,11 +506,7 @@ TEST_P(HighwayTargetTest, WholeBlocksSideBySideMatchBlocksOneByOne) {
         rargs.stream = stream;
         rargs.row_groups = false;
         rms(rargs, 0, 2);
-        EXPECT_EQ(FirstDifference(dtype, y.data(), static_cast<char*>(y.data()) + row_bytes,
-                                  static_cast<size_t>(kCols)),
-                  "")
-            << "rmsnorm, stream " << stream;
-        EXPECT_EQ(FirstDifference(DType::kF32, &rrms[0], &rrms[1], 1), "") << "rrms";
+        expect_equal_rows("rmsnorm", rrms);
       }
     }
   }

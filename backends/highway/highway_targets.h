@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace lnbench {
 
 // One Highway target compiled into this build.
@@ -26,6 +28,23 @@ HighwayTarget HighwayBestTarget();
 // Returns the lower-case name of any target bit Highway knows ("neon" for
 // HWY_NEON), or "" for a bit that names no target.
 std::string HighwayTargetName(int64_t bits);
+
+// Returns the index of `target_bits` in the tables HWY_EXPORT builds (the one
+// HWY_DYNAMIC_DISPATCH would use if that target were the best), or -1 when
+// it is not exactly one compiled target.
+int HighwayDispatchIndex(int64_t target_bits);
+
+// Returns the one of f32, bf16 and f16 that `dtype` names: the kernels
+// exported once per dtype.
+template <typename Fn>
+Fn ByDType(DType dtype, Fn f32, Fn bf16, Fn f16) {
+  switch (dtype) {
+    case DType::kF32: return f32;
+    case DType::kBF16: return bf16;
+    case DType::kF16: return f16;
+  }
+  return nullptr;
+}
 
 }  // namespace lnbench
 

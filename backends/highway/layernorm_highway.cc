@@ -119,74 +119,52 @@ HWY_EXPORT(RowMomentsF32);
 HWY_EXPORT(RowMomentsBF16);
 HWY_EXPORT(RowMomentsF16);
 
-namespace {
-
-// Returns the index of `target_bits` in the tables HWY_EXPORT built, the
-// index HWY_DYNAMIC_DISPATCH would use if that target were the best one.
-size_t DispatchIndex(int64_t target_bits) {
+int HighwayDispatchIndex(int64_t target_bits) {
+  if (target_bits == 0 || (target_bits & (target_bits - 1)) != 0 ||
+      (target_bits & HWY_TARGETS) == 0) {
+    return -1;
+  }
   hwy::ChosenTarget chosen;
   chosen.Update(target_bits);
-  return chosen.GetIndex();
+  return static_cast<int>(chosen.GetIndex());
 }
-
-bool IsCompiled(int64_t target_bits) {
-  return target_bits != 0 && (target_bits & (target_bits - 1)) == 0 &&
-         (target_bits & HWY_TARGETS) != 0;
-}
-
-}  // namespace
 
 HwyRowsFn HighwayRowsFunction(DType dtype, int64_t target_bits) {
-  if (!IsCompiled(target_bits)) return nullptr;
-  const size_t index = DispatchIndex(target_bits);
-  switch (dtype) {
-    case DType::kF32: return HWY_DISPATCH_TABLE(LayerNormRowsF32)[index];
-    case DType::kBF16: return HWY_DISPATCH_TABLE(LayerNormRowsBF16)[index];
-    case DType::kF16: return HWY_DISPATCH_TABLE(LayerNormRowsF16)[index];
-  }
-  return nullptr;
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
+  return ByDType(dtype, HWY_DISPATCH_TABLE(LayerNormRowsF32)[index],
+                 HWY_DISPATCH_TABLE(LayerNormRowsBF16)[index], HWY_DISPATCH_TABLE(LayerNormRowsF16)[index]);
 }
 
 HwyStoreFn HighwayStoreFunction(DType dtype, int64_t target_bits) {
-  if (!IsCompiled(target_bits)) return nullptr;
-  const size_t index = DispatchIndex(target_bits);
-  switch (dtype) {
-    case DType::kF32: return HWY_DISPATCH_TABLE(StoreValuesF32)[index];
-    case DType::kBF16: return HWY_DISPATCH_TABLE(StoreValuesBF16)[index];
-    case DType::kF16: return HWY_DISPATCH_TABLE(StoreValuesF16)[index];
-  }
-  return nullptr;
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
+  return ByDType(dtype, HWY_DISPATCH_TABLE(StoreValuesF32)[index],
+                 HWY_DISPATCH_TABLE(StoreValuesBF16)[index], HWY_DISPATCH_TABLE(StoreValuesF16)[index]);
 }
 
 HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits) {
-  if (!IsCompiled(target_bits)) return nullptr;
-  const size_t index = DispatchIndex(target_bits);
-  switch (dtype) {
-    case DType::kF32: return HWY_DISPATCH_TABLE(LoadValuesF32)[index];
-    case DType::kBF16: return HWY_DISPATCH_TABLE(LoadValuesBF16)[index];
-    case DType::kF16: return HWY_DISPATCH_TABLE(LoadValuesF16)[index];
-  }
-  return nullptr;
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
+  return ByDType(dtype, HWY_DISPATCH_TABLE(LoadValuesF32)[index],
+                 HWY_DISPATCH_TABLE(LoadValuesBF16)[index], HWY_DISPATCH_TABLE(LoadValuesF16)[index]);
 }
 
 HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits) {
-  if (!IsCompiled(target_bits)) return nullptr;
-  return HWY_DISPATCH_TABLE(RawSumsBF16)[DispatchIndex(target_bits)];
+  const int index = HighwayDispatchIndex(target_bits);
+  return index < 0 ? nullptr : HWY_DISPATCH_TABLE(RawSumsBF16)[index];
 }
 
 HwyRowMomentsFn HighwayRowMomentsFunction(DType dtype, int64_t target_bits) {
-  if (!IsCompiled(target_bits)) return nullptr;
-  const size_t index = DispatchIndex(target_bits);
-  switch (dtype) {
-    case DType::kF32: return HWY_DISPATCH_TABLE(RowMomentsF32)[index];
-    case DType::kBF16: return HWY_DISPATCH_TABLE(RowMomentsBF16)[index];
-    case DType::kF16: return HWY_DISPATCH_TABLE(RowMomentsF16)[index];
-  }
-  return nullptr;
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
+  return ByDType(dtype, HWY_DISPATCH_TABLE(RowMomentsF32)[index],
+                 HWY_DISPATCH_TABLE(RowMomentsBF16)[index], HWY_DISPATCH_TABLE(RowMomentsF16)[index]);
 }
 
 bool HighwayNativeBF16(int64_t target_bits) {
-  return IsCompiled(target_bits) && HWY_DISPATCH_TABLE(NativeBF16)[DispatchIndex(target_bits)]();
+  const int index = HighwayDispatchIndex(target_bits);
+  return index >= 0 && HWY_DISPATCH_TABLE(NativeBF16)[index]();
 }
 
 std::string HighwayTargetName(int64_t bits) {

@@ -43,6 +43,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <algorithm>
 
+#include "backends/highway/highway_targets.h"
 #include "core/errors.h"
 #include "core/thread_pool.h"
 
@@ -51,28 +52,16 @@ namespace lnbench {
 HWY_EXPORT(NormBwdKernel);
 HWY_EXPORT(RegisterRowsOnTarget);
 
-namespace {
-
-// Returns the dispatch-table index of `target_bits` (one compiled HWY_* bit),
-// or -1.
-int TargetIndex(int64_t target_bits) {
-  if ((target_bits & (target_bits - 1)) != 0 || (target_bits & HWY_TARGETS) == 0) return -1;
-  hwy::ChosenTarget chosen;
-  chosen.Update(target_bits);
-  return static_cast<int>(chosen.GetIndex());
-}
-
-}  // namespace
 
 bool BwdRegisterRows(int64_t target_bits, int64_t cols) {
   if (target_bits == 0) return HWY_DYNAMIC_DISPATCH(RegisterRowsOnTarget)(cols);
-  const int index = TargetIndex(target_bits);
+  const int index = HighwayDispatchIndex(target_bits);
   return index >= 0 && HWY_DISPATCH_TABLE(RegisterRowsOnTarget)[index](cols);
 }
 
 HwyBwdRowsFn HighwayNormBwdRowsFunction(Norm norm, DType dtype, int64_t target_bits) {
   if (target_bits == 0) return HWY_DYNAMIC_DISPATCH(NormBwdKernel)(norm, dtype);
-  const int index = TargetIndex(target_bits);
+  const int index = HighwayDispatchIndex(target_bits);
   return index < 0 ? nullptr : HWY_DISPATCH_TABLE(NormBwdKernel)[index](norm, dtype);
 }
 

@@ -51,6 +51,8 @@ double RowSquaresF16(const void* x, size_t cols, bool side_by_side) {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "backends/highway/highway_targets.h"
+
 namespace lnbench {
 
 HWY_EXPORT(RmsNormRowsF32);
@@ -60,38 +62,18 @@ HWY_EXPORT(RowSquaresF32);
 HWY_EXPORT(RowSquaresBF16);
 HWY_EXPORT(RowSquaresF16);
 
-namespace {
-// The index of `target_bits` in HWY_EXPORT's tables; SIZE_MAX if that
-// target was not compiled.
-size_t RmsDispatchIndex(int64_t target_bits) {
-  if (target_bits == 0 || (target_bits & (target_bits - 1)) != 0 || (target_bits & HWY_TARGETS) == 0)
-    return SIZE_MAX;
-  hwy::ChosenTarget chosen;
-  chosen.Update(target_bits);
-  return chosen.GetIndex();
-}
-}  // namespace
-
 HwyRmsRowsFn HighwayRmsNormRowsFunction(DType dtype, int64_t target_bits) {
-  const size_t index = RmsDispatchIndex(target_bits);
-  if (index == SIZE_MAX) return nullptr;
-  switch (dtype) {
-    case DType::kF32: return HWY_DISPATCH_TABLE(RmsNormRowsF32)[index];
-    case DType::kBF16: return HWY_DISPATCH_TABLE(RmsNormRowsBF16)[index];
-    case DType::kF16: return HWY_DISPATCH_TABLE(RmsNormRowsF16)[index];
-  }
-  return nullptr;
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
+  return ByDType(dtype, HWY_DISPATCH_TABLE(RmsNormRowsF32)[index],
+                 HWY_DISPATCH_TABLE(RmsNormRowsBF16)[index], HWY_DISPATCH_TABLE(RmsNormRowsF16)[index]);
 }
 
 HwyRowSquaresFn HighwayRowSquaresFunction(DType dtype, int64_t target_bits) {
-  const size_t index = RmsDispatchIndex(target_bits);
-  if (index == SIZE_MAX) return nullptr;
-  switch (dtype) {
-    case DType::kF32: return HWY_DISPATCH_TABLE(RowSquaresF32)[index];
-    case DType::kBF16: return HWY_DISPATCH_TABLE(RowSquaresBF16)[index];
-    case DType::kF16: return HWY_DISPATCH_TABLE(RowSquaresF16)[index];
-  }
-  return nullptr;
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
+  return ByDType(dtype, HWY_DISPATCH_TABLE(RowSquaresF32)[index],
+                 HWY_DISPATCH_TABLE(RowSquaresBF16)[index], HWY_DISPATCH_TABLE(RowSquaresF16)[index]);
 }
 
 }  // namespace lnbench
