@@ -34,14 +34,17 @@ std::string HighwayTargetName(int64_t bits);
 // it is not exactly one compiled target.
 int HighwayDispatchIndex(int64_t target_bits);
 
-// Returns the one of f32, bf16 and f16 that `dtype` names: the kernels
-// exported once per dtype.
+// Returns the kernel for `dtype` compiled for Highway target `target_bits`
+// from the HWY_EXPORT tables of the f32, bf16 and f16 kernels
+// (HWY_DISPATCH_TABLE), or nullptr when that target was not compiled.
 template <typename Fn>
-Fn ByDType(DType dtype, Fn f32, Fn bf16, Fn f16) {
+Fn KernelFor(DType dtype, int64_t target_bits, const Fn* f32, const Fn* bf16, const Fn* f16) {
+  const int index = HighwayDispatchIndex(target_bits);
+  if (index < 0) return nullptr;
   switch (dtype) {
-    case DType::kF32: return f32;
-    case DType::kBF16: return bf16;
-    case DType::kF16: return f16;
+    case DType::kF32: return f32[index];
+    case DType::kBF16: return bf16[index];
+    case DType::kF16: return f16[index];
   }
   return nullptr;
 }

@@ -130,24 +130,18 @@ int HighwayDispatchIndex(int64_t target_bits) {
 }
 
 HwyRowsFn HighwayRowsFunction(DType dtype, int64_t target_bits) {
-  const int index = HighwayDispatchIndex(target_bits);
-  if (index < 0) return nullptr;
-  return ByDType(dtype, HWY_DISPATCH_TABLE(LayerNormRowsF32)[index],
-                 HWY_DISPATCH_TABLE(LayerNormRowsBF16)[index], HWY_DISPATCH_TABLE(LayerNormRowsF16)[index]);
+  return KernelFor(dtype, target_bits, HWY_DISPATCH_TABLE(LayerNormRowsF32),
+                   HWY_DISPATCH_TABLE(LayerNormRowsBF16), HWY_DISPATCH_TABLE(LayerNormRowsF16));
 }
 
 HwyStoreFn HighwayStoreFunction(DType dtype, int64_t target_bits) {
-  const int index = HighwayDispatchIndex(target_bits);
-  if (index < 0) return nullptr;
-  return ByDType(dtype, HWY_DISPATCH_TABLE(StoreValuesF32)[index],
-                 HWY_DISPATCH_TABLE(StoreValuesBF16)[index], HWY_DISPATCH_TABLE(StoreValuesF16)[index]);
+  return KernelFor(dtype, target_bits, HWY_DISPATCH_TABLE(StoreValuesF32),
+                   HWY_DISPATCH_TABLE(StoreValuesBF16), HWY_DISPATCH_TABLE(StoreValuesF16));
 }
 
 HwyLoadFn HighwayLoadFunction(DType dtype, int64_t target_bits) {
-  const int index = HighwayDispatchIndex(target_bits);
-  if (index < 0) return nullptr;
-  return ByDType(dtype, HWY_DISPATCH_TABLE(LoadValuesF32)[index],
-                 HWY_DISPATCH_TABLE(LoadValuesBF16)[index], HWY_DISPATCH_TABLE(LoadValuesF16)[index]);
+  return KernelFor(dtype, target_bits, HWY_DISPATCH_TABLE(LoadValuesF32),
+                   HWY_DISPATCH_TABLE(LoadValuesBF16), HWY_DISPATCH_TABLE(LoadValuesF16));
 }
 
 HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits) {
@@ -156,10 +150,8 @@ HwyRawSumsFn HighwayRawSumsFunction(int64_t target_bits) {
 }
 
 HwyRowMomentsFn HighwayRowMomentsFunction(DType dtype, int64_t target_bits) {
-  const int index = HighwayDispatchIndex(target_bits);
-  if (index < 0) return nullptr;
-  return ByDType(dtype, HWY_DISPATCH_TABLE(RowMomentsF32)[index],
-                 HWY_DISPATCH_TABLE(RowMomentsBF16)[index], HWY_DISPATCH_TABLE(RowMomentsF16)[index]);
+  return KernelFor(dtype, target_bits, HWY_DISPATCH_TABLE(RowMomentsF32),
+                   HWY_DISPATCH_TABLE(RowMomentsBF16), HWY_DISPATCH_TABLE(RowMomentsF16));
 }
 
 bool HighwayNativeBF16(int64_t target_bits) {

@@ -52,7 +52,6 @@ namespace lnbench {
 HWY_EXPORT(NormBwdKernel);
 HWY_EXPORT(RegisterRowsOnTarget);
 
-
 bool BwdRegisterRows(int64_t target_bits, int64_t cols) {
   if (target_bits == 0) return HWY_DYNAMIC_DISPATCH(RegisterRowsOnTarget)(cols);
   const int index = HighwayDispatchIndex(target_bits);

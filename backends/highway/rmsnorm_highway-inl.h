@@ -270,28 +270,10 @@ HWY_INLINE void SumSquaresGroup(D d, const T* const* x, size_t begin, size_t end
     all_raw = all_raw && raw[j];
   }
   if (all_raw) return;
-  V q0[R], q1[R];
+  float widened[R];
+  WidenedSquaresRows<R>(d, x, begin, end, widened);
   for (size_t j = 0; j < R; ++j) {
-    q0[j] = hn::Zero(d);
-    q1[j] = hn::Zero(d);
-  }
-  size_t i = begin;
-  for (; i + 2 * N <= end; i += 2 * N) {
-    for (size_t j = 0; j < R; ++j) {
-      V v0, v1;
-      LoadTwoUnordered(d, x[j] + i, v0, v1);
-      q0[j] = hn::MulAdd(v0, v0, q0[j]);
-      q1[j] = hn::MulAdd(v1, v1, q1[j]);
-    }
-  }
-  if (i < end) {
-    for (size_t j = 0; j < R; ++j) {
-      const V v = LoadF32(d, x[j] + i);
-      q0[j] = hn::MulAdd(v, v, q0[j]);
-    }
-  }
-  for (size_t j = 0; j < R; ++j) {
-    if (!raw[j]) q[j] += hn::GetLane(hn::SumOfLanes(d, hn::Add(q0[j], q1[j])));
+    if (!raw[j]) q[j] += widened[j];
   }
 }
 

@@ -63,17 +63,13 @@ HWY_EXPORT(RowSquaresBF16);
 HWY_EXPORT(RowSquaresF16);
 
 HwyRmsRowsFn HighwayRmsNormRowsFunction(DType dtype, int64_t target_bits) {
-  const int index = HighwayDispatchIndex(target_bits);
-  if (index < 0) return nullptr;
-  return ByDType(dtype, HWY_DISPATCH_TABLE(RmsNormRowsF32)[index],
-                 HWY_DISPATCH_TABLE(RmsNormRowsBF16)[index], HWY_DISPATCH_TABLE(RmsNormRowsF16)[index]);
+  return KernelFor(dtype, target_bits, HWY_DISPATCH_TABLE(RmsNormRowsF32),
+                   HWY_DISPATCH_TABLE(RmsNormRowsBF16), HWY_DISPATCH_TABLE(RmsNormRowsF16));
 }
 
 HwyRowSquaresFn HighwayRowSquaresFunction(DType dtype, int64_t target_bits) {
-  const int index = HighwayDispatchIndex(target_bits);
-  if (index < 0) return nullptr;
-  return ByDType(dtype, HWY_DISPATCH_TABLE(RowSquaresF32)[index],
-                 HWY_DISPATCH_TABLE(RowSquaresBF16)[index], HWY_DISPATCH_TABLE(RowSquaresF16)[index]);
+  return KernelFor(dtype, target_bits, HWY_DISPATCH_TABLE(RowSquaresF32),
+                   HWY_DISPATCH_TABLE(RowSquaresBF16), HWY_DISPATCH_TABLE(RowSquaresF16));
 }
 
 }  // namespace lnbench
