@@ -465,10 +465,10 @@ std::unique_ptr<WorkerProcess> WorkerProcess::Spawn(const std::string& binary, d
   // --cpus: posix_spawn has no affinity attribute, and the worker inherits
   // the calling thread's CPUs (the pinned main thread's one): widen them to
   // every listed CPU for the spawn, then put them back.
+  const ChildAffinity affinity;
   cpu_set_t saved;
   CPU_ZERO(&saved);
-  const bool pinned = !ThreadCpus().empty() && sched_getaffinity(0, sizeof saved, &saved) == 0;
-  const ChildAffinity affinity;
+  const bool pinned = affinity.active() && sched_getaffinity(0, sizeof saved, &saved) == 0;
   if (pinned) affinity.Apply();
   const int err = posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, environ);
   if (pinned) sched_setaffinity(0, sizeof saved, &saved);

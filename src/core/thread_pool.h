@@ -152,6 +152,8 @@ class ChildAffinity {
  public:
   ChildAffinity();
   void Apply() const;
+  // Whether Apply() sets anything (threads are pinned).
+  bool active() const { return active_; }
 
  private:
   cpu_set_t set_;
