@@ -89,7 +89,7 @@ std::map<std::string, std::string> CpuBackend::DeviceInfo() const {
 namespace {
 
 // Test hook of the warnings' end-to-end tests: LNBENCH_TEST_CEILING_JITTER=F
-// (1 to 100) makes two ceiling samples in three F times slower: a synthetic
+// (1 to 1000) makes two ceiling samples in three F times slower: a synthetic
 // noisy and low ceiling (its median is a slowed sample), such as a busy
 // machine measures. Returns 1 when unset.
 double CeilingJitterFromEnvironment() {
@@ -97,8 +97,8 @@ double CeilingJitterFromEnvironment() {
   if (env == nullptr) return 1;
   char* end = nullptr;
   const double factor = std::strtod(env, &end);
-  if (end == env || *end != '\0' || !(factor >= 1 && factor <= 100))
-    throw UsageError(std::string("LNBENCH_TEST_CEILING_JITTER must be a number from 1 to 100, got '") + env +
+  if (end == env || *end != '\0' || !(factor >= 1 && factor <= 1000))
+    throw UsageError(std::string("LNBENCH_TEST_CEILING_JITTER must be a number from 1 to 1000, got '") + env +
                      "'");
   return factor;
 }

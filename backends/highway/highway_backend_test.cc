@@ -1,6 +1,8 @@
 // Tests of the Highway backend. Like Highway's own tests, the main suite runs
-// once per SIMD target this CPU supports (HWY_BEFORE_TEST sets
-// hwy::SetSupportedTargetsForTest, so "auto" dispatches to that target), with
+// once per SIMD target this CPU supports (LNBENCH_PER_TARGET_TEST, shaped as
+// Highway's HWY_BEFORE_TEST, sets hwy::SetSupportedTargetsForTest, so "auto"
+// dispatches to that target; the sanitizer build leaves out the one-lane
+// fallback, per_target_distributions.h), with
 // seeded inputs checked against the float64 reference.
 #include <algorithm>
 #include <cmath>
@@ -160,7 +162,7 @@ constexpr Shape kShapes[] = {{0, 64},   {1, 1},    {5, 1},     {7, 3},    {1, 40
 
 // ------------------------------------------------------------------ per target
 
-HWY_BEFORE_TEST(HighwayTargetTest);
+LNBENCH_PER_TARGET_TEST(HighwayTargetTest);
 
 // Every distribution, dtype and edge shape, with and without affine and
 // statistics, against the reference; "auto" must dispatch to the target

@@ -1,7 +1,8 @@
 // Tests of the Highway backward kernels (norm_bwd_highway.*). Like Highway's
 // own tests, the main suite runs once per SIMD target this CPU supports
-// (HWY_BEFORE_TEST sets hwy::SetSupportedTargetsForTest, so "auto" must
-// dispatch to that target), through the backend as the CLI runs it, with
+// (LNBENCH_PER_TARGET_TEST, shaped as Highway's HWY_BEFORE_TEST, sets
+// hwy::SetSupportedTargetsForTest, so "auto" must dispatch to that target;
+// the sanitizer build leaves out the one-lane fallback), through the backend as the CLI runs it, with
 // the op's seeded inputs (x, dy, gamma, mean/rstd as the forward saves them)
 // checked against the op's float64 reference and bounds (core/metrics.h).
 #include <algorithm>
@@ -139,7 +140,7 @@ constexpr Shape kShapes[] = {{0, 64},   {1, 1},    {5, 1},     {7, 3},    {1, 40
 
 // ------------------------------------------------------------------ per target
 
-HWY_BEFORE_TEST(HighwayBwdTargetTest);
+LNBENCH_PER_TARGET_TEST(HighwayBwdTargetTest);
 
 // Every norm, distribution (kSpecial: NaN/Inf rows), dtype and edge shape,
 // with and without gamma, against the op's reference; "auto" dispatches to

@@ -1,5 +1,17 @@
-// The distributions the Highway per-target tests sweep (highway_backend_test,
-// highway_bwd_test). The Release build sweeps every one. The sanitizer build
+// The targets and distributions the Highway per-target tests sweep
+// (highway_backend_test, highway_bwd_test). The Release build sweeps every
+// target this CPU supports and every distribution.
+//
+// Targets: the sanitizer build leaves out the one-lane fallback (`scalar`,
+// HWY_SCALAR; EMU128 with a newer compiler): its every load and store is one
+// element, through the same loops that the vector targets run for rows
+// shorter than a vector (the edge shapes below have them), and under ASan it
+// was the slowest target to test (44 of the per-target tests' 125 s of CPU
+// in CI, AVX2 37 s). Release tests it like every target. Where the CPU has
+// no vector target that the sanitizer build compiles (AVX2, AVX3_DL), the
+// fallback is kept, so the suites are never empty.
+//
+// Distributions: The sanitizer build
 // (scripts/setup.sh test, second half) is there for the kernels' memory
 // accesses, which depend on the distribution only through the path a row
 // takes: the direct or the offset form of the scale (normal, offset1e6), a
@@ -11,11 +23,36 @@
 #ifndef LNBENCH_BACKENDS_HIGHWAY_PER_TARGET_DISTRIBUTIONS_H_
 #define LNBENCH_BACKENDS_HIGHWAY_PER_TARGET_DISTRIBUTIONS_H_
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <vector>
 
 #include "core/problem.h"
+#include "gtest/gtest.h"
+#include "hwy/targets.h"
+#include "hwy/tests/hwy_gtest.h"
 
 namespace lnbench {
+
+inline std::vector<int64_t> PerTargetTargets() {
+  std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+#if defined(LNBENCH_SANITIZER_BUILD)
+  std::vector<int64_t> vector_targets;
+  std::copy_if(targets.begin(), targets.end(), std::back_inserter(vector_targets),
+               [](int64_t t) { return t != HWY_SCALAR && t != HWY_EMU128; });
+  if (!vector_targets.empty()) targets = vector_targets;
+#endif
+  return targets;
+}
+
+// One gtest suite per target of PerTargetTargets() (HWY_BEFORE_TEST's shape:
+// hwy::TestWithParamTarget selects the target, so "auto" dispatches to it).
+#define LNBENCH_PER_TARGET_TEST(suite)                                                      \
+  class suite : public hwy::TestWithParamTarget {};                                          \
+  INSTANTIATE_TEST_SUITE_P(suite##Group, suite, testing::ValuesIn(lnbench::PerTargetTargets()), \
+                           hwy::TestParamTargetName);                                        \
+  static_assert(true, "a trailing semicolon")
 
 inline const std::vector<Distribution>& PerTargetDistributions() {
 #if defined(LNBENCH_SANITIZER_BUILD)
