@@ -2,9 +2,10 @@
 // own tests, the main suite runs once per SIMD target this CPU supports
 // (LNBENCH_PER_TARGET_TEST, shaped as Highway's HWY_BEFORE_TEST, sets
 // hwy::SetSupportedTargetsForTest, so "auto" must dispatch to that target;
-// the sanitizer build leaves out the one-lane fallback), through the backend as the CLI runs it, with
-// the op's seeded inputs (x, dy, gamma, mean/rstd as the forward saves them)
-// checked against the op's float64 reference and bounds (core/metrics.h).
+// the sanitizer build leaves out the one-lane fallback), through the backend
+// as the CLI runs it, with the op's seeded inputs (x, dy, gamma, mean/rstd as
+// the forward saves them) checked against the op's float64 reference and
+// bounds (core/metrics.h).
 #include <algorithm>
 #include <atomic>
 #include <cstdint>

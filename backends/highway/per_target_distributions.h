@@ -5,13 +5,14 @@
 // Targets: the sanitizer build leaves out the one-lane fallback (`scalar`,
 // HWY_SCALAR; EMU128 with a newer compiler): its every load and store is one
 // element, through the same loops that the vector targets run for rows
-// shorter than a vector (the edge shapes below have them), and under ASan it
-// was the slowest target to test (44 of the per-target tests' 125 s of CPU
-// in CI, AVX2 37 s). Release tests it like every target. Where the CPU has
+// shorter than a vector (the tests' edge shapes of 1 and 3 columns), and
+// under ASan it
+// was the slowest target to test (44 of the per-target tests' 125 s of
+// CPU in CI, AVX2 37 s). Release tests it like every target. Where the CPU has
 // no vector target that the sanitizer build compiles (AVX2, AVX3_DL), the
 // fallback is kept, so the suites are never empty.
 //
-// Distributions: The sanitizer build
+// Distributions: the sanitizer build
 // (scripts/setup.sh test, second half) is there for the kernels' memory
 // accesses, which depend on the distribution only through the path a row
 // takes: the direct or the offset form of the scale (normal, offset1e6), a
