@@ -184,6 +184,11 @@ class Backend {
   virtual Verdict Available() const = 0;
   // Returns the variants; the first is the default.
   virtual std::vector<VariantInfo> Variants() const = 0;
+  // Returns why `name`, a variant that Variants() does not list, cannot run
+  // here when the backend knows the name (another CPU's SIMD target, one this
+  // build did not compile), or "" when it does not: the CLI then says
+  // "unknown variant".
+  virtual std::string UnlistedVariantReason(const std::string& /*name*/) const { return ""; }
   // Returns the keys CaseOptions::tuning may hold for it (none by default).
   virtual std::vector<std::string> TuningKeys() const { return {}; }
   // Returns the problems (and tuning) that reach each of its code paths, for

@@ -136,6 +136,26 @@ TEST_F(CliUxTest, VariantErrorListsEachBackendsVariants) {
                          "(have: scalar: twopass; highway: auto, "});
   EXPECT_EQ(Count(r.err, "have:"), 1u) << r.err;
   EXPECT_EQ(Count(r.err, "twopass;"), 1u) << r.err;
+  // A Highway target name this build did not compile (SSSE3: never) says so
+  // instead of "unknown variant"; so does --hwy-target.
+  for (const std::string& args : {std::string("--variant ssse3"), std::string("--hwy-target SSSE3")}) {
+    Result known = Run("verify -b highway --shape 4x4 " + args);
+    ExpectOneLineError(known, {"variant 'ssse3': highway: the Highway target ssse3 is not compiled into this build",
+                               "(have: highway: auto, "});
+    EXPECT_EQ(known.err.find("unknown variant"), std::string::npos) << known.err;
+  }
+  // A target that `list` does not offer here: one this CPU lacks says so (on
+  // a CPU without AVX-512), one this build left out (the sanitizer build:
+  // sse4, avx3) too.
+  const Result list = Run("list");
+  for (const std::string target : {"avx3_dl", "avx3", "avx2", "sse4"}) {
+    if (list.out.find("    " + target + " ") != std::string::npos) continue;
+    Result other = Run("verify -b highway --shape 4x4 --variant " + target);
+    ExpectOneLineError(other, {"variant '" + target + "': highway: "});
+    EXPECT_TRUE(other.err.find("this CPU lacks the Highway target " + target) != std::string::npos ||
+                other.err.find("the Highway target " + target + " is not compiled") != std::string::npos)
+        << other.err;
+  }
 }
 
 TEST_F(CliUxTest, NamesAreCaseInsensitiveAndDtypesHaveAliases) {

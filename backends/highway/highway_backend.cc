@@ -460,6 +460,11 @@ class HighwayBackend : public CpuBackend {
     }
     return variants;
   }
+  std::string UnlistedVariantReason(const std::string& name) const override {
+    const ResolvedTarget resolved = ResolveVariant(name);
+    const std::string& reason = resolved.verdict.reason;
+    return resolved.verdict.ok || reason.rfind("unknown variant", 0) == 0 ? "" : reason;
+  }
 
   std::vector<std::string> TuningKeys() const override {
     return {kStreamMinBytes, kGroups16, kBwdGroups, kRowPath, kRowSplit};

@@ -366,9 +366,23 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
       have += (have.empty() ? "" : "; ") + b->Name() + ": " + list;
     }
     std::string unknown;
-    for (const std::string& v : c.variants)
-      if (v != "all" && !have.empty() && std::find(all_variants.begin(), all_variants.end(), v) == all_variants.end())
-        unknown += (unknown.empty() ? "'" : ", '") + v + "'" + DidYouMean(v, all_variants);
+    for (const std::string& v : c.variants) {
+      if (v == "all" || have.empty() || std::find(all_variants.begin(), all_variants.end(), v) != all_variants.end())
+        continue;
+      // A name a selected backend knows but cannot run here (another CPU's
+      // Highway target, one this build did not compile) says why.
+      std::string why;
+      for (const std::string& name : c.backends) {
+        const Backend* b = FindBackend(name);
+        const std::string reason = b == nullptr ? "" : b->UnlistedVariantReason(v);
+        if (!reason.empty()) why += (why.empty() ? "" : "; ") + b->Name() + ": " + reason;
+      }
+      if (!why.empty()) {
+        problems.push_back("variant '" + v + "': " + why + " (have: " + have + "; or all)");
+        continue;
+      }
+      unknown += (unknown.empty() ? "'" : ", '") + v + "'" + DidYouMean(v, all_variants);
+    }
     if (!unknown.empty()) problems.push_back("unknown variant " + unknown + " (have: " + have + "; or all)");
   }
   attempt([&] {
