@@ -227,6 +227,8 @@ std::string JoinNames(const std::vector<std::string>& names) {
 struct ResolvedTarget {
   Verdict verdict;
   HighwayTarget target;
+  // Whether `variant` names a Highway target at all (false: an unknown name).
+  bool known = true;
 };
 
 ResolvedTarget ResolveVariant(const std::string& variant) {
@@ -244,7 +246,8 @@ ResolvedTarget ResolveVariant(const std::string& variant) {
   }
   std::vector<std::string> names = {kAutoVariant};
   for (const std::string& n : HighwaySupportedTargetNames()) names.push_back(n);
-  return {Verdict::No("unknown variant '" + variant + "' (have: " + JoinNames(names) + ")"), {}};
+  return {Verdict::No("unknown variant '" + variant + "' (have: " + JoinNames(names) + ")"), {},
+          /*known=*/false};
 }
 
 // Test hook of scripts/ci-perf-gate's test: LNBENCH_HWY_SLOWDOWN=F (1 to 10)
@@ -462,8 +465,7 @@ class HighwayBackend : public CpuBackend {
   }
   std::string UnlistedVariantReason(const std::string& name) const override {
     const ResolvedTarget resolved = ResolveVariant(name);
-    const std::string& reason = resolved.verdict.reason;
-    return resolved.verdict.ok || reason.rfind("unknown variant", 0) == 0 ? "" : reason;
+    return resolved.verdict.ok || !resolved.known ? "" : resolved.verdict.reason;
   }
 
   std::vector<std::string> TuningKeys() const override {
