@@ -72,6 +72,18 @@ class HighwayBenchTest(unittest.TestCase):
       lo, hi = (float(v) for v in s.split(".."))
       self.assertTrue(0 < lo <= m <= hi, res.stdout)
 
+  def test_latency_takes_cols(self):
+    # Without --cols batch 1 is timed at H = 4096 alone; with it, at each H.
+    for args, want in (((), [("f32", "4096")]),
+                       (("--cols", "16,768"), [("f32", "16"), ("f32", "768")])):
+      res = bench("latency", "--dtypes", "f32", "--samples", "2", *args)
+      self.assertEqual(res.returncode, 0, res.stderr)
+      rows = [l.split() for l in res.stdout.splitlines() if l.strip() and not l.startswith("#")]
+      self.assertEqual(rows[0][:2], ["dtype", "H"], res.stdout)
+      self.assertEqual([(r[0], r[1]) for r in rows[1:]], want, res.stdout)
+      for r in rows[1:]:
+        self.assertTrue(all(math.isfinite(float(v)) and float(v) > 0 for v in r[2:]), res.stdout)
+
   def test_dram_ab_table_with_tune(self):
     res = bench("dram", "--mib", "4", "--tune", "groups16=chunked", "--ab",
                 "stream_min_bytes=0,1073741824", "--dtypes", "f32", "--cols", "1024",

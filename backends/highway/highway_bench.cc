@@ -7,6 +7,8 @@
 //                         [--threads 1,2] [--dtypes f32,bf16] [--cols 128,768,...]
 //                         [--variant auto] [--tune key=value]... [--ab key=A,B]...
 //
+// latency mode times H = 4096 alone unless --cols names its H.
+//
 // --tune passes a backend setting (CaseOptions::tuning, as `lnbench run --tune`).
 // --ab key=A,B (dram and hot modes) times the case with key=A and with key=B
 // in the same process, in pairs of samples whose order alternates, and
@@ -50,6 +52,7 @@ struct BenchConfig {
   std::vector<int> threads = {1, 2};
   std::vector<DType> dtypes = {DType::kF32, DType::kBF16};
   std::vector<int64_t> cols = {128, 768, 1024, 4096, 8192, 16384, 65536};
+  bool cols_given = false;  // --cols was passed (latency mode: else H = 4096 alone)
   std::string variant = "auto";
   bool affine = true;
   uint64_t hot_kib = 256;  // hot mode: x is this large
@@ -330,40 +333,44 @@ void RunHot(const BenchConfig& cfg) {
   }
 }
 
-// Batch 1 at H = 4096: one row, against memcpy of the same row (both hot).
+// Batch 1 (H = 4096, or each H of --cols): one row, against memcpy of the
+// same row (both hot).
 void RunLatency(const BenchConfig& cfg) {
   fmt::print("# latency: N = 1, hot; ratio = highway / memcpy of the row (x to y)\n");
   fmt::print("{:>5} {:>6} {:>10} {:>10} {:>7}\n", "dtype", "H", "copy ns", "hwy ns", "ratio");
   ThreadPool& pool = SharedThreadPool(1);
+  const std::vector<int64_t> all_cols = cfg.cols_given ? cfg.cols : std::vector<int64_t>{4096};
   for (DType dtype : cfg.dtypes) {
-    Problem p;
-    p.dtype = dtype;
-    p.cols = 4096;
-    p.rows = 1;
-    Inputs in(p, pool);
-    CaseOptions o;
-    o.threads = 1;
-    o.variant = cfg.variant;
-    auto hwy = PrepareOn("highway", p, in.view, o);
-    const size_t row_bytes = static_cast<size_t>(p.cols) * DTypeSize(dtype);
-    HostBuffer dst(row_bytes);
-    std::memset(dst.data(), 0, row_bytes);
-    constexpr int kBatch = 2000;
-    std::vector<double> tc;
-    for (int s = 0; s < cfg.samples; ++s) {
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < kBatch; ++i) {
-        std::memcpy(dst.data(), in.view.get(TensorId::kX), row_bytes);
-        // Keep the copies: the compiler may not drop or merge them.
-        asm volatile("" : : "r"(dst.data()) : "memory");
+    for (int64_t cols : all_cols) {
+      Problem p;
+      p.dtype = dtype;
+      p.cols = cols;
+      p.rows = 1;
+      Inputs in(p, pool);
+      CaseOptions o;
+      o.threads = 1;
+      o.variant = cfg.variant;
+      auto hwy = PrepareOn("highway", p, in.view, o);
+      const size_t row_bytes = static_cast<size_t>(p.cols) * DTypeSize(dtype);
+      HostBuffer dst(row_bytes);
+      std::memset(dst.data(), 0, row_bytes);
+      constexpr int kBatch = 2000;
+      std::vector<double> tc;
+      for (int s = 0; s < cfg.samples; ++s) {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < kBatch; ++i) {
+          std::memcpy(dst.data(), in.view.get(TensorId::kX), row_bytes);
+          // Keep the copies: the compiler may not drop or merge them.
+          asm volatile("" : : "r"(dst.data()) : "memory");
+        }
+        const auto t1 = std::chrono::steady_clock::now();
+        tc.push_back(std::chrono::duration<double>(t1 - t0).count() / kBatch);
       }
-      const auto t1 = std::chrono::steady_clock::now();
-      tc.push_back(std::chrono::duration<double>(t1 - t0).count() / kBatch);
+      std::vector<double> th = Sample(*hwy, cfg.samples, kBatch);
+      const double mc = Quantile(tc, 0.5), mh = Quantile(th, 0.5);
+      fmt::print("{:>5} {:>6} {:>10.1f} {:>10.1f} {:>7.2f}\n", DTypeName(dtype), p.cols, mc * 1e9,
+                 mh * 1e9, mh / mc);
     }
-    std::vector<double> th = Sample(*hwy, cfg.samples, kBatch);
-    const double mc = Quantile(tc, 0.5), mh = Quantile(th, 0.5);
-    fmt::print("{:>5} {:>6} {:>10.1f} {:>10.1f} {:>7.2f}\n", DTypeName(dtype), p.cols, mc * 1e9,
-               mh * 1e9, mh / mc);
   }
 }
 
@@ -426,6 +433,7 @@ int Main(int argc, char** argv) {
       cfg.threads = ParseList<int>(value(), [](const std::string& s) { return std::stoi(s); });
     } else if (a == "--cols") {
       cfg.cols = ParseList<int64_t>(value(), [](const std::string& s) { return std::stoll(s); });
+      cfg.cols_given = true;
     } else if (a == "--dtypes") {
       cfg.dtypes = ParseList<DType>(value(), [](const std::string& s) {
         const auto d = ParseDType(s);
