@@ -983,6 +983,123 @@ TEST_P(HighwayTargetTest, RmsNormBf16RowsTheNativeSumsMustNotTakeVerify) {
   }
 }
 
+// bf16 outputs that are subnormal. VCVTNE2PS2BF16 flushes them to zero, so
+// the row writers watch their pairs for zero words and write a range in
+// which one appeared again with the integer rounding (WithPairStores in
+// norm_rows-inl.h). Rows of +-1 with bf16 subnormals s (+-2^-133 to 2^-126)
+// in one pair of columns in seven, gamma 1 and beta 0, or none: the output
+// of each s, (s - mean) * rstd (RMSNorm s * rrms, both about 1.08), is
+// mostly an f32 subnormal. It must be within two bf16 subnormal steps
+// (2^-132, and bf16's rounding) of that value in double from the kernel's
+// own statistics, and nonzero where that value is not within them, on every
+// path: single rows with and without streaming stores, short rows in
+// batches (128, 259, 768 columns), row groups, chunked and interleaved
+// groups of streamed rows (2560-12288), a masked tail (259, 1001), and calls
+// split over rows. Fails when the watch never writes a range again (a build
+// whose AllNonzero always held; one that skipped it in the row groups
+// only): on the targets with the native conversion; on the others the
+// integer rounding is checked the same way.
+TEST_P(HighwayTargetTest, Bf16SubnormalOutputsSurviveEveryPath) {
+  ASSERT_EQ(HighwayBestTarget().bits, GetParam());
+  constexpr int64_t kRows = 11;
+  const HwyRowsFn ln = HighwayRowsFunction(DType::kBF16, GetParam());
+  const HwyRmsRowsFn rms = HighwayRmsNormRowsFunction(DType::kBF16, GetParam());
+  ASSERT_NE(ln, nullptr);
+  ASSERT_NE(rms, nullptr);
+  for (int64_t cols : {int64_t{128}, int64_t{259}, int64_t{768}, int64_t{1001}, int64_t{2560},
+                       int64_t{4096}, int64_t{12288}}) {
+    const size_t n = static_cast<size_t>(kRows * cols);
+    HostBuffer x_buf(n * 2), y_buf(n * 2);  // rows on cache lines where cols allow: groups
+    uint16_t* x = x_buf.as<uint16_t>();
+    uint16_t* y = y_buf.as<uint16_t>();
+    // Columns 2k and 2k+1 hold +1 and -1, or, for one pair in seven, two
+    // subnormals (1..127 steps of 2^-133, either sign); a last odd column 0.
+    // Every aligned pair then sums to 0 or to subnormals, so every
+    // statistics block, every vector lane and the row sum their +-1 terms to
+    // exactly 0, and the row's mean is within the subnormals' range (a
+    // pattern off those pairs gave block means of +-1/1024, whose merge
+    // rounded the row's mean to about 1e-20, far above the subnormals).
+    const auto subnormal_at = [cols](int64_t r, int64_t c) {
+      return (c / 2 + r) % 7 == 0 && (c | 1) < cols;
+    };
+    for (int64_t r = 0; r < kRows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        uint16_t& v = x[static_cast<size_t>(r * cols + c)];
+        if (subnormal_at(r, c)) {
+          v = static_cast<uint16_t>(((c / 2) % 2 == c % 2 ? 0 : 0x8000) | (1 + (c * 37 + r) % 127));
+        } else if ((c | 1) >= cols) {
+          v = 0;
+        } else {
+          v = FloatToBF16(c % 2 == 0 ? 1.0f : -1.0f);
+        }
+      }
+    }
+    const std::vector<float> ones(static_cast<size_t>(cols), 1.0f);
+    const std::vector<float> zeros(static_cast<size_t>(cols), 0.0f);
+    // Checks y against (x - mean) * scale (mean 0 for RMSNorm) at every s.
+    const auto check = [&](const float* mean, const float* scale, const std::string& what) {
+      int checked = 0, subnormal = 0;
+      for (int64_t r = 0; r < kRows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          const size_t i = static_cast<size_t>(r * cols + c);
+          if (!subnormal_at(r, c)) continue;
+          const double want =
+              (static_cast<double>(BF16ToFloat(x[i])) - (mean ? mean[r] : 0.0)) * scale[r];
+          const double got = BF16ToFloat(y[i]);
+          ASSERT_TRUE(std::fabs(got - want) <= 0x1p-132 + 0x1p-8 * std::fabs(want) &&
+                      (got != 0 || std::fabs(want) < 0x1p-132))
+              << what << " cols " << cols << " row " << r << " col " << c << ": " << got
+              << " (bits " << y[i] << "), want " << want;
+          ++checked;
+          if (want != 0 && std::fabs(want) < 0x1p-126) ++subnormal;
+        }
+      }
+      ASSERT_GT(subnormal, checked / 2) << what << " cols " << cols;
+    };
+    for (bool affine : {false, true}) {
+      for (int variant = 0; variant < 8; ++variant) {
+        const bool stream = (variant & 1) != 0, groups = (variant & 2) != 0;
+        const bool interleaved = (variant & 4) != 0;
+        const std::string what = std::string(affine ? "affine" : "plain") + " stream " +
+                                 std::to_string(stream) + " groups " + std::to_string(groups) +
+                                 " interleaved " + std::to_string(interleaved);
+        std::fill(y, y + n, uint16_t{0x7B7B});  // finite values no row writes
+        std::vector<float> stats(2 * kRows);
+        HwyRowsArgs args;
+        args.x = x;
+        args.y = y;
+        args.gamma = affine ? ones.data() : nullptr;
+        args.beta = affine ? zeros.data() : nullptr;
+        args.mean = stats.data();
+        args.rstd = stats.data() + kRows;
+        args.cols = cols;
+        args.eps = 1e-5;
+        args.stream = stream;
+        args.row_groups = groups;
+        args.interleaved_16bit = interleaved;
+        ln(args, 0, 6);  // a split over threads: partial batches and groups
+        ln(args, 6, kRows);
+        check(args.mean, args.rstd, "layernorm " + what);
+
+        std::fill(y, y + n, uint16_t{0x7B7B});
+        std::vector<float> rrms(kRows);
+        HwyRmsArgs rargs;
+        rargs.x = x;
+        rargs.y = y;
+        rargs.gamma = affine ? ones.data() : nullptr;
+        rargs.rstd = rrms.data();
+        rargs.cols = cols;
+        rargs.eps = 1e-5;
+        rargs.stream = stream;
+        rargs.row_groups = groups;
+        rargs.interleaved_16bit = interleaved;
+        rms(rargs, 0, kRows);
+        check(nullptr, rrms.data(), "rmsnorm " + what);
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------ backend
 
 TEST(HighwayBackendTest, VariantsAreAutoThenEverySupportedTarget) {

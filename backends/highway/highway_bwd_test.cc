@@ -300,6 +300,83 @@ TEST_P(HighwayBwdTargetTest, FusedGroupsMatchSharedSums) {
   }
 }
 
+// bf16 dx that is subnormal (see Bf16SubnormalOutputsSurviveEveryPath in
+// highway_backend_test.cc: VCVTNE2PS2BF16 flushes it, and the row writers
+// write such ranges again with the integer rounding). x alternates +1 and -1
+// (mean 0, variance 1, rstd = 1/sqrt(1 + eps) given), dy is 4..8 bf16
+// subnormal steps (2^-133) of either sign in every 64th column and 0
+// elsewhere, gamma 1 or none: dx there is about rstd * dy, an f32
+// subnormal. Every dx must be within two steps of the formula in double, and
+// nonzero where that is 4 steps or more, on every path: single rows, fused
+// groups and shared sums, streamed or not, one thread and three.
+TEST_P(HighwayBwdTargetTest, Bf16SubnormalDxSurvivesEveryPath) {
+  constexpr int64_t kRows = 11;
+  for (Norm norm : kNorms) {
+    const bool ln = norm == Norm::kLayerNorm;
+    for (bool affine : {false, true}) {
+      for (int64_t cols : {int64_t{128}, int64_t{768}, int64_t{1376}, int64_t{2048},
+                           int64_t{4096}}) {
+        BwdCase run(MakeBwdProblem(norm, kRows, cols, DType::kBF16, Distribution::kNormal, affine),
+                    /*reference=*/false);
+        uint16_t* x = run.inputs.get<uint16_t>(TensorId::kX);
+        uint16_t* dy = run.inputs.get<uint16_t>(TensorId::kDy);
+        const float rstd = static_cast<float>(1.0 / std::sqrt(1.0 + run.problem.eps));
+        for (int64_t r = 0; r < kRows; ++r) {
+          if (ln) run.inputs.get<float>(TensorId::kMean)[r] = 0.0f;
+          run.inputs.get<float>(TensorId::kRstd)[r] = rstd;
+          for (int64_t c = 0; c < cols; ++c) {
+            const size_t i = static_cast<size_t>(r * cols + c);
+            x[i] = FloatToBF16(c % 2 == 0 ? 1.0f : -1.0f);
+            dy[i] = (c + 5 * r) % 64 == 0
+                        ? static_cast<uint16_t>(((c / 64) % 2 == 0 ? 0 : 0x8000) | (4 + (c + r) % 5))
+                        : 0;
+          }
+        }
+        if (affine) {
+          float* g = run.inputs.get<float>(TensorId::kGamma);
+          std::fill(g, g + cols, 1.0f);
+        }
+        // dx in double: rstd * (dy - c1 - xhat * c0), c1 = mean(dy) (LayerNorm;
+        // RMSNorm none), c0 = mean(dy * xhat), xhat = x * rstd (mean 0).
+        std::vector<double> want(static_cast<size_t>(kRows * cols));
+        for (int64_t r = 0; r < kRows; ++r) {
+          double c0 = 0, c1 = 0;
+          for (int64_t c = 0; c < cols; ++c) {
+            const size_t i = static_cast<size_t>(r * cols + c);
+            const double xhat = static_cast<double>(BF16ToFloat(x[i])) * rstd;
+            c1 += BF16ToFloat(dy[i]);
+            c0 += BF16ToFloat(dy[i]) * xhat;
+          }
+          c0 /= static_cast<double>(cols);
+          c1 = ln ? c1 / static_cast<double>(cols) : 0.0;
+          for (int64_t c = 0; c < cols; ++c) {
+            const size_t i = static_cast<size_t>(r * cols + c);
+            const double xhat = static_cast<double>(BF16ToFloat(x[i])) * rstd;
+            want[i] = rstd * (BF16ToFloat(dy[i]) - c1 - xhat * c0);
+          }
+        }
+        for (const char* stream : {"0", "100000000000"}) {
+          for (const char* groups : {"fused", "shared_sums"}) {
+            for (int threads : {1, 3}) {
+              run.Execute("auto", threads, stream, groups);
+              const uint16_t* dx = run.outputs.get<uint16_t>(TensorId::kDx);
+              for (size_t i = 0; i < want.size(); ++i) {
+                const double got = BF16ToFloat(dx[i]);
+                ASSERT_TRUE(std::fabs(got - want[i]) <= 0x1p-132 &&
+                            (got != 0 || std::fabs(want[i]) < 0x1p-131))
+                    << NormName(norm) << (affine ? " affine" : "") << " cols " << cols
+                    << " stream_min " << stream << " " << groups << " threads " << threads
+                    << " (" << run.details["bwd_groups"] << ") row " << i / cols << " col "
+                    << i % cols << ": " << got << " (bits " << dx[i] << "), want " << want[i];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Which path grouped rows take by default (BwdFusedGroups): fused where dx
 // is streamed and rows hold a multiple of 32 columns, shared sums where dx
 // stays in cache or rows hold another count (4097, 4112), none below the

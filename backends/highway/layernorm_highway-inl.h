@@ -755,7 +755,8 @@ HWY_INLINE void AccumulateBlockGroup(D d, const T* const* x, size_t begin, size_
 
 // Normalizes elements [begin, end) of the rows x[0, kGroupRows) into y[],
 // each gamma/beta vector loaded once for all rows. Rows start on cache lines
-// and end - begin is a whole number of cache lines of T.
+// and end - begin is a whole number of cache lines of T. Pairs of vectors go
+// through WithPairStores (for bf16, the pairs of all rows watched together).
 template <bool kAffine, bool kStream, bool kDirect, class D, typename T>
 HWY_INLINE void NormalizeGroupAs(D d, const T* const* x, T* const* y,
                                const float* HWY_RESTRICT gamma, const float* HWY_RESTRICT beta,
@@ -770,19 +771,23 @@ HWY_INLINE void NormalizeGroupAs(D d, const T* const* x, T* const* y,
     xs[j] = x[j];
     ys[j] = y[j];
   }
+  static_assert(R <= kPairSlots, "a slot of the pair stores per row");
   size_t i = begin;
-  for (; i + 2 * N <= end; i += 2 * N) {
-    const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
-    const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
-    const V b0 = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
-    const V b1 = kAffine ? hn::LoadU(d, beta + i + N) : hn::Zero(d);
-    for (size_t j = 0; j < R; ++j) {
-      if (kStream && prefetch != nullptr) PrefetchNextRowPair(d, prefetch[j] + i);
-      const V y0 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
-      const V y1 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
-      StorePair<kStream>(d, y0, y1, ys[j] + i);
+  WithPairStores<T>(d, [&](auto& store) HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
+    for (i = begin; i + 2 * N <= end; i += 2 * N) {
+      const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+      const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
+      const V b0 = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);
+      const V b1 = kAffine ? hn::LoadU(d, beta + i + N) : hn::Zero(d);
+      for (size_t j = 0; j < R; ++j) {
+        if (kStream && prefetch != nullptr) PrefetchNextRowPair(d, prefetch[j] + i);
+        const V y0 = NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i), g0, b0);
+        const V y1 =
+            NormalizeVector<kAffine, kDirect>(scale[j], LoadF32(d, xs[j] + i + N), g1, b1);
+        store.template Store<kStream>(d, y0, y1, ys[j] + i, j);
+      }
     }
-  }
+  });
   if (i < end) {  // f32: one vector (one cache line) left
     const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
     const V b = kAffine ? hn::LoadU(d, beta + i) : hn::Zero(d);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "backends/highway/cache_sizes.h"
 #include "core/dtype.h"
@@ -426,13 +427,22 @@ HWY_INLINE hn::Vec<hn::Rebind<uint16_t, D>> BitsBF16(D d, hn::Vec<D> v) {
 
 #if LNBENCH_HWY_CAN_STREAM
 // Returns the bf16 bit patterns of lo then hi as one full vector: one
-// ConcatOdd of the upper halves instead of two demotions and a Combine.
+// ConcatOdd of the upper halves instead of two demotions and a Combine. The
+// integer rounding of every target (ExactPairs below).
 template <class D>
-HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> BitsBF16Pair(D d, hn::Vec<D> lo,
-                                                               hn::Vec<D> hi) {
+HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> ExactBitsBF16Pair(D d, hn::Vec<D> lo,
+                                                                    hn::Vec<D> hi) {
   const hn::Repartition<uint16_t, D> d16;
   return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
                        hn::BitCast(d16, RoundedBF16InU32(d, lo)));
+}
+
+// The bf16 bit patterns of lo then hi (see ExactBitsBF16Pair; the overload
+// below converts natively where the CPU can).
+template <class D>
+HWY_INLINE hn::Vec<hn::Repartition<uint16_t, D>> BitsBF16Pair(D d, hn::Vec<D> lo,
+                                                               hn::Vec<D> hi) {
+  return ExactBitsBF16Pair(d, lo, hi);
 }
 #endif
 
@@ -452,23 +462,28 @@ static const bool kHaveAvx512BF16 = [] {
   return __builtin_cpu_supports("avx512bf16") != 0;
 }();
 
+// The bf16 bits of lo then hi by VCVTNE2PS2BF16 (the CPU has AVX512_BF16).
+HWY_INLINE __m512i NativeBitsBF16Pair(hn::Vec512<float> lo, hn::Vec512<float> hi) {
+  __m512i bits;
+  asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
+  return bits;
+}
+
 HWY_INLINE hn::Vec512<uint16_t> BitsBF16Pair(hn::Full512<float> d, hn::Vec512<float> lo,
                                              hn::Vec512<float> hi) {
   if (HWY_LIKELY(kHaveAvx512BF16)) {
-    __m512i bits;
-    asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(bits) : "v"(hi.raw), "v"(lo.raw));
+    const __m512i bits = NativeBitsBF16Pair(lo, hi);
     // A subnormal input gives a (signed) zero, and only a zero or subnormal
     // input does (bf16 has f32's exponent range): one test of the 32 results
     // against 0x7FFF instead of a VFPCLASSPS of each input (one 512-bit
     // operation fewer per pair). Pairs with a zero, rare outside constant
-    // rows, take the integer rounding.
+    // rows, take the integer rounding. (The row writers watch whole ranges
+    // instead: WithPairStores.)
     if (HWY_LIKELY(_mm512_testn_epi16_mask(bits, _mm512_set1_epi16(0x7FFF)) == 0)) {
       return hn::Vec512<uint16_t>{bits};
     }
   }
-  const hn::Full512<uint16_t> d16;
-  return hn::ConcatOdd(d16, hn::BitCast(d16, RoundedBF16InU32(d, hi)),
-                       hn::BitCast(d16, RoundedBF16InU32(d, lo)));
+  return ExactBitsBF16Pair(d, lo, hi);
 }
 #else
 #define LNBENCH_HWY_NATIVE_BF16 0
@@ -652,16 +667,19 @@ HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, float* HWY_RESTRICT
   }
 }
 #if LNBENCH_HWY_CAN_STREAM
-template <bool kStream, class D>
-HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::bfloat16_t* HWY_RESTRICT p) {
-  const hn::Repartition<uint16_t, D> d16;
-  const auto bits = BitsBF16Pair(d, v0, v1);
+// Writes a full vector of 16-bit patterns to p (bf16 or f16), as StorePair.
+template <bool kStream, class D16, typename T>
+HWY_INLINE void StoreBits(D16 d16, hn::Vec<D16> bits, T* HWY_RESTRICT p) {
   uint16_t* p16 = reinterpret_cast<uint16_t*>(p);
   if (kStream) {
     hn::Stream(bits, d16, p16);
   } else {
     hn::StoreU(bits, d16, p16);
   }
+}
+template <bool kStream, class D>
+HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::bfloat16_t* HWY_RESTRICT p) {
+  StoreBits<kStream>(hn::Repartition<uint16_t, D>(), BitsBF16Pair(d, v0, v1), p);
 }
 template <bool kStream, class D>
 HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, hwy::float16_t* HWY_RESTRICT p) {
@@ -683,6 +701,114 @@ HWY_INLINE void StorePair(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p) 
   StoreF32(d, v1, p + hn::Lanes(d));
 }
 #endif
+
+// ------------------------------ Pair stores of the row writers
+
+// Slots of the pair stores' watch (WatchedPairs).
+constexpr size_t kPairSlots = 4;
+
+// How the row writers (WriteRowRange, the row groups) store a pair of f32
+// vectors as T: store.template Store<kStream>(d, v0, v1, p, slot), with
+// `store` one of the policies below, chosen by WithPairStores, and slot <
+// kPairSlots (see WatchedPairs).
+
+// StorePair: for bf16 on CPUs with AVX512_BF16, the native conversion with
+// its test of every pair for a zero word.
+struct PlainPairs {
+  template <bool kStream, class D, typename T>
+  HWY_INLINE void Store(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p, size_t /*slot*/) {
+    StorePair<kStream>(d, v0, v1, p);
+  }
+};
+
+// StorePair, with bf16 always rounded by integer operations (the exact
+// rounding of every target, subnormals included).
+struct ExactPairs {
+  template <bool kStream, class D, typename T>
+  HWY_INLINE void Store(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p, size_t /*slot*/) {
+#if LNBENCH_HWY_CAN_STREAM
+    if constexpr (std::is_same_v<T, hwy::bfloat16_t>) {
+      StoreBits<kStream>(hn::Repartition<uint16_t, D>(), ExactBitsBF16Pair(d, v0, v1), p);
+      return;
+    }
+#endif
+    StorePair<kStream>(d, v0, v1, p);
+  }
+};
+
+#if LNBENCH_HWY_NATIVE_BF16
+// bf16 pairs by VCVTNE2PS2BF16 alone, folding "no word is a (signed) zero"
+// of every pair into one running mask: VPTESTMW with the mask as its own
+// write mask, one operation per pair and no branch, where BitsBF16Pair tests
+// each pair (VPTESTNMW, KORTESTD and a branch). A zero word may be a
+// subnormal the instruction flushed (see BitsBF16Pair), so a range in which
+// one appeared is written again with ExactPairs (WithPairStores). Issue 15:
+// bf16 rows on one thread are bound by their vector operations; without the
+// per-pair test (a build that skipped it, wrong for subnormal outputs, a
+// measurement only) `lnbench_highway_bench hot --dtypes bf16` took 0.89x the
+// time at H = 128 and 768, and `dram` at H = 128 gave 0.70-0.80 of the copy
+// against 0.56-0.63 (three alternating runs each, vCPU 1, 2026-12-07).
+//
+// The mask is a chain of dependent VPTESTMWs, several cycles each: one chain
+// through the four rows of a group made their loop 1.3x slower than the
+// per-pair test. So there are kPairSlots masks, and the writers pass each
+// pair's slot (the group's row, or alternate pairs of a single row), a
+// constant once their loops are unrolled.
+struct WatchedPairs {
+  // Bit w of slot k: word w of every pair stored in slot k so far nonzero.
+  __mmask32 nonzero[kPairSlots] = {static_cast<__mmask32>(~0u), static_cast<__mmask32>(~0u),
+                                   static_cast<__mmask32>(~0u), static_cast<__mmask32>(~0u)};
+
+  template <bool kStream, class D, typename T>
+  HWY_INLINE void Store(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p, size_t slot) {
+    if constexpr (std::is_same_v<T, hwy::bfloat16_t> && std::is_same_v<D, hn::Full512<float>>) {
+      const __m512i bits = NativeBitsBF16Pair(v0, v1);
+      nonzero[slot] = _mm512_mask_test_epi16_mask(nonzero[slot], bits, _mm512_set1_epi16(0x7FFF));
+      StoreBits<kStream>(hn::Full512<uint16_t>(), hn::Vec512<uint16_t>{bits}, p);
+    } else {
+      StorePair<kStream>(d, v0, v1, p);
+    }
+  }
+
+  bool AllNonzero() const {
+    return (nonzero[0] & nonzero[1] & nonzero[2] & nonzero[3]) == static_cast<__mmask32>(~0u);
+  }
+};
+#endif
+
+// For the functors passed to WithPairStores: inlined like the functions
+// around them. Left to GCC, the lambda stayed a call of its own once it had
+// two callers (a bf16 range may be written twice), and the row's constants
+// went through the stack for every pair (or, copied in, for every row:
+// `hot --dtypes bf16 --cols 128` took 1.3x the time).
+#define LNBENCH_HWY_INLINE_LAMBDA __attribute__((always_inline))
+
+// Calls write(store) with the pair store for rows of T: for bf16 rows where
+// the CPU converts natively, WatchedPairs, then write(ExactPairs) again if a
+// zero word appeared (every output of the range is then written twice, the
+// second time with the exact rounding; a pair store must therefore be the
+// only thing `write` changes); bf16 elsewhere, ExactPairs (BitsBF16Pair's
+// choice made once per range, not per pair); other types, PlainPairs.
+template <typename T, class D, class Write>
+HWY_INLINE void WithPairStores(D d, const Write& write) {
+  (void)d;
+  if constexpr (std::is_same_v<T, hwy::bfloat16_t>) {
+#if LNBENCH_HWY_NATIVE_BF16
+    if constexpr (std::is_same_v<D, hn::Full512<float>>) {
+      if (HWY_LIKELY(kHaveAvx512BF16)) {
+        WatchedPairs watched;
+        write(watched);
+        if (HWY_LIKELY(watched.AllNonzero())) return;
+      }
+    }
+#endif
+    ExactPairs exact;
+    write(exact);
+  } else {
+    PlainPairs plain;
+    write(plain);
+  }
+}
 
 // Returns how many elements of a row starting at y precede its first cache
 // line boundary (0 when y is aligned).
@@ -771,10 +897,11 @@ HWY_INLINE void ForEachInterleavedGroup(int64_t begin, int64_t groups, const T* 
 // ordinary stores for a partial line at either end; y + end is then a line
 // boundary unless end == cols. With `prefetch` (the next row, or nullptr)
 // each line written also prefetches the same offset of that row, so DRAM
-// reads continue while y is written.
-template <bool kStream, bool kIntoL2 = false, class D, typename T, class Value>
-HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
-                              const T* prefetch, const Value& value) {
+// reads continue while y is written. Pairs of vectors go through `store`
+// (WithPairStores).
+template <bool kStream, bool kIntoL2, class D, typename T, class Value, class Store>
+HWY_INLINE void WriteRowRangeWith(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
+                                  const T* prefetch, const Value& value, Store& store) {
   const size_t N = hn::Lanes(d);
   (void)prefetch;  // unused without streaming stores (HWY_SCALAR)
   size_t i = begin;
@@ -790,9 +917,18 @@ HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, 
       StoreF32(d, value(last), y + last);
     }
     i = body_begin;
-    for (; i + 2 * N <= body_end; i += 2 * N) {
+    for (; i + 4 * N <= body_end; i += 4 * N) {
+      if (prefetch != nullptr) {
+        PrefetchNextRowPair<kIntoL2>(d, prefetch + i);
+        PrefetchNextRowPair<kIntoL2>(d, prefetch + i + 2 * N);
+      }
+      store.template Store<true>(d, value(i), value(i + N), y + i, 0);
+      store.template Store<true>(d, value(i + 2 * N), value(i + 3 * N), y + i + 2 * N, 1);
+    }
+    if (i + 2 * N <= body_end) {
       if (prefetch != nullptr) PrefetchNextRowPair<kIntoL2>(d, prefetch + i);
-      StorePair<true>(d, value(i), value(i + N), y + i);
+      store.template Store<true>(d, value(i), value(i + N), y + i, 0);
+      i += 2 * N;
     }
     if constexpr (sizeof(T) == sizeof(float)) {
       if (i < body_end) {  // one line (one vector) left
@@ -803,12 +939,51 @@ HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, 
     i = body_end;
   }
 #endif
-  for (; i + 2 * N <= plain_end; i += 2 * N) StorePair<false>(d, value(i), value(i + N), y + i);
+  for (; i + 4 * N <= plain_end; i += 4 * N) {
+    store.template Store<false>(d, value(i), value(i + N), y + i, 0);
+    store.template Store<false>(d, value(i + 2 * N), value(i + 3 * N), y + i + 2 * N, 1);
+  }
+  if (i + 2 * N <= plain_end) {
+    store.template Store<false>(d, value(i), value(i + N), y + i, 0);
+    i += 2 * N;
+  }
   for (; i + N <= plain_end; i += N) StoreF32(d, value(i), y + i);
   if (i < plain_end) {
     const size_t last = std::min(i, cols - N);
     StoreF32(d, value(last), y + last);
   }
+}
+
+// WriteRowRangeWith the pair stores of WithPairStores. Where a bf16 range
+// with the native conversion shows a zero word, it is written again one
+// vector at a time with ordinary stores (StoreF32: the integer rounding),
+// after a fence that orders them after the range's streaming stores: the
+// same bits as ExactPairs in a loop of half the code (the kernels' compile
+// time is a share of CI's).
+template <bool kStream, bool kIntoL2 = false, class D, typename T, class Value>
+HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
+                              const T* prefetch, const Value& value) {
+#if LNBENCH_HWY_NATIVE_BF16
+  if constexpr (std::is_same_v<T, hwy::bfloat16_t> && std::is_same_v<D, hn::Full512<float>>) {
+    if (HWY_LIKELY(kHaveAvx512BF16)) {
+      WatchedPairs watched;
+      WriteRowRangeWith<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value, watched);
+      if (HWY_LIKELY(watched.AllNonzero())) return;
+      if (kStream) hwy::FlushStream();
+      const size_t N = hn::Lanes(d);
+      size_t i = begin;
+      for (; i + N <= end; i += N) StoreF32(d, value(i), y + i);
+      if (i < end) {
+        const size_t last = std::min(i, cols - N);
+        StoreF32(d, value(last), y + last);
+      }
+      return;
+    }
+  }
+#endif
+  WithPairStores<T>(d, [&](auto& store) HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
+    WriteRowRangeWith<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value, store);
+  });
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -279,7 +279,8 @@ HWY_INLINE void SumSquaresGroup(D d, const T* const* x, size_t begin, size_t end
 
 // Scales elements [begin, end) of the rows x[0, kGroupRows) into y[], each
 // gamma vector loaded once for all rows. Rows start on cache lines and
-// end - begin is a whole number of cache lines of T.
+// end - begin is a whole number of cache lines of T. Pairs of vectors go
+// through WithPairStores.
 template <bool kAffine, bool kStream, class D, typename T>
 HWY_INLINE void ScaleGroup(D d, const T* const* x, T* const* y, const float* HWY_RESTRICT gamma,
                            size_t begin, size_t end, const float* rrms,
@@ -289,21 +290,24 @@ HWY_INLINE void ScaleGroup(D d, const T* const* x, T* const* y, const float* HWY
   constexpr size_t R = kGroupRows;
   V vr[R];
   for (size_t j = 0; j < R; ++j) vr[j] = hn::Set(d, rrms[j]);
+  static_assert(R <= kPairSlots, "a slot of the pair stores per row");
   size_t i = begin;
-  for (; i + 2 * N <= end; i += 2 * N) {
-    const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
-    const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
-    for (size_t j = 0; j < R; ++j) {
-      if (kStream && prefetch != nullptr) PrefetchNextRowPair(d, prefetch[j] + i);
-      V y0 = hn::Mul(LoadF32(d, x[j] + i), vr[j]);
-      V y1 = hn::Mul(LoadF32(d, x[j] + i + N), vr[j]);
-      if (kAffine) {
-        y0 = hn::Mul(y0, g0);
-        y1 = hn::Mul(y1, g1);
+  WithPairStores<T>(d, [&](auto& store) HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
+    for (i = begin; i + 2 * N <= end; i += 2 * N) {
+      const V g0 = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
+      const V g1 = kAffine ? hn::LoadU(d, gamma + i + N) : hn::Zero(d);
+      for (size_t j = 0; j < R; ++j) {
+        if (kStream && prefetch != nullptr) PrefetchNextRowPair(d, prefetch[j] + i);
+        V y0 = hn::Mul(LoadF32(d, x[j] + i), vr[j]);
+        V y1 = hn::Mul(LoadF32(d, x[j] + i + N), vr[j]);
+        if (kAffine) {
+          y0 = hn::Mul(y0, g0);
+          y1 = hn::Mul(y1, g1);
+        }
+        store.template Store<kStream>(d, y0, y1, y[j] + i, j);
       }
-      StorePair<kStream>(d, y0, y1, y[j] + i);
     }
-  }
+  });
   if (i < end) {  // f32: one vector (one cache line) left
     const V g = kAffine ? hn::LoadU(d, gamma + i) : hn::Zero(d);
     for (size_t j = 0; j < R; ++j) {
