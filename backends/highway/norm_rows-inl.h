@@ -712,8 +712,8 @@ constexpr size_t kPairSlots = 4;
 // `store` one of the policies below, chosen by WithPairStores, and slot <
 // kPairSlots (see WatchedPairs).
 
-// StorePair: for bf16 on CPUs with AVX512_BF16, the native conversion with
-// its test of every pair for a zero word.
+// StorePair, for rows other than bf16 (WithPairStores gives bf16 rows
+// WatchedPairs or ExactPairs).
 struct PlainPairs {
   template <bool kStream, class D, typename T>
   HWY_INLINE void Store(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p, size_t /*slot*/) {
