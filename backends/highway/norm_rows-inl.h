@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <type_traits>
 
 #include "backends/highway/cache_sizes.h"
@@ -784,14 +785,16 @@ struct WatchedPairs {
 #define LNBENCH_HWY_INLINE_LAMBDA __attribute__((always_inline))
 
 // Calls write(store) with the pair store for rows of T: for bf16 rows where
-// the CPU converts natively, WatchedPairs, then write(ExactPairs) again if a
-// zero word appeared (every output of the range is then written twice, the
-// second time with the exact rounding; a pair store must therefore be the
-// only thing `write` changes); bf16 elsewhere, ExactPairs (BitsBF16Pair's
-// choice made once per range, not per pair); other types, PlainPairs.
-template <typename T, class D, class Write>
-HWY_INLINE void WithPairStores(D d, const Write& write) {
+// the CPU converts natively, WatchedPairs, then, if a zero word appeared,
+// rewrite() (every output of the range written again with the exact
+// rounding; a pair store must therefore be the only thing `write` changes);
+// bf16 elsewhere, ExactPairs (BitsBF16Pair's choice made once per range, not
+// per pair); other types, PlainPairs. Without a rewrite (nullptr, the
+// default) the range is written again by write(ExactPairs).
+template <typename T, class D, class Write, class Rewrite = std::nullptr_t>
+HWY_INLINE void WithPairStores(D d, const Write& write, const Rewrite& rewrite = nullptr) {
   (void)d;
+  (void)rewrite;
   if constexpr (std::is_same_v<T, hwy::bfloat16_t>) {
 #if LNBENCH_HWY_NATIVE_BF16
     if constexpr (std::is_same_v<D, hn::Full512<float>>) {
@@ -799,6 +802,10 @@ HWY_INLINE void WithPairStores(D d, const Write& write) {
         WatchedPairs watched;
         write(watched);
         if (HWY_LIKELY(watched.AllNonzero())) return;
+        if constexpr (!std::is_same_v<Rewrite, std::nullptr_t>) {
+          rewrite();
+          return;
+        }
       }
     }
 #endif
@@ -963,27 +970,21 @@ HWY_INLINE void WriteRowRangeWith(D d, T* HWY_RESTRICT y, size_t begin, size_t e
 template <bool kStream, bool kIntoL2 = false, class D, typename T, class Value>
 HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
                               const T* prefetch, const Value& value) {
-#if LNBENCH_HWY_NATIVE_BF16
-  if constexpr (std::is_same_v<T, hwy::bfloat16_t> && std::is_same_v<D, hn::Full512<float>>) {
-    if (HWY_LIKELY(kHaveAvx512BF16)) {
-      WatchedPairs watched;
-      WriteRowRangeWith<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value, watched);
-      if (HWY_LIKELY(watched.AllNonzero())) return;
-      if (kStream) hwy::FlushStream();
-      const size_t N = hn::Lanes(d);
-      size_t i = begin;
-      for (; i + N <= end; i += N) StoreF32(d, value(i), y + i);
-      if (i < end) {
-        const size_t last = std::min(i, cols - N);
-        StoreF32(d, value(last), y + last);
-      }
-      return;
-    }
-  }
-#endif
-  WithPairStores<T>(d, [&](auto& store) HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
-    WriteRowRangeWith<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value, store);
-  });
+  WithPairStores<T>(
+      d,
+      [&](auto& store) HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
+        WriteRowRangeWith<kStream, kIntoL2>(d, y, begin, end, cols, prefetch, value, store);
+      },
+      [&]() HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
+        if (kStream) hwy::FlushStream();
+        const size_t N = hn::Lanes(d);
+        size_t i = begin;
+        for (; i + N <= end; i += N) StoreF32(d, value(i), y + i);
+        if (i < end) {
+          const size_t last = std::min(i, cols - N);
+          StoreF32(d, value(last), y + last);
+        }
+      });
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
