@@ -22,10 +22,11 @@ LNBENCH = os.environ.get("LNBENCH_BINARY", os.path.join(SOURCE, "build", "lnbenc
 PLOT_FIXTURE = lambda name: os.path.join(SOURCE, "tests", "fixtures", "plot", name)
 
 
-def case(backend, cols, median_s, fraction, variant="avx3_dl"):
+def case(backend, cols, median_s, fraction, variant="avx3", native_bf16="yes (AVX512_BF16)"):
   return {
       "id": f"{backend}/{cols}", "backend": backend, "threads": 1, "status": "passed",
       "variant": variant if backend == "highway" else "inference",
+      "details": {"native_bf16": native_bf16} if backend == "highway" else {},
       "problem": {"rows": 64, "cols": cols, "dtype": "f32", "dist": "normal",
                   "affine": True, "stats": False},
       "timing": {"median_s": median_s},
@@ -55,22 +56,33 @@ class JudgementTest(unittest.TestCase):
     self.assertIn("geomean speedup highway vs onednn: 1.55x over 2 cases", out)
 
   def test_low_fraction_fails(self):
-    # Geometric mean of 0.4 and 0.1 is 0.2, under avx3_dl's 0.34.
+    # Geometric mean of 0.4 and 0.1 is 0.2, under avx3+bf16's 0.34.
     rc, out = self.gate(report([case("highway", 768, 1.0, 0.4), case("onednn", 768, 2.0, 0.5),
                                 case("highway", 4096, 1.0, 0.1), case("onednn", 4096, 2.0, 0.2)]))
     self.assertEqual(rc, 1, out)
     self.assertIn("REGRESSION: geomean fraction 20.0% < 34%", out)
 
   def test_thresholds_follow_the_highway_target(self):
-    # 25% and 1.0x: under avx3_dl's 34% and 1.45x, over avx2's 21% and 0.93x.
-    for variant, rc_expected, says in (("avx3_dl", 1, "target avx3_dl"),
+    # 25% and 1.0x: under avx3+bf16's 34% and 1.45x, over avx2's 21% and 0.93x.
+    for variant, rc_expected, says in (("avx3", 1, "target avx3+bf16"),
+                                       ("avx3_dl", 1, "target avx3+bf16"),
                                        ("avx2", 0, "target avx2"),
                                        ("sse4", 0, "thresholds of avx2 (highway ran sse4)")):
       rc, out = self.gate(report([case("highway", 768, 1.0, 0.25, variant),
                                   case("onednn", 768, 1.0, 0.5)]))
       self.assertEqual(rc, rc_expected, out)
       self.assertIn(says, out)
-    rc, out = self.gate(report([case("highway", 768, 1.0, 0.25, "avx3_dl")]),
+    # 32% and 1.5x: with AVX512_BF16 (avx3+bf16: 34%, 1.45x) the fraction
+    # fails; without it (avx3, Skylake-X: 31%, 1.55x) the peer speedup does.
+    for native, says, problem in (
+        ("yes (AVX512_BF16)", r"target avx3\+bf16", "geomean fraction"),
+        ("no", "(?m)target avx3$", "geomean speedup")):
+      rc, out = self.gate(report([case("highway", 768, 1.0, 0.32, "avx3", native),
+                                  case("onednn", 768, 1.5, 0.5)]))
+      self.assertEqual(rc, 1, out)
+      self.assertRegex(out, says)
+      self.assertIn(problem, out)
+    rc, out = self.gate(report([case("highway", 768, 1.0, 0.25, "avx3")]),
                         "--min-fraction", "0.2", "--peer", "")
     self.assertEqual(rc, 0, out)
 

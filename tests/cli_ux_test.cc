@@ -145,8 +145,8 @@ TEST_F(CliUxTest, VariantErrorListsEachBackendsVariants) {
     EXPECT_EQ(known.err.find("unknown variant"), std::string::npos) << known.err;
   }
   // A target that `list` does not offer here: one this CPU lacks says so (on
-  // a CPU without AVX-512), one this build left out (the sanitizer build:
-  // sse4, avx3) too.
+  // a CPU without AVX-512), one this build left out (avx3_dl; the sanitizer
+  // build: sse4 too) too.
   const Result list = Run("list");
   for (const std::string target : {"avx3_dl", "avx3", "avx2", "sse4"}) {
     if (list.out.find("    " + target + " ") != std::string::npos) continue;

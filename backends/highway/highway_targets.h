@@ -14,14 +14,14 @@ namespace lnbench {
 // One Highway target compiled into this build.
 struct HighwayTarget {
   int64_t bits = 0;       // the HWY_* target bit
-  std::string name;       // hwy::TargetName lower-cased: "avx3_dl", "avx2", "emu128"
+  std::string name;       // hwy::TargetName lower-cased: "avx3", "avx2", "emu128"
   bool supported = false; // this CPU (and any test mock) can run it
 };
 
 // Returns every target compiled into this build, best first.
 std::vector<HighwayTarget> HighwayCompiledTargets();
 // Returns the lower-case names of the compiled targets this CPU supports,
-// best first ("avx3_dl", "avx3", "avx2", "sse4", "ssse3", "emu128" on Zen 4).
+// best first ("avx3", "avx2", "sse4", "scalar" on Zen 5 with GCC 12).
 std::vector<std::string> HighwaySupportedTargetNames();
 // Returns the target Highway's dynamic dispatch picks on this CPU now.
 HighwayTarget HighwayBestTarget();

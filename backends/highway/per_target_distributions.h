@@ -9,7 +9,7 @@
 // under ASan it
 // was the slowest target to test (44 of the per-target tests' 125 s of
 // CPU in CI, AVX2 37 s). Release tests it like every target. Where the CPU has
-// no vector target that the sanitizer build compiles (AVX2, AVX3_DL), the
+// no vector target that the sanitizer build compiles (AVX2, AVX3), the
 // fallback is kept, so the suites are never empty.
 //
 // Distributions: the sanitizer build
