@@ -3,7 +3,8 @@
 // shuffled rounds. copy_model: memcpy of half the report's bytes (x, gamma, beta, y read
 // + written), the copy the goal compares with; copy_row: x to y; ln_accN: a minimal
 // LayerNorm with N accumulators per sum; statsN / norm: its two passes alone; lnpf: the
-// statistics pass prefetching gamma and beta into L1; kernel: the Highway kernel (AVX3_DL).
+// statistics pass prefetching gamma and beta into L1; kernel: the Highway kernel (AVX3;
+// AVX3_DL before 2026-12-07, the same code).
 //
 //   g++ -O2 -march=native -std=c++20 -DWITH_KERNEL -DHWY_WANT_AVX3_DL -I. -Isrc -o /tmp/batch1
 //     scripts/microbench/batch1.cc -Wl,--start-group build/backends/highway/liblnbench_backend_highway.a
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
                       {"ln_acc8", Ln<8>}, {"lnpf_acc2", Ln<2, true>}, {"lnpf_acc4", Ln<4, true>}, {"stats2", StatsOnly<2>}, {"stats4", StatsOnly<4>},
                       {"stats8", StatsOnly<8>}, {"norm", NormOnly}};
 #ifdef WITH_KERNEL
-  g_kernel = lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3_DL);
+  g_kernel = lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3);
   v.push_back({"kernel", Kernel});
 #endif
   auto t = ShuffledRounds(v.size(), rounds, [&](size_t k) { for (int q = 0; q < reps; ++q) v[k].run(); });

@@ -1,7 +1,8 @@
 // bwd_partials: where the LayerNorm backward of short f32 rows loses against the copy
 // (issue 13: H = 128 was the backward's furthest cell from 80% of the copy). One thread,
 // 256 MiB each of x, dy and dx (huge pages), bytes counted as the report does (x, dy, dx;
-// the copy: 2 x 256 MiB). The Highway kernel itself (AVX3_DL, rows in blocks of 64 as
+// the copy: 2 x 256 MiB). The Highway kernel itself (AVX3; AVX3_DL before 2026-12-07, the
+// same code; rows in blocks of 64 as
 // HwyBwdRunner gives them, streamed and not) beside minimal two-pass row loops that add
 // its features one at a time: g (gamma), p (the dgamma/dbeta partials loaded, added to
 // and stored per row), d (the row sums reduced in double); nt: streaming stores, pf:
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < N * H; ++i) { X[i] = ((i * 2654435761u) % 2000) * 1e-3f - 1.0f; DY[i] = ((i * 40503u) % 1000) * 1e-3f - 0.5f; }
   for (size_t i = 0; i < H; ++i) G[i] = 1.0f + i * 1e-3f;
   for (size_t r = 0; r < N; ++r) { MEAN[r] = 0.01f; RSTD[r] = 1.7f; }
-  g_fn = HighwayNormBwdRowsFunction(Norm::kLayerNorm, DType::kF32, HWY_AVX3_DL);
+  g_fn = HighwayNormBwdRowsFunction(Norm::kLayerNorm, DType::kF32, HWY_AVX3);
   struct V { const char* name; void (*run)(); double bytes; };
   const double b3 = 3.0 * bytes;
   std::vector<V> v = {{"copy", Copy, 2.0 * bytes},

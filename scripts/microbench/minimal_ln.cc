@@ -7,7 +7,8 @@
 //
 //   g++ -O2 -march=native -o /tmp/minimal_ln scripts/microbench/minimal_ln.cc && /tmp/minimal_ln [rounds] [KiB of x] [reps] [H]
 //
-// With the kernel itself (its f32 rows function, AVX3_DL target) timed on the
+// With the kernel itself (its f32 rows function, AVX3 target; AVX3_DL before 2026-12-07, the
+// same code) timed on the
 // same buffers, linked against a Release build in build/:
 //
 //   g++ -O2 -march=native -DWITH_KERNEL -DHWY_WANT_AVX3_DL -I. -Isrc -o /tmp/minimal_ln
@@ -161,9 +162,9 @@ int main(int argc, char** argv) {
                             {"batch4_chk", Batch4<false, true>},
                             {"batch4_both", Batch4<true, true>}};
 #ifdef WITH_KERNEL
-  g_kernel = lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3_DL);
+  g_kernel = lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3);
   if (g_kernel == nullptr) {
-    fprintf(stderr, "minimal_ln: no AVX3_DL kernel in this build\n");
+    fprintf(stderr, "minimal_ln: no AVX3 kernel in this build\n");
     return 1;
   }
   v.push_back({"kernel", Kernel});

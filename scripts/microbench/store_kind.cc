@@ -8,8 +8,9 @@
 // time over it ("vs copy"; 1.00 = the copy's speed), with the range.
 //
 // Linked against a Release build in build/ (the kernel's f32 rows function,
-// AVX3_DL target) and, with -DWITH_ONEDNN, oneDNN's layer_normalization_forward
-// (one thread: OMP_NUM_THREADS=1):
+// AVX3 target; AVX3_DL before 2026-12-07, the same code) and, with
+// -DWITH_ONEDNN, oneDNN's layer_normalization_forward (one thread:
+// OMP_NUM_THREADS=1):
 //
 //   g++ -O2 -march=native -DWITH_ONEDNN -DHWY_WANT_AVX3_DL -I. -Isrc -o /tmp/store_kind
 //     scripts/microbench/store_kind.cc -Wl,--start-group build/backends/highway/liblnbench_backend_highway.a
@@ -117,9 +118,9 @@ int main(int argc, char** argv) {
     beta[i] = 0.5f;
   }
   const lnbench::HwyRowsFn kernel =
-      lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3_DL);
+      lnbench::HighwayRowsFunction(lnbench::DType::kF32, HWY_AVX3);
   if (kernel == nullptr) {
-    std::fprintf(stderr, "store_kind: no AVX3_DL kernel in this build\n");
+    std::fprintf(stderr, "store_kind: no AVX3 kernel in this build\n");
     return 1;
   }
   const auto rows = static_cast<int64_t>(n / static_cast<size_t>(cols));
