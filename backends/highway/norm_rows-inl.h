@@ -760,17 +760,16 @@ struct WatchedPairs {
   __mmask32 nonzero[kPairSlots] = {static_cast<__mmask32>(~0u), static_cast<__mmask32>(~0u),
                                    static_cast<__mmask32>(~0u), static_cast<__mmask32>(~0u)};
 
+  // WithPairStores gives it bf16 rows of 512-bit vectors only.
   template <bool kStream, class D, typename T>
-  HWY_INLINE void Store(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p, size_t slot) {
-    if constexpr (std::is_same_v<T, hwy::bfloat16_t> && std::is_same_v<D, hn::Full512<float>>) {
-      const __m512i bits = NativeBitsBF16Pair(v0, v1);
-      nonzero[slot] = _mm512_mask_test_epi16_mask(nonzero[slot], bits, _mm512_set1_epi16(0x7FFF));
-      StoreBits<kStream>(hn::Full512<uint16_t>(), hn::Vec512<uint16_t>{bits}, p);
-    } else {
-      StorePair<kStream>(d, v0, v1, p);
-    }
+  HWY_INLINE void Store(D /*d*/, hn::Vec<D> v0, hn::Vec<D> v1, T* HWY_RESTRICT p, size_t slot) {
+    static_assert(std::is_same_v<T, hwy::bfloat16_t> && std::is_same_v<D, hn::Full512<float>>);
+    const __m512i bits = NativeBitsBF16Pair(v0, v1);
+    nonzero[slot] = _mm512_mask_test_epi16_mask(nonzero[slot], bits, _mm512_set1_epi16(0x7FFF));
+    StoreBits<kStream>(hn::Full512<uint16_t>(), hn::Vec512<uint16_t>{bits}, p);
   }
 
+  static_assert(kPairSlots == 4, "nonzero's initializer and AllNonzero name every slot");
   bool AllNonzero() const {
     return (nonzero[0] & nonzero[1] & nonzero[2] & nonzero[3]) == static_cast<__mmask32>(~0u);
   }
@@ -823,6 +822,23 @@ template <typename T>
 HWY_INLINE size_t HeadElements(const T* y) {
   const size_t misalign = (reinterpret_cast<uintptr_t>(y) % kCacheLineBytes) / sizeof(T);
   return misalign == 0 ? 0 : kCacheLineBytes / sizeof(T) - misalign;
+}
+
+// Writes y[i, i + Lanes(d)) = value(i) for elements [begin, end) of a row y
+// of `cols` >= Lanes(d) elements, vector by vector with ordinary stores; a
+// last partial vector is the one starting at min(i, cols - Lanes(d)), which
+// rewrites neighbouring elements of this row with the same values (see
+// WriteRowRangeWith).
+template <class D, typename T, class Value>
+HWY_INLINE void StoreVectors(D d, T* HWY_RESTRICT y, size_t begin, size_t end, size_t cols,
+                             const Value& value) {
+  const size_t N = hn::Lanes(d);
+  size_t i = begin;
+  for (; i + N <= end; i += N) StoreF32(d, value(i), y + i);
+  if (i < end) {
+    const size_t last = std::min(i, cols - N);
+    StoreF32(d, value(last), y + last);
+  }
 }
 
 // Range k = 0, 1, ... of a row of `cols` elements written `size` elements
@@ -918,11 +934,7 @@ HWY_INLINE void WriteRowRangeWith(D d, T* HWY_RESTRICT y, size_t begin, size_t e
     constexpr size_t kLine = kCacheLineBytes / sizeof(T);
     const size_t body_begin = std::min(end, begin + HeadElements(y + begin));
     const size_t body_end = body_begin + (end - body_begin) / kLine * kLine;
-    for (; i + N <= body_begin; i += N) StoreF32(d, value(i), y + i);
-    if (i < body_begin) {
-      const size_t last = std::min(i, cols - N);
-      StoreF32(d, value(last), y + last);
-    }
+    StoreVectors(d, y, i, body_begin, cols, value);
     i = body_begin;
     for (; i + 4 * N <= body_end; i += 4 * N) {
       if (prefetch != nullptr) {
@@ -954,11 +966,7 @@ HWY_INLINE void WriteRowRangeWith(D d, T* HWY_RESTRICT y, size_t begin, size_t e
     store.template Store<false>(d, value(i), value(i + N), y + i, 0);
     i += 2 * N;
   }
-  for (; i + N <= plain_end; i += N) StoreF32(d, value(i), y + i);
-  if (i < plain_end) {
-    const size_t last = std::min(i, cols - N);
-    StoreF32(d, value(last), y + last);
-  }
+  StoreVectors(d, y, i, plain_end, cols, value);
 }
 
 // WriteRowRangeWith the pair stores of WithPairStores. Where a bf16 range
@@ -977,13 +985,7 @@ HWY_INLINE void WriteRowRange(D d, T* HWY_RESTRICT y, size_t begin, size_t end, 
       },
       [&]() HWY_ATTR LNBENCH_HWY_INLINE_LAMBDA {
         if (kStream) hwy::FlushStream();
-        const size_t N = hn::Lanes(d);
-        size_t i = begin;
-        for (; i + N <= end; i += N) StoreF32(d, value(i), y + i);
-        if (i < end) {
-          const size_t last = std::min(i, cols - N);
-          StoreF32(d, value(last), y + last);
-        }
+        StoreVectors(d, y, begin, end, cols, value);
       });
 }
 
