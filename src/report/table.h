@@ -70,7 +70,7 @@ std::string FormatCsvResults(const RunResult& result, const TableOptions& option
 // heading. `limit` < 0 means every case (what -q prints).
 std::string FormatProblems(const RunResult& result, const TableOptions& options, int limit);
 
-// Returns the text shown in the variant column: "auto→avx3_dl" when the case
+// Returns the text shown in the variant column: "auto→avx3" when the case
 // asked for "auto" and ran another name, else the variant that ran.
 std::string VariantLabel(const CaseResult& result);
 
