@@ -4,7 +4,7 @@
 // streaming stores and prefetches, and only as much arithmetic as each variant
 // names; none of it computes a real norm.
 //
-//   g++ -O2 -march=native -o /tmp/row_patterns scripts/microbench/row_patterns.cc && /tmp/row_patterns [rounds]
+//   g++ -O2 -march=native -o /tmp/row_patterns scripts/microbench/row_patterns.cc && /tmp/row_patterns [rounds [--tiled]]
 //
 // Needs AVX-512F. Variants run on the same buffers in a new random order each
 // round (shuffled_rounds.h); "vs copy" is the median time of a streaming copy
@@ -32,6 +32,13 @@
 //   bwd_fused8_H       the same in groups of eight;
 //   bwd_fused4_H_noparts  the fused groups without the partials' loads and
 //                      stores (the group's terms summed into a register).
+// --tiled replaces the list with the backward's single rows and fused groups
+// at H = 768-16384 and a column-tiled shape not in the kernels:
+//   bwd_tiled<B>_H     rows in blocks of B: each row's sums, then the block in
+//                      tiles of 128 columns, every row of the block in turn
+//                      (its dx streamed, its dγ/dβ terms added to 16
+//                      registers, the next block's same tile prefetched into
+//                      L2), the tile's partials stored once per block.
 //
 // Measured on the Zen 5 VM (2026-12-07): docs/results.md, "the kernels' memory
 // patterns alone"; raw output and the kernels timed in the same rounds in
@@ -223,6 +230,68 @@ void BackwardFused(float* dx, const float* x, const float* dy, size_t n, size_t 
   sink += _mm512_reduce_add_ps(acc);
 }
 
+// Row blocks of B rows: each row's sums (x, dy, gamma), then the block in
+// column tiles of 8 vectors: for each row of the block, the tile's dx
+// streamed and its dgamma/dbeta terms added to registers, the next block's
+// same tile prefetched into L2; the tile's partials stored once per block.
+template <int B>
+void BackwardTiled(float* dx, const float* x, const float* dy, size_t n, size_t H,
+                   const float* g, float* pg, float* pb) {
+  constexpr size_t T = 128;  // columns per tile: 8 vectors
+  const size_t rows = n / H;
+  __m512 acc = _mm512_setzero_ps();
+  const __m512 mu = _mm512_set1_ps(0.5f), rs = _mm512_set1_ps(1.5f);
+  for (size_t r0 = 0; r0 + B <= rows; r0 += B) {
+    const bool next = r0 + 2 * B <= rows;
+    __m512 c[B];
+    for (int j = 0; j < B; ++j) {
+      const float* xr = x + (r0 + j) * H;
+      const float* dr = dy + (r0 + j) * H;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+      for (size_t i = 0; i < H; i += 16) {
+        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mu), rs);
+        const __m512 gd = _mm512_mul_ps(_mm512_loadu_ps(dr + i), _mm512_loadu_ps(g + i));
+        a0 = _mm512_add_ps(a0, gd);
+        a1 = _mm512_fmadd_ps(gd, xh, a1);
+      }
+      c[j] = _mm512_add_ps(a0, a1);
+    }
+    for (size_t t = 0; t < H; t += T) {
+      __m512 tg[8], tb[8], gv[8];
+      for (int k = 0; k < 8; ++k) {
+        tg[k] = _mm512_load_ps(pg + t + 16 * k);
+        tb[k] = _mm512_load_ps(pb + t + 16 * k);
+        gv[k] = _mm512_loadu_ps(g + t + 16 * k);
+      }
+      for (int j = 0; j < B; ++j) {
+        const float* xr = x + (r0 + j) * H + t;
+        const float* dr = dy + (r0 + j) * H + t;
+        float* o = dx + (r0 + j) * H + t;
+        if (next) {
+          for (int k = 0; k < 8; ++k) {
+            _mm_prefetch(reinterpret_cast<const char*>(xr + B * H + 16 * k), _MM_HINT_T2);
+            _mm_prefetch(reinterpret_cast<const char*>(dr + B * H + 16 * k), _MM_HINT_T2);
+          }
+        }
+        for (int k = 0; k < 8; ++k) {
+          const __m512 d = _mm512_loadu_ps(dr + 16 * k);
+          const __m512 xm = _mm512_sub_ps(_mm512_loadu_ps(xr + 16 * k), mu);
+          tg[k] = _mm512_fmadd_ps(d, _mm512_mul_ps(xm, rs), tg[k]);
+          tb[k] = _mm512_add_ps(d, tb[k]);
+          _mm512_stream_ps(o + 16 * k, _mm512_fmadd_ps(_mm512_mul_ps(d, gv[k]), rs, _mm512_fmadd_ps(xm, c[j], rs)));
+        }
+      }
+      for (int k = 0; k < 8; ++k) {
+        _mm512_store_ps(pg + t + 16 * k, tg[k]);
+        _mm512_store_ps(pb + t + 16 * k, tb[k]);
+      }
+    }
+    for (int j = 0; j < B; ++j) acc = _mm512_add_ps(acc, c[j]);
+  }
+  _mm_sfence();
+  sink += _mm512_reduce_add_ps(acc);
+}
+
 float* Buffer(size_t floats) {
   auto* p = static_cast<float*>(aligned_alloc(2 << 20, (floats * 4 + (2 << 20) - 1) / (2 << 20) * (2 << 20)));
   if (p == nullptr) std::exit(1);
@@ -234,6 +303,7 @@ float* Buffer(size_t floats) {
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 9;
+  const bool tiled = argc > 2 && std::string(argv[2]) == "--tiled";
   const size_t n = (128u << 20) / 4, copy_n = n * 3 / 2;
   float* x = Buffer(n);
   float* y = Buffer(n);
@@ -273,6 +343,18 @@ int main(int argc, char** argv) {
     v.push_back({"bwd_fused4_" + h, true, [&, H] { BackwardFused<4>(y, x, dy, n, H, g, pg, pb); }});
     v.push_back({"bwd_fused8_" + h, true, [&, H] { BackwardFused<8>(y, x, dy, n, H, g, pg, pb); }});
     v.push_back({"bwd_fused4_" + h + "_noparts", true, [&, H] { BackwardFused<4, false>(y, x, dy, n, H, g, pg, pb); }});
+  }
+  if (tiled) {  // --tiled: the column-tiled shape instead of the list above
+    v.resize(2);
+    for (size_t H : {768ul, 1024ul, 4096ul, 16384ul}) {
+      const std::string h = std::to_string(H);
+      v.push_back({"bwd_arith_" + h, true, [&, H] { BackwardRows<Work::kArith, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_partials_" + h, true, [&, H] { BackwardRows<Work::kPartials, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_fused4_" + h, true, [&, H] { BackwardFused<4>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_tiled4_" + h, true, [&, H] { BackwardTiled<4>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_tiled8_" + h, true, [&, H] { BackwardTiled<8>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_tiled16_" + h, true, [&, H] { BackwardTiled<16>(y, x, dy, n, H, g, pg, pb); }});
+    }
   }
   const auto t = ShuffledRounds(v.size(), rounds, [&](size_t k) { v[k].run(); });
   const auto median = [&](size_t k) { return t[k][t[k].size() / 2]; };
