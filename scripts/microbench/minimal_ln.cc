@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "shuffled_rounds.h"
+#include "stream_copy.h"
 #ifdef WITH_KERNEL
 #include "backends/highway/layernorm_highway.h"
 #include "hwy/targets.h"
@@ -50,15 +51,6 @@
 
 static volatile int g_cols = 128;  // volatile: a row length known at run time only
 alignas(64) static float g_gamma[1024], g_beta[1024];
-
-static void StreamCopy(float* y, const float* x, size_t n) {
-  for (size_t i = 0; i < n; i += 32) {
-    const __m512 a = _mm512_loadu_ps(x + i), c = _mm512_loadu_ps(x + i + 16);
-    _mm512_stream_ps(y + i, a);
-    _mm512_stream_ps(y + i + 16, c);
-  }
-  _mm_sfence();
-}
 
 template <bool kPrefetch, bool kChecks>
 static void Batch4(float* y, const float* x, size_t n) {

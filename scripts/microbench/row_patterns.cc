@@ -53,19 +53,11 @@
 #include <vector>
 
 #include "shuffled_rounds.h"
+#include "stream_copy.h"
 
 namespace {
 
 float sink;
-
-void StreamCopy(float* d, const float* s, size_t n) {
-  for (size_t i = 0; i < n; i += 32) {
-    const __m512 a = _mm512_loadu_ps(s + i), b = _mm512_loadu_ps(s + i + 16);
-    _mm512_stream_ps(d + i, a);
-    _mm512_stream_ps(d + i + 16, b);
-  }
-  _mm_sfence();
-}
 
 // The forward's row groups of R rows over n floats of rows of H.
 template <int R, bool kParams>
@@ -173,6 +165,19 @@ void BackwardRows(float* dx, const float* x, const float* dy, size_t n, size_t H
   sink += _mm512_reduce_add_ps(acc);
 }
 
+// The sums pass of one backward row (the fused groups' and the tiled
+// shape's): x̂ and g·dy, their two sums, added into one vector.
+__m512 RowSums(const float* xr, const float* dr, const float* g, size_t H, __m512 mu, __m512 rs) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+  for (size_t i = 0; i < H; i += 16) {
+    const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mu), rs);
+    const __m512 gd = _mm512_mul_ps(_mm512_loadu_ps(dr + i), _mm512_loadu_ps(g + i));
+    a0 = _mm512_add_ps(a0, gd);
+    a1 = _mm512_fmadd_ps(gd, xh, a1);
+  }
+  return _mm512_add_ps(a0, a1);
+}
+
 // The backward's fused groups (FusedGroups) over n floats of x and dy in rows
 // of H: each row of a group of four summed alone (x and dy only), then one
 // pass over the columns that writes the four rows' dx and adds their dγ/dβ
@@ -188,16 +193,7 @@ void BackwardFused(float* dx, const float* x, const float* dy, size_t n, size_t 
     const bool next = r + 2 * R <= rows;
     __m512 c[R];
     for (int j = 0; j < R; ++j) {
-      const float* xr = x + (r + j) * H;
-      const float* dr = dy + (r + j) * H;
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-      for (size_t i = 0; i < H; i += 16) {
-        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mu), rs);
-        const __m512 gd = _mm512_mul_ps(_mm512_loadu_ps(dr + i), _mm512_loadu_ps(g + i));
-        a0 = _mm512_add_ps(a0, gd);
-        a1 = _mm512_fmadd_ps(gd, xh, a1);
-      }
-      c[j] = _mm512_add_ps(a0, a1);
+      c[j] = RowSums(x + (r + j) * H, dy + (r + j) * H, g, H, mu, rs);
     }
     for (size_t i = 0; i < H; i += 16) {
       const __m512 gv = _mm512_loadu_ps(g + i);
@@ -245,16 +241,7 @@ void BackwardTiled(float* dx, const float* x, const float* dy, size_t n, size_t 
     const bool next = r0 + 2 * B <= rows;
     __m512 c[B];
     for (int j = 0; j < B; ++j) {
-      const float* xr = x + (r0 + j) * H;
-      const float* dr = dy + (r0 + j) * H;
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-      for (size_t i = 0; i < H; i += 16) {
-        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mu), rs);
-        const __m512 gd = _mm512_mul_ps(_mm512_loadu_ps(dr + i), _mm512_loadu_ps(g + i));
-        a0 = _mm512_add_ps(a0, gd);
-        a1 = _mm512_fmadd_ps(gd, xh, a1);
-      }
-      c[j] = _mm512_add_ps(a0, a1);
+      c[j] = RowSums(x + (r0 + j) * H, dy + (r0 + j) * H, g, H, mu, rs);
     }
     for (size_t t = 0; t < H; t += T) {
       __m512 tg[8], tb[8], gv[8];

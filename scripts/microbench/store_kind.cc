@@ -51,21 +51,13 @@
 
 #include "backends/highway/layernorm_highway.h"
 #include "shuffled_rounds.h"
+#include "stream_copy.h"
 #include "hwy/targets.h"
 #ifdef WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
 namespace {
-
-void StreamCopy(float* y, const float* x, size_t n) {
-  for (size_t i = 0; i < n; i += 32) {
-    const __m512 a = _mm512_loadu_ps(x + i), c = _mm512_loadu_ps(x + i + 16);
-    _mm512_stream_ps(y + i, a);
-    _mm512_stream_ps(y + i + 16, c);
-  }
-  _mm_sfence();
-}
 
 // The process's AnonHugePages line of /proc/self/smaps_rollup ("?" if none):
 // whether the kernel gave huge pages.

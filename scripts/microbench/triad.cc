@@ -19,15 +19,9 @@
 #include <cstring>
 #include <algorithm>
 #include <vector>
+#include "stream_copy.h"
 #include <thread>
 static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-void stream_copy(float* d, const float* s, size_t n) {
-  for (size_t i = 0; i < n; i += 32) {
-    __m512 a = _mm512_loadu_ps(s + i), b = _mm512_loadu_ps(s + i + 16);
-    _mm512_stream_ps(d + i, a); _mm512_stream_ps(d + i + 16, b);
-  }
-  _mm_sfence();
-}
 void triad(float* d, const float* x, const float* y, size_t n) {
   const __m512 a = _mm512_set1_ps(1.5f);
   for (size_t i = 0; i < n; i += 32) {
@@ -73,7 +67,7 @@ int main(int argc, char** argv) {
   const int R = 11;
   std::vector<double> rc, rt, r128, r1024, r4096;
   for (int k = 0; k < R; ++k) {
-    rc.push_back(2.0 * n * 4 / par([&](size_t o, size_t m) { stream_copy(d + o, x + o, m); }) / 1e9);
+    rc.push_back(2.0 * n * 4 / par([&](size_t o, size_t m) { StreamCopy(d + o, x + o, m); }) / 1e9);
     rt.push_back(3.0 * n * 4 / par([&](size_t o, size_t m) { triad(d + o, x + o, y + o, m); }) / 1e9);
     r128.push_back(3.0 * n * 4 / par([&](size_t o, size_t m) { rows2<3>(d + o, x + o, y + o, m, 128); }) / 1e9);
     r1024.push_back(3.0 * n * 4 / par([&](size_t o, size_t m) { rows2<1>(d + o, x + o, y + o, m, 1024); }) / 1e9);

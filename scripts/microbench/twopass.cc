@@ -19,15 +19,9 @@
 #include <cstring>
 #include <algorithm>
 #include <vector>
+#include "stream_copy.h"
 static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 static float sink;
-void stream_copy(float* d, const float* s, size_t n) {
-  for (size_t i = 0; i < n; i += 32) {
-    __m512 a = _mm512_loadu_ps(s + i), b = _mm512_loadu_ps(s + i + 16);
-    _mm512_stream_ps(d + i, a); _mm512_stream_ps(d + i + 16, b);
-  }
-  _mm_sfence();
-}
 // per block: sum (read), then stream out (re-read from L1) -- same block
 template <int kHint>
 void two_pass_same(float* d, const float* s, size_t n, size_t blk, size_t pfd = 0) {
@@ -106,7 +100,7 @@ int main() {
   for (int rep = 0; rep < 15; ++rep) for (int k = 0; k < K; ++k) {
     double t0 = now();
     switch (k) {
-      case 0: stream_copy(d, s, n); break;
+      case 0: StreamCopy(d, s, n); break;
       case 1: read_only(s, n); break;
       case 2: write_only(d, n); break;
       case 3: two_pass_same<-1>(d, s, n, 2048); break;
