@@ -309,30 +309,7 @@ int main(int argc, char** argv) {
   std::vector<Variant> v;
   v.push_back({"copy", false, [&] { StreamCopy(y, x, n); }});
   v.push_back({"copy_1.5x", true, [&] { StreamCopy(cd, cs, copy_n); }});
-  for (size_t H : {4096ul, 16384ul, 65536ul}) {
-    const std::string h = std::to_string(H);
-    v.push_back({"fwd_g1_" + h, false, [&, H] { ForwardGroups<1, true>(y, x, n, H, g, b); }});
-    v.push_back({"fwd_g2_" + h, false, [&, H] { ForwardGroups<2, true>(y, x, n, H, g, b); }});
-    v.push_back({"fwd_g4_" + h, false, [&, H] { ForwardGroups<4, true>(y, x, n, H, g, b); }});
-    v.push_back({"fwd_g8_" + h, false, [&, H] { ForwardGroups<8, true>(y, x, n, H, g, b); }});
-    v.push_back({"fwd_g4_" + h + "_noparams", false, [&, H] { ForwardGroups<4, false>(y, x, n, H, g, b); }});
-  }
-  for (size_t H : {128ul, 1024ul, 4096ul, 16384ul}) {
-    const std::string h = std::to_string(H);
-    v.push_back({"bwd_bare_" + h, true, [&, H] { BackwardRows<Work::kBare, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
-    v.push_back({"bwd_arith_" + h, true, [&, H] { BackwardRows<Work::kArith, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
-    v.push_back({"bwd_partials_" + h, true, [&, H] { BackwardRows<Work::kPartials, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
-    v.push_back({"bwd_partials_" + h + "_t0", true, [&, H] { BackwardRows<Work::kPartials, _MM_HINT_T0>(y, x, dy, n, H, g, pg, pb); }});
-    v.push_back({"bwd_partials_" + h + "_none", true, [&, H] { BackwardRows<Work::kPartials, -1>(y, x, dy, n, H, g, pg, pb); }});
-  }
-  for (size_t H : {4096ul, 16384ul, 65536ul}) {
-    const std::string h = std::to_string(H);
-    v.push_back({"bwd_fused4_" + h, true, [&, H] { BackwardFused<4>(y, x, dy, n, H, g, pg, pb); }});
-    v.push_back({"bwd_fused8_" + h, true, [&, H] { BackwardFused<8>(y, x, dy, n, H, g, pg, pb); }});
-    v.push_back({"bwd_fused4_" + h + "_noparts", true, [&, H] { BackwardFused<4, false>(y, x, dy, n, H, g, pg, pb); }});
-  }
-  if (tiled) {  // --tiled: the column-tiled shape instead of the list above
-    v.resize(2);
+  if (tiled) {  // --tiled: the column-tiled shape and the kernels' two, instead of the list below
     for (size_t H : {768ul, 1024ul, 4096ul, 16384ul}) {
       const std::string h = std::to_string(H);
       v.push_back({"bwd_arith_" + h, true, [&, H] { BackwardRows<Work::kArith, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
@@ -341,6 +318,29 @@ int main(int argc, char** argv) {
       v.push_back({"bwd_tiled4_" + h, true, [&, H] { BackwardTiled<4>(y, x, dy, n, H, g, pg, pb); }});
       v.push_back({"bwd_tiled8_" + h, true, [&, H] { BackwardTiled<8>(y, x, dy, n, H, g, pg, pb); }});
       v.push_back({"bwd_tiled16_" + h, true, [&, H] { BackwardTiled<16>(y, x, dy, n, H, g, pg, pb); }});
+    }
+  } else {
+    for (size_t H : {4096ul, 16384ul, 65536ul}) {
+      const std::string h = std::to_string(H);
+      v.push_back({"fwd_g1_" + h, false, [&, H] { ForwardGroups<1, true>(y, x, n, H, g, b); }});
+      v.push_back({"fwd_g2_" + h, false, [&, H] { ForwardGroups<2, true>(y, x, n, H, g, b); }});
+      v.push_back({"fwd_g4_" + h, false, [&, H] { ForwardGroups<4, true>(y, x, n, H, g, b); }});
+      v.push_back({"fwd_g8_" + h, false, [&, H] { ForwardGroups<8, true>(y, x, n, H, g, b); }});
+      v.push_back({"fwd_g4_" + h + "_noparams", false, [&, H] { ForwardGroups<4, false>(y, x, n, H, g, b); }});
+    }
+    for (size_t H : {128ul, 1024ul, 4096ul, 16384ul}) {
+      const std::string h = std::to_string(H);
+      v.push_back({"bwd_bare_" + h, true, [&, H] { BackwardRows<Work::kBare, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_arith_" + h, true, [&, H] { BackwardRows<Work::kArith, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_partials_" + h, true, [&, H] { BackwardRows<Work::kPartials, _MM_HINT_T2>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_partials_" + h + "_t0", true, [&, H] { BackwardRows<Work::kPartials, _MM_HINT_T0>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_partials_" + h + "_none", true, [&, H] { BackwardRows<Work::kPartials, -1>(y, x, dy, n, H, g, pg, pb); }});
+    }
+    for (size_t H : {4096ul, 16384ul, 65536ul}) {
+      const std::string h = std::to_string(H);
+      v.push_back({"bwd_fused4_" + h, true, [&, H] { BackwardFused<4>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_fused8_" + h, true, [&, H] { BackwardFused<8>(y, x, dy, n, H, g, pg, pb); }});
+      v.push_back({"bwd_fused4_" + h + "_noparts", true, [&, H] { BackwardFused<4, false>(y, x, dy, n, H, g, pg, pb); }});
     }
   }
   const auto t = ShuffledRounds(v.size(), rounds, [&](size_t k) { v[k].run(); });
