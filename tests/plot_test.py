@@ -159,6 +159,7 @@ class PlotTest(unittest.TestCase):
                   Fixture("compare_noisy_new.json"), "--format", "svg"],
         "real_run": [Fixture("real_run_cpu.json"), "--format", "png"],
         "real_verify": [Fixture("real_verify_cpu.json"), "--format", "svg"],
+        "real_ops": [Fixture("real_run_ops_cpu.json"), "--format", "png"],
     }
     # Odd but valid reports: a single case (no baseline), and no ceiling measured.
     report = LoadJson(Fixture("trap_failed_with_timing.json"))
@@ -579,6 +580,54 @@ class PlotTest(unittest.TestCase):
     for chart in manifest["charts"]:
       self.assertEqual(sum(c["cases"] for c in chart["cells"]), len(
           [c for c in report["cases"] if c["problem"]["dtype"] == chart["dtype"]]))
+
+  def test_one_chart_per_op(self):
+    # `lnbench run --op all --dir all`: every chart once per op, named for it,
+    # drawing that op's cases alone, with the op in the title, not in legends.
+    _, _, manifest = self.Result("real_ops")
+    report = LoadJson(Fixture("real_run_ops_cpu.json"))
+    op_of = lambda c: "%s %s" % (c["problem"]["op"], c["problem"]["dir"])
+    ops = sorted({op_of(c) for c in report["cases"]})
+    self.assertEqual(ops, ["layernorm bwd", "layernorm fwd", "rmsnorm bwd", "rmsnorm fwd"])
+    dtypes = sorted({c["problem"]["dtype"] for c in report["cases"]})
+    self.assertEqual(sorted(c["name"] for c in manifest["charts"]),
+                     sorted("%s_%s_%s" % (c, op.replace(" ", "_"), d)
+                            for c in CHARTS for op in ops for d in dtypes))
+    self.assertEqual(manifest["skipped"], [])
+    by_id = {c["id"]: c for c in report["cases"]}
+    for chart in manifest["charts"]:
+      op = chart["ops"][0]
+      self.assertEqual(chart["ops"], [op])
+      self.assertTrue(chart["name"].endswith("_%s_%s" % (op.replace(" ", "_"), chart["dtype"])))
+      names = {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "fwd": "forward", "bwd": "backward"}
+      self.assertTrue(chart["title"].startswith(" ".join(names[w] for w in op.split())),
+                      chart["title"])
+      ids = AllPoints(manifest, chart["name"])
+      for cell in chart.get("cells", []):
+        ids.update(cell.get("failed_cases", []))
+      self.assertTrue(all(op_of(by_id[i]) == op for i in ids), chart["name"])
+      for series in chart.get("series", []):
+        self.assertNotIn("[", series["label"])
+    for name in os.listdir(self.out["real_ops"]):
+      if name.endswith(".png"):
+        CheckPng(self, os.path.join(self.out["real_ops"], name))
+    # The accuracy of a backward case is the worst of dx, dgamma and dbeta.
+    for op in ("layernorm bwd", "rmsnorm bwd"):
+      outputs = ["dx", "dgamma", "dbeta"] if op == "layernorm bwd" else ["dx", "dgamma"]
+      for metric, field in (("ulp", "max_ulp"), ("bound", "max_bound_ratio")):
+        chart = next(c for c in manifest["charts"]
+                     if c["name"] == "accuracy_%s_%s_f32" % (metric, op.replace(" ", "_")))
+        self.assertIn(", ".join(outputs) + " (worst)", chart["title"])
+        for cell in chart["cells"]:
+          cases = [c for c in report["cases"] if op_of(c) == op and c["accuracy"] and
+                   c["problem"]["dtype"] == "f32" and c["problem"]["dist"] == cell["dist"] and
+                   cell["row"].startswith("%s/%s" % (c["backend"], c["variant"]))]
+          if not cell["checked"]:
+            continue
+          for c in cases:
+            self.assertEqual(sorted(c["accuracy"]["tensors"]), sorted(outputs))
+          self.assertEqual(cell["value"], max(c["accuracy"]["tensors"][t][field]
+                                              for c in cases for t in outputs), cell["row"])
 
   def test_odd_but_valid_reports(self):
     _, stderr, manifest = self.Result("single")
