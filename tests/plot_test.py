@@ -197,8 +197,18 @@ class PlotTest(unittest.TestCase):
       per_case["ceilings"].append(ceiling)
       t["ceiling_gbps"] = ceiling["bandwidth_gbps"]
       t["fraction_of_ceiling"] = t["bandwidth_gbps"] / ceiling["bandwidth_gbps"]
+    # One thread and two: the same kernels' cases of the multi-op report again
+    # with threads = 1 (ids and timings apart).
+    threads = LoadJson(Fixture("real_run_ops_cpu.json"))
+    for c in list(threads["cases"]):
+      one = json.loads(json.dumps(c))
+      one["id"] = one["id"].replace("/threads=2/", "/threads=1/")
+      one["threads"] = 1
+      if one["timing"]:
+        one["timing"]["median_s"] *= 1.7
+      threads["cases"].append(one)
     for name, data in (("single", single), ("no_ceiling", no_ceiling), ("rows", rows_report),
-                       ("per_case", per_case)):
+                       ("per_case", per_case), ("threads", threads)):
       with open(os.path.join(cls.tmp, name + ".json"), "w") as f:
         json.dump(data, f)
       runs[name] = [os.path.join(cls.tmp, name + ".json"), "--format",
@@ -628,6 +638,18 @@ class PlotTest(unittest.TestCase):
             self.assertEqual(sorted(c["accuracy"]["tensors"]), sorted(outputs))
           self.assertEqual(cell["value"], max(c["accuracy"]["tensors"][t][field]
                                               for c in cases for t in outputs), cell["row"])
+
+  def test_thread_counts_get_shades_in_bars_too(self):
+    _, _, manifest = self.Result("threads")
+    chart = next(c for c in manifest["charts"] if c["name"] == "speedup_layernorm_bwd_f32")
+    highway = [s for s in chart["series"] if s["backend"] == "highway"]
+    self.assertEqual(sorted(s["label"] for s in highway),
+                     ["highway/avx3 1 thr", "highway/avx3 2 thr"])
+    self.assertNotEqual(highway[0]["color"], highway[1]["color"])
+    lines = next(c for c in manifest["charts"] if c["name"] == "bandwidth_layernorm_bwd_f32")
+    line_colors = {s["label"]: s["style"]["color"] for s in lines["series"]}
+    self.assertEqual({s["label"]: s["color"] for s in highway},
+                     {k: v for k, v in line_colors.items() if k.startswith("highway")})
 
   def test_odd_but_valid_reports(self):
     _, stderr, manifest = self.Result("single")
