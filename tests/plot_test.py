@@ -197,9 +197,10 @@ class PlotTest(unittest.TestCase):
       per_case["ceilings"].append(ceiling)
       t["ceiling_gbps"] = ceiling["bandwidth_gbps"]
       t["fraction_of_ceiling"] = t["bandwidth_gbps"] / ceiling["bandwidth_gbps"]
-    # One thread and two: the same kernels' cases of the multi-op report again
-    # with threads = 1 (ids and timings apart).
+    # One thread and two, and no scalar: the multi-op report's cases of
+    # highway and oneDNN, again with threads = 1 (ids and timings apart).
     threads = LoadJson(Fixture("real_run_ops_cpu.json"))
+    threads["cases"] = [c for c in threads["cases"] if c["backend"] != "scalar"]
     for c in list(threads["cases"]):
       one = json.loads(json.dumps(c))
       one["id"] = one["id"].replace("/threads=2/", "/threads=1/")
@@ -650,6 +651,21 @@ class PlotTest(unittest.TestCase):
     line_colors = {s["label"]: s["style"]["color"] for s in lines["series"]}
     self.assertEqual({s["label"]: s["color"] for s in highway},
                      {k: v for k, v in line_colors.items() if k.startswith("highway")})
+
+  def test_baseline_defaults_to_a_peer_without_scalar(self):
+    _, stderr, manifest = self.Result("threads")  # no scalar case
+    for op in ("layernorm_fwd", "layernorm_bwd"):
+      chart = next(c for c in manifest["charts"] if c["name"] == "speedup_%s_f32" % op)
+      self.assertTrue(chart["baseline"].startswith("onednn/"), chart["baseline"])
+      self.assertEqual({s["backend"] for s in chart["series"]}, {"highway"})
+    # oneDNN has no RMSNorm: those speedups are skipped, saying why.
+    self.assertEqual(sorted(s["chart"] for s in manifest["skipped"]),
+                     ["speedup_rmsnorm_bwd_f32", "speedup_rmsnorm_fwd_f32"])
+    self.assertIn("baseline 'onednn'", stderr)
+    # With scalar timed, scalar stays the default.
+    _, _, manifest = self.Result("real_ops")
+    chart = next(c for c in manifest["charts"] if c["name"] == "speedup_layernorm_fwd_f32")
+    self.assertTrue(chart["baseline"].startswith("scalar/"), chart["baseline"])
 
   def test_odd_but_valid_reports(self):
     _, stderr, manifest = self.Result("single")
