@@ -133,11 +133,17 @@ static void Batch4(float* y, const float* x, size_t n) {
 // ahead of each vector of x as it is normalized.
 alignas(64) static float g_gamma_eo[1024], g_beta_eo[1024];
 
+// The even elements of 32 bf16 (each word shifted into the high half) and the
+// odd ones (masked in place), as f32.
+static inline void EvenOdd(__m512i v, __m512& even, __m512& odd) {
+  even = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+  odd = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+}
+
 template <bool kStream, int kRows = 4, int kPrefetchKiB = 0>
 static void BatchBf16(uint16_t* y, const uint16_t* x, size_t n) {
   const int h = g_cols;
-  const __m512i odd_mask = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-  alignas(64) static uint16_t idx[32];
+  alignas(64) uint16_t idx[32];
   for (int i = 0; i < 16; ++i) {  // out[2i] = cvt(even)[i] (low half), out[2i+1] = cvt(odd)[i]
     idx[2 * i] = static_cast<uint16_t>(i);
     idx[2 * i + 1] = static_cast<uint16_t>(16 + i);
@@ -149,9 +155,9 @@ static void BatchBf16(uint16_t* y, const uint16_t* x, size_t n) {
       const uint16_t* xr = x + i + j * h;
       RawSums sums;
       for (int k = 0; k < h; k += 32) {
-        const __m512i v = _mm512_load_si512(xr + k);
-        sums.Add(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)),
-                 _mm512_castsi512_ps(_mm512_and_si512(v, odd_mask)));
+        __m512 a, c;
+        EvenOdd(_mm512_load_si512(xr + k), a, c);
+        sums.Add(a, c);
       }
       const double ss = sums.Sum(), qq = sums.SumSq();
       const double mu = ss / h;
@@ -164,9 +170,8 @@ static void BatchBf16(uint16_t* y, const uint16_t* x, size_t n) {
       uint16_t* yr = y + i + j * h;
       const __m512 m = _mm512_set1_ps(mean[j]), r = _mm512_set1_ps(rstd[j]);
       for (int k = 0; k < h; k += 32) {
-        const __m512i v = _mm512_load_si512(xr + k);
-        const __m512 a = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-        const __m512 c = _mm512_castsi512_ps(_mm512_and_si512(v, odd_mask));
+        __m512 a, c;
+        EvenOdd(_mm512_load_si512(xr + k), a, c);
         const __m512 ya = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(a, m), r),
                                           _mm512_load_ps(g_gamma_eo + k), _mm512_load_ps(g_beta_eo + k));
         const __m512 yc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(c, m), r),
@@ -241,32 +246,29 @@ int main(int argc, char** argv) {
     g_beta[i] = 0.5f;
   }
   const bool bf16 = argc > 5 && strcmp(argv[5], "bf16") == 0;
-  for (int k = 0; k < 1024; k += 32) {  // g_gamma in BatchBf16's even/odd order
-    for (int i = 0; i < 16; ++i) {
-      g_gamma_eo[k + i] = g_gamma[k + 2 * i];
-      g_gamma_eo[k + 16 + i] = g_gamma[k + 2 * i + 1];
-      g_beta_eo[k + i] = g_beta[k + 2 * i];
-      g_beta_eo[k + 16 + i] = g_beta[k + 2 * i + 1];
-    }
-  }
   struct Variant {
     const char* name;
     void (*run)(float*, const float*, size_t);
   };
+  std::vector<Variant> v;
   if (bf16) {
+    for (int k = 0; k < 1024; k += 32) {  // gamma and beta in BatchBf16's even/odd order
+      for (int i = 0; i < 16; ++i) {
+        g_gamma_eo[k + i] = g_gamma[k + 2 * i];
+        g_gamma_eo[k + 16 + i] = g_gamma[k + 2 * i + 1];
+        g_beta_eo[k + i] = g_beta[k + 2 * i];
+        g_beta_eo[k + 16 + i] = g_beta[k + 2 * i + 1];
+      }
+    }
     // The same buffers as bf16: n / 2 floats' bytes hold n bf16 (x from the
     // f32 values above, rounded down: any finite values do).
-    const size_t n16 = n / (64 * cols) * (64 * cols);  // whole batches of 64
+    g_n16 = n / (64 * cols) * (64 * cols);  // whole batches of 64
     uint16_t* x16 = reinterpret_cast<uint16_t*>(x);
-    for (size_t i = 0; i < n16; ++i) {
+    for (size_t i = 0; i < g_n16; ++i) {
       uint32_t b;
       memcpy(&b, &x[i], 4);
       x16[i] = static_cast<uint16_t>(b >> 16);  // in place: x16[i] lies at or before x[i]
     }
-    g_n16 = n16;
-  }
-  std::vector<Variant> v;
-  if (bf16) {
     v = {{"stream_copy", [](float* yy, const float* xx, size_t) { StreamCopy(yy, xx, g_n16 / 2); }},
          {"batch4_bf16", OnBf16<false, 4, 0>},      {"batch4_bf16_nt", OnBf16<true, 4, 0>},
          {"b4_pf2k", OnBf16<false, 4, 2>},          {"b4_pf4k", OnBf16<false, 4, 4>},
