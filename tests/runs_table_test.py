@@ -74,6 +74,12 @@ class RunsTableTest(unittest.TestCase):
                        text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
+  def Fractions(self, c):
+    """Returns case c's fraction of the ceiling in each run that timed it."""
+    f = c["throughput"]["fraction_of_ceiling"]
+    return [f / s for i, s in enumerate(SCALES)
+            if i < 2 or c["id"] not in (self.failed_id, self.untimed_id)]
+
   def Tables(self, stdout):
     """Returns {table title: {row label: [cells]}} and the column headers."""
     tables, cols, title = {}, None, None
@@ -105,9 +111,7 @@ class RunsTableTest(unittest.TestCase):
     self.assertEqual(cols, [str(h) for h in sorted({c["problem"]["cols"] for c in timed})])
     self.assertEqual(set(table), {self.Row(c) for c in timed})
     for c in timed:
-      f = c["throughput"]["fraction_of_ceiling"]
-      runs = [f / s for i, s in enumerate(SCALES)
-              if i < 2 or c["id"] not in (self.failed_id, self.untimed_id)]
+      runs = self.Fractions(c)
       want = "%.0f%% (%.0f-%.0f)" % (statistics.median(runs) * 100, min(runs) * 100,
                                      max(runs) * 100)
       if len(runs) < 3:
@@ -151,10 +155,7 @@ class RunsTableTest(unittest.TestCase):
                   c["problem"]["dir"] == op)]
         met = []
         for c in cells:
-          f = c["throughput"]["fraction_of_ceiling"]
-          runs = [f / s for i, s in enumerate(SCALES)
-                  if i < 2 or c["id"] not in (self.failed_id, self.untimed_id)]
-          if statistics.median(runs) >= goal:
+          if statistics.median(self.Fractions(c)) >= goal:
             met.append(c)
         line = "%s, %s: %d of %d cells at %g of the ceiling or more by their median" % (
             op, backend, len(met), len(cells), goal)
