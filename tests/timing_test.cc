@@ -386,6 +386,43 @@ TEST(Shapes, ParsesListsSweepsPresets) {
     EXPECT_THROW(ParseColsSpec(bad), UsageError) << bad;
 }
 
+// Numbers too large say so (not "expected an integer"), and a sweep's step
+// never overflows: the next point is only computed when it stays <= HI
+// (before, 2^30 * 2^34 wrapped to 0 and the sweep filled with zeros).
+TEST(Shapes, LargeNumbersAndStepsAreRefusedOrStopTheSweep) {
+  const auto message = [](const auto& parse, const std::string& text) {
+    try {
+      parse(text);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const auto Contains = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  };
+  const auto shapes = [](const std::string& t) { return ParseShapeList(t); };
+  const auto cols = [](const std::string& t) { return ParseColsSpec(t); };
+  EXPECT_PRED2(Contains, message(shapes, "9223372036854775807x2"), "too many rows");
+  EXPECT_PRED2(Contains, message(shapes, "2x99999999999999999999"), "hidden size too large (at most 2147483648)");
+  EXPECT_PRED2(Contains, message(shapes, "2x2147483649"), "hidden size too large (at most 2147483648)");
+  EXPECT_PRED2(Contains, message(shapes, "2x-1"), "expected ROWSxCOLS");
+  EXPECT_PRED2(Contains, message(cols, "99999999999999999999"), "too large (at most 2147483648)");
+  EXPECT_PRED2(Contains, message(cols, "2147483649"), "too large (at most 2147483648)");
+  EXPECT_PRED2(Contains, message(cols, "abc"), "expected an integer >= 1");
+  // Steps whose product or sum with the last point exceeds int64.
+  EXPECT_EQ(ParseColsSpec("1073741824:2147483648:*17179869184"), (std::vector<int64_t>{1073741824}));
+  EXPECT_EQ(ParseColsSpec("1073741824:2147483648:*999999999999999999"),
+            (std::vector<int64_t>{1073741824}));
+  EXPECT_EQ(ParseColsSpec("32:64:*576460752303423488"), (std::vector<int64_t>{32}));
+  EXPECT_EQ(ParseColsSpec("2147483647:2147483648:+999999999999999999"),
+            (std::vector<int64_t>{2147483647}));
+  EXPECT_EQ(ParseColsSpec("7:7:+5"), (std::vector<int64_t>{7}));
+  EXPECT_EQ(ParseColsSpec("1024:2147483648:*1024"), (std::vector<int64_t>{1024, 1048576, 1073741824}));
+  EXPECT_EQ(ParseColsSpec("2147483640:2147483648:+4"),
+            (std::vector<int64_t>{2147483640, 2147483644, 2147483648}));
+}
+
 TEST(Shapes, ByteSizesAndRows) {
   EXPECT_EQ(ParseByteSize("256MiB"), 256ull << 20);
   EXPECT_EQ(ParseByteSize("1GiB"), 1ull << 30);

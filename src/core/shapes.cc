@@ -28,14 +28,24 @@ std::vector<std::string> SplitComma(const std::string& s) {
   return out;
 }
 
-// Parses a non-negative decimal integer that fits int64; nullopt otherwise.
-bool ParseInt(const std::string& s, int64_t* out) {
-  if (s.empty() || s.size() > 18) return false;
+// Whether s is a non-negative decimal integer (digits only).
+bool AllDigits(const std::string& s) {
+  if (s.empty()) return false;
   for (char c : s)
     if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// Parses a non-negative decimal integer of at most 18 digits (so it fits
+// int64 with room for the callers' checks); false otherwise.
+bool ParseInt(const std::string& s, int64_t* out) {
+  if (!AllDigits(s) || s.size() > 18) return false;
   *out = std::strtoll(s.c_str(), nullptr, 10);
   return true;
 }
+
+// Whether s is digits too many for ParseInt: a number, but too large.
+bool TooManyDigits(const std::string& s) { return AllDigits(s) && s.size() > 18; }
 
 constexpr int64_t kMaxCols = int64_t{1} << 31;
 constexpr int64_t kMaxSweepPoints = 4096;
@@ -64,11 +74,16 @@ std::vector<Shape> ParseShapeList(const std::string& spec) {
   for (const std::string& item : SplitComma(spec)) {
     const size_t x = item.find_first_of("xX");
     int64_t rows = 0, cols = 0;
+    if (x != std::string::npos && TooManyDigits(item.substr(0, x)) && AllDigits(item.substr(x + 1)))
+      throw UsageError("bad shape '" + item + "': too many rows");
+    if (x != std::string::npos && AllDigits(item.substr(0, x)) && TooManyDigits(item.substr(x + 1)))
+      throw UsageError(fmt::format("bad shape '{}': hidden size too large (at most {})", item, kMaxCols));
     if (x == std::string::npos || !ParseInt(item.substr(0, x), &rows) ||
         !ParseInt(item.substr(x + 1), &cols))
       throw UsageError("bad shape '" + item + "': expected ROWSxCOLS with non-negative integers, e.g. 4096x768");
     if (cols < 1) throw UsageError("bad shape '" + item + "': hidden size (COLS) must be >= 1");
-    if (cols > kMaxCols) throw UsageError("bad shape '" + item + "': hidden size too large");
+    if (cols > kMaxCols)
+      throw UsageError(fmt::format("bad shape '{}': hidden size too large (at most {})", item, kMaxCols));
     if (rows > 0 && cols > std::numeric_limits<int64_t>::max() / rows / 8)
       throw UsageError("bad shape '" + item + "': too many elements");
     shapes.push_back({rows, cols});
@@ -90,7 +105,10 @@ std::vector<int64_t> ParseColsSpec(const std::string& spec) {
     const size_t c1 = item.find(':');
     if (c1 == std::string::npos) {
       int64_t v = 0;
-      if (!ParseInt(item, &v) || v < 1 || v > kMaxCols)
+      if (TooManyDigits(item) || (ParseInt(item, &v) && v > kMaxCols))
+        throw UsageError(
+            fmt::format("bad hidden size '{}': too large (at most {})", item, kMaxCols));
+      if (!ParseInt(item, &v) || v < 1)
         throw UsageError("bad hidden size '" + item + "': expected an integer >= 1, a sweep like 128:65536:*2, or a preset (" +
                          [] {
                            std::string s;
@@ -110,10 +128,14 @@ std::vector<int64_t> ParseColsSpec(const std::string& spec) {
         !(geometric || arithmetic) || !ParseInt(step_text.substr(1), &step) || lo < 1 || hi < lo ||
         hi > kMaxCols || (geometric && step < 2) || (arithmetic && step < 1))
       throw UsageError("bad sweep '" + item + "': expected LO:HI:*FACTOR (factor >= 2) or LO:HI:+STEP with 1 <= LO <= HI");
-    for (int64_t v = lo; v <= hi; v = geometric ? v * step : v + step) {
+    // The next point is computed only when it is <= hi: v * step and
+    // v + step would overflow int64 for steps of up to 18 digits.
+    for (int64_t v = lo;;) {
       cols.push_back(v);
       if (static_cast<int64_t>(cols.size()) > kMaxSweepPoints)
         throw UsageError("sweep '" + item + "' has more than 4096 points");
+      if (geometric ? v > hi / step : v > hi - step) break;
+      v = geometric ? v * step : v + step;
     }
   }
   return cols;
