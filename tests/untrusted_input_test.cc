@@ -281,6 +281,50 @@ TEST_F(UntrustedInputTest, NonFiniteInputRowsAndOverflowsAreCountedInReportAndTa
   EXPECT_NE(w.out.find("f16: 0 of 1 rows hold NaN or Inf; 1 finite values overflowed"), std::string::npos) << w.out;
 }
 
+// A --dy file (backward) is counted too: its rows holding NaN or Inf once per
+// run under the table and in every backward case (problem.input_dy_nonfinite_rows),
+// never in forward cases; its finite values that overflow the dtype add to
+// input_overflowed_values like x's.
+TEST_F(UntrustedInputTest, NonFiniteDyRowsAreCountedInReportAndTable) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> x = {1, 2, 3, 4, 5, 7, 7, 8, 9, 10, 12, 12, 13, 14, 16};
+  // Row 0 has a NaN, row 3 an infinity, row 4 a value beyond f16 (not f32).
+  const std::vector<double> dy = {nan, 1, 2, 3, 4, 5, 6, 7, 8, -inf, 1, 2, 70000, 1, 2};
+  const std::string input = Write("x.npy", NpyF64(5, 3, x));
+  const std::string dy_file = Write("dy.npy", NpyF64(5, 3, dy));
+  const std::string json = Path("report.json");
+  const Result r = Run("verify -b scalar --dir all --dtype f32,f16 --input " + input + " --dy " +
+                       dy_file + " --json " + json);
+  ASSERT_TRUE(fs::exists(json)) << r.err;
+  const Json report = Json::parse(Slurp(json));
+  int bwd = 0, fwd = 0;
+  for (const Json& c : report["cases"]) {
+    const Json& p = c["problem"];
+    EXPECT_EQ(p["input_nonfinite_rows"], 0) << c.dump();
+    if (p["dir"] == "bwd") {
+      ++bwd;
+      EXPECT_EQ(p["input_dy_nonfinite_rows"], 2) << c.dump();
+      EXPECT_EQ(p["input_overflowed_values"], p["dtype"] == "f16" ? 1 : 0) << c.dump();
+    } else {
+      ++fwd;
+      EXPECT_FALSE(p.contains("input_dy_nonfinite_rows")) << c.dump();
+      EXPECT_EQ(p["input_overflowed_values"], 0) << c.dump();
+    }
+  }
+  EXPECT_GT(bwd, 0);
+  EXPECT_GT(fwd, 0);
+  const std::string line = "dy " + dy_file + ": 2 of 5 rows hold NaN or Inf\n";
+  const size_t at = r.out.find(line);
+  EXPECT_NE(at, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(line, at + 1), std::string::npos) << "once per run: " << r.out;
+  // Without --dy the line is not there.
+  const Result plain = Run("verify -b scalar --dir bwd --input " + input + " --json " + json);
+  EXPECT_EQ(plain.out.find("dy "), std::string::npos) << plain.out;
+  for (const Json& c : Json::parse(Slurp(json))["cases"])
+    EXPECT_FALSE(c["problem"].contains("input_dy_nonfinite_rows")) << c.dump();
+}
+
 // AddressSanitizer reserves terabytes of address space at start: a binary built
 // with it cannot run under `ulimit -v` at all. (This file itself is compiled
 // without instrumentation there: LNBENCH_SANITIZER_BUILD says so.)

@@ -19,10 +19,15 @@ InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_pa
   f.rows = x.shape[0];
   f.cols = x.shape[1];
   f.x = std::move(x.data);
-  for (int64_t r = 0; r < f.rows; ++r) {
-    const double* row = f.x.data() + r * f.cols;
-    f.nonfinite_rows += std::any_of(row, row + f.cols, [](double v) { return !std::isfinite(v); });
-  }
+  const auto nonfinite_rows = [&f](const std::vector<double>& values) {
+    int64_t n = 0;
+    for (int64_t r = 0; r < f.rows; ++r) {
+      const double* row = values.data() + r * f.cols;
+      n += std::any_of(row, row + f.cols, [](double v) { return !std::isfinite(v); });
+    }
+    return n;
+  };
+  f.nonfinite_rows = nonfinite_rows(f.x);
   if (!gamma_path.empty()) f.gamma = ReadNpyVector(gamma_path, f.cols).data;
   if (!beta_path.empty()) f.beta = ReadNpyVector(beta_path, f.cols).data;
   if (!dy_path.empty()) {
@@ -31,6 +36,7 @@ InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_pa
       throw UsageError(fmt::format("--dy {}: shape {}x{} differs from --input {}x{}", dy_path,
                                    dy.shape[0], dy.shape[1], f.rows, f.cols));
     f.dy = std::move(dy.data);
+    f.dy_nonfinite_rows = nonfinite_rows(f.dy);
   }
   return f;
 }
@@ -56,6 +62,7 @@ InputFileCounts FillFromFiles(const InputFiles& files, const Problem& p, void* x
   InputFileCounts counts;
   counts.nonfinite_rows = files.nonfinite_rows;
   counts.overflowed_values = overflowed.load();
+  if (dy != nullptr && !files.dy.empty()) counts.dy_nonfinite_rows = files.dy_nonfinite_rows;
   if (!p.affine) return counts;
   // Missing gamma/beta mean the identity: gamma 1, beta 0. Values are rounded
   // to the dtype's precision, as every backend may hold them in that dtype.

@@ -5,6 +5,7 @@
 #define LNBENCH_CORE_INPUT_FILES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,16 @@ struct InputFiles {
   std::vector<double> gamma, beta;   // cols, or empty when not given
   std::vector<double> dy;            // rows*cols (--dy, backward), or empty when not given
   int64_t nonfinite_rows = 0;        // rows of x holding a NaN or an infinity
+  int64_t dy_nonfinite_rows = 0;     // rows of dy holding a NaN or an infinity
 };
 
 // What became of the file's values when stored in a problem's dtype.
 struct InputFileCounts {
   int64_t nonfinite_rows = 0;     // rows of x with a NaN or infinity in the file
   int64_t overflowed_values = 0;  // finite values of x, gamma, beta, dy that became +-inf in the dtype
+  // Rows of dy with a NaN or infinity in the file: set when dy came from a
+  // file (--dy, the backward), absent otherwise.
+  std::optional<int64_t> dy_nonfinite_rows;
 };
 
 // Reads and checks the files: x 2-D float32/float64, gamma/beta 1-D of length

@@ -704,6 +704,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
       const int threads = pc.threads == kAutoThreads ? DefaultThreads(p, HardwareThreads()) : pc.threads;
       if (files) {
         r.input_file = config.input_path;
+        if (input_counts && input_counts->dy_nonfinite_rows) r.input_dy_file = config.dy_path;
         r.input_counts = input_counts;
       }
       r.repro = ReproLine(config, r);

@@ -119,6 +119,7 @@ struct CaseResult {
   int threads = 0;                // CPU threads used; 0 for GPUs
   Problem problem;
   std::string input_file;
+  std::string input_dy_file;  // with input_file, a backward case: the --dy file, if any
   std::optional<InputFileCounts> input_counts;  // with input_file: non-finite rows, overflows
   CaseStatus status = CaseStatus::kSkipped;
   std::string reason;

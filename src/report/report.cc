@@ -80,6 +80,7 @@ ReportCase CaseModel(const CaseResult& r, const std::string& machine) {
   if (r.input_counts) {
     c.problem.input_nonfinite_rows = r.input_counts->nonfinite_rows;
     c.problem.input_overflowed_values = r.input_counts->overflowed_values;
+    c.problem.input_dy_nonfinite_rows = r.input_counts->dy_nonfinite_rows;
   }
   c.status = std::string(CaseStatusName(r.status));
   c.reason = r.reason;

@@ -119,6 +119,7 @@ Json ToJson(const ReportProblem& p) {
   if (p.input_file) j["input_file"] = *p.input_file;
   if (p.input_nonfinite_rows) j["input_nonfinite_rows"] = *p.input_nonfinite_rows;
   if (p.input_overflowed_values) j["input_overflowed_values"] = *p.input_overflowed_values;
+  if (p.input_dy_nonfinite_rows) j["input_dy_nonfinite_rows"] = *p.input_dy_nonfinite_rows;
   return j;
 }
 
@@ -590,6 +591,7 @@ class ReportReader {
     out.input_file = OptionalString(p, "input_file", pw);
     out.input_nonfinite_rows = OptionalInteger(p, "input_nonfinite_rows", pw, 0);
     out.input_overflowed_values = OptionalInteger(p, "input_overflowed_values", pw, 0);
+    out.input_dy_nonfinite_rows = OptionalInteger(p, "input_dy_nonfinite_rows", pw, 0);
     return out;
   }
 

@@ -80,6 +80,7 @@ struct ReportProblem {
   uint64_t seed = 1;
   std::optional<std::string> input_file;
   std::optional<int64_t> input_nonfinite_rows, input_overflowed_values;
+  std::optional<int64_t> input_dy_nonfinite_rows;  // with a --dy file (backward)
 };
 
 struct ReportWorst {

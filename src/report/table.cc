@@ -369,15 +369,23 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
                          what, lo, hi, size, k.size(), c.paired ? ", paired with its samples" : "", noise * 100);
     }
   }
-  // User data (--input): what the table cannot show, once per dtype.
+  // User data (--input): what the table cannot show, once per dtype, and
+  // the --dy file's rows once (they do not depend on the dtype).
   std::vector<DType> told;
+  const CaseResult* dy_case = nullptr;
   for (const CaseResult& r : result.cases) {
+    if (r.input_counts && r.input_counts->dy_nonfinite_rows && dy_case == nullptr) dy_case = &r;
     if (!r.input_counts || std::find(told.begin(), told.end(), r.problem.dtype) != told.end()) continue;
     if (told.empty()) out += fmt::format("\ninput {}:\n", EscapeForTerminal(r.input_file));
     told.push_back(r.problem.dtype);
     out += fmt::format("  {}: {} of {} rows hold NaN or Inf; {} finite values overflowed to +-Inf\n",
                        DTypeName(r.problem.dtype), r.input_counts->nonfinite_rows, r.problem.rows,
                        r.input_counts->overflowed_values);
+  }
+  if (dy_case != nullptr) {
+    out += fmt::format("  dy {}: {} of {} rows hold NaN or Inf\n",
+                       EscapeForTerminal(dy_case->input_dy_file),
+                       *dy_case->input_counts->dy_nonfinite_rows, dy_case->problem.rows);
   }
   // Warnings: each kind once, with how many cases it concerns.
   if (any_warnings || !o.run_warnings.empty()) {
