@@ -162,6 +162,31 @@ class RunsTableTest(unittest.TestCase):
         self.assertIn(line, stdout)
     self.assertNotIn("onednn:", stdout)  # peers are not counted
 
+  def test_cells_that_reach_their_goal_are_bold(self):
+    goals = {"layernorm fwd": 0.5, "bwd": 0.3}
+    rc, stdout, stderr = self.Run(*self.paths, "--goal", "layernorm fwd=0.5", "--goal", "bwd=0.3")
+    self.assertEqual(rc, 0, stderr)
+    tables, cols = self.Tables(stdout)
+    table = tables["fraction of the copy ceiling, median (min-max) of 3 runs"]
+    bold = plain = 0
+    for c in self.report["cases"]:
+      if not Timed(c):
+        continue
+      p = c["problem"]
+      goal = goals.get("%s %s" % (p["op"], p["dir"]), goals.get(p["dir"]))
+      cell = table[self.Row(c)][cols.index(str(p["cols"]))]
+      met = goal is not None and not c["peer"] and statistics.median(self.Fractions(c)) >= goal
+      self.assertEqual(cell.startswith("**") and cell.endswith("**"), met, (c["id"], cell))
+      bold += met
+      plain += not met
+    self.assertGreater(bold, 0)
+    self.assertGreater(plain, 0)
+    # Without a goal, or in another metric's table, nothing is bold.
+    for extra in ([], ["--metric", "gbps", "--goal", "layernorm fwd=0.5"]):
+      rc, stdout, stderr = self.Run(*self.paths, *extra)
+      self.assertEqual(rc, 0, stderr)
+      self.assertNotIn("**", stdout)
+
   def test_gbps_and_machines(self):
     other = os.path.join(self.tmp, "other_machine.json")
     report = copy.deepcopy(self.report)
