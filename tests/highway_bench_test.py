@@ -58,6 +58,20 @@ class HighwayBenchTest(unittest.TestCase):
     self.refused(small + ["--ab", "groups16=chunked,bad"], ["groups16", "'bad'"])
     self.refused(small + ["--ab", "groups16=bad,chunked"], ["groups16", "'bad'"])
     self.refused(small + ["--tune", "groups16=bad"], ["groups16", "'bad'"])
+    # Numbers that are not whole numbers name their option (not a bare "stoull").
+    self.refused(["hot", "--mib", "abc"], ["--mib", "'abc'"])
+    self.refused(["hot", "--samples", "-3"], ["--samples", "'-3'"])
+    self.refused(["hot", "--cols", "128,x"], ["--cols", "'x'"])
+    self.refused(["hot", "--cols", "0"], ["--cols", "H must be"])
+    self.refused(["hot", "--threads", "1.5"], ["--threads", "'1.5'"])
+    self.refused(["hot", "--bogus"], ["unknown argument --bogus", "--help"])
+
+  def test_help(self):
+    res = bench("--help")
+    self.assertEqual(res.returncode, 0, res.stderr)
+    self.assertTrue(res.stdout.startswith("usage: lnbench_highway_bench"), res.stdout)
+    for word in ("--ab key=A,B", "--tune key=value", "--bwd", "hot"):
+      self.assertIn(word, res.stdout)
 
   def test_hot_ab_table(self):
     res = bench("hot", "--ab", "groups16=chunked,interleaved", "--dtypes", "bf16,f32",

@@ -386,6 +386,22 @@ std::vector<T> ParseList(const std::string& s, Parse parse) {
   return out;
 }
 
+constexpr const char* kUsage =
+    "usage: lnbench_highway_bench [dram|cache|latency|hot|all] [--mib M] [--kib K] [--samples S]\n"
+    "                             [--rms] [--bwd] [--no-affine] [--threads 1,2] [--dtypes f32,bf16]\n"
+    "                             [--cols 128,768,...] [--variant auto] [--tune key=value]...\n"
+    "                             [--ab key=A,B]...\n"
+    "Times the Highway backend against the copy ceiling measured in the same run (a\n"
+    "development benchmark: docs/highway.md, \"Paired A/B of two code paths\").\n";
+
+// Returns `text` as a whole non-negative number for `option`; anything else
+// (letters, a sign, a fraction, too large) is a usage error naming the option.
+uint64_t WholeNumber(const std::string& option, const std::string& text) {
+  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError(option + " needs a whole number, not '" + text + "'");
+  return std::stoull(text);
+}
+
 int Main(int argc, char** argv) {
   BenchConfig cfg;
   for (int i = 1; i < argc; ++i) {
@@ -394,14 +410,17 @@ int Main(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError(a + " needs a value");
       return argv[++i];
     };
-    if (a == "dram" || a == "cache" || a == "latency" || a == "hot" || a == "all") {
+    if (a == "-h" || a == "--help") {
+      fmt::print("{}", kUsage);
+      return kExitOk;
+    } else if (a == "dram" || a == "cache" || a == "latency" || a == "hot" || a == "all") {
       cfg.mode = a;
     } else if (a == "--mib") {
-      cfg.x_mib = std::stoull(value());
+      cfg.x_mib = std::max<uint64_t>(1, WholeNumber(a, value()));
     } else if (a == "--kib") {
-      cfg.hot_kib = std::max<uint64_t>(1, std::stoull(value()));
+      cfg.hot_kib = std::max<uint64_t>(1, WholeNumber(a, value()));
     } else if (a == "--samples") {
-      cfg.samples = std::max(1, std::stoi(value()));
+      cfg.samples = static_cast<int>(std::clamp<uint64_t>(WholeNumber(a, value()), 1, 100000));
     } else if (a == "--rms") {
       cfg.rms = true;
     } else if (a == "--bwd") {
@@ -430,9 +449,15 @@ int Main(int argc, char** argv) {
         cfg.ab.push_back({key, v.substr(0, comma), v.substr(comma + 1)});
       }
     } else if (a == "--threads") {
-      cfg.threads = ParseList<int>(value(), [](const std::string& s) { return std::stoi(s); });
+      cfg.threads = ParseList<int>(value(), [&a](const std::string& s) {
+        return static_cast<int>(std::clamp<uint64_t>(WholeNumber(a, s), 1, 4096));
+      });
     } else if (a == "--cols") {
-      cfg.cols = ParseList<int64_t>(value(), [](const std::string& s) { return std::stoll(s); });
+      cfg.cols = ParseList<int64_t>(value(), [&a](const std::string& s) {
+        const uint64_t h = WholeNumber(a, s);
+        if (h < 1 || h > (uint64_t{1} << 31)) throw UsageError(a + ": H must be 1 to 2^31, not " + s);
+        return static_cast<int64_t>(h);
+      });
       cfg.cols_given = true;
     } else if (a == "--dtypes") {
       cfg.dtypes = ParseList<DType>(value(), [](const std::string& s) {
@@ -441,7 +466,7 @@ int Main(int argc, char** argv) {
         return *d;
       });
     } else {
-      throw UsageError("unknown argument " + a);
+      throw UsageError("unknown argument " + a + " (--help lists them)");
     }
   }
   {
