@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "core/npy.h"
 #include "core/thread_pool.h"
 #include "support/report_schema.h"
 #include "support/run_binary.h"
@@ -449,6 +450,43 @@ TEST_F(CliTest, DumpThenInputRoundTrip) {
   ExpectUsageError("run -b scalar --input " + (dump / (tag + "x.npy")).string() + " --gamma " +
                        (dump / (tag + "ref_mean.npy")).string(),
                    "ref_mean.npy");
+}
+
+// An f16 case's dump holds x as float16 ('<f2'); read back with --input it is the
+// same problem, so the same kernel gives the same outputs, bit for bit.
+TEST_F(CliTest, F16DumpReadsBackAsInput) {
+  const fs::path first = dir_ / "first", again = dir_ / "again";
+  fs::create_directories(first);
+  fs::create_directories(again);
+  Result r = Run("run -b highway --shape 5x96 --dtype f16 --threads 1 --time-budget 0.02 -q --dump " +
+                 first.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string tag = "5x96_f16_normal_aff1_st0_seed1_";
+  const NpyArray x = ReadNpy((first / (tag + "x.npy")).string());
+  EXPECT_EQ(x.descr, "<f2");
+  r = Run("run -b highway --dtype f16 --threads 1 --time-budget 0.02 -q --input " +
+          (first / (tag + "x.npy")).string() + " --gamma " + (first / (tag + "gamma.npy")).string() +
+          " --beta " + (first / (tag + "beta.npy")).string() + " --dump " + again.string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string again_tag = "5x96_f16_file_aff1_st0_seed1_";
+  for (const std::string name : {"x", "ref_y"}) {
+    EXPECT_EQ(ReadNpy((again / (again_tag + name + ".npy")).string()).data,
+              ReadNpy((first / (tag + name + ".npy")).string()).data)
+        << name;
+  }
+  const auto output = [](const fs::path& folder) {
+    for (const auto& e : fs::directory_iterator(folder)) {
+      const std::string name = e.path().filename().string();
+      if (name.find("_highway_") != std::string::npos && name.size() > 6 &&
+          name.compare(name.size() - 6, 6, "_y.npy") == 0)
+        return ReadNpy(e.path().string());
+    }
+    ADD_FAILURE() << "no highway y in " << folder;
+    return NpyArray{};
+  };
+  const NpyArray y1 = output(first), y2 = output(again);
+  EXPECT_EQ(y1.descr, "<f2");
+  EXPECT_EQ(y1.data, y2.data);
 }
 
 TEST_F(CliTest, OpAllVerifiesRmsNormBesideLayerNorm) {

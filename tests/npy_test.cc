@@ -151,6 +151,9 @@ TEST_F(NpyTest, EveryKindOfBadFileIsAUsageError) {
                        four),
               "unsupported dtype");
   }
+  // The message names every dtype the reader takes.
+  ExpectBad(Handmade("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", four),
+            "need float32 '<f4', float64 '<f8' or float16 '<f2'");
   ExpectBad(Handmade("{'descr': '<f4', 'fortran_order': False, }", four), "header lacks");
   ExpectBad(Handmade("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", four),
             "malformed shape");

@@ -280,7 +280,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "1, 0,2, 0-3), the main thread on the first; every --threads count must fit in it, and "
                   "0 (all cores) means one thread per listed CPU. Keeps a one-thread case on one core")
       ->check(NonEmpty());
-  cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64 .npy (rows x cols)")
+  cmd->add_option("--input", o.input, "run on user data: 2-D float32/float64/float16 .npy (rows x cols)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--gamma", o.gamma, "gamma for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);
   cmd->add_option("--beta", o.beta, "beta for --input: 1-D .npy of length cols")->check(CLI::ExistingFile);

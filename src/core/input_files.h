@@ -37,7 +37,7 @@ struct InputFileCounts {
   std::optional<int64_t> dy_nonfinite_rows;
 };
 
-// Reads and checks the files: x 2-D float32/float64, gamma/beta 1-D of length
+// Reads and checks the files: x 2-D float32/float64/float16, gamma/beta 1-D of length
 // cols, dy (optional) 2-D of x's shape. Throws UsageError naming the file and
 // the problem.
 InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_path,

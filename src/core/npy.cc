@@ -199,10 +199,10 @@ NpyHeader ReadHeader(const RegularFile& file) {
     h.item = 2;
   else if (h.descr == ">f4" || h.descr == ">f8" || h.descr == ">f2")
     throw fail(fmt::format(
-        "big-endian dtype '{}' is not supported (use little-endian '<f4' or '<f8')", EscapeForTerminal(h.descr)));
+        "big-endian dtype '{}' is not supported (use little-endian '<f4', '<f8' or '<f2')", EscapeForTerminal(h.descr)));
   else
     throw fail(
-        fmt::format("unsupported dtype '{}' (need float32 '<f4' or float64 '<f8')", EscapeForTerminal(h.descr)));
+        fmt::format("unsupported dtype '{}' (need float32 '<f4', float64 '<f8' or float16 '<f2')", EscapeForTerminal(h.descr)));
 
   h.data_offset = header_start + header_len;
   const uint64_t data_bytes = size - h.data_offset;
