@@ -450,7 +450,7 @@ int Main(int argc, char** argv) {
       }
     } else if (a == "--threads") {
       cfg.threads = ParseList<int>(value(), [&a](const std::string& s) {
-        return static_cast<int>(std::clamp<uint64_t>(WholeNumber(a, s), 1, 4096));
+        return static_cast<int>(std::min<uint64_t>(WholeNumber(a, s), 4096));  // 0: every core
       });
     } else if (a == "--cols") {
       cfg.cols = ParseList<int64_t>(value(), [&a](const std::string& s) {
