@@ -105,10 +105,11 @@ std::vector<int64_t> ParseColsSpec(const std::string& spec) {
     const size_t c1 = item.find(':');
     if (c1 == std::string::npos) {
       int64_t v = 0;
-      if (TooManyDigits(item) || (ParseInt(item, &v) && v > kMaxCols))
+      const bool parsed = ParseInt(item, &v);
+      if (TooManyDigits(item) || (parsed && v > kMaxCols))
         throw UsageError(
             fmt::format("bad hidden size '{}': too large (at most {})", item, kMaxCols));
-      if (!ParseInt(item, &v) || v < 1)
+      if (!parsed || v < 1)
         throw UsageError("bad hidden size '" + item + "': expected an integer >= 1, a sweep like 128:65536:*2, or a preset (" +
                          [] {
                            std::string s;
