@@ -311,6 +311,27 @@ TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
   }
 }
 
+// eps = 0 is allowed: a row of equal values then has var + eps = 0, so rstd
+// is infinite and y is NaN in the reference too, but its mean is exact and
+// finite, and is checked as a number (it once had to be NaN, failing every
+// correct kernel on such rows and on every row of H = 1).
+TEST_F(CliTest, EpsZeroKeepsTheMeanOfAConstantRowChecked) {
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b scalar,highway --eps 0 --shape 3x1,4x64 --op all "
+                                       "--dir all --dist constant,normal --no-coverage",
+                                       &report));
+  int with_mean = 0;
+  for (const auto& c : report["cases"]) {
+    EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
+    const auto& tensors = c["accuracy"]["tensors"];
+    if (tensors.contains("mean")) {
+      ++with_mean;
+      EXPECT_EQ(tensors["mean"]["checked"], c["problem"]["rows"]) << c["id"];
+    }
+  }
+  EXPECT_GT(with_mean, 0);
+}
+
 // The default verify adds each backend's coverage cases (code paths the
 // default shapes miss); their repro lines carry the tuning and rerun them.
 TEST_F(CliTest, DefaultVerifyRunsCoverageCases) {

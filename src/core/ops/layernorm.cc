@@ -110,7 +110,10 @@ class LayerNormForward : public OpDescriptor {
       case TensorId::kRstd:
         for (int64_t r = begin; r < end; ++r) {
           double& s = scale[r - begin];
-          if (!std::isfinite(mean[r]) || !std::isfinite(rstd[r])) {
+          // A row's mean is defined whenever its values are finite, even
+          // where rstd is not (a row of equal values with eps = 0: var + eps
+          // = 0); such a mean is exact, and its scale is then |mean|.
+          if (!std::isfinite(mean[r]) || (id == TensorId::kRstd && !std::isfinite(rstd[r]))) {
             s = std::nan("");
           } else if (id == TensorId::kMean) {
             // A mean computed from values of size |mean| + stddev carries that much rounding.
