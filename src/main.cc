@@ -2,8 +2,11 @@
 // that catches errors and maps them to exit codes: 0 ok, 1 verification
 // failure or regression, 2 usage error, 3 runtime error.
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <new>
 #include <string_view>
@@ -14,6 +17,7 @@
 #include "core/bounded_read.h"
 #include "core/build_info.h"
 #include "core/errors.h"
+#include "io/file_io.h"
 
 namespace lnbench {
 namespace {
@@ -40,7 +44,17 @@ int main(int argc, char** argv) {
   // [verify] section of long option names; the command line wins. Given after
   // the subcommand too (fallthrough), as `lnbench verify --config ci.toml`.
   app.set_config("--config", "", "read options from a TOML file: [run] / [verify] sections (see examples/*.toml)")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::Validator(
+          [](std::string& path) -> std::string {
+            // A regular file only: CLI11 reads it with a blocking open, so a
+            // FIFO would hang the run. A file read here is an input no output may replace.
+            struct stat st;
+            if (stat(path.c_str(), &st) != 0) return "'" + path + "': " + std::strerror(errno);
+            if (!S_ISREG(st.st_mode)) return "'" + path + "': not a regular file";
+            ProtectInput(path);
+            return "";
+          },
+          "FILE"));
   app.fallthrough();
   std::map<std::string, CommandFn> commands = {
       {"run", AddRunCommand(app)},         {"verify", AddVerifyCommand(app)},

@@ -1,6 +1,7 @@
 // End-to-end tests of the lnbench binary: exit codes, one-line errors, the
 // JSON report against its schema, repro lines, edge shapes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -330,6 +331,41 @@ TEST_F(CliTest, EpsZeroKeepsTheMeanOfAConstantRowChecked) {
     }
   }
   EXPECT_GT(with_mean, 0);
+}
+
+// No output replaces a file the same command reads: --json onto --input (by
+// its name or a link), onto the --config file, compare's and merge's -o onto
+// one of their reports. Each is a one-line usage error before any work, and
+// the input keeps its bytes. A --config that is a FIFO is refused at once
+// (CLI11 would block opening it).
+TEST_F(CliTest, OutputsNeverReplaceTheirInputs) {
+  const fs::path x = dir_ / "x.npy", link = dir_ / "link.json", toml = dir_ / "c.toml", fifo = dir_ / "f.toml";
+  const std::vector<float> values(4 * 8, 1.5f);
+  WriteNpy(x.string(), {4, 8}, NpyElement::kF32, values.data());
+  const std::string x_bytes = Slurp(x);
+  fs::create_symlink(x, link);
+  std::ofstream(toml) << "[run]\nshape = \"4x64\"\n";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const auto expect_refused = [&](const std::string& args, const std::string& needle) {
+    const Result r = Run(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  };
+  expect_refused("run -b scalar --input " + x.string() + " --json " + x.string(),
+                 "--json '" + x.string() + "': is also an input of this run: write the output elsewhere");
+  expect_refused("verify -b scalar --input " + x.string() + " --json " + link.string(),
+                 "--json '" + link.string() + "': is '" + x.string() + "', an input of this run");
+  EXPECT_EQ(Slurp(x), x_bytes);
+  EXPECT_TRUE(fs::is_symlink(link));
+  expect_refused("run -b scalar --config " + toml.string() + " --json " + toml.string(), "is also an input");
+  expect_refused("run -b scalar --config " + fifo.string(), "--config: '" + fifo.string() + "': not a regular file");
+  const fs::path a = dir_ / "a.json";
+  ASSERT_EQ(Run("run -b scalar --shape 2x8 --time-budget 0.01 --min-samples 3 -q --json " + a.string()).code, 0);
+  const std::string a_bytes = Slurp(a);
+  expect_refused("compare " + a.string() + " " + a.string() + " -o " + a.string(), "-o '" + a.string() + "': is also an input");
+  expect_refused("merge " + a.string() + " -o " + a.string(), "-o '" + a.string() + "': is also an input");
+  EXPECT_EQ(Slurp(a), a_bytes);
 }
 
 // The default verify adds each backend's coverage cases (code paths the

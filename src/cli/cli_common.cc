@@ -69,6 +69,7 @@ int RunProgram(const std::vector<std::string>& argv) {
   const pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
+    ForgetTempFilesAfterFork();
     affinity.Apply();
     execv(args[0], args.data());
     _exit(127);
@@ -528,6 +529,8 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
     c.gamma_path = o.gamma;
     c.beta_path = o.beta;
     c.dy_path = o.dy;
+    // No output of this run (--json, --dump's files) may replace them.
+    for (const std::string* path : {&o.input, &o.gamma, &o.beta, &o.dy}) ProtectInput(*path);
     c.shapes.clear();
     const bool backward = std::find(dirs.begin(), dirs.end(), Direction::kBackward) != dirs.end();
     if (!o.dy.empty() && !backward) problems.push_back("--dy goes with --dir bwd (or all)");

@@ -1,5 +1,7 @@
 #include "cli/suggest.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -62,6 +64,10 @@ const CLI::App* FindSubcommand(const CLI::App& app, const std::string& name) {
 
 std::string ExplainConfigFailure(const CLI::App& app, const std::string& path) {
   std::vector<CLI::ConfigItem> items;
+  // CLI11 reads it with a blocking open: a FIFO would hang here. The --config
+  // check names such a file itself.
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
   try {
     items = app.get_config_formatter_base()->from_file(path);
   } catch (const CLI::Error&) {

@@ -813,6 +813,8 @@ double ParseSlowdown(const std::string& text) {
 }
 
 int RunCompare(const CompareConfig& config, std::ostream& out) {
+  ProtectInput(config.base_path);
+  ProtectInput(config.new_path);
   if (!config.output_path.empty()) CheckOutputFile("-o", config.output_path);
   // Load both before failing, so one run names every bad input (on one line).
   std::optional<LoadedReport> base, next;

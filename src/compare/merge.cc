@@ -156,6 +156,7 @@ Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& in
 
 int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, std::ostream& out) {
   if (config.input_paths.empty()) throw UsageError("merge: no reports given");
+  for (const auto& path : config.input_paths) ProtectInput(path);
   CheckOutputFile("-o", config.output_path);
 
   std::string errors;

@@ -100,6 +100,25 @@ void ReleaseSlot(int slot) {
   if (slot >= 0) g_temp_slots[slot].state.store(0, std::memory_order_release);
 }
 
+// ---- Inputs no output may replace ---------------------------------------------
+
+struct ProtectedInput {
+  dev_t dev;
+  ino_t ino;
+  std::string path;
+};
+std::mutex g_inputs_mutex;
+std::vector<ProtectedInput> g_inputs;
+
+// Returns the input `st` is (as given to ProtectInput), or "" when none.
+std::string ProtectedInputAt(const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return "";
+  std::lock_guard<std::mutex> lock(g_inputs_mutex);
+  for (const ProtectedInput& in : g_inputs)
+    if (in.dev == st.st_dev && in.ino == st.st_ino) return in.path;
+  return "";
+}
+
 // ---- Paths -------------------------------------------------------------------
 
 // Returns `path` quoted for a one-line message: control bytes as \xNN.
@@ -126,6 +145,15 @@ std::string NameOf(const std::string& path) { return std::filesystem::path(path)
 
 [[noreturn]] void Refuse(const std::string& option, const std::string& path, const std::string& why) {
   throw UsageError(option + " " + Quoted(path) + ": " + why);
+}
+
+// Returns why an output may not replace the file `st` describes (one of this
+// run's inputs), or "" when it may.
+std::string ReplacesInput(const struct stat& st, const std::string& path) {
+  const std::string input = ProtectedInputAt(st);
+  if (input.empty()) return "";
+  return input == path ? "is also an input of this run: write the output elsewhere"
+                       : "is " + Quoted(input) + ", an input of this run: write the output elsewhere";
 }
 
 // Refuses a path the kernel would reject as too long, before any work.
@@ -222,6 +250,22 @@ mode_t Umask() {
 
 bool IsStdoutPath(const std::string& path) { return path == "-"; }
 
+void ProtectInput(const std::string& path) {
+  struct stat st;
+  if (path.empty() || IsStdoutPath(path) || stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+  std::lock_guard<std::mutex> lock(g_inputs_mutex);
+  g_inputs.push_back({st.st_dev, st.st_ino, path});
+}
+
+void ForgetTempFilesAfterFork() {
+  for (TempSlot& slot : g_temp_slots) slot.state.store(0, std::memory_order_release);
+  for (int sig : kCleanupSignals) {
+    struct sigaction old {};
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == RemoveTempFilesAndReraise)
+      signal(sig, SIG_DFL);
+  }
+}
+
 void CheckOutputFile(const std::string& option, const std::string& path, bool allow_stdout) {
   if (path.empty()) throw UsageError(option + ": empty path");
   if (allow_stdout && IsStdoutPath(path)) return;
@@ -238,6 +282,7 @@ void CheckOutputFile(const std::string& option, const std::string& path, bool al
   }
   const std::string target = FinalTarget(path);
   if (stat(target.c_str(), &st) == 0) {
+    if (const std::string why = ReplacesInput(st, path); !why.empty()) Refuse(option, path, why);
     if (S_ISDIR(st.st_mode)) Refuse(option, path, "is a folder; give a file name");
     if (S_ISSOCK(st.st_mode)) Refuse(option, path, "is a socket; lnbench writes files, FIFOs and devices");
     if (!S_ISREG(st.st_mode)) {
@@ -316,8 +361,13 @@ OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
       return;
     }
   }
-  target_ = FinalTarget(path_);
+  // Absolute, so the file still lands where it was asked for when the
+  // working folder changes before Commit (a plugin run in-process may chdir).
+  target_ = std::filesystem::absolute(FinalTarget(path_)).string();
   const bool exists = stat(target_.c_str(), &st) == 0;
+  if (exists) {
+    if (const std::string why = ReplacesInput(st, path_); !why.empty()) throw UsageError(Quoted(path_) + ": " + why);
+  }
   if (exists && S_ISDIR(st.st_mode)) throw UsageError(Quoted(path_) + ": is a folder");
   if (exists && S_ISSOCK(st.st_mode)) throw UsageError(Quoted(path_) + ": is a socket");
   if (exists && !S_ISREG(st.st_mode)) {

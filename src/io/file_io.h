@@ -18,6 +18,8 @@
 //   signal takes its default action) and when an error unwinds past them.
 // - A failed write (ENOSPC, EFBIG, EPIPE...) is a RuntimeError (exit 3) naming the
 //   path, and the target is left untouched.
+// - A file this run reads (ProtectInput) is never replaced by an output:
+//   UsageError (exit 2), before any work where the path is known up front.
 #ifndef LNBENCH_IO_FILE_IO_H_
 #define LNBENCH_IO_FILE_IO_H_
 
@@ -29,6 +31,19 @@ namespace lnbench {
 
 // Returns whether `path` means standard output ("-").
 bool IsStdoutPath(const std::string& path);
+
+// Marks `path`, a file this process reads (--input, --gamma, --beta, --dy,
+// --config, the reports compare and merge read), as an input: an output that
+// would replace that file, by its own name or any other (a link, a dump's
+// file name), is refused by CheckOutputFile and OutputFile with a UsageError.
+// A path that names no regular file is ignored: its reader says why.
+void ProtectInput(const std::string& path);
+
+// In a child made by fork(), before it runs anything: the parent's temporary
+// files are the parent's, so a signal that ends the child must not remove
+// them. Forgets them and restores the default action of the cleanup signals.
+// Async-signal-safe.
+void ForgetTempFilesAfterFork();
 
 // Checks up front that `path` could be written as a file, so a long run does not
 // end with an unwritable report. `option` names the option in the message
