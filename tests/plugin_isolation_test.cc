@@ -105,6 +105,78 @@ TEST_P(PluginIsolationTest, EveryPlantedBugIsCaught) {
   }
 }
 
+// Plugins that misbehave in ways that reach past their own case: idling once
+// they are timed, printing to standard output, calling exit(), ending their
+// process with SIGTERM. Each is a `run` beside the scalar backend, the
+// report on standard output (--json -).
+TEST_P(PluginIsolationTest, TimedIdlingStdoutExitAndSignalsKeepTheRunHonest) {
+  const std::string mode = GetParam();
+  const auto run = [&](const std::string& bug, double timeout_s) {
+    return Run("run --plugin " + Planted(bug) + " -b planted_" + bug + ",scalar --shape 7x300 --dtype f32 " +
+               "--min-samples 3 --time-budget 0.02 --plugin-timeout " + std::to_string(timeout_s) +
+               " --plugin-isolation " + mode + " -q --json -");
+  };
+  const auto cases_of = [](const test_support::BinaryResult& r) {
+    const nlohmann::json report = nlohmann::json::parse(r.out);  // standard output is the report alone
+    test_support::ExpectReportMatchesSchema(report);
+    EXPECT_EQ(report["cases"].size(), 2u);
+    EXPECT_EQ(report["cases"][1]["status"], "passed");  // scalar, after the plugin's case
+    return report["cases"];
+  };
+
+  // Right while verified, idle while timed: failed, and no timing.
+  test_support::BinaryResult r = run("idle_when_timed", 10);
+  EXPECT_EQ(r.code, 1) << r.err;
+  nlohmann::json c = cases_of(r)[0];
+  EXPECT_EQ(c["status"], "failed");
+  EXPECT_NE(c["reason"].get<std::string>().find("verification after timing failed: y: 2100 of 2100 unwritten"),
+            std::string::npos)
+      << c["reason"];
+  EXPECT_TRUE(c["timing"].is_null());
+  EXPECT_TRUE(c["throughput"].is_null());
+
+  // Its prints go to stderr: standard output stays the report.
+  r = run("stdout", 10);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(cases_of(r)[0]["status"], "passed");
+  EXPECT_NE(r.err.find("planted_stdout: call 1"), std::string::npos) << r.err;
+
+  // exit(0) in run(): in a child or worker, an error case at once (it used
+  // to hang in the child's exit handlers until --plugin-timeout, then be
+  // called a timeout); in lnbench's own process, one line and exit 3 instead
+  // of a silent exit 0.
+  r = run("exit", 30);
+  if (mode == "none") {
+    EXPECT_EQ(r.code, 3);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err,
+              "lnbench: error: plugin planted_exit called exit(0) in run; with --plugin-isolation none that ends "
+              "lnbench too, and no report was written\n");
+  } else {
+    EXPECT_EQ(r.code, 3) << r.err;
+    c = cases_of(r)[0];
+    EXPECT_EQ(c["status"], "error");
+    EXPECT_NE(c["reason"].get<std::string>().find("plugin exited with status 0 in run"), std::string::npos)
+        << c["reason"];
+  }
+
+  // SIGTERM in a child or worker: an error case, and the report survives
+  // (the forked child once ran lnbench's cleanup handler and removed the
+  // report's temporary file: no report at all).
+  if (mode != "none") {
+    const fs::path json = dir_ / "term.json";
+    r = Run("run --plugin " + Planted("term") + " -b planted_term,scalar --shape 7x300 --min-samples 3 "
+            "--time-budget 0.02 --plugin-isolation " + mode + " -q --json " + json.string());
+    EXPECT_EQ(r.code, 3) << r.err;
+    ASSERT_TRUE(fs::exists(json)) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(test_support::Slurp(json));
+    ASSERT_EQ(report["cases"].size(), 2u);
+    EXPECT_EQ(report["cases"][0]["status"], "error");
+    EXPECT_NE(report["cases"][0]["reason"].get<std::string>().find("SIGTERM"), std::string::npos);
+    EXPECT_EQ(report["cases"][1]["status"], "passed");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, PluginIsolationTest, ::testing::Values("fork", "exec", "none"));
 
 class ExecWorkerTest : public PluginIsolationTest {};

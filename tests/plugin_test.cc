@@ -447,6 +447,7 @@ TEST_F(PluginTest, ExternalCommandBugsAreCaught) {
       {"nooutput", 3, "error", "the external command wrote no y.npy"},
       {"crash", 3, "error", "the external command exited with status 3: planted crash (action run)"},
       {"badtiming", 3, "error", "every sample must be a positive number of seconds"},
+      {"tinytiming", 3, "error", "npy: timing.json: a sample of 4.94066e-324 s is below a nanosecond"},
   };
   for (const Bug& bug : bugs) {
     const fs::path json = dir_ / "report.json";
@@ -457,6 +458,25 @@ TEST_F(PluginTest, ExternalCommandBugsAreCaught) {
     const auto c = nlohmann::json::parse(Slurp(json))["cases"][0];
     EXPECT_EQ(c["status"], bug.status) << bug.name;
     EXPECT_NE(c["reason"].get<std::string>().find(bug.reason), std::string::npos) << bug.name << ": " << c["reason"];
+  }
+  // Files the command leaves where lnbench writes its own (a FIFO at x.npy, a
+  // folder at gamma.npy, a link to another file at problem.json) are
+  // replaced, never written through: the case passes, the linked file is
+  // untouched. (lnbench used to hang on the FIFO, stop the whole run with a
+  // usage error on the folder, and overwrite the linked file.)
+  {
+    const fs::path json = dir_ / "plant.json", victim = dir_ / "victim.txt";
+    std::ofstream(victim) << "not lnbench's";
+    Result r = Run("run --external '" + NumpyCommand() + "' -b npy,scalar --shape 7x300 --min-samples 3 "
+                   "--time-budget 0.05 --dist normal --plugin-timeout 20 --quiet --json " + json.string(),
+                   "NUMPY_LN_BUG=plant NUMPY_LN_VICTIM=" + victim.string() + " NUMPY_LN_MARKER=" +
+                       (dir_ / "planted").string());
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(dir_ / "planted"));
+    EXPECT_EQ(Slurp(victim), "not lnbench's");
+    const auto cases = nlohmann::json::parse(Slurp(json))["cases"];
+    ASSERT_EQ(cases.size(), 2u);
+    EXPECT_EQ(cases[0]["status"], "passed") << cases[0]["reason"];
   }
   // A command that cannot describe itself, and a bad spec: one-line usage errors.
   for (const auto& [spec, needle] : std::vector<std::pair<std::string, std::string>>{
@@ -504,9 +524,9 @@ TEST_F(PluginTest, ServedExternalCommandRunsCaseAfterCaseAndIsReplacedWhenItDies
     std::istringstream lines(Slurp(pids));
     std::vector<std::string> served;
     for (std::string line; std::getline(lines, line);) served.push_back(line);
-    // A passing case runs three times (two verifications and the timing);
-    // a failing one stops at its first run.
-    ASSERT_EQ(served.size(), m.code == 0 ? 6u : 2u) << m.bug;
+    // A passing case runs four times (two verifications, the timing, the
+    // verification after it); a failing one stops at its first run.
+    ASSERT_EQ(served.size(), m.code == 0 ? 8u : 2u) << m.bug;
     const size_t processes = std::set<std::string>(served.begin(), served.end()).size();
     EXPECT_EQ(processes, m.one_process ? 1u : served.size()) << m.bug;
   }

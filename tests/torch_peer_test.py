@@ -110,7 +110,8 @@ def test_torch_run(tmp):
     check(not errors, f"report fails the schema: {errors[:5]}")
     torch_cases = [c for c in report["cases"] if c["backend"] == "torch"]
     # Two shapes x two dtypes, one distribution: each verified case runs
-    # three times (two verifications and the timing) in the one served process.
+    # four times (two verifications, the timing and the check after it) in the
+    # one served process.
     check(len(torch_cases) == 2 * 2, f"{len(torch_cases)} torch cases, want 4")
     for c in torch_cases:
         check(c["peer"] and c["origin"]["kind"] == "external" and c["origin"]["externally_timed"],

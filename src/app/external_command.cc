@@ -1,5 +1,6 @@
 #include "app/external_command.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "app/registry.h"
 #include "core/errors.h"
+#include "io/file_io.h"
 #include "core/gpu_device.h"
 #include "core/npy.h"
 #include "core/op.h"
@@ -37,6 +39,30 @@ namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
+
+// Writes one of lnbench's own files (an input, problem.json) into a case
+// folder the command also writes in. Whatever the command left at that name
+// is removed first (a link to a file elsewhere, a FIFO, a folder): never
+// written through, waited on, or taken for a usage error of lnbench's.
+void WriteIntoCaseFolder(const std::string& backend, const fs::path& path, std::string_view content) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  int err = 0;
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    err = errno;
+  } else {
+    for (size_t done = 0; done < content.size() && err == 0;) {
+      const ssize_t n = write(fd, content.data() + done, content.size() - done);
+      if (n >= 0) done += static_cast<size_t>(n);
+      else if (errno != EINTR) err = errno;
+    }
+    if (close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+  }
+  if (err != 0)
+    throw RuntimeError(fmt::format("{}: cannot write {} into the case folder: {}", backend,
+                                   path.filename().string(), std::strerror(err)));
+}
 
 // The tensors of a problem as files: name, whether lnbench writes it (input),
 // shape, dtype, and lnbench's host pointer for it. The one place that maps
@@ -166,6 +192,7 @@ std::string RunCommand(const std::string& command, const fs::path& dir, double t
   const pid_t pid = fork();
   if (pid < 0) throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
+    ForgetTempFilesAfterFork();
     setpgid(0, 0);
     affinity.Apply();
     FILE* o = std::freopen(out.c_str(), "w", stdout);
@@ -235,6 +262,7 @@ class CommandServer {
       throw RuntimeError(fmt::format("fork failed: {}", std::strerror(errno)));
     }
     if (pid_ == 0) {
+      ForgetTempFilesAfterFork();
       setpgid(0, 0);
       affinity.Apply();
       // The socket is the command's stdin and stdout (dup2 clears CLOEXEC).
@@ -481,14 +509,16 @@ ExternalCase::ExternalCase(const ExternalBackend& backend, const Problem& p, con
 
 void ExternalCase::WriteInputs(const HostTensors& inputs) {
   for (const FileTensor& t : FileTensors(problem_, &inputs, nullptr))
-    if (!t.is_output) WriteNpy((dir_.path() / (t.name + ".npy")).string(), t.shape, NpyElementOf(t.dtype), t.input);
+    if (!t.is_output)
+      WriteIntoCaseFolder(backend_.Name(), dir_.path() / (t.name + ".npy"),
+                          EncodeNpy(t.shape, NpyElementOf(t.dtype), t.input));
 }
 
 void ExternalCase::Invoke(const std::string& action, const Json& timing) {
   Json j = ProblemJson(problem_, variant_, threads_);
   j["action"] = action;
   if (!timing.is_null()) j["timing"] = timing;
-  std::ofstream((dir_.path() / "problem.json")) << j.dump(1) << "\n";
+  WriteIntoCaseFolder(backend_.Name(), dir_.path() / "problem.json", j.dump(1) + "\n");
   const std::string what = backend_.Execute(dir_.path());
   if (!what.empty()) throw RuntimeError(fmt::format("{}: the external command {} (action {})", backend_.Name(), what, action));
 }
@@ -517,6 +547,8 @@ void ExternalCase::Download(const HostTensors& out) {
   }
 }
 
+constexpr double kMinSelfTimedSample = 1e-9;
+
 std::vector<double> ExternalCase::SelfTimedSamples(const TimingConfig& config) {
   Json timing;
   timing["warmup_runs"] = config.warmup_runs;
@@ -527,7 +559,12 @@ std::vector<double> ExternalCase::SelfTimedSamples(const TimingConfig& config) {
   std::error_code ec;
   fs::remove(dir_.path() / "timing.json", ec);
   Invoke("time", timing);
-  const Json t = ReadJson(dir_.path() / "timing.json", "the samples");
+  Json t;
+  try {
+    t = ReadJson(dir_.path() / "timing.json", "the samples");
+  } catch (const RuntimeError& e) {
+    throw RuntimeError(fmt::format("{}: {}", backend_.Name(), e.what()));
+  }
   if (!t.is_object() || !t.contains("samples_s") || !t["samples_s"].is_array() || t["samples_s"].empty() ||
       t["samples_s"].size() > 1000000)
     throw RuntimeError(fmt::format("{}: timing.json needs \"samples_s\": an array of 1 to 1e6 seconds per run",
@@ -536,6 +573,12 @@ std::vector<double> ExternalCase::SelfTimedSamples(const TimingConfig& config) {
   for (const Json& s : t["samples_s"]) {
     if (!s.is_number() || !(s.get<double>() > 0) || !std::isfinite(s.get<double>()))
       throw RuntimeError(fmt::format("{}: timing.json: every sample must be a positive number of seconds", backend_.Name()));
+    // No run of a kernel takes under a nanosecond: such a sample is no
+    // measurement (and 5e-324 s would give an infinite bandwidth).
+    if (s.get<double>() < kMinSelfTimedSample)
+      throw RuntimeError(fmt::format("{}: timing.json: a sample of {:g} s is below a nanosecond, not a time "
+                                     "one run can take",
+                                     backend_.Name(), s.get<double>()));
     samples.push_back(s.get<double>());
   }
   return samples;

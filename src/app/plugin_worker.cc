@@ -26,6 +26,7 @@
 #include "core/gpu_device.h"
 #include "core/op.h"
 #include "core/thread_pool.h"
+#include "io/file_io.h"
 
 extern char** environ;
 
@@ -356,8 +357,26 @@ bool ServeCase(int fd, WorkerEngine& engine) {
   }
 }
 
+// A plugin that calls exit() in the worker: the worker ends at once with its
+// status (lnbench then says "exited with status N in run"). Without this,
+// exit() would run the destructors of statics made in lnbench before a fork,
+// such as the thread pools, whose threads the child does not have: it hung
+// until --plugin-timeout and was reported as a timeout.
+extern "C" void WorkerExitsAtOnce(int status, void*) {
+  std::fflush(nullptr);
+  _exit(status);
+}
+
 void BecomeWorker(int fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // lnbench's temporary files (the report's) are its own: a signal that ends
+  // this process must not remove them.
+  ForgetTempFilesAfterFork();
+  // The plugin's prints go to stderr: lnbench's standard output may be the
+  // report (--json -) or a csv/md/json table.
+  std::fflush(stdout);
+  dup2(STDERR_FILENO, STDOUT_FILENO);
+  on_exit(WorkerExitsAtOnce, nullptr);
   g_fault_fd = fd;
   g_fault_range_count = 0;
   struct sigaction sa {};

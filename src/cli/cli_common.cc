@@ -197,10 +197,10 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
       ->check(CLI::IsMember({"auto", "fork", "exec", "none"}))
       ->capture_default_str();
   cmd->add_flag("--no-isolation", o.no_isolation,
-                "same as --plugin-isolation none (faster start; a crashing plugin takes lnbench down)");
+                "same as --plugin-isolation none (faster start; a crashing or hanging plugin takes lnbench down)");
   cmd->add_option("--plugin-timeout", o.timeout_s,
                   "seconds one call into a plugin (prepare, a run, a timed batch) or one run of an external "
-                  "command may take")
+                  "command may take (not with --plugin-isolation none: no process to stop)")
       ->check(Finite())->check(CLI::Range(0.001, 86400.0))->capture_default_str();
   cmd->add_option("--device", o.device,
                   "the GPU of the GPU backends (cuda, cudnn), CUDA plugins and GPU external commands: an index "

@@ -361,6 +361,29 @@ Verdict VerifyOnFreshInputs(const Problem& p, const ProblemData& original, Prepa
                                  DistributionName(q.dist), q.seed, a.reason));
 }
 
+// A foreign kernel after its timing: the outputs its last timed call leaves
+// (a batch as the samples ran, on poisoned outputs; a command that times
+// itself runs once more) are checked again, so a kernel that computes only
+// while it is being verified, and does nothing in the timed runs, fails
+// instead of being timed as a no-op.
+Accuracy VerifyAfterTiming(const Problem& p, ProblemData& data, PreparedCase& prepared, const TimingResult& timing,
+                           bool cold, ThreadPool& pool) {
+  prepared.Poison();
+  if (timing.stop_reason == "external") {
+    prepared.Run();
+  } else {
+    prepared.TimeBatch(timing.batch, cold);
+  }
+  PoisonHost(p, data, pool);
+  prepared.Download(data.outputs);
+  Accuracy a = CheckOutputs(p, data.inputs, data.outputs, data.ref, pool);
+  if (!a.passed)
+    a.reason = fmt::format("verification after timing failed: {} (the outputs of the timed runs are wrong: "
+                           "the kernel may compute only while it is verified)",
+                           a.reason);
+  return a;
+}
+
 }  // namespace
 
 uint64_t PeakHostBytes(const Problem& p, const RunConfig& config, bool from_file) {
@@ -749,27 +772,38 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
               std::optional<size_t> before;
               if (!paired.Active()) before = ceilings.Get(b, r.threads, r.bytes.total());
               r.timing = Measure(*prepared, config.timing, paired.Hook());
-              Throughput t;
-              t.bandwidth_gbps = r.bytes.total() / r.timing->stats.median / 1e9;
-              t.elements_per_s = static_cast<double>(n) / r.timing->stats.median;
-              if (paired.Paired(*r.timing)) {
-                const CeilingResult& c = result.ceilings[ceilings.AddPaired(b, r.threads, paired.Measurements())];
-                const SampleStats f = Summarize(PairedFractions(*r.timing, r.bytes.total(), c.measurement));
-                t.ceiling_gbps = c.stats.bandwidth_gbps;
-                t.ceiling_method = c.measurement.method;
-                t.fraction_of_ceiling = f.median;
-                t.pairs = static_cast<int>(r.timing->samples_s.size());
-                t.fraction_p10 = f.p10;
-                t.fraction_p90 = f.p90;
-              } else {
-                if (!before) before = ceilings.Get(b, r.threads, r.bytes.total());
-                const CeilingResult& c = result.ceilings[*before];
-                t.ceiling_gbps = c.stats.bandwidth_gbps;
-                t.fraction_of_ceiling = t.ceiling_gbps > 0 ? t.bandwidth_gbps / t.ceiling_gbps
-                                                           : std::numeric_limits<double>::quiet_NaN();
-                t.ceiling_method = c.measurement.method;
+              if (b->IsForeign()) {
+                Accuracy after = VerifyAfterTiming(p, data, *prepared, *r.timing, config.timing.cold, pool);
+                if (!after.passed) {
+                  r.status = CaseStatus::kFailed;
+                  r.reason = after.reason;
+                  r.accuracy = std::move(after);
+                  r.timing.reset();
+                }
               }
-              r.throughput = t;
+              if (r.timing) {
+                Throughput t;
+                t.bandwidth_gbps = r.bytes.total() / r.timing->stats.median / 1e9;
+                t.elements_per_s = static_cast<double>(n) / r.timing->stats.median;
+                if (paired.Paired(*r.timing)) {
+                  const CeilingResult& c = result.ceilings[ceilings.AddPaired(b, r.threads, paired.Measurements())];
+                  const SampleStats f = Summarize(PairedFractions(*r.timing, r.bytes.total(), c.measurement));
+                  t.ceiling_gbps = c.stats.bandwidth_gbps;
+                  t.ceiling_method = c.measurement.method;
+                  t.fraction_of_ceiling = f.median;
+                  t.pairs = static_cast<int>(r.timing->samples_s.size());
+                  t.fraction_p10 = f.p10;
+                  t.fraction_p90 = f.p90;
+                } else {
+                  if (!before) before = ceilings.Get(b, r.threads, r.bytes.total());
+                  const CeilingResult& c = result.ceilings[*before];
+                  t.ceiling_gbps = c.stats.bandwidth_gbps;
+                  t.fraction_of_ceiling = t.ceiling_gbps > 0 ? t.bandwidth_gbps / t.ceiling_gbps
+                                                             : std::numeric_limits<double>::quiet_NaN();
+                  t.ceiling_method = c.measurement.method;
+                }
+                r.throughput = t;
+              }
             } else if (config.measure) {
               r.reason = "empty problem: nothing to time";
             }

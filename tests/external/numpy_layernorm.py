@@ -2,7 +2,11 @@
 """A small external command for lnbench (protocol 1, docs/plugins.md): LayerNorm
 forward in NumPy, f32 only. Planted bugs for the tests, chosen by the
 environment variable NUMPY_LN_BUG: "wrong" (y off by 1e-2), "nooutput" (writes
-no y), "crash" (exit 3), "badtiming" (a negative sample), and in serve mode
+no y), "crash" (exit 3), "badtiming" (a negative sample), "tinytiming"
+(samples of 5e-324 s), "plant" (once, after its first run, leaves a FIFO at
+x.npy, a folder at gamma.npy and, at problem.json, a link to the file
+NUMPY_LN_VICTIM: lnbench must write its own files again, not through them;
+NUMPY_LN_MARKER names the file that says it was done), and in serve mode
 "die" (the process ends in the middle of a case) and "hang".
 
 NUMPY_LN_SERVE=1: the command declares "serve": true and, started with
@@ -61,6 +65,14 @@ def handle(folder):
     if problem["stats"]:
         np.save(path("mean.npy"), mean.astype(np.float32))
         np.save(path("rstd.npy"), rstd.astype(np.float32))
+    if bug == "plant" and not os.path.exists(os.environ["NUMPY_LN_MARKER"]):
+        open(os.environ["NUMPY_LN_MARKER"], "w").close()
+        os.remove(path("x.npy"))
+        os.mkfifo(path("x.npy"))
+        os.remove(path("gamma.npy"))
+        os.mkdir(path("gamma.npy"))
+        os.remove(path("problem.json"))
+        os.symlink(os.environ["NUMPY_LN_VICTIM"], path("problem.json"))
 
     if problem["action"] == "time":
         t = problem["timing"]
@@ -73,6 +85,8 @@ def handle(folder):
             samples.append(time.perf_counter() - t0)
         if bug == "badtiming":
             samples[0] = -1.0
+        if bug == "tinytiming":
+            samples = [5e-324] * len(samples)
         json.dump({"samples_s": samples}, open(path("timing.json"), "w"))
     return 0
 
