@@ -351,6 +351,32 @@ TEST_F(UntrustedInputTest, RunsLargerThanTheAddressSpaceLimitAreRefusedBeforeAll
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// A report's parsed document takes many times its text. One that would not
+// fit is refused while it is parsed, in one line: it used to run out of
+// memory and end in std::terminate (SIGABRT), since nlohmann's destructor
+// allocates while the exception unwinds.
+TEST_F(UntrustedInputTest, ReportsLargerThanTheAddressSpaceLimitAreRefusedWhileParsed) {
+  if (kAddressSanitizer) GTEST_SKIP() << "ASan build: cannot run under ulimit -v (the Release build runs this)";
+  const std::string small = Path("small.json");
+  ASSERT_EQ(Run("run -b scalar --shape 2x8 --time-budget 0.01 --min-samples 3 -q --json " + small).code, 0);
+  // 8 million samples in one case: 16 MB of text, over 500 MB parsed.
+  std::string text = Slurp(small);
+  const std::string key = "\"samples_s\":";
+  const size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos);
+  const size_t open = text.find('[', at), close = text.find(']', open);
+  std::string samples = "[1e-6";
+  samples.reserve(16u << 20);
+  for (int i = 1; i < 8000000; ++i) samples += ",0";
+  text.replace(open, close - open + 1, samples + "]");
+  const std::string big = Write("big.json", text);
+  const Result r = Run("compare " + small + " " + big, "timeout 120 bash -c 'ulimit -v 300000; exec \"$0\" \"$@\"' ");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("'" + big + "': too large to read: its "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(left under the address-space limit (ulimit -v 300000 KiB))"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 TEST_F(UntrustedInputTest, ACaseThatRunsOutOfMemoryIsAnErrorCaseSaidOnStderr) {
   if (kAddressSanitizer) GTEST_SKIP() << "ASan build: cannot run under ulimit -v (the Release build runs this)";
   // 300 threads do not fit in 300 MB of address space (8 MiB of stack each):

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
-#include "core/errors.h"
 #include "core/bounded_read.h"
+#include "core/cpu_memory.h"
+#include "core/errors.h"
+#include "core/shapes.h"
 
 namespace lnbench {
 
@@ -18,7 +20,9 @@ namespace {
 class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
  public:
   using Base = nlohmann::detail::json_sax_dom_parser<Json>;
-  BoundedDomParser(Json& root, const std::string& path) : Base(root, true), path_(path) {}
+  // `memory`: the bytes the document may take (it is refused beyond them).
+  BoundedDomParser(Json& root, const std::string& path, MemoryLimit memory)
+      : Base(root, true), path_(path), memory_(std::move(memory)) {}
 
   bool null() { return Value() && Base::null(); }
   bool boolean(bool v) { return Value() && Base::boolean(v); }
@@ -56,11 +60,22 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
     std::string key;   // objects: key of the value being read
   };
 
-  // Called at the start of every value: advances the index of the enclosing array.
+  // Called at the start of every value: advances the index of the enclosing
+  // array, and refuses a document that would not fit in memory before it is
+  // built (a parsed document takes many times its text: 80 MB of "0," took
+  // 2 GB, and running out of memory there ends in std::terminate, because
+  // nlohmann's destructor allocates while the exception unwinds).
   bool Value() {
     if (!frames_.empty() && frames_.back().array) frames_.back().index = frames_.back().count++;
+    if (++values_ * kBytesPerValue > memory_.bytes)
+      throw UsageError(fmt::format("'{}': too large to read: its {} values and more would take over {} "
+                                   "(left under the {})",
+                                   path_, values_, FormatBytes(memory_.bytes), memory_.source));
     return true;
   }
+  // A value's share of the document: 16 bytes of nlohmann::json, its slot
+  // in a growing array or an object's tree node and key, a string's heap.
+  static constexpr uint64_t kBytesPerValue = 64;
   bool Open(bool array) {
     Value();
     if (frames_.size() >= kMaxJsonDepth)
@@ -78,12 +93,17 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
     std::string out;
     for (const Frame& f : frames_) {
       if (f.array) out += fmt::format("[{}]", f.index);
-      else if (!f.key.empty()) out += (out.empty() ? "" : ".") + EscapeForTerminal(f.key);
+      else if (!f.key.empty()) {
+        if (!out.empty()) out += '.';
+        out += EscapeForTerminal(f.key);
+      }
     }
     return out.empty() ? "document" : out;
   }
 
   std::string path_;
+  MemoryLimit memory_;
+  uint64_t values_ = 0;
   std::vector<Frame> frames_;
 };
 
@@ -94,7 +114,7 @@ Json ParseJsonText(const std::string& path, const std::string& text) {
     throw UsageError("'" + path + "': empty file, expected an lnbench JSON report");
   Json doc;
   try {
-    BoundedDomParser sax(doc, path);
+    BoundedDomParser sax(doc, path, HostMemoryLimit());
     Json::sax_parse(text, &sax);
   } catch (const Json::parse_error& e) {
     // nlohmann's text starts "[json.exception.parse_error.101] parse error at ...".
