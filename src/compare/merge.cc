@@ -21,11 +21,10 @@ namespace {
 
 // Returns the distinct strings of `values`, in first-seen order, joined by "; ".
 std::string JoinDistinct(const std::vector<std::string>& values) {
-  std::vector<std::string> seen;
-  for (const auto& v : values)
-    if (!v.empty() && std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  std::set<std::string> seen;
   std::string out;
-  for (const auto& v : seen) AppendJoined(out, "; ", v);
+  for (const auto& v : values)
+    if (!v.empty() && seen.insert(v).second) AppendJoined(out, "; ", v);
   return out;
 }
 
@@ -68,18 +67,19 @@ Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& in
 
   // Bytes decide what GB/s means; reports that count one op's bytes
   // differently cannot share one model. The merged models are the union.
+  // (Looked up in maps: a report of 200,000 ops must not take minutes.)
   std::map<std::string, std::string> model_owner;  // op -> input path
+  std::map<std::string, size_t> model_index;       // op -> index in merged.bytes_model
   for (const auto& in : inputs)
     for (const auto& [op, text] : in.report.bytes_model) {
-      const auto it = std::find_if(merged.bytes_model.begin(), merged.bytes_model.end(),
-                                   [&op = op](const auto& m) { return m.first == op; });
-      if (it == merged.bytes_model.end()) {
+      const auto [it, added] = model_index.emplace(op, merged.bytes_model.size());
+      if (added) {
         merged.bytes_model.emplace_back(op, text);
         model_owner[op] = in.path;
-      } else if (it->second != text) {
+      } else if (const std::string& have = merged.bytes_model[it->second].second; have != text) {
         throw UsageError(fmt::format("'{}' and '{}' count the bytes of {} differently (bytes_model \"{}\" vs \"{}\"): "
                                      "their GB/s cannot be merged",
-                                     model_owner[op], in.path, EscapeForTerminal(op), EscapeForTerminal(it->second),
+                                     model_owner[op], in.path, EscapeForTerminal(op), EscapeForTerminal(have),
                                      EscapeForTerminal(text)));
       }
     }
@@ -110,6 +110,7 @@ Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& in
     }
 
   std::vector<std::string> hostnames, labels, oses, models;
+  std::set<std::string> gpus_seen;  // each GPU once, by its JSON text
   ReportContext& context = merged.context;
   for (const Json& m : machines) {
     hostnames.push_back(StringField(m, "hostname"));
@@ -124,8 +125,7 @@ Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& in
     }
     if (const auto g = m.find("gpus"); g != m.end() && g->is_array())
       for (const Json& gpu : *g)
-        if (std::find(context.gpus.begin(), context.gpus.end(), gpu) == context.gpus.end())
-          context.gpus.push_back(gpu);
+        if (gpus_seen.insert(gpu.dump()).second) context.gpus.push_back(gpu);
   }
   context.date = info.date;
   context.argv = info.argv;

@@ -36,9 +36,18 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
   bool end_object() { return Close() && Base::end_object(); }
   bool end_array() { return Close() && Base::end_array(); }
   bool key(std::string& k) {
+    // ordered_json finds a key by a linear search: an object of a million
+    // keys would take hours to build. A report's objects have a few dozen.
+    if (++frames_.back().count > kMaxObjectKeys) {
+      frames_.back().key.clear();  // name the object, not its last key
+      throw UsageError(fmt::format("'{}': {} has more than {} keys (the objects of an lnbench report have a "
+                                   "few dozen)",
+                                   path_, Where(), kMaxObjectKeys));
+    }
     frames_.back().key = k;
     return Base::key(k);
   }
+  static constexpr size_t kMaxObjectKeys = 10000;
 
   template <class Exception>
   bool parse_error(std::size_t byte, const std::string& last_token, const Exception& ex) {
@@ -55,7 +64,7 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
  private:
   struct Frame {
     bool array = false;
-    size_t count = 0;  // arrays: values seen so far
+    size_t count = 0;  // arrays: values seen so far; objects: keys
     size_t index = 0;  // arrays: index of the value being read
     std::string key;   // objects: key of the value being read
   };

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <string_view>
 #include <limits>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -465,11 +466,11 @@ class ReportReader {
       const Json& pinned = Array(cpu, "pinned_cpus", "context.cpu");
       if (pinned.empty()) Fail("context.cpu.pinned_cpus", "is empty");
       c.cpu.pinned_cpus.emplace();
+      std::set<int64_t> seen;  // a set: a list of a million CPUs must not take minutes
       for (size_t i = 0; i < pinned.size(); ++i) {
         const std::string where = fmt::format("context.cpu.pinned_cpus[{}]", i);
         const int64_t cpu_number = IntegerValue(pinned[i], where, 0);
-        if (std::find(c.cpu.pinned_cpus->begin(), c.cpu.pinned_cpus->end(), cpu_number) !=
-            c.cpu.pinned_cpus->end())
+        if (!seen.insert(cpu_number).second)
           Fail(where, fmt::format("is CPU {} again (each CPU is listed once)", cpu_number));
         c.cpu.pinned_cpus->push_back(cpu_number);
       }
