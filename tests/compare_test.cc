@@ -424,6 +424,21 @@ TEST(Compare, AccuracyRegressions) {
   c = CompareReports(Load("base.json"), CheckReport("frac.json", frac), {});
   EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kUlpGrowth);
 
+  // A max ulp that became NaN is growth beyond any allowance (NaN compared
+  // with anything is false: it used to pass as "within allowance"); a NaN
+  // that became a number fell.
+  Json nan = LoadJson("accuracy.json");
+  nan["cases"][4]["accuracy"]["tensors"]["y"]["max_ulp"] = "NaN";
+  CompareOptions allow_all;
+  allow_all.max_ulp_growth = 1e9;
+  c = CompareReports(Load("base.json"), CheckReport("nan.json", nan), allow_all);
+  EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kUlpGrowth);
+  EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy_detail, "y max ulp 1 -> nan");
+  c = CompareReports(CheckReport("nan.json", nan), Load("base.json"), {});
+  EXPECT_EQ(Find(c, "scalar 257x768 f16 normal stats").accuracy, AccuracyVerdict::kImproved);
+  c = CompareReports(CheckReport("nan.json", nan), CheckReport("nan.json", nan), {});
+  EXPECT_FALSE(Find(c, "scalar 257x768 f16 normal stats").accuracy == AccuracyVerdict::kUlpGrowth);
+
   // The other way round: failed -> passed and ulp 3 -> 1 are improvements.
   c = CompareFixtures("accuracy.json", "base.json");
   EXPECT_FALSE(c.regression());

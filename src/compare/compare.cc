@@ -211,10 +211,17 @@ void JudgeAccuracy(CaseComparison& cc, const CompareOptions& options) {
     bool fell = false;
     std::vector<std::string> grown, changes;
     const auto check = [&](const char* tensor, std::optional<double> ub, std::optional<double> un) {
-      if (!ub || !un || *ub == *un) return;
+      if (!ub || !un) return;
+      // NaN (a report may hold "NaN"): no number at all. A NaN that was a
+      // number is growth beyond any allowance; a number that was NaN fell.
+      const bool base_nan = std::isnan(*ub), next_nan = std::isnan(*un);
+      if (base_nan && next_nan) return;
+      if (!base_nan && !next_nan && *ub == *un) return;
       const std::string text = fmt::format("{} max ulp {:.4g} -> {:.4g}", tensor, *ub, *un);
       changes.push_back(text);
-      if (*un < *ub) {
+      if (next_nan) {
+        grown.push_back(text);
+      } else if (base_nan || *un < *ub) {
         fell = true;
       } else if (*un - *ub > options.max_ulp_growth) {
         grown.push_back(text);
