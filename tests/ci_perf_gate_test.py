@@ -98,11 +98,41 @@ class JudgementTest(unittest.TestCase):
     rc, out = self.gate(r, "--min-fraction", "0.4", "--peer", "")
     self.assertEqual(rc, 0, out)
 
+  def test_every_report_and_variant_counts_whatever_the_order(self):
+    # The same problem in two reports (and a second variant in one): all are
+    # judged. A later report used to replace an earlier one's case, so one
+    # order passed and the other failed.
+    slow = report([case("highway", 768, 1.0, 0.05), case("onednn", 768, 1.6, 0.05)])
+    fast = report([case("highway", 768, 1.0, 0.9), case("onednn", 768, 1.6, 0.9),
+                   case("highway", 768, 1.0, 0.8, "avx2")])
+    with tempfile.TemporaryDirectory() as folder:
+      paths = []
+      for name, r in (("slow.json", slow), ("fast.json", fast)):
+        paths.append(os.path.join(folder, name))
+        with open(paths[-1], "w") as f:
+          json.dump(r, f)
+      for order in (paths, paths[::-1]):
+        p = subprocess.run([sys.executable, GATE, *order, "--min-fraction", "0.4", "--peer", ""],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("geomean fraction of the ceiling: 33.0% over 3 cases", p.stdout)
+
+  def test_thresholds_must_be_finite_numbers(self):
+    r = report([case("highway", 768, 1.0, 0.01), case("onednn", 768, 0.1, 0.9)])
+    for option in ("--min-fraction", "--min-peer-speedup"):
+      for value in ("nan", "inf", "-0.5", "x"):
+        rc, out = self.gate(r, option, value)
+        self.assertEqual(rc, 2, out)
+        self.assertIn(f"argument {option}:", out)
+
   def test_bad_input_exits_2(self):
     for content, message in [("{", "Expecting"), ('{"schema_version": 1, "cases": []}',
                                                    "not an lnbench report"),
                              (report([]), "no timed highway case"),
-                             (report([case("highway", 768, 1.0, 0.9)]), "no case timed for both")]:
+                             (report([case("highway", 768, 1.0, 0.9)]), "no case timed for both"),
+                             (report([case("highway", 768, "NaN", 0.9)]), "malformed case"),
+                             (report([case("highway", 768, 0, 0.9)]), "is not a positive number"),
+                             ("[" * 100000 + "]" * 100000, "RecursionError")]:
       rc, out = self.gate(content)
       self.assertEqual(rc, 2, out)
       self.assertIn(message, out)
