@@ -797,7 +797,22 @@ class PlotTest(unittest.TestCase):
     broken_path = os.path.join(self.tmp, "broken.json")
     with open(broken_path, "w") as f:
       json.dump(broken, f)
+    deep_path = os.path.join(self.tmp, "deep.json")
+    with open(deep_path, "w") as f:
+      f.write("[" * 100000 + "]" * 100000)
+    fifo_path = os.path.join(self.tmp, "fifo.json")
+    if not os.path.exists(fifo_path):
+      os.mkfifo(fifo_path)
+    huge = LoadJson(Fixture("trap_failed_with_timing.json"))
+    huge["cases"][3]["problem"]["cols"] = 10 ** 400
+    huge_path = os.path.join(self.tmp, "huge.json")
+    with open(huge_path, "w") as f:
+      json.dump(huge, f)
     refusals = [
+        # A traceback, a hang, and an exit 3 after 20 charts, once:
+        ([deep_path], "nested too deeply"),
+        ([fifo_path], "not a regular file"),
+        ([huge_path], "cases[3].problem: rows"),
         ([Fixture("bad_not_a_report.json")], "not an lnbench report"),
         ([Fixture("bad_truncated.json")], "invalid JSON"),
         ([Fixture("bad_no_cases.json")], "no cases to plot"),

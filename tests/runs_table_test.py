@@ -213,6 +213,17 @@ class RunsTableTest(unittest.TestCase):
     none = os.path.join(self.tmp, "none.json")
     with open(none, "w") as f:
       json.dump(dict(self.report, cases=[c for c in self.report["cases"] if not Timed(c)]), f)
+    deep = os.path.join(self.tmp, "deep.json")
+    with open(deep, "w") as f:
+      f.write("[" * 100000 + "]" * 100000)
+    fifo = os.path.join(self.tmp, "fifo.json")
+    if not os.path.exists(fifo):
+      os.mkfifo(fifo)
+    typed = os.path.join(self.tmp, "typed.json")
+    wrong = copy.deepcopy(self.report)
+    next(c for c in wrong["cases"] if Timed(c))["threads"] = "1"
+    with open(typed, "w") as f:
+      json.dump(wrong, f)
     twice = os.path.join(self.tmp, "twice.json")
     dup = dict(copy.deepcopy(next(c for c in self.report["cases"] if Timed(c))), id="other")
     with open(twice, "w") as f:
@@ -222,6 +233,10 @@ class RunsTableTest(unittest.TestCase):
                          ([merged], "merged.json: a lnbench-merged-report"),
                          ([none], "none.json: no case passed verification and was timed"),
                          ([twice], "twice.json: two cases in one cell"),
+                         # Tracebacks and a hang once:
+                         ([deep], "deep.json: cannot read a report: nested too deeply"),
+                         ([fifo], "fifo.json: cannot read a report: not a regular file"),
+                         ([typed], "threads '1' is not a whole number"),
                          ([self.paths[0], "--vs", "cudnn"], "--vs cudnn: no timed case"),
                          ([self.paths[0], "--goal", "fwd"], "--goal 'fwd': expected"),
                          ([self.paths[0], "--metric", "speed"], "argument --metric: invalid"),
