@@ -1,6 +1,7 @@
 // End-to-end tests of the lnbench binary: exit codes, one-line errors, the
 // JSON report against its schema, repro lines, edge shapes.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -366,6 +367,24 @@ TEST_F(CliTest, OutputsNeverReplaceTheirInputs) {
   expect_refused("compare " + a.string() + " " + a.string() + " -o " + a.string(), "-o '" + a.string() + "': is also an input");
   expect_refused("merge " + a.string() + " -o " + a.string(), "-o '" + a.string() + "': is also an input");
   EXPECT_EQ(Slurp(a), a_bytes);
+}
+
+// The same case named twice runs once: a backend in two spellings, a shape
+// twice, --threads 0 beside the count it resolves to. A report with a case
+// twice is refused by compare and merge ("compare needs one result per case").
+TEST_F(CliTest, ACaseNamedTwiceRunsOnce) {
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const std::string all = std::to_string(CPU_COUNT(&set));
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("run -b scalar,Scalar --shape 4x64,4x64 --threads 0," + all +
+                                           " --time-budget 0.01 --min-samples 3",
+                                       &report));
+  EXPECT_EQ(report["cases"].size(), 1u) << report["cases"].dump();
+  const fs::path json = dir_ / "once.json";
+  std::ofstream(json) << report.dump();
+  const Result r = Run("compare " + json.string() + " " + json.string());
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 // The default verify adds each backend's coverage cases (code paths the
