@@ -302,6 +302,37 @@ TEST_F(CliTest, ReproLineRerunsTheSameCase) {
   EXPECT_EQ(first["accuracy"]["tensors"]["y"]["max_abs"], second["accuracy"]["tensors"]["y"]["max_abs"]);
 }
 
+// Every repro line reruns exactly its case, also where that once failed:
+// verify's backward cases (verify runs both output modes unless one is
+// named), a backward case on --input whose dy comes from --seed, and paths
+// that need quoting in a shell.
+TEST_F(CliTest, ReproLinesRerunExactlyTheirCase) {
+  const fs::path folder = dir_ / "with space's";
+  fs::create_directories(folder);
+  const fs::path x = folder / "x y.npy";
+  std::vector<float> values(6 * 40);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 37) % 11) - 5.0f;
+  WriteNpy(x.string(), {6, 40}, NpyElement::kF32, values.data());
+  const std::string quoted_x = "'" + dir_.string() + "/with space'\\''s/x y.npy'";
+  for (const std::string& args :
+       {std::string("verify -b scalar --dir bwd --op all --shape 5x64 --dist normal --dtype f32"),
+        "verify -b scalar --dir bwd --seed 5 --input " + quoted_x}) {
+    nlohmann::json report;
+    ASSERT_NO_FATAL_FAILURE(RunForReport(args, &report));
+    ASSERT_FALSE(report["cases"].empty());
+    for (const auto& c : report["cases"]) {
+      const std::string repro = c["repro"];
+      const fs::path again = dir_ / "again.json";
+      const Result r = Run(repro.substr(8) + " --json " + again.string());
+      ASSERT_EQ(r.code, 0) << repro << "\n" << r.err;
+      const auto cases = LoadReport(again)["cases"];
+      ASSERT_EQ(cases.size(), 1u) << repro;
+      EXPECT_EQ(cases[0]["id"], c["id"]) << repro;
+      EXPECT_EQ(cases[0]["accuracy"]["tensors"]["dx"]["max_abs"], c["accuracy"]["tensors"]["dx"]["max_abs"]) << repro;
+    }
+  }
+}
+
 TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {
   nlohmann::json report;
   ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b scalar --shape 0x768,1x1,1x3,2x257,1x131072,3x2041", &report));

@@ -423,7 +423,8 @@ TEST_F(CliUxTest, ListCasesFormatsAndSweepFiles) {
             "layernorm/fwd/scalar/twopass/3x5/f32/normal/eps=1e-05/affine=0/stats=0/seed=1/threads=1/verify");
   EXPECT_EQ(j["cases"][0]["outcome"], "run");
   EXPECT_EQ(j["cases"][0]["problem"]["rows"], 3);
-  EXPECT_EQ(j["cases"][0]["repro"], "lnbench verify -b scalar --variant twopass --shape 3x5 --no-affine");
+  EXPECT_EQ(j["cases"][0]["repro"],
+            "lnbench verify -b scalar --variant twopass --shape 3x5 --dtype f32 --dist normal --no-affine");
   Result csv = Run("list --cases verify --format csv" + opts);
   ASSERT_EQ(csv.code, 0) << csv.err;
   EXPECT_EQ(csv.out.rfind("id,op,dir,backend,variant,peer,shape,dtype,dist,affine,stats,threads,device,tuning,"

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -545,30 +546,52 @@ void ValidateRunConfig(const RunConfig& config) {
   }
 }
 
+namespace {
+
+// Returns `text` as one shell word: as it is when it holds only characters no
+// shell treats specially, else in single quotes (a ' as '\'').
+std::string ShellWord(const std::string& text) {
+  const bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::strchr("_./=:,+-@%", c) != nullptr;
+  });
+  if (plain) return text;
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
 std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   const RunConfig defaults;
   const Problem& p = r.problem;
   std::string s = fmt::format("lnbench {} -b {}", config.command, r.backend);
-  if (r.origin.kind == "plugin") s += " --plugin " + r.origin.path;
-  if (r.origin.kind == "external") s += " --external '" + r.backend + "=" + r.origin.path + "'";
+  if (r.origin.kind == "plugin") s += " --plugin " + ShellWord(r.origin.path);
+  if (r.origin.kind == "external") s += " --external " + ShellWord(r.backend + "=" + r.origin.path);
   if (p.norm != Norm::kLayerNorm) s += fmt::format(" --op {}", NormName(p.norm));
   if (p.dir != Direction::kForward) s += fmt::format(" --dir {}", DirectionName(p.dir));
   if (!r.requested_variant.empty()) s += " --variant " + r.requested_variant;
   if (!r.input_file.empty()) {
-    s += " --input " + r.input_file;
-    if (!config.gamma_path.empty()) s += " --gamma " + config.gamma_path;
-    if (!config.beta_path.empty()) s += " --beta " + config.beta_path;
-    if (!config.dy_path.empty() && p.dir == Direction::kBackward) s += " --dy " + config.dy_path;
+    s += " --input " + ShellWord(r.input_file);
+    if (!config.gamma_path.empty()) s += " --gamma " + ShellWord(config.gamma_path);
+    if (!config.beta_path.empty()) s += " --beta " + ShellWord(config.beta_path);
+    if (!config.dy_path.empty() && p.dir == Direction::kBackward) s += " --dy " + ShellWord(config.dy_path);
   } else {
     s += fmt::format(" --shape {}x{}", p.rows, p.cols);
   }
-  if (p.dtype != DType::kF32) s += fmt::format(" --dtype {}", DTypeName(p.dtype));
-  if (p.dist != Distribution::kNormal && p.dist != Distribution::kFile)
+  // verify's own defaults are every dtype and distribution: name them.
+  const bool verify = config.command == "verify";
+  if (p.dtype != DType::kF32 || verify) s += fmt::format(" --dtype {}", DTypeName(p.dtype));
+  if ((p.dist != Distribution::kNormal || verify) && p.dist != Distribution::kFile)
     s += fmt::format(" --dist {}", DistributionName(p.dist));
   if (p.eps != defaults.eps) s += fmt::format(" --eps {}", p.eps);
   if (!p.affine) s += " --no-affine";
-  if (p.stats) s += " --stats";
-  if (p.seed != defaults.seed && p.dist != Distribution::kFile) s += fmt::format(" --seed {}", p.seed);
+  // verify runs both output modes unless one is named; its backward cases
+  // have no statistics outputs, so --stats selects the affine mode alone.
+  if (p.stats || (config.command == "verify" && p.affine && p.dir == Direction::kBackward)) s += " --stats";
+  // With --input, a backward case's dy still comes from the seed unless --dy gives it.
+  const bool seeded = p.dist != Distribution::kFile || (p.dir == Direction::kBackward && config.dy_path.empty());
+  if (p.seed != defaults.seed && seeded) s += fmt::format(" --seed {}", p.seed);
   if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{kAutoThreads})
     s += fmt::format(" --threads {}", r.threads);
   for (const auto& [key, value] : r.tuning) s += fmt::format(" --tune {}={}", key, value);
