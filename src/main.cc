@@ -21,6 +21,27 @@
 
 namespace lnbench {
 namespace {
+
+// Returns an error message as the one line it is printed as: control
+// characters (a line break in a value, an escape sequence) escaped, and a
+// message over 1000 bytes (a 3 MB key of a --config file) cut in the middle.
+std::string OneLine(std::string_view message) {
+  std::string text = EscapeForTerminal(message);
+  constexpr size_t kMax = 1000;
+  if (text.size() > kMax) {
+    // Cut between characters, not inside a UTF-8 sequence.
+    const auto boundary = [&](size_t i) {
+      while (i > 0 && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) --i;
+      return i;
+    };
+    const size_t head = boundary(kMax / 2), tail = boundary(text.size() - kMax / 2);
+    text = text.substr(0, head) + fmt::format("...({} bytes left out)...", tail - head) + text.substr(tail);
+  }
+  return text;
+}
+
+}  // namespace
+namespace {
 std::vector<std::string>& MutableArgv() {
   static std::vector<std::string> argv;
   return argv;
@@ -70,7 +91,7 @@ int main(int argc, char** argv) {
   try {
     args = RewriteListCases(MutableArgv());
   } catch (const UsageError& e) {
-    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
+    fmt::print(stderr, "lnbench: error: {}\n", OneLine(e.what()));
     return kExitUsage;
   }
   std::vector<const char*> arg_ptrs;
@@ -90,24 +111,24 @@ int main(int argc, char** argv) {
     // "The following arguments were not expected".
     std::string message = ExplainParseFailure(app, parse_argc, parse_argv);
     if (message.empty()) message = e.what();
-    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(message));
+    fmt::print(stderr, "lnbench: error: {}\n", OneLine(message));
     return kExitUsage;
   }
   try {
     return commands.at(app.get_subcommands().front()->get_name())();
   } catch (const UsageError& e) {
     // Messages quote file names and text read from files: escaped, so they
-    // cannot drive the terminal (one problem per line is kept).
-    fmt::print(stderr, "lnbench: error: {}\n", EscapeLinesForTerminal(e.what()));
+    // cannot drive the terminal or break the one line.
+    fmt::print(stderr, "lnbench: error: {}\n", OneLine(e.what()));
     return kExitUsage;
   } catch (const RuntimeError& e) {
-    fmt::print(stderr, "lnbench: runtime error: {}\n", EscapeLinesForTerminal(e.what()));
+    fmt::print(stderr, "lnbench: runtime error: {}\n", OneLine(e.what()));
     return kExitRuntime;
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "lnbench: runtime error: out of memory\n");
     return kExitRuntime;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "lnbench: runtime error: {}\n", EscapeLinesForTerminal(e.what()));
+    fmt::print(stderr, "lnbench: runtime error: {}\n", OneLine(e.what()));
     return kExitRuntime;
   }
 }

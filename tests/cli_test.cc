@@ -470,6 +470,8 @@ TEST_F(CliTest, BadInputsAreOneLineUsageErrors) {
   ExpectUsageError("run -b scalar --shape 4x4 --eps nan", "eps");
   ExpectUsageError("run -b scalar --shape 4x4 --input-bytes 1MiB", "--input-bytes");
   ExpectUsageError("run -b scalar --shape 4x4 --bogus", "bogus");
+  // A line break in a value is escaped: the error stays one line.
+  ExpectUsageError("run -b \"$(printf 'sca\\nlar')\" --shape 4x4", "unknown backend 'sca\\nlar'");
   // Several problems are reported together.
   Result r = Run("run -b nosuch --shape 4x4 --dtype f64");
   EXPECT_EQ(r.code, 2);

@@ -160,7 +160,7 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
   CheckOutputFile("-o", config.output_path);
 
   std::string errors;
-  const auto add_error = [&](const std::string& e) { AppendJoined(errors, "\n", e); };
+  const auto add_error = [&](const std::string& e) { AppendJoined(errors, "; ", e); };
   // Every input is read and checked before failing, so one run names every bad file.
   std::vector<std::pair<std::string, Json>> docs;
   for (const auto& path : config.input_paths) {
