@@ -546,6 +546,20 @@ TEST(Compare, Formats) {
   EXPECT_EQ(md.find("\\>"), std::string::npos) << "no escaped arrows: " << md;
   EXPECT_NE(md.find("| :--- | :--- | ---: |"), std::string::npos);
 
+  // Text from the reports cannot become a link, an image or a cell break in a
+  // PR comment: a backend named as a remote image, a git sha with a backtick
+  // and a |.
+  Json hostile = LoadJson("slow.json");
+  for (Json& cs : hostile["cases"]) cs["backend"] = "![i](http://e/i.png)";
+  hostile["tool"]["git_sha"] = "abc`|**x**";
+  Json base = LoadJson("base.json");
+  for (Json& cs : base["cases"]) cs["backend"] = "![i](http://e/i.png)";
+  const std::string hmd = FormatComparison(
+      CompareReports(CheckReport("b.json", base), CheckReport("h.json", hostile), {}), CompareFormat::kMarkdown);
+  EXPECT_EQ(hmd.find("![i]("), std::string::npos) << hmd;
+  EXPECT_NE(hmd.find("!\\[i\\](http://e/i.png)"), std::string::npos) << hmd;
+  EXPECT_NE(hmd.find("`abc'\\|**x**`"), std::string::npos) << hmd;
+
   const Json j = Json::parse(FormatComparison(c, CompareFormat::kJson));
   EXPECT_EQ(j["kind"], "lnbench-comparison");
   EXPECT_EQ(j["summary"]["regression"], true);

@@ -639,10 +639,25 @@ std::string MarkdownEscape(const std::string& text) {
       out += "&lt;";
       continue;
     }
-    if (ch == '|' || ch == '*' || ch == '_' || ch == '`') out += '\\';
+    // [ and ] as well: a backend name "![i](http://host/i.png)" must not
+    // become a remote image (a tracking pixel) or a link in a PR comment.
+    if (ch == '|' || ch == '*' || ch == '_' || ch == '`' || ch == '[' || ch == ']' || ch == '\\') out += '\\';
     out += ch;
   }
   return out;
+}
+
+// Returns `text` as a markdown code span inside a table cell: a backtick in
+// it would end the span early, a | split the cell (GitHub reads \| in a
+// span as |).
+std::string MarkdownCode(const std::string& text) {
+  std::string out = "`";
+  for (char ch : EscapeForTerminal(text)) {
+    if (ch == '`') ch = '\'';
+    if (ch == '|') out += '\\';
+    out += ch;
+  }
+  return out + "`";
 }
 
 // Returns a markdown table of the given cases.
@@ -671,10 +686,10 @@ std::string FormatMarkdown(const Comparison& c) {
   std::string out;
   out += fmt::format("### lnbench compare: {}\n\n", c.regression() ? "**" + c.Headline() + "**" : c.Headline());
   out += "| | base | new |\n| :--- | :--- | :--- |\n";
-  out += fmt::format("| report | `{}` | `{}` |\n", EscapeForTerminal(c.base_path), EscapeForTerminal(c.new_path));
+  out += fmt::format("| report | {} | {} |\n", MarkdownCode(c.base_path), MarkdownCode(c.new_path));
   out += fmt::format("| machine | {} | {} |\n", MarkdownEscape(c.base_machine), MarkdownEscape(c.new_machine));
   out += fmt::format("| date | {} | {} |\n", MarkdownEscape(c.base_date), MarkdownEscape(c.new_date));
-  out += fmt::format("| git | `{}` | `{}` |\n\n", EscapeForTerminal(c.base_git_sha), EscapeForTerminal(c.new_git_sha));
+  out += fmt::format("| git | {} | {} |\n\n", MarkdownCode(c.base_git_sha), MarkdownCode(c.new_git_sha));
   if (const auto m = MachinesText(c); !m.empty()) out += "> " + MarkdownEscape(m) + "\n\n";
 
   std::vector<const CaseComparison*> all, regressed;
@@ -693,7 +708,7 @@ std::string FormatMarkdown(const Comparison& c) {
     if (list->empty()) continue;
     out += fmt::format("\n<details><summary>{} ({})</summary>\n\n", title, list->size());
     for (const auto& u : *list)
-      out += fmt::format("- {} ({}) `{}`\n", MarkdownEscape(u.label), MarkdownEscape(u.status), EscapeForTerminal(u.id));
+      out += fmt::format("- {} ({}) {}\n", MarkdownEscape(u.label), MarkdownEscape(u.status), MarkdownCode(u.id));
     out += "\n</details>\n";
   }
   std::string accuracy;
