@@ -413,6 +413,26 @@ std::string NumpyCommand() {
   return std::string("npy=/usr/bin/python3 ") + LNBENCH_SOURCE_DIR + "/tests/external/numpy_layernorm.py";
 }
 
+// A command's own text (its description, a variant's) is foreign: `lnbench
+// list` prints it escaped, one line, in every format but json.
+TEST_F(PluginTest, ListEscapesTheTextOfACommand) {
+  const fs::path script = dir_ / "describe.py";
+  std::ofstream(script) << "import json, os, sys\n"
+                           "json.dump({'protocol': 1, 'description': 'evil\\nline\\u001b[2J', 'device': 'cpu',\n"
+                           "           'variants': [{'name': 'v', 'description': 'v1\\nv2'}],\n"
+                           "           'supports': {'layernorm/fwd': ['f32']}},\n"
+                           "          open(os.path.join(sys.argv[-1], 'describe.json'), 'w'))\n";
+  const std::string ext = " --external 'esc=/usr/bin/python3 " + script.string() + "'";
+  for (const std::string& format : {"table", "md", "csv"}) {
+    const Result r = Run("list --format " + format + ext);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << format;
+    EXPECT_EQ(r.out.find("evil\n"), std::string::npos) << format << r.out;
+    EXPECT_EQ(r.out.find("v1\nv2"), std::string::npos) << format << r.out;
+    EXPECT_NE(r.out.find("v1\\nv2"), std::string::npos) << format << r.out;
+  }
+}
+
 TEST_F(PluginTest, ExternalCommandIsVerifiedAndTimedAndMarked) {
   const fs::path json = dir_ / "report.json";
   Result r = Run("run --external '" + NumpyCommand() + "' -b npy --shape 7x300 --stats --min-samples 3 "

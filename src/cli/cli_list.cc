@@ -84,14 +84,14 @@ void PrintTable(const std::vector<BackendRow>& backends) {
   for (const BackendRow& b : backends) {
     fmt::print("{}{}{}: {}{}\n  {}\n", b.name, b.peer ? " (peer)" : "", EscapeForTerminal(b.origin),
                b.available ? "available" : "unavailable",
-               b.available ? "" : " (" + EscapeForTerminal(b.reason) + ")", b.description);
+               b.available ? "" : " (" + EscapeForTerminal(b.reason) + ")", EscapeForTerminal(b.description));
     if (b.available && !b.info.empty()) {
       std::string line;
       for (const auto& [k, val] : b.info) line += (line.empty() ? "" : ", ") + k + "=" + val;
       fmt::print("  device {}: {}\n", b.device, EscapeForTerminal(line));
     }
     for (const VariantRow& v : b.variants)
-      fmt::print("    {:<12} {}{}\n", v.name, v.description,
+      fmt::print("    {:<12} {}{}\n", EscapeForTerminal(v.name), EscapeForTerminal(v.description),
                  v.supported ? "" : " [unsupported here: " + EscapeForTerminal(v.reason) + "]");
   }
   fmt::print("\nshape presets (--cols NAME):\n");
@@ -140,7 +140,9 @@ void PrintRows(const std::vector<std::vector<std::string>>& rows, const std::str
   for (size_t r = 0; r < rows.size(); ++r) {
     std::string line;
     for (size_t k = 0; k < rows[r].size(); ++k) {
-      const std::string& cell = rows[r][k];
+      // A plugin's or command's own text (descriptions, reasons) may hold
+      // line breaks or escape sequences: escaped, one row per line.
+      const std::string cell = EscapeForTerminal(rows[r][k]);
       if (format == "csv") {
         const bool quote = cell.find_first_of(",\"\n") != std::string::npos;
         std::string q;
