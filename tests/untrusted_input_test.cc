@@ -214,7 +214,10 @@ TEST_F(UntrustedInputTest, ControlCharactersFromReportsArePrintedEscaped) {
     EXPECT_EQ(all.find('\x1b'), std::string::npos) << format;
     EXPECT_EQ(all.find('\x07'), std::string::npos) << format;
     EXPECT_EQ(all.find('\x9b'), std::string::npos) << format;
-    EXPECT_NE(r.out.find("evil\\x1b[31m\\x1b]0;pwned\\x07\\xc2\\x9b2J\\nname"), std::string::npos) << r.out;
+    // (Markdown escapes its own \\, [ and ] again: it renders as the table's text.)
+    const std::string shown = std::string(format) == "md" ? "evil\\\\x1b\\[31m\\\\x1b\\]0;pwned\\\\x07\\\\xc2\\\\x9b2J\\\\nname"
+                                                           : "evil\\x1b[31m\\x1b]0;pwned\\x07\\xc2\\x9b2J\\nname";
+    EXPECT_NE(r.out.find(shown), std::string::npos) << r.out;
   }
   // ... and in error messages: the kind of a foreign document.
   const std::string kind = EditedReport("kind.json", [&](Json& doc) { doc["kind"] = "x\x1b[2J\ny"; });

@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <regex>
+#include <regex.h>
 
 #include "app/external_command.h"
 #include "app/gpu_select.h"
@@ -130,9 +130,54 @@ CountingRule CountingRuleFor(const ProblemOptions& o) {
   return rule;
 }
 
+// --filter's pattern: a POSIX extended regular expression (egrep's), matched
+// by glibc without backtracking (REG_NOSUB), so no pattern can take
+// exponential time the way std::regex's ECMAScript matcher did on '(.*)*x'.
+// Back-references, the one feature that needs backtracking, are refused.
+class CaseFilter {
+ public:
+  explicit CaseFilter(const std::string& pattern) {
+    for (size_t i = 0; i + 1 < pattern.size(); ++i) {
+      if (pattern[i] != '\\') continue;
+      if (pattern[i + 1] >= '1' && pattern[i + 1] <= '9')
+        throw UsageError("--filter '" + pattern + "': back-references (\\" + pattern[i + 1] + ") are not supported");
+      ++i;
+    }
+    if (const int rc = regcomp(&re_, pattern.c_str(), REG_EXTENDED | REG_NOSUB); rc != 0) {
+      char what[256];
+      regerror(rc, &re_, what, sizeof what);
+      throw UsageError("--filter '" + pattern + "': not a regular expression (" + what + ")");
+    }
+  }
+  ~CaseFilter() { regfree(&re_); }
+  CaseFilter(const CaseFilter&) = delete;
+  CaseFilter& operator=(const CaseFilter&) = delete;
+  bool Matches(const std::string& text) const { return regexec(&re_, text.c_str(), 0, nullptr, 0) == 0; }
+
+ private:
+  regex_t re_;
+};
+
 CLI::Validator NonEmpty() {
   return CLI::Validator([](std::string& s) { return s.empty() ? std::string("empty value") : std::string(); },
                         "", "NonEmpty");
+}
+
+// A comma-separated list: no empty value and no empty item ('f32,,bf16',
+// ',' and '' were taken as the items given, or as the default).
+CLI::Validator NonEmptyItems() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s.empty()) return "empty value";
+        for (size_t start = 0;;) {
+          const size_t pos = s.find(',', start);
+          const std::string item = s.substr(start, pos == std::string::npos ? std::string::npos : pos - start);
+          if (item.find_first_not_of(" \t") == std::string::npos) return "an empty item in '" + s + "'";
+          if (pos == std::string::npos) return "";
+          start = pos + 1;
+        }
+      },
+      "", "NonEmptyItems");
 }
 
 CLI::Validator Finite() {
@@ -231,9 +276,11 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   AddForeignOptions(cmd, o.foreign);
   cmd->add_option("-b,--backend", o.backends,
                   "backends, comma-separated, or 'all' (every available one; see `lnbench list`)")
+      ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--variant", o.variants,
                   "kernel variants, comma-separated, or 'all' (default: each backend's default)")
+      ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--hwy-target", o.hwy_target,
                   "force one Highway target (e.g. AVX2, AVX3, SSE4): the highway variant of that name")
@@ -249,22 +296,25 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "with --cols: rows chosen so each input is about this size (e.g. 256MiB)")
       ->check(NonEmpty());
   cmd->add_option("--op", o.ops, "normalizations: layernorm, rmsnorm, comma-separated, or 'all'")
-      ->check(NonEmpty())
+      ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--dir", o.dirs,
                   "directions: fwd (forward), bwd (backward: dx, dgamma, dbeta from x, dy, gamma and the "
                   "saved statistics), comma-separated, or 'all'")
-      ->check(NonEmpty())
+      ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--dtype", o.dtypes, "f32, bf16, f16, comma-separated, or 'all'")
-      ->check(NonEmpty())
+      ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--dist", o.dists,
                   "input distributions, comma-separated, or 'all': normal, uniform, offset1e4, "
                   "offset1e6, tinyvar, constant, outliers, exact, special")
-      ->check(NonEmpty())
+      ->check(NonEmptyItems())
       ->capture_default_str();
-  cmd->add_option("--eps", o.eps, "epsilon added to the variance")->check(Finite())->capture_default_str();
+  cmd->add_option("--eps", o.eps, "epsilon added to the variance")
+      ->check(NonEmpty())
+      ->check(Finite())
+      ->capture_default_str();
   cmd->add_flag("--no-affine", o.no_affine, "no gamma/beta (y = normalized x)");
   cmd->add_flag("--stats", o.stats, "also produce and check mean and rstd per row");
   if (for_verify)
@@ -274,7 +324,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--threads", o.threads,
                   "CPU threads over rows, comma-separated list: auto (one per 512 KiB of traffic, so a tiny "
                   "problem runs on one core), N exactly, or 0 (all cores)")
-      ->check(NonEmpty())
+      ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--cpus", o.cpus,
                   "pin CPU threads: thread i of every case on the i-th CPU of this list (as taskset -c: "
@@ -297,7 +347,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
                   "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
   cmd->add_option("--filter", o.filter,
-                  "run only the cases whose report id matches this regular expression (ECMAScript, searched), "
+                  "run only the cases whose report id matches this regular expression (POSIX extended, as egrep; searched), "
                   "e.g. 'highway/.*/bf16/' or '/4096x'")
       ->check(NonEmpty());
   cmd->add_option("--format", o.format,
@@ -482,6 +532,13 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   if (!(o.eps >= 0) || !std::isfinite(o.eps)) problems.push_back("--eps must be a finite number >= 0");
   c.eps = o.eps;
   attempt([&] { c.seed = ParseUint64("--seed", o.seed); });
+  // Options that contradict each other are refused, not resolved in silence.
+  if (o.both_modes && (o.no_affine || o.stats))
+    problems.push_back("--both-modes runs both output modes: drop --no-affine and --stats");
+  if (!o.hwy_target.empty() && !o.variants.empty())
+    problems.push_back("--hwy-target names the highway variant to run: give it or --variant, not both");
+  if (o.no_affine && (!o.gamma.empty() || !o.beta.empty()))
+    problems.push_back("--gamma and --beta go with the affine mode: drop --no-affine");
   if (o.both_modes) {
     c.modes = {{true, true}, {false, false}};
   } else {
@@ -517,11 +574,7 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   c.coverage = o.coverage;
   c.gpu_device = o.foreign.device;
   if (!o.filter.empty()) {
-    try {
-      std::regex(o.filter, std::regex::ECMAScript);  // checked here; used by ExecuteAndReport
-    } catch (const std::regex_error& e) {
-      problems.push_back("--filter '" + o.filter + "': not a regular expression (" + e.what() + ")");
-    }
+    attempt([&] { CaseFilter check(o.filter); });  // checked here; used by ExecuteAndReport
   }
   if (!o.input.empty()) {
     if (!o.shapes.empty() || !o.cols.empty()) problems.push_back("--input sets the shape: drop --shape/--cols");
@@ -558,9 +611,9 @@ std::string CaseIdMode(const RunConfig& config) {
 RunConfig WithFilter(const RunConfig& config, const std::string& filter) {
   RunConfig selected = config;
   if (filter.empty()) return selected;
-  auto re = std::make_shared<std::regex>(filter, std::regex::ECMAScript);
+  auto re = std::make_shared<CaseFilter>(filter);
   const std::string mode = CaseIdMode(config);
-  selected.select = [re, mode](const CaseResult& r) { return std::regex_search(CaseIdWithMode(r, mode), *re); };
+  selected.select = [re, mode](const CaseResult& r) { return re->Matches(CaseIdWithMode(r, mode)); };
   return selected;
 }
 

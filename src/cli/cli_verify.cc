@@ -35,7 +35,10 @@ CommandFn AddVerifyCommand(CLI::App& app) {
       po.shapes = kDefaultVerifyShapes;
       po.coverage = !opts->no_coverage;
     }
-    if (!po.no_affine && !po.stats) po.both_modes = true;
+    if (!po.no_affine && !po.stats && !po.both_modes) po.both_modes = true;
+    // --hwy-target names the one highway variant: it replaces verify's
+    // default of every variant (it ran beside all of them).
+    if (!po.hwy_target.empty() && po.variants == "all") po.variants.clear();
     RunConfig config = MakeRunConfig(po, "verify");
     config.measure = false;
     return ExecuteAndReport(config, po, opts->json, "");
