@@ -191,6 +191,9 @@ class Backend {
   virtual std::string UnlistedVariantReason(const std::string& /*name*/) const { return ""; }
   // Returns the keys CaseOptions::tuning may hold for it (none by default).
   virtual std::vector<std::string> TuningKeys() const { return {}; }
+  // Throws UsageError when a value of `tuning` (keys of TuningKeys() only) is
+  // not one it takes: checked before any work, and by `lnbench list --cases`.
+  virtual void CheckTuning(const std::map<std::string, std::string>& /*tuning*/) const {}
   // Returns the problems (and tuning) that reach each of its code paths, for
   // the default `lnbench verify` (see CoverageCase). None by default.
   virtual std::vector<CoverageCase> CoverageCases() const { return {}; }

@@ -411,6 +411,36 @@ TEST_F(CliUxTest, ListCasesPrintsTheIdsTheRunReports) {
   EXPECT_EQ(Run("list -b scalar --shape 8x64 --threads 1,2 --op all --cold --cases").out, run_listed.out);
 }
 
+// list --cases refuses what the run refuses, before planning: a tuning value
+// the backend does not take, and --input files whose shapes do not match
+// (from their headers). It once listed such plans with exit 0.
+TEST_F(CliUxTest, ListCasesRefusesWhatTheRunRefuses) {
+  for (const std::string& command : {"list --cases run", "run"}) {
+    ExpectOneLineError(Run(command + " -b highway --shape 4x300 --tune stream_min_bytes=-1"),
+                       {"highway: --tune stream_min_bytes must be a number of bytes >= 0, not '-1'"});
+    ExpectOneLineError(Run(command + " -b highway --shape 4x300 --tune row_split=STATIC"),
+                       {"highway: --tune row_split must be static or balanced, not 'STATIC'"});
+  }
+  const auto npy = [&](const std::string& name, const std::string& shape, size_t count) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    header.resize(((10 + header.size() + 1 + 63) / 64) * 64 - 10 - 1, ' ');
+    header += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(header.size() & 0xff);
+    bytes += static_cast<char>(header.size() >> 8);
+    bytes += header + std::string(count * 4, '\0');
+    std::ofstream(Path(name), std::ios::binary) << bytes;
+    return Path(name);
+  };
+  const std::string x = npy("x.npy", "(4, 64)", 256), g = npy("g.npy", "(63,)", 63), dy = npy("dy.npy", "(4, 63)", 252);
+  for (const std::string& command : {"list --cases run", "run"}) {
+    ExpectOneLineError(Run(command + " -b scalar --input " + x + " --gamma " + g),
+                       {"'" + g + "': length 63 does not match the 64 columns of the input"});
+    ExpectOneLineError(Run(command + " -b scalar --dir bwd --input " + x + " --dy " + dy),
+                       {"--dy " + dy + ": shape 4x63 differs from --input 4x64"});
+  }
+}
+
 TEST_F(CliUxTest, ListCasesFormatsAndSweepFiles) {
   const std::string opts = " -b scalar --shape 3x5 --dtype f32 --dist normal --no-affine";
   Result json = Run("list --cases verify --format json" + opts);

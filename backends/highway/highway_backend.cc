@@ -216,6 +216,18 @@ std::optional<uint64_t> ParseStreamMinBytes(const std::string& text) {
   return std::stoull(text);
 }
 
+// Returns --tune stream_min_bytes, or nullopt when it is not given. A value
+// that is not a number of bytes is a usage error (exit 2), not an
+// unsupported case: it is a typo.
+std::optional<uint64_t> StreamMinBytesTuning(const CaseOptions& options) {
+  const auto it = options.tuning.find(kStreamMinBytes);
+  if (it == options.tuning.end()) return std::nullopt;
+  const auto v = ParseStreamMinBytes(it->second);
+  if (!v)
+    throw UsageError("highway: --tune stream_min_bytes must be a number of bytes >= 0, not '" + it->second + "'");
+  return v;
+}
+
 // Returns "a, b, c".
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
@@ -472,6 +484,16 @@ class HighwayBackend : public CpuBackend {
     return {kStreamMinBytes, kGroups16, kBwdGroups, kRowPath, kRowSplit};
   }
 
+  void CheckTuning(const std::map<std::string, std::string>& tuning) const override {
+    CaseOptions options;
+    options.tuning = tuning;
+    StreamMinBytesTuning(options);
+    TwoWayTuning(options, kRowPath, "single", "grouped");
+    TwoWayTuning(options, kRowSplit, "static", "balanced");
+    TwoWayTuning(options, kGroups16, "chunked", "interleaved");
+    TwoWayTuning(options, kBwdGroups, "fused", "shared_sums");
+  }
+
   // The runner runs these for every op selected (--op), and the LayerNorm
   // and RMSNorm kernels choose their paths alike, so each case reaches the
   // same path of both. Row groups need rows starting on cache lines, at most
@@ -547,13 +569,7 @@ class HighwayBackend : public CpuBackend {
     if (!resolved.verdict.ok) throw UsageError("highway: " + resolved.verdict.reason);
     uint64_t stream_min_bytes = LastLevelCacheBytes();
     bool single_rows = false;  // forward rows one at a time (SingleRowsByDefault)
-    const auto it = options.tuning.find(kStreamMinBytes);
-    if (it != options.tuning.end()) {
-      const auto v = ParseStreamMinBytes(it->second);
-      // A usage error (exit 2), not an unsupported case: the value is a typo.
-      if (!v)
-        throw UsageError("highway: --tune stream_min_bytes must be a number of bytes >= 0, not '" +
-                         it->second + "'");
+    if (const auto v = StreamMinBytesTuning(options)) {
       stream_min_bytes = *v;
     } else if (UnstreamedByDefault(problem, options.threads)) {
       stream_min_bytes = std::numeric_limits<uint64_t>::max();

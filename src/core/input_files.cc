@@ -12,6 +12,30 @@
 
 namespace lnbench {
 
+namespace {
+
+void CheckDyShape(const std::string& dy_path, const std::vector<int64_t>& shape, int64_t rows, int64_t cols) {
+  if (shape[0] != rows || shape[1] != cols)
+    throw UsageError(fmt::format("--dy {}: shape {}x{} differs from --input {}x{}", dy_path, shape[0], shape[1],
+                                 rows, cols));
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> CheckInputFileHeaders(const std::string& x_path, const std::string& gamma_path,
+                                                  const std::string& beta_path, const std::string& dy_path) {
+  const NpyHeader x = ReadNpyHeader(x_path);
+  CheckNpyMatrixShape(x_path, x.shape);
+  if (!gamma_path.empty()) CheckNpyVectorShape(gamma_path, ReadNpyHeader(gamma_path).shape, x.shape[1]);
+  if (!beta_path.empty()) CheckNpyVectorShape(beta_path, ReadNpyHeader(beta_path).shape, x.shape[1]);
+  if (!dy_path.empty()) {
+    const NpyHeader dy = ReadNpyHeader(dy_path);
+    CheckNpyMatrixShape(dy_path, dy.shape);
+    CheckDyShape(dy_path, dy.shape, x.shape[0], x.shape[1]);
+  }
+  return {x.shape[0], x.shape[1]};
+}
+
 InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_path,
                           const std::string& beta_path, const std::string& dy_path) {
   InputFiles f;
@@ -32,9 +56,7 @@ InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_pa
   if (!beta_path.empty()) f.beta = ReadNpyVector(beta_path, f.cols).data;
   if (!dy_path.empty()) {
     NpyArray dy = ReadNpyMatrix(dy_path);
-    if (dy.shape[0] != f.rows || dy.shape[1] != f.cols)
-      throw UsageError(fmt::format("--dy {}: shape {}x{} differs from --input {}x{}", dy_path,
-                                   dy.shape[0], dy.shape[1], f.rows, f.cols));
+    CheckDyShape(dy_path, dy.shape, f.rows, f.cols);
     f.dy = std::move(dy.data);
     f.dy_nonfinite_rows = nonfinite_rows(f.dy);
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/backend.h"
@@ -42,6 +43,11 @@ struct InputFileCounts {
 // the problem.
 InputFiles LoadInputFiles(const std::string& x_path, const std::string& gamma_path,
                           const std::string& beta_path, const std::string& dy_path = "");
+
+// Checks the files' shapes from their headers alone (no data is read) as
+// LoadInputFiles does; returns x's (rows, cols). Throws UsageError.
+std::pair<int64_t, int64_t> CheckInputFileHeaders(const std::string& x_path, const std::string& gamma_path,
+                                                  const std::string& beta_path, const std::string& dy_path);
 
 // Stores the file data into a problem's buffers, rounded to problem.dtype
 // (gamma/beta not given in files are 1 and 0; beta may be nullptr); with a

@@ -274,24 +274,31 @@ NpyArray ReadNpy(const std::string& path) {
   return a;
 }
 
+void CheckNpyMatrixShape(const std::string& path, const std::vector<int64_t>& shape) {
+  if (shape.size() != 2)
+    throw UsageError(fmt::format("'{}': expected a 2-D array (rows, cols), got shape {}", path,
+                                 ShapeText(shape)));
+  if (shape[0] < 1 || shape[1] < 1)
+    throw UsageError(fmt::format("'{}': empty array of shape {}", path, ShapeText(shape)));
+}
+
+void CheckNpyVectorShape(const std::string& path, const std::vector<int64_t>& shape, int64_t expected_len) {
+  if (shape.size() != 1)
+    throw UsageError(fmt::format("'{}': expected a 1-D array, got shape {}", path, ShapeText(shape)));
+  if (expected_len >= 0 && shape[0] != expected_len)
+    throw UsageError(fmt::format("'{}': length {} does not match the {} columns of the input", path,
+                                 shape[0], expected_len));
+}
+
 NpyArray ReadNpyMatrix(const std::string& path) {
   NpyArray a = ReadNpy(path);
-  if (a.shape.size() != 2)
-    throw UsageError(fmt::format("'{}': expected a 2-D array (rows, cols), got shape {}", path,
-                                 ShapeText(a.shape)));
-  if (a.shape[0] < 1 || a.shape[1] < 1)
-    throw UsageError(fmt::format("'{}': empty array of shape {}", path, ShapeText(a.shape)));
+  CheckNpyMatrixShape(path, a.shape);
   return a;
 }
 
 NpyArray ReadNpyVector(const std::string& path, int64_t expected_len) {
   NpyArray a = ReadNpy(path);
-  if (a.shape.size() != 1)
-    throw UsageError(
-        fmt::format("'{}': expected a 1-D array, got shape {}", path, ShapeText(a.shape)));
-  if (expected_len >= 0 && a.shape[0] != expected_len)
-    throw UsageError(fmt::format("'{}': length {} does not match the {} columns of the input", path,
-                                 a.shape[0], expected_len));
+  CheckNpyVectorShape(path, a.shape, expected_len);
   return a;
 }
 

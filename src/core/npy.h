@@ -45,6 +45,10 @@ NpyHeader ReadNpyHeader(const std::string& path);
 NpyArray ReadNpy(const std::string& path);
 // Reads a 2-D array (rows x cols, both >= 1). Throws UsageError otherwise.
 NpyArray ReadNpyMatrix(const std::string& path);
+// The dimension checks of ReadNpyMatrix and ReadNpyVector alone (on a
+// header's shape). Throw UsageError.
+void CheckNpyMatrixShape(const std::string& path, const std::vector<int64_t>& shape);
+void CheckNpyVectorShape(const std::string& path, const std::vector<int64_t>& shape, int64_t expected_len);
 // Reads a 1-D array; with expected_len >= 0 its length must be expected_len.
 NpyArray ReadNpyVector(const std::string& path, int64_t expected_len = -1);
 

@@ -470,6 +470,21 @@ void ValidateRunConfig(const RunConfig& config) {
         problems.push_back(fmt::format("unknown --tune key '{}' (have: {})", key,
                                        have.empty() ? "none" : have));
     }
+    // Each backend checks the values of its own keys, before any work (a
+    // bad value once stopped the run at its first case of that backend).
+    for (const std::string& name : config.backends) {
+      Backend* b = Lookup(config, name);
+      if (b == nullptr) continue;
+      std::map<std::string, std::string> own;
+      for (const std::string& k : b->TuningKeys())
+        if (const auto it = config.tuning.find(k); it != config.tuning.end()) own.insert(*it);
+      if (own.empty()) continue;
+      try {
+        b->CheckTuning(own);
+      } catch (const UsageError& e) {
+        problems.push_back(e.what());
+      }
+    }
   }
   if (config.dtypes.empty()) problems.push_back("no dtype selected");
   if (config.dists.empty()) problems.push_back("no distribution selected");
@@ -699,11 +714,10 @@ std::vector<PlannedCaseInfo> PlanCases(const RunConfig& config) {
   std::vector<Shape> shapes = config.shapes;
   const bool from_file = !config.input_path.empty();
   if (from_file) {
-    // The header says the shape; no data is read.
-    const NpyHeader h = ReadNpyHeader(config.input_path);
-    if (h.shape.size() != 2 || h.shape[0] < 1 || h.shape[1] < 1)
-      throw UsageError(fmt::format("--input {}: expected a 2-D array (rows x cols)", config.input_path));
-    shapes = {{h.shape[0], h.shape[1]}};
+    // The headers say the shapes, checked as a run checks them; no data is read.
+    const auto [rows, cols] =
+        CheckInputFileHeaders(config.input_path, config.gamma_path, config.beta_path, config.dy_path);
+    shapes = {{rows, cols}};
   }
   std::vector<PlannedCaseInfo> out;
   for (const PlannedProblem& pp : SelectedPlan(config, shapes, from_file))
