@@ -233,6 +233,14 @@ TEST(CompareReportJson, BadFilesNameTheFileAndTheProblem) {
     EXPECT_NE(message.find(phrase), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
   }
+  // A NUL byte ended nlohmann's input: a report followed by "\0 garbage" was read.
+  TempDir dir;
+  const std::string nul = dir.File("nul.json");
+  std::stringstream base;
+  base << std::ifstream(Fixture("base.json")).rdbuf();
+  std::ofstream(nul, std::ios::binary) << base.str() << std::string(1, '\0') << " garbage {{{";
+  const std::string message = UsageMessage([&] { LoadReport(nul); });
+  EXPECT_NE(message.find("'" + nul + "': not valid JSON: a NUL byte at offset"), std::string::npos) << message;
 }
 
 TEST(CompareReportJson, MissingAndMistypedFields) {
@@ -677,12 +685,25 @@ TEST(CompareMerge, RunMergeWritesAValidCompleteReport) {
   std::ostringstream out;
   MergeConfig config;
   config.output_path = dir.File("all.json");
-  config.input_paths = {Fixture("base.json"), Fixture("other_machine.json")};
+  // A run's own warnings and the counts only it knows are kept (they were dropped).
+  Json warned = LoadJson("other_machine.json");
+  warned["warnings"] = Json::array({{{"kind", "busy_machine"}, {"message", "other processes used 1.0 of 2"}}});
+  warned["summary"]["warnings"] = 3;
+  warned["summary"]["peer_failed"] = 2;
+  const std::string warned_path = dir.File("warned.json");
+  std::ofstream(warned_path) << warned.dump();
+  config.input_paths = {Fixture("base.json"), warned_path};
   EXPECT_EQ(RunMerge(config, {"lnbench", "merge"}, out), 0);
   EXPECT_NE(out.str().find("merged 2 reports (12 cases from 2 machine entries)"), std::string::npos) << out.str();
   const LoadedReport merged = LoadReport(config.output_path);
   EXPECT_EQ(merged.cases().size(), 12u);
   EXPECT_EQ(merged.report.context.argv, std::vector<std::string>({"lnbench", "merge"}));
+  ASSERT_TRUE(merged.report.warnings.has_value());
+  ASSERT_EQ(merged.report.warnings->size(), 1u);
+  EXPECT_EQ((*merged.report.warnings)[0].kind, "busy_machine");
+  EXPECT_EQ((*merged.report.warnings)[0].message, warned_path + ": other processes used 1.0 of 2");
+  EXPECT_EQ(merged.report.summary.warnings, 3);
+  EXPECT_EQ(merged.report.summary.peer_failed, 2);
 
   // The whole schema, checked by python3-jsonschema.
   test_support::ExpectReportFileMatchesSchema(config.output_path);

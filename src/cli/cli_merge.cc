@@ -20,8 +20,9 @@ CommandFn AddMergeCommand(CLI::App& app) {
       "merge", "combine reports from several machines or runs into one merged report");
   sc->footer(
       "The merged report follows the same schema (kind lnbench-merged-report): context.machines "
-      "lists each input's context, every case and ceiling keeps its machine. Refuses reports of "
-      "different schema versions or bytes models, and the same case twice on one machine.");
+      "lists each input's context, every case and ceiling keeps its machine, and each run's own "
+      "warnings are kept, prefixed with its file. Refuses reports of schema versions it cannot read "
+      "as one (version 2 is read as 3), different bytes models, and the same case twice on one machine.");
 
   // clang-format off
   sc->add_option("reports", config->input_paths, "the reports to merge (lnbench run --json, or merged reports)")

@@ -151,6 +151,22 @@ Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& in
     if (c.status == "unsupported") ++summary.unsupported;
     if (c.status == "error") ++summary.errors;
   }
+  // What only a run knows is kept: its own warnings (a busy machine, ...),
+  // each prefixed with its report, and the counts of peer failures and of
+  // cases with warnings (the inputs hold no case twice, so they add up).
+  for (const auto& in : inputs) {
+    if (in.report.warnings) {
+      if (!merged.warnings) merged.warnings.emplace();
+      for (ReportWarning w : *in.report.warnings) {
+        w.message = fmt::format("{}: {}", in.path, w.message);
+        merged.warnings->push_back(std::move(w));
+      }
+    }
+    if (in.report.summary.peer_failed)
+      summary.peer_failed = summary.peer_failed.value_or(0) + *in.report.summary.peer_failed;
+    if (in.report.summary.warnings)
+      summary.warnings = summary.warnings.value_or(0) + *in.report.summary.warnings;
+  }
   return merged;
 }
 
@@ -180,8 +196,8 @@ int RunMerge(const MergeConfig& config, const std::vector<std::string>& argv, st
     const auto v0 = SchemaVersionOf(docs[0].second);
     const auto v = SchemaVersionOf(doc);
     if (readable_as(v0) && readable_as(v) && *readable_as(v0) != *readable_as(v)) {
-      add_error(fmt::format("schema versions differ: '{}' has {}, '{}' has {}: merge only reports of one "
-                            "schema version",
+      add_error(fmt::format("schema versions differ: '{}' has {}, '{}' has {}: merge reads reports of one "
+                            "schema version together (version 2 as 3)",
                             docs[0].first, *v0, path, *v));
       throw UsageError(errors);
     }
