@@ -371,6 +371,7 @@ TEST_F(PluginTest, BadFilesAreOneLineUsageErrors) {
       {Planted("no_entry"), "not a plugin (no 'lnbench_plugin' entry point)"},
       {text.string(), "not a plugin (it cannot be loaded as a shared library"},
       {(dir_ / "missing.so").string(), "no such file"},
+      {dir_.string(), "is a folder, not a shared library"},
   };
   for (const auto& [path, needle] : cases) {
     for (const char* cmd : {"verify --shape 2x8", "list"}) {
@@ -383,7 +384,22 @@ TEST_F(PluginTest, BadFilesAreOneLineUsageErrors) {
   // The same backend name twice.
   Result r = Run("list --plugin " + Planted("ok") + " --plugin " + Planted("ok"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("backend name 'planted_ok' is already taken"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("backend name 'planted_ok' of " + Planted("ok") + " is already taken (" + Planted("ok") +
+                       "): rename the plugin's backend, or load it once"),
+            std::string::npos)
+      << r.err;
+  // A command's description: an integer protocol, each variant once.
+  for (const auto& [body, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"{'protocol': 1.9, 'variants': [{'name': 'v'}], 'supports': {}}", "protocol must be an integer, not 1.9"},
+           {"{'protocol': 1, 'variants': [{'name': 'v'}, {'name': 'v'}], 'supports': {}}",
+            "variant 'v' is listed twice"}}) {
+    const fs::path script = dir_ / "describe.py";
+    std::ofstream(script) << "import json, os, sys\njson.dump(" << body
+                          << ", open(os.path.join(sys.argv[-1], 'describe.json'), 'w'))\n";
+    r = Run("list --external 'd=/usr/bin/python3 " + script.string() + "'");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(PluginTest, PluginPathEnvironmentAndList) {

@@ -620,8 +620,11 @@ std::unique_ptr<Backend> MakeExternalBackend(const std::string& spec, double tim
   }
   CommandDescription desc;
   try {
-    if (d.at("protocol").get<int>() != kExternalProtocolVersion)
-      throw bad(fmt::format("it speaks protocol {}, this lnbench speaks {}", d.at("protocol").get<int>(),
+    // An integer: 1.9 is not protocol 1.
+    if (!d.at("protocol").is_number_integer())
+      throw bad(fmt::format("describe.json: protocol must be an integer, not {}", d.at("protocol").dump()));
+    if (d.at("protocol").get<int64_t>() != kExternalProtocolVersion)
+      throw bad(fmt::format("it speaks protocol {}, this lnbench speaks {}", d.at("protocol").get<int64_t>(),
                             kExternalProtocolVersion));
     desc.description = d.value("description", name);
     desc.device = d.value("device", "cpu");
@@ -630,6 +633,8 @@ std::unique_ptr<Backend> MakeExternalBackend(const std::string& spec, double tim
     for (const Json& v : d.at("variants")) {
       VariantInfo info{v.at("name").get<std::string>(), v.value("description", "")};
       if (!ValidName(info.name)) throw bad("variant names are [a-z0-9_-]");
+      for (const VariantInfo& seen : desc.variants)
+        if (seen.name == info.name) throw bad(fmt::format("variant '{}' is listed twice", info.name));
       desc.variants.push_back(info);
     }
     if (desc.variants.empty()) throw bad("no variants");

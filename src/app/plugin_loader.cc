@@ -473,7 +473,10 @@ void CheckDescriptor(const std::string& path, const lnb_plugin* d) {
 std::vector<std::unique_ptr<Backend>> LoadPlugin(const std::string& path, const PluginSettings& settings) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
-    throw UsageError(fmt::format("plugin {}: no such file", path));
+    throw UsageError(fmt::format("plugin {}: {}", path,
+                                 fs::is_directory(path, ec) ? "is a folder, not a shared library"
+                                 : fs::exists(path, ec)     ? "not a regular file"
+                                                            : "no such file"));
   // A path without a slash would make dlopen search the library path.
   const std::string full = fs::absolute(path, ec).string();
   void* handle = dlopen(full.c_str(), RTLD_NOW | RTLD_LOCAL);

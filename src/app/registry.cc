@@ -62,10 +62,14 @@ Backend* FindBackend(const std::string& name) {
 }
 
 void AddBackend(std::unique_ptr<Backend> backend) {
-  if (FindBackend(backend->Name()) != nullptr)
-    throw UsageError("backend name '" + backend->Name() + "' is already taken (" +
-                     (backend->Origin().path.empty() ? std::string("built in") : backend->Origin().path) +
-                     "): rename the plugin's backend");
+  if (const Backend* holder = FindBackend(backend->Name()); holder != nullptr) {
+    // Names the one that holds the name, and the newcomer.
+    const auto from = [](const Backend& b) {
+      return b.Origin().path.empty() ? std::string("built in") : b.Origin().path;
+    };
+    throw UsageError("backend name '" + backend->Name() + "' of " + from(*backend) + " is already taken (" +
+                     from(*holder) + "): rename the plugin's backend, or load it once");
+  }
   All().push_back(backend.get());
   Owned().push_back(std::move(backend));
 }
