@@ -476,6 +476,7 @@ TEST_F(CliTest, BadInputsAreOneLineUsageErrors) {
   ExpectUsageError("run -b scalar --shape 4x4 --variant ''", "--variant: empty value");
   ExpectUsageError("run -b scalar --shape 4x4 --threads ,", "--threads: an empty item in ','");
   ExpectUsageError("run -b scalar --shape 4x4 --eps ''", "--eps: empty value");
+  ExpectUsageError("run -b scalar --cols 64 --input-bytes 0", "bad size '0': expected at least 1 byte");
   ExpectUsageError("verify -b scalar --shape 4x4 --both-modes --no-affine", "--both-modes runs both output modes");
   ExpectUsageError("run -b highway --shape 4x4 --hwy-target AVX2 --variant avx3", "give it or --variant, not both");
   // --filter is matched without backtracking: a pattern that is exponential

@@ -709,7 +709,9 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
       fmt::print(stdout, "{}", text);
       std::fflush(stdout);
     }
-    if (!opts.quiet && !IsStdoutPath(plot_report)) fmt::print(table_out, "report: {}\n", plot_report);
+    // (With --format json and no file, the report went to stdout: no path to name.)
+    if (!opts.quiet && !plot_report.empty() && !IsStdoutPath(plot_report))
+      fmt::print(table_out, "report: {}\n", plot_report);
   }
   made.Keep();
   if (!plot_dir.empty()) MakePlots(plot_report, plot_dir);

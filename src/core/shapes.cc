@@ -160,6 +160,7 @@ uint64_t ParseByteSize(const std::string& text) {
   else throw UsageError("bad size '" + text + "': unknown unit '" + unit + "' (use B, KiB, MiB, GiB, KB, MB, GB)");
   const double bytes = v * mult;
   if (bytes > 1e15) throw UsageError("bad size '" + text + "': too large");
+  if (bytes < 1) throw UsageError("bad size '" + text + "': expected at least 1 byte");
   return static_cast<uint64_t>(bytes);
 }
 
