@@ -365,6 +365,29 @@ TEST_F(CliTest, EpsZeroKeepsTheMeanOfAConstantRowChecked) {
   EXPECT_GT(with_mean, 0);
 }
 
+// Rows of finite values whose squares overflow f32 (|x| up to 1e36; the
+// blocks' f32 sums overflow from about 1e18 at H = 1000): Highway's forward
+// takes their statistics again in double. It gave rstd 0 and y = beta (rrms 0
+// and y = 0 for RMSNorm) on every target from 1e18 up.
+TEST_F(CliTest, HighwayForwardRowsWhoseSquaresOverflowF32) {
+  const fs::path x = dir_ / "x.npy";
+  std::vector<float> values(6 * 1000);
+  uint32_t state = 12345;
+  for (size_t i = 0; i < values.size(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    const float u = static_cast<float>(state >> 8) / 16777216.0f - 0.5f;  // [-0.5, 0.5)
+    const float scale = i < 2000 ? 1e18f : i < 4000 ? 1e24f : 1e36f;       // two rows of each
+    values[i] = u * scale + (i / 1000 == 5 ? 3e36f : 0.0f);                 // the last row off zero
+  }
+  WriteNpy(x.string(), {6, 1000}, NpyElement::kF32, values.data());
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b highway --variant all --op all --dir fwd --dtype f32,bf16 --input " +
+                                           x.string(),
+                                       &report));
+  ASSERT_GE(report["cases"].size(), 8u);
+  for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
+}
+
 // No output replaces a file the same command reads: --json onto --input (by
 // its name or a link), onto the --config file, compare's and merge's -o onto
 // one of their reports. Each is a one-line usage error before any work, and

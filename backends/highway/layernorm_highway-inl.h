@@ -481,11 +481,33 @@ struct RowScale {
   }
 };
 
+// Returns the mean and M2 of a row in double, two passes, as the reference
+// takes them. For rows of finite values whose f32 block sums overflow.
+template <typename T>
+HWY_NOINLINE Moments ExactMoments(const T* HWY_RESTRICT x, size_t cols) {
+  double sum = 0;
+  for (size_t i = 0; i < cols; ++i) sum += ElementAsDouble(x, i);
+  Moments m;
+  m.count = static_cast<double>(cols);
+  m.mean = sum / m.count;
+  for (size_t i = 0; i < cols; ++i) {
+    const double dev = ElementAsDouble(x, i) - m.mean;
+    m.m2 += dev * dev;
+  }
+  return m;
+}
+
 // Returns row r's scale from its moments, and writes the row's mean and rstd
 // when they are asked for (args.mean): every path finishes a row this way.
-template <class D>
-HWY_INLINE RowScale<D> FinishRow(D d, const HwyRowsArgs& args, int64_t r, const Moments& m,
-                                 double inv_cols) {
+// Moments that are not finite are taken again exactly (ExactMoments): the
+// blocks' f32 sums of squares overflow on finite values from about
+// sqrt(FLT_MAX / block) up (1e18 at H = 1000 gave rstd 0 and y = beta). A row
+// holding NaN or Inf comes out non-finite either way.
+template <typename T, class D>
+HWY_INLINE RowScale<D> FinishRow(D d, const HwyRowsArgs& args, int64_t r, Moments m, double inv_cols) {
+  if (HWY_UNLIKELY(!std::isfinite(m.mean) || !std::isfinite(m.m2)))
+    m = ExactMoments(static_cast<const T*>(args.x) + static_cast<size_t>(r) * static_cast<size_t>(args.cols),
+                     static_cast<size_t>(args.cols));
   const double var = m.m2 * inv_cols;
   const double rstd = 1.0 / std::sqrt(var + args.eps);
   if (args.mean != nullptr) {
@@ -555,7 +577,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int64
     const T* xr = x + static_cast<size_t>(r) * cols;
     T* yr = y + static_cast<size_t>(r) * cols;
     const T* next_row = r + 1 < end ? xr + cols : nullptr;
-    const RowScale<D> scale = FinishRow(d, args, r, moments, inv_cols);
+    const RowScale<D> scale = FinishRow<T>(d, args, r, moments, inv_cols);
     const T* prefetch = next_row;
 
     // Normalize ranges end on cache lines of y (past the row's unaligned
@@ -623,7 +645,7 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin, 
     }
   };
   const auto normalize = [&](int64_t j, int64_t r, int64_t next) HWY_ATTR {
-    const RowScale<D> scale = FinishRow(d, args, r, moments[j], inv_cols);
+    const RowScale<D> scale = FinishRow<T>(d, args, r, moments[j], inv_cols);
     NormalizeRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
                                      args.beta, size_t{0}, cols, cols, scale,
                                      next < 0 || !prefetch ? nullptr : row(next));
@@ -854,7 +876,7 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRowsArgs& args, int64_t begin, int
     RowScale<D> scale[R];
     for (size_t j = 0; j < R; ++j) {
       const int64_t r = begin + g * static_cast<int64_t>(R) + static_cast<int64_t>(j);
-      scale[j] = FinishRow(d, args, r, moments[j], inv_cols);
+      scale[j] = FinishRow<T>(d, args, r, moments[j], inv_cols);
     }
     Moments next[R];
     for (size_t b = 0; b < cols; b += block) {
@@ -895,7 +917,7 @@ HWY_NOINLINE void InterleavedGroupsWithTag(D d, const HwyRowsArgs& args, int64_t
       begin, groups, static_cast<const T*>(args.x), static_cast<T*>(args.y), cols,
       BlockElements(d),
       [&](size_t j, int64_t r, const T* xr) HWY_ATTR {
-        scale[j] = FinishRow(d, args, r, RowMoments(d, xr, cols), inv_cols);
+        scale[j] = FinishRow<T>(d, args, r, RowMoments(d, xr, cols), inv_cols);
       },
       [&](const T* const* xs, T* const* ys, size_t b, size_t e, const T* const* next) HWY_ATTR {
         NormalizeGroup</*kAffine=*/true, /*kStream=*/true>(d, xs, ys, args.gamma, args.beta, b,
@@ -930,7 +952,7 @@ HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRowsArgs& args, int64_t begin
   ForEachChunkedGroup(
       begin, end, y, cols,
       [&](int64_t j, int64_t r) HWY_ATTR {
-        scale[j] = FinishRow(d, args, r, RowMoments(d, row(r), cols), inv_cols);
+        scale[j] = FinishRow<T>(d, args, r, RowMoments(d, row(r), cols), inv_cols);
       },
       [&](int64_t j, int64_t r, size_t b, size_t e, int64_t next) HWY_ATTR {
         NormalizeRange</*kAffine=*/true, /*kStream=*/true, /*kIntoL2=*/true>(

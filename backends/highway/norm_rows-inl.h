@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <type_traits>
 
 #include "backends/highway/cache_sizes.h"
@@ -52,6 +53,20 @@ namespace hn = hwy::HWY_NAMESPACE;
 #endif
 
 constexpr size_t kCacheLineBytes = 64;
+
+// Returns element i of a row of f32, bf16 or f16 as a double. Scalar: for the
+// rare rows whose statistics are taken again exactly (ExactMoments,
+// ExactSumSquares).
+template <typename T>
+HWY_INLINE double ElementAsDouble(const T* HWY_RESTRICT x, size_t i) {
+  if constexpr (sizeof(T) == 4) {
+    return static_cast<double>(reinterpret_cast<const float*>(x)[i]);
+  } else {
+    uint16_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    return std::is_same_v<T, hwy::bfloat16_t> ? ::lnbench::BF16ToFloat(bits) : ::lnbench::F16ToFloat(bits);
+  }
+}
 
 // Prefetches the line at p of the next row while a row is written (see
 // WriteRowRange). f32 rows: into L2 only (prefetcht2). The line is summed

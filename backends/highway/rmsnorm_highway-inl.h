@@ -154,8 +154,26 @@ HWY_INLINE double RowSumSquares(D d, const T* HWY_RESTRICT x, size_t cols) {
   return q;
 }
 
-// Returns 1/sqrt(q/cols + eps), rounded once to float.
-HWY_INLINE float Rrms(double q, double inv_cols, double eps) {
+// Returns the sum of squares of a row in double. For rows of finite values
+// whose f32 block sums overflow.
+template <typename T>
+HWY_NOINLINE double ExactSumSquares(const T* HWY_RESTRICT x, size_t cols) {
+  double q = 0;
+  for (size_t i = 0; i < cols; ++i) {
+    const double v = ElementAsDouble(x, i);
+    q += v * v;
+  }
+  return q;
+}
+
+// Returns 1/sqrt(q/cols + eps), rounded once to float, for the row `x` of
+// sum of squares q. A q that is not finite is taken again exactly
+// (ExactSumSquares): the blocks' f32 sums overflow on finite values from
+// about sqrt(FLT_MAX / block) up (rrms 0 and y = 0 at 1e18, H = 1000). A row
+// holding NaN or Inf comes out non-finite either way.
+template <typename T>
+HWY_INLINE float Rrms(double q, const T* HWY_RESTRICT x, size_t cols, double inv_cols, double eps) {
+  if (HWY_UNLIKELY(!std::isfinite(q))) q = ExactSumSquares(x, cols);
   return static_cast<float>(1.0 / std::sqrt(q * inv_cols + eps));
 }
 
@@ -189,7 +207,7 @@ HWY_NOINLINE void RowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int64_
     const T* xr = x + static_cast<size_t>(r) * cols;
     T* yr = y + static_cast<size_t>(r) * cols;
     const T* next_row = r + 1 < end ? xr + cols : nullptr;
-    const float rrms = Rrms(q, inv_cols, args.eps);
+    const float rrms = Rrms(q, xr, cols, inv_cols, args.eps);
     if (args.rstd != nullptr) args.rstd[r] = rrms;
     // Scale ranges end on cache lines of y (past the row's unaligned head),
     // sum blocks on multiples of the block size.
@@ -232,7 +250,7 @@ HWY_NOINLINE void ShortRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin, i
     for (int64_t j = 0; j < count; ++j) q[j] = 0.0 + SumSquares(d, row(first + j), 0, cols);
   };
   const auto scale = [&](int64_t j, int64_t r, int64_t next) HWY_ATTR {
-    const float rrms = Rrms(q[j], inv_cols, args.eps);
+    const float rrms = Rrms(q[j], row(r), cols, inv_cols, args.eps);
     if (args.rstd != nullptr) args.rstd[r] = rrms;
     ScaleRange<kAffine, kStream>(d, row(r), y + static_cast<size_t>(r) * cols, args.gamma,
                                  size_t{0}, cols, cols, rrms,
@@ -353,7 +371,7 @@ HWY_NOINLINE void GroupsWithTag(D d, const HwyRmsArgs& args, int64_t begin, int6
       xs[j] = x + r * cols;
       ys[j] = y + r * cols;
       if (has_next) next_xs[j] = x + row_of(g + 1, j) * cols;
-      rrms[j] = Rrms(q[j], inv_cols, args.eps);
+      rrms[j] = Rrms(q[j], xs[j], cols, inv_cols, args.eps);
       if (args.rstd != nullptr) args.rstd[r] = rrms[j];
       q[j] = 0;
     }
@@ -383,7 +401,7 @@ HWY_NOINLINE void InterleavedGroupsWithTag(D d, const HwyRmsArgs& args, int64_t 
       begin, groups, static_cast<const T*>(args.x), static_cast<T*>(args.y), cols,
       BlockElements(d),
       [&](size_t j, int64_t r, const T* xr) HWY_ATTR {
-        rrms[j] = Rrms(RowSumSquares(d, xr, cols), inv_cols, args.eps);
+        rrms[j] = Rrms(RowSumSquares(d, xr, cols), xr, cols, inv_cols, args.eps);
         if (args.rstd != nullptr) args.rstd[r] = rrms[j];
       },
       [&](const T* const* xs, T* const* ys, size_t b, size_t e, const T* const* next) HWY_ATTR {
@@ -409,7 +427,7 @@ HWY_NOINLINE void ChunkedRowsWithTag(D d, const HwyRmsArgs& args, int64_t begin,
   ForEachChunkedGroup(
       begin, end, y, cols,
       [&](int64_t j, int64_t r) HWY_ATTR {
-        rrms[j] = Rrms(RowSumSquares(d, row(r), cols), inv_cols, args.eps);
+        rrms[j] = Rrms(RowSumSquares(d, row(r), cols), row(r), cols, inv_cols, args.eps);
         if (args.rstd != nullptr) args.rstd[r] = rrms[j];
       },
       [&](int64_t j, int64_t r, size_t b, size_t e, int64_t next) HWY_ATTR {
