@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -72,6 +73,21 @@ int main(int argc, char** argv) {
             struct stat st;
             if (stat(path.c_str(), &st) != 0) return "'" + path + "': " + std::strerror(errno);
             if (!S_ISREG(st.st_mode)) return "'" + path + "': not a regular file";
+            // CLI11 reads [run] and skips an array of tables ([[run]]) in silence.
+            std::string text;
+            try {
+              text = ReadWholeRegularFile(path, 16u << 20, "a --config file");
+            } catch (const UsageError& e) {
+              return e.what();
+            }
+            for (size_t at = 0; at < text.size();) {
+              const size_t end = std::min(text.find('\n', at), text.size());
+              const size_t first = text.find_first_not_of(" \t", at);
+              if (first < end && text.compare(first, 2, "[[") == 0)
+                return "'" + path + "': " + text.substr(first, std::min<size_t>(end - first, 80)) +
+                       " (an array of tables) is not read: give one [run] or [verify] section";
+              at = end + 1;
+            }
             ProtectInput(path);
             return "";
           },
@@ -111,6 +127,12 @@ int main(int argc, char** argv) {
     // "The following arguments were not expected".
     std::string message = ExplainParseFailure(app, parse_argc, parse_argv);
     if (message.empty()) message = e.what();
+    // An option given twice: with a --config file, the likely cause is there.
+    if (message.find("At Most 1 required but received") != std::string::npos &&
+        std::any_of(parse_argv, parse_argv + parse_argc, [](const char* a) {
+          return std::string_view(a) == "--config" || std::string_view(a).rfind("--config=", 0) == 0;
+        }))
+      message += " (given twice, or as a TOML array in the --config file: give one value, comma-separated)";
     fmt::print(stderr, "lnbench: error: {}\n", OneLine(message));
     return kExitUsage;
   }

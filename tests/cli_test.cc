@@ -415,6 +415,20 @@ TEST_F(CliTest, OutputsNeverReplaceTheirInputs) {
   EXPECT_TRUE(fs::is_symlink(link));
   expect_refused("run -b scalar --config " + toml.string() + " --json " + toml.string(), "is also an input");
   expect_refused("run -b scalar --config " + fifo.string(), "--config: '" + fifo.string() + "': not a regular file");
+  expect_refused("run -b scalar --input " + x.string() + " --dist uniform", "--input holds the values: drop --dist");
+  // An array of tables, which CLI11 skipped in silence.
+  const fs::path tables = dir_ / "tables.toml";
+  std::ofstream(tables) << "[run]\nshape = \"4x64\"\n\n  [[run]]\nshape = \"8x64\"\n";
+  expect_refused("run -b scalar --config " + tables.string(),
+                 "[[run]] (an array of tables) is not read: give one [run] or [verify] section");
+  const fs::path array = dir_ / "array.toml";
+  std::ofstream(array) << "[run]\nshape = [\"4x64\", \"8x64\"]\n";
+  expect_refused("run -b scalar --config " + array.string(), "or as a TOML array in the --config file");
+  // A loop of links is named with its option.
+  fs::create_symlink(dir_ / "loop2.json", dir_ / "loop1.json");
+  fs::create_symlink(dir_ / "loop1.json", dir_ / "loop2.json");
+  expect_refused("run -b scalar --shape 2x8 --json " + (dir_ / "loop1.json").string(),
+                 "--json '" + (dir_ / "loop1.json").string() + "': too many levels of symbolic links");
   const fs::path a = dir_ / "a.json";
   ASSERT_EQ(Run("run -b scalar --shape 2x8 --time-budget 0.01 --min-samples 3 -q --json " + a.string()).code, 0);
   const std::string a_bytes = Slurp(a);
@@ -500,6 +514,12 @@ TEST_F(CliTest, BadInputsAreOneLineUsageErrors) {
   ExpectUsageError("run -b scalar --shape 4x4 --threads ,", "--threads: an empty item in ','");
   ExpectUsageError("run -b scalar --shape 4x4 --eps ''", "--eps: empty value");
   ExpectUsageError("run -b scalar --cols 64 --input-bytes 0", "bad size '0': expected at least 1 byte");
+  // What is not a number is said so (CLI11's range check said "Value 1.5 not
+  // in range", and read 0x3 as 3).
+  ExpectUsageError("run -b scalar --cols 64 --rows 1.5", "--rows: '1.5' is not a whole number");
+  ExpectUsageError("run -b scalar --shape 4x4 --min-samples 0x3", "--min-samples: '0x3' is not a whole number");
+  ExpectUsageError("run -b scalar --shape 4x4 --time-budget 1h", "--time-budget: '1h' is not a duration");
+  ExpectUsageError("run -b scalar --shape 4x4 --max-noise abc", "--max-noise: 'abc' is not a number");
   ExpectUsageError("verify -b scalar --shape 4x4 --both-modes --no-affine", "--both-modes runs both output modes");
   ExpectUsageError("run -b highway --shape 4x4 --hwy-target AVX2 --variant avx3", "give it or --variant, not both");
   // --filter is matched without backtracking: a pattern that is exponential

@@ -185,10 +185,25 @@ CLI::Validator Finite() {
       [](std::string& s) {
         char* end = nullptr;
         const double v = std::strtod(s.c_str(), &end);
-        if (end != s.c_str() && *end == '\0' && !std::isfinite(v)) return "'" + s + "' is not a finite number";
-        return std::string();  // anything else is left to the conversion and the range check
+        // (CLI11's range check would say "Value 1h not in range" of a word.)
+        if (end == s.c_str() || *end != '\0') return "'" + s + "' is not a number";
+        if (!std::isfinite(v)) return "'" + s + "' is not a finite number";
+        return std::string();  // the range check follows
       },
       "", "Finite");
+}
+
+CLI::Validator WholeNumber() {
+  return CLI::Validator(
+      [](std::string& s) {
+        // Decimal digits, a sign allowed (the range check names negatives):
+        // CLI11 would read 0x3 as 3 and say "not in range" of 1.5.
+        const size_t start = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+        if (s.size() == start || s.find_first_not_of("0123456789", start) != std::string::npos)
+          return "'" + s + "' is not a whole number";
+        return std::string();
+      },
+      "", "WholeNumber");
 }
 
 CLI::Validator Seconds() {
@@ -210,6 +225,9 @@ CLI::Validator Seconds() {
           s = fmt::format("{}", v * u.scale);
           return std::string();
         }
+        char* end = nullptr;
+        std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0') return "'" + s + "' is not a duration (e.g. 0.2, 0.2s, 200ms)";
         return std::string();
       },
       "", "Seconds");
@@ -250,6 +268,7 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
   cmd->add_option("--device", o.device,
                   "the GPU of the GPU backends (cuda, cudnn), CUDA plugins and GPU external commands: an index "
                   "from 0 (see nvidia-smi); the report names it")
+      ->check(WholeNumber())
       ->check(CLI::Range(0, 1023))
       ->capture_default_str();
 }
@@ -291,7 +310,9 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "hidden sizes: list (768,4096), sweep (128:65536:*2, 256:2048:+256) or preset "
                   "(models, bert, gpt2, llama, awkward, standard, cpu); rows from --rows or --input-bytes")
       ->check(NonEmpty());
-  cmd->add_option("--rows", o.rows, "rows for --cols")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--rows", o.rows, "rows for --cols")
+      ->check(WholeNumber())
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   cmd->add_option("--input-bytes", o.input_bytes,
                   "with --cols: rows chosen so each input is about this size (e.g. 256MiB)")
       ->check(NonEmpty());
@@ -309,6 +330,7 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
   cmd->add_option("--dist", o.dists,
                   "input distributions, comma-separated, or 'all': normal, uniform, offset1e4, "
                   "offset1e6, tinyvar, constant, outliers, exact, special")
+      ->each([&o](const std::string&) { o.dists_given = true; })
       ->check(NonEmptyItems())
       ->capture_default_str();
   cmd->add_option("--eps", o.eps, "epsilon added to the variance")
@@ -578,6 +600,7 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   }
   if (!o.input.empty()) {
     if (!o.shapes.empty() || !o.cols.empty()) problems.push_back("--input sets the shape: drop --shape/--cols");
+    if (o.dists_given) problems.push_back("--input holds the values: drop --dist");
     c.input_path = o.input;
     c.gamma_path = o.gamma;
     c.beta_path = o.beta;

@@ -46,6 +46,7 @@ struct ProblemOptions {
   std::string dirs = "fwd";       // --dir: fwd, bwd, comma-separated, or 'all'
   std::string dtypes = "f32";
   std::string dists = "normal";
+  bool dists_given = false;  // --dist on the command line or in --config
   double eps = 1e-5;
   bool no_affine = false;
   bool stats = false;
@@ -74,8 +75,12 @@ CLI::Validator NonEmpty();
 // seconds ("0.2", "0.0005").
 CLI::Validator Seconds();
 
-// A CLI11 check refusing NaN and infinities (CLI::Range lets NaN through).
+// A CLI11 check refusing what is not a number, NaN and infinities
+// (CLI::Range lets NaN through).
 CLI::Validator Finite();
+
+// A CLI11 check refusing what is not a decimal whole number (1.5, 0x3, "").
+CLI::Validator WholeNumber();
 
 // Returns `text` as a decimal integer in 0..2^64-1. Throws UsageError naming
 // `option` for a sign, another base, garbage or an out-of-range value (strtoull

@@ -38,11 +38,11 @@ CommandFn AddRunCommand(CLI::App& app) {
                   "after the run, draw charts into this folder, created if missing (needs matplotlib)")
       ->check(NonEmpty());
   cmd->add_option("--warmup", opts->warmup, "untimed runs before sampling")
-      ->check(CLI::Range(0, 100000))->capture_default_str();
+      ->check(WholeNumber())->check(CLI::Range(0, 100000))->capture_default_str();
   cmd->add_option("--min-samples", opts->min_samples, "samples at least")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
+      ->check(WholeNumber())->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--max-samples", opts->max_samples, "samples at most")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
+      ->check(WholeNumber())->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--max-noise", opts->max_noise_pct,
                   "stop sampling when the median's relative standard error is below this (percent)")
       ->check(Finite())->check(CLI::Range(0.0, 100.0))->capture_default_str();

@@ -194,9 +194,10 @@ std::string MemoryProblem(const Problem& p, const RunConfig& config, bool from_f
   // fragmentation, other processes growing meanwhile.
   if (need <= limit.bytes / 10 * 9) return "";
   return fmt::format("shape {}x{} {} needs about {} of host memory at its peak (inputs, outputs, "
-                     "float64 reference, case and copy-ceiling buffers); only {} is left under the {}",
+                     "float64 reference, case and copy-ceiling buffers); {} is left under the {}, and a "
+                     "run takes at most nine tenths of it ({})",
                      p.rows, p.cols, DTypeName(p.dtype), FormatBytes(need), FormatBytes(limit.bytes),
-                     limit.source);
+                     limit.source, FormatBytes(limit.bytes / 10 * 9));
 }
 
 class CeilingCache {
