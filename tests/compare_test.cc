@@ -241,6 +241,12 @@ TEST(CompareReportJson, BadFilesNameTheFileAndTheProblem) {
   std::ofstream(nul, std::ios::binary) << base.str() << std::string(1, '\0') << " garbage {{{";
   const std::string message = UsageMessage([&] { LoadReport(nul); });
   EXPECT_NE(message.find("'" + nul + "': not valid JSON: a NUL byte at offset"), std::string::npos) << message;
+  // A gzipped report is named as one (it was "not valid JSON: invalid literal").
+  const std::string gz = dir.File("r.json.gz");
+  std::ofstream(gz, std::ios::binary) << std::string("\x1f\x8b\x08\x00", 4) << "compressed bytes";
+  const std::string gz_message = UsageMessage([&] { LoadReport(gz); });
+  EXPECT_NE(gz_message.find("'" + gz + "': a gzip file: decompress it first (gzip -dk)"), std::string::npos)
+      << gz_message;
 }
 
 TEST(CompareReportJson, MissingAndMistypedFields) {

@@ -121,6 +121,8 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
 Json ParseJsonText(const std::string& path, const std::string& text) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw UsageError("'" + path + "': empty file, expected an lnbench JSON report");
+  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
+    throw UsageError("'" + path + "': a gzip file: decompress it first (gzip -dk)");
   // nlohmann's lexer takes a NUL byte for the end of the input: what follows
   // one would be ignored, and one inside a document called truncation.
   if (const size_t nul = text.find('\0'); nul != std::string::npos)

@@ -280,7 +280,12 @@ void CheckOutputFile(const std::string& option, const std::string& path, bool al
       return;
     }
   }
-  const std::string target = FinalTarget(path);
+  std::string target;
+  try {
+    target = FinalTarget(path);
+  } catch (const UsageError&) {
+    Refuse(option, path, "too many levels of symbolic links");  // named with its option
+  }
   if (stat(target.c_str(), &st) == 0) {
     if (const std::string why = ReplacesInput(st, path); !why.empty()) Refuse(option, path, why);
     if (S_ISDIR(st.st_mode)) Refuse(option, path, "is a folder; give a file name");
@@ -363,7 +368,10 @@ OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
   }
   // Absolute, so the file still lands where it was asked for when the
   // working folder changes before Commit (a plugin run in-process may chdir).
-  target_ = std::filesystem::absolute(FinalTarget(path_)).string();
+  // (A working folder that no longer exists keeps the path as it is.)
+  target_ = FinalTarget(path_);
+  std::error_code ec;
+  if (const auto absolute = std::filesystem::absolute(target_, ec); !ec) target_ = absolute.string();
   const bool exists = stat(target_.c_str(), &st) == 0;
   if (exists) {
     if (const std::string why = ReplacesInput(st, path_); !why.empty()) throw UsageError(Quoted(path_) + ": " + why);
