@@ -485,13 +485,14 @@ struct RowScale {
 // takes them. For rows of finite values whose f32 block sums overflow.
 template <typename T>
 HWY_NOINLINE Moments ExactMoments(const T* HWY_RESTRICT x, size_t cols) {
+  constexpr ::lnbench::DType kDType = ElementDType<T>();
   double sum = 0;
-  for (size_t i = 0; i < cols; ++i) sum += ElementAsDouble(x, i);
+  for (size_t i = 0; i < cols; ++i) sum += ::lnbench::LoadAsDouble(kDType, x, i);
   Moments m;
   m.count = static_cast<double>(cols);
   m.mean = sum / m.count;
   for (size_t i = 0; i < cols; ++i) {
-    const double dev = ElementAsDouble(x, i) - m.mean;
+    const double dev = ::lnbench::LoadAsDouble(kDType, x, i) - m.mean;
     m.m2 += dev * dev;
   }
   return m;

@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 #include <type_traits>
 
 #include "backends/highway/cache_sizes.h"
@@ -54,18 +53,13 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr size_t kCacheLineBytes = 64;
 
-// Returns element i of a row of f32, bf16 or f16 as a double. Scalar: for the
-// rare rows whose statistics are taken again exactly (ExactMoments,
-// ExactSumSquares).
+// Returns the DType of a row's element type (float, hwy::bfloat16_t,
+// hwy::float16_t), for core's scalar helpers (LoadAsDouble): the rare rows
+// whose statistics are taken again exactly (ExactMoments, ExactSumSquares).
 template <typename T>
-HWY_INLINE double ElementAsDouble(const T* HWY_RESTRICT x, size_t i) {
-  if constexpr (sizeof(T) == 4) {
-    return static_cast<double>(reinterpret_cast<const float*>(x)[i]);
-  } else {
-    uint16_t bits;
-    std::memcpy(&bits, x + i, sizeof bits);
-    return std::is_same_v<T, hwy::bfloat16_t> ? ::lnbench::BF16ToFloat(bits) : ::lnbench::F16ToFloat(bits);
-  }
+constexpr ::lnbench::DType ElementDType() {
+  if constexpr (sizeof(T) == 4) return ::lnbench::DType::kF32;
+  return std::is_same_v<T, hwy::bfloat16_t> ? ::lnbench::DType::kBF16 : ::lnbench::DType::kF16;
 }
 
 // Prefetches the line at p of the next row while a row is written (see

@@ -160,7 +160,7 @@ template <typename T>
 HWY_NOINLINE double ExactSumSquares(const T* HWY_RESTRICT x, size_t cols) {
   double q = 0;
   for (size_t i = 0; i < cols; ++i) {
-    const double v = ElementAsDouble(x, i);
+    const double v = ::lnbench::LoadAsDouble(ElementDType<T>(), x, i);
     q += v * v;
   }
   return q;
