@@ -669,42 +669,30 @@ std::vector<PlannedProblem> SelectedPlan(const RunConfig& config, const std::vec
     }
     plan = std::move(unique);
   }
-  // The same case twice (-b scalar,Scalar, --shape 4x64,4x64, --threads 0,2
-  // on two cores) runs once: a report holds each case once, or compare and
-  // merge refuse it. Keyed as the report's id is: backend, requested variant,
-  // problem, resolved threads and tuning.
-  {
-    std::set<std::string> seen;
-    for (PlannedProblem& pp : plan) {
-      std::vector<PlannedCase> kept;
-      for (const PlannedCase& pc : pp.cases) {
-        const CaseResult r = CaseIdentity(pp.problem, pc);
-        const Problem& q = r.problem;
-        std::string key = fmt::format("{}/{}/{}/{}/{}x{}/{}/{}/{}/{}/{}/{}/{}", r.backend, r.requested_variant,
-                                      static_cast<int>(q.norm), static_cast<int>(q.dir), q.rows, q.cols,
-                                      static_cast<int>(q.dtype), static_cast<int>(q.dist), q.eps, q.affine,
-                                      q.stats, q.seed, r.threads);
-        for (const auto& [k, v] : r.tuning) key += "/" + k + "=" + v;
-        if (seen.insert(key).second) kept.push_back(pc);
-      }
-      pp.cases = std::move(kept);
+  // One pass over the cases, each case's identity made once:
+  // - the same case twice (-b scalar,Scalar, --shape 4x64,4x64, --threads 0,2
+  //   on two cores) runs once: a report holds each case once, or compare and
+  //   merge refuse it. Keyed as the report's id is: backend, requested
+  //   variant, problem, resolved threads and tuning;
+  // - with --filter, only the selected cases stay.
+  // A problem with no case left is not even generated.
+  std::set<std::string> seen;
+  for (PlannedProblem& pp : plan) {
+    std::vector<PlannedCase> kept;
+    for (const PlannedCase& pc : pp.cases) {
+      const CaseResult r = CaseIdentity(pp.problem, pc);
+      const Problem& q = r.problem;
+      std::string key = fmt::format("{}/{}/{}/{}/{}x{}/{}/{}/{}/{}/{}/{}/{}", r.backend, r.requested_variant,
+                                    static_cast<int>(q.norm), static_cast<int>(q.dir), q.rows, q.cols,
+                                    static_cast<int>(q.dtype), static_cast<int>(q.dist), q.eps, q.affine,
+                                    q.stats, q.seed, r.threads);
+      for (const auto& [k, v] : r.tuning) key += "/" + k + "=" + v;
+      if (seen.insert(key).second && (!config.select || config.select(r))) kept.push_back(pc);
     }
-    plan.erase(std::remove_if(plan.begin(), plan.end(), [](const PlannedProblem& pp) { return pp.cases.empty(); }),
-               plan.end());
+    pp.cases = std::move(kept);
   }
-  if (config.select) {
-    // A problem none of whose cases is selected is not even generated.
-    for (PlannedProblem& pp : plan) {
-      std::vector<PlannedCase> kept;
-      for (const PlannedCase& pc : pp.cases) {
-        const CaseResult r = CaseIdentity(pp.problem, pc);
-        if (config.select(r)) kept.push_back(pc);
-      }
-      pp.cases = std::move(kept);
-    }
-    plan.erase(std::remove_if(plan.begin(), plan.end(), [](const PlannedProblem& pp) { return pp.cases.empty(); }),
-               plan.end());
-  }
+  plan.erase(std::remove_if(plan.begin(), plan.end(), [](const PlannedProblem& pp) { return pp.cases.empty(); }),
+             plan.end());
   return plan;
 }
 
