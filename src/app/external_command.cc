@@ -1,6 +1,5 @@
 #include "app/external_command.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -41,25 +40,10 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 // Writes one of lnbench's own files (an input, problem.json) into a case
-// folder the command also writes in. Whatever the command left at that name
-// is removed first (a link to a file elsewhere, a FIFO, a folder): never
-// written through, waited on, or taken for a usage error of lnbench's.
+// folder the command also writes in, afresh whatever the command left at
+// that name (io/file_io.h WriteFileAnew).
 void WriteIntoCaseFolder(const std::string& backend, const fs::path& path, std::string_view content) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  int err = 0;
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    err = errno;
-  } else {
-    for (size_t done = 0; done < content.size() && err == 0;) {
-      const ssize_t n = write(fd, content.data() + done, content.size() - done);
-      if (n >= 0) done += static_cast<size_t>(n);
-      else if (errno != EINTR) err = errno;
-    }
-    if (close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
-  }
-  if (err != 0)
+  if (const int err = WriteFileAnew(path.string(), content))
     throw RuntimeError(fmt::format("{}: cannot write {} into the case folder: {}", backend,
                                    path.filename().string(), std::strerror(err)));
 }

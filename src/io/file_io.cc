@@ -456,6 +456,16 @@ void WriteFileAtomically(const std::string& path, std::string_view content) {
   file.Commit(content);
 }
 
+int WriteFileAnew(const std::string& path, std::string_view content) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  int err = WriteAll(fd, content);
+  if (close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+  return err;
+}
+
 std::string ReadFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw UsageError("'" + path + "': no such file");

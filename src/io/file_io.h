@@ -107,6 +107,14 @@ class OutputFile {
 // Writes `content` to `path` by the rules above. Throws RuntimeError naming the path.
 void WriteFileAtomically(const std::string& path, std::string_view content);
 
+// Writes one of lnbench's own files in a folder of its own that another
+// process writes in too (an external command's case folder): whatever stands
+// at `path` is removed first (a link to a file elsewhere, a FIFO, a folder),
+// and the file is created anew (O_EXCL | O_NOFOLLOW): never written through,
+// waited on, or refused as a usage error. Not for user-given outputs, which
+// follow the rules above. Returns 0, or the errno of the failure.
+int WriteFileAnew(const std::string& path, std::string_view content);
+
 // Reads a whole file. Throws UsageError naming the path when it cannot be read.
 std::string ReadFile(const std::string& path);
 
