@@ -41,8 +41,6 @@ std::string OneLine(std::string_view message) {
   return text;
 }
 
-}  // namespace
-namespace {
 std::vector<std::string>& MutableArgv() {
   static std::vector<std::string> argv;
   return argv;

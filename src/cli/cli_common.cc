@@ -209,25 +209,26 @@ CLI::Validator WholeNumber() {
 CLI::Validator Seconds() {
   return CLI::Validator(
       [](std::string& s) {
-        // A unit suffix is turned into plain seconds; the number itself is
-        // left to the conversion and the range check.
+        // A number, with a unit suffix or without (seconds); a suffix is
+        // turned into plain seconds. The range check follows.
         struct Unit {
           const char* suffix;
           double scale;
         };
-        for (const Unit& u : {Unit{"ms", 1e-3}, Unit{"us", 1e-6}, Unit{"s", 1.0}}) {
+        static constexpr Unit kUnits[] = {{"ms", 1e-3}, {"us", 1e-6}, {"s", 1.0}};
+        const Unit* unit = nullptr;
+        for (const Unit& u : kUnits) {
           const size_t n = std::strlen(u.suffix);
-          if (s.size() <= n || s.compare(s.size() - n, n, u.suffix) != 0) continue;
-          const std::string number = s.substr(0, s.size() - n);
-          char* end = nullptr;
-          const double v = std::strtod(number.c_str(), &end);
-          if (end == number.c_str() || *end != '\0') return "'" + s + "' is not a duration (e.g. 0.2, 0.2s, 200ms)";
-          s = fmt::format("{}", v * u.scale);
-          return std::string();
+          if (s.size() > n && s.compare(s.size() - n, n, u.suffix) == 0) {
+            unit = &u;
+            break;
+          }
         }
+        const std::string number = unit ? s.substr(0, s.size() - std::strlen(unit->suffix)) : s;
         char* end = nullptr;
-        std::strtod(s.c_str(), &end);
-        if (end == s.c_str() || *end != '\0') return "'" + s + "' is not a duration (e.g. 0.2, 0.2s, 200ms)";
+        const double v = std::strtod(number.c_str(), &end);
+        if (end == number.c_str() || *end != '\0') return "'" + s + "' is not a duration (e.g. 0.2, 0.2s, 200ms)";
+        if (unit) s = fmt::format("{}", v * unit->scale);
         return std::string();
       },
       "", "Seconds");
