@@ -176,9 +176,11 @@ TEST(ThreadPoolChunks, BoundsAreGuidedSharesInWholeGrains) {
 }
 
 // ParallelForChunks runs every chunk once, with its index, and a thread that
-// finishes sooner claims more: here the worker sleeps 2 ms per chunk and the
-// caller not at all, so the caller runs most of the range (a static split
-// would give each half). A throw stops the claims (the others take 1 ms a
+// finishes sooner claims more: here the worker sleeps 5 ms per chunk and the
+// caller not at all, so the worker claims at most 4 of the 17 chunks (a
+// static split would give it half). Counted in chunks, not rows: the worker
+// may claim the first and largest chunk (a quarter of the rows) before the
+// caller starts; only a caller stalled for 15 ms or more leaves it 5. A throw stops the claims (the others take 1 ms a
 // chunk, so most are left), is rethrown, and the pool then runs static and
 // chunked jobs as before.
 TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
@@ -187,7 +189,7 @@ TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
   const std::vector<int64_t> bounds = BalancedChunks(count, 2, 16);
   std::vector<std::atomic<int>> seen(static_cast<size_t>(count));
   std::vector<std::atomic<int>> chunk_seen(bounds.size() - 1);
-  std::atomic<int64_t> caller_rows{0};
+  std::atomic<int64_t> caller_chunks{0};
   const std::thread::id caller = std::this_thread::get_id();
   pool.ParallelForChunks(count, 16, [&](int64_t k, int64_t b, int64_t e) {
     EXPECT_EQ(b, bounds[static_cast<size_t>(k)]);
@@ -195,14 +197,17 @@ TEST(ThreadPoolChunks, EveryChunkRunsOnceAndTheFasterThreadTakesMore) {
     chunk_seen[static_cast<size_t>(k)].fetch_add(1);
     for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
     if (std::this_thread::get_id() == caller) {
-      caller_rows.fetch_add(e - b);
+      caller_chunks.fetch_add(1);
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   });
   for (int64_t i = 0; i < count; ++i) ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1) << i;
   for (auto& c : chunk_seen) EXPECT_EQ(c.load(), 1);
-  EXPECT_GT(caller_rows.load(), count * 3 / 4) << "the faster thread did not take more rows";
+  const int64_t chunks = static_cast<int64_t>(bounds.size()) - 1;
+  ASSERT_EQ(chunks, 17);
+  EXPECT_LE(chunks - caller_chunks.load(), 4)
+      << "the slower thread claimed more than 4 of the 17 chunks";
 
   std::atomic<int> ran{0};
   EXPECT_THROW(pool.ParallelForChunks(count, 1,
