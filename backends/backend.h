@@ -139,16 +139,22 @@ class PreparedCase {
   virtual double TimeBatch(int batch, bool cold) = 0;
   // Returns extra facts for the report: launch configuration, transfer times.
   virtual std::map<std::string, std::string> Details() const { return {}; }
-  // Foreign backends only (Backend::IsForeign): copies new input values into
-  // the buffers the kernel reads, for the runner's second verification on
-  // fresh inputs through the same prepared case.
   // Externally timed backends only (BackendOrigin::externally_timed): runs
   // their own timing loop, guided by `config`, and returns the seconds per run
   // of each sample they measured. Empty: the runner times it with TimeBatch.
   virtual std::vector<double> SelfTimedSamples(const TimingConfig& /*config*/) { return {}; }
+  // Foreign backends only (Backend::IsForeign): copies new input values into
+  // the buffers the kernel reads, for the runner's second verification on
+  // fresh inputs through the same prepared case.
   virtual void ReplaceInputs(const HostTensors& /*inputs*/) {
     throw RuntimeError("this backend cannot replace its inputs");
   }
+  // Frees what the kernel holds for the case (a plugin's release()) before
+  // the case's result is final, so that a kernel that crashes, hangs or fails
+  // there gets an error, not a result; throws RuntimeError for that. Called
+  // once, last, on a case that ran; the destructor frees what is left
+  // otherwise.
+  virtual void Release() {}
 };
 
 // Where a backend's code comes from, for the report: built in (kind ""), a

@@ -86,6 +86,11 @@ const PlantedBug kBugs[] = {
     {"crash", 3, "error", "plugin crashed with SIGSEGV (Segmentation fault) at address 0x10 in run", true},
     {"hang", 3, "error", "plugin timed out after 1s in run", true},
     {"fail", 3, "error", "planted_fail: run failed: planted failure", false},
+    // release() is called before the case's result is final: a crash or a
+    // hang there is the case's error (it was a passed case, unreported).
+    {"release_crash", 3, "error", "plugin crashed with SIGSEGV (Segmentation fault) at address 0x20 in release",
+     true},
+    {"release_hang", 3, "error", "plugin timed out after 1s in release", true},
 };
 
 TEST_P(PluginIsolationTest, EveryPlantedBugIsCaught) {

@@ -51,6 +51,14 @@ class CudaPluginCase : public PreparedCase {
   ~CudaPluginCase() override {
     if (state_ != nullptr) b_->release(state_);
   }
+  void Release() override {
+    void* state = state_;
+    state_ = nullptr;
+    if (state != nullptr) b_->release(state);
+    // An error release() left on the device is the case's.
+    LNBENCH_CUDA_CALL(cudaDeviceSynchronize());
+    LNBENCH_CUDA_CHECK_LAUNCH();
+  }
 
   std::string ResolvedVariant() const override { return variant_; }
   void Poison() override {

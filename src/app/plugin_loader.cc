@@ -123,6 +123,7 @@ class PluginCase : public PreparedCase {
   double TimeBatch(int batch, bool cold) override;
   std::map<std::string, std::string> Details() const override;
   void ReplaceInputs(const HostTensors& inputs) override;
+  void Release() override;
 
  private:
   // Sends `c` to the worker (or calls the plugin) and throws for a failure.
@@ -146,6 +147,7 @@ class PluginCase : public PreparedCase {
   std::unique_ptr<WorkerProcess> worker_;  // fork and exec
   std::unique_ptr<WorkerEngine> local_;    // none
   bool healthy_ = true;                    // every reply so far was ok: the worker may serve another case
+  bool released_ = false;                  // Release() was called (whatever its outcome)
   int worker_case_ = 0;                    // exec: the how-manyth case of its worker this is
 };
 
@@ -287,10 +289,20 @@ PluginCase::PluginCase(const PluginBackend& backend, const Problem& problem, con
 PluginCase::~PluginCase() {
   if (worker_ != nullptr) {
     // A worker that answered every call and released its case serves the next
-    // one; any other (and every forked child) ends here.
-    const bool released = worker_->ReleaseCase(std::min(backend_.settings().timeout_s, 10.0));
+    // one; any other (and every forked child) ends here. A case that did not
+    // get to Release() (it failed earlier) is released here, unreported.
+    const bool released =
+        released_ ? healthy_ : worker_->ReleaseCase(std::min(backend_.settings().timeout_s, 10.0));
     if (isolation_ == PluginIsolation::kExec && healthy_ && released) backend_.ReturnWorker(std::move(worker_));
   }
+}
+
+void PluginCase::Release() {
+  if (released_) return;
+  released_ = true;
+  // A crash, a timeout, an exit() or an error in release() is the case's
+  // error, as it would be in run(); a forked child then ends.
+  Call(WorkerCommand::kRelease, "release");
 }
 
 void PluginCase::SetUpWorker() {
@@ -356,6 +368,7 @@ Reply PluginCase::Call(WorkerCommand kind, const char* what, int batch, bool col
       case WorkerCommand::kPrepare: local_->Prepare(r); break;
       case WorkerCommand::kRun: local_->Run(r); break;
       case WorkerCommand::kTime: local_->Time(batch, cold, r); break;
+      case WorkerCommand::kRelease: local_->Release(); break;
       default: break;
     }
   }

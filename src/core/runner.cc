@@ -859,6 +859,7 @@ RunResult ExecuteRun(const RunConfig& config, const StartFn& on_start, const Pro
             }
           }
           r.details = prepared->Details();
+          prepared->Release();
         } catch (const UsageError&) {
           throw;
         } catch (const GuardViolation& e) {

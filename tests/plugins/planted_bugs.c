@@ -134,7 +134,16 @@ static int run(void* opaque, const lnb_tensor t[LNB_TENSOR_COUNT], void* stream,
   return 0;
 }
 
-static void release(void* opaque) { free(opaque); }
+static void release(void* opaque) {
+  free(opaque);
+#if defined(BUG_RELEASE_CRASH)
+  /* A kernel right in every run whose release() writes through a bad pointer
+     (a double free in practice): the case is an error, not a result. */
+  *(volatile int*)(uintptr_t)32 = 1;
+#elif defined(BUG_RELEASE_HANG)
+  for (;;) pause();
+#endif
+}
 
 static const lnb_backend kBackends[] = {{
     sizeof(lnb_backend), BACKEND_NAME, "planted-bug plugin", LNB_DEVICE_CPU, kVariants, 1, NULL, supports,
