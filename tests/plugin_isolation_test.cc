@@ -145,6 +145,7 @@ TEST_P(PluginIsolationTest, TimedIdlingStdoutExitAndSignalsKeepTheRunHonest) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(cases_of(r)[0]["status"], "passed");
   EXPECT_NE(r.err.find("planted_stdout: call 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("planted_stdout: supports"), std::string::npos) << r.err;
 
   // exit(0) in run(): in a child or worker, an error case at once (it used
   // to hang in the child's exit handlers until --plugin-timeout, then be

@@ -45,7 +45,12 @@ class CudaPluginCase : public PreparedCase {
       c_tensors_[t.id] = {d, t.rows, t.cols, t.dtype, t.is_output ? 1u : 0u};
     }
     char reason[480] = {};
-    if (b_->prepare(b_->user, &cproblem_, variant_.c_str(), c_tensors_, &state_, reason, sizeof reason) != 0)
+    int rc = 0;
+    {
+      const InProcessCall in_call(name_, "prepare");
+      rc = b_->prepare(b_->user, &cproblem_, variant_.c_str(), c_tensors_, &state_, reason, sizeof reason);
+    }
+    if (rc != 0)
       throw RuntimeError(fmt::format("{}: prepare failed: {}", name_, std::string(reason, strnlen(reason, sizeof reason))));
   }
   ~CudaPluginCase() override {
@@ -54,7 +59,10 @@ class CudaPluginCase : public PreparedCase {
   void Release() override {
     void* state = state_;
     state_ = nullptr;
-    if (state != nullptr) b_->release(state);
+    if (state != nullptr) {
+      const InProcessCall in_call(name_, "release");
+      b_->release(state);
+    }
     // An error release() left on the device is the case's.
     LNBENCH_CUDA_CALL(cudaDeviceSynchronize());
     LNBENCH_CUDA_CHECK_LAUNCH();
@@ -85,8 +93,9 @@ class CudaPluginCase : public PreparedCase {
       batch = 1;
     }
     // No held stream: a foreign run() may wait for its stream.
+    const InProcessCall in_call(name_, "a timed batch");
     timer_.Start(stream_.get());
-    for (int i = 0; i < batch; ++i) CallRun();
+    for (int i = 0; i < batch; ++i) CallRunInBatch();
     timer_.Stop(stream_.get());
     return timer_.Seconds();
   }
@@ -105,7 +114,12 @@ class CudaPluginCase : public PreparedCase {
  private:
   const Problem& problem() const { return problem_; }
 
+  // One call of run() (a timed batch makes one InProcessCall of all its calls).
   void CallRun() {
+    const InProcessCall in_call(name_, "run");
+    CallRunInBatch();
+  }
+  void CallRunInBatch() {
     char reason[480] = {};
     if (b_->run(state_, c_tensors_, stream_.get(), reason, sizeof reason) != 0)
       throw RuntimeError(fmt::format("{}: run failed: {}", name_, std::string(reason, strnlen(reason, sizeof reason))));

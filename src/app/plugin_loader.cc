@@ -5,12 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <set>
 
 #include "app/guarded_memory.h"
@@ -32,55 +30,6 @@ namespace lnbench {
 namespace {
 
 namespace fs = std::filesystem;
-
-// --plugin-isolation none: a plugin that calls exit() inside one of its calls
-// would end lnbench with the plugin's status (exit 0: no table, no report,
-// nothing said, and a CI gate passes). While a call runs, an on_exit handler
-// turns that into a one-line error and exit 3. The handler is registered
-// once, before any static destructor it must run ahead of can matter.
-std::atomic<const char*> g_in_plugin_call{nullptr};
-char g_in_plugin_backend[64];
-
-extern "C" void ExitDuringPluginCall(int status, void*) {
-  const char* what = g_in_plugin_call.load();
-  if (what == nullptr) return;
-  std::fflush(stdout);
-  std::fprintf(stderr,
-               "lnbench: error: plugin %s called exit(%d) in %s; with --plugin-isolation none that ends "
-               "lnbench too, and no report was written\n",
-               g_in_plugin_backend, status, what);
-  _exit(kExitRuntime);
-}
-
-// Also sends what the plugin prints to standard output to stderr during the
-// call, as the fork and exec workers do: lnbench's standard output may be
-// the report (--json -) or a csv/md/json table. (Outside the timed loop: a
-// whole timed batch is one call.)
-class InProcessCall {
- public:
-  InProcessCall(const std::string& backend, const char* what) {
-    static std::once_flag once;
-    std::call_once(once, [] { on_exit(ExitDuringPluginCall, nullptr); });
-    std::snprintf(g_in_plugin_backend, sizeof g_in_plugin_backend, "%s", backend.c_str());
-    g_in_plugin_call.store(what);
-    std::fflush(stdout);
-    saved_stdout_ = dup(STDOUT_FILENO);
-    if (saved_stdout_ >= 0) dup2(STDERR_FILENO, STDOUT_FILENO);
-  }
-  ~InProcessCall() {
-    std::fflush(stdout);  // the plugin's buffered prints go to stderr too
-    if (saved_stdout_ >= 0) {
-      dup2(saved_stdout_, STDOUT_FILENO);
-      close(saved_stdout_);
-    }
-    g_in_plugin_call.store(nullptr);
-  }
-  InProcessCall(const InProcessCall&) = delete;
-  InProcessCall& operator=(const InProcessCall&) = delete;
-
- private:
-  int saved_stdout_ = -1;
-};
 
 // Returns a reason a plugin wrote, cut at its buffer and made one line.
 std::string ReasonText(const char* buf, size_t size) {
@@ -202,8 +151,12 @@ class PluginBackend : public CpuBackend {
     const lnb_problem c = ToPluginProblem(problem, options.threads);
     char reason[256] = {};
     const std::string variant = options.variant.empty() ? Variants().front().name : options.variant;
-    if (backend_->supports(backend_->user, &c, variant.c_str(), reason, sizeof reason) == 1)
-      return Verdict::Yes();
+    int supported = 0;
+    {
+      const InProcessCall in_call(Name(), "supports");
+      supported = backend_->supports(backend_->user, &c, variant.c_str(), reason, sizeof reason);
+    }
+    if (supported == 1) return Verdict::Yes();
     return Verdict::No(fmt::format("{}: {}", Name(), ReasonText(reason, sizeof reason)));
   }
   std::unique_ptr<PreparedCase> Prepare(const Problem& problem, const HostTensors& inputs,

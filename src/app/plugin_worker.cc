@@ -12,11 +12,13 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #ifdef LNBENCH_HAVE_CUDA
 #include "app/plugin_cuda.h"
@@ -592,6 +594,46 @@ std::string WorkerProcess::Reap(bool kill_first) {
 std::string WorkerProcess::Died(const char* what) {
   // The socket closed: the process is dying or dead; wait for it.
   return fmt::format("plugin {} in {}", Reap(false), what);
+}
+
+// --plugin-isolation none: a plugin that calls exit() inside one of its calls
+// would end lnbench with the plugin's status (exit 0: no table, no report,
+// nothing said, and a CI gate passes). While a call runs, an on_exit handler
+// turns that into a one-line error and exit 3. The handler is registered
+// once, before any static destructor it must run ahead of can matter.
+namespace {
+std::atomic<const char*> g_in_plugin_call{nullptr};
+char g_in_plugin_backend[64];
+}  // namespace
+
+extern "C" void ExitDuringPluginCall(int status, void*) {
+  const char* what = g_in_plugin_call.load();
+  if (what == nullptr) return;
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "lnbench: error: plugin %s called exit(%d) in %s; with --plugin-isolation none that ends "
+               "lnbench too, and no report was written\n",
+               g_in_plugin_backend, status, what);
+  _exit(kExitRuntime);
+}
+
+InProcessCall::InProcessCall(const std::string& backend, const char* what) {
+  static std::once_flag once;
+  std::call_once(once, [] { on_exit(ExitDuringPluginCall, nullptr); });
+  std::snprintf(g_in_plugin_backend, sizeof g_in_plugin_backend, "%s", backend.c_str());
+  g_in_plugin_call.store(what);
+  std::fflush(stdout);
+  saved_stdout_ = dup(STDOUT_FILENO);
+  if (saved_stdout_ >= 0) dup2(STDERR_FILENO, STDOUT_FILENO);
+}
+
+InProcessCall::~InProcessCall() {
+  std::fflush(stdout);  // the plugin's buffered prints go to stderr too
+  if (saved_stdout_ >= 0) {
+    dup2(saved_stdout_, STDOUT_FILENO);
+    close(saved_stdout_);
+  }
+  g_in_plugin_call.store(nullptr);
 }
 
 }  // namespace lnbench

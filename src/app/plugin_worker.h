@@ -145,6 +145,24 @@ class CpuWorkerEngine : public WorkerEngine {
   void* state_ = nullptr;
 };
 
+// A call into a plugin in lnbench's own process (--plugin-isolation none,
+// and the calls every mode makes there: supports()). While it lasts, what
+// the plugin prints to standard output goes to stderr, as in the fork and
+// exec workers (lnbench's standard output may be the report: --json -), and
+// an exit() in the plugin ends lnbench with one line naming the plugin and
+// the call and exit status 3, instead of the plugin's status and no report.
+// Outside the timed loop: a whole timed batch is one call.
+class InProcessCall {
+ public:
+  InProcessCall(const std::string& backend, const char* what);
+  ~InProcessCall();
+  InProcessCall(const InProcessCall&) = delete;
+  InProcessCall& operator=(const InProcessCall&) = delete;
+
+ private:
+  int saved_stdout_ = -1;
+};
+
 // Makes the fault handler of this process report guard-page hits relative to
 // `buffers` (the case's tensors, as the parent numbers them).
 void SetFaultRanges(const std::vector<const GuardedBuffer*>& buffers);
