@@ -146,6 +146,7 @@ TEST_P(PluginIsolationTest, TimedIdlingStdoutExitAndSignalsKeepTheRunHonest) {
   EXPECT_EQ(cases_of(r)[0]["status"], "passed");
   EXPECT_NE(r.err.find("planted_stdout: call 1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("planted_stdout: supports"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("planted_stdout: loaded"), std::string::npos) << r.err;
 
   // exit(0) in run(): in a child or worker, an error case at once (it used
   // to hang in the child's exit handlers until --plugin-timeout, then be
@@ -184,6 +185,23 @@ TEST_P(PluginIsolationTest, TimedIdlingStdoutExitAndSignalsKeepTheRunHonest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, PluginIsolationTest, ::testing::Values("fork", "exec", "none"));
+
+// lnbench loads a plugin and asks its supports() in its own process, in
+// every isolation mode: an exit() there cannot be contained, so it is one
+// line and exit 3, not the plugin's status 0 with no report.
+TEST(PluginInProcessTest, ExitInSupportsIsOneLineAndExit3) {
+  const fs::path dir = fs::temp_directory_path() / ("lnbench_plugin_supports_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const test_support::BinaryResult r = test_support::RunLnbench(
+      " ", "run --plugin " + Planted("exit_in_supports") + " -b planted_exit_in_supports --shape 7x300 -q --json -",
+      dir);
+  fs::remove_all(dir);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "lnbench: error: plugin planted_exit_in_supports called exit(0) in supports; lnbench makes that call in "
+            "its own process: that ends lnbench too, and no report was written\n");
+}
 
 class ExecWorkerTest : public PluginIsolationTest {};
 

@@ -153,7 +153,7 @@ class PluginBackend : public CpuBackend {
     const std::string variant = options.variant.empty() ? Variants().front().name : options.variant;
     int supported = 0;
     {
-      const InProcessCall in_call(Name(), "supports");
+      const InProcessCall in_call(Name(), "supports", true);
       supported = backend_->supports(backend_->user, &c, variant.c_str(), reason, sizeof reason);
     }
     if (supported == 1) return Verdict::Yes();
@@ -445,6 +445,9 @@ std::vector<std::unique_ptr<Backend>> LoadPlugin(const std::string& path, const 
                                                             : "no such file"));
   // A path without a slash would make dlopen search the library path.
   const std::string full = fs::absolute(path, ec).string();
+  // The library's constructors and its entry point run here, in lnbench's
+  // own process: their prints go to stderr, an exit() is one line.
+  const InProcessCall in_call(fs::path(full).filename().string(), "loading", true);
   void* handle = dlopen(full.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* err = dlerror();

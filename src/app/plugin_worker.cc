@@ -604,6 +604,7 @@ std::string WorkerProcess::Died(const char* what) {
 namespace {
 std::atomic<const char*> g_in_plugin_call{nullptr};
 char g_in_plugin_backend[64];
+std::atomic<bool> g_in_plugin_call_every_mode{false};
 }  // namespace
 
 extern "C" void ExitDuringPluginCall(int status, void*) {
@@ -611,16 +612,19 @@ extern "C" void ExitDuringPluginCall(int status, void*) {
   if (what == nullptr) return;
   std::fflush(stdout);
   std::fprintf(stderr,
-               "lnbench: error: plugin %s called exit(%d) in %s; with --plugin-isolation none that ends "
-               "lnbench too, and no report was written\n",
-               g_in_plugin_backend, status, what);
+               "lnbench: error: plugin %s called exit(%d) in %s; %s that ends lnbench too, and no report was "
+               "written\n",
+               g_in_plugin_backend, status, what,
+               g_in_plugin_call_every_mode.load() ? "lnbench makes that call in its own process:"
+                                                  : "with --plugin-isolation none");
   _exit(kExitRuntime);
 }
 
-InProcessCall::InProcessCall(const std::string& backend, const char* what) {
+InProcessCall::InProcessCall(const std::string& backend, const char* what, bool every_mode) {
   static std::once_flag once;
   std::call_once(once, [] { on_exit(ExitDuringPluginCall, nullptr); });
   std::snprintf(g_in_plugin_backend, sizeof g_in_plugin_backend, "%s", backend.c_str());
+  g_in_plugin_call_every_mode.store(every_mode);
   g_in_plugin_call.store(what);
   std::fflush(stdout);
   saved_stdout_ = dup(STDOUT_FILENO);

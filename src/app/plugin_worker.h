@@ -154,7 +154,9 @@ class CpuWorkerEngine : public WorkerEngine {
 // Outside the timed loop: a whole timed batch is one call.
 class InProcessCall {
  public:
-  InProcessCall(const std::string& backend, const char* what);
+  // every_mode: a call lnbench makes in its own process whatever the
+  // isolation (loading the library, supports()).
+  InProcessCall(const std::string& backend, const char* what, bool every_mode = false);
   ~InProcessCall();
   InProcessCall(const InProcessCall&) = delete;
   InProcessCall& operator=(const InProcessCall&) = delete;

@@ -24,11 +24,18 @@ typedef struct state {
   long calls; /* run() calls on this prepared case */
 } state;
 
+#if defined(BUG_STDOUT)
+/* Runs when lnbench loads the library, in lnbench's own process. */
+__attribute__((constructor)) static void loaded(void) { printf("planted_stdout: loaded\n"); }
+#endif
+
 static int supports(void* user, const lnb_problem* p, const char* variant, char* reason, size_t reason_size) {
   (void)user;
   (void)variant;
 #if defined(BUG_STDOUT)
   printf("planted_stdout: supports\n"); /* lnbench calls supports() in its own process in every mode */
+#elif defined(BUG_EXIT_IN_SUPPORTS)
+  exit(0);
 #endif
   if (p->norm != LNB_NORM_LAYERNORM || p->dir != LNB_DIR_FWD || p->dtype != LNB_DTYPE_F32) {
     snprintf(reason, reason_size, "f32 layernorm forward only");
