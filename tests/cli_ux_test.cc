@@ -316,6 +316,13 @@ TEST_F(CliUxTest, SweepFilesThroughConfig) {
   std::ofstream(Path("typo.toml")) << "[verify]\nbakend = \"scalar\"\n";
   ExpectOneLineError(Run("verify -q --config " + Path("typo.toml")),
                      {"typo.toml: unknown key 'bakend' in [verify] (did you mean 'backend'?)"});
+  // Before the command (an option of lnbench itself), the same message: the
+  // file's path is not taken for an unknown command.
+  Result before = Run("--config " + Path("typo.toml") + " verify -q");
+  ExpectOneLineError(before, {"typo.toml: unknown key 'bakend' in [verify] (did you mean 'backend'?)"});
+  EXPECT_EQ(before.err.find("unknown command"), std::string::npos) << before.err;
+  ExpectOneLineError(Run("--config " + Path("typo.toml") + " veriffy"),
+                     {"unknown command 'veriffy' (did you mean 'verify'?)"});
   std::ofstream(Path("typo2.toml")) << "[run]\nshape = \"8x64\"\ntime_budget = \"0.1\"\n";
   ExpectOneLineError(Run("run -q --config " + Path("typo2.toml")),
                      {"unknown key 'time_budget' in [run] (did you mean 'time-budget'?)"});

@@ -120,7 +120,14 @@ std::string ExplainParseFailure(const CLI::App& app, int argc, const char* const
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (sub == nullptr) {
-      if (arg.empty() || arg[0] == '-') continue;  // --help, --version: CLI11's own
+      if (!arg.empty() && arg[0] == '-') {
+        // An option of lnbench itself before the command (--config FILE):
+        // its value is not the command.
+        const CLI::Option* opt = app.get_option_no_throw(arg);
+        if (opt != nullptr && opt->get_items_expected_max() > 0) ++i;
+        continue;  // --help, --version: CLI11's own
+      }
+      if (arg.empty()) continue;
       for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; }))
         if (s->get_name() == arg) sub = s;
       if (sub == nullptr) {
