@@ -86,6 +86,17 @@ class HighwayBenchTest(unittest.TestCase):
       lo, hi = (float(v) for v in s.split(".."))
       self.assertTrue(0 < lo <= m <= hi, res.stdout)
 
+  def test_hot_takes_threads(self):
+    # One thread unless --threads is given; then a table for each count
+    # (hot ran one thread whatever --threads said).
+    for args, want in (((), ["1 thread,"]), (("--threads", "1,2"), ["1 thread,", "2 threads,"])):
+      res = bench("hot", "--dtypes", "f32", "--cols", "768", "--kib", "64", "--samples", "1", *args)
+      self.assertEqual(res.returncode, 0, res.stderr)
+      headers = [l for l in res.stdout.splitlines() if l.startswith("# hot:")]
+      self.assertEqual(len(headers), len(want), res.stdout)
+      for h, w in zip(headers, want):
+        self.assertIn(w, h)
+
   def test_latency_takes_cols(self):
     # Without --cols batch 1 is timed at H = 4096 alone; with it, at each H.
     for args, want in (((), [("f32", "4096")]),

@@ -7,7 +7,8 @@
 //                         [--threads 1,2] [--dtypes f32,bf16] [--cols 128,768,...]
 //                         [--variant auto] [--tune key=value]... [--ab key=A,B]...
 //
-// latency mode times H = 4096 alone unless --cols names its H.
+// latency mode times H = 4096 alone unless --cols names its H; hot mode runs
+// one thread unless --threads is given.
 //
 // --tune passes a backend setting (CaseOptions::tuning, as `lnbench run --tune`).
 // --ab key=A,B (dram and hot modes) times the case with key=A and with key=B
@@ -50,6 +51,7 @@ struct BenchConfig {
   uint64_t x_mib = 256;  // DRAM-sized: x alone is this large (y as large again)
   int samples = 15;
   std::vector<int> threads = {1, 2};
+  bool threads_given = false;  // --threads was passed (hot mode: else one thread)
   std::vector<DType> dtypes = {DType::kF32, DType::kBF16};
   std::vector<int64_t> cols = {128, 768, 1024, 4096, 8192, 16384, 65536};
   bool cols_given = false;  // --cols was passed (latency mode: else H = 4096 alone)
@@ -285,50 +287,53 @@ void RunCache(const BenchConfig& cfg) {
 }
 
 // Hot: cache-resident x of `hot_kib` KiB, Highway alone, every dtype and H
-// of the lists, one thread. Reports the fastest of many samples (ns per
-// element, and GB/s of counted bytes): for instruction-level changes, where
-// the minimum is what other processes on a shared machine disturb least.
+// of the lists, one thread (or each count of --threads). Reports the fastest
+// of many samples (ns per element, and GB/s of counted bytes): for
+// instruction-level changes, where the minimum is what other processes on a
+// shared machine disturb least.
 void RunHot(const BenchConfig& cfg) {
-  fmt::print("# hot: {}, x = {} KiB, 1 thread, min over {} samples of 50 runs\n",
-             OpName(cfg),
-             cfg.hot_kib, cfg.samples);
-  PrintAb(cfg);
-  fmt::print("{:>5} {:>6} {:>6} {:>10} {:>10} {:>8}{}\n", "dtype", "H", "N", "min us", "ns/elem",
-             "GB/s", AbHeader(cfg));
-  ThreadPool& pool = SharedThreadPool(1);
-  for (DType dtype : cfg.dtypes) {
-    for (int64_t cols : cfg.cols) {
-      Problem p;
-      p.dtype = dtype;
-      p.cols = cols;
-      p.rows = std::max<int64_t>(1, static_cast<int64_t>((cfg.hot_kib << 10) /
-                                                         (cols * DTypeSize(dtype))));
-      p.affine = cfg.affine;
-      if (cfg.rms) p.norm = Norm::kRmsNorm;
-      if (cfg.bwd) p.dir = Direction::kBackward;
-      Inputs in(p, pool);
-      const bool ab = !cfg.ab.empty();
-      auto hwy = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, ab ? AbSide::kA : AbSide::kNone));
-      std::vector<double> th, ab_ratio;
-      if (ab) {
-        // Pairs of samples (50 runs each), B first in odd pairs.
-        auto hb = PrepareOn("highway", p, in.view, OptionsFor(cfg, 1, AbSide::kB));
-        hwy->Run();
-        hb->Run();
-        for (int k = 0; k < cfg.samples; ++k) {
-          const bool b_first = k % 2 == 1;
-          const double tb_before = b_first ? hb->TimeBatch(50, false) / 50 : 0.0;
-          th.push_back(hwy->TimeBatch(50, false) / 50);
-          ab_ratio.push_back((b_first ? tb_before : hb->TimeBatch(50, false) / 50) / th.back());
+  const std::vector<int> all_threads = cfg.threads_given ? cfg.threads : std::vector<int>{1};
+  for (int threads : all_threads) {
+    ThreadPool& pool = SharedThreadPool(threads);
+    fmt::print("# hot: {}, x = {} KiB, {} thread{}, min over {} samples of 50 runs\n", OpName(cfg), cfg.hot_kib,
+               pool.threads(), pool.threads() == 1 ? "" : "s", cfg.samples);
+    PrintAb(cfg);
+    fmt::print("{:>5} {:>6} {:>6} {:>10} {:>10} {:>8}{}\n", "dtype", "H", "N", "min us", "ns/elem",
+               "GB/s", AbHeader(cfg));
+    for (DType dtype : cfg.dtypes) {
+      for (int64_t cols : cfg.cols) {
+        Problem p;
+        p.dtype = dtype;
+        p.cols = cols;
+        p.rows = std::max<int64_t>(1, static_cast<int64_t>((cfg.hot_kib << 10) /
+                                                           (cols * DTypeSize(dtype))));
+        p.affine = cfg.affine;
+        if (cfg.rms) p.norm = Norm::kRmsNorm;
+        if (cfg.bwd) p.dir = Direction::kBackward;
+        Inputs in(p, pool);
+        const bool ab = !cfg.ab.empty();
+        auto hwy = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, ab ? AbSide::kA : AbSide::kNone));
+        std::vector<double> th, ab_ratio;
+        if (ab) {
+          // Pairs of samples (50 runs each), B first in odd pairs.
+          auto hb = PrepareOn("highway", p, in.view, OptionsFor(cfg, threads, AbSide::kB));
+          hwy->Run();
+          hb->Run();
+          for (int k = 0; k < cfg.samples; ++k) {
+            const bool b_first = k % 2 == 1;
+            const double tb_before = b_first ? hb->TimeBatch(50, false) / 50 : 0.0;
+            th.push_back(hwy->TimeBatch(50, false) / 50);
+            ab_ratio.push_back((b_first ? tb_before : hb->TimeBatch(50, false) / 50) / th.back());
+          }
+        } else {
+          th = Sample(*hwy, cfg.samples, 50);
         }
-      } else {
-        th = Sample(*hwy, cfg.samples, 50);
+        const double t = Quantile(th, 0.0);
+        fmt::print("{:>5} {:>6} {:>6} {:>10.2f} {:>10.4f} {:>8.2f}{}\n", DTypeName(dtype), cols,
+                   p.rows, t * 1e6, t * 1e9 / static_cast<double>(p.rows * cols),
+                   static_cast<double>(CountBytes(p).total()) / t / 1e9, AbColumns(ab_ratio));
+        std::fflush(stdout);
       }
-      const double t = Quantile(th, 0.0);
-      fmt::print("{:>5} {:>6} {:>6} {:>10.2f} {:>10.4f} {:>8.2f}{}\n", DTypeName(dtype), cols,
-                 p.rows, t * 1e6, t * 1e9 / static_cast<double>(p.rows * cols),
-                 static_cast<double>(CountBytes(p).total()) / t / 1e9, AbColumns(ab_ratio));
-      std::fflush(stdout);
     }
   }
 }
@@ -449,6 +454,7 @@ int Main(int argc, char** argv) {
         cfg.ab.push_back({key, v.substr(0, comma), v.substr(comma + 1)});
       }
     } else if (a == "--threads") {
+      cfg.threads_given = true;
       cfg.threads = ParseList<int>(value(), [&a](const std::string& s) {
         return static_cast<int>(std::min<uint64_t>(WholeNumber(a, s), 4096));  // 0: every core
       });
