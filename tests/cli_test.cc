@@ -331,6 +331,23 @@ TEST_F(CliTest, ReproLinesRerunExactlyTheirCase) {
       EXPECT_EQ(cases[0]["accuracy"]["tensors"]["dx"]["max_abs"], c["accuracy"]["tensors"]["dx"]["max_abs"]) << repro;
     }
   }
+  // A run's repro keeps what shapes its timing: pinning, the ceiling mode,
+  // the sampling options (it once dropped --cpus, --ceiling and --warmup).
+  nlohmann::json report;
+  ASSERT_NO_FATAL_FAILURE(RunForReport("run -b scalar --shape 4x64 --cpus 0 --ceiling paired --warmup 1 "
+                                       "--min-samples 3 --max-samples 50 --max-noise 2 --time-budget 0.01",
+                                       &report));
+  ASSERT_EQ(report["cases"].size(), 1u);
+  const std::string repro = report["cases"][0]["repro"];
+  EXPECT_EQ(repro,
+            "lnbench run -b scalar --shape 4x64 --cpus 0 --warmup 1 --min-samples 3 --max-samples 50 "
+            "--max-noise 2 --time-budget 0.01 --ceiling paired");
+  const fs::path again = dir_ / "again.json";
+  const Result r = Run(repro.substr(8) + " --json " + again.string());
+  ASSERT_EQ(r.code, 0) << repro << "\n" << r.err;
+  const nlohmann::json rerun = LoadReport(again);
+  EXPECT_EQ(rerun["cases"][0]["id"], report["cases"][0]["id"]);
+  EXPECT_EQ(rerun["config"], report["config"]) << repro;
 }
 
 TEST_F(CliTest, VerifyEdgeShapesEveryDistribution) {

@@ -611,7 +611,26 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
   if (r.device == "cpu" && r.threads != 0 && config.threads != std::vector<int>{kAutoThreads})
     s += fmt::format(" --threads {}", r.threads);
   for (const auto& [key, value] : r.tuning) s += fmt::format(" --tune {}={}", key, value);
-  if (config.command == "run" && config.timing.cold) s += " --cold";
+  if (r.device != "cpu" && !r.device.empty() && config.gpu_device != defaults.gpu_device)
+    s += fmt::format(" --device {}", config.gpu_device);
+  if (config.command == "run") {
+    // What shapes the timing and its ceiling: pinning moves a case's time by
+    // up to 1.5x on a VM, the ceiling mode changes the fraction.
+    if (r.device == "cpu" && !config.cpus.empty()) {
+      s += " --cpus ";
+      for (size_t i = 0; i < config.cpus.size(); ++i) s += fmt::format("{}{}", i ? "," : "", config.cpus[i]);
+    }
+    const TimingConfig& t = config.timing;
+    const TimingConfig dt;
+    if (t.warmup_runs != dt.warmup_runs) s += fmt::format(" --warmup {}", t.warmup_runs);
+    if (t.min_samples != dt.min_samples) s += fmt::format(" --min-samples {}", t.min_samples);
+    if (t.max_samples != dt.max_samples) s += fmt::format(" --max-samples {}", t.max_samples);
+    if (t.max_noise != dt.max_noise) s += fmt::format(" --max-noise {}", t.max_noise * 100);
+    if (t.time_budget_s != dt.time_budget_s) s += fmt::format(" --time-budget {}", t.time_budget_s);
+    if (t.cold) s += " --cold";
+    if (config.ceiling == CeilingMode::kPerCase) s += " --ceiling per-case";
+    if (config.ceiling == CeilingMode::kPaired) s += " --ceiling paired";
+  }
   return s;
 }
 
