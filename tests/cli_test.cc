@@ -294,7 +294,8 @@ TEST_F(CliTest, ReproLineRerunsTheSameCase) {
   std::string repro = first["repro"];
   ASSERT_EQ(repro.rfind("lnbench ", 0), 0u);
   const fs::path json2 = dir_ / "r2.json";
-  Result r = Run(repro.substr(8) + " --time-budget 0.02 --json " + json2.string());
+  EXPECT_NE(repro.find(" --time-budget 0.02"), std::string::npos) << repro;  // not the default: kept
+  Result r = Run(repro.substr(8) + " --json " + json2.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const auto second = LoadReport(json2)["cases"][0];
   EXPECT_EQ(first["id"], second["id"]);

@@ -232,11 +232,11 @@ TEST_F(CliUxTest, DefaultThreadsPerProblemAndExactWhenGiven) {
   EXPECT_EQ(report["cases"][0]["threads"], 1);
   const int hardware = std::stoi(report["context"]["cpu"]["hardware_threads"].dump());
   EXPECT_EQ(report["cases"][1]["threads"], std::min(hardware, 48));  // 24 MiB: 48 x 512 KiB
-  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --dtype bf16");
+  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --dtype bf16 --time-budget 0.01");
   ASSERT_EQ(Run("run -q -b highway --shape 8x768 --threads 2 --time-budget 0.01 --json " + json).code, 0);
   report = nlohmann::json::parse(Slurp(json));
   EXPECT_EQ(report["cases"][0]["threads"], 2);
-  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --threads 2");
+  EXPECT_EQ(report["cases"][0]["repro"], "lnbench run -b highway --shape 8x768 --threads 2 --time-budget 0.01");
   ASSERT_EQ(Run("run -q -b highway --shape 8x768 --threads 0 --time-budget 0.01 --json " + json).code, 0);
   report = nlohmann::json::parse(Slurp(json));
   EXPECT_EQ(report["cases"][0]["threads"], hardware);
@@ -489,6 +489,13 @@ TEST_F(CliUxTest, ListCasesFormatsAndSweepFiles) {
     ASSERT_EQ(f16.code, 0) << f16.err;
     EXPECT_NE(f16.out.find(",unsupported,"), std::string::npos) << f16.out;
     EXPECT_NE(f16.err.find("(0 to run, 0 skipped, 1 unsupported)"), std::string::npos) << f16.err;
+    // Each variant is asked about a problem of its own direction: oneDNN's
+    // `backward` (--dir bwd only) was listed as unsupported here.
+    Result listed = Run("list --format json");
+    ASSERT_EQ(listed.code, 0) << listed.err;
+    for (const auto& b : nlohmann::json::parse(listed.out)["backends"])
+      if (b["name"] == "onednn")
+        for (const auto& v : b["variants"]) EXPECT_EQ(v["supported"], true) << v.dump();
   }
   ExpectOneLineError(Run("list --cases runn -b scalar"), {"list --cases 'runn': expected run or verify", "did you mean 'run'?"});
   ExpectOneLineError(Run("list --cases -b scalar --shape 8x64 --json " + Path("x.json")), {"--json goes with a run"});

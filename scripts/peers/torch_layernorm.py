@@ -33,11 +33,28 @@ import os
 import sys
 import time
 
-import numpy as np
+SYSTEM_PYTHON = "/usr/bin/python3"
 
+
+def run_under_system_python():
+    """Debian's python3-torch and python3-numpy belong to /usr/bin/python3;
+    another python3 first on PATH (pyenv, a virtual environment) lacks them.
+    There this script runs again under Debian's (once: that one is not
+    another)."""
+    if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) and os.access(SYSTEM_PYTHON, os.X_OK):
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, os.path.abspath(__file__)] + sys.argv[1:])
+
+
+try:
+    import numpy as np
+except ImportError as e:
+    run_under_system_python()
+    print(f"NumPy is not installed for this Python ({e}): apt-get install python3-numpy", file=sys.stderr)
+    sys.exit(2)
 try:
     import torch
 except ImportError as e:
+    run_under_system_python()
     print(f"PyTorch is not installed for this Python ({e}): apt-get install python3-torch", file=sys.stderr)
     sys.exit(2)
 

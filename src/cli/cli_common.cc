@@ -666,7 +666,7 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   // The charts read a report from a file: with --json - (or no --json) it goes into the folder.
   std::string plot_report = json_path;
   if (!plot_dir.empty() && (json_path.empty() || IsStdoutPath(json_path))) {
-    plot_report = plot_dir + "/report.json";
+    plot_report = (std::filesystem::path(plot_dir) / "report.json").string();  // no "//" after "DIR/"
     plot_report_file.emplace(plot_report);
   }
   // With --json - the standard output is the report alone; the table goes to

@@ -59,9 +59,12 @@ std::vector<BackendRow> Backends() {
     if (v.ok) row.info = b->DeviceInfo();
     for (const auto& var : b->Variants()) {
       CaseOptions options{var.name, 0, {}};
+      // A probe in the variant's own direction (oneDNN's `backward` serves
+      // --dir bwd alone): 1x1024 LayerNorm f32.
       Problem probe;
       probe.rows = 1;
       probe.cols = 1024;
+      if (var.dir) probe.dir = *var.dir;
       const Verdict s = v.ok ? b->Supports(probe, options) : Verdict::Yes();
       row.variants.push_back({var.name, var.description, s.ok, s.ok ? "" : s.reason});
     }

@@ -507,7 +507,7 @@ std::string UnlistedText(const Comparison& c) {
   if (unlisted == 0) return "";
   return fmt::format("{} of {} compared case{} not listed: {}", unlisted, c.cases.size(),
                      c.cases.size() == 1 ? "" : "s",
-                     c.options.only_changes ? "no change (--only-changes)"
+                     c.options.only_changes ? "no regression, improvement or ambiguity (--only-changes)"
                                             : "not timed (verify reports) and unchanged");
 }
 
