@@ -346,6 +346,35 @@ TEST_F(CliUxTest, SweepFilesThroughConfig) {
 }
 
 
+// --machine names the machine in the report: two hosts of one CPU model
+// (the default label) merge as two machines, and compare tells them apart.
+TEST_F(CliUxTest, MachineLabelsTellHostsApart) {
+  const auto run = [&](const std::string& machine, const std::string& json) {
+    const Result r = Run("run -q -b scalar --shape 4x64 --time-budget 0.01 --min-samples 3" +
+                         (machine.empty() ? std::string() : " --machine " + machine) + " --json " + Path(json));
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(Slurp(Path(json)));
+  };
+  const auto a = run("", "a.json");
+  run("", "b.json");
+  ExpectOneLineError(Run("merge " + Path("a.json") + " " + Path("b.json") + " -o " + Path("m.json")),
+                     {"both hold the case", "run each with --machine NAME"});
+  EXPECT_EQ(run("host-a", "a.json")["context"]["machine"], "host-a");
+  EXPECT_EQ(run("'host b'", "b.json")["context"]["machine"], "host b");
+  EXPECT_EQ(a["context"]["machine"], a["context"]["cpu"]["model"]);  // the default
+  Result merged = Run("merge " + Path("a.json") + " " + Path("b.json") + " -o " + Path("m.json"));
+  ASSERT_EQ(merged.code, 0) << merged.err;
+  const auto m = nlohmann::json::parse(Slurp(Path("m.json")));
+  EXPECT_EQ(m["cases"].size(), 2u);
+  EXPECT_EQ(m["cases"][0]["machine"], "host-a");
+  EXPECT_EQ(m["cases"][1]["machine"], "host b");
+  Result compared = Run("compare " + Path("a.json") + " " + Path("b.json"));
+  EXPECT_NE(compared.out.find("machines differ ('host-a' vs 'host b')"), std::string::npos) << compared.out;
+  ExpectOneLineError(Run("run -q -b scalar --shape 4x64 --machine ''"), {"--machine"});
+  ExpectOneLineError(Run("run -q -b scalar --shape 4x64 --machine \"$(printf 'a\\nb')\""),
+                     {"--machine must be one line"});
+}
+
 // --filter runs only the cases whose report id matches.
 TEST_F(CliUxTest, FilterSelectsCasesById) {
   const std::string json = Path("r.json");

@@ -366,6 +366,10 @@ void AddProblemOptions(CLI::App* cmd, ProblemOptions& o, bool for_verify) {
                   "write inputs, the float64 reference and every backend's outputs as .npy into this "
                   "existing folder")
       ->check(NonEmpty());
+  cmd->add_option("--machine", o.machine,
+                  "the machine's name in the report (default: the CPU model, with the GPUs used): compare "
+                  "and merge tell machines apart by it, e.g. two hosts of one CPU model")
+      ->check(NonEmpty());
   cmd->add_option("--tune", o.tune,
                   "backend tuning KEY=VALUE (repeatable) that moves its code-path switch points, "
                   "e.g. stream_min_bytes=0 (highway: streaming stores for any size)");
@@ -553,6 +557,10 @@ RunConfig MakeRunConfig(const ProblemOptions& o, const std::string& command) {
   }
   c.dists = dists;
   if (!(o.eps >= 0) || !std::isfinite(o.eps)) problems.push_back("--eps must be a finite number >= 0");
+  if (o.machine.size() > 200 || std::any_of(o.machine.begin(), o.machine.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+      }))
+    problems.push_back("--machine must be one line of at most 200 bytes, without control characters");
   c.eps = o.eps;
   attempt([&] { c.seed = ParseUint64("--seed", o.seed); });
   // Options that contradict each other are refused, not resolved in silence.
@@ -721,7 +729,8 @@ int ExecuteAndReport(const RunConfig& config, const ProblemOptions& opts,
   if (opts.quiet)
     for (const std::string& w : table.run_warnings) fmt::print(table_out, "warning: {}\n", w);
   if (report_file || plot_report_file || opts.format == "json") {
-    const RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
+    RunContext ctx = CollectContext(ProcessArgv(), config.backends, AllBackends());
+    if (!opts.machine.empty()) ctx.machine = opts.machine;
     Report report = BuildReport(config, result, ctx);
     report.summary.peer_failed = summary.peer_failed;
     AnnotateReport(report, result, warnings);

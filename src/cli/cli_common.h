@@ -59,8 +59,9 @@ struct ProblemOptions {
   bool coverage = false;          // add each backend's coverage cases (verify's default)
   bool quiet = false;
   bool show_skipped = false;
-  std::string format = "table";
-  std::string filter;  // --filter REGEX on case ids  // standard output: table, md, csv, json
+  std::string format = "table";  // standard output: table, md, csv, json
+  std::string filter;             // --filter REGEX on case ids
+  std::string machine;            // --machine LABEL: the report's machine ("" = the CPU model, + GPUs)
 };
 
 // Returns which failures set the exit code: with 'all' among the backends,

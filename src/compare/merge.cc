@@ -97,7 +97,8 @@ Report MergeReports(const std::vector<LoadedReport>& inputs, const MergeInfo& in
       const auto [it, inserted] = owner.emplace(CaseKey(c, /*with_machine=*/true, mode), in.path);
       if (!inserted)
         throw UsageError(fmt::format(
-            "'{}' and '{}' both hold the case {} on machine '{}': merge reports of different cases or machines",
+            "'{}' and '{}' both hold the case {} on machine '{}': merge reports of different cases or machines "
+            "(hosts of one CPU model: run each with --machine NAME)",
             it->second, in.path, EscapeForTerminal(CaseLabel(c, mode)), EscapeForTerminal(c.machine)));
       merged.cases.push_back(c);
     }
