@@ -540,8 +540,25 @@ class HighwayBackend : public CpuBackend {
         {"16-bit rows: streaming stores in interleaved groups of 4 rows on cache lines, a "
          "leftover row",
          9, 2560, {{kStreamMinBytes, "0"}, {kGroups16, "interleaved"}}, {Direction::kForward}},
+        // Paths a mutation audit of the kernels (2026-12-07) found the sweep
+        // did not reach: each was a planted bug the default verify missed.
+        {"f32 row groups whose blocks end in one vector of 16 lanes (AVX-512: 16 x an odd number "
+         "of columns), leftover rows",
+         37, 240, {}, {Direction::kForward}},
+        {"streaming stores in f32 row groups whose blocks end in one vector of 16 lanes, leftover "
+         "rows",
+         37, 112, stream, {Direction::kForward}},
         {"backward only: dgamma/dbeta over 18 blocks of 64 rows, merged in a tree", 1100, 40, {},
          {Direction::kBackward}},
+        {"backward only: f32 rows of 8 vectors of 16 lanes (H = 128 on AVX-512), partials in "
+         "registers",
+         37, 128, {}, {Direction::kBackward}},
+        {"backward only: streaming stores in fused groups, blocks of 3 rows (a group of 3)", 48, 2048,
+         stream, {Direction::kBackward}},
+        {"backward only: streaming stores in fused groups, blocks of 5 rows (4 + a group of 1)", 70,
+         2048, stream, {Direction::kBackward}},
+        {"backward only: 16-bit rows: streaming stores in chunked groups of 4 rows off cache lines",
+         88, 4097, stream, {Direction::kBackward}},
         {"backward only: row pairs (>= 24 KiB of gamma and partials) and a single row per block",
          34, 4097, {},
          {Direction::kBackward}},
