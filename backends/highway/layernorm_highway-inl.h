@@ -482,7 +482,8 @@ struct RowScale {
 };
 
 // Returns the mean and M2 of a row in double, two passes, as the reference
-// takes them. For rows of finite values whose f32 block sums overflow.
+// takes them. For rows of finite values whose f32 block sums overflow, or
+// whose deviations' squares are f32 subnormals (FinishRow).
 template <typename T>
 HWY_NOINLINE Moments ExactMoments(const T* HWY_RESTRICT x, size_t cols) {
   constexpr ::lnbench::DType kDType = ElementDType<T>();
@@ -503,10 +504,13 @@ HWY_NOINLINE Moments ExactMoments(const T* HWY_RESTRICT x, size_t cols) {
 // Moments that are not finite are taken again exactly (ExactMoments): the
 // blocks' f32 sums of squares overflow on finite values from about
 // sqrt(FLT_MAX / block) up (1e18 at H = 1000 gave rstd 0 and y = beta). A row
-// holding NaN or Inf comes out non-finite either way.
+// holding NaN or Inf comes out non-finite either way. So are moments of a
+// tiny variance where eps does not hide it (TinySums: f32 squares of
+// deviations under 2^-63 are subnormals; rows near 2^-70 with --eps 0 failed
+// by 1.2-2.7x the allowance).
 template <typename T, class D>
 HWY_INLINE RowScale<D> FinishRow(D d, const HwyRowsArgs& args, int64_t r, Moments m, double inv_cols) {
-  if (HWY_UNLIKELY(!std::isfinite(m.mean) || !std::isfinite(m.m2)))
+  if (HWY_UNLIKELY(!std::isfinite(m.mean) || !std::isfinite(m.m2) || TinySums(m.m2, m.count, args.eps)))
     m = ExactMoments(static_cast<const T*>(args.x) + static_cast<size_t>(r) * static_cast<size_t>(args.cols),
                      static_cast<size_t>(args.cols));
   const double var = m.m2 * inv_cols;

@@ -62,6 +62,19 @@ constexpr ::lnbench::DType ElementDType() {
   return std::is_same_v<T, hwy::bfloat16_t> ? ::lnbench::DType::kBF16 : ::lnbench::DType::kF16;
 }
 
+// Whether a row's f32 sum of squares `sum_sq` over `count` elements (of
+// deviations for LayerNorm, of values for RMSNorm) is too small to trust
+// where eps does not hide it: a mean square under 2^-100 holds squares of
+// elements under 2^-63, f32 subnormals with few bits or none (rows near 2^-70
+// with --eps 0 failed verification), and eps under 2^-68 no longer makes
+// such a mean square negligible (under 2^-32 of eps). Zero counts too: a row
+// of values near 2^-80 sums to 0. Such a row's statistics are taken again in
+// double (ExactMoments, ExactSumSquares). At the default eps (1e-5) this is
+// never true.
+HWY_INLINE bool TinySums(double sum_sq, double count, double eps) {
+  return eps < 0x1p-68 && sum_sq < count * 0x1p-100;
+}
+
 // Prefetches the line at p of the next row while a row is written (see
 // WriteRowRange). f32 rows: into L2 only (prefetcht2). The line is summed
 // soon after, from L2, and the L1 miss buffers stay free for the row being

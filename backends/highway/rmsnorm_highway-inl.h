@@ -155,7 +155,7 @@ HWY_INLINE double RowSumSquares(D d, const T* HWY_RESTRICT x, size_t cols) {
 }
 
 // Returns the sum of squares of a row in double. For rows of finite values
-// whose f32 block sums overflow.
+// whose f32 block sums overflow, or whose squares are f32 subnormals (Rrms).
 template <typename T>
 HWY_NOINLINE double ExactSumSquares(const T* HWY_RESTRICT x, size_t cols) {
   double q = 0;
@@ -170,10 +170,12 @@ HWY_NOINLINE double ExactSumSquares(const T* HWY_RESTRICT x, size_t cols) {
 // sum of squares q. A q that is not finite is taken again exactly
 // (ExactSumSquares): the blocks' f32 sums overflow on finite values from
 // about sqrt(FLT_MAX / block) up (rrms 0 and y = 0 at 1e18, H = 1000). A row
-// holding NaN or Inf comes out non-finite either way.
+// holding NaN or Inf comes out non-finite either way. So is a q of tiny
+// squares where eps does not hide it (TinySums: values under 2^-63 square to
+// f32 subnormals; bf16 rows near 2^-70 with --eps 0 failed by 1.5x).
 template <typename T>
 HWY_INLINE float Rrms(double q, const T* HWY_RESTRICT x, size_t cols, double inv_cols, double eps) {
-  if (HWY_UNLIKELY(!std::isfinite(q))) q = ExactSumSquares(x, cols);
+  if (HWY_UNLIKELY(!std::isfinite(q) || TinySums(q, static_cast<double>(cols), eps))) q = ExactSumSquares(x, cols);
   return static_cast<float>(1.0 / std::sqrt(q * inv_cols + eps));
 }
 
