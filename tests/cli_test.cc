@@ -383,19 +383,27 @@ TEST_F(CliTest, EpsZeroKeepsTheMeanOfAConstantRowChecked) {
   EXPECT_GT(with_mean, 0);
 }
 
+// Returns n values in [-0.5, 0.5) from a fixed linear congruential sequence.
+std::vector<float> UniformAroundZero(size_t n, uint32_t seed) {
+  std::vector<float> values(n);
+  uint32_t state = seed;
+  for (float& v : values) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(state >> 8) / 16777216.0f - 0.5f;
+  }
+  return values;
+}
+
 // Rows of finite values whose squares overflow f32 (|x| up to 1e36; the
 // blocks' f32 sums overflow from about 1e18 at H = 1000): Highway's forward
 // takes their statistics again in double. It gave rstd 0 and y = beta (rrms 0
 // and y = 0 for RMSNorm) on every target from 1e18 up.
 TEST_F(CliTest, HighwayForwardRowsWhoseSquaresOverflowF32) {
   const fs::path x = dir_ / "x.npy";
-  std::vector<float> values(6 * 1000);
-  uint32_t state = 12345;
+  std::vector<float> values = UniformAroundZero(6 * 1000, 12345);
   for (size_t i = 0; i < values.size(); ++i) {
-    state = state * 1664525u + 1013904223u;
-    const float u = static_cast<float>(state >> 8) / 16777216.0f - 0.5f;  // [-0.5, 0.5)
-    const float scale = i < 2000 ? 1e18f : i < 4000 ? 1e24f : 1e36f;       // two rows of each
-    values[i] = u * scale + (i / 1000 == 5 ? 3e36f : 0.0f);                 // the last row off zero
+    const float scale = i < 2000 ? 1e18f : i < 4000 ? 1e24f : 1e36f;  // two rows of each
+    values[i] = values[i] * scale + (i / 1000 == 5 ? 3e36f : 0.0f);     // the last row off zero
   }
   WriteNpy(x.string(), {6, 1000}, NpyElement::kF32, values.data());
   nlohmann::json report;
@@ -414,13 +422,9 @@ TEST_F(CliTest, HighwayForwardRowsWhoseSquaresOverflowF32) {
 // small to hide them.
 TEST_F(CliTest, HighwayForwardRowsWhoseSquaresAreSubnormalWithEpsZero) {
   const fs::path x = dir_ / "x.npy";
-  std::vector<float> values(8 * 4096);
-  uint32_t state = 777;
-  for (size_t i = 0; i < values.size(); ++i) {
-    state = state * 1664525u + 1013904223u;
-    const float u = static_cast<float>(state >> 8) / 16777216.0f - 0.5f;  // [-0.5, 0.5)
-    values[i] = std::ldexp(u + (i / 4096 % 2 == 1 ? 0.75f : 0.0f), -70);  // odd rows off zero
-  }
+  std::vector<float> values = UniformAroundZero(8 * 4096, 777);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = std::ldexp(values[i] + (i / 4096 % 2 == 1 ? 0.75f : 0.0f), -70);  // odd rows off zero
   WriteNpy(x.string(), {8, 4096}, NpyElement::kF32, values.data());
   nlohmann::json report;
   ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b highway --variant all --op all --dir fwd --dtype f32,bf16 --eps 0 "
