@@ -336,13 +336,13 @@ TEST_F(CliTest, ReproLinesRerunExactlyTheirCase) {
   // the sampling options (it once dropped --cpus, --ceiling and --warmup).
   nlohmann::json report;
   ASSERT_NO_FATAL_FAILURE(RunForReport("run -b scalar --shape 4x64 --cpus 0 --ceiling paired --warmup 1 "
-                                       "--min-samples 3 --max-samples 50 --max-noise 2 --time-budget 0.01",
+                                       "--min-samples 3 --max-samples 50 --max-noise 0.7 --time-budget 0.01",
                                        &report));
   ASSERT_EQ(report["cases"].size(), 1u);
   const std::string repro = report["cases"][0]["repro"];
   EXPECT_EQ(repro,
             "lnbench run -b scalar --shape 4x64 --cpus 0 --warmup 1 --min-samples 3 --max-samples 50 "
-            "--max-noise 2 --time-budget 0.01 --ceiling paired");
+            "--max-noise 0.7 --time-budget 0.01 --ceiling paired");
   const fs::path again = dir_ / "again.json";
   const Result r = Run(repro.substr(8) + " --json " + again.string());
   ASSERT_EQ(r.code, 0) << repro << "\n" << r.err;

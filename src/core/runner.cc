@@ -625,7 +625,8 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
     if (t.warmup_runs != dt.warmup_runs) s += fmt::format(" --warmup {}", t.warmup_runs);
     if (t.min_samples != dt.min_samples) s += fmt::format(" --min-samples {}", t.min_samples);
     if (t.max_samples != dt.max_samples) s += fmt::format(" --max-samples {}", t.max_samples);
-    if (t.max_noise != dt.max_noise) s += fmt::format(" --max-noise {}", t.max_noise * 100);
+    // --max-noise 0.7 reads as 0.007: written back as 0.7, not 0.7000000000000001.
+    if (t.max_noise != dt.max_noise) s += fmt::format(" --max-noise {:.6g}", t.max_noise * 100);
     if (t.time_budget_s != dt.time_budget_s) s += fmt::format(" --time-budget {}", t.time_budget_s);
     if (t.cold) s += " --cold";
     if (config.ceiling == CeilingMode::kPerCase) s += " --ceiling per-case";
