@@ -244,8 +244,7 @@ PluginCase::~PluginCase() {
     // A worker that answered every call and released its case serves the next
     // one; any other (and every forked child) ends here. A case that did not
     // get to Release() (it failed earlier) is released here, unreported.
-    const bool released =
-        released_ ? healthy_ : worker_->ReleaseCase(std::min(backend_.settings().timeout_s, 10.0));
+    const bool released = released_ || worker_->ReleaseCase(std::min(backend_.settings().timeout_s, 10.0));
     if (isolation_ == PluginIsolation::kExec && healthy_ && released) backend_.ReturnWorker(std::move(worker_));
   }
 }

@@ -621,7 +621,7 @@ std::string ReproLine(const RunConfig& config, const CaseResult& r) {
       for (size_t i = 0; i < config.cpus.size(); ++i) s += fmt::format("{}{}", i ? "," : "", config.cpus[i]);
     }
     const TimingConfig& t = config.timing;
-    const TimingConfig dt;
+    const TimingConfig& dt = defaults.timing;
     if (t.warmup_runs != dt.warmup_runs) s += fmt::format(" --warmup {}", t.warmup_runs);
     if (t.min_samples != dt.min_samples) s += fmt::format(" --min-samples {}", t.min_samples);
     if (t.max_samples != dt.max_samples) s += fmt::format(" --max-samples {}", t.max_samples);
