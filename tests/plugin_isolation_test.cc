@@ -203,6 +203,43 @@ TEST(PluginInProcessTest, ExitInSupportsIsOneLineAndExit3) {
             "its own process: that ends lnbench too, and no report was written\n");
 }
 
+// A call that does not return, where there is no process to kill: under
+// --plugin-isolation none (run, release) and in supports(), which every mode
+// calls in lnbench's own process. --plugin-timeout ends lnbench with one line
+// and exit 3 instead of a hang; no report is written.
+TEST(PluginInProcessTest, HangsEndLnbenchAfterThePluginTimeout) {
+  const fs::path dir = fs::temp_directory_path() / ("lnbench_plugin_hang_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  struct Expect {
+    std::string bug, isolation, line;
+  };
+  const std::vector<Expect> expects = {
+      {"hang", "none",
+       "lnbench: error: plugin planted_hang timed out after 0.5s in run; with --plugin-isolation none that ends "
+       "lnbench too, and no report was written\n"},
+      {"release_hang", "none",
+       "lnbench: error: plugin planted_release_hang timed out after 0.5s in release; with --plugin-isolation none "
+       "that ends lnbench too, and no report was written\n"},
+      {"hang_in_supports", "fork",
+       "lnbench: error: plugin planted_hang_in_supports timed out after 0.5s in supports; lnbench makes that call "
+       "in its own process: that ends lnbench too, and no report was written\n"},
+  };
+  for (const Expect& e : expects) {
+    // A hang (the bug this guards against) fails here after 60 s, not at ctest's timeout.
+    const test_support::BinaryResult r = test_support::RunLnbench(
+        "timeout -s KILL 60 ",
+        "verify --plugin " + Planted(e.bug) + " -b planted_" + e.bug + " --shape 7x300 -q --plugin-timeout 0.5 " +
+            "--plugin-isolation " + e.isolation + " --json " + (dir / "report.json").string(),
+        dir);
+    EXPECT_EQ(r.code, 3) << e.bug;
+    EXPECT_EQ(r.out, "") << e.bug;
+    EXPECT_EQ(r.err, e.line) << e.bug;
+    EXPECT_LT(r.seconds, 30) << e.bug;
+    EXPECT_FALSE(fs::exists(dir / "report.json")) << e.bug;
+  }
+  fs::remove_all(dir);
+}
+
 class ExecWorkerTest : public PluginIsolationTest {};
 
 // One worker serves the cases of a backend one after another; the case after

@@ -34,9 +34,9 @@ constexpr uint8_t kCanary = 0xA7;
 class CudaPluginCase : public PreparedCase {
  public:
   CudaPluginCase(const lnb_backend* b, std::string name, const Problem& p, const lnb_problem& cproblem,
-                 std::string variant, std::vector<PluginTensor> tensors)
+                 std::string variant, std::vector<PluginTensor> tensors, double timeout_s)
       : problem_(p), b_(b), name_(std::move(name)), cproblem_(cproblem), variant_(std::move(variant)),
-        tensors_(std::move(tensors)) {
+        tensors_(std::move(tensors)), timeout_s_(timeout_s) {
     for (const PluginTensor& t : tensors_) {
       buffers_.emplace_back(t.bytes + kCanaryBytes);
       uint8_t* d = buffers_.back().as<uint8_t>();
@@ -47,20 +47,23 @@ class CudaPluginCase : public PreparedCase {
     char reason[480] = {};
     int rc = 0;
     {
-      const InProcessCall in_call(name_, "prepare");
+      const InProcessCall in_call(name_, "prepare", timeout_s_);
       rc = b_->prepare(b_->user, &cproblem_, variant_.c_str(), c_tensors_, &state_, reason, sizeof reason);
     }
     if (rc != 0)
       throw RuntimeError(fmt::format("{}: prepare failed: {}", name_, std::string(reason, strnlen(reason, sizeof reason))));
   }
   ~CudaPluginCase() override {
-    if (state_ != nullptr) b_->release(state_);
+    if (state_ != nullptr) {
+      const InProcessCall in_call(name_, "release", timeout_s_);
+      b_->release(state_);
+    }
   }
   void Release() override {
     void* state = state_;
     state_ = nullptr;
     if (state != nullptr) {
-      const InProcessCall in_call(name_, "release");
+      const InProcessCall in_call(name_, "release", timeout_s_);
       b_->release(state);
     }
     // An error release() left on the device is the case's.
@@ -93,7 +96,7 @@ class CudaPluginCase : public PreparedCase {
       batch = 1;
     }
     // No held stream: a foreign run() may wait for its stream.
-    const InProcessCall in_call(name_, "a timed batch");
+    const InProcessCall in_call(name_, "a timed batch", timeout_s_);
     timer_.Start(stream_.get());
     for (int i = 0; i < batch; ++i) CallRunInBatch();
     timer_.Stop(stream_.get());
@@ -116,7 +119,7 @@ class CudaPluginCase : public PreparedCase {
 
   // One call of run() (a timed batch makes one InProcessCall of all its calls).
   void CallRun() {
-    const InProcessCall in_call(name_, "run");
+    const InProcessCall in_call(name_, "run", timeout_s_);
     CallRunInBatch();
   }
   void CallRunInBatch() {
@@ -149,6 +152,7 @@ class CudaPluginCase : public PreparedCase {
   lnb_problem cproblem_;
   std::string variant_;
   std::vector<PluginTensor> tensors_;
+  double timeout_s_;  // of each call into the plugin (InProcessCall)
   std::vector<DeviceBuffer> buffers_;
   lnb_tensor c_tensors_[LNB_TENSOR_COUNT] = {};
   CudaStream stream_;
@@ -288,12 +292,12 @@ std::vector<CeilingMeasurement> CudaPluginCeiling(uint64_t bytes, int min_sample
 
 std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std::string& name, const Problem& p,
                                                  const lnb_problem& cproblem, const std::string& variant,
-                                                 const HostTensors& inputs) {
+                                                 const HostTensors& inputs, double timeout_s) {
   uint64_t total = 0;
   const std::vector<PluginTensor> tensors = BindPluginTensors(p, &inputs, nullptr);
   for (const PluginTensor& t : tensors) total += t.bytes + kCanaryBytes;
   RequireDeviceMemory(total, name);
-  return std::make_unique<CudaPluginCase>(b, name, p, cproblem, variant, tensors);
+  return std::make_unique<CudaPluginCase>(b, name, p, cproblem, variant, tensors, timeout_s);
 }
 
 std::unique_ptr<WorkerEngine> MakeCudaWorkerEngine(const lnb_backend* b, const lnb_problem& problem,

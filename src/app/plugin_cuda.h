@@ -23,10 +23,11 @@ std::map<std::string, std::string> CudaPluginDeviceInfo();
 std::vector<CeilingMeasurement> CudaPluginCeiling(uint64_t bytes, int min_samples, double time_budget_s);
 // Prepares `p` on the plugin backend `b` in lnbench's own process
 // (--plugin-isolation none): device tensors with canaries, a stream, the
-// plugin's prepare(). Throws RuntimeError.
+// plugin's prepare(); each call into the plugin ends lnbench after
+// `timeout_s` (InProcessCall). Throws RuntimeError.
 std::unique_ptr<PreparedCase> MakeCudaPluginCase(const lnb_backend* b, const std::string& name, const Problem& p,
                                                  const lnb_problem& cproblem, const std::string& variant,
-                                                 const HostTensors& inputs);
+                                                 const HostTensors& inputs, double timeout_s);
 
 // The device side of a CUDA plugin's case in an exec'd worker, on device
 // `device`: device tensors between canaries, uploaded from the shared host

@@ -153,7 +153,7 @@ class PluginBackend : public CpuBackend {
     const std::string variant = options.variant.empty() ? Variants().front().name : options.variant;
     int supported = 0;
     {
-      const InProcessCall in_call(Name(), "supports", true);
+      const InProcessCall in_call(Name(), "supports", settings_.timeout_s, true);
       supported = backend_->supports(backend_->user, &c, variant.c_str(), reason, sizeof reason);
     }
     if (supported == 1) return Verdict::Yes();
@@ -169,7 +169,8 @@ class PluginBackend : public CpuBackend {
 #ifdef LNBENCH_HAVE_CUDA
     if (backend_->device == LNB_DEVICE_CUDA && settings_.isolation == PluginIsolation::kNone)
       return MakeCudaPluginCase(backend_, Name(), problem, ToPluginProblem(problem, options.threads),
-                                options.variant.empty() ? Variants().front().name : options.variant, inputs);
+                                options.variant.empty() ? Variants().front().name : options.variant, inputs,
+                                settings_.timeout_s);
 #endif
     return std::make_unique<PluginCase>(*this, problem, inputs, options);
   }
@@ -246,6 +247,11 @@ PluginCase::~PluginCase() {
     // get to Release() (it failed earlier) is released here, unreported.
     const bool released = released_ || worker_->ReleaseCase(std::min(backend_.settings().timeout_s, 10.0));
     if (isolation_ == PluginIsolation::kExec && healthy_ && released) backend_.ReturnWorker(std::move(worker_));
+  } else if (local_ != nullptr && !released_) {
+    // --plugin-isolation none: release() of a case that failed earlier, in
+    // lnbench's process, under the same timeout as every other call.
+    const InProcessCall in_call(backend_.Name(), "release", backend_.settings().timeout_s);
+    local_->Release();
   }
 }
 
@@ -315,7 +321,7 @@ Reply PluginCase::Call(WorkerCommand kind, const char* what, int batch, bool col
       throw;
     }
   } else {
-    const InProcessCall in_call(backend_.Name(), what);
+    const InProcessCall in_call(backend_.Name(), what, backend_.settings().timeout_s);
     switch (kind) {
       case WorkerCommand::kPrepare: local_->Prepare(r); break;
       case WorkerCommand::kRun: local_->Run(r); break;
@@ -446,7 +452,7 @@ std::vector<std::unique_ptr<Backend>> LoadPlugin(const std::string& path, const 
   const std::string full = fs::absolute(path, ec).string();
   // The library's constructors and its entry point run here, in lnbench's
   // own process: their prints go to stderr, an exit() is one line.
-  const InProcessCall in_call(fs::path(full).filename().string(), "loading", true);
+  const InProcessCall in_call(fs::path(full).filename().string(), "loading", settings.timeout_s, true);
   void* handle = dlopen(full.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* err = dlerror();

@@ -9,9 +9,11 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -605,6 +607,54 @@ namespace {
 std::atomic<const char*> g_in_plugin_call{nullptr};
 char g_in_plugin_backend[64];
 std::atomic<bool> g_in_plugin_call_every_mode{false};
+
+// The timeout of an in-process call (--plugin-timeout): there is no process
+// to kill, so a call that outlives it ends lnbench with one line and exit 3,
+// as exit() does above, instead of hanging it. A POSIX timer armed for the
+// call's length raises SIGRTMIN; its handler writes the line prepared when
+// the call began (write and _exit are async-signal-safe) and ends the
+// process, whatever thread it lands on. No thread and no lock: a fork()
+// during a call inherits neither the timer nor a held mutex.
+char g_timeout_line[512];
+size_t g_timeout_line_bytes = 0;
+int g_in_process_depth = 0;
+
+extern "C" void InProcessCallTimedOut(int) {
+  const ssize_t ignored = write(STDERR_FILENO, g_timeout_line, g_timeout_line_bytes);
+  (void)ignored;
+  _exit(kExitRuntime);
+}
+
+// Returns the timer of in-process calls, made (with its handler) on first use;
+// nullptr when the system refuses one (calls then run without a timeout).
+timer_t* InProcessTimer() {
+  static timer_t timer;
+  static const bool made = [] {
+    struct sigaction action {};
+    action.sa_handler = InProcessCallTimedOut;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGRTMIN, &action, nullptr) != 0) return false;
+    struct sigevent event {};
+    event.sigev_notify = SIGEV_SIGNAL;
+    event.sigev_signo = SIGRTMIN;
+    return timer_create(CLOCK_MONOTONIC, &event, &timer) == 0;
+  }();
+  return made ? &timer : nullptr;
+}
+
+// Arms (seconds > 0) or disarms (0) the timer.
+void SetInProcessTimer(double seconds) {
+  timer_t* timer = InProcessTimer();
+  if (timer == nullptr) return;
+  struct itimerspec spec {};
+  if (seconds > 0) {
+    const auto ns = static_cast<int64_t>(seconds * 1e9);
+    spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+    spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  }
+  timer_settime(*timer, 0, &spec, nullptr);
+}
 }  // namespace
 
 extern "C" void ExitDuringPluginCall(int status, void*) {
@@ -620,7 +670,7 @@ extern "C" void ExitDuringPluginCall(int status, void*) {
   _exit(kExitRuntime);
 }
 
-InProcessCall::InProcessCall(const std::string& backend, const char* what, bool every_mode) {
+InProcessCall::InProcessCall(const std::string& backend, const char* what, double timeout_s, bool every_mode) {
   static std::once_flag once;
   std::call_once(once, [] { on_exit(ExitDuringPluginCall, nullptr); });
   std::snprintf(g_in_plugin_backend, sizeof g_in_plugin_backend, "%s", backend.c_str());
@@ -629,9 +679,23 @@ InProcessCall::InProcessCall(const std::string& backend, const char* what, bool 
   std::fflush(stdout);
   saved_stdout_ = dup(STDOUT_FILENO);
   if (saved_stdout_ >= 0) dup2(STDERR_FILENO, STDOUT_FILENO);
+  // A call inside another keeps the outer one's deadline.
+  if (g_in_process_depth++ == 0 && timeout_s > 0) {
+    const std::string line = fmt::format(
+        "lnbench: error: plugin {} timed out after {}s in {}; {} that ends lnbench too, and no report was "
+        "written\n",
+        g_in_plugin_backend, timeout_s, what,
+        every_mode ? "lnbench makes that call in its own process:" : "with --plugin-isolation none");
+    g_timeout_line_bytes = std::min(line.size(), sizeof g_timeout_line);
+    std::memcpy(g_timeout_line, line.data(), g_timeout_line_bytes);
+    armed_ = true;
+    SetInProcessTimer(timeout_s);
+  }
 }
 
 InProcessCall::~InProcessCall() {
+  if (armed_) SetInProcessTimer(0);
+  --g_in_process_depth;
   std::fflush(stdout);  // the plugin's buffered prints go to stderr too
   if (saved_stdout_ >= 0) {
     dup2(saved_stdout_, STDOUT_FILENO);

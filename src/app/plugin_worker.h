@@ -149,20 +149,22 @@ class CpuWorkerEngine : public WorkerEngine {
 // and the calls every mode makes there: supports()). While it lasts, what
 // the plugin prints to standard output goes to stderr, as in the fork and
 // exec workers (lnbench's standard output may be the report: --json -), and
-// an exit() in the plugin ends lnbench with one line naming the plugin and
-// the call and exit status 3, instead of the plugin's status and no report.
-// Outside the timed loop: a whole timed batch is one call.
+// an exit() in the plugin, or a call that takes longer than `timeout_s`
+// (--plugin-timeout; 0: none), ends lnbench with one line naming the plugin
+// and the call and exit status 3, instead of the plugin's status and no
+// report, or a hang. Outside the timed loop: a whole timed batch is one call.
 class InProcessCall {
  public:
   // every_mode: a call lnbench makes in its own process whatever the
   // isolation (loading the library, supports()).
-  InProcessCall(const std::string& backend, const char* what, bool every_mode = false);
+  InProcessCall(const std::string& backend, const char* what, double timeout_s, bool every_mode = false);
   ~InProcessCall();
   InProcessCall(const InProcessCall&) = delete;
   InProcessCall& operator=(const InProcessCall&) = delete;
 
  private:
   int saved_stdout_ = -1;
+  bool armed_ = false;
 };
 
 // Makes the fault handler of this process report guard-page hits relative to

@@ -264,7 +264,8 @@ void AddForeignOptions(CLI::App* cmd, ForeignOptions& o) {
                 "same as --plugin-isolation none (faster start; a crashing or hanging plugin takes lnbench down)");
   cmd->add_option("--plugin-timeout", o.timeout_s,
                   "seconds one call into a plugin (prepare, a run, a timed batch) or one run of an external "
-                  "command may take (not with --plugin-isolation none: no process to stop)")
+                  "command may take (with --plugin-isolation none, and in supports(), a call past it ends lnbench: "
+                  "exit 3)")
       ->check(Finite())->check(CLI::Range(0.001, 86400.0))->capture_default_str();
   cmd->add_option("--device", o.device,
                   "the GPU of the GPU backends (cuda, cudnn), CUDA plugins and GPU external commands: an index "

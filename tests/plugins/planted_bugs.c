@@ -36,6 +36,8 @@ static int supports(void* user, const lnb_problem* p, const char* variant, char*
   printf("planted_stdout: supports\n"); /* lnbench calls supports() in its own process in every mode */
 #elif defined(BUG_EXIT_IN_SUPPORTS)
   exit(0);
+#elif defined(BUG_HANG_IN_SUPPORTS)
+  for (;;) pause();
 #endif
   if (p->norm != LNB_NORM_LAYERNORM || p->dir != LNB_DIR_FWD || p->dtype != LNB_DTYPE_F32) {
     snprintf(reason, reason_size, "f32 layernorm forward only");
