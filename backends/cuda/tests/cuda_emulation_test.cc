@@ -402,6 +402,58 @@ TEST(EmulatedKernelTest, RunsAreBitwiseReproducible) {
 }
 
 
+// Rows far from magnitude 1, within the range docs/cuda.md states for these
+// kernels (their statistics are f32 sums): spreads whose f32 sum of squared
+// deviations reaches 1e36 (f32 overflows at 3.4e38), and, with eps = 0,
+// rows whose squared deviations are about 2^-120, just above f32's
+// subnormals (with eps = 1e-5 any smaller spread passes too: eps hides it).
+// Beyond that range the kernels fail the verifier, as the emulation showed
+// (docs/cuda.md); lnbench's CPU backends take such rows' statistics again
+// in double.
+TEST(EmulatedKernelTest, ExtremeMagnitudesWithinTheStatedRange) {
+  struct Range {
+    double eps, sum_sq;  // sum_sq: the rows' target sum of squared deviations (0: use sigma)
+    double sigma;
+  };
+  for (const Range range : {Range{1e-5, 1e36, 0}, Range{0.0, 1e36, 0}, Range{0.0, 0, 0x1p-60},
+                            Range{1e-5, 0, 0x1p-100}}) {
+    for (DType dtype : {DType::kF32, DType::kBF16}) {
+      for (int64_t cols : {int64_t{300}, int64_t{4096}, int64_t{40000}}) {
+        for (Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm}) {
+          Problem p = MakeProblem(4, cols, dtype, Distribution::kNormal, true, true, norm);
+          p.eps = range.eps;
+          EmulatedCase c(p);
+          // Uniform in [-0.5, 0.5) (variance 1/12), odd rows off zero by 0.75 sigma units.
+          const double sigma = range.sigma > 0 ? range.sigma : std::sqrt(range.sum_sq * 12 / static_cast<double>(cols));
+          uint32_t state = 12345;
+          for (int64_t i = 0; i < p.elements(); ++i) {
+            state = state * 1664525u + 1013904223u;
+            const double u = static_cast<double>(state >> 8) / 16777216.0 - 0.5;
+            const float v = static_cast<float>((u + ((i / cols) % 2 == 1 ? 0.75 : 0.0)) * sigma);
+            if (dtype == DType::kF32) {
+              c.x.as<float>()[i] = v;
+            } else {
+              c.x.as<uint16_t>()[i] = FloatToBF16(v);
+            }
+          }
+          std::memcpy(c.x_dev(), c.x.data(), c.x.bytes());
+          c.ref = ComputeReference(p, c.x.data(), c.gamma.as<float>(), c.beta.as<float>(), Pool());
+          int ran = 0;
+          for (const char* variant : {"warp", "block", "splitrow"}) {
+            const PlanResult r = PlanLayerNorm(variant, c.Query());
+            if (!r.verdict.ok) continue;
+            const Accuracy acc = norm == Norm::kLayerNorm ? c.Run(r.plan) : c.RunRms(r.plan);
+            ++ran;
+            EXPECT_TRUE(acc.passed) << variant << " eps " << range.eps << " sigma " << sigma << " on "
+                                    << p.ShortName() << ": " << acc.reason;
+          }
+          EXPECT_GT(ran, 0) << p.ShortName();
+        }
+      }
+    }
+  }
+}
+
 // ---- RMSNorm ----------------------------------------------------------------------
 
 // Runs every emulated variant that accepts the RMSNorm case; returns how many ran.
