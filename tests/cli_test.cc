@@ -434,6 +434,42 @@ TEST_F(CliTest, HighwayForwardRowsWhoseSquaresAreSubnormalWithEpsZero) {
   for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
 }
 
+// The backward on rows far from magnitude 1: spreads of 1e18 to 1e36 (rstd
+// near 1e-36, whose square underflows f32), and with --eps 0 spreads of 2^-70
+// and 2^-100 (rstd near 2^100, whose square overflows). dx's coefficient
+// -rstd^2 * b left f32's range: dx was 4.7e4 to 9.7e4 times the allowance
+// off, or infinite, on every target and path. Such rows' dx is written again
+// in double (ExactDxRow in norm_bwd_highway-inl.h). Widths through each path
+// (with gamma and without): one lane at a time (7), register partials (128),
+// single rows (1000), f32 row pairs and 16-bit chunked groups (4096), and
+// streamed fused groups (4096 with stream_min_bytes=0).
+TEST_F(CliTest, HighwayBackwardRowsOfExtremeScale) {
+  for (const bool tiny : {false, true}) {
+    for (const int64_t cols : {int64_t{7}, int64_t{128}, int64_t{1000}, int64_t{4096}}) {
+      const fs::path x = dir_ / ("x" + std::to_string(cols) + (tiny ? "t" : "h") + ".npy");
+      constexpr int64_t kRows = 8;
+      std::vector<float> values = UniformAroundZero(static_cast<size_t>(kRows * cols), 4321);
+      for (size_t i = 0; i < values.size(); ++i) {
+        const int64_t row = static_cast<int64_t>(i) / cols;
+        const float off = row % 2 == 1 ? 0.75f : 0.0f;  // odd rows off zero
+        values[i] = tiny ? std::ldexp(values[i] + off, row < 4 ? -70 : -100)
+                         : (values[i] + off) * (row < 4 ? 1e18f : row < 6 ? 1e24f : 1e36f);
+      }
+      WriteNpy(x.string(), {kRows, cols}, NpyElement::kF32, values.data());
+      for (const char* tune : {"", " --tune stream_min_bytes=0"}) {
+        if (*tune != '\0' && cols != 4096) continue;
+        nlohmann::json report;
+        ASSERT_NO_FATAL_FAILURE(RunForReport(std::string("verify -b highway --variant all --op all --dir bwd ") +
+                                                 "--dtype f32,bf16 --both-modes" + (tiny ? " --eps 0" : "") + tune +
+                                                 " --input " + x.string(),
+                                             &report));
+        ASSERT_GE(report["cases"].size(), 16u);
+        for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
+      }
+    }
+  }
+}
+
 // No output replaces a file the same command reads: --json onto --input (by
 // its name or a link), onto the --config file, compare's and merge's -o onto
 // one of their reports. Each is a one-line usage error before any work, and

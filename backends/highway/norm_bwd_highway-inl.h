@@ -52,6 +52,8 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 
 #include "backends/highway/norm_bwd_highway.h"
 #include "backends/highway/norm_rows-inl.h"
@@ -847,14 +849,77 @@ HWY_INLINE void AffineRows(D d, const HwyBwdArgs& args, int64_t begin, int64_t e
   }
 }
 
+// Whether a row's rstd (rrms) puts dx's coefficient c1 = -rstd^2 * b outside
+// f32's normal range: rows whose spread is about 2^50 or more (x near 1e24:
+// rstd^2 underflows) or, with eps near 0, 2^-50 or less (rstd^2 overflows).
+// Their dx was off by 4.7e4 to 9.7e4 times the allowance, or infinite, on
+// every target. Never true at the default eps (rstd <= 1/sqrt(1e-5)); an
+// infinite or zero rstd (a constant row with eps = 0, a row with Inf) keeps
+// the vector path's IEEE result.
+HWY_INLINE bool ExtremeRstd(float rstd) {
+  return rstd != 0 && std::isfinite(rstd) && (rstd > 0x1p50f || rstd < 0x1p-50f);
+}
+
+// Writes dx of row r again in double, as the scalar backend computes it:
+// xhat = (x - mean) * rstd, gd = g * dy, a = sum gd / H, b = sum gd * xhat / H,
+// dx = rstd * ((gd - a) - xhat * b), rounded once to f32 and then to T (the
+// rows ExtremeRstd picks; their sums and partials in f32 hold: xhat is of
+// ordinary size).
+template <typename T, bool kRms>
+HWY_NOINLINE void ExactDxRow(const HwyBwdArgs& args, int64_t r) {
+  const size_t cols = static_cast<size_t>(args.cols);
+  const T* x = static_cast<const T*>(args.x) + static_cast<size_t>(r) * cols;
+  const T* dy = static_cast<const T*>(args.dy) + static_cast<size_t>(r) * cols;
+  T* dx = static_cast<T*>(args.dx) + static_cast<size_t>(r) * cols;
+  const double mean = kRms ? 0.0 : static_cast<double>(args.mean[r]);
+  const double rstd = args.rstd[r];
+  const auto xhat = [&](size_t j) { return (static_cast<double>(ScalarToFloat(x + j)) - mean) * rstd; };
+  const auto gd = [&](size_t j) {
+    const double g = args.gamma != nullptr ? static_cast<double>(args.gamma[j]) : 1.0;
+    return g * static_cast<double>(ScalarToFloat(dy + j));
+  };
+  double sum_gd = 0, sum_gdx = 0;
+  for (size_t j = 0; j < cols; ++j) {
+    sum_gd += gd(j);
+    sum_gdx += gd(j) * xhat(j);
+  }
+  const double a = kRms ? 0.0 : sum_gd / static_cast<double>(cols);
+  const double b = sum_gdx / static_cast<double>(cols);
+  for (size_t j = 0; j < cols; ++j) {
+    const float v = static_cast<float>(rstd * ((gd(j) - a) - xhat(j) * b));
+    if constexpr (sizeof(T) == 4) {
+      dx[j] = v;
+    } else if constexpr (std::is_same_v<T, hwy::bfloat16_t>) {
+      dx[j].bits = ::lnbench::FloatToBF16(v);
+    } else {
+      const uint16_t bits = ::lnbench::FloatToF16(v);
+      hwy::CopyBytes<2>(&bits, dx + j);
+    }
+  }
+}
+
+// Computes rows [begin, end) of a problem whose x, dy and dx hold T (below),
+// then writes dx again for the rows ExtremeRstd picks.
+template <typename T, bool kRms>
+HWY_NOINLINE void NormBwdRowsVector(const HwyBwdArgs& args, int64_t begin, int64_t end,
+                                    float* dgamma_part, float* dbeta_part);
+
+template <typename T, bool kRms>
+HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end,
+                              float* dgamma_part, float* dbeta_part) {
+  if (begin >= end) return;
+  NormBwdRowsVector<T, kRms>(args, begin, end, dgamma_part, dbeta_part);
+  for (int64_t r = begin; r < end; ++r)
+    if (HWY_UNLIKELY(ExtremeRstd(args.rstd[r]))) ExactDxRow<T, kRms>(args, r);
+}
+
 // Computes rows [begin, end) of a problem whose x, dy and dx hold T: one
 // lane at a time for rows shorter than a vector, streaming stores for dx
 // when asked and the rows are long enough to hold whole cache lines. Without
 // gamma there are no partials to share: single rows.
 template <typename T, bool kRms>
-HWY_NOINLINE void NormBwdRows(const HwyBwdArgs& args, int64_t begin, int64_t end,
-                            float* dgamma_part, float* dbeta_part) {
-  if (begin >= end) return;
+HWY_NOINLINE void NormBwdRowsVector(const HwyBwdArgs& args, int64_t begin, int64_t end,
+                                    float* dgamma_part, float* dbeta_part) {
   const hn::ScalableTag<float> d;
   const size_t cols = static_cast<size_t>(args.cols);
   const bool affine = args.gamma != nullptr;
