@@ -470,6 +470,30 @@ TEST_F(CliTest, HighwayBackwardRowsOfExtremeScale) {
   }
 }
 
+// dy of subnormal size (rows of 1e-36 down to 1e-45): f32 dx a subnormal step
+// or two from the float64 value is all an f32 kernel can do there, and the
+// bound's floor (kF32MinNormal, docs/verification.md "Underflow") allows it.
+// Without the floor the scalar and Highway backwards failed f32 dx on these
+// rows ("2.2e4x the compute allowance").
+TEST_F(CliTest, BackwardOnSubnormalDyPasses) {
+  for (const int64_t cols : {int64_t{128}, int64_t{1000}}) {
+    constexpr int64_t kRows = 6;
+    const fs::path x = dir_ / "x.npy", dy = dir_ / "dy.npy";
+    std::vector<float> xs = UniformAroundZero(static_cast<size_t>(kRows * cols), 99);
+    std::vector<float> dys = UniformAroundZero(static_cast<size_t>(kRows * cols), 7);
+    const float scales[kRows] = {1e-36f, 1e-38f, 1e-40f, 1e-42f, 1e-44f, 1e-45f};
+    for (size_t i = 0; i < dys.size(); ++i) dys[i] *= 2 * scales[i / static_cast<size_t>(cols)];
+    WriteNpy(x.string(), {kRows, cols}, NpyElement::kF32, xs.data());
+    WriteNpy(dy.string(), {kRows, cols}, NpyElement::kF32, dys.data());
+    nlohmann::json report;
+    ASSERT_NO_FATAL_FAILURE(RunForReport("verify -b scalar,highway --variant all --op all --dir bwd --dtype f32 "
+                                         "--both-modes --input " + x.string() + " --dy " + dy.string(),
+                                         &report));
+    ASSERT_GE(report["cases"].size(), 12u);
+    for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
+  }
+}
+
 // No output replaces a file the same command reads: --json onto --input (by
 // its name or a link), onto the --config file, compare's and merge's -o onto
 // one of their reports. Each is a one-line usage error before any work, and

@@ -34,10 +34,14 @@ InputFileCounts FillBackwardFromFiles(const InputFiles& files, const Problem& p,
   return counts;
 }
 
-void ColumnSumScales(const double* column_magnitude, int64_t begin, int64_t end, double* scale) {
+void ColumnSumScales(const Problem& p, const double* column_magnitude, int64_t begin, int64_t end,
+                     double* scale) {
+  // Each of the N terms dy * xhat may be a subnormal step (kF32MinNormal):
+  // N x 2^-150 at most, within N x 2^-126 times the units.
+  const double floor = static_cast<double>(p.rows) * kF32MinNormal;
   for (int64_t c = begin; c < end; ++c) {
     const double m = column_magnitude[c];
-    scale[c - begin] = std::isfinite(m) ? m : std::nan("");
+    scale[c - begin] = std::isfinite(m) ? m + floor : std::nan("");
   }
 }
 

@@ -28,9 +28,11 @@ InputFileCounts FillBackwardFromFiles(const InputFiles& files, const Problem& p,
 
 // The error scales of a per-column sum over rows (dgamma, dbeta) for columns
 // [begin, end): `column_magnitude[c]` = sum over rows of |term|, as a sum's
-// error is its depth times that. NaN where that is not finite (a row without
-// finite statistics: any non-finite value is right there).
-void ColumnSumScales(const double* column_magnitude, int64_t begin, int64_t end, double* scale);
+// error is its depth times that, plus N x kF32MinNormal (each term may be a
+// subnormal step, ops.h). NaN where that is not finite (a row without finite
+// statistics: any non-finite value is right there).
+void ColumnSumScales(const Problem& p, const double* column_magnitude, int64_t begin, int64_t end,
+                     double* scale);
 
 // docs/verification.md, "Backward": dx's row sums are judged like the
 // forward's, over H; dgamma/dbeta are sums over N rows, judged the same way

@@ -89,7 +89,8 @@ class LayerNormForward : public OpDescriptor {
         // |gamma| (|n| + spread) + |beta|: n = (x - mean) rstd is the
         // normalized value; spread = sigma * rstd = sqrt(var / (var + eps)) is
         // the size in n of an error of the mean relative to the row's spread
-        // (1 unless eps dominates the variance).
+        // (1 unless eps dominates the variance). Plus the floor of subnormal
+        // steps (kF32MinNormal: gamma near 1e-40 with beta 0).
         const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
         const float* beta = p.affine ? in.get<const float>(TensorId::kBeta) : nullptr;
         const void* x = in.get(TensorId::kX);
@@ -101,7 +102,7 @@ class LayerNormForward : public OpDescriptor {
             const double n = (LoadAsDouble(p.dtype, x, i) - m) * r;
             const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
             const double b = beta ? std::fabs(static_cast<double>(beta[col])) : 0.0;
-            scale[i - begin] = g * (std::fabs(n) + spread) + b;
+            scale[i - begin] = g * (std::fabs(n) + spread) + b + kF32MinNormal;
           }
         });
         return;

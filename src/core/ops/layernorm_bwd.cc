@@ -102,7 +102,8 @@ class LayerNormBackward : public OpDescriptor {
       case TensorId::kDx: {
         // rstd (|g_j dy_j| + A + |xhat_j| B): the sizes of the three terms of
         // dx before they cancel. Each f32 step is off relative to one of
-        // them; the sums a and b by their depth times A and B.
+        // them; the sums a and b by their depth times A and B; a step whose
+        // result is subnormal by an absolute 2^-150 (kF32MinNormal).
         const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
         const float* mean = in.get<const float>(TensorId::kMean);
         const float* rstd = in.get<const float>(TensorId::kRstd);
@@ -116,16 +117,16 @@ class LayerNormBackward : public OpDescriptor {
             const double xhat = (LoadAsDouble(p.dtype, x, i) - m) * rs;
             const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
             scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) + a +
-                                                std::fabs(xhat) * b);
+                                                std::fabs(xhat) * b + kF32MinNormal);
           }
         });
         return;
       }
       case TensorId::kDgamma:
-        ColumnSumScales(col_mag, begin, end, scale);
+        ColumnSumScales(p, col_mag, begin, end, scale);
         return;
       case TensorId::kDbeta:
-        ColumnSumScales(col_mag + p.cols, begin, end, scale);
+        ColumnSumScales(p, col_mag + p.cols, begin, end, scale);
         return;
       default:
         std::fill(scale, scale + (end - begin), std::nan(""));

@@ -69,7 +69,8 @@ class RmsNormForward : public OpDescriptor {
       // |gamma| |x| rrms = |y| before rounding: every f32 step of the kernel
       // (the squares' sum through rrms, then two products) is off by a
       // relative amount, so the error scales with the output itself
-      // (docs/verification.md, "RMSNorm").
+      // (docs/verification.md, "RMSNorm"); plus the floor of subnormal steps
+      // (kF32MinNormal).
       const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
       const void* x = in.get(TensorId::kX);
       const int64_t cols = p.cols;
@@ -77,7 +78,7 @@ class RmsNormForward : public OpDescriptor {
         const double r = rrms[row];
         for (int64_t i = i0; i < i1; ++i, ++col) {
           const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
-          scale[i - begin] = g * std::fabs(LoadAsDouble(p.dtype, x, i)) * r;
+          scale[i - begin] = g * std::fabs(LoadAsDouble(p.dtype, x, i)) * r + kF32MinNormal;
         }
       });
       return;

@@ -87,7 +87,8 @@ class RmsNormBackward : public OpDescriptor {
     switch (id) {
       case TensorId::kDx: {
         // rrms (|g_j dy_j| + |xhat_j| B): the sizes of the two terms of dx
-        // before they cancel (LayerNorm's without the mean term).
+        // before they cancel (LayerNorm's without the mean term), and the
+        // floor of subnormal steps (kF32MinNormal).
         const float* gamma = p.affine ? in.get<const float>(TensorId::kGamma) : nullptr;
         const float* rrms = in.get<const float>(TensorId::kRstd);
         const void* x = in.get(TensorId::kX);
@@ -99,13 +100,13 @@ class RmsNormBackward : public OpDescriptor {
             const double xhat = LoadAsDouble(p.dtype, x, i) * rs;
             const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
             scale[i - begin] = std::fabs(rs) * (g * std::fabs(LoadAsDouble(p.dtype, dy, i)) +
-                                                std::fabs(xhat) * mag);
+                                                std::fabs(xhat) * mag + kF32MinNormal);
           }
         });
         return;
       }
       case TensorId::kDgamma:  // sum over rows of |dy xhat|
-        ColumnSumScales(col_mag, begin, end, scale);
+        ColumnSumScales(p, col_mag, begin, end, scale);
         return;
       default:
         std::fill(scale, scale + (end - begin), std::nan(""));
