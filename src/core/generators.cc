@@ -489,6 +489,26 @@ void FillAffine(const Problem& problem, float* gamma, float* beta) {
     for (int64_t i = 0; i < n; ++i)
       beta[b + i] = static_cast<float>(RoundToDType(0.5 * tmp[i], problem.dtype));
   }
+  // `special`, forward: the finite rows also meet gamma at the dtype's ends,
+  // with beta 0 there. Columns 5, 13, 21, ...: gamma 2^127 (f16: 2^15), so y
+  // overflows to +-Inf where |n| reaches about 2 (a kernel that turns an
+  // overflow into NaN fails). Columns 6, 14, 22, ...: gamma 2^-140 (bf16
+  // 2^-130, f16 2^-20), so y is subnormal in the dtype (a kernel that flushes
+  // subnormal outputs to zero fails). Both were caught only by unit tests
+  // before (a mutation audit, 2026-12-07). The backward keeps ordinary gamma:
+  // huge gamma * dy overflows its f32 row sums (docs/highway.md).
+  if (problem.dist == Distribution::kSpecial && problem.dir == Direction::kForward) {
+    const int huge_exp = problem.dtype == DType::kF16 ? 15 : 127;
+    const int tiny_exp = problem.dtype == DType::kF32 ? -140 : problem.dtype == DType::kBF16 ? -130 : -20;
+    for (int64_t c = 5; c < cols; c += 8) {
+      gamma[c] = std::ldexp(c % 16 == 5 ? 1.0f : -1.0f, huge_exp);
+      beta[c] = 0.0f;
+    }
+    for (int64_t c = 6; c < cols; c += 8) {
+      gamma[c] = std::ldexp(1.0f, tiny_exp);
+      beta[c] = 0.0f;
+    }
+  }
 }
 
 bool IsSpecialRow(const Problem& problem, int64_t row) {

@@ -167,10 +167,13 @@ TEST(OneDnnBackend, ResolvesDefaultVariantFromStats) {
 // multiplies by rstd. bf16 outputs mostly round that error away, but against
 // the unrounded reference (half an ulp plus the compute term) one element of
 // 15x3 bf16 offset1e4 (|mean|/stddev = 40) shows it (1.02x); constant rows
-// (whose sums are exact by construction) pass. The test asserts the verdict
+// (whose sums are exact by construction) pass. Its bf16 outputs of subnormal
+// size (special's columns of gamma 2^-130, beta 0) come out as zero: "got 0
+// expected 2.4e-39" (f32 subnormals pass). The test asserts the verdict
 // both ways, so a oneDNN that gets fixed (or worse) shows up here.
 bool KnownToFail(Distribution dist, DType dtype) {
   static const std::set<std::pair<Distribution, DType>> failing = {
+      {Distribution::kSpecial, DType::kBF16},
       {Distribution::kOffset1e4, DType::kBF16},
       {Distribution::kOffset1e4, DType::kF32},
       {Distribution::kOffset1e6, DType::kF32},
