@@ -53,7 +53,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "backends/highway/norm_bwd_highway.h"
 #include "backends/highway/norm_rows-inl.h"
@@ -867,16 +866,15 @@ HWY_INLINE bool ExtremeRstd(float rstd) {
 // ordinary size).
 template <typename T, bool kRms>
 HWY_NOINLINE void ExactDxRow(const HwyBwdArgs& args, int64_t r) {
+  constexpr ::lnbench::DType kDType = ElementDType<T>();
   const size_t cols = static_cast<size_t>(args.cols);
-  const T* x = static_cast<const T*>(args.x) + static_cast<size_t>(r) * cols;
-  const T* dy = static_cast<const T*>(args.dy) + static_cast<size_t>(r) * cols;
-  T* dx = static_cast<T*>(args.dx) + static_cast<size_t>(r) * cols;
+  const size_t first = static_cast<size_t>(r) * cols;
   const double mean = kRms ? 0.0 : static_cast<double>(args.mean[r]);
   const double rstd = args.rstd[r];
-  const auto xhat = [&](size_t j) { return (static_cast<double>(ScalarToFloat(x + j)) - mean) * rstd; };
+  const auto xhat = [&](size_t j) { return (::lnbench::LoadAsDouble(kDType, args.x, first + j) - mean) * rstd; };
   const auto gd = [&](size_t j) {
     const double g = args.gamma != nullptr ? static_cast<double>(args.gamma[j]) : 1.0;
-    return g * static_cast<double>(ScalarToFloat(dy + j));
+    return g * ::lnbench::LoadAsDouble(kDType, args.dy, first + j);
   };
   double sum_gd = 0, sum_gdx = 0;
   for (size_t j = 0; j < cols; ++j) {
@@ -885,17 +883,8 @@ HWY_NOINLINE void ExactDxRow(const HwyBwdArgs& args, int64_t r) {
   }
   const double a = kRms ? 0.0 : sum_gd / static_cast<double>(cols);
   const double b = sum_gdx / static_cast<double>(cols);
-  for (size_t j = 0; j < cols; ++j) {
-    const float v = static_cast<float>(rstd * ((gd(j) - a) - xhat(j) * b));
-    if constexpr (sizeof(T) == 4) {
-      dx[j] = v;
-    } else if constexpr (std::is_same_v<T, hwy::bfloat16_t>) {
-      dx[j].bits = ::lnbench::FloatToBF16(v);
-    } else {
-      const uint16_t bits = ::lnbench::FloatToF16(v);
-      hwy::CopyBytes<2>(&bits, dx + j);
-    }
-  }
+  for (size_t j = 0; j < cols; ++j)
+    ::lnbench::StoreFromDouble(kDType, args.dx, first + j, rstd * ((gd(j) - a) - xhat(j) * b));
 }
 
 // Computes rows [begin, end) of a problem whose x, dy and dx hold T (below),

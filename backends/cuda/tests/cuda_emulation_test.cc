@@ -429,12 +429,8 @@ TEST(EmulatedKernelTest, ExtremeMagnitudesWithinTheStatedRange) {
           for (int64_t i = 0; i < p.elements(); ++i) {
             state = state * 1664525u + 1013904223u;
             const double u = static_cast<double>(state >> 8) / 16777216.0 - 0.5;
-            const float v = static_cast<float>((u + ((i / cols) % 2 == 1 ? 0.75 : 0.0)) * sigma);
-            if (dtype == DType::kF32) {
-              c.x.as<float>()[i] = v;
-            } else {
-              c.x.as<uint16_t>()[i] = FloatToBF16(v);
-            }
+            StoreFromDouble(dtype, c.x.data(), static_cast<size_t>(i),
+                            (u + ((i / cols) % 2 == 1 ? 0.75 : 0.0)) * sigma);
           }
           std::memcpy(c.x_dev(), c.x.data(), c.x.bytes());
           c.ref = ComputeReference(p, c.x.data(), c.gamma.as<float>(), c.beta.as<float>(), Pool());
