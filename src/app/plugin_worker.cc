@@ -655,6 +655,12 @@ void SetInProcessTimer(double seconds) {
   }
   timer_settime(*timer, 0, &spec, nullptr);
 }
+
+// Why an in-process call that ends badly ends lnbench: the clause before
+// "that ends lnbench too" in both one-line errors below.
+const char* InProcessReason(bool every_mode) {
+  return every_mode ? "lnbench makes that call in its own process:" : "with --plugin-isolation none";
+}
 }  // namespace
 
 extern "C" void ExitDuringPluginCall(int status, void*) {
@@ -664,9 +670,7 @@ extern "C" void ExitDuringPluginCall(int status, void*) {
   std::fprintf(stderr,
                "lnbench: error: plugin %s called exit(%d) in %s; %s that ends lnbench too, and no report was "
                "written\n",
-               g_in_plugin_backend, status, what,
-               g_in_plugin_call_every_mode.load() ? "lnbench makes that call in its own process:"
-                                                  : "with --plugin-isolation none");
+               g_in_plugin_backend, status, what, InProcessReason(g_in_plugin_call_every_mode.load()));
   _exit(kExitRuntime);
 }
 
@@ -684,8 +688,7 @@ InProcessCall::InProcessCall(const std::string& backend, const char* what, doubl
     const std::string line = fmt::format(
         "lnbench: error: plugin {} timed out after {}s in {}; {} that ends lnbench too, and no report was "
         "written\n",
-        g_in_plugin_backend, timeout_s, what,
-        every_mode ? "lnbench makes that call in its own process:" : "with --plugin-isolation none");
+        g_in_plugin_backend, timeout_s, what, InProcessReason(every_mode));
     g_timeout_line_bytes = std::min(line.size(), sizeof g_timeout_line);
     std::memcpy(g_timeout_line, line.data(), g_timeout_line_bytes);
     armed_ = true;
