@@ -134,6 +134,12 @@ struct BackwardEmulatedCase {
     dev_dbeta.assign(p.cols + 8, 0.f);
     dev_mean.assign(p.rows + 1, 0.f);
     dev_rstd.assign(p.rows + 1, 0.f);
+    Upload();
+  }
+  // Copies the host inputs to the "device" (after a test changed them).
+  void Upload() {
+    const Problem& p = problem;
+    const size_t bytes = static_cast<size_t>(p.elements()) * esize;
     if (bytes > 0) {
       std::memcpy(x(), host.in(TensorId::kX), bytes);
       std::memcpy(dy(), host.in(TensorId::kDy), bytes);
@@ -291,6 +297,44 @@ INSTANTIATE_TEST_SUITE_P(
                        test_support::AllDTypeValues(),
                        ::testing::ValuesIn(AllDistributions())),
     test_support::ParamName());
+
+// Rows of extreme scale: x of 1e18-1e36 (eps 1e-5: rstd down to 1e-36) and
+// of 2^-70 and 2^-100 (eps 0: rstd up to 2^100), odd rows off zero by 0.75
+// of their spread, mean and rstd as the forward saves them. The kernels take
+// dx as rstd * (g dy - mean(g dy) - xhat * mean(g dy xhat)), rstd once, and
+// pass at every scale (the Highway backward's rstd^2 left f32 there:
+// docs/highway.md); dgamma and dbeta sum dy * xhat and dy, of ordinary size.
+// Widths reach the warp kernel's rows in registers (300) and read twice
+// (1000), and the block kernel's (4096, and 9000 read twice).
+TEST(BackwardEmulatedKernelTest, RowsOfExtremeScale) {
+  for (const bool tiny : {false, true}) {
+    for (const DType dtype : {DType::kF32, DType::kBF16}) {
+      for (const int64_t cols : {int64_t{7}, int64_t{300}, int64_t{1000}, int64_t{4096}, int64_t{9000}}) {
+        for (const Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm}) {
+          Problem p = MakeProblem(6, cols, dtype, Distribution::kNormal, true, norm);
+          if (tiny) p.eps = 0;
+          BackwardEmulatedCase c(p);
+          uint32_t state = 4321;
+          for (int64_t i = 0; i < p.elements(); ++i) {
+            state = state * 1664525u + 1013904223u;
+            const double u = static_cast<double>(state >> 8) / 16777216.0 - 0.5;
+            const int64_t row = i / cols;
+            const double scale = tiny ? std::ldexp(1.0, row < 3 ? -70 : -100)
+                                      : (row < 2 ? 1e18 : row < 4 ? 1e24 : 1e36);
+            StoreFromDouble(dtype, c.host.in(TensorId::kX), static_cast<size_t>(i),
+                            (u + (row % 2 == 1 ? 0.75 : 0.0)) * scale);
+          }
+          ForwardStatistics(p, c.host.in(TensorId::kX), c.host.in<float>(TensorId::kMean),
+                            c.host.in<float>(TensorId::kRstd), Pool());
+          c.host.ref = ComputeReference(p, c.host.inputs, Pool());
+          c.Upload();
+          EXPECT_EQ(RunAllVariants(c, tiny ? "rows of 2^-70 and 2^-100, eps 0" : "rows of 1e18-1e36"), 3)
+              << p.ShortName();
+        }
+      }
+    }
+  }
+}
 
 // A dgamma tree of three levels: rows -> 65 -> 2 -> 1 with the separate
 // level-0 kernel (64 rows per part), rows -> 129 -> 3 -> 1 fused (32 rows per part).
