@@ -192,9 +192,15 @@ INSTANTIATE_TEST_SUITE_P(Modes, PluginIsolationTest, ::testing::Values("fork", "
 TEST(PluginInProcessTest, ExitInSupportsIsOneLineAndExit3) {
   const fs::path dir = fs::temp_directory_path() / ("lnbench_plugin_supports_" + std::to_string(getpid()));
   fs::create_directories(dir);
+  // The report's temporary file and the --plot folders made for the run are
+  // removed before the exit (they were left behind).
+  const fs::path out = dir / "outputs";  // RunLnbench keeps its own files (out, err) in dir
+  fs::create_directories(out);
   const test_support::BinaryResult r = test_support::RunLnbench(
-      " ", "run --plugin " + Planted("exit_in_supports") + " -b planted_exit_in_supports --shape 7x300 -q --json -",
+      " ", "run --plugin " + Planted("exit_in_supports") + " -b planted_exit_in_supports --shape 7x300 -q --json " +
+               (out / "r.json").string() + " --plot " + (out / "charts" / "deep").string(),
       dir);
+  EXPECT_TRUE(fs::is_empty(out)) << fs::directory_iterator(out)->path();
   fs::remove_all(dir);
   EXPECT_EQ(r.code, 3);
   EXPECT_EQ(r.out, "");
@@ -209,7 +215,8 @@ TEST(PluginInProcessTest, ExitInSupportsIsOneLineAndExit3) {
 // and exit 3 instead of a hang; no report is written.
 TEST(PluginInProcessTest, HangsEndLnbenchAfterThePluginTimeout) {
   const fs::path dir = fs::temp_directory_path() / ("lnbench_plugin_hang_" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const fs::path out = dir / "outputs";  // RunLnbench keeps its own files (out, err) in dir
+  fs::create_directories(out);
   struct Expect {
     std::string bug, isolation, line;
   };
@@ -228,14 +235,17 @@ TEST(PluginInProcessTest, HangsEndLnbenchAfterThePluginTimeout) {
     // A hang (the bug this guards against) fails here after 60 s, not at ctest's timeout.
     const test_support::BinaryResult r = test_support::RunLnbench(
         "timeout -s KILL 60 ",
-        "verify --plugin " + Planted(e.bug) + " -b planted_" + e.bug + " --shape 7x300 -q --plugin-timeout 0.5 " +
-            "--plugin-isolation " + e.isolation + " --json " + (dir / "report.json").string(),
+        "run --plugin " + Planted(e.bug) + " -b planted_" + e.bug + " --shape 7x300 -q --plugin-timeout 0.5 " +
+            "--plugin-isolation " + e.isolation + " --json " + (out / "report.json").string() + " --plot " +
+            (out / "charts" / "deep").string(),
         dir);
     EXPECT_EQ(r.code, 3) << e.bug;
     EXPECT_EQ(r.out, "") << e.bug;
     EXPECT_EQ(r.err, e.line) << e.bug;
     EXPECT_LT(r.seconds, 30) << e.bug;
-    EXPECT_FALSE(fs::exists(dir / "report.json")) << e.bug;
+    // No report, and neither its temporary file nor the --plot folders made
+    // for the run are left behind (they were).
+    EXPECT_TRUE(fs::is_empty(out)) << e.bug << ": " << fs::directory_iterator(out)->path();
   }
   fs::remove_all(dir);
 }

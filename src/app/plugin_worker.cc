@@ -620,6 +620,7 @@ size_t g_timeout_line_bytes = 0;
 int g_in_process_depth = 0;
 
 extern "C" void InProcessCallTimedOut(int) {
+  RemoveTempFilesBeforeExit();
   const ssize_t ignored = write(STDERR_FILENO, g_timeout_line, g_timeout_line_bytes);
   (void)ignored;
   _exit(kExitRuntime);
@@ -666,6 +667,7 @@ const char* InProcessReason(bool every_mode) {
 extern "C" void ExitDuringPluginCall(int status, void*) {
   const char* what = g_in_plugin_call.load();
   if (what == nullptr) return;
+  RemoveTempFilesBeforeExit();
   std::fflush(stdout);
   std::fprintf(stderr,
                "lnbench: error: plugin %s called exit(%d) in %s; %s that ends lnbench too, and no report was "

@@ -39,10 +39,23 @@ struct TempSlot {
 TempSlot g_temp_slots[kTempSlots];
 static_assert(std::atomic<int>::is_always_lock_free);
 
-extern "C" void RemoveTempFilesAndReraise(int sig) {
-  const int saved_errno = errno;
+// Output folders this run created (CreatedFolders), outermost first: removed
+// after the temporary files, deepest first, while empty.
+constexpr int kFolderSlots = 16;
+TempSlot g_folder_slots[kFolderSlots];
+
+// Unlinks every temporary file this process holds, then removes the folders
+// it created that are empty by then (async-signal-safe).
+void UnlinkTempFiles() {
   for (TempSlot& slot : g_temp_slots)
     if (slot.state.load(std::memory_order_acquire) == 2) unlink(slot.path);
+  for (int i = kFolderSlots - 1; i >= 0; --i)
+    if (g_folder_slots[i].state.load(std::memory_order_acquire) == 2) rmdir(g_folder_slots[i].path);
+}
+
+extern "C" void RemoveTempFilesAndReraise(int sig) {
+  const int saved_errno = errno;
+  UnlinkTempFiles();
   errno = saved_errno;
   // SA_RESETHAND restored the default action; the signal is blocked while we
   // run, so it is delivered (and ends the process) as the handler returns.
@@ -257,8 +270,17 @@ void ProtectInput(const std::string& path) {
   g_inputs.push_back({st.st_dev, st.st_ino, path});
 }
 
+void RemoveTempFilesBeforeExit() {
+  const int saved_errno = errno;
+  UnlinkTempFiles();
+  for (TempSlot& slot : g_temp_slots) slot.state.store(0, std::memory_order_release);
+  for (TempSlot& slot : g_folder_slots) slot.state.store(0, std::memory_order_release);
+  errno = saved_errno;
+}
+
 void ForgetTempFilesAfterFork() {
   for (TempSlot& slot : g_temp_slots) slot.state.store(0, std::memory_order_release);
+  for (TempSlot& slot : g_folder_slots) slot.state.store(0, std::memory_order_release);
   for (int sig : kCleanupSignals) {
     struct sigaction old {};
     if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == RemoveTempFilesAndReraise)
@@ -333,6 +355,13 @@ void CheckOutputFolder(const std::string& option, const std::string& path, bool 
 CreatedFolders::~CreatedFolders() {
   for (auto it = created_.rbegin(); it != created_.rend(); ++it)
     if (rmdir(it->c_str()) != 0) break;
+  Keep();
+}
+
+void CreatedFolders::Keep() {
+  created_.clear();
+  for (int slot : slots_) g_folder_slots[slot].state.store(0, std::memory_order_release);
+  slots_.clear();
 }
 
 void CreateOutputFolder(const std::string& option, const std::string& path, CreatedFolders* made) {
@@ -347,7 +376,20 @@ void CreateOutputFolder(const std::string& option, const std::string& path, Crea
     if (mkdir(it->c_str(), 0777) != 0 && errno != EEXIST)
       throw RuntimeError(option + " " + Quoted(path) + ": cannot create folder " + Quoted(*it) + ": " +
                          std::strerror(errno));
-    if (made != nullptr) made->created_.push_back(*it);
+    if (made == nullptr) continue;
+    made->created_.push_back(*it);
+    // Published for the signal handler and RemoveTempFilesBeforeExit too
+    // (a folder whose path does not fit a slot is left to the destructor).
+    if (it->size() >= kSlotBytes) continue;
+    InstallCleanupHandlers();
+    for (int i = 0; i < kFolderSlots; ++i) {
+      int expected = 0;
+      if (!g_folder_slots[i].state.compare_exchange_strong(expected, 1)) continue;
+      std::memcpy(g_folder_slots[i].path, it->c_str(), it->size() + 1);
+      g_folder_slots[i].state.store(2, std::memory_order_release);
+      made->slots_.push_back(i);
+      break;
+    }
   }
 }
 

@@ -15,7 +15,8 @@
 //   /proc/self/fd/1, or the file stdout is redirected to) is written through
 //   that descriptor.
 // - Temporary files are removed on SIGINT, SIGTERM, SIGHUP and SIGPIPE (then the
-//   signal takes its default action) and when an error unwinds past them.
+//   signal takes its default action), when an error unwinds past them, and
+//   before an in-process plugin call's exit() or timeout ends lnbench.
 // - A failed write (ENOSPC, EFBIG, EPIPE...) is a RuntimeError (exit 3) naming the
 //   path, and the target is left untouched.
 // - A file this run reads (ProtectInput) is never replaced by an output:
@@ -39,6 +40,11 @@ bool IsStdoutPath(const std::string& path);
 // A path that names no regular file is ignored: its reader says why.
 void ProtectInput(const std::string& path);
 
+// Removes every temporary file this process holds, for a path that ends the
+// process with _exit() (an in-process plugin call that called exit() or timed
+// out), where no destructor or signal handler would. Async-signal-safe.
+void RemoveTempFilesBeforeExit();
+
 // In a child made by fork(), before it runs anything: the parent's temporary
 // files are the parent's, so a signal that ends the child must not remove
 // them. Forgets them and restores the default action of the cleanup signals.
@@ -57,18 +63,20 @@ void CheckOutputFolder(const std::string& option, const std::string& path, bool 
 
 // Folders made by CreateOutputFolder; unless Keep() is called, the destructor
 // removes them again (deepest first, only while empty), so a run that fails
-// leaves nothing behind.
+// leaves nothing behind; so do the cleanup signals and
+// RemoveTempFilesBeforeExit while they exist.
 class CreatedFolders {
  public:
   CreatedFolders() = default;
   CreatedFolders(const CreatedFolders&) = delete;
   CreatedFolders& operator=(const CreatedFolders&) = delete;
   ~CreatedFolders();
-  void Keep() { created_.clear(); }
+  void Keep();
 
  private:
   friend void CreateOutputFolder(const std::string&, const std::string&, CreatedFolders*);
   std::vector<std::string> created_;  // outermost first
+  std::vector<int> slots_;            // their slots for the signal handler
 };
 
 // Creates `path` and its missing parents (after CheckOutputFolder passed);
