@@ -55,6 +55,29 @@ TEST(TableTest, UnavailableBackendCollapsesToOneLine) {
   EXPECT_EQ(all.find("cases skipped"), std::string::npos) << all;
 }
 
+// An unsupported case keeps its row; its reason is said once per backend
+// and reason under the table (it was only in the report).
+TEST(TableTest, UnsupportedReasonsAreSaidOncePerBackendAndReason) {
+  RunResult result;
+  result.cases.push_back(Case("scalar", "twopass", CaseStatus::kPassed));
+  for (int i = 0; i < 3; ++i) {
+    CaseResult r = Case("onednn", "inference", CaseStatus::kUnsupported, /*peer=*/true);
+    r.reason = i < 2 ? "rmsnorm: no RMS normalization" : "no f16 layer normalization on this CPU";
+    result.cases.push_back(r);
+  }
+  for (const bool show_skipped : {false, true}) {
+    TableOptions o;
+    o.show_skipped = show_skipped;
+    const std::string table = FormatResultsTable(result, o);
+    EXPECT_NE(table.find("onednn: 2 cases unsupported: rmsnorm: no RMS normalization\n"), std::string::npos)
+        << table;
+    EXPECT_NE(table.find("onednn: 1 case unsupported: no f16 layer normalization on this CPU\n"),
+              std::string::npos)
+        << table;
+    EXPECT_EQ(Count(table, "onednn "), 3u) << table;  // a row per case, as before
+  }
+}
+
 TEST(TableTest, PeerFailuresUnderAllAreCountedApart) {
   RunResult result;
   result.cases.push_back(Case("scalar", "twopass", CaseStatus::kPassed));

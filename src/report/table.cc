@@ -326,6 +326,22 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
              "\n";
     if (!order.empty()) out += "(--show-skipped lists every skipped case)\n";
   }
+  // Unsupported cases have a row each; their reasons, one line per backend
+  // and reason, so the table says why (the reason was in the report only).
+  {
+    std::vector<std::pair<std::string, std::string>> order;  // backend, reason
+    std::map<std::pair<std::string, std::string>, int> counts;
+    for (const CaseResult& r : result.cases) {
+      if (r.status != CaseStatus::kUnsupported) continue;
+      const auto key = std::make_pair(r.backend, r.reason);
+      if (counts[key]++ == 0) order.push_back(key);
+    }
+    for (const auto& key : order)
+      out += Paint(o.colour, kDim,
+                   fmt::format("{}: {} case{} unsupported: {}", EscapeForTerminal(key.first), counts[key],
+                               counts[key] == 1 ? "" : "s", EscapeForTerminal(key.second))) +
+             "\n";
+  }
   if (!result.ceilings.empty()) {
     out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";
     // One line per kind of copy (device, threads, method, size); a kind
