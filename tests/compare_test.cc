@@ -765,6 +765,24 @@ TEST_F(CompareEndToEnd, CompareExitCodes) {
   EXPECT_EQ(RunLnbench("compare --max-ulp-growth 2 " + F("base.json") + " " + F("accuracy.json")).exit_code, 1);
 }
 
+// Every bad input is named on the one line, a missing file too (CLI11's
+// existence check stopped at the first missing one: "base: File does not
+// exist: ...", the other input unsaid).
+TEST_F(CompareEndToEnd, MissingAndBadInputsAreAllNamed) {
+  const std::string missing = "'" + Fixture("no_such_file.json") + "'";
+  for (const std::string& args : {"compare " + missing + " " + F("empty.json"),
+                                  "compare " + F("empty.json") + " " + missing,
+                                  "merge " + missing + " " + F("empty.json") + " -o -"}) {
+    SCOPED_TRACE(args);
+    const Outcome o = RunLnbench(args);
+    EXPECT_EQ(o.exit_code, 2);
+    EXPECT_NE(o.err.find("no_such_file.json': no such file"), std::string::npos) << o.err;
+    EXPECT_NE(o.err.find("empty.json': empty file"), std::string::npos) << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+    EXPECT_EQ(o.out, "");
+  }
+}
+
 TEST_F(CompareEndToEnd, CompareBadInputExitsTwoWithOneLine) {
   for (const char* name : {"empty.json", "truncated.json", "not_json.json", "array.json", "schema_v4.json",
                            "wrong_kind.json", "bad_field.json", "disjoint.json", "duplicate.json"}) {

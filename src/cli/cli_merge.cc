@@ -27,8 +27,7 @@ CommandFn AddMergeCommand(CLI::App& app) {
   // clang-format off
   sc->add_option("reports", config->input_paths, "the reports to merge (lnbench run --json, or merged reports)")
       ->required()
-      ->expected(1, std::numeric_limits<int>::max())
-      ->check(CLI::ExistingFile);
+      ->expected(1, std::numeric_limits<int>::max());  // the reader names every missing one
   sc->add_option("-o,--output", config->output_path,
                  "the merged report to write (atomically; '-' = standard output)")
       ->required()
