@@ -596,5 +596,20 @@ TEST(RmsEmulatedKernelTest, RunsAreBitwiseReproducible) {
   }
 }
 
+// Many short rows: the warp kernel's later blocks (256 / lanes rows per block,
+// sub-warp lanes), the block kernel's many blocks. Every other test has at
+// most 16 rows, so a block of the warp kernel past the first was run only with
+// 32 lanes per row.
+TEST(EmulatedKernelTest, ManyRowsReachLaterBlocks) {
+  for (Norm norm : {Norm::kLayerNorm, Norm::kRmsNorm})
+    for (DType dtype : {DType::kF32, DType::kBF16})
+      for (int64_t cols : {3, 24, 200}) {
+        EmulatedCase c(MakeProblem(300, cols, dtype, Distribution::kNormal, true, true, norm));
+        const int ran = norm == Norm::kLayerNorm ? RunAllVariants(c, "300 rows")
+                                                 : RunAllVariantsRms(c, "300 rows");
+        EXPECT_GE(ran, 2) << c.problem.ShortName();
+      }
+}
+
 }  // namespace
 }  // namespace lnbench
