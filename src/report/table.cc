@@ -291,6 +291,30 @@ std::string FormatMarkdownResults(const RunResult& result, const TableOptions& o
   return out;
 }
 
+namespace {
+
+// Returns one line per backend and reason of the cases of `status`
+// ("cuda: 7 cases skipped: no NVIDIA GPU ..."), in first-seen order;
+// skipped cases give the unavailable backend's reason alone.
+std::string ReasonLines(const RunResult& result, CaseStatus status, const char* verb, bool colour) {
+  std::vector<std::pair<std::string, std::string>> order;  // backend, reason
+  std::map<std::pair<std::string, std::string>, int> counts;
+  for (const CaseResult& r : result.cases) {
+    if (r.status != status) continue;
+    const auto key = std::make_pair(r.backend, status == CaseStatus::kSkipped ? UnavailableReason(r) : r.reason);
+    if (counts[key]++ == 0) order.push_back(key);
+  }
+  std::string out;
+  for (const auto& key : order)
+    out += Paint(colour, kDim,
+                 fmt::format("{}: {} case{} {}: {}", EscapeForTerminal(key.first), counts[key],
+                             counts[key] == 1 ? "" : "s", verb, EscapeForTerminal(key.second))) +
+           "\n";
+  return out;
+}
+
+}  // namespace
+
 std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
   const TableRows t = BuildRows(result, o);
   const auto& rows = t.rows;
@@ -312,36 +336,13 @@ std::string FormatResultsTable(const RunResult& result, const TableOptions& o) {
   });
   // Unavailable backends: one line each, not one row per case.
   if (!o.show_skipped) {
-    std::vector<std::pair<std::string, std::string>> order;  // backend, reason
-    std::map<std::pair<std::string, std::string>, int> counts;
-    for (const CaseResult& r : result.cases) {
-      if (r.status != CaseStatus::kSkipped) continue;
-      const auto key = std::make_pair(r.backend, UnavailableReason(r));
-      if (counts[key]++ == 0) order.push_back(key);
-    }
-    for (const auto& key : order)
-      out += Paint(o.colour, kDim,
-                   fmt::format("{}: {} case{} skipped: {}", EscapeForTerminal(key.first), counts[key],
-                               counts[key] == 1 ? "" : "s", EscapeForTerminal(key.second))) +
-             "\n";
-    if (!order.empty()) out += "(--show-skipped lists every skipped case)\n";
+    const std::string lines = ReasonLines(result, CaseStatus::kSkipped, "skipped", o.colour);
+    out += lines;
+    if (!lines.empty()) out += "(--show-skipped lists every skipped case)\n";
   }
   // Unsupported cases have a row each; their reasons, one line per backend
   // and reason, so the table says why (the reason was in the report only).
-  {
-    std::vector<std::pair<std::string, std::string>> order;  // backend, reason
-    std::map<std::pair<std::string, std::string>, int> counts;
-    for (const CaseResult& r : result.cases) {
-      if (r.status != CaseStatus::kUnsupported) continue;
-      const auto key = std::make_pair(r.backend, r.reason);
-      if (counts[key]++ == 0) order.push_back(key);
-    }
-    for (const auto& key : order)
-      out += Paint(o.colour, kDim,
-                   fmt::format("{}: {} case{} unsupported: {}", EscapeForTerminal(key.first), counts[key],
-                               counts[key] == 1 ? "" : "s", EscapeForTerminal(key.second))) +
-             "\n";
-  }
+  out += ReasonLines(result, CaseStatus::kUnsupported, "unsupported", o.colour);
   if (!result.ceilings.empty()) {
     out += "\nceilings (copy bandwidth measured in this run, read + written bytes):\n";
     // One line per kind of copy (device, threads, method, size); a kind
