@@ -40,7 +40,8 @@ bool IsStdoutPath(const std::string& path);
 // A path that names no regular file is ignored: its reader says why.
 void ProtectInput(const std::string& path);
 
-// Removes every temporary file this process holds, for a path that ends the
+// Removes every temporary file this process holds, then the output folders
+// it made (CreatedFolders) that are empty by then, for a path that ends the
 // process with _exit() (an in-process plugin call that called exit() or timed
 // out), where no destructor or signal handler would. Async-signal-safe.
 void RemoveTempFilesBeforeExit();
