@@ -341,13 +341,13 @@ TEST_F(IoTest, CompareAndMergeOutputRules) {
   EXPECT_EQ(Listing(dir_), (std::vector<std::string>{"cmp-link.md", "cmp.md", "r.json"}));
 }
 
-TEST_F(IoTest, TemporaryFileIsRemovedOnSigtermAndSigint) {
+TEST_F(IoTest, TemporaryFileIsRemovedOnSigtermAndSigint) {  // and the --plot folders made
   for (int sig : {SIGTERM, SIGINT}) {
     const fs::path json = dir_ / "long.json";
     // About a minute of sampling: the signal comes long before the end.
     test_support::LnbenchProcess run({"run", "-b", "scalar", "--shape", "1024x4096,1023x4096", "--threads", "1",
                                       "--min-samples", "1000000", "--max-samples", "1000000", "--time-budget", "30",
-                                      "-q", "--json", json.string()},
+                                      "-q", "--json", json.string(), "--plot", (dir_ / "charts" / "deep").string()},
                                      dir_ / "io");
     // The temporary file is made before the run starts.
     const auto deadline = Clock::now() + std::chrono::seconds(20);
@@ -359,6 +359,8 @@ TEST_F(IoTest, TemporaryFileIsRemovedOnSigtermAndSigint) {
     EXPECT_EQ(r.signal, sig) << "exit " << r.code << ": " << r.err;
     EXPECT_EQ(Leftovers(dir_), 0) << "signal " << sig;
     EXPECT_FALSE(fs::exists(json));
+    // The --plot folders the run made go too (they were left behind).
+    EXPECT_FALSE(fs::exists(dir_ / "charts")) << "signal " << sig;
   }
 }
 
