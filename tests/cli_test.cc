@@ -494,6 +494,25 @@ TEST_F(CliTest, BackwardOnSubnormalDyPasses) {
   }
 }
 
+// eps far above the variance (1e16-1e30 on rows of about 1): y is tiny and
+// the mean's error weighs sigma * rstd = sqrt(var / (var + eps)) in the
+// bound. Taken as 1 - eps rstd^2, that cancelled to 0 from about eps = 1e16,
+// and correct Highway kernels failed up to 5.1x the allowance (eps 1e20:
+// "got -6.41195064e-14 expected -6.41189137e-14").
+TEST_F(CliTest, EpsFarAboveTheVarianceKeepsTheMeansShareOfTheBound) {
+  const fs::path x = dir_ / "x.npy";
+  const std::vector<float> values = UniformAroundZero(8 * 128, 3);
+  WriteNpy(x.string(), {8, 128}, NpyElement::kF32, values.data());
+  for (const char* eps : {"1e16", "1e20", "1e30"}) {
+    nlohmann::json report;
+    ASSERT_NO_FATAL_FAILURE(RunForReport(std::string("verify -b scalar,highway --variant all --dtype f32,bf16 --both-modes --eps ") +
+                                             eps + " --input " + x.string(),
+                                         &report));
+    ASSERT_GE(report["cases"].size(), 12u);
+    for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << eps << " " << c["id"] << c["reason"];
+  }
+}
+
 // No output replaces a file the same command reads: --json onto --input (by
 // its name or a link), onto the --config file, compare's and merge's -o onto
 // one of their reports. Each is a one-line usage error before any work, and

@@ -97,7 +97,14 @@ class LayerNormForward : public OpDescriptor {
         const int64_t cols = p.cols;
         ForRowSpans(begin, end, cols, [&](int64_t row, int64_t col, int64_t i0, int64_t i1) {
           const double m = mean[row], r = rstd[row];
-          const double spread = std::sqrt(std::max(0.0, 1.0 - p.eps * r * r));
+          // var / (var + eps) = 1 - eps rstd^2, which cancels to 0 (or to
+          // noise) where eps dominates the variance by 2^20 and more (eps =
+          // 1e20 on N(0, 1) rows: 0 instead of 1e-10, and correct kernels
+          // failed at 5x the allowance); there sigma rstd from the row.
+          const double share = 1.0 - p.eps * r * r;
+          const double spread = share >= 0x1p-20 || !std::isfinite(share)
+                                    ? std::sqrt(std::max(0.0, share))
+                                    : std::sqrt(std::max(0.0, RowVariance(p, x, m, r, row))) * r;
           for (int64_t i = i0; i < i1; ++i, ++col) {
             const double n = (LoadAsDouble(p.dtype, x, i) - m) * r;
             const double g = gamma ? std::fabs(static_cast<double>(gamma[col])) : 1.0;
