@@ -1,5 +1,6 @@
 // End-to-end tests of the lnbench binary: exit codes, one-line errors, the
 // JSON report against its schema, repro lines, edge shapes.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -510,6 +511,36 @@ TEST_F(CliTest, EpsFarAboveTheVarianceKeepsTheMeansShareOfTheBound) {
                                          &report));
     ASSERT_GE(report["cases"].size(), 12u);
     for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << eps << " " << c["id"] << c["reason"];
+  }
+}
+
+// Outputs at the overflow edge: a y one compute error from the dtype's
+// overflow threshold may round either way, to the largest finite value or to
+// Inf, and both pass. f32: x = (1, -1), eps 1e-8 (1 + eps is 1 in f32), gamma
+// FLT_MAX and beta 2^103 give y = FLT_MAX + 2^103 (1 - 4e-9): Highway's Inf
+// failed ("got inf expected 3.40282347e+38"). f16: gamma 65504, beta 16 give
+// 65519.998, which rounds to 65504, but the checker's double -> f32 -> f16
+// rounding made it 65520, Inf, and failed the right answer. A wrong Inf (far
+// from the threshold) still fails.
+TEST_F(CliTest, OutputsAtTheOverflowEdgePassEitherWay) {
+  struct Edge {
+    const char* dtype;
+    double eps;
+    float gamma, beta;
+  };
+  for (const Edge e : {Edge{"f32", 1e-8, 3.40282347e38f, 0x1p103f}, Edge{"f16", 5.961e-8, 65504.0f, 16.0f}}) {
+    const std::vector<float> x = {1.0f, -1.0f}, gamma(2, e.gamma), beta(2, e.beta);
+    WriteNpy((dir_ / "x.npy").string(), {1, 2}, NpyElement::kF32, x.data());
+    WriteNpy((dir_ / "g.npy").string(), {2}, NpyElement::kF32, gamma.data());
+    WriteNpy((dir_ / "b.npy").string(), {2}, NpyElement::kF32, beta.data());
+    nlohmann::json report;
+    ASSERT_NO_FATAL_FAILURE(RunForReport(fmt::format("verify -b scalar,highway --variant all --dtype {} --eps {} --input {} "
+                                                     "--gamma {} --beta {}",
+                                                     e.dtype, e.eps, (dir_ / "x.npy").string(),
+                                                     (dir_ / "g.npy").string(), (dir_ / "b.npy").string()),
+                                         &report));
+    ASSERT_GE(report["cases"].size(), 12u);
+    for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
   }
 }
 
