@@ -539,7 +539,9 @@ TEST_F(CliTest, OutputsAtTheOverflowEdgePassEitherWay) {
                                                      e.dtype, e.eps, (dir_ / "x.npy").string(),
                                                      (dir_ / "g.npy").string(), (dir_ / "b.npy").string()),
                                          &report));
-    ASSERT_GE(report["cases"].size(), 12u);
+    // scalar and every Highway variant of this build (the sanitizer build
+    // compiles fewer targets), both modes.
+    ASSERT_GE(report["cases"].size(), 10u);
     for (const auto& c : report["cases"]) EXPECT_EQ(c["status"], "passed") << c["id"] << c["reason"];
   }
 }
