@@ -239,12 +239,13 @@ Partial CheckTensor(const Problem& problem, const OpDescriptor& op, TensorId id,
           const double scale = scales[i - c0];
           const bool row_finite = !per_row || !std::isnan(scale);
           const double v = ref_values[i];
-          // At the overflow edge: a finite reference whose rounding is Inf
-          // met by a finite value, or a kernel's Inf for a finite reference
-          // that rounds to a number (within a factor 2 of the threshold), is
-          // judged as a number, the Inf standing for the threshold (the same
-          // Inf on both sides is a match, as before) (f32 1 - 1e-8 rounded to 1: Inf for a y of FLT_MAX + a
-          // third of its half ulp; f16 65519.998 via f32 is 65520: Inf).
+          // At the overflow edge the bound decides: a finite reference whose
+          // rounding is Inf, met by a finite value, or an Inf of the finite
+          // reference's sign within a factor 2 of the threshold, is judged as
+          // a number, the Inf standing for the threshold. The same Inf on
+          // both sides is a match, as before. (An f32 y of FLT_MAX plus a
+          // third of its half ulp may come out Inf; f16 65519.998 rounds to
+          // 65504, but to 65520, Inf, through f32 as T::Round takes it.)
           const bool edge = row_finite && std::isfinite(v) && !std::isnan(g) && !std::isnan(scale) && ref_r != g &&
                             (std::isfinite(g) || (std::signbit(g) == std::signbit(v) &&
                                                   std::fabs(v) >= 0.5 * OverflowThreshold<T>()));

@@ -95,22 +95,29 @@ class CleanupSignalsBlocked {
   sigset_t old_;
 };
 
-// Returns a claimed slot (state 1) or -1 when the table is full.
-int ClaimSlot() {
-  for (int i = 0; i < kTempSlots; ++i) {
+// Returns a claimed slot (state 1) of `table` or -1 when the table is full.
+template <size_t N>
+int ClaimSlot(TempSlot (&table)[N]) {
+  for (size_t i = 0; i < N; ++i) {
     int expected = 0;
-    if (g_temp_slots[i].state.compare_exchange_strong(expected, 1)) return i;
+    if (table[i].state.compare_exchange_strong(expected, 1)) return static_cast<int>(i);
   }
   return -1;
 }
 
-void PublishSlot(int slot, const std::string& path) {
-  std::memcpy(g_temp_slots[slot].path, path.c_str(), path.size() + 1);
-  g_temp_slots[slot].state.store(2, std::memory_order_release);
+void PublishSlot(TempSlot* table, int slot, const std::string& path) {
+  std::memcpy(table[slot].path, path.c_str(), path.size() + 1);
+  table[slot].state.store(2, std::memory_order_release);
 }
 
-void ReleaseSlot(int slot) {
-  if (slot >= 0) g_temp_slots[slot].state.store(0, std::memory_order_release);
+void ReleaseSlot(TempSlot* table, int slot) {
+  if (slot >= 0) table[slot].state.store(0, std::memory_order_release);
+}
+
+// Empties both tables (async-signal-safe).
+void ForgetAllSlots() {
+  for (TempSlot& slot : g_temp_slots) slot.state.store(0, std::memory_order_release);
+  for (TempSlot& slot : g_folder_slots) slot.state.store(0, std::memory_order_release);
 }
 
 // ---- Inputs no output may replace ---------------------------------------------
@@ -273,14 +280,12 @@ void ProtectInput(const std::string& path) {
 void RemoveTempFilesBeforeExit() {
   const int saved_errno = errno;
   UnlinkTempFiles();
-  for (TempSlot& slot : g_temp_slots) slot.state.store(0, std::memory_order_release);
-  for (TempSlot& slot : g_folder_slots) slot.state.store(0, std::memory_order_release);
+  ForgetAllSlots();
   errno = saved_errno;
 }
 
 void ForgetTempFilesAfterFork() {
-  for (TempSlot& slot : g_temp_slots) slot.state.store(0, std::memory_order_release);
-  for (TempSlot& slot : g_folder_slots) slot.state.store(0, std::memory_order_release);
+  ForgetAllSlots();
   for (int sig : kCleanupSignals) {
     struct sigaction old {};
     if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == RemoveTempFilesAndReraise)
@@ -360,7 +365,7 @@ CreatedFolders::~CreatedFolders() {
 
 void CreatedFolders::Keep() {
   created_.clear();
-  for (int slot : slots_) g_folder_slots[slot].state.store(0, std::memory_order_release);
+  for (int slot : slots_) ReleaseSlot(g_folder_slots, slot);
   slots_.clear();
 }
 
@@ -382,14 +387,10 @@ void CreateOutputFolder(const std::string& option, const std::string& path, Crea
     // (a folder whose path does not fit a slot is left to the destructor).
     if (it->size() >= kSlotBytes) continue;
     InstallCleanupHandlers();
-    for (int i = 0; i < kFolderSlots; ++i) {
-      int expected = 0;
-      if (!g_folder_slots[i].state.compare_exchange_strong(expected, 1)) continue;
-      std::memcpy(g_folder_slots[i].path, it->c_str(), it->size() + 1);
-      g_folder_slots[i].state.store(2, std::memory_order_release);
-      made->slots_.push_back(i);
-      break;
-    }
+    const int slot = ClaimSlot(g_folder_slots);
+    if (slot < 0) continue;
+    PublishSlot(g_folder_slots, slot, *it);
+    made->slots_.push_back(slot);
   }
 }
 
@@ -433,17 +434,17 @@ OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
   InstallCleanupHandlers();
   {
     CleanupSignalsBlocked blocked;
-    slot_ = ClaimSlot();
+    slot_ = ClaimSlot(g_temp_slots);
     if (slot_ < 0) throw RuntimeError("cannot write " + Quoted(path_) + ": too many temporary files open");
     fd_ = mkstemp(tmpl.data());
     if (fd_ < 0) {
       const int err = errno;
-      ReleaseSlot(slot_);
+      ReleaseSlot(g_temp_slots, slot_);
       slot_ = -1;
       WriteFailed(path_, err);
     }
     temp_ = tmpl;
-    PublishSlot(slot_, temp_);
+    PublishSlot(g_temp_slots, slot_, temp_);
   }
   // mkstemp makes 0600: keep an existing file's mode, else the usual 0666 & ~umask.
   fchmod(fd_, exists ? (st.st_mode & 07777) : (0666 & ~Umask()));
@@ -456,7 +457,7 @@ void OutputFile::Discard() {
   fd_ = -1;
   if (!temp_.empty()) unlink(temp_.c_str());
   temp_.clear();
-  ReleaseSlot(slot_);
+  ReleaseSlot(g_temp_slots, slot_);
   slot_ = -1;
 }
 
@@ -489,7 +490,7 @@ void OutputFile::Commit(std::string_view content) {
     WriteFailed(path_, err);
   }
   temp_.clear();
-  ReleaseSlot(slot_);
+  ReleaseSlot(g_temp_slots, slot_);
   slot_ = -1;
 }
 
